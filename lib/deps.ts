@@ -1,0 +1,9 @@
+/**
+ * Every third-party import of the library, as full `npm:` specifiers, so that `mod.ts` works
+ * when imported from a URL (a remote module ignores its own deno.json import map).
+ * `deno.json`'s `imports` mirrors this list for tools and examples.
+ *
+ * @module
+ */
+export { Tokenizer } from "npm:@huggingface/tokenizers@^0.2.0";
+export { Template } from "npm:@huggingface/jinja@^0.5.11";
