@@ -10,28 +10,10 @@
  *
  * @module
  */
-
-/** llama3 rope scaling parameters (`rope_scaling` with `rope_type: "llama3"`). */
-export interface RopeScaling {
-  /** `factor`: how much the low frequencies are slowed down. */
-  factor: number;
-  /** `low_freq_factor`. */
-  lowFreqFactor: number;
-  /** `high_freq_factor`. */
-  highFreqFactor: number;
-  /** `original_max_position_embeddings`. */
-  originalMaxPositionEmbeddings: number;
-}
+import type { LlamaConfig, RopeScalingLlama3 } from "./llama_config.ts";
 
 /** The fields of a Llama config that RoPE reads. */
-export interface RopeConfig {
-  /** Head dimension HD (even). */
-  headDim: number;
-  /** `rope_theta`, the base of the frequencies. */
-  ropeTheta: number;
-  /** llama3 scaling, or null for plain RoPE. */
-  ropeScaling: RopeScaling | null;
-}
+export type RopeConfig = Pick<LlamaConfig, "headDim" | "ropeTheta" | "ropeScaling">;
 
 const f32 = Math.fround;
 
@@ -65,7 +47,7 @@ export function ropeInverseFrequencies(config: RopeConfig): Float32Array {
  *
  * @param invFreq (HD/2)
  */
-function applyLlama3Scaling(invFreq: Float32Array, scaling: RopeScaling): void {
+function applyLlama3Scaling(invFreq: Float32Array, scaling: RopeScalingLlama3): void {
   const { factor, lowFreqFactor: low, highFreqFactor: high } = scaling;
   const old = scaling.originalMaxPositionEmbeddings;
   if (!(factor > 0) || !(low > 0) || !(high > low) || !(old > 0)) {
