@@ -1,0 +1,41 @@
+// RMSNorm, Hugging Face Llama semantics in f32: y = x · rsqrt(mean(x²) + eps) · w.
+// Also stores rstd per row for the backward pass. One workgroup per row.
+// Dimensions: R rows, D hidden. Offsets are in rows.
+//!include packed
+
+override W_DTYPE: u32 = 1u;
+
+struct Params { rows: u32, D: u32, eps: f32, x_row_off: u32, y_row_off: u32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;           // (R, D)
+@group(0) @binding(2) var<storage, read> w: array<u32>;           // (D), packed
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;     // (R, D)
+@group(0) @binding(4) var<storage, read_write> rstd: array<f32>;  // (R)
+
+const WG = 256u;
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let r = wg.x + wg.y * 65535u;
+  if (r >= p.rows) { return; }
+  let xb = (p.x_row_off + r) * p.D;
+  let yb = (p.y_row_off + r) * p.D;
+  var sum = 0.0;
+  for (var d = li; d < p.D; d += WG) {
+    let v = x[xb + d];
+    sum = fma(v, v, sum);
+  }
+  partial[li] = sum;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] += partial[li + s]; }
+    workgroupBarrier();
+  }
+  let inv = inverseSqrt(partial[0] / f32(p.D) + p.eps);
+  for (var d = li; d < p.D; d += WG) {
+    y[yb + d] = x[xb + d] * inv * packed_value(w[packed_word(d, W_DTYPE)], d, W_DTYPE);
+  }
+  if (li == 0u) { rstd[p.y_row_off + r] = inv; }
+}

@@ -1,0 +1,114 @@
+/**
+ * WebGPU device acquisition: the adapter's maximum limits, the optional features we use, and
+ * error scopes mapped to readable errors that name the kernel or tensor.
+ *
+ * @module
+ */
+import { MemoryTracker } from "./memory.ts";
+import { PipelineCache } from "./pipeline_cache.ts";
+
+/** Options for {@linkcode acquireGpu}. */
+export interface AcquireGpuOptions {
+  /** Power preference passed to `requestAdapter`. */
+  powerPreference?: GPUPowerPreference;
+  /**
+   * Caps the bytes of one storage binding below the adapter's limit. Tests use it to force
+   * tensors into several chunks.
+   */
+  maxBindingBytes?: number;
+}
+
+/** A WebGPU device with the facts the engine needs about it. */
+export interface Gpu {
+  /** The device, created with the adapter's maximum buffer limits. */
+  readonly device: GPUDevice;
+  /** A description of the adapter, for logs and benchmarks. */
+  readonly adapterName: string;
+  /** Whether the adapter is a software fallback (for example lavapipe). */
+  readonly isFallback: boolean;
+  /** Whether `shader-f16` was enabled. */
+  readonly hasF16: boolean;
+  /** Whether `timestamp-query` was enabled. */
+  readonly hasTimestamps: boolean;
+  /** Largest storage binding in bytes; tensors above it are split into chunks. */
+  readonly maxBindingBytes: number;
+  /** Counts every byte the engine allocates on this device. */
+  readonly memory: MemoryTracker;
+  /** Compiled pipelines, keyed by kernel name and compile-time constants. */
+  readonly pipelines: PipelineCache;
+}
+
+/** The message shown when no WebGPU adapter exists. */
+export const NO_ADAPTER_MESSAGE = "No WebGPU adapter found: install a GPU driver with Vulkan, " +
+  "Metal or D3D12 support, or on Linux without a GPU install Mesa's lavapipe " +
+  "(`apt-get install mesa-vulkan-drivers`); the CPU backend (`backend: \"cpu\"`) needs no adapter";
+
+/** Whether this runtime exposes WebGPU at all. */
+export function hasWebGpu(): boolean {
+  return typeof navigator !== "undefined" && "gpu" in navigator && !!navigator.gpu;
+}
+
+/**
+ * Requests an adapter and a device with the adapter's maximum storage-buffer limits, plus
+ * `shader-f16` and `timestamp-query` when offered. Throws a clear error when there is none.
+ */
+export async function acquireGpu(options: AcquireGpuOptions = {}): Promise<Gpu> {
+  if (!hasWebGpu()) throw new Error(NO_ADAPTER_MESSAGE);
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: options.powerPreference });
+  if (!adapter) throw new Error(NO_ADAPTER_MESSAGE);
+  const wanted: GPUFeatureName[] = ["shader-f16", "timestamp-query"];
+  const features = wanted.filter((f) => adapter.features.has(f));
+  const l = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredFeatures: features,
+    requiredLimits: {
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    },
+  });
+  const bindingLimit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  const maxBindingBytes = floorTo4(Math.min(bindingLimit, options.maxBindingBytes ?? Infinity));
+  const info = adapter.info;
+  return {
+    device,
+    adapterName: info.description || `${info.vendor} ${info.architecture} ${info.device}`.trim(),
+    isFallback: info.isFallbackAdapter ?? false,
+    hasF16: features.includes("shader-f16"),
+    hasTimestamps: features.includes("timestamp-query"),
+    maxBindingBytes,
+    memory: new MemoryTracker(),
+    pipelines: new PipelineCache(device),
+  };
+}
+
+function floorTo4(n: number): number {
+  return Math.floor(n / 4) * 4;
+}
+
+/**
+ * Runs `body` inside validation and out-of-memory error scopes and turns a captured GPU error
+ * into an `Error` whose message names `what` (a kernel or a tensor).
+ */
+export async function withGpuErrors<T>(
+  device: GPUDevice,
+  what: string,
+  body: () => T | Promise<T>,
+): Promise<T> {
+  device.pushErrorScope("out-of-memory");
+  device.pushErrorScope("validation");
+  let result: T;
+  try {
+    result = await body();
+  } finally {
+    const validation = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    if (oom) throw new Error(`Out of GPU memory in ${what}: ${oom.message}`);
+    if (validation) throw new Error(`GPU validation error in ${what}: ${validation.message}`);
+  }
+  return result;
+}

@@ -1,0 +1,57 @@
+/**
+ * Compute pipelines keyed by kernel name and compile-time (`override`) constants only. Shapes
+ * travel in uniforms, so one pipeline serves every sequence length.
+ *
+ * @module
+ */
+import { KERNEL_SOURCES, type KernelName } from "./kernel_sources.ts";
+
+/** Compile-time constants of a kernel: WGSL `override` values. */
+export type KernelConstants = Record<string, number>;
+
+/** Compiles each (kernel, constants) pair once and hands out the cached pipeline. */
+export class PipelineCache {
+  readonly #device: GPUDevice;
+  readonly #modules = new Map<KernelName, GPUShaderModule>();
+  readonly #pipelines = new Map<string, GPUComputePipeline>();
+
+  /** Creates an empty cache for `device`. */
+  constructor(device: GPUDevice) {
+    this.#device = device;
+  }
+
+  /** How many pipelines have been compiled. */
+  get size(): number {
+    return this.#pipelines.size;
+  }
+
+  /** The pipeline for `kernel` with `constants`, compiled on first use. */
+  get(kernel: KernelName, constants: KernelConstants = {}): GPUComputePipeline {
+    const key = pipelineKey(kernel, constants);
+    let pipeline = this.#pipelines.get(key);
+    if (!pipeline) {
+      pipeline = this.#device.createComputePipeline({
+        label: key,
+        layout: "auto",
+        compute: { module: this.#module(kernel), entryPoint: "main", constants },
+      });
+      this.#pipelines.set(key, pipeline);
+    }
+    return pipeline;
+  }
+
+  #module(kernel: KernelName): GPUShaderModule {
+    let module = this.#modules.get(kernel);
+    if (!module) {
+      module = this.#device.createShaderModule({ label: kernel, code: KERNEL_SOURCES[kernel] });
+      this.#modules.set(kernel, module);
+    }
+    return module;
+  }
+}
+
+/** The cache key: the kernel name and its constants in a stable order. */
+export function pipelineKey(kernel: KernelName, constants: KernelConstants): string {
+  const parts = Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`);
+  return parts.length ? `${kernel}(${parts.join(",")})` : kernel;
+}

@@ -1,0 +1,283 @@
+/**
+ * Llama inference on WebGPU: prefill and KV-cache decode, every number computed by the WGSL
+ * kernels. A forward pass (one chunk of tokens) is recorded into one encoder and one submit;
+ * only the logits the caller needs are read back.
+ *
+ * Dimensions: T tokens in the chunk, S context slots, D hidden, I intermediate, H heads,
+ * KV kv heads, HD head dim, V vocab, R LoRA rank, L layers.
+ *
+ * @module
+ */
+import type { Gpu } from "../gpu/device.ts";
+import { CommandRecorder } from "../gpu/recorder.ts";
+import { GpuTensor } from "../gpu/tensor.ts";
+import type { LlamaConfig } from "../llama_config.ts";
+import { ropeTables } from "../rope.ts";
+import { recordAttention } from "../ops/attention.ts";
+import { recordSwiglu } from "../ops/elementwise.ts";
+import { recordEmbedding } from "../ops/embedding.ts";
+import { recordLinear, recordMatmul } from "../ops/matmul.ts";
+import { recordRmsnorm } from "../ops/rmsnorm.ts";
+import { recordRope } from "../ops/rope.ts";
+import type { LlamaGpuWeights } from "./gpu_weights.ts";
+import type { Projection } from "./names.ts";
+import { planInference } from "./plan.ts";
+import { projectionShape } from "./shapes.ts";
+
+/** The LoRA matrices of one adapted projection, f32 on the GPU. */
+export interface LoraPair {
+  /** A (R, in). */
+  a: GPUBuffer;
+  /** B (out, R). */
+  b: GPUBuffer;
+}
+
+/** An adapter applied unmerged: y = W·x + scale·B·(A·x). */
+export interface ProjectionAdapter {
+  /** Rank R. */
+  readonly rank: number;
+  /** Scale s (alpha/r, or alpha/√r with rsLoRA). */
+  readonly scale: number;
+  /** The pair for a projection, or undefined when it is not adapted. */
+  pair(layer: number, projection: Projection): LoraPair | undefined;
+}
+
+/** Sizes of the inference buffers. */
+export interface LlamaGpuOptions {
+  /** KV-cache slots (prompt + completion). Default: min(max_position_embeddings, 2048). */
+  maxContext?: number;
+  /** Tokens per forward chunk; longer prompts are prefilled in chunks. Default 256. */
+  chunkTokens?: number;
+}
+
+/** A Llama on the GPU that produces logits for prefill and decode steps. */
+export class LlamaGpuModel {
+  /** The model's configuration. */
+  readonly config: LlamaConfig;
+  /** KV-cache slots. */
+  readonly maxContext: number;
+  readonly #gpu: Gpu;
+  readonly #weights: LlamaGpuWeights;
+  readonly #chunkTokens: number;
+  readonly #logitRows: number;
+  readonly #buffers = new Map<string, GpuTensor>();
+  readonly #rec: CommandRecorder;
+  #adapter: ProjectionAdapter | null = null;
+  #loraU: GpuTensor | null = null; // (T, R) scratch of A·x
+  #position = 0; // tokens held in the KV cache
+
+  /** Allocates the planned buffers for `weights` and builds every pipeline. */
+  constructor(gpu: Gpu, config: LlamaConfig, weights: LlamaGpuWeights, options: LlamaGpuOptions = {}) {
+    this.#gpu = gpu;
+    this.config = config;
+    this.#weights = weights;
+    this.maxContext = options.maxContext ?? Math.min(config.maxPositionEmbeddings, 2048);
+    this.#chunkTokens = Math.min(options.chunkTokens ?? 256, this.maxContext);
+    const logitBytesPerRow = config.vocabSize * 4;
+    this.#logitRows = Math.max(
+      1,
+      Math.min(this.#chunkTokens, Math.floor(gpu.maxBindingBytes / logitBytesPerRow)),
+    );
+    this.#rec = new CommandRecorder(gpu);
+    const specs = planInference(config, {
+      maxContext: this.maxContext,
+      chunkTokens: this.#chunkTokens,
+      logitRows: this.#logitRows,
+    });
+    for (const spec of specs) {
+      this.#buffers.set(spec.name, GpuTensor.create(gpu, { ...spec, label: spec.name }));
+    }
+    const { cos, sin } = ropeTables(config, this.maxContext);
+    this.#buf("rope.cos").write(new Uint8Array(cos.buffer));
+    this.#buf("rope.sin").write(new Uint8Array(sin.buffer));
+  }
+
+  /** GPU traffic counters of this model (submits, dispatches, readbacks). */
+  get counters(): CommandRecorder["counters"] {
+    return this.#rec.counters;
+  }
+
+  /** Applies `adapter` unmerged to later forwards, or removes it with null. No reload needed. */
+  setAdapter(adapter: ProjectionAdapter | null): void {
+    this.#adapter = adapter;
+    this.#loraU?.destroy();
+    this.#loraU = adapter
+      ? GpuTensor.create(this.#gpu, {
+        shape: [this.#chunkTokens, adapter.rank],
+        dtype: "f32",
+        label: "lora.u",
+        category: "activations",
+      })
+      : null;
+  }
+
+  /** Clears the KV cache, runs the prompt, and returns the logits (V) of its last token. */
+  async prefill(ids: number[], signal?: AbortSignal): Promise<Float32Array> {
+    if (ids.length === 0) throw new RangeError("Prompt is empty: at least one token is needed");
+    this.#position = 0;
+    let last: Promise<ArrayBuffer> | null = null;
+    for (let start = 0; start < ids.length; start += this.#chunkTokens) {
+      signal?.throwIfAborted();
+      const chunk = ids.slice(start, start + this.#chunkTokens);
+      this.#recordChunk(chunk);
+      if (start + chunk.length === ids.length) last = this.#recordHead(chunk.length - 1, 1);
+      this.#rec.submit();
+      this.#position += chunk.length;
+    }
+    return new Float32Array(await last!);
+  }
+
+  /** Appends one token to the cache and returns the logits (V) that follow it. */
+  async decode(id: number, signal?: AbortSignal): Promise<Float32Array> {
+    signal?.throwIfAborted();
+    this.#recordChunk([id]);
+    const logits = this.#recordHead(0, 1);
+    this.#rec.submit();
+    this.#position += 1;
+    return new Float32Array(await logits);
+  }
+
+  /** Runs the whole sequence from an empty cache and returns every position's logits (T, V). */
+  async logits(ids: number[]): Promise<Float32Array> {
+    const V = this.config.vocabSize;
+    const out = new Float32Array(ids.length * V);
+    this.#position = 0;
+    for (let start = 0; start < ids.length; start += this.#chunkTokens) {
+      const chunk = ids.slice(start, start + this.#chunkTokens);
+      this.#recordChunk(chunk);
+      const reads: Promise<ArrayBuffer>[] = [];
+      for (let row = 0; row < chunk.length; row += this.#logitRows) {
+        reads.push(this.#recordHead(row, Math.min(this.#logitRows, chunk.length - row)));
+        this.#rec.submit(); // the logits buffer is reused by the next group
+      }
+      let row = start;
+      for (const read of reads) {
+        const values = new Float32Array(await read);
+        out.set(values, row * V);
+        row += values.length / V;
+      }
+      this.#position += chunk.length;
+    }
+    return out;
+  }
+
+  /** Frees the activation, cache and adapter scratch buffers (not the weights). */
+  dispose(): void {
+    for (const tensor of this.#buffers.values()) tensor.destroy();
+    this.#buffers.clear();
+    this.#loraU?.destroy();
+    this.#rec.dispose();
+  }
+
+  /** Records the decoder stack for `ids` at positions position..position+T-1. */
+  #recordChunk(ids: number[]): void {
+    const T = ids.length, pos = this.#position;
+    const c = this.config, w = this.#weights, rec = this.#rec;
+    if (pos + T > this.maxContext) {
+      throw new RangeError(`Context of ${pos + T} tokens exceeds maxContext ${this.maxContext}`);
+    }
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
+        throw new RangeError(`Token id ${id} is outside the vocabulary of ${c.vocabSize}`);
+      }
+    }
+    this.#gpu.device.queue.writeBuffer(this.#buf("ids").buffer, 0, new Uint32Array(ids));
+    const b = (name: string) => this.#buf(name).buffer;
+    const x = b("x"), norm = b("norm"), rstd = b("rstd"), q = b("q"), attn = b("attn");
+    const eps = c.rmsNormEps;
+    const rope = {
+      cos: b("rope.cos"),
+      sin: b("rope.sin"),
+      rows: T,
+      T,
+      headDim: c.headDim,
+      positionOffset: pos,
+    };
+
+    recordEmbedding(rec, b("ids"), w.embed, x, T); // x = embed[ids]
+    for (let l = 0; l < c.numLayers; l++) {
+      const layer = w.layers[l], k = b(`k.${l}`), v = b(`v.${l}`);
+      recordRmsnorm(rec, { x, weight: layer.inputNorm, y: norm, rstd, rows: T, eps }); // norm = rmsnorm(x)
+      this.#project(l, "q_proj", norm, q, T); // q = norm·Wqᵀ
+      this.#project(l, "k_proj", norm, k, T, pos); // k[pos..] = norm·Wkᵀ
+      this.#project(l, "v_proj", norm, v, T, pos); // v[pos..] = norm·Wvᵀ
+      recordRope(rec, { ...rope, x: q, heads: c.numHeads }); // rotate q
+      recordRope(rec, { ...rope, x: k, heads: c.numKvHeads, rowOffset: pos }); // rotate new k
+      recordAttention(rec, {
+        q,
+        k,
+        v,
+        out: attn,
+        lse: b("lse"),
+        batch: 1,
+        T,
+        S: this.maxContext,
+        heads: c.numHeads,
+        kvHeads: c.numKvHeads,
+        headDim: c.headDim,
+        positionOffset: pos,
+      }); // attn = softmax(q·kᵀ/√HD)·v
+      this.#project(l, "o_proj", attn, x, T, 0, true); // x += attn·Woᵀ
+      recordRmsnorm(rec, { x, weight: layer.postAttentionNorm, y: norm, rstd, rows: T, eps }); // norm = rmsnorm(x)
+      this.#project(l, "gate_proj", norm, b("gate"), T); // gate = norm·Wgᵀ
+      this.#project(l, "up_proj", norm, b("up"), T); // up = norm·Wuᵀ
+      recordSwiglu(rec, b("gate"), b("up"), b("hidden"), T * c.intermediateSize); // hidden = silu(gate)·up
+      this.#project(l, "down_proj", b("hidden"), x, T, 0, true); // x += hidden·Wdᵀ
+    }
+  }
+
+  /** Records the final norm and LM head for `rows` rows of x from `row`; returns the readback. */
+  #recordHead(row: number, rows: number): Promise<ArrayBuffer> {
+    const b = (name: string) => this.#buf(name).buffer;
+    const w = this.#weights, rec = this.#rec;
+    recordRmsnorm(rec, {
+      x: b("x"),
+      weight: w.finalNorm,
+      y: b("norm"),
+      rstd: b("rstd"),
+      rows,
+      eps: this.config.rmsNormEps,
+      xRowOffset: row,
+    }); // norm = rmsnorm(x[row..row+rows])
+    recordLinear(rec, b("norm"), b("logits"), { weight: w.lmHead, rows }); // logits = norm·Eᵀ
+    return rec.read(b("logits"), 0, rows * this.config.vocabSize * 4);
+  }
+
+  /** y[yRow..] (+)= x·Wᵀ, plus scale·(x·Aᵀ)·Bᵀ when the projection is adapted. */
+  #project(
+    layer: number,
+    projection: Projection,
+    x: GPUBuffer,
+    y: GPUBuffer,
+    rows: number,
+    yRow = 0,
+    accumulate = false,
+  ): void {
+    const weight = this.#weights.layers[layer].projections[projection];
+    recordLinear(this.#rec, x, y, { weight, rows, yRowOffset: yRow, accumulate });
+    const pair = this.#adapter?.pair(layer, projection);
+    if (!pair || !this.#adapter || !this.#loraU) return;
+    const [out, inp] = projectionShape(this.config, projection);
+    const R = this.#adapter.rank, u = this.#loraU.buffer;
+    recordMatmul(this.#rec, { a: x, b: pair.a, c: u, M: rows, N: R, K: inp, bLayout: "nk", bDtype: "f32" }); // u = x·Aᵀ
+    recordMatmul(this.#rec, {
+      a: u,
+      b: pair.b,
+      c: y,
+      M: rows,
+      N: out,
+      K: R,
+      bLayout: "nk",
+      bDtype: "f32",
+      cOffset: yRow * out,
+      alpha: this.#adapter.scale,
+      accumulate: true,
+    }); // y += s·u·Bᵀ
+  }
+
+  #buf(name: string): GpuTensor {
+    const tensor = this.#buffers.get(name);
+    if (!tensor) throw new Error(`No planned buffer ${name}`);
+    return tensor;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The GPU memory plan (llm.c's `fill_in_activation_sizes`): every buffer the engine allocates
+ * for inference, sized from (config, context, chunk) in one place. The model allocates from
+ * this plan and the memory estimator sums it, so estimate and reality cannot drift apart.
+ *
+ * Dimensions: T tokens per forward chunk, S context (KV slots), D hidden, I intermediate,
+ * H heads, KV kv heads, HD head dim, V vocab, L layers.
+ *
+ * @module
+ */
+import type { LlamaConfig } from "../llama_config.ts";
+import type { GpuDType } from "../gpu/tensor.ts";
+
+/** One planned buffer. */
+export interface BufferSpec {
+  /** Role of the buffer. */
+  name: string;
+  /** Dimensions. */
+  shape: number[];
+  /** Element type. */
+  dtype: GpuDType;
+  /** Accounting category. */
+  category: "weights" | "activations" | "kv-cache" | "lora" | "gradients" | "optimizer" | "workspace";
+}
+
+/** Sizes that shape the inference buffers. */
+export interface InferenceSizes {
+  /** KV-cache slots: the longest prompt + completion. */
+  maxContext: number;
+  /** Tokens per forward chunk (prefill runs in chunks of this many). */
+  chunkTokens: number;
+  /** Rows of logits produced per LM-head pass. */
+  logitRows: number;
+}
+
+/** The activation, cache and table buffers of inference (weights are planned by the loader). */
+export function planInference(config: LlamaConfig, sizes: InferenceSizes): BufferSpec[] {
+  const { maxContext: S, chunkTokens: T, logitRows } = sizes;
+  const D = config.hiddenSize, I = config.intermediateSize, V = config.vocabSize;
+  const q = config.numHeads * config.headDim, kv = config.numKvHeads * config.headDim;
+  const act = (name: string, shape: number[]): BufferSpec => ({
+    name,
+    shape,
+    dtype: "f32",
+    category: "activations",
+  });
+  const specs: BufferSpec[] = [
+    { name: "ids", shape: [T], dtype: "u32", category: "activations" },
+    act("x", [T, D]), // residual stream
+    act("norm", [T, D]), // RMSNorm output
+    act("rstd", [T]),
+    act("q", [T, q]),
+    act("attn", [T, q]), // attention output
+    act("lse", [config.numHeads, T]),
+    act("gate", [T, I]),
+    act("up", [T, I]),
+    act("hidden", [T, I]), // silu(gate) · up
+    act("logits", [logitRows, V]),
+    { name: "rope.cos", shape: [S, config.headDim / 2], dtype: "f32", category: "workspace" },
+    { name: "rope.sin", shape: [S, config.headDim / 2], dtype: "f32", category: "workspace" },
+  ];
+  for (let l = 0; l < config.numLayers; l++) {
+    specs.push({ name: `k.${l}`, shape: [S, kv], dtype: "f32", category: "kv-cache" });
+    specs.push({ name: `v.${l}`, shape: [S, kv], dtype: "f32", category: "kv-cache" });
+  }
+  return specs;
+}
+
+/** Bytes of a planned buffer (16-bit types packed two per word, rounded up to 4 bytes). */
+export function specBytes(spec: BufferSpec): number {
+  const n = spec.shape.reduce((a, b) => a * b, 1);
+  const bytes = spec.dtype === "bf16" || spec.dtype === "f16" ? 2 : 4;
+  return Math.max(4, Math.ceil((n * bytes) / 4) * 4);
+}
