@@ -7,3 +7,4 @@
  */
 export { Tokenizer } from "npm:@huggingface/tokenizers@^0.2.0";
 export { Template } from "npm:@huggingface/jinja@^0.5.11";
+export { z } from "npm:zod@^4.6.7";
