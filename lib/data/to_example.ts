@@ -1,0 +1,76 @@
+/**
+ * Turns validated records into training examples: a prompt and a completion (the prompt is
+ * masked from the loss when training on completions only), or a text trained as a whole.
+ *
+ * @module
+ */
+
+import type { ChatMessage } from "../tokenizer.ts";
+import type { DatasetRecord } from "./formats.ts";
+
+/** One training example, ready to tokenise. */
+export type TrainingExample = { prompt: string; completion: string } | { text: string };
+
+/**
+ * Renders chat messages with the model's chat template, e.g.
+ * `(m, o) => tokenizer.applyChatTemplate(m, o)` for a `TextTokenizer`.
+ */
+export type RenderChat = (
+  messages: ChatMessage[],
+  options: { addGenerationPrompt?: boolean },
+) => string;
+
+/** Formats an alpaca record's prompt: `Human: {instruction}\nAssistant:`. */
+function alpacaPrompt(record: Extract<DatasetRecord, { format: "alpaca" }>): string {
+  const question = record.input === ""
+    ? record.instruction
+    : `${record.instruction}\n${record.input}`;
+  const system = record.system === "" ? "" : `${record.system}\n`;
+  return `${system}Human: ${question}\nAssistant:`;
+}
+
+/**
+ * Converts one record to a training example.
+ * - alpaca: the prompt template (`Human: {instruction}\nAssistant: {output}`);
+ * - prompt/completion: as is;
+ * - chat: the prompt is the template applied to every turn before the last assistant turn,
+ *   with the generation prompt; the completion is the rest of the full rendering;
+ * - text: as is.
+ *
+ * @param record a validated (and usually cleaned) record
+ * @param where its location, for messages
+ * @param renderChat the chat template, required for chat records
+ * @throws {Error} for chat records without `renderChat`, or when the template's rendering of the
+ *   prompt is not a prefix of the rendering of the whole conversation
+ */
+export function toExample(
+  record: DatasetRecord,
+  where: string,
+  renderChat?: RenderChat,
+): TrainingExample {
+  switch (record.format) {
+    case "alpaca":
+      return { prompt: alpacaPrompt(record), completion: ` ${record.output}` };
+    case "prompt_completion":
+      return { prompt: record.prompt, completion: record.completion };
+    case "text":
+      return { text: record.text };
+    case "chat": {
+      if (renderChat === undefined) {
+        throw new Error(
+          `Chat record at ${where} needs the model's chat template: pass renderChat ` +
+            `(a tokenizer's applyChatTemplate)`,
+        );
+      }
+      const prompt = renderChat(record.messages.slice(0, -1), { addGenerationPrompt: true });
+      const full = renderChat(record.messages, { addGenerationPrompt: false });
+      if (!full.startsWith(prompt)) {
+        throw new Error(
+          `Chat template output for the record at ${where} does not start with its prompt ` +
+            `${JSON.stringify(prompt.slice(-40))}, so the completion cannot be separated`,
+        );
+      }
+      return { prompt, completion: full.slice(prompt.length) };
+    }
+  }
+}
