@@ -19,6 +19,8 @@ export interface LoadDatasetOptions extends CleanOptions {
   source?: string;
   /** The model's chat template; required for chat records. */
   renderChat?: RenderChat;
+  /** The training template of alpaca records (see `prompt_template.ts`). */
+  template?: string;
   /** Validation split: a fraction below 1 or a whole count. Default 0 (none). */
   validation?: number;
   /** Seed of the shuffle that picks the validation records. Default 0. */
@@ -72,7 +74,7 @@ export function loadDataset(text: string, options: LoadDatasetOptions = {}): Dat
     throw new RangeError(`Data set ${source} has no records left after cleaning`);
   }
   const examples = cleaned.records.map(({ where, record }) =>
-    toExample(record, where, options.renderChat)
+    toExample(record, where, options.renderChat, options.template)
   );
   const { train, validation } = splitDataset(examples, options.validation ?? 0, options.seed);
   return { format, train, validation, report: cleaned.report };

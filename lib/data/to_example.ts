@@ -5,6 +5,7 @@
  * @module
  */
 
+import { formatTrainingRecord } from "../prompt_template.ts";
 import type { ChatMessage } from "../tokenizer.ts";
 import type { DatasetRecord } from "./formats.ts";
 
@@ -20,18 +21,11 @@ export type RenderChat = (
   options: { addGenerationPrompt?: boolean },
 ) => string;
 
-/** Formats an alpaca record's prompt: `Human: {instruction}\nAssistant:`. */
-function alpacaPrompt(record: Extract<DatasetRecord, { format: "alpaca" }>): string {
-  const question = record.input === ""
-    ? record.instruction
-    : `${record.instruction}\n${record.input}`;
-  const system = record.system === "" ? "" : `${record.system}\n`;
-  return `${system}Human: ${question}\nAssistant:`;
-}
-
 /**
  * Converts one record to a training example.
- * - alpaca: the prompt template (`Human: {instruction}\nAssistant: {output}`);
+ * - alpaca: the training template of `prompt_template.ts` (default
+ *   `Human: {instruction}\nAssistant: {output}`, the input appended to the instruction on a new
+ *   line), with the system text, when there is one, on a line of its own before it;
  * - prompt/completion: as is;
  * - chat: the prompt is the template applied to every turn before the last assistant turn,
  *   with the generation prompt; the completion is the rest of the full rendering;
@@ -40,6 +34,7 @@ function alpacaPrompt(record: Extract<DatasetRecord, { format: "alpaca" }>): str
  * @param record a validated (and usually cleaned) record
  * @param where its location, for messages
  * @param renderChat the chat template, required for chat records
+ * @param template the training template for alpaca records (see `prompt_template.ts`)
  * @throws {Error} for chat records without `renderChat`, or when the template's rendering of the
  *   prompt is not a prefix of the rendering of the whole conversation
  */
@@ -47,10 +42,13 @@ export function toExample(
   record: DatasetRecord,
   where: string,
   renderChat?: RenderChat,
+  template?: string,
 ): TrainingExample {
   switch (record.format) {
-    case "alpaca":
-      return { prompt: alpacaPrompt(record), completion: ` ${record.output}` };
+    case "alpaca": {
+      const { prompt, completion } = formatTrainingRecord(record, template);
+      return { prompt: record.system === "" ? prompt : `${record.system}\n${prompt}`, completion };
+    }
     case "prompt_completion":
       return { prompt: record.prompt, completion: record.completion };
     case "text":

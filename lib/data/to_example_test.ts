@@ -36,6 +36,18 @@ Deno.test("toExample appends the alpaca input to the instruction and puts the sy
   );
 });
 
+Deno.test("toExample uses a custom training template for alpaca records", () => {
+  assert.deepEqual(
+    toExample(
+      { format: "alpaca", instruction: "q", input: "", output: "a", system: "" },
+      "i",
+      undefined,
+      "### Q: {instruction}\n### A: {output}",
+    ),
+    { prompt: "### Q: q\n### A:", completion: " a" },
+  );
+});
+
 Deno.test("toExample passes prompt/completion and text records through", () => {
   assert.deepEqual(toExample({ format: "prompt_completion", prompt: "p", completion: "c" }, "i"), {
     prompt: "p",
