@@ -168,7 +168,7 @@ function forward<A extends FloatArray>(
 
 /**
  * The backward pass of one record from dlogits: the forward calls in reverse. Accumulates the
- * LoRA gradients into `grads`. The gradient reaching the embeddings is not needed (frozen).
+ * LoRA gradients into `grads`. The stream gradient left at the embeddings is dropped (frozen).
  */
 function backward<A extends FloatArray>(
   config: LlamaConfig,
