@@ -23,44 +23,23 @@ import {
   referenceLossAndGrads,
   type ReferenceWeights,
 } from "../lib/reference/llama.ts";
-import { entryToF32, parseSafetensors } from "../lib/safetensors.ts";
 import { assertClose, maxAbs } from "./_assert_close.ts";
+import { goldenExpected, readGoldenJson, readGoldenTensors } from "./_golden.ts";
 
-interface Expected {
-  ids: number[];
-  logits_base: number[];
-  logits_with_adapter: number[];
-  batch: { input_ids: number[]; labels: number[] }[];
-  loss_with_adapter: number;
-  label_tokens: number;
-  lora_grads: Record<string, number[]>;
-}
-
-const golden = new URL("./golden/", import.meta.url);
-
-async function readJson(path: string): Promise<unknown> {
-  return JSON.parse(await Deno.readTextFile(new URL(path, golden)));
-}
-
-async function readTensors(path: string): Promise<Map<string, Float32Array>> {
-  const file = parseSafetensors(await Deno.readFile(new URL(path, golden)), path);
-  return new Map([...file.tensors].map(([name, entry]) => [name, entryToF32(entry)]));
-}
-
-const config = parseLlamaConfig(await readJson("tiny-f32/config.json"));
-const weightsF32: ReferenceWeights = await readTensors("tiny-f32/model.safetensors");
-const weightsBf16: ReferenceWeights = await readTensors("tiny-bf16/model.safetensors");
-const adapterConfig = await readJson("adapter-r4/adapter_config.json") as {
+const config = parseLlamaConfig(await readGoldenJson("tiny-f32/config.json"));
+const weightsF32: ReferenceWeights = await readGoldenTensors("tiny-f32/model.safetensors");
+const weightsBf16: ReferenceWeights = await readGoldenTensors("tiny-bf16/model.safetensors");
+const adapterConfig = await readGoldenJson("adapter-r4/adapter_config.json") as {
   r: number;
   lora_alpha: number;
   use_rslora: boolean;
 };
 const lora: ReferenceLora = {
   scale: loraScale(adapterConfig.lora_alpha, adapterConfig.r, adapterConfig.use_rslora),
-  tensors: await readTensors("adapter-r4/adapter_model.safetensors"),
+  tensors: await readGoldenTensors("adapter-r4/adapter_model.safetensors"),
 };
-const expectedF32 = await readJson("expected-f32.json") as Expected;
-const expectedBf16 = await readJson("expected-bf16.json") as Expected;
+const expectedF32 = await goldenExpected("f32");
+const expectedBf16 = await goldenExpected("bf16");
 
 /** Logits agree within 1e-4 of the largest expected logit. */
 function assertLogits(actual: Float32Array, expected: number[], label: string): void {

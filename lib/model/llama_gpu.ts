@@ -100,15 +100,14 @@ export class LlamaGpuModel {
   /** Applies `adapter` unmerged to later forwards, or removes it with null. No reload needed. */
   setAdapter(adapter: ProjectionAdapter | null): void {
     this.#adapter = adapter;
+    if (!adapter || (this.#loraU && this.#loraU.shape[1] >= adapter.rank)) return;
     this.#loraU?.destroy();
-    this.#loraU = adapter
-      ? GpuTensor.create(this.#gpu, {
-        shape: [this.#chunkTokens, adapter.rank],
-        dtype: "f32",
-        label: "lora.u",
-        category: "activations",
-      })
-      : null;
+    this.#loraU = GpuTensor.create(this.#gpu, {
+      shape: [this.#chunkTokens, adapter.rank],
+      dtype: "f32",
+      label: "lora.u",
+      category: "activations",
+    });
   }
 
   /** Clears the KV cache, runs the prompt, and returns the logits (V) of its last token. */
@@ -258,7 +257,7 @@ export class LlamaGpuModel {
     const pair = this.#adapter?.pair(layer, projection);
     if (!pair || !this.#adapter || !this.#loraU) return;
     const [out, inp] = projectionShape(this.config, projection);
-    const R = this.#adapter.rank, u = this.#loraU.buffer;
+    const R = this.#adapter.rank, u = this.#loraU.buffer; // u (T, R), row stride R
     recordMatmul(this.#rec, { a: x, b: pair.a, c: u, M: rows, N: R, K: inp, bLayout: "nk", bDtype: "f32" }); // u = x·Aᵀ
     recordMatmul(this.#rec, {
       a: u,

@@ -1,0 +1,81 @@
+/**
+ * Loading a model: files from a folder, a URL or memory → a checked checkpoint, a tokenizer,
+ * and a backend (WebGPU, or the CPU reference where no adapter exists).
+ *
+ * @module
+ */
+import { readCheckpoint } from "./checkpoint.ts";
+import { acquireGpu, type Gpu, hasWebGpu } from "./gpu/device.ts";
+import { LlamaModel } from "./llama_model.ts";
+import { LlamaCpuModel } from "./model/llama_cpu.ts";
+import { LlamaGpuModel } from "./model/llama_gpu.ts";
+import { uploadWeights } from "./model/gpu_weights.ts";
+import { type ModelSource, readJson, urlModelSource } from "./model_source.ts";
+import { entryToF32 } from "./safetensors.ts";
+import { TextTokenizer } from "./tokenizer.ts";
+
+/** Options of {@linkcode loadModel}. */
+export interface LoadModelOptions {
+  /**
+   * Where to compute: "webgpu", "cpu" (the plain-TypeScript reference, no adapter needed), or
+   * "auto" (WebGPU when an adapter exists, else CPU). Default "auto".
+   */
+  backend?: "auto" | "webgpu" | "cpu";
+  /** A device to share between models (one is acquired otherwise). */
+  gpu?: Gpu;
+  /** KV-cache slots: the longest prompt + completion. Default min(max positions, 2048). */
+  maxContext?: number;
+  /** Tokens per prefill chunk on the GPU. Default 256. */
+  chunkTokens?: number;
+  /** Caps a storage binding below the adapter's limit (tests force chunking with it). */
+  maxBindingBytes?: number;
+}
+
+/**
+ * Loads a Hugging Face Llama checkpoint (config.json, safetensors, tokenizer files). `source`
+ * is a folder path (Deno), a URL, or a {@linkcode ModelSource}.
+ */
+export async function loadModel(
+  source: string | URL | ModelSource,
+  options: LoadModelOptions = {},
+): Promise<LlamaModel> {
+  const src = await resolveSource(source);
+  const checkpoint = await readCheckpoint(src);
+  const { config } = checkpoint;
+  const tokenizer = await readTokenizer(src);
+  const backend = options.backend ?? "auto";
+  const useGpu = backend === "webgpu" || (backend === "auto" && await adapterExists());
+  if (useGpu) {
+    const gpu = options.gpu ?? await acquireGpu({ maxBindingBytes: options.maxBindingBytes });
+    const weights = uploadWeights(gpu, config, checkpoint.tensors);
+    const engine = new LlamaGpuModel(gpu, config, weights, options);
+    return new LlamaModel({ name: src.name, config, tokenizer, engine, gpu, weights });
+  }
+  const f32 = new Map<string, Float32Array>();
+  for (const [name, entry] of checkpoint.tensors) f32.set(name, entryToF32(entry));
+  const engine = new LlamaCpuModel(config, f32, options.maxContext);
+  return new LlamaModel({ name: src.name, config, tokenizer, engine, gpu: null, weights: null });
+}
+
+async function adapterExists(): Promise<boolean> {
+  return hasWebGpu() && (await navigator.gpu.requestAdapter()) !== null;
+}
+
+async function resolveSource(source: string | URL | ModelSource): Promise<ModelSource> {
+  if (typeof source === "object" && !(source instanceof URL)) return source;
+  const text = String(source);
+  if (source instanceof URL || /^(https?|file):\/\//.test(text)) return urlModelSource(text);
+  const { dirModelSource } = await import("./fs_model_source.ts");
+  return dirModelSource(text);
+}
+
+/** The tokenizer of a model folder, or null when it has no tokenizer.json. */
+export async function readTokenizer(source: ModelSource): Promise<TextTokenizer | null> {
+  if (!(await source.has("tokenizer.json"))) return null;
+  const optional = async (path: string) => (await source.has(path)) ? await readJson(source, path) : undefined;
+  return TextTokenizer.fromJson(
+    await readJson(source, "tokenizer.json"),
+    await optional("tokenizer_config.json"),
+    { generationConfig: await optional("generation_config.json") },
+  );
+}

@@ -1,0 +1,48 @@
+/**
+ * PEFT adapter folders: `adapter_config.json` + `adapter_model.safetensors` (header
+ * `__metadata__ {"format":"pt"}`), read and written exactly in PEFT's layout.
+ *
+ * @module
+ */
+import type { LlamaConfig } from "../llama_config.ts";
+import { readJson, type ModelSource } from "../model_source.ts";
+import { entryToF32, f32Entry, parseSafetensors, serializeSafetensors } from "../safetensors.ts";
+import { parsePeftAdapterConfig, peftAdapterConfig } from "./lora_config.ts";
+import { checkLoraTensors, type LoraWeights, loraTensorShapes } from "./lora_weights.ts";
+
+/** File name of the adapter config. */
+export const ADAPTER_CONFIG = "adapter_config.json";
+/** File name of the adapter weights. */
+export const ADAPTER_WEIGHTS = "adapter_model.safetensors";
+
+/** The two files of a PEFT adapter (name → bytes), tensors in f32. */
+export function serializePeftAdapter(
+  adapter: LoraWeights,
+  model: LlamaConfig,
+  baseModel: string,
+): Map<string, Uint8Array> {
+  const entries = [...loraTensorShapes(model, adapter.config)].map(([key, shape]) => {
+    const values = adapter.tensors.get(key);
+    if (!values) throw new Error(`Adapter is missing ${key}`);
+    return f32Entry(key, shape, values);
+  });
+  const config = JSON.stringify(peftAdapterConfig(adapter.config, baseModel), null, 2) + "\n";
+  return new Map([
+    [ADAPTER_CONFIG, new TextEncoder().encode(config)],
+    [ADAPTER_WEIGHTS, serializeSafetensors(entries, { format: "pt" })],
+  ]);
+}
+
+/**
+ * Reads a PEFT adapter and checks every name and shape against `model`, reporting all
+ * mismatches together. Weights in F16 or BF16 are widened to f32.
+ */
+export async function readPeftAdapter(source: ModelSource, model: LlamaConfig): Promise<LoraWeights> {
+  const where = JSON.stringify(source.name);
+  const config = parsePeftAdapterConfig(await readJson(source, ADAPTER_CONFIG), `${ADAPTER_CONFIG} of ${where}`);
+  const file = parseSafetensors(await source.read(ADAPTER_WEIGHTS), `${source.name}/${ADAPTER_WEIGHTS}`);
+  checkLoraTensors(model, config, file.tensors, where);
+  const tensors = new Map<string, Float32Array>();
+  for (const [key, entry] of file.tensors) tensors.set(key, entryToF32(entry));
+  return { config, tensors };
+}

@@ -1,0 +1,526 @@
+/**
+ * LoRA training on WebGPU: the forward pass that saves what backward needs, the backward pass
+ * (the same kernel calls in reverse), the vocabulary-chunked fused cross-entropy, and the
+ * optimizer, recorded into one command encoder and one submit per micro-step. The base model
+ * is frozen: only A and B get gradients, but activation gradients flow through every op.
+ *
+ * Dimensions: B sequences, T tokens per sequence, N = B·T rows, D hidden, I intermediate,
+ * H heads, KV kv heads, HD head dim, V vocab, VC vocab chunk, R rank, L layers.
+ *
+ * @module
+ */
+import type { Gpu } from "../gpu/device.ts";
+import { CommandRecorder } from "../gpu/recorder.ts";
+import { GpuTensor } from "../gpu/tensor.ts";
+import type { LlamaConfig } from "../llama_config.ts";
+import { loraScaleOf } from "../lora/lora_config.ts";
+import type { LoraWeights } from "../lora/lora_weights.ts";
+import type { LlamaGpuWeights } from "../model/gpu_weights.ts";
+import { loraKey, type Projection } from "../model/names.ts";
+import { projectionShape } from "../model/shapes.ts";
+import { recordAttention } from "../ops/attention.ts";
+import { recordAttentionBackward } from "../ops/attention_backward.ts";
+import {
+  recordCrossEntropyFinish,
+  recordCrossEntropyGrad,
+  recordCrossEntropyReset,
+  recordCrossEntropyStats,
+} from "../ops/cross_entropy.ts";
+import { recordDropout } from "../ops/dropout.ts";
+import { recordSwiglu } from "../ops/elementwise.ts";
+import { recordEmbedding } from "../ops/embedding.ts";
+import { recordClipScale, recordSquaredNormAccumulate } from "../ops/grad_norm.ts";
+import { recordLinear, recordLinearBackward, recordMatmul } from "../ops/matmul.ts";
+import { recordAdamW, recordSgd } from "../ops/optimizer.ts";
+import { recordRmsnorm } from "../ops/rmsnorm.ts";
+import { recordRmsnormBackward } from "../ops/rmsnorm_backward.ts";
+import { recordRope } from "../ops/rope.ts";
+import { recordSwigluBackward } from "../ops/swiglu_backward.ts";
+import { ropeTables } from "../rope.ts";
+import type { PackedBatch } from "./batch.ts";
+import { layerPrefix, planTraining, vocabChunkRows } from "./train_plan.ts";
+
+/** Shapes and switches of a trainer. */
+export interface GpuTrainerOptions {
+  /** Sequences per micro-batch. */
+  batchSize: number;
+  /** Longest sequence. */
+  seqLen: number;
+  /** Recompute each layer in backward. */
+  gradCheckpoint?: boolean;
+  /** Optimizer kind; decides how much state is allocated. */
+  optimizer?: "adamw" | "sgd";
+}
+
+/** Per-micro-step settings. */
+export interface MicroStepOptions {
+  /** Multiplies the summed token losses: 1 / label tokens of the whole optimizer step. */
+  lossScale: number;
+  /** Zero the gradients first (the first micro-step of an optimizer step). */
+  zeroGrads: boolean;
+  /** Seed of this micro-step's dropout masks. */
+  dropoutSeed: number;
+}
+
+/** Optimizer settings for one step. */
+export interface OptimizerStepOptions {
+  /** Learning rate of this step. */
+  lr: number;
+  /** 1-based step number (AdamW bias correction). */
+  step: number;
+  /** Global-norm clip; 0 disables. */
+  maxGradNorm: number;
+  /** Decoupled weight decay. */
+  weightDecay: number;
+  /** AdamW betas. */
+  betas: [number, number];
+  /** AdamW epsilon. */
+  eps: number;
+}
+
+interface Acts {
+  n1: GPUBuffer;
+  rstd1: GPUBuffer;
+  q: GPUBuffer;
+  k: GPUBuffer;
+  v: GPUBuffer;
+  attn: GPUBuffer;
+  lse: GPUBuffer;
+  xmid: GPUBuffer;
+  n2: GPUBuffer;
+  rstd2: GPUBuffer;
+  gate: GPUBuffer;
+  up: GPUBuffer;
+  hidden: GPUBuffer;
+}
+
+/** Trains one LoRA adapter on a frozen GPU model. */
+export class GpuLoraTrainer {
+  /** The model's config. */
+  readonly config: LlamaConfig;
+  /** The adapter's hyper-parameters and its keys. */
+  readonly lora: LoraWeights["config"];
+  readonly #gpu: Gpu;
+  readonly #weights: LlamaGpuWeights;
+  readonly #buffers = new Map<string, GpuTensor>();
+  readonly #rec: CommandRecorder;
+  readonly #options: Required<GpuTrainerOptions>;
+  readonly #scale: number;
+  readonly #vocabChunk: number;
+  #batch = { B: 0, T: 0 };
+  #dropoutSeed = 0;
+
+  /** Allocates the planned buffers and uploads the adapter's initial values. */
+  constructor(
+    gpu: Gpu,
+    config: LlamaConfig,
+    weights: LlamaGpuWeights,
+    adapter: LoraWeights,
+    options: GpuTrainerOptions,
+  ) {
+    this.#gpu = gpu;
+    this.config = config;
+    this.#weights = weights;
+    this.lora = adapter.config;
+    this.#options = { gradCheckpoint: false, optimizer: "adamw", ...options };
+    this.#scale = loraScaleOf(adapter.config);
+    this.#rec = new CommandRecorder(gpu);
+    const sizes = {
+      batchSize: options.batchSize,
+      seqLen: options.seqLen,
+      gradCheckpoint: this.#options.gradCheckpoint,
+      maxBindingBytes: gpu.maxBindingBytes,
+      optimizerStates: this.#options.optimizer === "adamw" ? 2 : 0,
+    };
+    this.#vocabChunk = vocabChunkRows(config, sizes);
+    for (const spec of planTraining(config, adapter.config, sizes)) {
+      this.#buffers.set(spec.name, GpuTensor.create(gpu, { ...spec, label: spec.name }));
+    }
+    const { cos, sin } = ropeTables(config, options.seqLen);
+    this.#t("rope.cos").write(new Uint8Array(cos.buffer));
+    this.#t("rope.sin").write(new Uint8Array(sin.buffer));
+    this.writeAdapter(adapter);
+  }
+
+  /** GPU traffic counters (submits, dispatches, readbacks). */
+  get counters(): CommandRecorder["counters"] {
+    return this.#rec.counters;
+  }
+
+  /** Replaces the adapter's values (initialisation, `--init-adapter`, resume). */
+  writeAdapter(adapter: LoraWeights): void {
+    for (const [key, values] of adapter.tensors) this.#writeF32(`param:${key}`, values);
+  }
+
+  /** Writes optimizer state slot `slot` (AdamW: 0 = m, 1 = v) for every parameter. */
+  writeOptimizerState(slot: number, state: Map<string, Float32Array>): void {
+    for (const [key, values] of state) this.#writeF32(`opt${slot}:${key}`, values);
+  }
+
+  /** Reads the adapter's current values. */
+  readAdapter(): Promise<LoraWeights> {
+    return this.#readAll("param:").then((tensors) => ({ config: this.lora, tensors }));
+  }
+
+  /** Reads the accumulated gradients by PEFT key. */
+  readGradients(): Promise<Map<string, Float32Array>> {
+    return this.#readAll("grad:");
+  }
+
+  /** Reads optimizer state slot `slot` by PEFT key. */
+  readOptimizerState(slot: number): Promise<Map<string, Float32Array>> {
+    return this.#readAll(`opt${slot}:`);
+  }
+
+  /**
+   * Records forward, loss and backward of one micro-batch and submits it. Returns a promise of
+   * the summed token loss of the batch when `readLoss` is set (a readback), else null.
+   */
+  microStep(batch: PackedBatch, options: MicroStepOptions, readLoss: boolean): Promise<number> | null {
+    const { batchSize: B, seqLen: T } = batch;
+    if (B > this.#options.batchSize || T > this.#options.seqLen) {
+      throw new RangeError(
+        `Batch ${B}×${T} exceeds the trainer's ${this.#options.batchSize}×${this.#options.seqLen}`,
+      );
+    }
+    for (const id of batch.ids) {
+      if (id >= this.config.vocabSize) throw new RangeError(`Token id ${id} is outside the vocabulary`);
+    }
+    this.#batch = { B, T };
+    this.#dropoutSeed = options.dropoutSeed;
+    const queue = this.#gpu.device.queue;
+    queue.writeBuffer(this.#b("ids"), 0, batch.ids as Uint32Array<ArrayBuffer>);
+    queue.writeBuffer(this.#b("targets"), 0, batch.targets as Int32Array<ArrayBuffer>);
+    if (options.zeroGrads) {
+      for (const [name, t] of this.#buffers) if (name.startsWith("grad:")) this.#rec.clear(t.buffer);
+    }
+    this.#recordForward();
+    this.#recordLossAndBackward(options.lossScale);
+    const loss = readLoss ? this.#rec.read(this.#b("ce.stats"), 0, B * T * 16) : null;
+    this.#rec.submit();
+    return loss && loss.then((bytes) => {
+      const stats = new Float32Array(bytes);
+      let sum = 0;
+      for (let r = 0; r < B * T; r++) sum += stats[r * 4 + 3];
+      return sum;
+    });
+  }
+
+  /**
+   * Records and submits the optimizer update of every parameter, after global-norm clipping
+   * computed on the GPU. Returns the gradient norm when `readNorm` is set.
+   */
+  optimizerStep(options: OptimizerStepOptions, readNorm: boolean): Promise<number> | null {
+    const rec = this.#rec;
+    const sumSq = this.#b("grad.sumsq"), gradScale = this.#b("grad.scale");
+    rec.clear(sumSq);
+    for (const [name, t] of this.#buffers) {
+      if (name.startsWith("grad:")) recordSquaredNormAccumulate(rec, { x: t.buffer, n: t.numel, sumSq });
+    }
+    recordClipScale(rec, { sumSq, gradScale, maxNorm: options.maxGradNorm }); // scale = min(1, max/‖g‖)
+    for (const [name, param] of this.#buffers) {
+      if (!name.startsWith("param:")) continue;
+      const key = name.slice("param:".length);
+      const grad = this.#b(`grad:${key}`), n = param.numel;
+      if (this.#options.optimizer === "adamw") {
+        recordAdamW(rec, {
+          param: param.buffer,
+          grad,
+          m: this.#b(`opt0:${key}`),
+          v: this.#b(`opt1:${key}`),
+          n,
+          lr: options.lr,
+          beta1: options.betas[0],
+          beta2: options.betas[1],
+          eps: options.eps,
+          weightDecay: options.weightDecay,
+          step: options.step,
+          gradScale,
+        });
+      } else {
+        recordSgd(rec, { param: param.buffer, grad, n, lr: options.lr, weightDecay: options.weightDecay, gradScale });
+      }
+    }
+    const norm = readNorm ? rec.read(sumSq, 0, 4) : null;
+    rec.submit();
+    return norm && norm.then((bytes) => Math.sqrt(new Float32Array(bytes)[0]));
+  }
+
+  /** Frees every buffer (the base weights belong to the caller). */
+  dispose(): void {
+    for (const t of this.#buffers.values()) t.destroy();
+    this.#buffers.clear();
+    this.#rec.dispose();
+  }
+
+  // ---------------------------------------------------------------- forward
+
+  #recordForward(): void {
+    const { B, T } = this.#batch, N = B * T;
+    recordEmbedding(this.#rec, this.#b("ids"), this.#weights.embed, this.#b("x.0"), N); // x0 = embed[ids]
+    for (let l = 0; l < this.config.numLayers; l++) this.#recordLayerForward(l, true);
+    recordRmsnorm(this.#rec, {
+      x: this.#b(`x.${this.config.numLayers}`),
+      weight: this.#weights.finalNorm,
+      y: this.#b("final.n"),
+      rstd: this.#b("final.rstd"),
+      rows: N,
+      eps: this.config.rmsNormEps,
+    }); // final.n = rmsnorm(x_L)
+  }
+
+  /** One decoder layer; `full` also writes the residual leaving it (skipped when recomputing). */
+  #recordLayerForward(l: number, full: boolean): void {
+    const c = this.config, rec = this.#rec, a = this.#acts(l), w = this.#weights.layers[l];
+    const { B, T } = this.#batch, N = B * T, D = c.hiddenSize;
+    const x = this.#b(`x.${l}`), eps = c.rmsNormEps;
+    const rope = { cos: this.#b("rope.cos"), sin: this.#b("rope.sin"), rows: N, T, headDim: c.headDim, positionOffset: 0 };
+    recordRmsnorm(rec, { x, weight: w.inputNorm, y: a.n1, rstd: a.rstd1, rows: N, eps }); // n1 = rmsnorm(x)
+    this.#project(l, "q_proj", a.n1, a.q); // q = n1·Wqᵀ (+ LoRA)
+    this.#project(l, "k_proj", a.n1, a.k); // k = n1·Wkᵀ (+ LoRA)
+    this.#project(l, "v_proj", a.n1, a.v); // v = n1·Wvᵀ (+ LoRA)
+    recordRope(rec, { ...rope, x: a.q, heads: c.numHeads }); // rotate q
+    recordRope(rec, { ...rope, x: a.k, heads: c.numKvHeads }); // rotate k
+    recordAttention(rec, {
+      q: a.q,
+      k: a.k,
+      v: a.v,
+      out: a.attn,
+      lse: a.lse,
+      batch: B,
+      T,
+      S: T,
+      heads: c.numHeads,
+      kvHeads: c.numKvHeads,
+      headDim: c.headDim,
+      positionOffset: 0,
+    }); // attn = softmax(q·kᵀ/√HD)·v
+    rec.copy(x, 0, a.xmid, 0, N * D * 4); // xmid = x
+    this.#project(l, "o_proj", a.attn, a.xmid, true); // xmid += attn·Woᵀ
+    recordRmsnorm(rec, { x: a.xmid, weight: w.postAttentionNorm, y: a.n2, rstd: a.rstd2, rows: N, eps }); // n2 = rmsnorm(xmid)
+    this.#project(l, "gate_proj", a.n2, a.gate); // gate = n2·Wgᵀ
+    this.#project(l, "up_proj", a.n2, a.up); // up = n2·Wuᵀ
+    recordSwiglu(rec, a.gate, a.up, a.hidden, N * c.intermediateSize); // hidden = silu(gate)·up
+    if (!full) return;
+    const next = this.#b(`x.${l + 1}`);
+    rec.copy(a.xmid, 0, next, 0, N * D * 4); // x_{l+1} = xmid
+    this.#project(l, "down_proj", a.hidden, next, true); // x_{l+1} += hidden·Wdᵀ
+  }
+
+  /** y (+)= x·Wᵀ + s·(dropout(x)·Aᵀ)·Bᵀ, saving u = dropout(x)·Aᵀ for backward. */
+  #project(l: number, p: Projection, x: GPUBuffer, y: GPUBuffer, accumulate = false): void {
+    const rows = this.#batch.B * this.#batch.T;
+    recordLinear(this.#rec, x, y, { weight: this.#weights.layers[l].projections[p], rows, accumulate });
+    if (!this.lora.targetModules.includes(p)) return;
+    const [out, inp] = projectionShape(this.config, p), R = this.lora.r;
+    const xd = this.#dropped(l, p, x, rows * inp);
+    const u = this.#b(`${layerPrefix(l, this.#options.gradCheckpoint)}.u.${p}`);
+    const A = this.#b(`param:${loraKey(l, p, "A")}`), Bm = this.#b(`param:${loraKey(l, p, "B")}`);
+    recordMatmul(this.#rec, { a: xd, b: A, c: u, M: rows, N: R, K: inp, bLayout: "nk", bDtype: "f32" }); // u = xd·Aᵀ
+    recordMatmul(this.#rec, {
+      a: u,
+      b: Bm,
+      c: y,
+      M: rows,
+      N: out,
+      K: R,
+      bLayout: "nk",
+      bDtype: "f32",
+      alpha: this.#scale,
+      accumulate: true,
+    }); // y += s·u·Bᵀ
+  }
+
+  /** The adapter's input: x itself, or dropout(x) in the scratch buffer. */
+  #dropped(l: number, p: Projection, x: GPUBuffer, n: number): GPUBuffer {
+    if (this.lora.dropout === 0) return x;
+    const y = this.#b("lora.scratch");
+    recordDropout(this.#rec, { x, y, n, p: this.lora.dropout, seed: this.#maskSeed(l, p) });
+    return y;
+  }
+
+  /** A distinct dropout seed per (micro-step, layer, projection). */
+  #maskSeed(l: number, p: Projection): number {
+    const index = l * 7 + ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"].indexOf(p);
+    return (Math.imul(this.#dropoutSeed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(index + 1, 0xc2b2ae35)) >>> 0;
+  }
+
+  // ---------------------------------------------------------------- loss and backward
+
+  #recordLossAndBackward(lossScale: number): void {
+    const c = this.config, rec = this.#rec;
+    const { B, T } = this.#batch, N = B * T;
+    const stats = this.#b("ce.stats"), targets = this.#b("targets"), logits = this.#b("logits");
+    const finalN = this.#b("final.n"), dn = this.#b("grad.n");
+    const pieces = this.#vocabPieces();
+    recordCrossEntropyReset(rec, { stats, rows: N });
+    for (const piece of pieces) {
+      this.#recordLogits(piece); // logits = final.n · E[piece]ᵀ
+      recordCrossEntropyStats(rec, { logits, ldLogits: piece.count, stats, targets, rows: N, vocabOffset: piece.start, vocabCount: piece.count }); // online max / Σexp
+    }
+    recordCrossEntropyFinish(rec, { stats, targets, rows: N }); // loss per row
+    pieces.forEach((piece, i) => {
+      this.#recordLogits(piece); // recompute the chunk
+      recordCrossEntropyGrad(rec, { logits, ldLogits: piece.count, stats, targets, rows: N, vocabOffset: piece.start, vocabCount: piece.count, scale: lossScale }); // dlogits = scale·(softmax − onehot)
+      recordMatmul(rec, {
+        a: logits,
+        b: piece.buffer,
+        c: dn,
+        M: N,
+        N: c.hiddenSize,
+        K: piece.count,
+        bLayout: "kn",
+        bDtype: this.#weights.lmHead.dtype,
+        bOffset: piece.offsetRows * c.hiddenSize,
+        accumulate: i > 0,
+      }); // d final.n += dlogits · E[piece]
+    });
+    const dx = this.#b("grad.x");
+    recordRmsnormBackward(rec, {
+      x: this.#b(`x.${c.numLayers}`),
+      weight: this.#weights.finalNorm,
+      rstd: this.#b("final.rstd"),
+      dy: dn,
+      dx,
+      rows: N,
+    }); // dx = d rmsnorm_final
+    for (let l = c.numLayers - 1; l >= 0; l--) {
+      if (this.#options.gradCheckpoint) this.#recordLayerForward(l, false); // recompute layer l
+      this.#recordLayerBackward(l);
+    }
+    void finalN;
+  }
+
+  /** Backward of one layer: the forward's calls in reverse. dx holds d x_{l+1} on entry, d x_l on exit. */
+  #recordLayerBackward(l: number): void {
+    const c = this.config, rec = this.#rec, a = this.#acts(l), w = this.#weights.layers[l];
+    const { B, T } = this.#batch, N = B * T;
+    const g = (name: string) => this.#b(`grad.${name}`);
+    const dx = g("x"), dn = g("n");
+    // MLP block, reversed: x_{l+1} = xmid + down(silu(gate)·up)
+    this.#projectBackward(l, "down_proj", a.hidden, dx, g("hidden"), false); // d hidden = dx·Wd (+ LoRA)
+    recordSwigluBackward(rec, a.gate, a.up, g("hidden"), g("gate"), g("up"), N * c.intermediateSize); // d gate, d up
+    this.#projectBackward(l, "gate_proj", a.n2, g("gate"), dn, false); // d n2 = d gate·Wg
+    this.#projectBackward(l, "up_proj", a.n2, g("up"), dn, true); // d n2 += d up·Wu
+    recordRmsnormBackward(rec, { x: a.xmid, weight: w.postAttentionNorm, rstd: a.rstd2, dy: dn, dx, rows: N, accumulate: true }); // d xmid = dx + d rmsnorm
+    // Attention block, reversed: xmid = x_l + o(attention(rope(q), rope(k), v))
+    this.#projectBackward(l, "o_proj", a.attn, dx, g("attn"), false); // d attn = d xmid·Wo
+    recordAttentionBackward(rec, {
+      q: a.q,
+      k: a.k,
+      v: a.v,
+      out: a.attn,
+      lse: a.lse,
+      dOut: g("attn"),
+      dq: g("q"),
+      dk: g("k"),
+      dv: g("v"),
+      delta: g("delta"),
+      batch: B,
+      T,
+      heads: c.numHeads,
+      kvHeads: c.numKvHeads,
+      headDim: c.headDim,
+    }); // d q, d k, d v
+    const rope = { cos: this.#b("rope.cos"), sin: this.#b("rope.sin"), rows: N, T, headDim: c.headDim, positionOffset: 0, inverse: true };
+    recordRope(rec, { ...rope, x: g("q"), heads: c.numHeads }); // un-rotate d q
+    recordRope(rec, { ...rope, x: g("k"), heads: c.numKvHeads }); // un-rotate d k
+    this.#projectBackward(l, "q_proj", a.n1, g("q"), dn, false); // d n1 = d q·Wq
+    this.#projectBackward(l, "k_proj", a.n1, g("k"), dn, true); // d n1 += d k·Wk
+    this.#projectBackward(l, "v_proj", a.n1, g("v"), dn, true); // d n1 += d v·Wv
+    recordRmsnormBackward(rec, { x: this.#b(`x.${l}`), weight: w.inputNorm, rstd: a.rstd1, dy: dn, dx, rows: N, accumulate: true }); // d x_l = d xmid + d rmsnorm
+  }
+
+  /**
+   * Backward of y = x·Wᵀ + s·B·A·dropout(x): dx (+)= dy·W, and for an adapted projection
+   * dB += s·dyᵀ·u, dA += (s·dy·B)ᵀ·dropout(x), dx += dropout(s·dy·B·A).
+   */
+  #projectBackward(l: number, p: Projection, x: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, accumulate: boolean): void {
+    const rec = this.#rec, rows = this.#batch.B * this.#batch.T;
+    recordLinearBackward(rec, dy, dx, { weight: this.#weights.layers[l].projections[p], rows, accumulate }); // dx (+)= dy·W
+    if (!this.lora.targetModules.includes(p)) return;
+    const [out, inp] = projectionShape(this.config, p), R = this.lora.r, s = this.#scale;
+    const key = (m: "A" | "B") => loraKey(l, p, m);
+    const u = this.#b(`${layerPrefix(l, this.#options.gradCheckpoint)}.u.${p}`), du = this.#b("grad.u");
+    recordMatmul(rec, { a: dy, aTransposed: true, b: u, c: this.#b(`grad:${key("B")}`), M: out, N: R, K: rows, bLayout: "kn", bDtype: "f32", alpha: s, accumulate: true }); // dB += s·dyᵀ·u
+    recordMatmul(rec, { a: dy, b: this.#b(`param:${key("B")}`), c: du, M: rows, N: R, K: out, bLayout: "kn", bDtype: "f32", alpha: s }); // du = s·dy·B
+    const xd = this.#dropped(l, p, x, rows * inp);
+    recordMatmul(rec, { a: du, aTransposed: true, b: xd, c: this.#b(`grad:${key("A")}`), M: R, N: inp, K: rows, bLayout: "kn", bDtype: "f32", accumulate: true }); // dA += duᵀ·xd
+    const A = this.#b(`param:${key("A")}`);
+    if (this.lora.dropout === 0) {
+      recordMatmul(rec, { a: du, b: A, c: dx, M: rows, N: inp, K: R, bLayout: "kn", bDtype: "f32", accumulate: true }); // dx += du·A
+      return;
+    }
+    const scratch = this.#b("lora.scratch");
+    recordMatmul(rec, { a: du, b: A, c: scratch, M: rows, N: inp, K: R, bLayout: "kn", bDtype: "f32" }); // t = du·A
+    recordDropout(rec, { x: scratch, y: dx, n: rows * inp, p: this.lora.dropout, seed: this.#maskSeed(l, p), accumulate: true }); // dx += dropout(t)
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** Slices of the LM head no larger than the logits chunk: (buffer, first row in it, global start, count). */
+  #vocabPieces(): { buffer: GPUBuffer; offsetRows: number; start: number; count: number }[] {
+    const pieces = [];
+    for (const chunk of this.#weights.lmHead.chunks) {
+      for (let r = 0; r < chunk.rows; r += this.#vocabChunk) {
+        pieces.push({
+          buffer: chunk.buffer,
+          offsetRows: r,
+          start: chunk.rowStart + r,
+          count: Math.min(this.#vocabChunk, chunk.rows - r),
+        });
+      }
+    }
+    return pieces;
+  }
+
+  #recordLogits(piece: { buffer: GPUBuffer; offsetRows: number; count: number }): void {
+    const D = this.config.hiddenSize, N = this.#batch.B * this.#batch.T;
+    recordMatmul(this.#rec, {
+      a: this.#b("final.n"),
+      b: piece.buffer,
+      c: this.#b("logits"),
+      M: N,
+      N: piece.count,
+      K: D,
+      bLayout: "nk",
+      bDtype: this.#weights.lmHead.dtype,
+      bOffset: piece.offsetRows * D,
+    });
+  }
+
+  #acts(l: number): Acts {
+    const p = layerPrefix(l, this.#options.gradCheckpoint);
+    const names = ["n1", "rstd1", "q", "k", "v", "attn", "lse", "xmid", "n2", "rstd2", "gate", "up", "hidden"] as const;
+    return Object.fromEntries(names.map((n) => [n, this.#b(`${p}.${n}`)])) as unknown as Acts;
+  }
+
+  #t(name: string): GpuTensor {
+    const t = this.#buffers.get(name);
+    if (!t) throw new Error(`No planned training buffer ${name}`);
+    return t;
+  }
+
+  #b(name: string): GPUBuffer {
+    return this.#t(name).buffer;
+  }
+
+  #writeF32(name: string, values: Float32Array): void {
+    const t = this.#t(name);
+    if (values.length !== t.numel) {
+      throw new RangeError(`${name} needs ${t.numel} values, got ${values.length}`);
+    }
+    t.write(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  }
+
+  async #readAll(prefix: string): Promise<Map<string, Float32Array>> {
+    const reads: [string, Promise<ArrayBuffer>][] = [];
+    for (const [name, t] of this.#buffers) {
+      if (name.startsWith(prefix)) reads.push([name.slice(prefix.length), this.#rec.read(t.buffer, 0, t.numel * 4)]);
+    }
+    this.#rec.submit();
+    const out = new Map<string, Float32Array>();
+    for (const [key, read] of reads) out.set(key, new Float32Array(await read));
+    return out;
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Access to the PyTorch golden values in tests/golden/ (see its README.md).
+ *
+ * @module
+ */
+import { entryToF32, parseSafetensors } from "../lib/safetensors.ts";
+
+/** The expected-*.json files. */
+export interface GoldenExpected {
+  ids: number[];
+  logits_base: number[];
+  logits_with_adapter: number[];
+  batch: { input_ids: number[]; labels: number[] }[];
+  loss_with_adapter: number;
+  label_tokens: number;
+  lora_grads: Record<string, number[]>;
+}
+
+/** The folder of the golden data. */
+export const GOLDEN = new URL("./golden/", import.meta.url);
+
+/** A path inside tests/golden/ as a file-system path. */
+export function goldenPath(path: string): string {
+  return new URL(path, GOLDEN).pathname;
+}
+
+/** Parses a JSON file of tests/golden/. */
+export async function readGoldenJson(path: string): Promise<unknown> {
+  return JSON.parse(await Deno.readTextFile(new URL(path, GOLDEN)));
+}
+
+/** The expected values for the "f32" or "bf16" model. */
+export async function goldenExpected(dtype: "f32" | "bf16"): Promise<GoldenExpected> {
+  return await readGoldenJson(`expected-${dtype}.json`) as GoldenExpected;
+}
+
+/** Every tensor of a golden safetensors file, widened to f32. */
+export async function readGoldenTensors(path: string): Promise<Map<string, Float32Array>> {
+  const file = parseSafetensors(await Deno.readFile(new URL(path, GOLDEN)), path);
+  return new Map([...file.tensors].map(([name, entry]) => [name, entryToF32(entry)]));
+}
