@@ -1,0 +1,83 @@
+/**
+ * Writes a random Llama model in Hugging Face format into a folder, for tests and demos.
+ *
+ * ```sh
+ * deno run -A examples/make_fixture.ts --out DIR [--preset tiny|llama-3.2-1b] \
+ *   [--dtype bf16|f32] [--tokenizer small|llama3] [--seed N] [--shard-bytes N]
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { createFixtureModel, type FixtureOptions } from "../lib/fixture_model.ts";
+import { writeModelFiles } from "../lib/fs_model_source.ts";
+import { llamaParameterCount, parseLlamaConfig } from "../lib/llama_config.ts";
+
+const USAGE =
+  "Usage: deno run -A examples/make_fixture.ts --out DIR [--preset tiny|llama-3.2-1b] " +
+  "[--dtype bf16|f32] [--tokenizer small|llama3] [--seed N] [--shard-bytes N]";
+
+/** Parses the command line into fixture options and the output folder. */
+function parseCommandLine(args: string[]): { out: string; options: FixtureOptions } {
+  const { values } = parseArgs({
+    args,
+    options: {
+      out: { type: "string" },
+      preset: { type: "string" },
+      dtype: { type: "string" },
+      tokenizer: { type: "string" },
+      seed: { type: "string" },
+      "shard-bytes": { type: "string" },
+    },
+  });
+  if (values.out === undefined) throw new Error(`Missing --out\n${USAGE}`);
+  const integer = (flag: string, text: string | undefined) => {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(n)) {
+      throw new Error(`--${flag} must be an integer, got ${JSON.stringify(text)}`);
+    }
+    return n;
+  };
+  return {
+    out: values.out,
+    options: {
+      preset: values.preset as FixtureOptions["preset"],
+      dtype: values.dtype?.toUpperCase() as FixtureOptions["dtype"],
+      tokenizer: values.tokenizer as FixtureOptions["tokenizer"],
+      seed: integer("seed", values.seed),
+      shardBytes: integer("shard-bytes", values["shard-bytes"]),
+    },
+  };
+}
+
+/** Generates, writes and reports the fixture. */
+async function main(args: string[]): Promise<void> {
+  const { out, options } = parseCommandLine(args);
+  const start = performance.now();
+  const files = createFixtureModel(options);
+  const generated = performance.now();
+  await writeModelFiles(out, files);
+  const written = performance.now();
+  const config = parseLlamaConfig(JSON.parse(new TextDecoder().decode(files.get("config.json"))));
+  let total = 0;
+  for (const [name, bytes] of files) {
+    console.log(`${name.padEnd(36)} ${bytes.length.toLocaleString("en-US").padStart(16)} bytes`);
+    total += bytes.length;
+  }
+  console.log(
+    `Wrote ${files.size} files, ${total.toLocaleString("en-US")} bytes, ` +
+      `${llamaParameterCount(config).toLocaleString("en-US")} parameters (${config.torchDtype}) ` +
+      `to ${out}: generated in ${((generated - start) / 1000).toFixed(1)} s, written in ` +
+      `${((written - generated) / 1000).toFixed(1)} s`,
+  );
+}
+
+if (import.meta.main) {
+  try {
+    await main(Deno.args);
+  } catch (e) {
+    console.error((e as Error).message);
+    Deno.exit(1);
+  }
+}
