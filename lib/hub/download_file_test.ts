@@ -361,3 +361,38 @@ Deno.test({
     });
   },
 });
+
+Deno.test("downloadFile refuses a file whose served sha256 differs from the listed one", async () => {
+  await withHub(async ({ dir, hf }) => {
+    const moved: HubRepo = { ...hf(), sha256FromHeaders: () => "f".repeat(64) };
+    await assert.rejects(
+      fetchWatched(moved, "model.safetensors", join(dir, "w")),
+      (e: unknown) =>
+        e instanceof HubError && e.kind === "bad_response" &&
+        e.message.includes("the revision changed during the download"),
+    );
+    assert.equal(exists(join(dir, "w.part")), false);
+  });
+});
+
+Deno.test("downloadFile stops on abort and keeps the .part for a later run", async () => {
+  await withHub(async ({ hub, dir, ms }) => {
+    const dest = join(dir, "model.safetensors");
+    const file = (await ms().listFiles()).find((f) => f.path === "model.safetensors")!;
+    const controller = new AbortController();
+    hub.fault("model.safetensors", { kind: "cut", after: 25_000 });
+    const onEvent = (e: DownloadEvent) => {
+      if (e.type === "retry") controller.abort(); // interrupted while waiting to resume
+    };
+    await assert.rejects(
+      downloadFile(ms(), file, dest, {
+        retry: { sleep: () => Promise.resolve() },
+        onEvent,
+        signal: controller.signal,
+      }),
+      (e: unknown) => e instanceof DOMException && e.name === "AbortError",
+    );
+    assert.equal(exists(dest), false);
+    assert.equal((await Deno.stat(`${dest}.part`)).size, 25_000);
+  });
+});
