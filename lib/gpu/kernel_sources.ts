@@ -5,13 +5,26 @@
  * @module
  */
 import packed from "../../kernels/_packed.wgsl" with { type: "text" };
+import adamw from "../../kernels/adamw.wgsl" with { type: "text" };
 import add from "../../kernels/add.wgsl" with { type: "text" };
 import attention from "../../kernels/attention.wgsl" with { type: "text" };
+import attentionBackwardDkv from "../../kernels/attention_backward_dkv.wgsl" with { type: "text" };
+import attentionBackwardDq from "../../kernels/attention_backward_dq.wgsl" with { type: "text" };
+import clipScale from "../../kernels/clip_scale.wgsl" with { type: "text" };
+import crossEntropyFinish from "../../kernels/cross_entropy_finish.wgsl" with { type: "text" };
+import crossEntropyGrad from "../../kernels/cross_entropy_grad.wgsl" with { type: "text" };
+import crossEntropyReset from "../../kernels/cross_entropy_reset.wgsl" with { type: "text" };
+import crossEntropyStats from "../../kernels/cross_entropy_stats.wgsl" with { type: "text" };
+import dropout from "../../kernels/dropout.wgsl" with { type: "text" };
 import embedding from "../../kernels/embedding.wgsl" with { type: "text" };
 import matmul from "../../kernels/matmul.wgsl" with { type: "text" };
 import rmsnorm from "../../kernels/rmsnorm.wgsl" with { type: "text" };
+import rmsnormBackward from "../../kernels/rmsnorm_backward.wgsl" with { type: "text" };
 import rope from "../../kernels/rope.wgsl" with { type: "text" };
+import sgd from "../../kernels/sgd.wgsl" with { type: "text" };
+import squaredNorm from "../../kernels/squared_norm.wgsl" with { type: "text" };
 import swiglu from "../../kernels/swiglu.wgsl" with { type: "text" };
+import swigluBackward from "../../kernels/swiglu_backward.wgsl" with { type: "text" };
 
 const INCLUDES: Record<string, string> = { packed };
 
@@ -23,7 +36,28 @@ function resolve(source: string): string {
   });
 }
 
-const RAW = { add, attention, embedding, matmul, rmsnorm, rope, swiglu };
+const RAW = {
+  adamw,
+  add,
+  attention,
+  attention_backward_dkv: attentionBackwardDkv,
+  attention_backward_dq: attentionBackwardDq,
+  clip_scale: clipScale,
+  cross_entropy_finish: crossEntropyFinish,
+  cross_entropy_grad: crossEntropyGrad,
+  cross_entropy_reset: crossEntropyReset,
+  cross_entropy_stats: crossEntropyStats,
+  dropout,
+  embedding,
+  matmul,
+  rmsnorm,
+  rmsnorm_backward: rmsnormBackward,
+  rope,
+  sgd,
+  squared_norm: squaredNorm,
+  swiglu,
+  swiglu_backward: swigluBackward,
+};
 
 /** Names of the kernels (files under `kernels/`). */
 export type KernelName = keyof typeof RAW;
