@@ -19,13 +19,17 @@ export interface ModelSource {
 
 /** Thrown by {@linkcode ModelSource.read} for a file the source does not have. */
 export class ModelFileNotFoundError extends Error {
-  /**
-   * @param sourceName the source's name
-   * @param path the missing file's relative path
-   */
-  constructor(readonly sourceName: string, readonly path: string) {
+  /** The source's name. */
+  readonly sourceName: string;
+  /** The missing file's relative path. */
+  readonly path: string;
+
+  /** Makes the error for `path` missing from the source named `sourceName`. */
+  constructor(sourceName: string, path: string) {
     super(`File ${JSON.stringify(path)} not found in ${JSON.stringify(sourceName)}`);
     this.name = "ModelFileNotFoundError";
+    this.sourceName = sourceName;
+    this.path = path;
   }
 }
 
