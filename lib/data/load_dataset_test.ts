@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { loadDataset } from "./load_dataset.ts";
 import { loadDatasetFile } from "./read_dataset_file.ts";
+import { fixtureTokenizer } from "../fixture_tokenizer.ts";
+import { TextTokenizer } from "../tokenizer.ts";
 
 const renderChat = (m: { role: string; content: string }[], o: { addGenerationPrompt?: boolean }) =>
   m.map((x) => `<${x.role}>${x.content}`).join("") + (o.addGenerationPrompt ? "<assistant>" : "");
@@ -93,4 +95,26 @@ Deno.test("loadDatasetFile names a missing file", async () => {
     () => loadDatasetFile("/nonexistent/d.json"),
     /Data set file \/nonexistent\/d\.json not found/,
   );
+});
+
+Deno.test("loadDataset renders chat records with a tokenizer's chat template", () => {
+  const files = fixtureTokenizer("small");
+  const tokenizer = TextTokenizer.fromJson(files.json, files.config);
+  const messages = [
+    { role: "system", content: "你是助手。" },
+    { role: "user", content: "一吨棉花和一吨铁，哪个更重？" },
+    { role: "assistant", content: "一样重。" },
+  ] as const;
+  const data = loadDataset(JSON.stringify({ messages }), {
+    renderChat: (m, o) => tokenizer.applyChatTemplate(m, o),
+  });
+  const [example] = data.train;
+  assert.ok("prompt" in example);
+  assert.equal(example.prompt + example.completion, tokenizer.applyChatTemplate([...messages]));
+  assert.equal(
+    example.prompt,
+    tokenizer.applyChatTemplate(messages.slice(0, 2), { addGenerationPrompt: true }),
+  );
+  assert.ok(example.completion.startsWith("一样重。"), JSON.stringify(example.completion));
+  assert.ok(!example.prompt.includes("一样重"));
 });

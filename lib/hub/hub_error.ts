@@ -68,8 +68,8 @@ export function errorForStatus(
     const advice = context.hasToken
       ? `the token in ${tokenEnv} was refused: check that it is valid and that your account ` +
         `has accepted the model's license on the hub`
-      : `the repository is gated or private: accept its license on the hub, then pass an ` +
-        `access token with ${tokenEnv}=<token>`;
+      : `if the model id is right, the repository is gated or private: accept its license on ` +
+        `the hub, then pass an access token with ${tokenEnv}=<token>`;
     return new HubError(
       "auth",
       `${hub} denied access to ${what} with HTTP ${status}${said}: ${advice}`,

@@ -16,8 +16,8 @@ Deno.test("errorForStatus explains gated repositories and how to pass a token", 
     assert.equal(
       e.message,
       `Hugging Face denied access to repository org/m at revision main with HTTP ${status} ` +
-        "(Access restricted): the repository is gated or private: accept its license on the " +
-        "hub, then pass an access token with HF_TOKEN=<token>",
+        "(Access restricted): if the model id is right, the repository is gated or private: " +
+        "accept its license on the hub, then pass an access token with HF_TOKEN=<token>",
     );
   }
   assert.match(
