@@ -47,51 +47,70 @@ gpuTest("matmul matches the reference for every A layout, B layout and B dtype",
   }
 });
 
-gpuTest("matmul honours offsets, strides, alpha and accumulate", async (gpu) => {
+/**
+ * A matrix `rows × cols` (logical) stored row by row with stride `ld` after `off` elements,
+ * or transposed (cols × rows) when `transposed`; other elements are random padding.
+ */
+function strided(
+  rng: Rng,
+  logical: Float32Array,
+  rows: number,
+  cols: number,
+  ld: number,
+  off: number,
+  transposed: boolean,
+): Float32Array {
+  const stored = transposed ? transpose(logical, rows, cols) : logical;
+  const [outer, inner] = transposed ? [cols, rows] : [rows, cols];
+  const out = randomF32(rng, off + outer * ld + 1); // padding, then (outer, ld)
+  for (let r = 0; r < outer; r++) {
+    out.set(stored.subarray(r * inner, (r + 1) * inner), off + r * ld);
+  }
+  return out;
+}
+
+gpuTest("matmul honours offsets, strides, alpha and accumulate in every layout", async (gpu) => {
   const rng = new Rng(2);
-  const [lda, ldb, ldc] = [K + 3, K + 5, N + 2];
-  const [aOff, bOff, cOff] = [7, 3, 11]; // an odd bOff puts bf16 rows in the high halves
-  const alpha = -0.75;
-  const a = randomF32(rng, aOff + M * lda); // (M, lda) after aOff
-  const b = randomF32(rng, bOff + N * ldb + 1); // (N, ldb) after bOff
+  const [ldc, cOff, alpha] = [N + 2, 11, -0.75];
+  const a = randomF32(rng, M * K); // (M, K)
   const c0 = randomF32(rng, cOff + M * ldc + 4); // (M, ldc) after cOff
   for (const dtype of WEIGHT_DTYPES) {
-    const stored = storeAs(b, dtype);
-    const c = upload(gpu, c0);
-    await runRecorded(gpu, "matmul strided", (rec) =>
-      recordMatmul(rec, {
-        a: upload(gpu, a),
-        b: upload(gpu, stored.bytes),
-        c,
-        M,
-        N,
-        K,
-        bLayout: "nk",
-        bDtype: dtype,
-        lda,
-        ldb,
-        ldc,
-        aOffset: aOff,
-        bOffset: bOff,
-        cOffset: cOff,
-        alpha,
-        accumulate: true,
-      }));
-    const dense = (src: Float32Array, off: number, rows: number, ld: number) => {
-      const out = new Float32Array(rows * K); // (rows, K)
-      for (let r = 0; r < rows; r++) out.set(src.subarray(off + r * ld, off + r * ld + K), r * K);
-      return out;
-    };
-    const product = matmulNT(dense(a, aOff, M, lda), dense(stored.rounded, bOff, N, ldb), M, K, N);
+    const b = storeAs(randomF32(rng, N * K), dtype).rounded; // (N, K)
+    const product = matmulNT(a, b, M, K, N); // (M, N)
     const expected = c0.slice(); // untouched outside the (M, N) window
     for (let m = 0; m < M; m++) {
       for (let n = 0; n < N; n++) expected[cOff + m * ldc + n] += alpha * product[m * N + n];
     }
-    assertClose(await readF32(gpu, c, expected.length), expected, {
-      atol: 1e-5,
-      rtol: 1e-4,
-      label: `strided matmul ${dtype}`,
-    });
+    for (const [aTransposed, bLayout] of [[false, "nk"], [true, "kn"]] as const) {
+      const lda = (aTransposed ? M : K) + 3, ldb = (bLayout === "kn" ? N : K) + 5;
+      const [aOff, bOff] = [7, 3]; // an odd bOff puts bf16 rows in the high halves
+      const c = upload(gpu, c0);
+      await runRecorded(gpu, "matmul strided", (rec) =>
+        recordMatmul(rec, {
+          a: upload(gpu, strided(rng, a, M, K, lda, aOff, aTransposed)),
+          b: upload(gpu, storeAs(strided(rng, b, N, K, ldb, bOff, bLayout === "kn"), dtype).bytes),
+          c,
+          M,
+          N,
+          K,
+          bLayout,
+          bDtype: dtype,
+          aTransposed,
+          lda,
+          ldb,
+          ldc,
+          aOffset: aOff,
+          bOffset: bOff,
+          cOffset: cOff,
+          alpha,
+          accumulate: true,
+        }));
+      assertClose(await readF32(gpu, c, expected.length), expected, {
+        atol: 1e-5,
+        rtol: 1e-4,
+        label: `strided matmul A${aTransposed ? "ᵀ" : ""} B ${bLayout} ${dtype}`,
+      });
+    }
   }
 });
 
