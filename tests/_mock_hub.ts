@@ -28,6 +28,8 @@ export type Fault =
   | { kind: "ignore_range" }
   /** Serve the file with one byte changed (its sha256 no longer matches). */
   | { kind: "corrupt" }
+  /** Serve the file with `extra` more bytes than listed. */
+  | { kind: "grow"; extra: number }
   /** Answer this status with no body. */
   | { kind: "status"; status: number };
 
@@ -280,6 +282,9 @@ export class MockHub {
     if (fault?.kind === "corrupt") {
       bytes = original.slice();
       bytes[bytes.length >> 1] ^= 0xff;
+    } else if (fault?.kind === "grow") {
+      bytes = new Uint8Array(original.length + fault.extra);
+      bytes.set(original);
     }
     const range = /^bytes=(\d+)-$/.exec(req.headers.get("range") ?? "");
     let status = 200;

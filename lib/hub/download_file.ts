@@ -57,6 +57,7 @@ export async function downloadFile(
     `file ${file.path} of ${repo.model} (revision ${repo.revision})`,
   );
   if (await isComplete(dest, file, emit)) {
+    await Deno.remove(`${dest}.part`).catch(() => {}); // a stale one from an older attempt
     emit({ type: "skip", path: file.path, size: file.size });
     return { dest, size: file.size, skipped: true };
   }
@@ -222,10 +223,11 @@ async function receive(job: Job, response: Response, offset: number): Promise<vo
       const bytes = chunk.value; // (n) bytes of the body
       if (received + bytes.length > file.size) {
         await reader.cancel();
+        await restart(job, "the server sent more bytes than listed");
         throw new HubError(
           "bad_response",
-          `${job.context.hub} sent more than the ${file.size} bytes listed for ${file.path}`,
-          { retryable: true },
+          `${job.context.hub} sent more than the ${file.size} bytes listed for ${file.path}: ` +
+            `the revision changed during the download, run again`,
         );
       }
       try {

@@ -323,6 +323,9 @@ Deno.test("downloadFile skips a complete file and replaces a damaged one", async
     assert.equal(again.result.skipped, true);
     assert.deepEqual(again.events.map((e) => e.type), ["verify", "skip"]);
     assert.equal(hub.byteRequests("model.safetensors").length, 1);
+    await Deno.writeFile(`${dest}.part`, WEIGHTS.subarray(0, 10)); // stale, from an older run
+    assert.equal((await fetchWatched(ms(), "model.safetensors", dest)).result.skipped, true);
+    assert.equal(exists(`${dest}.part`), false);
     const damaged = WEIGHTS.slice();
     damaged[0] ^= 1;
     await Deno.writeFile(dest, damaged);
@@ -394,5 +397,19 @@ Deno.test("downloadFile stops on abort and keeps the .part for a later run", asy
     );
     assert.equal(exists(dest), false);
     assert.equal((await Deno.stat(`${dest}.part`)).size, 25_000);
+  });
+});
+
+Deno.test("downloadFile refuses a file longer than listed and drops the .part", async () => {
+  await withHub(async ({ hub, dir, hf }) => {
+    const dest = join(dir, "model.safetensors");
+    await assert.rejects(
+      fetchWatched(hf(), "model.safetensors", dest, { hub, faults: [{ kind: "grow", extra: 5 }] }),
+      (e: unknown) =>
+        e instanceof HubError && e.kind === "bad_response" &&
+        e.message.includes(`sent more than the ${WEIGHTS.length} bytes listed`),
+    );
+    assert.equal(exists(`${dest}.part`), false);
+    assert.equal(hub.byteRequests("model.safetensors").length, 1);
   });
 });
