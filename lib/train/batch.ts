@@ -31,6 +31,8 @@ export interface PackedBatch {
   targets: Int32Array;
   /** Rows whose target is not ignored. */
   labelTokens: number;
+  /** Real (unpadded) tokens. */
+  tokens: number;
 }
 
 /**
@@ -43,7 +45,7 @@ export function packBatch(examples: TokenizedExample[], padId: number, seqLen?: 
   const B = examples.length;
   const ids = new Uint32Array(B * T).fill(padId); // (B, T)
   const targets = new Int32Array(B * T).fill(IGNORE); // (B, T)
-  let labelTokens = 0;
+  let labelTokens = 0, tokens = 0;
   examples.forEach((example, b) => {
     const { inputIds, labels } = example;
     if (inputIds.length !== labels.length) {
@@ -53,11 +55,12 @@ export function packBatch(examples: TokenizedExample[], padId: number, seqLen?: 
     }
     if (inputIds.length > T) throw new RangeError(`Example ${b} has ${inputIds.length} tokens, more than ${T}`);
     ids.set(inputIds, b * T);
+    tokens += inputIds.length;
     for (let t = 0; t + 1 < inputIds.length; t++) {
       const target = labels[t + 1];
       targets[b * T + t] = target;
       if (target !== IGNORE) labelTokens++;
     }
   });
-  return { batchSize: B, seqLen: T, ids, targets, labelTokens };
+  return { batchSize: B, seqLen: T, ids, targets, labelTokens, tokens };
 }

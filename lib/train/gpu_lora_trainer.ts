@@ -60,6 +60,8 @@ export interface MicroStepOptions {
   zeroGrads: boolean;
   /** Seed of this micro-step's dropout masks. */
   dropoutSeed: number;
+  /** Run the backward pass (false for a validation loss: forward and loss only). */
+  backward?: boolean;
 }
 
 /** Optimizer settings for one step. */
@@ -191,11 +193,13 @@ export class GpuLoraTrainer {
     const queue = this.#gpu.device.queue;
     queue.writeBuffer(this.#b("ids"), 0, batch.ids as Uint32Array<ArrayBuffer>);
     queue.writeBuffer(this.#b("targets"), 0, batch.targets as Int32Array<ArrayBuffer>);
-    if (options.zeroGrads) {
+    const backward = options.backward ?? true;
+    if (options.zeroGrads && backward) {
       for (const [name, t] of this.#buffers) if (name.startsWith("grad:")) this.#rec.clear(t.buffer);
     }
     this.#recordForward();
-    this.#recordLossAndBackward(options.lossScale);
+    this.#recordLoss();
+    if (backward) this.#recordBackward(options.lossScale);
     const loss = readLoss ? this.#rec.read(this.#b("ce.stats"), 0, B * T * 16) : null;
     this.#rec.submit();
     return loss && loss.then((bytes) => {
@@ -347,21 +351,43 @@ export class GpuLoraTrainer {
 
   // ---------------------------------------------------------------- loss and backward
 
-  #recordLossAndBackward(lossScale: number): void {
-    const c = this.config, rec = this.#rec;
-    const { B, T } = this.#batch, N = B * T;
+  /** Fused softmax cross-entropy over LM-head chunks: per-row losses into ce.stats. */
+  #recordLoss(): void {
+    const rec = this.#rec, N = this.#batch.B * this.#batch.T;
     const stats = this.#b("ce.stats"), targets = this.#b("targets"), logits = this.#b("logits");
-    const finalN = this.#b("final.n"), dn = this.#b("grad.n");
-    const pieces = this.#vocabPieces();
     recordCrossEntropyReset(rec, { stats, rows: N });
-    for (const piece of pieces) {
+    for (const piece of this.#vocabPieces()) {
       this.#recordLogits(piece); // logits = final.n · E[piece]ᵀ
-      recordCrossEntropyStats(rec, { logits, ldLogits: piece.count, stats, targets, rows: N, vocabOffset: piece.start, vocabCount: piece.count }); // online max / Σexp
+      recordCrossEntropyStats(rec, {
+        logits,
+        ldLogits: piece.count,
+        stats,
+        targets,
+        rows: N,
+        vocabOffset: piece.start,
+        vocabCount: piece.count,
+      }); // online max and Σexp per row
     }
-    recordCrossEntropyFinish(rec, { stats, targets, rows: N }); // loss per row
-    pieces.forEach((piece, i) => {
+    recordCrossEntropyFinish(rec, { stats, targets, rows: N }); // loss = lse − target logit
+  }
+
+  /** The backward pass: the forward's calls in reverse, from the loss to the first layer. */
+  #recordBackward(lossScale: number): void {
+    const c = this.config, rec = this.#rec, N = this.#batch.B * this.#batch.T;
+    const stats = this.#b("ce.stats"), targets = this.#b("targets"), logits = this.#b("logits");
+    const dn = this.#b("grad.n"), dx = this.#b("grad.x");
+    this.#vocabPieces().forEach((piece, i) => {
       this.#recordLogits(piece); // recompute the chunk
-      recordCrossEntropyGrad(rec, { logits, ldLogits: piece.count, stats, targets, rows: N, vocabOffset: piece.start, vocabCount: piece.count, scale: lossScale }); // dlogits = scale·(softmax − onehot)
+      recordCrossEntropyGrad(rec, {
+        logits,
+        ldLogits: piece.count,
+        stats,
+        targets,
+        rows: N,
+        vocabOffset: piece.start,
+        vocabCount: piece.count,
+        scale: lossScale,
+      }); // dlogits = scale·(softmax − onehot)
       recordMatmul(rec, {
         a: logits,
         b: piece.buffer,
@@ -373,9 +399,8 @@ export class GpuLoraTrainer {
         bDtype: this.#weights.lmHead.dtype,
         bOffset: piece.offsetRows * c.hiddenSize,
         accumulate: i > 0,
-      }); // d final.n += dlogits · E[piece]
+      }); // d final.n (+)= dlogits · E[piece]
     });
-    const dx = this.#b("grad.x");
     recordRmsnormBackward(rec, {
       x: this.#b(`x.${c.numLayers}`),
       weight: this.#weights.finalNorm,
@@ -388,7 +413,6 @@ export class GpuLoraTrainer {
       if (this.#options.gradCheckpoint) this.#recordLayerForward(l, false); // recompute layer l
       this.#recordLayerBackward(l);
     }
-    void finalN;
   }
 
   /** Backward of one layer: the forward's calls in reverse. dx holds d x_{l+1} on entry, d x_l on exit. */

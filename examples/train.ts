@@ -1,0 +1,194 @@
+/**
+ * Train a LoRA adapter on an instruction/output data set and save it in PEFT format.
+ *
+ *   deno run -A examples/train.ts --model DIR --data FILE --out DIR
+ *     [--rank 16] [--alpha 32] [--dropout 0.1] [--target q_proj,k_proj,v_proj] [--rslora]
+ *     [--epochs 3] [--max-steps N] [--batch-size 1] [--grad-accum 4] [--lr 1e-4]
+ *     [--optimizer adamw|sgd] [--weight-decay 0] [--scheduler linear|constant|cosine]
+ *     [--warmup-steps 0] [--max-length 512] [--train-on completion|all] [--max-grad-norm 1.0]
+ *     [--validation F] [--init-adapter DIR] [--resume DIR] [--checkpoint-every N]
+ *     [--grad-checkpoint] [--seed 42] [--json]
+ *
+ * With no arguments it uses the paths of the user's Python script; where that model is
+ * missing, it trains the built-in tiny demo model on the bundled sample data instead.
+ *
+ * @module
+ */
+import cliProgress from "cli-progress";
+import { join } from "node:path";
+import { loadDatasetFile } from "../lib/data/read_dataset_file.ts";
+import { demoModelSource } from "../lib/demo_model.ts";
+import { writeFolderAtomic } from "../lib/folder_atomic.ts";
+import { dirModelSource, writeFileAtomic, writeModelFiles } from "../lib/fs_model_source.ts";
+import { loadModel } from "../lib/load_model.ts";
+import { loraParameterCount } from "../lib/lora/lora_weights.ts";
+import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
+import { readPeftAdapter, serializePeftAdapter } from "../lib/lora/peft_files.ts";
+import { lossCurveSvg } from "../lib/train/loss_curve_svg.ts";
+import { tokenizeExamples } from "../lib/train/tokenize_examples.ts";
+import { type TrainResult, trainLora, type TrainStepEvent } from "../lib/train/train_lora.ts";
+import { readTrainingState, serializeTrainingState } from "../lib/train/training_state.ts";
+import { fail, numberFlag, parseFlags } from "./_cli.ts";
+
+const DEFAULT_MODEL = "./model_cache/LLM-Research/Llama-3___2-1B";
+const DEFAULT_DATA = "./ruozhiba_qa.json";
+const SAMPLE_DATA = new URL("./data/ruozhiba_sample.json", import.meta.url).pathname;
+const USAGE = "Usage: deno run -A examples/train.ts --model DIR --data FILE --out DIR [options]\n" +
+  "See the header of examples/train.ts or the README for every option.";
+
+const flags = parseFlags(Deno.args, {
+  model: { type: "string" },
+  data: { type: "string" },
+  out: { type: "string" },
+  rank: { type: "string" },
+  alpha: { type: "string" },
+  dropout: { type: "string" },
+  target: { type: "string" },
+  rslora: { type: "boolean" },
+  epochs: { type: "string" },
+  "max-steps": { type: "string" },
+  "batch-size": { type: "string" },
+  "grad-accum": { type: "string" },
+  lr: { type: "string" },
+  optimizer: { type: "string" },
+  "weight-decay": { type: "string" },
+  scheduler: { type: "string" },
+  "warmup-steps": { type: "string" },
+  "max-length": { type: "string" },
+  "train-on": { type: "string" },
+  "max-grad-norm": { type: "string" },
+  validation: { type: "string" },
+  "init-adapter": { type: "string" },
+  resume: { type: "string" },
+  "checkpoint-every": { type: "string" },
+  "grad-checkpoint": { type: "boolean" },
+  seed: { type: "string" },
+  json: { type: "boolean" },
+}, USAGE);
+
+const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+const log = (message: string) => (flags.json ? console.error : console.log)(message);
+
+let modelSource = dirModelSource(flags.model ?? DEFAULT_MODEL);
+let dataPath = flags.data ?? DEFAULT_DATA;
+if (!flags.model && !(await exists(DEFAULT_MODEL))) {
+  log(`No model at ${DEFAULT_MODEL} (run examples/download.ts to fetch Llama-3.2-1B).`);
+  log("Training the built-in tiny demo model (random weights) on the bundled sample data instead.");
+  modelSource = demoModelSource();
+  if (!flags.data) dataPath = SAMPLE_DATA;
+} else if (!flags.data && !(await exists(DEFAULT_DATA))) {
+  fail(`No data at ${DEFAULT_DATA}: pass --data FILE (JSON array or JSONL of instruction/output records)`);
+}
+const out = flags.out ?? "./lora_output";
+
+const model = await loadModel(modelSource, { backend: "webgpu" });
+const tokenizer = model.tokenizer;
+const dataset = await loadDatasetFile(dataPath, {
+  renderChat: tokenizer.hasChatTemplate ? (m, o) => tokenizer.applyChatTemplate(m, o) : undefined,
+  validation: numberFlag(flags.validation, "validation", 0),
+  seed: numberFlag(flags.seed, "seed", 42),
+});
+const trainOn = (flags["train-on"] ?? "completion") as "completion" | "all";
+const maxLength = numberFlag(flags["max-length"], "max-length", 512);
+const train = tokenizeExamples(tokenizer, dataset.train, { trainOn, maxLength });
+const validation = dataset.validation.length
+  ? tokenizeExamples(tokenizer, dataset.validation, { trainOn, maxLength }).examples
+  : undefined;
+const lora = resolveLoraConfig({
+  r: numberFlag(flags.rank, "rank", 16),
+  alpha: numberFlag(flags.alpha, "alpha", 32),
+  dropout: numberFlag(flags.dropout, "dropout", 0.1),
+  targetModules: flags.target ? flags.target.split(",").map((t) => t.trim()) : undefined,
+  useRslora: flags.rslora ?? false,
+});
+log(
+  `Model ${model.name} (${model.config.numLayers} layers, hidden ${model.config.hiddenSize}) on ` +
+    `${model.gpu?.adapterName}; data ${dataPath}: ${train.examples.length} examples ` +
+    `(${train.report.truncated} truncated to ${maxLength} tokens, ${train.report.droppedNoLabels} ` +
+    `dropped), ${validation?.length ?? 0} held out; trainable parameters ` +
+    `${loraParameterCount(model.config, lora).toLocaleString("en-US")}`,
+);
+
+const baseModel = flags.model ?? modelSource.name;
+const run = trainLora(model, train.examples, {
+  lora,
+  epochs: numberFlag(flags.epochs, "epochs", 3),
+  maxSteps: numberFlag(flags["max-steps"], "max-steps"),
+  batchSize: numberFlag(flags["batch-size"], "batch-size", 1),
+  gradAccum: numberFlag(flags["grad-accum"], "grad-accum", 4),
+  lr: numberFlag(flags.lr, "lr", 1e-4),
+  optimizer: (flags.optimizer ?? "adamw") as "adamw",
+  weightDecay: numberFlag(flags["weight-decay"], "weight-decay", 0),
+  scheduler: (flags.scheduler ?? "linear") as "linear",
+  warmupSteps: numberFlag(flags["warmup-steps"], "warmup-steps", 0),
+  maxGradNorm: numberFlag(flags["max-grad-norm"], "max-grad-norm", 1),
+  gradCheckpoint: flags["grad-checkpoint"] ?? false,
+  seed: numberFlag(flags.seed, "seed", 42),
+  initAdapter: flags["init-adapter"]
+    ? await readPeftAdapter(dirModelSource(flags["init-adapter"]), model.config)
+    : undefined,
+  resume: flags.resume ? await readTrainingState(dirModelSource(flags.resume), model.config) : undefined,
+  checkpointEvery: numberFlag(flags["checkpoint-every"], "checkpoint-every", 0),
+  onCheckpoint: (state) =>
+    writeFolderAtomic(join(out, `checkpoint-${state.step}`), serializeTrainingState(state, model.config, baseModel)),
+  validation,
+});
+
+await Deno.mkdir(out, { recursive: true });
+const logLines: string[] = [];
+const bar = flags.json ? null : new cliProgress.SingleBar({
+  format: "train |{bar}| {value}/{total} steps | loss {loss} | lr {lr} | {tps} tok/s | ETA {eta_formatted}",
+}, cliProgress.Presets.shades_classic);
+let result: TrainResult;
+const validationPoints: { step: number; loss: number }[] = [];
+while (true) {
+  const next = await run.next();
+  if (next.done) {
+    result = next.value;
+    break;
+  }
+  const e: TrainStepEvent = next.value;
+  const line = JSON.stringify({
+    step: e.step,
+    total_steps: e.totalSteps,
+    epoch: e.epoch,
+    loss: e.loss,
+    lr: e.lr,
+    grad_norm: e.gradNorm,
+    tokens_per_second: e.tokensPerSecond,
+    elapsed_seconds: e.elapsedSeconds,
+    eta_seconds: e.etaSeconds,
+    ...(e.validationLoss !== undefined ? { validation_loss: e.validationLoss } : {}),
+  });
+  logLines.push(line);
+  if (e.validationLoss !== undefined) validationPoints.push({ step: e.step, loss: e.validationLoss });
+  if (flags.json) console.log(line);
+  else {
+    if (e.step === 1 || !bar!.isActive) bar!.start(e.totalSteps, 0);
+    bar!.update(e.step, { loss: e.loss.toFixed(4), lr: e.lr.toExponential(2), tps: e.tokensPerSecond.toFixed(0) });
+  }
+  await writeFileAtomic(join(out, "train_log.jsonl"), logLines.join("\n") + "\n");
+}
+bar?.stop();
+await writeModelFiles(out, serializePeftAdapter(result.adapter, model.config, baseModel));
+await writeFileAtomic(join(out, "loss_curve.svg"), lossCurveSvg(result.losses, { validation: validationPoints }));
+const summary = {
+  out,
+  steps: result.steps,
+  final_loss: result.losses.at(-1) ?? null,
+  first_loss: result.losses[0] ?? null,
+  validation_loss: result.validationLoss ?? null,
+  tokens_per_second: result.tokensPerSecond,
+  peak_gpu_bytes: result.peakGpuBytes,
+  status: result.status,
+};
+if (flags.json) console.log(JSON.stringify({ summary }));
+else {
+  console.log(
+    `Saved the adapter to ${out} (adapter_config.json, adapter_model.safetensors, loss_curve.svg, ` +
+      `train_log.jsonl). ${result.steps} steps, loss ${summary.first_loss?.toFixed(4)} → ` +
+      `${summary.final_loss?.toFixed(4)}, ${result.tokensPerSecond.toFixed(0)} tokens/s, peak GPU ` +
+      `${(result.peakGpuBytes / 2 ** 20).toFixed(1)} MiB`,
+  );
+}
+model.dispose();

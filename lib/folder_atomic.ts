@@ -1,0 +1,29 @@
+/**
+ * Writing a whole folder atomically (the thin Deno layer): the files go to a temporary sibling
+ * folder that is then renamed into place, so a reader — or a resumed run — sees either the old
+ * folder or the complete new one, never a mix of steps.
+ *
+ * @module
+ */
+import { basename, dirname, join } from "node:path";
+import { writeModelFiles } from "./fs_model_source.ts";
+
+/** Replaces `dir` with a folder holding exactly `files` (relative path → bytes). */
+export async function writeFolderAtomic(dir: string, files: Map<string, Uint8Array>): Promise<void> {
+  const parent = dirname(dir);
+  await Deno.mkdir(parent, { recursive: true });
+  const temp = join(parent, `.${basename(dir)}.tmp-${crypto.randomUUID()}`);
+  const old = join(parent, `.${basename(dir)}.old-${crypto.randomUUID()}`);
+  try {
+    await writeModelFiles(temp, files);
+    const existed = await Deno.rename(dir, old).then(() => true, (e) => {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    });
+    await Deno.rename(temp, dir);
+    if (existed) await Deno.remove(old, { recursive: true });
+  } catch (e) {
+    await Deno.remove(temp, { recursive: true }).catch(() => {});
+    throw e;
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * The LoRA training loop: epochs or max steps, shuffled micro-batches, gradient accumulation
+ * with a token-weighted step loss, clipping, learning-rate schedules, seeded dropout, progress
+ * events, checkpoints that resume exactly, and cancellation through an AbortSignal.
+ *
+ * @module
+ */
+import type { LlamaModel } from "../llama_model.ts";
+import { type LoraOptions, resolveLoraConfig } from "../lora/lora_config.ts";
+import { initLoraWeights, type LoraWeights } from "../lora/lora_weights.ts";
+import { Rng } from "../rng.ts";
+import { packBatch, type TokenizedExample } from "./batch.ts";
+import { GpuLoraTrainer } from "./gpu_lora_trainer.ts";
+import { learningRateAt, type LrScheduler } from "./lr_schedule.ts";
+import type { TrainingState } from "./training_state.ts";
+
+/** Options of {@linkcode trainLora}; defaults are those of the user's PEFT + Trainer script. */
+export interface TrainLoraOptions {
+  /** LoRA hyper-parameters (r 16, alpha 32, dropout 0.1, q/k/v by default). */
+  lora?: LoraOptions;
+  /** Passes over the data; default 3. Ignored when `maxSteps` is set. */
+  epochs?: number;
+  /** Stop after this many optimizer steps. */
+  maxSteps?: number;
+  /** Sequences per micro-batch; default 1. */
+  batchSize?: number;
+  /** Micro-batches per optimizer step; default 4. */
+  gradAccum?: number;
+  /** Peak learning rate; default 1e-4. */
+  lr?: number;
+  /** "adamw" (default) or "sgd". */
+  optimizer?: "adamw" | "sgd";
+  /** Decoupled weight decay; default 0. */
+  weightDecay?: number;
+  /** AdamW betas; default [0.9, 0.999]. */
+  betas?: [number, number];
+  /** AdamW epsilon; default 1e-8. */
+  eps?: number;
+  /** Schedule; default "linear" (Hugging Face Trainer's). */
+  scheduler?: LrScheduler;
+  /** Linear warmup steps; default 0. */
+  warmupSteps?: number;
+  /** Global-norm clipping; default 1.0, 0 disables. */
+  maxGradNorm?: number;
+  /** Recompute each layer in backward to save activation memory. */
+  gradCheckpoint?: boolean;
+  /** Seed of the adapter init, data order and dropout; default 42. */
+  seed?: number;
+  /** Start from this adapter instead of a fresh one (`--init-adapter`). */
+  initAdapter?: LoraWeights;
+  /** Continue from this checkpoint (`--resume`). */
+  resume?: TrainingState;
+  /** Produce a checkpoint every N steps (and at the end, and on cancel); 0 = only at the end. */
+  checkpointEvery?: number;
+  /** Receives checkpoints (the CLI writes them to disk atomically). */
+  onCheckpoint?: (state: TrainingState) => Promise<void>;
+  /** Held-out examples; their loss is reported at the end of each epoch and of training. */
+  validation?: TokenizedExample[];
+  /** Cancels between steps. */
+  signal?: AbortSignal;
+}
+
+/** Progress after one optimizer step. */
+export interface TrainStepEvent {
+  /** Steps done (1-based). */
+  step: number;
+  /** Steps planned. */
+  totalSteps: number;
+  /** Current epoch (1-based). */
+  epoch: number;
+  /** Mean loss over the step's label tokens. */
+  loss: number;
+  /** Learning rate used. */
+  lr: number;
+  /** Gradient norm before clipping. */
+  gradNorm: number;
+  /** Tokens processed per second since the start (padding excluded). */
+  tokensPerSecond: number;
+  /** Seconds since the start. */
+  elapsedSeconds: number;
+  /** Estimated seconds left. */
+  etaSeconds: number;
+  /** Validation loss, on steps that end an epoch or the run when validation data is given. */
+  validationLoss?: number;
+}
+
+/** The outcome of a run. */
+export interface TrainResult {
+  /** The trained adapter. */
+  adapter: LoraWeights;
+  /** Steps done. */
+  steps: number;
+  /** Loss of every step. */
+  losses: number[];
+  /** "completed" or "cancelled". */
+  status: "completed" | "cancelled";
+  /** Mean tokens per second. */
+  tokensPerSecond: number;
+  /** Peak GPU bytes allocated during the run. */
+  peakGpuBytes: number;
+  /** The final validation loss, when validation data was given. */
+  validationLoss?: number;
+}
+
+/**
+ * Trains a LoRA adapter on `examples` for a WebGPU `model`, yielding an event per optimizer
+ * step and returning the adapter.
+ */
+export async function* trainLora(
+  model: LlamaModel,
+  examples: TokenizedExample[],
+  options: TrainLoraOptions = {},
+): AsyncGenerator<TrainStepEvent, TrainResult> {
+  const gpu = model.gpu, weights = model.gpuWeights;
+  if (!gpu || !weights) throw new Error("Training needs the WebGPU backend; the model was loaded on the CPU");
+  if (examples.length === 0) throw new RangeError("No training examples");
+  const o = resolveTrainOptions(options);
+  const lora = options.resume?.adapter.config ?? options.initAdapter?.config ?? resolveLoraConfig(options.lora);
+  const fingerprint = JSON.stringify({ lora, batchSize: o.batchSize, gradAccum: o.gradAccum, n: examples.length });
+  if (options.resume && options.resume.fingerprint !== fingerprint) {
+    throw new Error("Checkpoint was made with other LoRA, batch or data settings; it cannot resume this run");
+  }
+  const start = options.resume ?? {
+    step: 0,
+    adapter: options.initAdapter ?? initLoraWeights(model.config, lora, o.seed),
+    optimizer: [],
+    seed: o.seed,
+    losses: [],
+    fingerprint,
+  };
+  const seqLen = Math.max(...examples.map((e) => e.inputIds.length), ...(options.validation ?? []).map((e) => e.inputIds.length));
+  const padId = model.tokenizer.eosIds[0] ?? 0;
+  gpu.memory.resetPeak();
+  const trainer = new GpuLoraTrainer(gpu, model.config, weights, start.adapter, {
+    batchSize: o.batchSize,
+    seqLen,
+    gradCheckpoint: o.gradCheckpoint,
+    optimizer: o.optimizer,
+  });
+  start.optimizer.forEach((slot, s) => trainer.writeOptimizerState(s, slot));
+  const microPerEpoch = Math.ceil(examples.length / o.batchSize);
+  const stepsPerEpoch = Math.ceil(microPerEpoch / o.gradAccum);
+  const totalSteps = o.maxSteps ?? stepsPerEpoch * o.epochs;
+  const losses = [...start.losses];
+  const started = performance.now();
+  let tokens = 0, step = start.step, status: TrainResult["status"] = "completed";
+  let validationLoss: number | undefined;
+  const checkpoint = async () => {
+    if (!options.onCheckpoint) return;
+    const slots = o.optimizer === "adamw" ? [0, 1] : [];
+    await options.onCheckpoint({
+      step,
+      adapter: await trainer.readAdapter(),
+      optimizer: await Promise.all(slots.map((s) => trainer.readOptimizerState(s))),
+      seed: start.seed,
+      fingerprint,
+      losses: [...losses],
+    });
+  };
+  try {
+    while (step < totalSteps) {
+      if (options.signal?.aborted) {
+        status = "cancelled";
+        break;
+      }
+      const epoch = Math.floor(step / stepsPerEpoch);
+      const order = epochOrder(examples.length, start.seed, epoch);
+      const first = (step % stepsPerEpoch) * o.gradAccum;
+      const micro: TokenizedExample[][] = [];
+      for (let m = first; m < Math.min(first + o.gradAccum, microPerEpoch); m++) {
+        micro.push(order.slice(m * o.batchSize, (m + 1) * o.batchSize).map((i) => examples[i]));
+      }
+      const batches = micro.map((b) => packBatch(b, padId));
+      const labelTokens = batches.reduce((n, b) => n + b.labelTokens, 0);
+      const lr = learningRateAt(o.scheduler, o.lr, step, totalSteps, o.warmupSteps);
+      const lossSums = batches.map((batch, i) =>
+        trainer.microStep(batch, {
+          lossScale: 1 / Math.max(1, labelTokens),
+          zeroGrads: i === 0,
+          dropoutSeed: mix(start.seed, step * o.gradAccum + i),
+        }, true)!
+      );
+      const norm = trainer.optimizerStep({
+        lr,
+        step: step + 1,
+        maxGradNorm: o.maxGradNorm,
+        weightDecay: o.weightDecay,
+        betas: o.betas,
+        eps: o.eps,
+      }, true)!;
+      const loss = (await Promise.all(lossSums)).reduce((a, b) => a + b, 0) / Math.max(1, labelTokens);
+      const gradNorm = await norm;
+      step++;
+      tokens += batches.reduce((n, b) => n + b.tokens, 0);
+      losses.push(loss);
+      const endsEpoch = step % stepsPerEpoch === 0 || step === totalSteps;
+      if (endsEpoch && options.validation?.length) {
+        validationLoss = await evaluateLoss(trainer, options.validation, o.batchSize, padId);
+      }
+      const elapsedSeconds = (performance.now() - started) / 1000;
+      const done = step - start.step;
+      yield {
+        step,
+        totalSteps,
+        epoch: epoch + 1,
+        loss,
+        lr,
+        gradNorm,
+        tokensPerSecond: tokens / elapsedSeconds,
+        elapsedSeconds,
+        etaSeconds: (elapsedSeconds / done) * (totalSteps - step),
+        ...(endsEpoch && validationLoss !== undefined ? { validationLoss } : {}),
+      };
+      if (o.checkpointEvery > 0 && step % o.checkpointEvery === 0 && step < totalSteps) await checkpoint();
+    }
+    await checkpoint();
+    const elapsed = (performance.now() - started) / 1000;
+    return {
+      adapter: await trainer.readAdapter(),
+      steps: step,
+      losses,
+      status,
+      tokensPerSecond: tokens / Math.max(elapsed, 1e-9),
+      peakGpuBytes: gpu.memory.report().peak,
+      ...(validationLoss !== undefined ? { validationLoss } : {}),
+    };
+  } finally {
+    trainer.dispose();
+  }
+}
+
+/** Mean loss over the label tokens of `examples` (forward only). */
+async function evaluateLoss(
+  trainer: GpuLoraTrainer,
+  examples: TokenizedExample[],
+  batchSize: number,
+  padId: number,
+): Promise<number> {
+  let sum = 0, count = 0;
+  for (let i = 0; i < examples.length; i += batchSize) {
+    const batch = packBatch(examples.slice(i, i + batchSize), padId);
+    sum += await trainer.microStep(batch, { lossScale: 1, zeroGrads: false, dropoutSeed: 0, backward: false }, true)!;
+    count += batch.labelTokens;
+  }
+  return sum / Math.max(1, count);
+}
+
+/** The shuffled example order of an epoch: a seeded Fisher–Yates permutation. */
+function epochOrder(n: number, seed: number, epoch: number): number[] {
+  const rng = new Rng(mix(seed, 0x5eed + epoch));
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.nextU32() % (i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+/** Mixes two integers into a 32-bit seed. */
+function mix(a: number, b: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x632be5ab, 0xc2b2ae35);
+  h ^= h >>> 15;
+  return Math.imul(h, 0x2c1b3c6d) >>> 0;
+}
+
+function resolveTrainOptions(options: TrainLoraOptions) {
+  const o = {
+    epochs: options.epochs ?? 3,
+    maxSteps: options.maxSteps,
+    batchSize: options.batchSize ?? 1,
+    gradAccum: options.gradAccum ?? 4,
+    lr: options.lr ?? 1e-4,
+    optimizer: options.optimizer ?? "adamw",
+    weightDecay: options.weightDecay ?? 0,
+    betas: options.betas ?? [0.9, 0.999] as [number, number],
+    eps: options.eps ?? 1e-8,
+    scheduler: options.scheduler ?? "linear",
+    warmupSteps: options.warmupSteps ?? 0,
+    maxGradNorm: options.maxGradNorm ?? 1,
+    gradCheckpoint: options.gradCheckpoint ?? false,
+    seed: options.seed ?? 42,
+    checkpointEvery: options.checkpointEvery ?? 0,
+  };
+  const positiveInt = (name: string, v: number | undefined) => {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new RangeError(`${name} ${v} must be a positive integer`);
+  };
+  positiveInt("epochs", o.epochs);
+  positiveInt("maxSteps", o.maxSteps);
+  positiveInt("batchSize", o.batchSize);
+  positiveInt("gradAccum", o.gradAccum);
+  if (!(o.lr > 0)) throw new RangeError(`Learning rate ${o.lr} must be positive`);
+  if (o.optimizer !== "adamw" && o.optimizer !== "sgd") {
+    throw new RangeError(`Unknown optimizer ${JSON.stringify(o.optimizer)}: expected adamw or sgd`);
+  }
+  if (!(o.maxGradNorm >= 0)) throw new RangeError(`maxGradNorm ${o.maxGradNorm} must be ≥ 0`);
+  if (!(o.weightDecay >= 0)) throw new RangeError(`weightDecay ${o.weightDecay} must be ≥ 0`);
+  return o;
+}
