@@ -14,6 +14,8 @@
 import { z } from "../deps.ts";
 import type { ChatMessage } from "../tokenizer.ts";
 
+export type { ChatMessage };
+
 /** The names of the record formats. */
 export const DATASET_FORMATS = ["alpaca", "prompt_completion", "chat", "text"] as const;
 

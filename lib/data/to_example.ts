@@ -6,8 +6,7 @@
  */
 
 import { formatTrainingRecord } from "../prompt_template.ts";
-import type { ChatMessage } from "../tokenizer.ts";
-import type { DatasetRecord } from "./formats.ts";
+import type { ChatMessage, DatasetRecord } from "./formats.ts";
 
 /** One training example, ready to tokenise. */
 export type TrainingExample = { prompt: string; completion: string } | { text: string };
