@@ -305,7 +305,11 @@ export class GpuLoraTrainer {
     this.#project(l, "gate_proj", a.n2, a.gate); // gate = n2·Wgᵀ
     this.#project(l, "up_proj", a.n2, a.up); // up = n2·Wuᵀ
     recordSwiglu(rec, a.gate, a.up, a.hidden, N * c.intermediateSize); // hidden = silu(gate)·up
-    if (!full) return;
+    if (!full) {
+      // Backward needs u of an adapted down_proj, not the projection's output.
+      if (this.lora.targetModules.includes("down_proj")) this.#recordLoraU(l, "down_proj", a.hidden);
+      return;
+    }
     const next = this.#b(`x.${l + 1}`);
     rec.copy(a.xmid, 0, next, 0, N * D * 4); // x_{l+1} = xmid
     this.#project(l, "down_proj", a.hidden, next, true); // x_{l+1} += hidden·Wdᵀ
@@ -316,11 +320,9 @@ export class GpuLoraTrainer {
     const rows = this.#batch.B * this.#batch.T;
     recordLinear(this.#rec, x, y, { weight: this.#weights.layers[l].projections[p], rows, accumulate });
     if (!this.lora.targetModules.includes(p)) return;
-    const [out, inp] = projectionShape(this.config, p), R = this.lora.r;
-    const xd = this.#dropped(l, p, x, rows * inp);
-    const u = this.#b(`${layerPrefix(l, this.#options.gradCheckpoint)}.u.${p}`);
-    const A = this.#b(`param:${loraKey(l, p, "A")}`), Bm = this.#b(`param:${loraKey(l, p, "B")}`);
-    recordMatmul(this.#rec, { a: xd, b: A, c: u, M: rows, N: R, K: inp, bLayout: "nk", bDtype: "f32" }); // u = xd·Aᵀ
+    const out = projectionShape(this.config, p)[0], R = this.lora.r;
+    const u = this.#recordLoraU(l, p, x);
+    const Bm = this.#b(`param:${loraKey(l, p, "B")}`);
     recordMatmul(this.#rec, {
       a: u,
       b: Bm,
@@ -333,6 +335,16 @@ export class GpuLoraTrainer {
       alpha: this.#scale,
       accumulate: true,
     }); // y += s·u·Bᵀ
+  }
+
+  /** Records u = dropout(x)·Aᵀ (N, R) of an adapted projection, saved for backward; returns u. */
+  #recordLoraU(l: number, p: Projection, x: GPUBuffer): GPUBuffer {
+    const rows = this.#batch.B * this.#batch.T, inp = projectionShape(this.config, p)[1];
+    const xd = this.#dropped(l, p, x, rows * inp);
+    const u = this.#b(`${layerPrefix(l, this.#options.gradCheckpoint)}.u.${p}`);
+    const A = this.#b(`param:${loraKey(l, p, "A")}`);
+    recordMatmul(this.#rec, { a: xd, b: A, c: u, M: rows, N: this.lora.r, K: inp, bLayout: "nk", bDtype: "f32" }); // u = xd·Aᵀ
+    return u;
   }
 
   /** The adapter's input: x itself, or dropout(x) in the scratch buffer. */
