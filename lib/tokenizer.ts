@@ -195,6 +195,7 @@ export class TextTokenizer {
    */
   decode(ids: number[], options: { skipSpecialTokens?: boolean } = {}): string {
     for (const id of ids) this.#checkId(id, "Token id");
+    if (ids.length === 0) return ""; // the library rejects an empty list
     return this.#tokenizer.decode(ids, {
       skip_special_tokens: options.skipSpecialTokens ?? false,
       clean_up_tokenization_spaces: false,

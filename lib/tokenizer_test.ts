@@ -120,6 +120,7 @@ Deno.test("TextTokenizer decode round-trips text exactly", () => {
     assert.equal(tok.decode(withBos), "<|begin_of_text|>" + text);
     assert.equal(tok.decode(withBos, { skipSpecialTokens: true }), text);
   }
+  assert.equal(tok.decode([]), "");
   // The first byte of "你" (E4) alone is an incomplete character.
   assert.equal(tok.decode([vocab[BYTE_TO_CHAR[0xe4]]]), "\uFFFD");
 });
