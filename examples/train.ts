@@ -17,7 +17,7 @@
 import cliProgress from "cli-progress";
 import { join } from "node:path";
 import { loadDatasetFile } from "../lib/data/read_dataset_file.ts";
-import { demoModelSource } from "../lib/demo_model.ts";
+import { demoModelSource, SAMPLE_DATA } from "./_demo_model.ts";
 import { writeFolderAtomic } from "../lib/folder_atomic.ts";
 import { dirModelSource, writeFileAtomic, writeModelFiles } from "../lib/fs_model_source.ts";
 import { loadModel } from "../lib/load_model.ts";
@@ -32,7 +32,7 @@ import { fail, numberFlag, parseFlags } from "./_cli.ts";
 
 const DEFAULT_MODEL = "./model_cache/LLM-Research/Llama-3___2-1B";
 const DEFAULT_DATA = "./ruozhiba_qa.json";
-const SAMPLE_DATA = new URL("./data/ruozhiba_sample.json", import.meta.url).pathname;
+
 const USAGE = "Usage: deno run -A examples/train.ts --model DIR --data FILE --out DIR [options]\n" +
   "See the header of examples/train.ts or the README for every option.";
 
@@ -74,7 +74,7 @@ let dataPath = flags.data ?? DEFAULT_DATA;
 if (!flags.model && !(await exists(DEFAULT_MODEL))) {
   log(`No model at ${DEFAULT_MODEL} (run examples/download.ts to fetch Llama-3.2-1B).`);
   log("Training the built-in tiny demo model (random weights) on the bundled sample data instead.");
-  modelSource = demoModelSource();
+  modelSource = await demoModelSource();
   if (!flags.data) dataPath = SAMPLE_DATA;
 } else if (!flags.data && !(await exists(DEFAULT_DATA))) {
   fail(`No data at ${DEFAULT_DATA}: pass --data FILE (JSON array or JSONL of instruction/output records)`);

@@ -12,7 +12,11 @@
  * @module
  */
 import { type DType, dtypeBytes, f32ToBf16Bits } from "./dtype.ts";
-import { fixtureTokenizer, type FixtureTokenizerKind } from "./fixture_tokenizer.ts";
+import {
+  type FixtureTokenizer,
+  fixtureTokenizer,
+  type FixtureTokenizerKind,
+} from "./fixture_tokenizer.ts";
 import { llamaTensorShapes, parseLlamaConfig } from "./llama_config.ts";
 import { Rng } from "./rng.ts";
 import {
@@ -33,10 +37,18 @@ export interface FixtureOptions {
   dtype?: "F32" | "BF16";
   /** The seed (default 0); the same options give identical bytes. */
   seed?: number;
-  /** `"small"` (default for tiny) or `"llama3"` (default for llama-3.2-1b). */
-  tokenizer?: FixtureTokenizerKind;
+  /**
+   * `"small"` (default for tiny), `"llama3"` (default for llama-3.2-1b), or a tokenizer made with
+   * `byteLevelTokenizer`.
+   */
+  tokenizer?: FixtureTokenizerKind | FixtureTokenizer;
   /** Raw `config.json` fields set last, e.g. `{ num_hidden_layers: 3 }`. */
   overrides?: Partial<Record<string, unknown>>;
+  /**
+   * Deviation of the embedding (and LM head) values; default 0.02 as Hugging Face initialises.
+   * A tiny model needs larger embeddings to reach confident predictions through a tied head.
+   */
+  embeddingStd?: number;
   /** When set, split the weights into shards of at most this many bytes (unless one tensor is larger). */
   shardBytes?: number;
 }
@@ -105,7 +117,7 @@ export function fixtureConfig(options: FixtureOptions = {}): Record<string, unkn
   if (dtype !== "F32" && dtype !== "BF16") {
     throw new Error(`Unsupported fixture dtype ${JSON.stringify(dtype)}: expected F32 or BF16`);
   }
-  const tokenizer = fixtureTokenizer(tokenizerKind(options));
+  const tokenizer = resolveTokenizer(options);
   const raw: Record<string, unknown> = {
     ...LLAMA_32_FIELDS,
     ...PRESETS[preset],
@@ -134,8 +146,9 @@ export function createFixtureModel(options: FixtureOptions = {}): Map<string, Ui
   if (!Number.isSafeInteger(seed)) throw new Error(`Fixture seed must be an integer, got ${seed}`);
   const raw = fixtureConfig(options);
   const config = parseLlamaConfig(raw);
-  const tokenizer = fixtureTokenizer(tokenizerKind(options));
+  const tokenizer = resolveTokenizer(options);
   const dtype: DType = options.dtype ?? "BF16";
+  const embeddingStd = options.embeddingStd ?? LINEAR_STD;
   const specs = [...llamaTensorShapes(config)].map(([name, shape]) => ({ name, dtype, shape }));
 
   const files = new Map<string, Uint8Array>();
@@ -153,14 +166,14 @@ export function createFixtureModel(options: FixtureOptions = {}): Map<string, Ui
     }),
   );
   if (options.shardBytes === undefined) {
-    files.set("model.safetensors", weightsFile(specs, seed));
+    files.set("model.safetensors", weightsFile(specs, seed, embeddingStd));
   } else {
     const shards = splitIntoShards(specs, options.shardBytes);
     const weightMap: Record<string, string> = {};
     let totalSize = 0;
     shards.forEach((shard, k) => {
       const name = `model-${pad5(k + 1)}-of-${pad5(shards.length)}.safetensors`;
-      files.set(name, weightsFile(shard, seed));
+      files.set(name, weightsFile(shard, seed, embeddingStd));
       for (const spec of shard) {
         weightMap[spec.name] = name;
         totalSize += shapeSize(spec.shape) * dtypeBytes(dtype);
@@ -179,14 +192,19 @@ export function createFixtureModel(options: FixtureOptions = {}): Map<string, Ui
   return files;
 }
 
-function tokenizerKind(options: FixtureOptions): FixtureTokenizerKind {
-  return options.tokenizer ?? (options.preset === "llama-3.2-1b" ? "llama3" : "small");
+function resolveTokenizer(options: FixtureOptions): FixtureTokenizer {
+  const t = options.tokenizer ?? (options.preset === "llama-3.2-1b" ? "llama3" : "small");
+  return typeof t === "string" ? fixtureTokenizer(t) : t;
 }
 
 /** One safetensors file holding these tensors, filled with seeded random values. */
-function weightsFile(specs: SafetensorsTensorSpec[], seed: number): Uint8Array {
+function weightsFile(
+  specs: SafetensorsTensorSpec[],
+  seed: number,
+  embeddingStd: number,
+): Uint8Array {
   const { bytes, entries } = allocateSafetensors(specs, { format: "pt" });
-  for (const entry of entries) fillTensor(entry, seed);
+  for (const entry of entries) fillTensor(entry, seed, embeddingStd);
   return bytes;
 }
 
@@ -195,11 +213,13 @@ function weightsFile(specs: SafetensorsTensorSpec[], seed: number): Uint8Array {
  * from one 32-bit draw, as the sum of its two 16-bit halves: a triangular distribution with
  * the requested deviation.
  */
-function fillTensor(entry: SafetensorsEntry, seed: number): void {
+function fillTensor(entry: SafetensorsEntry, seed: number, embeddingStd: number): void {
   const rng = new Rng(hashName(`${seed}:${entry.name}`));
   const isNorm = entry.name.endsWith("norm.weight");
+  const isEmbedding = entry.name === "model.embed_tokens.weight" || entry.name === "lm_head.weight";
   const mean = isNorm ? NORM_MEAN : 0;
-  const scale = (isNorm ? NORM_STD : LINEAR_STD) * Math.sqrt(6) / 65535;
+  const std = isNorm ? NORM_STD : isEmbedding ? embeddingStd : LINEAR_STD;
+  const scale = std * Math.sqrt(6) / 65535;
   const n = shapeSize(entry.shape);
   const fill = (out: Float32Array) => {
     for (let i = 0; i < out.length; i++) {

@@ -110,11 +110,21 @@ export function fixtureTokenizer(kind: FixtureTokenizerKind): FixtureTokenizer {
 }
 
 function buildSmallTokenizer(): FixtureTokenizer {
+  return byteLevelTokenizer(TRAINING_TEXT, SMALL_VOCAB_SIZE);
+}
+
+/**
+ * A byte-level BPE tokenizer in Llama 3's style (its pre-tokenizer pattern, BOS added by the
+ * post-processor, the special tokens above) whose merges are learned from `text`, with at most
+ * `vocabSize` tokens. The "small" fixture tokenizer is one; the demo model learns one from its
+ * sample data so that each common Chinese character is a single token.
+ */
+export function byteLevelTokenizer(text: string, vocabSize: number): FixtureTokenizer {
   const alphabet = byteLevelAlphabet();
   const merges = learnMerges(
-    TRAINING_TEXT,
+    text,
     alphabet,
-    SMALL_VOCAB_SIZE - SPECIAL_TOKENS.length - alphabet.tokens.length,
+    vocabSize - SPECIAL_TOKENS.length - alphabet.tokens.length,
   );
   const vocab = new Map<string, number>();
   for (const token of [...alphabet.tokens, ...merges.map(([a, b]) => a + b)]) {

@@ -6,6 +6,7 @@
  */
 import { AsyncLock } from "./async_lock.ts";
 import { generateText, type GenerateOptions, type GenerationResult, streamTokens } from "./generate.ts";
+import { encodeText } from "./encode_text.ts";
 import type { Gpu } from "./gpu/device.ts";
 import type { LlamaConfig } from "./llama_config.ts";
 import { GpuLoraAdapter } from "./lora/gpu_adapter.ts";
@@ -119,11 +120,10 @@ export class LlamaModel {
   /** Token ids of a prompt: templated as asked, then encoded with BOS. */
   encodePrompt(prompt: string | ChatMessage[], template: PromptTemplate = "default"): number[] {
     const tok = this.tokenizer;
-    if (Array.isArray(prompt)) return tok.encode(tok.applyChatTemplate(prompt, { addGenerationPrompt: true }));
-    if (template === "chat") {
-      return tok.encode(tok.applyChatTemplate([{ role: "user", content: prompt }], { addGenerationPrompt: true }));
-    }
-    return tok.encode(template === "default" ? formatPrompt(prompt) : prompt);
+    const chat = (messages: ChatMessage[]) => tok.applyChatTemplate(messages, { addGenerationPrompt: true });
+    if (Array.isArray(prompt)) return encodeText(tok, chat(prompt));
+    if (template === "chat") return encodeText(tok, chat([{ role: "user", content: prompt }]));
+    return encodeText(tok, template === "default" ? formatPrompt(prompt) : prompt);
   }
 
   /** Generates a completion and returns it whole. */

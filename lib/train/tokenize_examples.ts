@@ -6,6 +6,7 @@
  * @module
  */
 import type { TrainingExample } from "../data/to_example.ts";
+import { encodeText } from "../encode_text.ts";
 import type { TextTokenizer } from "../tokenizer.ts";
 import { IGNORE, type TokenizedExample } from "./batch.ts";
 
@@ -50,10 +51,10 @@ export function tokenizeExamples(
   const out: TokenizedExample[] = [];
   for (const example of examples) {
     const text = "text" in example ? example.text : example.prompt + example.completion;
-    let inputIds = [...tokenizer.encode(text), eos];
+    let inputIds = [...encodeText(tokenizer, text), eos];
     const masked = trainOn === "all" || "text" in example
       ? 0
-      : commonPrefix(tokenizer.encode(example.prompt), inputIds);
+      : commonPrefix(encodeText(tokenizer, example.prompt), inputIds);
     if (inputIds.length > maxLength) {
       inputIds = inputIds.slice(0, maxLength);
       report.truncated++;

@@ -1,0 +1,66 @@
+/**
+ * webgpu-lora: fine-tune Llama-family models with LoRA and generate text with them, entirely
+ * in WGSL compute shaders over WebGPU. Adapters are saved and loaded in PEFT's format.
+ *
+ * @example Generate
+ * ```ts
+ * import { loadModel } from "./mod.ts";
+ * const model = await loadModel("./model_cache/LLM-Research/Llama-3___2-1B");
+ * const { text } = await model.generate("为什么天是蓝的？", { maxTokens: 64, temperature: 0 });
+ * console.log(text);
+ * ```
+ *
+ * @example Train a LoRA adapter and save it in PEFT format
+ * ```ts
+ * import { loadDataset, loadModel, serializePeftAdapter, tokenizeExamples, trainLora } from "./mod.ts";
+ * const model = await loadModel("./model_cache/LLM-Research/Llama-3___2-1B");
+ * const data = loadDataset(await Deno.readTextFile("./ruozhiba_qa.json"));
+ * const { examples } = tokenizeExamples(model.tokenizer, data.train);
+ * const run = trainLora(model, examples, { lora: { r: 16, alpha: 32 }, epochs: 3 });
+ * for await (const step of run) console.log(step.step, step.loss);
+ * ```
+ *
+ * @module
+ */
+
+// Loading and generation
+export { loadModel, type LoadModelOptions, readTokenizer } from "./lib/load_model.ts";
+export { LlamaModel, type PromptTemplate, type TextGenerationOptions } from "./lib/llama_model.ts";
+export type { GenerationResult } from "./lib/generate.ts";
+export { type ChatMessage, TextTokenizer } from "./lib/tokenizer.ts";
+export { DEFAULT_PROMPT_TEMPLATE, DEFAULT_TRAINING_TEMPLATE, formatPrompt } from "./lib/prompt_template.ts";
+
+// Formats: safetensors, config, model sources
+export {
+  entryToF32,
+  f32Entry,
+  parseSafetensors,
+  type SafetensorsEntry,
+  type SafetensorsFile,
+  serializeSafetensors,
+} from "./lib/safetensors.ts";
+export { type LlamaConfig, llamaParameterCount, parseLlamaConfig } from "./lib/llama_config.ts";
+export { type Checkpoint, readCheckpoint } from "./lib/checkpoint.ts";
+export { memoryModelSource, type ModelSource, urlModelSource } from "./lib/model_source.ts";
+
+// LoRA adapters
+export { type LoraConfig, type LoraOptions, loraScaleOf, resolveLoraConfig } from "./lib/lora/lora_config.ts";
+export { initLoraWeights, loraParameterCount, type LoraWeights } from "./lib/lora/lora_weights.ts";
+export { readPeftAdapter, serializePeftAdapter } from "./lib/lora/peft_files.ts";
+export { mergeAdapter, mergedModelFiles } from "./lib/lora/merge.ts";
+
+// Training
+export { type TrainingExample } from "./lib/data/to_example.ts";
+export { type Dataset, loadDataset, type LoadDatasetOptions } from "./lib/data/load_dataset.ts";
+export { tokenizeExamples, type TokenizeOptions } from "./lib/train/tokenize_examples.ts";
+export {
+  trainLora,
+  type TrainLoraOptions,
+  type TrainResult,
+  type TrainStepEvent,
+} from "./lib/train/train_lora.ts";
+export { readTrainingState, serializeTrainingState, type TrainingState } from "./lib/train/training_state.ts";
+
+// GPU memory
+export { acquireGpu, type Gpu } from "./lib/gpu/device.ts";
+export { estimateInference, estimateTraining, type MemoryBreakdown } from "./lib/estimate_memory.ts";
