@@ -14,7 +14,6 @@
  *
  * @module
  */
-import cliProgress from "cli-progress";
 import { join } from "node:path";
 import { loadDatasetFile } from "../lib/data/read_dataset_file.ts";
 import { demoModelSource, SAMPLE_DATA } from "./_demo_model.ts";
@@ -26,9 +25,10 @@ import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { readPeftAdapter, serializePeftAdapter } from "../lib/lora/peft_files.ts";
 import { lossCurveSvg } from "../lib/train/loss_curve_svg.ts";
 import { tokenizeExamples } from "../lib/train/tokenize_examples.ts";
-import { type TrainResult, trainLora, type TrainStepEvent } from "../lib/train/train_lora.ts";
+import { trainLora } from "../lib/train/train_lora.ts";
 import { readTrainingState, serializeTrainingState } from "../lib/train/training_state.ts";
 import { fail, numberFlag, parseFlags } from "./_cli.ts";
+import { followTraining } from "./_train_progress.ts";
 
 const DEFAULT_MODEL = "./model_cache/LLM-Research/Llama-3___2-1B";
 const DEFAULT_DATA = "./ruozhiba_qa.json";
@@ -110,6 +110,7 @@ log(
 );
 
 const baseModel = flags.model ?? modelSource.name;
+const abort = new AbortController();
 const run = trainLora(model, train.examples, {
   lora,
   epochs: numberFlag(flags.epochs, "epochs", 3),
@@ -132,44 +133,16 @@ const run = trainLora(model, train.examples, {
   onCheckpoint: (state) =>
     writeFolderAtomic(join(out, `checkpoint-${state.step}`), serializeTrainingState(state, model.config, baseModel)),
   validation,
+  signal: abort.signal,
 });
 
-await Deno.mkdir(out, { recursive: true });
-const logLines: string[] = [];
-const bar = flags.json ? null : new cliProgress.SingleBar({
-  format: "train |{bar}| {value}/{total} steps | loss {loss} | lr {lr} | {tps} tok/s | ETA {eta_formatted}",
-}, cliProgress.Presets.shades_classic);
-let result: TrainResult;
-const validationPoints: { step: number; loss: number }[] = [];
-while (true) {
-  const next = await run.next();
-  if (next.done) {
-    result = next.value;
-    break;
-  }
-  const e: TrainStepEvent = next.value;
-  const line = JSON.stringify({
-    step: e.step,
-    total_steps: e.totalSteps,
-    epoch: e.epoch,
-    loss: e.loss,
-    lr: e.lr,
-    grad_norm: e.gradNorm,
-    tokens_per_second: e.tokensPerSecond,
-    elapsed_seconds: e.elapsedSeconds,
-    eta_seconds: e.etaSeconds,
-    ...(e.validationLoss !== undefined ? { validation_loss: e.validationLoss } : {}),
-  });
-  logLines.push(line);
-  if (e.validationLoss !== undefined) validationPoints.push({ step: e.step, loss: e.validationLoss });
-  if (flags.json) console.log(line);
-  else {
-    if (e.step === 1 || !bar!.isActive) bar!.start(e.totalSteps, 0);
-    bar!.update(e.step, { loss: e.loss.toFixed(4), lr: e.lr.toExponential(2), tps: e.tokensPerSecond.toFixed(0) });
-  }
-  await writeFileAtomic(join(out, "train_log.jsonl"), logLines.join("\n") + "\n");
-}
-bar?.stop();
+const onInterrupt = () => {
+  log("\nCancelling after this step (a checkpoint is written)...");
+  abort.abort();
+};
+Deno.addSignalListener("SIGINT", onInterrupt);
+const { result, validation: validationPoints } = await followTraining(run, out, flags.json ?? false);
+Deno.removeSignalListener("SIGINT", onInterrupt);
 await writeModelFiles(out, serializePeftAdapter(result.adapter, model.config, baseModel));
 await writeFileAtomic(join(out, "loss_curve.svg"), lossCurveSvg(result.losses, { validation: validationPoints }));
 const summary = {

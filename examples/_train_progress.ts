@@ -1,0 +1,68 @@
+/**
+ * Drives a training run for the command line: a progress bar (or JSONL on stdout with
+ * `json`), a `train_log.jsonl` written beside the adapter after every step, and the
+ * validation points for the loss curve.
+ *
+ * @module
+ */
+import cliProgress from "cli-progress";
+import { join } from "node:path";
+import { writeFileAtomic } from "../lib/fs_model_source.ts";
+import type { TrainResult, TrainStepEvent } from "../lib/train/train_lora.ts";
+
+/** The outcome of {@linkcode followTraining}. */
+export interface FollowedRun {
+  /** The run's result. */
+  result: TrainResult;
+  /** Validation losses by step, for the loss curve. */
+  validation: { step: number; loss: number }[];
+}
+
+/** One step as a JSON line, in snake_case like the rest of the CLI output. */
+export function stepJson(e: TrainStepEvent): string {
+  return JSON.stringify({
+    step: e.step,
+    total_steps: e.totalSteps,
+    epoch: e.epoch,
+    loss: e.loss,
+    lr: e.lr,
+    grad_norm: e.gradNorm,
+    tokens_per_second: e.tokensPerSecond,
+    elapsed_seconds: e.elapsedSeconds,
+    eta_seconds: e.etaSeconds,
+    ...(e.validationLoss !== undefined ? { validation_loss: e.validationLoss } : {}),
+  });
+}
+
+/** Consumes the run's events; `out` receives train_log.jsonl. */
+export async function followTraining(
+  run: AsyncGenerator<TrainStepEvent, TrainResult>,
+  out: string,
+  json: boolean,
+): Promise<FollowedRun> {
+  await Deno.mkdir(out, { recursive: true });
+  const lines: string[] = [];
+  const validation: { step: number; loss: number }[] = [];
+  const bar = json ? null : new cliProgress.SingleBar({
+    format: "train |{bar}| {value}/{total} steps | loss {loss} | {tps} tok/s | ETA {eta_formatted}",
+    hideCursor: true,
+  }, cliProgress.Presets.shades_classic);
+  try {
+    while (true) {
+      const next = await run.next();
+      if (next.done) return { result: next.value, validation };
+      const e = next.value;
+      const line = stepJson(e);
+      lines.push(line);
+      if (e.validationLoss !== undefined) validation.push({ step: e.step, loss: e.validationLoss });
+      if (json) console.log(line);
+      else {
+        if (!bar!.isActive) bar!.start(e.totalSteps, 0, { loss: "-", tps: "-" });
+        bar!.update(e.step, { loss: e.loss.toFixed(4), tps: e.tokensPerSecond.toFixed(0) });
+      }
+      await writeFileAtomic(join(out, "train_log.jsonl"), lines.join("\n") + "\n");
+    }
+  } finally {
+    bar?.stop();
+  }
+}
