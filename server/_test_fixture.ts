@@ -1,0 +1,78 @@
+/**
+ * Test fixtures of the server tests: the tiny random model, random (non-zero) adapters saved
+ * in PEFT layout, temporary folders, and an engine plus app over them.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { createFixtureModel } from "../lib/fixture_model.ts";
+import { writeModelFiles } from "../lib/fs_model_source.ts";
+import type { Gpu } from "../lib/gpu/device.ts";
+import type { LlamaConfig } from "../lib/llama_config.ts";
+import type { LlamaModel } from "../lib/llama_model.ts";
+import { loadModel } from "../lib/load_model.ts";
+import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
+import { initLoraWeights, type LoraWeights } from "../lib/lora/lora_weights.ts";
+import { serializePeftAdapter } from "../lib/lora/peft_files.ts";
+import { memoryModelSource } from "../lib/model_source.ts";
+import { Rng } from "../lib/rng.ts";
+import { type AppOptions, createApp } from "./app.ts";
+import { type EngineOptions, ServerEngine } from "./engine.ts";
+
+/** The fixture model's id: the name of its memory source. */
+export const FIXTURE_ID = "tiny";
+
+/** The tiny fixture model (small tokenizer with a chat template), on `backend`. */
+export function loadFixtureModel(backend: "cpu" | "webgpu", gpu?: Gpu): Promise<LlamaModel> {
+  const files = createFixtureModel({ preset: "tiny", tokenizer: "small", seed: 7, dtype: "F32" });
+  return loadModel(memoryModelSource(FIXTURE_ID, files), { backend, gpu, maxContext: 256 });
+}
+
+/** A LoRA adapter whose A and B are both random, so that it changes the model's output. */
+export function randomAdapter(config: LlamaConfig, seed: number): LoraWeights {
+  const lora = resolveLoraConfig({
+    r: 4,
+    alpha: 32,
+    targetModules: ["q_proj", "v_proj", "o_proj"],
+  });
+  const weights = initLoraWeights(config, lora, seed);
+  const rng = new Rng(seed + 1);
+  for (const [key, values] of weights.tensors) {
+    if (key.endsWith("lora_B.weight")) rng.fillUniform(values, -0.5, 0.5);
+  }
+  return weights;
+}
+
+/** Writes `weights` as PEFT adapter folder `dir`. */
+export async function writeAdapter(
+  dir: string,
+  weights: LoraWeights,
+  config: LlamaConfig,
+): Promise<void> {
+  await writeModelFiles(dir, serializePeftAdapter(weights, config, FIXTURE_ID));
+}
+
+/** A new temporary folder. */
+export function tempDir(): Promise<string> {
+  return Deno.makeTempDir({ prefix: "server_test_" });
+}
+
+/** An engine and app over `model`, with an adapters folder holding random adapters `names`. */
+export async function fixtureServer(
+  model: LlamaModel,
+  options: {
+    adapters?: string[];
+    engine?: Partial<EngineOptions>;
+    app?: AppOptions;
+  } = {},
+) {
+  const root = await tempDir();
+  const adaptersDir = join(root, "adapters");
+  for (const [i, name] of (options.adapters ?? []).entries()) {
+    await writeAdapter(join(adaptersDir, name), randomAdapter(model.config, 100 + i), model.config);
+  }
+  const engine = new ServerEngine(model, { adaptersDir, maxContext: 256, ...options.engine });
+  await engine.ready;
+  const app = createApp(engine, { loopbackOnly: true, ...options.app });
+  return { root, adaptersDir, engine, app };
+}

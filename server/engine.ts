@@ -1,0 +1,379 @@
+/**
+ * The server's engine: one model, its adapters (backed by the adapters directory), the
+ * fine-tuning jobs, and the scheduler that shares the model between them. `createApp`
+ * receives it; nothing here is global, so several engines can live in one process (tests).
+ * The model may still be loading when the engine is made: until it is ready, every call that
+ * needs it answers 503.
+ *
+ * @module
+ */
+import { basename, join } from "node:path";
+import type { GenerationResult } from "../lib/generate.ts";
+import type { LlamaModel, PromptTemplate } from "../lib/llama_model.ts";
+import type { ChatMessage } from "../lib/tokenizer.ts";
+import { type AdapterEntry, AdapterRegistry } from "./adapter_registry.ts";
+import { ApiError } from "./errors.ts";
+import { FineTuner, JOBS_FOLDER } from "./fine_tuner.ts";
+import { GpuScheduler, QueueFullError } from "./gpu_scheduler.ts";
+import { JobStore } from "./job_store.ts";
+
+/** Settings of a {@linkcode ServerEngine}. */
+export interface EngineOptions {
+  /** The folder of adapters (one PEFT folder each) and of job files (`.jobs`). */
+  adaptersDir: string;
+  /** The base model's id in requests; default the model folder's base name. */
+  modelId?: string;
+  /** The folder `training_file` names are read from; none by default (inline data only). */
+  dataDir?: string | null;
+  /** Adapters to load at start from any folder: name → folder. */
+  adapters?: Record<string, string>;
+  /** Generation requests waiting or running at most; more get 429. Default 32. */
+  maxQueue?: number;
+  /** The model's KV-cache size, as passed to `loadModel`; default min(max positions, 2048). */
+  maxContext?: number;
+  /** Cap on `max_tokens`. Default 512. */
+  maxTokens?: number;
+  /** Cap on prompt tokens. Default `maxContext` − 1. */
+  maxPromptTokens?: number;
+  /** Fine-tuning checkpoint interval in steps (0: only at the end). Default 50. */
+  checkpointEvery?: number;
+  /** Largest data file a job may read, in bytes. Default 256 MiB. */
+  maxDataFileBytes?: number;
+  /** Called after each generation, e.g. to log it. */
+  onGeneration?: (info: GenerationInfo) => void;
+  /** Receives warnings (unreadable job files, adapters that fail to load at start). */
+  warn?: (message: string) => void;
+}
+
+/** What {@linkcode ServerEngine.stream} generates from. */
+export interface GenerationRequest {
+  /** The base model's id or an adapter's name. */
+  model: string;
+  /** A raw prompt (no template), or chat messages. */
+  prompt: string | ChatMessage[];
+  /** Most tokens to generate; default the most the context and cap allow. */
+  maxTokens?: number | null;
+  /** 0 is greedy. Default 1. */
+  temperature?: number | null;
+  /** Nucleus sampling. */
+  topP?: number | null;
+  /** Top-k sampling; 0 or −1 is off. */
+  topK?: number | null;
+  /** Repetition penalty; 1 is off. */
+  repetitionPenalty?: number | null;
+  /** Sampling seed. */
+  seed?: number | null;
+  /** Stop strings. */
+  stop?: string[];
+}
+
+/** A finished generation, for logs and metrics. */
+export interface GenerationInfo {
+  /** The model id requested. */
+  model: string;
+  /** Prompt tokens. */
+  promptTokens: number;
+  /** Generated tokens. */
+  completionTokens: number;
+  /** Why it ended ("abort" when the client went away). */
+  finishReason: GenerationResult["finishReason"];
+  /** Seconds from the turn's start to the end. */
+  seconds: number;
+}
+
+/** A model card of `GET /v1/models`. */
+export interface ModelCard {
+  /** The id to put in requests. */
+  id: string;
+  /** Always "model". */
+  object: "model";
+  /** Unix seconds. */
+  created: number;
+  /** Always "webgpu-lora". */
+  owned_by: string;
+  /** The base model's id. */
+  root: string;
+  /** The base model's id for an adapter; null for the base. */
+  parent: string | null;
+  /** The most tokens of prompt plus completion. */
+  max_model_len: number;
+}
+
+interface Ready {
+  model: LlamaModel;
+  modelId: string;
+  maxContext: number;
+  registry: AdapterRegistry;
+  fineTuner: FineTuner;
+  created: number;
+}
+
+/** Engine state for `/health`. */
+export type EngineStatus = "loading" | "ready" | "failed";
+
+/** The model, adapters, jobs and scheduler behind the HTTP routes. */
+export class ServerEngine {
+  /** Settles when the engine is ready; rejects when loading failed. */
+  readonly ready: Promise<void>;
+  /** Shares the model between generation requests and training steps. */
+  readonly scheduler: GpuScheduler;
+  readonly #options: EngineOptions;
+  #ready: Ready | null = null;
+  #error: string | null = null;
+
+  /** Starts loading: `model` may be a promise (the server answers 503 until it settles). */
+  constructor(model: LlamaModel | Promise<LlamaModel>, options: EngineOptions) {
+    this.#options = options;
+    this.scheduler = new GpuScheduler(options.maxQueue ?? 32);
+    this.ready = this.#init(model).catch((e) => {
+      this.#error = (e as Error).message;
+      throw e;
+    });
+    this.ready.catch(() => {}); // reported through status; awaiting `ready` still rejects
+  }
+
+  /** Whether the engine is loading, ready, or failed to load. */
+  get status(): EngineStatus {
+    return this.#ready ? "ready" : this.#error === null ? "loading" : "failed";
+  }
+
+  /** Why loading failed, or null. */
+  get error(): string | null {
+    return this.#error;
+  }
+
+  /** The base model's id (503 while loading). */
+  get modelId(): string {
+    return this.#get().modelId;
+  }
+
+  /** The loaded model (503 while loading). */
+  get model(): LlamaModel {
+    return this.#get().model;
+  }
+
+  /** The adapters (503 while loading). */
+  get adapters(): AdapterRegistry {
+    return this.#get().registry;
+  }
+
+  /** The fine-tuning jobs (503 while loading). */
+  get fineTuning(): FineTuner {
+    return this.#get().fineTuner;
+  }
+
+  /** The base model and every adapter, loaded or waiting in the adapters directory. */
+  async models(): Promise<ModelCard[]> {
+    const { modelId, registry, created, maxContext } = this.#get();
+    const card = (id: string, parent: string | null, at: number): ModelCard => ({
+      id,
+      object: "model",
+      created: at,
+      owned_by: "webgpu-lora",
+      root: modelId,
+      parent,
+      max_model_len: maxContext,
+    });
+    const loaded = new Map(registry.loaded().map((a) => [a.name, a]));
+    return [
+      card(modelId, null, created),
+      ...(await registry.names()).map((name) =>
+        card(name, modelId, loaded.get(name)?.created ?? created)
+      ),
+    ];
+  }
+
+  /**
+   * Generates for a request, yielding text deltas and returning the result. Checks come
+   * first (404 unknown model, 400 prompt or max_tokens too long, 429 queue full); then it
+   * waits for its turn. An aborted `signal` leaves the queue or stops the generation.
+   */
+  async *stream(
+    request: GenerationRequest,
+    signal?: AbortSignal,
+  ): AsyncGenerator<string, GenerationResult> {
+    const { model, maxContext } = this.#get();
+    const prompt = this.#prompt(request.prompt);
+    const param = Array.isArray(request.prompt) ? "messages" : "prompt";
+    const maxPromptTokens = Math.min(
+      this.#options.maxPromptTokens ?? maxContext - 1,
+      maxContext - 1,
+    );
+    const cap = this.#options.maxTokens ?? 512;
+    const chars = typeof prompt.text === "string"
+      ? prompt.text.length
+      : JSON.stringify(prompt.text).length;
+    if (chars > 32 * maxPromptTokens) {
+      throw tooLong(`Prompt of ${chars} characters`, maxPromptTokens, param);
+    }
+    let promptTokens: number;
+    try {
+      promptTokens = model.encodePrompt(prompt.text, prompt.template).length;
+    } catch (e) {
+      throw new ApiError(400, `Invalid ${param}: ${(e as Error).message}`, { param });
+    }
+    if (promptTokens === 0) {
+      throw new ApiError(400, `Invalid ${param}: the prompt has no tokens`, { param });
+    }
+    if (promptTokens > maxPromptTokens) {
+      throw tooLong(`Prompt of ${promptTokens} tokens`, maxPromptTokens, param);
+    }
+    const room = Math.min(cap, maxContext - promptTokens);
+    const maxTokens = request.maxTokens ?? room;
+    if (maxTokens > cap) {
+      throw new ApiError(400, `max_tokens ${maxTokens} exceeds this server's cap ${cap}`, {
+        param: "max_tokens",
+      });
+    }
+    if (maxTokens > room) {
+      throw new ApiError(
+        400,
+        `Prompt of ${promptTokens} tokens plus max_tokens ${maxTokens} exceeds the context of ${maxContext}`,
+        { param: "max_tokens", code: "context_length_exceeded" },
+      );
+    }
+    const { release, adapter } = await this.#turn(request.model, signal);
+    const started = performance.now();
+    try {
+      const result = yield* model.stream(prompt.text, {
+        template: prompt.template,
+        adapter,
+        maxTokens,
+        temperature: request.temperature ?? 1,
+        topP: request.topP ?? 1,
+        topK: Math.max(0, request.topK ?? 0),
+        repetitionPenalty: request.repetitionPenalty ?? 1,
+        seed: request.seed ?? undefined,
+        stop: request.stop,
+        signal,
+      });
+      this.#options.onGeneration?.({
+        model: request.model,
+        promptTokens: result.promptTokens,
+        completionTokens: result.completionTokens,
+        finishReason: result.finishReason,
+        seconds: (performance.now() - started) / 1000,
+      });
+      return result;
+    } finally {
+      release();
+    }
+  }
+
+  /** Generates for a request and returns the whole result; see {@linkcode ServerEngine.stream}. */
+  async generate(request: GenerationRequest, signal?: AbortSignal): Promise<GenerationResult> {
+    const deltas = this.stream(request, signal);
+    while (true) {
+      const next = await deltas.next();
+      if (next.done) return next.value;
+    }
+  }
+
+  /** Stops the fine-tuning worker (the running job is marked interrupted). */
+  async close(): Promise<void> {
+    await this.ready.catch(() => {});
+    await this.#ready?.fineTuner.close();
+  }
+
+  /**
+   * A generation turn with its adapter loaded: resolves the model id, waits for the turn, and
+   * checks the adapter is still there (it may have been unloaded meanwhile; then it retries).
+   */
+  async #turn(
+    id: string,
+    signal?: AbortSignal,
+  ): Promise<{ release: () => void; adapter: string | null }> {
+    const { modelId, registry, model } = this.#get();
+    while (true) {
+      let entry: AdapterEntry | null = null;
+      if (id !== modelId) {
+        entry = await registry.resolve(id);
+        if (!entry) {
+          throw new ApiError(404, `The model ${JSON.stringify(id)} does not exist`, {
+            param: "model",
+            code: "model_not_found",
+          });
+        }
+      }
+      let release: () => void;
+      try {
+        release = await this.scheduler.acquire("request", signal);
+      } catch (e) {
+        if (e instanceof QueueFullError) {
+          throw new ApiError(429, e.message, { code: "rate_limit_exceeded" });
+        }
+        throw e;
+      }
+      if (!entry || model.adapterNames.includes(entry.name)) {
+        return { release, adapter: entry?.name ?? null };
+      }
+      release();
+    }
+  }
+
+  /** The text and template the model gets: messages through the chat template when it has one. */
+  #prompt(
+    prompt: string | ChatMessage[],
+  ): { text: string | ChatMessage[]; template: PromptTemplate } {
+    if (!Array.isArray(prompt)) return { text: prompt, template: "none" };
+    if (this.#get().model.tokenizer.hasChatTemplate) return { text: prompt, template: "chat" };
+    return { text: humanAssistantTranscript(prompt), template: "none" };
+  }
+
+  #get(): Ready {
+    if (this.#ready) return this.#ready;
+    if (this.#error !== null) throw new ApiError(503, `The model failed to load: ${this.#error}`);
+    throw new ApiError(503, "The model is still loading; retry shortly", { code: "model_loading" });
+  }
+
+  async #init(pending: LlamaModel | Promise<LlamaModel>): Promise<void> {
+    const model = await pending;
+    const o = this.#options;
+    const modelId = o.modelId ?? basename(model.name.replace(/[\\/]+$/, ""));
+    const maxContext = o.maxContext ?? Math.min(model.config.maxPositionEmbeddings, 2048);
+    await Deno.mkdir(o.adaptersDir, { recursive: true });
+    const registry = new AdapterRegistry(model, this.scheduler, {
+      adaptersDir: o.adaptersDir,
+      baseModelId: modelId,
+    });
+    for (const [name, dir] of Object.entries(o.adapters ?? {})) await registry.addFolder(name, dir);
+    const store = await JobStore.open(join(o.adaptersDir, JOBS_FOLDER), o.warn);
+    const fineTuner = new FineTuner(model, this.scheduler, registry, store, {
+      modelId,
+      dataDir: o.dataDir ?? null,
+      checkpointEvery: o.checkpointEvery ?? 50,
+      maxLength: maxContext,
+      maxFileBytes: o.maxDataFileBytes ?? 256 << 20,
+    });
+    this.#ready = {
+      model,
+      modelId,
+      maxContext,
+      registry,
+      fineTuner,
+      created: Math.floor(Date.now() / 1000),
+    };
+  }
+}
+
+function tooLong(what: string, limit: number, param: string): ApiError {
+  return new ApiError(400, `${what} exceeds this server's limit of ${limit} prompt tokens`, {
+    param,
+    code: "context_length_exceeded",
+  });
+}
+
+/**
+ * Chat messages for a model without a chat template, in the `Human: …\nAssistant: …` format
+ * the user's adapters are trained on, ending with `Assistant:` for the reply.
+ */
+export function humanAssistantTranscript(messages: ChatMessage[]): string {
+  const lines = messages.map((m) =>
+    m.role === "user"
+      ? `Human: ${m.content}`
+      : m.role === "assistant"
+      ? `Assistant: ${m.content}`
+      : m.content
+  );
+  return [...lines, "Assistant:"].join("\n");
+}

@@ -1,0 +1,430 @@
+/**
+ * Fine-tuning jobs: a request is checked and its data loaded and tokenised at once (so bad
+ * data is a 400, not a failed job), then jobs run one at a time. Each optimizer step runs in
+ * its own scheduler turn, so generation requests keep being served while a job trains. A job
+ * writes a checkpoint every `checkpointEvery` steps (keeping the newest), and on success saves
+ * its adapter to the adapters directory, where it is loaded and listed at once.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { loadDataset } from "../lib/data/load_dataset.ts";
+import { writeFolderAtomic } from "../lib/folder_atomic.ts";
+import type { LlamaModel } from "../lib/llama_model.ts";
+import { type LoraConfig, resolveLoraConfig } from "../lib/lora/lora_config.ts";
+import type { TokenizedExample } from "../lib/train/batch.ts";
+import { tokenizeExamples } from "../lib/train/tokenize_examples.ts";
+import { trainLora, type TrainLoraOptions } from "../lib/train/train_lora.ts";
+import { serializeTrainingState } from "../lib/train/training_state.ts";
+import type { AdapterRegistry } from "./adapter_registry.ts";
+import { ApiError } from "./errors.ts";
+import type { GpuScheduler } from "./gpu_scheduler.ts";
+import { type FineTuningJob, type JobStore, randomId, TERMINAL_STATUSES } from "./job_store.ts";
+import type { FineTuningRequest } from "./request_schemas.ts";
+import { resolveInside } from "./safe_path.ts";
+
+/** Settings of a {@linkcode FineTuner}. */
+export interface FineTunerOptions {
+  /** The base model's id. */
+  modelId: string;
+  /** The folder `training_file` names are read from, or null to accept inline data only. */
+  dataDir: string | null;
+  /** Checkpoint every N steps (and at the end); 0 for only at the end. */
+  checkpointEvery: number;
+  /** The longest `max_length` a job may ask for. */
+  maxLength: number;
+  /** Largest data file read, in bytes. */
+  maxFileBytes: number;
+}
+
+interface PendingJob {
+  id: string;
+  examples: TokenizedExample[];
+  options: TrainLoraOptions;
+  adapterName: string;
+}
+
+interface RunningJob {
+  id: string;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/** The folder of job files and checkpoints, inside the adapters directory. */
+export const JOBS_FOLDER = ".jobs";
+
+const DEFAULT_LR = 1e-4;
+const now = () => Math.floor(Date.now() / 1000);
+
+/** Creates, runs and cancels fine-tuning jobs on one model. */
+export class FineTuner {
+  /** The jobs and their events. */
+  readonly store: JobStore;
+  readonly #model: LlamaModel;
+  readonly #scheduler: GpuScheduler;
+  readonly #registry: AdapterRegistry;
+  readonly #options: FineTunerOptions;
+  readonly #queue: PendingJob[] = [];
+  readonly #reserved = new Set<string>(); // adapter names of queued and running jobs
+  #running: RunningJob | null = null;
+  #worker: Promise<void> | null = null;
+
+  /** Makes a fine-tuner; jobs train `model` in `background` turns of `scheduler`. */
+  constructor(
+    model: LlamaModel,
+    scheduler: GpuScheduler,
+    registry: AdapterRegistry,
+    store: JobStore,
+    options: FineTunerOptions,
+  ) {
+    this.#model = model;
+    this.#scheduler = scheduler;
+    this.#registry = registry;
+    this.store = store;
+    this.#options = options;
+  }
+
+  /** Checks a request, loads and tokenises its data, and queues the job. */
+  async create(request: FineTuningRequest): Promise<FineTuningJob> {
+    if (!this.#model.gpu) {
+      throw new ApiError(400, "Fine-tuning needs the WebGPU backend; this server runs on the CPU", {
+        param: "model",
+        code: "training_unavailable",
+      });
+    }
+    if (request.model !== this.#options.modelId) {
+      throw new ApiError(
+        404,
+        `Model ${JSON.stringify(request.model)} is not this server's base model`,
+        {
+          param: "model",
+          code: "model_not_found",
+        },
+      );
+    }
+    const id = randomId("ftjob-");
+    const adapterName = request.suffix ?? `ft-${id.slice(6, 18)}`;
+    await this.#reserveName(adapterName);
+    try {
+      return await this.#queueJob(id, adapterName, request);
+    } catch (e) {
+      this.#reserved.delete(adapterName);
+      throw e;
+    }
+  }
+
+  async #queueJob(
+    id: string,
+    adapterName: string,
+    request: FineTuningRequest,
+  ): Promise<FineTuningJob> {
+    const h = request.hyperparameters ?? {};
+    const maxLength = h.max_length ?? Math.min(512, this.#options.maxLength);
+    if (maxLength > this.#options.maxLength) {
+      throw new ApiError(
+        400,
+        `max_length ${maxLength} exceeds this server's limit ${this.#options.maxLength}`,
+        {
+          param: "hyperparameters.max_length",
+        },
+      );
+    }
+    let lora: LoraConfig;
+    try {
+      lora = resolveLoraConfig({
+        r: h.lora_r,
+        alpha: h.lora_alpha,
+        dropout: h.lora_dropout,
+        targetModules: h.target_modules,
+      });
+    } catch (e) {
+      throw new ApiError(400, (e as Error).message, { param: "hyperparameters" });
+    }
+    const examples = await this.#examples(request, maxLength);
+    const lr = h.learning_rate ??
+      DEFAULT_LR *
+        (typeof h.learning_rate_multiplier === "number" ? h.learning_rate_multiplier : 1);
+    const epochs = typeof h.n_epochs === "number" ? h.n_epochs : 3;
+    const batchSize = typeof h.batch_size === "number" ? h.batch_size : 1;
+    const gradAccum = h.gradient_accumulation_steps ?? 4;
+    const seed = request.seed ?? 42;
+    const job: FineTuningJob = {
+      object: "fine_tuning.job",
+      id,
+      model: request.model,
+      created_at: now(),
+      finished_at: null,
+      fine_tuned_model: null,
+      organization_id: "local",
+      result_files: [],
+      status: "queued",
+      validation_file: null,
+      training_file: request.training_file ?? null,
+      hyperparameters: {
+        n_epochs: epochs,
+        batch_size: batchSize,
+        learning_rate: lr,
+        lora_r: lora.r,
+        lora_alpha: lora.alpha,
+        lora_dropout: lora.dropout,
+        target_modules: lora.targetModules,
+        max_steps: h.max_steps ?? null,
+        gradient_accumulation_steps: gradAccum,
+        max_length: maxLength,
+      },
+      trained_tokens: null,
+      error: null,
+      seed,
+      estimated_finish: null,
+      user_provided_suffix: request.suffix ?? null,
+      integrations: [],
+      last_checkpoint: null,
+    };
+    await this.store.create(job);
+    await this.store.addEvent(
+      id,
+      "info",
+      `Created fine-tuning job ${id} on ${examples.length} examples`,
+    );
+    this.#queue.push({
+      id,
+      examples,
+      adapterName,
+      options: { lora, epochs, maxSteps: h.max_steps, batchSize, gradAccum, lr, seed },
+    });
+    this.#worker ??= this.#work();
+    return job;
+  }
+
+  /**
+   * Cancels a queued or running job and returns it once it has stopped (a running job stops
+   * after its current step, writing a last checkpoint).
+   */
+  async cancel(id: string): Promise<FineTuningJob> {
+    const job = this.#get(id);
+    if (TERMINAL_STATUSES.includes(job.status)) {
+      throw new ApiError(
+        400,
+        `Job ${id} has already ${job.status === "cancelled" ? "been cancelled" : job.status}`,
+        {
+          param: "fine_tuning_job_id",
+          code: "job_finished",
+        },
+      );
+    }
+    const at = this.#queue.findIndex((p) => p.id === id);
+    if (at >= 0) {
+      const [pending] = this.#queue.splice(at, 1);
+      this.#reserved.delete(pending.adapterName);
+      const job = await this.store.update(id, { status: "cancelled", finished_at: now() });
+      await this.store.addEvent(id, "info", "The job was cancelled before it started");
+      return job;
+    }
+    if (this.#running?.id === id) {
+      this.#running.controller.abort("cancel");
+      await this.#running.done;
+    }
+    return this.#get(id);
+  }
+
+  /** Stops the worker: the running job is marked failed as interrupted; queued jobs stay queued. */
+  async close(): Promise<void> {
+    this.#queue.length = 0;
+    this.#running?.controller.abort("shutdown");
+    await this.#worker;
+  }
+
+  #get(id: string): FineTuningJob {
+    const job = this.store.get(id);
+    if (!job) {
+      throw new ApiError(404, `No fine-tuning job ${JSON.stringify(id)}`, {
+        param: "fine_tuning_job_id",
+        code: "job_not_found",
+      });
+    }
+    return job;
+  }
+
+  /** Reserves an adapter name for a new job; throws when an adapter or job already has it. */
+  async #reserveName(name: string): Promise<void> {
+    const names = await this.#registry.names();
+    if (
+      name === this.#options.modelId || names.includes(name) || this.#reserved.has(name) ||
+      this.store.list().some((j) => j.fine_tuned_model === name)
+    ) {
+      throw new ApiError(
+        400,
+        `Model name ${JSON.stringify(name)} is already taken; choose another suffix`,
+        {
+          param: "suffix",
+          code: "name_taken",
+        },
+      );
+    }
+    this.#reserved.add(name);
+  }
+
+  /** The request's data, loaded, cleaned and tokenised; every problem is a 400. */
+  async #examples(request: FineTuningRequest, maxLength: number): Promise<TokenizedExample[]> {
+    let text: string, source: string, param: string;
+    if (request.training_file !== undefined) {
+      param = "training_file";
+      source = request.training_file;
+      if (this.#options.dataDir === null) {
+        throw new ApiError(
+          400,
+          "This server has no --data-dir; send the records as training_data",
+          {
+            param,
+          },
+        );
+      }
+      const path = await resolveInside(this.#options.dataDir, source, param);
+      const info = await Deno.stat(path);
+      if (!info.isFile || info.size > this.#options.maxFileBytes) {
+        throw new ApiError(
+          400,
+          `Invalid training_file ${JSON.stringify(source)}: expected a file of at most ` +
+            `${this.#options.maxFileBytes} bytes`,
+          { param },
+        );
+      }
+      text = await Deno.readTextFile(path);
+    } else {
+      param = "training_data";
+      source = "training_data";
+      const data = request.training_data!;
+      text = typeof data === "string" ? data : JSON.stringify(data);
+    }
+    const tokenizer = this.#model.tokenizer;
+    try {
+      const dataset = loadDataset(text, {
+        source,
+        renderChat: tokenizer.hasChatTemplate
+          ? (m, o) => tokenizer.applyChatTemplate(m, o)
+          : undefined,
+      });
+      return tokenizeExamples(tokenizer, dataset.train, { maxLength }).examples;
+    } catch (e) {
+      throw new ApiError(400, `Invalid ${param}: ${(e as Error).message}`, {
+        param,
+        code: "invalid_data",
+      });
+    }
+  }
+
+  async #work(): Promise<void> {
+    try {
+      for (let next = this.#queue.shift(); next; next = this.#queue.shift()) {
+        const controller = new AbortController();
+        const done = this.#run(next, controller.signal);
+        this.#running = { id: next.id, controller, done };
+        await done;
+        this.#running = null;
+        this.#reserved.delete(next.adapterName);
+      }
+    } finally {
+      this.#worker = null;
+    }
+  }
+
+  async #run(pending: PendingJob, signal: AbortSignal): Promise<void> {
+    const { id } = pending;
+    const model = this.#model;
+    const adaptersDir = this.#registry.adaptersDir;
+    let checkpoint: string | null = null;
+    try {
+      await this.store.update(id, { status: "running" });
+      await this.store.addEvent(id, "info", "Fine-tuning job started");
+      const run = trainLora(model, pending.examples, {
+        ...pending.options,
+        signal,
+        checkpointEvery: this.#options.checkpointEvery,
+        onCheckpoint: async (state) => {
+          const path = `${JOBS_FOLDER}/${id}/checkpoint-${state.step}`;
+          const files = serializeTrainingState(state, model.config, this.#options.modelId);
+          await writeFolderAtomic(join(adaptersDir, path), files);
+          if (checkpoint !== null && checkpoint !== path) {
+            await Deno.remove(join(adaptersDir, checkpoint), { recursive: true });
+          }
+          checkpoint = path;
+          await this.store.update(id, { last_checkpoint: path });
+        },
+      });
+      while (true) {
+        // One optimizer step per turn: requests queued meanwhile run before the next step.
+        const release = await this.#scheduler.acquire("background");
+        let next;
+        try {
+          next = await run.next();
+        } finally {
+          release();
+        }
+        if (next.done) {
+          if (next.value.status === "cancelled") break;
+          await this.#registry.save(pending.adapterName, next.value.adapter);
+          await this.store.update(id, {
+            status: "succeeded",
+            finished_at: now(),
+            estimated_finish: null,
+            fine_tuned_model: pending.adapterName,
+            result_files: [pending.adapterName],
+          });
+          await this.store.addEvent(
+            id,
+            "info",
+            `The job has successfully completed: model ${pending.adapterName}`,
+          );
+          return;
+        }
+        const e = next.value;
+        await this.store.update(id, {
+          trained_tokens: Math.round(e.tokensPerSecond * e.elapsedSeconds),
+          estimated_finish: now() + Math.round(e.etaSeconds),
+        });
+        await this.store.addEvent(
+          id,
+          "info",
+          `Step ${e.step}/${e.totalSteps}: training loss=${e.loss.toFixed(4)}`,
+          {
+            step: e.step,
+            total_steps: e.totalSteps,
+            epoch: e.epoch,
+            train_loss: e.loss,
+            learning_rate: e.lr,
+            grad_norm: e.gradNorm,
+            tokens_per_second: e.tokensPerSecond,
+            elapsed_seconds: e.elapsedSeconds,
+            eta_seconds: e.etaSeconds,
+          },
+        );
+      }
+      if (signal.reason === "shutdown") {
+        await this.#fail(
+          id,
+          "interrupted",
+          `Interrupted by a server shutdown; last checkpoint ${checkpoint}`,
+        );
+        return;
+      }
+      await this.store.update(id, {
+        status: "cancelled",
+        finished_at: now(),
+        estimated_finish: null,
+      });
+      await this.store.addEvent(id, "info", `The job was cancelled; last checkpoint ${checkpoint}`);
+    } catch (e) {
+      await this.#fail(id, "training_failed", `Training failed: ${(e as Error).message}`);
+    }
+  }
+
+  async #fail(id: string, code: string, message: string): Promise<void> {
+    await this.store.update(id, {
+      status: "failed",
+      finished_at: now(),
+      estimated_finish: null,
+      error: { code, message, param: null },
+    });
+    await this.store.addEvent(id, "error", message);
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Fine-tuning job routes shaped like OpenAI's, mounted under `/v1/fine_tuning`:
+ * `POST /jobs`, `GET /jobs`, `GET /jobs/{id}`, `POST /jobs/{id}/cancel` and
+ * `GET /jobs/{id}/events` (a page of events, or live SSE with `?stream=true`).
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { ServerEngine } from "./engine.ts";
+import { ApiError } from "./errors.ts";
+import { type FineTuningJob, TERMINAL_STATUSES } from "./job_store.ts";
+import { fineTuningRequest, pageQuery, parseWith, readBody } from "./request_schemas.ts";
+import { eventStream } from "./sse.ts";
+
+/** OpenAI's list page: items after the one with id `after`, at most `limit`. */
+function page<T extends { id: string }>(items: T[], after: string | undefined, limit: number) {
+  let start = 0;
+  if (after !== undefined) {
+    const at = items.findIndex((item) => item.id === after);
+    if (at < 0) {
+      throw new ApiError(400, `Invalid after: no item ${JSON.stringify(after)}`, {
+        param: "after",
+      });
+    }
+    start = at + 1;
+  }
+  const data = items.slice(start, start + limit);
+  return { object: "list", data, has_more: start + limit < items.length };
+}
+
+/** The `/v1/fine_tuning` routes of `engine`. */
+export function fineTuningRoutes(engine: ServerEngine): Hono {
+  const app = new Hono();
+  const jobOf = (id: string): FineTuningJob => {
+    const job = engine.fineTuning.store.get(id);
+    if (!job) {
+      throw new ApiError(404, `No fine-tuning job ${JSON.stringify(id)}`, {
+        param: "fine_tuning_job_id",
+        code: "job_not_found",
+      });
+    }
+    return job;
+  };
+
+  app.post("/jobs", async (c) => {
+    const body = await readBody(c, fineTuningRequest);
+    return c.json(await engine.fineTuning.create(body));
+  });
+
+  app.get("/jobs", (c) => {
+    const query = parseWith(pageQuery, c.req.query());
+    return c.json(page(engine.fineTuning.store.list(), query.after, query.limit ?? 20));
+  });
+
+  app.get("/jobs/:id", (c) => c.json(jobOf(c.req.param("id"))));
+
+  app.post("/jobs/:id/cancel", async (c) => {
+    jobOf(c.req.param("id"));
+    return c.json(await engine.fineTuning.cancel(c.req.param("id")));
+  });
+
+  app.get("/jobs/:id/events", (c) => {
+    const id = c.req.param("id");
+    const query = parseWith(pageQuery, c.req.query());
+    const store = engine.fineTuning.store;
+    jobOf(id);
+    if (query.stream !== "true") {
+      return c.json(page([...store.events(id)].reverse(), query.after, query.limit ?? 20));
+    }
+    // Live: every event so far, oldest first, then each new one until the job ends.
+    const abort = new AbortController();
+    return eventStream((send) =>
+      new Promise<void>((resolve) => {
+        const finish = () => {
+          unsubscribe();
+          resolve();
+        };
+        const unsubscribe = store.subscribe(id, (event, job) => {
+          send(event);
+          if (TERMINAL_STATUSES.includes(job.status)) finish();
+        });
+        abort.signal.addEventListener("abort", finish, { once: true });
+        c.req.raw.signal.addEventListener("abort", finish, { once: true });
+        for (const event of store.events(id)) send(event);
+        if (TERMINAL_STATUSES.includes(jobOf(id).status)) finish();
+      }), abort);
+  });
+
+  return app;
+}

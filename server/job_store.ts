@@ -1,0 +1,259 @@
+/**
+ * Fine-tuning jobs and their events, in OpenAI's shapes, kept in memory and persisted as one
+ * JSON file per job (`<dir>/<id>.json`, written atomically) so they survive a restart. A job
+ * that was queued or running when the server stopped is marked failed on the next start,
+ * naming its last checkpoint.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { AsyncLock } from "../lib/async_lock.ts";
+import { z } from "../lib/deps.ts";
+import { writeFileAtomic } from "../lib/fs_model_source.ts";
+
+/** A job's status, as OpenAI names them. */
+export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+
+/** Statuses a job never leaves. */
+export const TERMINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "cancelled"];
+
+/** The hyper-parameters a job runs with (OpenAI's names plus the LoRA ones). */
+export interface JobHyperparameters {
+  /** Passes over the data. */
+  n_epochs: number;
+  /** Sequences per micro-batch. */
+  batch_size: number;
+  /** Peak learning rate. */
+  learning_rate: number;
+  /** LoRA rank. */
+  lora_r: number;
+  /** LoRA alpha. */
+  lora_alpha: number;
+  /** LoRA dropout. */
+  lora_dropout: number;
+  /** Adapted projections. */
+  target_modules: string[];
+  /** Step limit, or null for whole epochs. */
+  max_steps: number | null;
+  /** Micro-batches per optimizer step. */
+  gradient_accumulation_steps: number;
+  /** Longest record in tokens. */
+  max_length: number;
+}
+
+/** A fine-tuning job, shaped like OpenAI's `fine_tuning.job` object. */
+export interface FineTuningJob {
+  /** Always "fine_tuning.job". */
+  object: "fine_tuning.job";
+  /** `ftjob-…`. */
+  id: string;
+  /** The base model's id. */
+  model: string;
+  /** Unix seconds. */
+  created_at: number;
+  /** Unix seconds, once the job ended. */
+  finished_at: number | null;
+  /** The adapter's model id, once it succeeded. */
+  fine_tuned_model: string | null;
+  /** Always "local". */
+  organization_id: string;
+  /** Files the job produced (the adapter folder, relative to the adapters directory). */
+  result_files: string[];
+  /** Where the job stands. */
+  status: JobStatus;
+  /** Always null: validation files are not supported. */
+  validation_file: null;
+  /** The data file under the data directory, or null for inline data. */
+  training_file: string | null;
+  /** The settings it runs with. */
+  hyperparameters: JobHyperparameters;
+  /** Tokens trained on so far (padding excluded). */
+  trained_tokens: number | null;
+  /** Why it failed, or null. */
+  error: { code: string; message: string; param: string | null } | null;
+  /** The run's seed. */
+  seed: number;
+  /** Expected end (Unix seconds) while running. */
+  estimated_finish: number | null;
+  /** The suffix the request gave, or null. */
+  user_provided_suffix: string | null;
+  /** Always empty. */
+  integrations: unknown[];
+  /** The newest checkpoint folder, relative to the adapters directory, or null. */
+  last_checkpoint: string | null;
+}
+
+/** One entry of a job's log, shaped like OpenAI's `fine_tuning.job.event`. */
+export interface JobEvent {
+  /** Always "fine_tuning.job.event". */
+  object: "fine_tuning.job.event";
+  /** `ftevent-…`. */
+  id: string;
+  /** Unix seconds. */
+  created_at: number;
+  /** Severity. */
+  level: "info" | "warn" | "error";
+  /** What happened, in words. */
+  message: string;
+  /** "metrics" for a training step (with `data`), else "message". */
+  type: "message" | "metrics";
+  /** Step metrics: step, total_steps, train_loss, learning_rate, tokens_per_second, eta_seconds… */
+  data: Record<string, number> | null;
+}
+
+/** Receives each new event of a job, with the job as it is after it. */
+export type JobListener = (event: JobEvent, job: FineTuningJob) => void;
+
+const storedSchema = z.object({
+  job: z.looseObject({
+    object: z.literal("fine_tuning.job"),
+    id: z.string(),
+    status: z.enum(["queued", "running", "succeeded", "failed", "cancelled"]),
+    created_at: z.number(),
+    last_checkpoint: z.string().nullable(),
+  }),
+  events: z.array(z.looseObject({ object: z.literal("fine_tuning.job.event"), id: z.string() })),
+});
+
+/** A random id with a prefix, e.g. `ftjob-4fZk…`. */
+export function randomId(prefix: string): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return prefix + [...bytes].map((b) => alphabet[b % alphabet.length]).join("");
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+/** Jobs and events, persisted under one folder. */
+export class JobStore {
+  /** The folder of the job files. */
+  readonly dir: string;
+  readonly #jobs = new Map<string, { job: FineTuningJob; events: JobEvent[] }>();
+  readonly #listeners = new Map<string, Set<JobListener>>();
+  readonly #writes = new AsyncLock();
+
+  private constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /**
+   * Opens the store in `dir` (created if missing), reading every job file. Jobs left queued
+   * or running by a previous process are marked failed. Unreadable files are skipped and
+   * reported through `warn`.
+   */
+  static async open(
+    dir: string,
+    warn: (message: string) => void = console.warn,
+  ): Promise<JobStore> {
+    const store = new JobStore(dir);
+    await Deno.mkdir(dir, { recursive: true });
+    for await (const item of Deno.readDir(dir)) {
+      if (!item.isFile || !/^ftjob-[A-Za-z0-9]+\.json$/.test(item.name)) continue;
+      const path = join(dir, item.name);
+      let parsed;
+      try {
+        parsed = storedSchema.safeParse(JSON.parse(await Deno.readTextFile(path)));
+      } catch (e) {
+        warn(`Skipping job file ${path}: ${(e as Error).message}`);
+        continue;
+      }
+      if (!parsed.success || `${parsed.data.job.id}.json` !== item.name) {
+        warn(`Skipping job file ${path}: not a job record`);
+        continue;
+      }
+      const record = parsed.data as unknown as { job: FineTuningJob; events: JobEvent[] };
+      store.#jobs.set(record.job.id, record);
+      if (record.job.status === "queued" || record.job.status === "running") {
+        const checkpoint = record.job.last_checkpoint;
+        const message = "Interrupted by a server restart; " +
+          (checkpoint ? `last checkpoint ${checkpoint}` : "no checkpoint was saved");
+        await store.update(record.job.id, {
+          status: "failed",
+          finished_at: now(),
+          estimated_finish: null,
+          error: { code: "interrupted", message, param: null },
+        });
+        await store.addEvent(record.job.id, "error", message);
+      }
+    }
+    return store;
+  }
+
+  /** Every job, newest first. */
+  list(): FineTuningJob[] {
+    return [...this.#jobs.values()].map((r) => r.job).sort((a, b) =>
+      b.created_at - a.created_at || (a.id < b.id ? 1 : -1)
+    );
+  }
+
+  /** The job `id`, or undefined. */
+  get(id: string): FineTuningJob | undefined {
+    return this.#jobs.get(id)?.job;
+  }
+
+  /** The events of job `id`, oldest first (empty for an unknown job). */
+  events(id: string): JobEvent[] {
+    return this.#jobs.get(id)?.events ?? [];
+  }
+
+  /** Adds a new job and persists it. */
+  async create(job: FineTuningJob): Promise<void> {
+    this.#jobs.set(job.id, { job, events: [] });
+    await this.#persist(job.id);
+  }
+
+  /** Changes fields of job `id` and persists it; returns the job. */
+  async update(id: string, patch: Partial<FineTuningJob>): Promise<FineTuningJob> {
+    const record = this.#record(id);
+    record.job = { ...record.job, ...patch };
+    await this.#persist(id);
+    return record.job;
+  }
+
+  /** Appends an event to job `id`, persists it and tells the listeners. */
+  async addEvent(
+    id: string,
+    level: JobEvent["level"],
+    message: string,
+    data: Record<string, number> | null = null,
+  ): Promise<JobEvent> {
+    const record = this.#record(id);
+    const event: JobEvent = {
+      object: "fine_tuning.job.event",
+      id: randomId("ftevent-"),
+      created_at: now(),
+      level,
+      message,
+      type: data ? "metrics" : "message",
+      data,
+    };
+    record.events.push(event);
+    await this.#persist(id);
+    for (const listener of this.#listeners.get(id) ?? []) listener(event, record.job);
+    return event;
+  }
+
+  /** Calls `listener` with every new event of job `id`; returns the function that stops it. */
+  subscribe(id: string, listener: JobListener): () => void {
+    const set = this.#listeners.get(id) ?? new Set();
+    set.add(listener);
+    this.#listeners.set(id, set);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.#listeners.delete(id);
+    };
+  }
+
+  #record(id: string) {
+    const record = this.#jobs.get(id);
+    if (!record) throw new Error(`Unknown job ${JSON.stringify(id)}`);
+    return record;
+  }
+
+  #persist(id: string): Promise<void> {
+    return this.#writes.run(() => {
+      const record = this.#record(id);
+      return writeFileAtomic(join(this.dir, `${id}.json`), JSON.stringify(record, null, 1) + "\n");
+    });
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The server's entry point: parses flags, starts loading the model, and serves the app.
+ *
+ *   deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] [--port 8000]
+ *     [--api-key KEY] [--adapters-dir ./adapters] [--data-dir DIR] [--max-queue 32]
+ *     [--backend auto|webgpu|cpu] [--max-context N] [--max-tokens 512] [--checkpoint-every 50]
+ *
+ * The API key may also come from the environment variable `WEBGPU_LORA_API_KEY`.
+ * `GET /health` answers 503 while the model loads, then 200.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { loadModel } from "../lib/load_model.ts";
+import { createApp } from "./app.ts";
+import { ServerEngine } from "./engine.ts";
+
+const USAGE = "Usage: deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] " +
+  "[--port 8000] [--api-key KEY] [--adapters-dir DIR] [--data-dir DIR] [--max-queue N] " +
+  "[--backend auto|webgpu|cpu] [--max-context N] [--max-tokens N] [--checkpoint-every N]";
+
+function fail(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
+  Deno.exit(2);
+}
+
+function integer(value: string | undefined, name: string, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min) {
+    fail(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+let flags;
+try {
+  flags = parseArgs({
+    args: Deno.args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      model: { type: "string" },
+      adapter: { type: "string", multiple: true },
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string" },
+      "api-key": { type: "string" },
+      "adapters-dir": { type: "string", default: "./adapters" },
+      "data-dir": { type: "string" },
+      "max-queue": { type: "string" },
+      backend: { type: "string", default: "auto" },
+      "max-context": { type: "string" },
+      "max-tokens": { type: "string" },
+      "checkpoint-every": { type: "string" },
+    },
+  }).values;
+} catch (e) {
+  fail((e as Error).message);
+}
+if (!flags.model) fail("Missing --model DIR");
+const backend = flags.backend;
+if (backend !== "auto" && backend !== "webgpu" && backend !== "cpu") {
+  fail(`--backend must be auto, webgpu or cpu, got ${JSON.stringify(backend)}`);
+}
+const adapters: Record<string, string> = {};
+for (const spec of flags.adapter ?? []) {
+  const at = spec.indexOf("=");
+  if (at < 1 || at === spec.length - 1) {
+    fail(`--adapter must be NAME=DIR, got ${JSON.stringify(spec)}`);
+  }
+  adapters[spec.slice(0, at)] = spec.slice(at + 1);
+}
+const host = flags.host;
+const port = integer(flags.port, "port", 8000, 0);
+const maxContext = flags["max-context"] === undefined
+  ? undefined
+  : integer(flags["max-context"], "max-context", 0, 2);
+const apiKey = flags["api-key"] ?? Deno.env.get("WEBGPU_LORA_API_KEY") ?? null;
+const loopbackOnly = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/.test(host);
+
+const engine = new ServerEngine(loadModel(flags.model, { backend, maxContext }), {
+  adaptersDir: flags["adapters-dir"],
+  dataDir: flags["data-dir"] ?? null,
+  adapters,
+  maxQueue: integer(flags["max-queue"], "max-queue", 32, 1),
+  maxContext,
+  maxTokens: integer(flags["max-tokens"], "max-tokens", 512, 1),
+  checkpointEvery: integer(flags["checkpoint-every"], "checkpoint-every", 50, 0),
+  warn: (message) => console.warn(message),
+});
+engine.ready.then(
+  () => console.log(`Model ${engine.modelId} ready on ${engine.model.backend}`),
+  (e) => {
+    console.error(`Loading failed: ${(e as Error).message}`);
+    Deno.exit(1);
+  },
+);
+if (!loopbackOnly && !apiKey) {
+  console.warn(`Listening on ${host} without --api-key: training and adapter routes are disabled`);
+}
+
+const app = createApp(engine, { apiKey, loopbackOnly });
+const server = Deno.serve({
+  hostname: host,
+  port,
+  onListen: ({ hostname, port }) =>
+    console.log(
+      `Listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`,
+    ),
+}, app.fetch);
+const stop = async () => {
+  await engine.close(); // the running job is marked interrupted, with its last checkpoint
+  await server.shutdown(); // lets streams in flight finish
+  Deno.exit(0);
+};
+for (
+  const signal of Deno.build.os === "windows" ? ["SIGINT"] as const : ["SIGINT", "SIGTERM"] as const
+) {
+  Deno.addSignalListener(signal, stop);
+}

@@ -1,0 +1,163 @@
+/**
+ * Request bodies, validated with zod: OpenAI's completion, chat and fine-tuning requests and
+ * the adapter routes. Fields OpenAI clients send by default are accepted; features this server
+ * lacks (n > 1, logprobs, penalties, tools) are refused by name rather than ignored.
+ *
+ * @module
+ */
+import type { Context } from "hono";
+import { z } from "../lib/deps.ts";
+import { ApiError } from "./errors.ts";
+import { NAME_PATTERN } from "./safe_path.ts";
+
+/** Accepts only absent, null, or one of `allowed`; anything else is refused as unsupported. */
+function off(what: string, allowed: unknown[] = []) {
+  return z.unknown().refine(
+    (v) => v === null || allowed.some((a) => JSON.stringify(a) === JSON.stringify(v)),
+    { error: `${what} is not supported by this server` },
+  ).optional();
+}
+
+const stopSchema = z.union([
+  z.string().min(1).max(256),
+  z.array(z.string().min(1).max(256)).max(4),
+], { error: "Expected a non-empty string or up to 4 of them, each at most 256 characters" });
+
+/** Sampling and streaming fields shared by completions and chat completions. */
+const generationFields = {
+  model: z.string().min(1).max(256),
+  max_tokens: z.number().int().min(1).nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().gt(0).max(1).nullish(),
+  top_k: z.number().int().min(-1).max(1_000_000).nullish(),
+  repetition_penalty: z.number().gt(0).max(100).nullish(),
+  seed: z.number().int().nullish(),
+  stop: stopSchema.nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  user: z.string().max(256).nullish(),
+  n: off("n other than 1", [1]),
+  presence_penalty: off("presence_penalty other than 0", [0]),
+  frequency_penalty: off("frequency_penalty other than 0", [0]),
+  logit_bias: off("logit_bias", [{}]),
+};
+
+/** `POST /v1/completions`. */
+export const completionRequest = z.object({
+  ...generationFields,
+  prompt: z.union([z.string(), z.array(z.string()).length(1)], {
+    error: "Expected a string or an array holding one string (token-id prompts are not supported)",
+  }),
+  logprobs: off("logprobs", [0]),
+  echo: off("echo", [false]),
+  best_of: off("best_of other than 1", [1]),
+  suffix: off("suffix"),
+});
+
+/** A parsed completion request. */
+export type CompletionRequest = z.infer<typeof completionRequest>;
+
+const contentPart = z.object({ type: z.literal("text"), text: z.string() }, {
+  error: 'Expected a text part {type: "text", text}',
+});
+
+/** `POST /v1/chat/completions`. */
+export const chatRequest = z.object({
+  ...generationFields,
+  messages: z.array(z.object({
+    role: z.enum(["system", "developer", "user", "assistant"]),
+    content: z.union([z.string(), z.array(contentPart).min(1)], {
+      error: "Expected a string or an array of text parts",
+    }),
+    name: z.string().max(256).optional(),
+  })).min(1).max(1024),
+  max_completion_tokens: z.number().int().min(1).nullish(),
+  logprobs: off("logprobs", [false]),
+  top_logprobs: off("top_logprobs"),
+  tools: off("tools", [[]]),
+  tool_choice: off("tool_choice", ["none"]),
+  functions: off("functions", [[]]),
+  function_call: off("function_call", ["none"]),
+  response_format: off("response_format other than text", [{ type: "text" }]),
+});
+
+/** A parsed chat completion request. */
+export type ChatRequest = z.infer<typeof chatRequest>;
+
+/** `POST /v1/fine_tuning/jobs`: data from a file under `--data-dir` or inline. */
+export const fineTuningRequest = z.strictObject({
+  model: z.string().min(1).max(256),
+  training_file: z.string().min(1).max(1024).optional(),
+  training_data: z.union([z.string().min(1), z.array(z.unknown()).min(1)], {
+    error: "Expected the text of a JSON or JSONL data set, or an array of records",
+  }).optional(),
+  hyperparameters: z.strictObject({
+    n_epochs: z.union([z.literal("auto"), z.number().int().min(1).max(1000)]).optional(),
+    batch_size: z.union([z.literal("auto"), z.number().int().min(1).max(64)]).optional(),
+    learning_rate: z.number().gt(0).max(1).optional(),
+    learning_rate_multiplier: z.union([z.literal("auto"), z.number().gt(0).max(1000)]).optional(),
+    lora_r: z.number().int().min(1).max(512).optional(),
+    lora_alpha: z.number().gt(0).max(65536).optional(),
+    lora_dropout: z.number().min(0).lt(1).optional(),
+    target_modules: z.union([z.literal("all-linear"), z.array(z.string()).min(1).max(7)])
+      .optional(),
+    max_steps: z.number().int().min(1).max(10_000_000).optional(),
+    gradient_accumulation_steps: z.number().int().min(1).max(4096).optional(),
+    max_length: z.number().int().min(2).max(1_000_000).optional(),
+  }).optional(),
+  suffix: z.string().regex(NAME_PATTERN, {
+    error: "Expected 1 to 64 letters, digits, ., _ or -, not starting with .",
+  }).optional(),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  validation_file: off("validation_file"),
+}).refine((r) => (r.training_file === undefined) !== (r.training_data === undefined), {
+  error: "Give exactly one of training_file and training_data",
+  path: ["training_file"],
+});
+
+/** A parsed fine-tuning request. */
+export type FineTuningRequest = z.infer<typeof fineTuningRequest>;
+
+/** `POST /v1/adapters`: (re)load an adapter folder of the adapters directory. */
+export const loadAdapterRequest = z.strictObject({
+  name: z.string().min(1).max(256),
+});
+
+/** `GET /v1/fine_tuning/jobs/{id}/events` and the jobs list: OpenAI's paging query. */
+export const pageQuery = z.object({
+  after: z.string().max(256).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  stream: z.enum(["true", "false"]).optional(),
+});
+
+/** The first problem zod found, as a 400 {@linkcode ApiError} naming the field. */
+export function validationError(error: z.ZodError): ApiError {
+  const issue = error.issues[0];
+  const param = issue.path.map(String).join(".") || null;
+  if (issue.code === "unrecognized_keys") {
+    const keys = issue.keys.map((k) => JSON.stringify(k)).join(", ");
+    const where = param ? ` in ${param}` : "";
+    return new ApiError(400, `Unknown field ${keys}${where}`, { param: issue.keys[0] ?? param });
+  }
+  return new ApiError(400, `Invalid ${param ?? "request body"}: ${issue.message}`, { param });
+}
+
+/** Parses `value` with `schema`, throwing a 400 {@linkcode ApiError} when it does not fit. */
+export function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw validationError(parsed.error);
+  return parsed.data;
+}
+
+/** Reads the request body as JSON and validates it with `schema` (400 on bad JSON or fields). */
+export async function readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await c.req.text());
+  } catch (e) {
+    throw new ApiError(400, `Request body is not valid JSON: ${(e as Error).message}`, {
+      code: "invalid_json",
+    });
+  }
+  return parseWith(schema, value);
+}
