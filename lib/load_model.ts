@@ -5,7 +5,7 @@
  * @module
  */
 import { readCheckpoint } from "./checkpoint.ts";
-import { acquireGpu, type Gpu, hasWebGpu } from "./gpu/device.ts";
+import { acquireGpu, type Gpu, hasWebGpu, withGpuErrors } from "./gpu/device.ts";
 import { LlamaModel } from "./llama_model.ts";
 import { LlamaCpuModel } from "./model/llama_cpu.ts";
 import { LlamaGpuModel } from "./model/llama_gpu.ts";
@@ -47,9 +47,13 @@ export async function loadModel(
   const useGpu = backend === "webgpu" || (backend === "auto" && await adapterExists());
   if (useGpu) {
     const gpu = options.gpu ?? await acquireGpu({ maxBindingBytes: options.maxBindingBytes });
-    const weights = uploadWeights(gpu, config, checkpoint.tensors);
-    const engine = new LlamaGpuModel(gpu, config, weights, options);
-    return new LlamaModel({ name: src.name, config, tokenizer, engine, gpu, weights });
+    // One error scope around the upload and the pipeline builds: a GPU error names the tensor
+    // (buffers carry their checkpoint names) or the kernel (pipelines carry theirs).
+    return await withGpuErrors(gpu.device, `loading ${src.name}`, () => {
+      const weights = uploadWeights(gpu, config, checkpoint.tensors);
+      const engine = new LlamaGpuModel(gpu, config, weights, options);
+      return new LlamaModel({ name: src.name, config, tokenizer, engine, gpu, weights });
+    });
   }
   const f32 = new Map<string, Float32Array>();
   for (const [name, entry] of checkpoint.tensors) f32.set(name, entryToF32(entry));

@@ -71,6 +71,10 @@ export async function acquireGpu(options: AcquireGpuOptions = {}): Promise<Gpu> 
       maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
     },
   });
+  // Errors outside an error scope (a failed submit, say) would otherwise vanish: report them.
+  device.addEventListener("uncapturederror", (event) => {
+    console.error(`Uncaptured WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`);
+  });
   const bindingLimit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
   const maxBindingBytes = floorTo4(Math.min(bindingLimit, options.maxBindingBytes ?? Infinity));
   const info = adapter.info;
@@ -101,14 +105,17 @@ export async function withGpuErrors<T>(
 ): Promise<T> {
   device.pushErrorScope("out-of-memory");
   device.pushErrorScope("validation");
-  let result: T;
+  let result: T | undefined;
+  let failure: unknown = null;
   try {
     result = await body();
-  } finally {
-    const validation = await device.popErrorScope();
-    const oom = await device.popErrorScope();
-    if (oom) throw new Error(`Out of GPU memory in ${what}: ${oom.message}`);
-    if (validation) throw new Error(`GPU validation error in ${what}: ${validation.message}`);
+  } catch (e) {
+    failure = e;
   }
-  return result;
+  const validation = await device.popErrorScope();
+  const oom = await device.popErrorScope();
+  if (oom) throw new Error(`Out of GPU memory in ${what}: ${oom.message}`);
+  if (validation) throw new Error(`GPU validation error in ${what}: ${validation.message}`);
+  if (failure !== null) throw failure;
+  return result as T;
 }

@@ -103,6 +103,25 @@ export class CommandRecorder {
     );
   }
 
+  /**
+   * Compiles the pipelines of every queued dispatch and drops the queue without submitting:
+   * models record one step at load so that all pipelines are built once, up front.
+   */
+  prepare(): void {
+    for (const command of this.#commands) {
+      if (command.kind === "dispatch") {
+        this.#gpu.pipelines.get(command.dispatch.kernel, command.dispatch.constants);
+      }
+    }
+    this.#commands = [];
+    this.#uniformUsed = 0;
+    for (const read of this.#reads) {
+      read.staging.destroy();
+      read.reject(new Error("Recorded step was discarded"));
+    }
+    this.#reads = [];
+  }
+
   /** Encodes every queued command into one encoder, submits it, and starts the readbacks. */
   submit(): void {
     const device = this.#gpu.device;

@@ -90,6 +90,7 @@ export class LlamaGpuModel {
     const { cos, sin } = ropeTables(config, this.maxContext);
     this.#buf("rope.cos").write(new Uint8Array(cos.buffer));
     this.#buf("rope.sin").write(new Uint8Array(sin.buffer));
+    this.#buildPipelines();
   }
 
   /** GPU traffic counters of this model (submits, dispatches, readbacks). */
@@ -108,6 +109,7 @@ export class LlamaGpuModel {
       label: "lora.u",
       category: "activations",
     });
+    this.#buildPipelines(); // the adapter's matmuls
   }
 
   /** Clears the KV cache, runs the prompt, and returns the logits (V) of its last token. */
@@ -166,6 +168,16 @@ export class LlamaGpuModel {
     this.#buffers.clear();
     this.#loraU?.destroy();
     this.#rec.dispose();
+  }
+
+  /** Records one decode step without submitting it, so every pipeline it uses is built now. */
+  #buildPipelines(): void {
+    const position = this.#position;
+    this.#position = 0;
+    this.#recordChunk([0]);
+    this.#recordHead(0, 1).catch(() => {}); // discarded below
+    this.#rec.prepare();
+    this.#position = position;
   }
 
   /** Records the decoder stack for `ids` at positions position..position+T-1. */

@@ -37,7 +37,7 @@ import { recordRmsnormBackward } from "../ops/rmsnorm_backward.ts";
 import { recordRope } from "../ops/rope.ts";
 import { recordSwigluBackward } from "../ops/swiglu_backward.ts";
 import { ropeTables } from "../rope.ts";
-import type { PackedBatch } from "./batch.ts";
+import { packBatch, type PackedBatch } from "./batch.ts";
 import { layerPrefix, planTraining, vocabChunkRows } from "./train_plan.ts";
 
 /** Shapes and switches of a trainer. */
@@ -142,6 +142,7 @@ export class GpuLoraTrainer {
     this.#t("rope.cos").write(new Uint8Array(cos.buffer));
     this.#t("rope.sin").write(new Uint8Array(sin.buffer));
     this.writeAdapter(adapter);
+    this.#buildPipelines();
   }
 
   /** GPU traffic counters (submits, dispatches, readbacks). */
@@ -179,6 +180,19 @@ export class GpuLoraTrainer {
    * the summed token loss of the batch when `readLoss` is set (a readback), else null.
    */
   microStep(batch: PackedBatch, options: MicroStepOptions, readLoss: boolean): Promise<number> | null {
+    this.#recordMicroStep(batch, options);
+    const N = batch.batchSize * batch.seqLen;
+    const loss = readLoss ? this.#rec.read(this.#b("ce.stats"), 0, N * 16) : null;
+    this.#rec.submit();
+    return loss && loss.then((bytes) => {
+      const stats = new Float32Array(bytes); // (N, 4): max, Σexp, target logit, loss
+      let sum = 0;
+      for (let r = 0; r < N; r++) sum += stats[r * 4 + 3];
+      return sum;
+    });
+  }
+
+  #recordMicroStep(batch: PackedBatch, options: MicroStepOptions): void {
     const { batchSize: B, seqLen: T } = batch;
     if (B > this.#options.batchSize || T > this.#options.seqLen) {
       throw new RangeError(
@@ -200,14 +214,6 @@ export class GpuLoraTrainer {
     this.#recordForward();
     this.#recordLoss();
     if (backward) this.#recordBackward(options.lossScale);
-    const loss = readLoss ? this.#rec.read(this.#b("ce.stats"), 0, B * T * 16) : null;
-    this.#rec.submit();
-    return loss && loss.then((bytes) => {
-      const stats = new Float32Array(bytes);
-      let sum = 0;
-      for (let r = 0; r < B * T; r++) sum += stats[r * 4 + 3];
-      return sum;
-    });
   }
 
   /**
@@ -215,6 +221,13 @@ export class GpuLoraTrainer {
    * computed on the GPU. Returns the gradient norm when `readNorm` is set.
    */
   optimizerStep(options: OptimizerStepOptions, readNorm: boolean): Promise<number> | null {
+    this.#recordOptimizerStep(options);
+    const norm = readNorm ? this.#rec.read(this.#b("grad.sumsq"), 0, 4) : null;
+    this.#rec.submit();
+    return norm && norm.then((bytes) => Math.sqrt(new Float32Array(bytes)[0]));
+  }
+
+  #recordOptimizerStep(options: OptimizerStepOptions): void {
     const rec = this.#rec;
     const sumSq = this.#b("grad.sumsq"), gradScale = this.#b("grad.scale");
     rec.clear(sumSq);
@@ -245,9 +258,15 @@ export class GpuLoraTrainer {
         recordSgd(rec, { param: param.buffer, grad, n, lr: options.lr, weightDecay: options.weightDecay, gradScale });
       }
     }
-    const norm = readNorm ? rec.read(sumSq, 0, 4) : null;
-    rec.submit();
-    return norm && norm.then((bytes) => Math.sqrt(new Float32Array(bytes)[0]));
+  }
+
+  /** Records a one-token micro-step and an optimizer step, then discards them: builds every pipeline now. */
+  #buildPipelines(): void {
+    const T = Math.min(2, this.#options.seqLen);
+    const batch = packBatch([{ inputIds: new Array(T).fill(0), labels: new Array(T).fill(0) }], 0);
+    this.#recordMicroStep(batch, { lossScale: 1, zeroGrads: true, dropoutSeed: 0 });
+    this.#recordOptimizerStep({ lr: 0, step: 1, maxGradNorm: 1, weightDecay: 0, betas: [0.9, 0.999], eps: 1e-8 });
+    this.#rec.prepare();
   }
 
   /** Frees every buffer (the base weights belong to the caller). */

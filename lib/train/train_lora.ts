@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { withGpuErrors } from "../gpu/device.ts";
 import type { LlamaModel } from "../llama_model.ts";
 import { type LoraOptions, resolveLoraConfig } from "../lora/lora_config.ts";
 import { initLoraWeights, type LoraWeights } from "../lora/lora_weights.ts";
@@ -131,12 +132,13 @@ export async function* trainLora(
   const seqLen = Math.max(...examples.map((e) => e.inputIds.length), ...(options.validation ?? []).map((e) => e.inputIds.length));
   const padId = model.tokenizer.eosIds[0] ?? 0;
   gpu.memory.resetPeak();
-  const trainer = new GpuLoraTrainer(gpu, model.config, weights, start.adapter, {
-    batchSize: o.batchSize,
-    seqLen,
-    gradCheckpoint: o.gradCheckpoint,
-    optimizer: o.optimizer,
-  });
+  const trainer = await withGpuErrors(gpu.device, "allocating training buffers", () =>
+    new GpuLoraTrainer(gpu, model.config, weights, start.adapter, {
+      batchSize: o.batchSize,
+      seqLen,
+      gradCheckpoint: o.gradCheckpoint,
+      optimizer: o.optimizer,
+    }));
   start.optimizer.forEach((slot, s) => trainer.writeOptimizerState(s, slot));
   const microPerEpoch = Math.ceil(examples.length / o.batchSize);
   const stepsPerEpoch = Math.ceil(microPerEpoch / o.gradAccum);

@@ -1,0 +1,58 @@
+/**
+ * The GPU runtime: device limits, readable GPU errors, memory accounting, the pipeline cache,
+ * and the one-submit-per-step discipline with pipelines built once at load.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { withGpuErrors } from "../lib/gpu/device.ts";
+import { pipelineKey } from "../lib/gpu/pipeline_cache.ts";
+import { GpuTensor } from "../lib/gpu/tensor.ts";
+import { createFixtureModel } from "../lib/fixture_model.ts";
+import { loadModel } from "../lib/load_model.ts";
+import { memoryModelSource } from "../lib/model_source.ts";
+import { gpuTest, testGpu } from "./_gpu.ts";
+
+gpuTest("the device gets the adapter's largest storage binding", async (gpu) => {
+  const adapter = (await navigator.gpu.requestAdapter())!;
+  const limit = Math.min(adapter.limits.maxStorageBufferBindingSize, adapter.limits.maxBufferSize);
+  assert.equal(gpu.maxBindingBytes, Math.floor(limit / 4) * 4);
+  assert.equal(gpu.device.limits.maxStorageBufferBindingSize, adapter.limits.maxStorageBufferBindingSize);
+});
+
+gpuTest("a GPU validation error becomes an error naming what failed", async (gpu) => {
+  await assert.rejects(
+    withGpuErrors(gpu.device, "tensor model.norm.weight", () => {
+      gpu.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.STORAGE });
+    }),
+    /GPU validation error in tensor model\.norm\.weight/,
+  );
+  assert.equal(await withGpuErrors(gpu.device, "nothing", () => 7), 7);
+});
+
+gpuTest("memory accounting counts every allocation and free, by category", async () => {
+  const gpu = await testGpu({ maxBindingBytes: 4096 });
+  const before = gpu.memory.report().current;
+  const t = GpuTensor.create(gpu, { shape: [100, 30], dtype: "bf16", label: "w", category: "weights" });
+  assert.equal(t.chunks.length, 2); // 6000 bytes > 4096
+  assert.equal(gpu.memory.report().current - before, t.byteSize);
+  assert.equal(gpu.memory.report().byCategory.weights, t.byteSize);
+  t.destroy();
+  assert.equal(gpu.memory.report().current, before);
+  assert.ok(gpu.memory.report().peak >= before + 6000);
+  assert.throws(
+    () => GpuTensor.create(gpu, { shape: [5000], dtype: "f32", label: "big.vector", category: "x" }),
+    /big\.vector.*cannot be split/,
+  );
+});
+
+gpuTest("pipelines are keyed by kernel and constants only, and built once at load", async (gpu) => {
+  assert.equal(pipelineKey("matmul", { B_TRANS: 1, A_TRANS: 0 }), "matmul(A_TRANS=0,B_TRANS=1)");
+  assert.equal(gpu.pipelines.get("add"), gpu.pipelines.get("add"));
+  const model = await loadModel(memoryModelSource("fixture", createFixtureModel()), { gpu });
+  const built = gpu.pipelines.size;
+  await model.generate("Hello", { maxTokens: 3, temperature: 0 });
+  await model.forward([1, 2, 3, 4, 5]);
+  assert.equal(gpu.pipelines.size, built, "no pipeline is compiled after load");
+  model.dispose();
+});
