@@ -28,7 +28,11 @@ export { loadModel, type LoadModelOptions, readTokenizer } from "./lib/load_mode
 export { LlamaModel, type PromptTemplate, type TextGenerationOptions } from "./lib/llama_model.ts";
 export type { GenerationResult } from "./lib/generate.ts";
 export { type ChatMessage, TextTokenizer } from "./lib/tokenizer.ts";
-export { DEFAULT_PROMPT_TEMPLATE, DEFAULT_TRAINING_TEMPLATE, formatPrompt } from "./lib/prompt_template.ts";
+export {
+  DEFAULT_PROMPT_TEMPLATE,
+  DEFAULT_TRAINING_TEMPLATE,
+  formatPrompt,
+} from "./lib/prompt_template.ts";
 
 // Formats: safetensors, config, model sources
 export {
@@ -44,7 +48,12 @@ export { type Checkpoint, readCheckpoint } from "./lib/checkpoint.ts";
 export { memoryModelSource, type ModelSource, urlModelSource } from "./lib/model_source.ts";
 
 // LoRA adapters
-export { type LoraConfig, type LoraOptions, loraScaleOf, resolveLoraConfig } from "./lib/lora/lora_config.ts";
+export {
+  type LoraConfig,
+  type LoraOptions,
+  loraScaleOf,
+  resolveLoraConfig,
+} from "./lib/lora/lora_config.ts";
 export { initLoraWeights, loraParameterCount, type LoraWeights } from "./lib/lora/lora_weights.ts";
 export { readPeftAdapter, serializePeftAdapter } from "./lib/lora/peft_files.ts";
 export { mergeAdapter, mergedModelFiles } from "./lib/lora/merge.ts";
@@ -59,8 +68,16 @@ export {
   type TrainResult,
   type TrainStepEvent,
 } from "./lib/train/train_lora.ts";
-export { readTrainingState, serializeTrainingState, type TrainingState } from "./lib/train/training_state.ts";
+export {
+  readTrainingState,
+  serializeTrainingState,
+  type TrainingState,
+} from "./lib/train/training_state.ts";
 
 // GPU memory
 export { acquireGpu, type Gpu } from "./lib/gpu/device.ts";
-export { estimateInference, estimateTraining, type MemoryBreakdown } from "./lib/estimate_memory.ts";
+export {
+  estimateInference,
+  estimateTraining,
+  type MemoryBreakdown,
+} from "./lib/estimate_memory.ts";

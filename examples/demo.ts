@@ -20,7 +20,11 @@ import { numberFlag, parseFlags } from "./_cli.ts";
 import { demoModelSource, SAMPLE_DATA } from "./_demo_model.ts";
 import { followTraining } from "./_train_progress.ts";
 
-const flags = parseFlags(Deno.args, { out: { type: "string" }, records: { type: "string" } }, "Usage: deno task demo [--out DIR] [--records N]");
+const flags = parseFlags(
+  Deno.args,
+  { out: { type: "string" }, records: { type: "string" } },
+  "Usage: deno task demo [--out DIR] [--records N]",
+);
 const out = flags.out ?? "./demo_output";
 const records = numberFlag(flags.records, "records", 6);
 const heading = (text: string) => console.log(`\n== ${text}`);
@@ -33,17 +37,25 @@ console.log(
 );
 const source = await demoModelSource();
 const model = await loadModel(source, { backend: "webgpu" });
-console.log(`Loaded on ${model.gpu?.adapterName}: ${model.config.vocabSize} tokens, ${model.config.numLayers} layers`);
+console.log(
+  `Loaded on ${model.gpu?.adapterName}: ${model.config.vocabSize} tokens, ${model.config.numLayers} layers`,
+);
 
 const data = loadDataset(await Deno.readTextFile(SAMPLE_DATA), { source: SAMPLE_DATA });
 const chosen = data.train.slice(0, records);
-const questions = chosen.slice(0, 3).map((e) => ("prompt" in e ? e.prompt : e.text).replace(/^Human: /, "").replace(/\nAssistant:$/, ""));
+const questions = chosen.slice(0, 3).map((e) =>
+  ("prompt" in e ? e.prompt : e.text).replace(/^Human: /, "").replace(/\nAssistant:$/, "")
+);
 const answers = chosen.slice(0, 3).map((e) => ("completion" in e ? e.completion.trim() : ""));
 
 async function show(adapter: string | null) {
   for (const [i, q] of questions.entries()) {
     const { text } = await model.generate(q, { adapter, temperature: 0, maxTokens: 48 });
-    console.log(`Human: ${q}\nAssistant: ${text.trim()}${adapter ? `\n  (trained answer: ${answers[i]})` : ""}`);
+    console.log(
+      `Human: ${q}\nAssistant: ${text.trim()}${
+        adapter ? `\n  (trained answer: ${answers[i]})` : ""
+      }`,
+    );
   }
 }
 
@@ -63,13 +75,20 @@ const run = trainLora(model, examples, {
 });
 const { result } = await followTraining(run, out, false);
 console.log(
-  `${result.steps} steps, loss ${result.losses[0].toFixed(3)} → ${result.losses.at(-1)!.toFixed(3)}, ` +
-    `${result.tokensPerSecond.toFixed(0)} tokens/s, peak GPU memory ${(result.peakGpuBytes / 2 ** 20).toFixed(1)} MiB`,
+  `${result.steps} steps, loss ${result.losses[0].toFixed(3)} → ${
+    result.losses.at(-1)!.toFixed(3)
+  }, ` +
+    `${result.tokensPerSecond.toFixed(0)} tokens/s, peak GPU memory ${
+      (result.peakGpuBytes / 2 ** 20).toFixed(1)
+    } MiB`,
 );
 
 heading("4. Save the adapter in PEFT format");
 const adapterDir = join(out, "adapter");
-await writeModelFiles(adapterDir, serializePeftAdapter(result.adapter, model.config, "webgpu-lora/demo-tiny"));
+await writeModelFiles(
+  adapterDir,
+  serializePeftAdapter(result.adapter, model.config, "webgpu-lora/demo-tiny"),
+);
 console.log(`${adapterDir}/adapter_config.json + adapter_model.safetensors`);
 
 heading("5. Generate after training, with the adapter loaded back from disk");

@@ -39,10 +39,14 @@ const flags = parseFlags(Deno.args, {
 }, USAGE);
 
 if (!flags.model) fail(`--model is required\n\n${USAGE}`);
-if ((flags.prompt === undefined) === (flags.raw === undefined)) fail(`Give exactly one of --prompt or --raw\n\n${USAGE}`);
+if ((flags.prompt === undefined) === (flags.raw === undefined)) {
+  fail(`Give exactly one of --prompt or --raw\n\n${USAGE}`);
+}
 if (flags.merge && !flags.adapter) fail("--merge needs --adapter");
 const backend = flags.backend ?? "auto";
-if (!["auto", "webgpu", "cpu"].includes(backend)) fail(`Unknown --backend ${backend}: expected auto, webgpu or cpu`);
+if (!["auto", "webgpu", "cpu"].includes(backend)) {
+  fail(`Unknown --backend ${backend}: expected auto, webgpu or cpu`);
+}
 
 const source = dirModelSource(flags.model);
 let model;
@@ -55,7 +59,9 @@ if (flags.merge) {
   });
 } else {
   model = await loadModel(source, { backend: backend as "auto" });
-  if (flags.adapter) model.addAdapter("adapter", await readPeftAdapter(dirModelSource(flags.adapter), model.config));
+  if (flags.adapter) {
+    model.addAdapter("adapter", await readPeftAdapter(dirModelSource(flags.adapter), model.config));
+  }
 }
 
 const options = {

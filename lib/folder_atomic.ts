@@ -9,7 +9,10 @@ import { basename, dirname, join } from "node:path";
 import { writeModelFiles } from "./fs_model_source.ts";
 
 /** Replaces `dir` with a folder holding exactly `files` (relative path → bytes). */
-export async function writeFolderAtomic(dir: string, files: Map<string, Uint8Array>): Promise<void> {
+export async function writeFolderAtomic(
+  dir: string,
+  files: Map<string, Uint8Array>,
+): Promise<void> {
   const parent = dirname(dir);
   await Deno.mkdir(parent, { recursive: true });
   const temp = join(parent, `.${basename(dir)}.tmp-${crypto.randomUUID()}`);

@@ -5,7 +5,12 @@
  * @module
  */
 import { AsyncLock } from "./async_lock.ts";
-import { generateText, type GenerateOptions, type GenerationResult, streamTokens } from "./generate.ts";
+import {
+  type GenerateOptions,
+  generateText,
+  type GenerationResult,
+  streamTokens,
+} from "./generate.ts";
 import { encodeText } from "./encode_text.ts";
 import type { Gpu } from "./gpu/device.ts";
 import type { LlamaConfig } from "./llama_config.ts";
@@ -120,14 +125,18 @@ export class LlamaModel {
   /** Token ids of a prompt: templated as asked, then encoded with BOS. */
   encodePrompt(prompt: string | ChatMessage[], template: PromptTemplate = "default"): number[] {
     const tok = this.tokenizer;
-    const chat = (messages: ChatMessage[]) => tok.applyChatTemplate(messages, { addGenerationPrompt: true });
+    const chat = (messages: ChatMessage[]) =>
+      tok.applyChatTemplate(messages, { addGenerationPrompt: true });
     if (Array.isArray(prompt)) return encodeText(tok, chat(prompt));
     if (template === "chat") return encodeText(tok, chat([{ role: "user", content: prompt }]));
     return encodeText(tok, template === "default" ? formatPrompt(prompt) : prompt);
   }
 
   /** Generates a completion and returns it whole. */
-  generate(prompt: string | ChatMessage[], options: TextGenerationOptions = {}): Promise<GenerationResult> {
+  generate(
+    prompt: string | ChatMessage[],
+    options: TextGenerationOptions = {},
+  ): Promise<GenerationResult> {
     const ids = this.encodePrompt(prompt, options.template);
     return this.#lock.run(() => {
       this.#select(options.adapter ?? null);
@@ -139,12 +148,20 @@ export class LlamaModel {
    * Streams a completion as text deltas. A multi-byte UTF-8 character is never split across
    * deltas. The model is held for the whole stream; other requests wait their turn.
    */
-  async *stream(prompt: string | ChatMessage[], options: TextGenerationOptions = {}): AsyncGenerator<string, GenerationResult> {
+  async *stream(
+    prompt: string | ChatMessage[],
+    options: TextGenerationOptions = {},
+  ): AsyncGenerator<string, GenerationResult> {
     const ids = this.encodePrompt(prompt, options.template);
     const release = await this.#lock.acquire();
     try {
       this.#select(options.adapter ?? null);
-      const chunks = streamTokens(this.#engine, this.tokenizer, ids, this.#generateOptions(options));
+      const chunks = streamTokens(
+        this.#engine,
+        this.tokenizer,
+        ids,
+        this.#generateOptions(options),
+      );
       while (true) {
         const next = await chunks.next();
         if (next.done) return next.value;

@@ -76,7 +76,8 @@ async function resolveSource(source: string | URL | ModelSource): Promise<ModelS
 /** The tokenizer of a model folder, or null when it has no tokenizer.json. */
 export async function readTokenizer(source: ModelSource): Promise<TextTokenizer | null> {
   if (!(await source.has("tokenizer.json"))) return null;
-  const optional = async (path: string) => (await source.has(path)) ? await readJson(source, path) : undefined;
+  const optional = async (path: string) =>
+    (await source.has(path)) ? await readJson(source, path) : undefined;
   return TextTokenizer.fromJson(
     await readJson(source, "tokenizer.json"),
     await optional("tokenizer_config.json"),

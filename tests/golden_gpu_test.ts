@@ -19,50 +19,82 @@ import assert from "node:assert/strict";
 for (const dtype of ["f32", "bf16"] as const) {
   const expected = await goldenExpected(dtype);
   const checkpoint = await readCheckpoint(dirModelSource(goldenPath(`tiny-${dtype}`)));
-  const adapter = await readPeftAdapter(dirModelSource(goldenPath("adapter-r4")), checkpoint.config);
+  const adapter = await readPeftAdapter(
+    dirModelSource(goldenPath("adapter-r4")),
+    checkpoint.config,
+  );
   const logitTol = (values: number[]) => ({ atol: 1e-4 * maxAbs(values), rtol: 0 });
 
-  gpuTest(`GPU logits of the ${dtype} golden model match PyTorch, without and with the adapter`, async (gpu) => {
-    const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
-    const model = new LlamaGpuModel(gpu, checkpoint.config, weights, { maxContext: 32, chunkTokens: 4 });
-    const base = await model.logits(expected.ids);
-    assertClose(base, expected.logits_base, { ...logitTol(expected.logits_base), label: `${dtype} base` });
-    const lora = new GpuLoraAdapter(gpu, checkpoint.config, adapter);
-    model.setAdapter(lora);
-    const adapted = await model.logits(expected.ids);
-    assertClose(adapted, expected.logits_with_adapter, {
-      ...logitTol(expected.logits_with_adapter),
-      label: `${dtype} adapter`,
-    });
-    model.setAdapter(null); // switching back needs no reload
-    assertClose(await model.logits(expected.ids), base, { atol: 0, rtol: 0, label: "base again" });
-    model.dispose();
-  });
+  gpuTest(
+    `GPU logits of the ${dtype} golden model match PyTorch, without and with the adapter`,
+    async (gpu) => {
+      const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
+      const model = new LlamaGpuModel(gpu, checkpoint.config, weights, {
+        maxContext: 32,
+        chunkTokens: 4,
+      });
+      const base = await model.logits(expected.ids);
+      assertClose(base, expected.logits_base, {
+        ...logitTol(expected.logits_base),
+        label: `${dtype} base`,
+      });
+      const lora = new GpuLoraAdapter(gpu, checkpoint.config, adapter);
+      model.setAdapter(lora);
+      const adapted = await model.logits(expected.ids);
+      assertClose(adapted, expected.logits_with_adapter, {
+        ...logitTol(expected.logits_with_adapter),
+        label: `${dtype} adapter`,
+      });
+      model.setAdapter(null); // switching back needs no reload
+      assertClose(await model.logits(expected.ids), base, {
+        atol: 0,
+        rtol: 0,
+        label: "base again",
+      });
+      model.dispose();
+    },
+  );
 
-  gpuTest(`GPU KV-cache decode of the ${dtype} golden model equals the full forward`, async (gpu) => {
-    const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
-    const model = new LlamaGpuModel(gpu, checkpoint.config, weights, { maxContext: 16, chunkTokens: 3 });
-    const V = checkpoint.config.vocabSize, ids = expected.ids;
-    const full = await model.logits(ids);
-    const row = (t: number) => full.subarray(t * V, (t + 1) * V);
-    const tol = { atol: 1e-5 * maxAbs(full), rtol: 1e-4 };
-    assertClose(await model.prefill(ids.slice(0, 5)), row(4), { ...tol, label: "prefill" });
-    for (let t = 5; t < ids.length; t++) {
-      assertClose(await model.decode(ids[t]), row(t), { ...tol, label: `decode ${t}` });
-    }
-    model.dispose();
-  });
+  gpuTest(
+    `GPU KV-cache decode of the ${dtype} golden model equals the full forward`,
+    async (gpu) => {
+      const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
+      const model = new LlamaGpuModel(gpu, checkpoint.config, weights, {
+        maxContext: 16,
+        chunkTokens: 3,
+      });
+      const V = checkpoint.config.vocabSize, ids = expected.ids;
+      const full = await model.logits(ids);
+      const row = (t: number) => full.subarray(t * V, (t + 1) * V);
+      const tol = { atol: 1e-5 * maxAbs(full), rtol: 1e-4 };
+      assertClose(await model.prefill(ids.slice(0, 5)), row(4), { ...tol, label: "prefill" });
+      for (let t = 5; t < ids.length; t++) {
+        assertClose(await model.decode(ids[t]), row(t), { ...tol, label: `decode ${t}` });
+      }
+      model.dispose();
+    },
+  );
 
-  gpuTest(`GPU ${dtype} model with its embedding split into chunks equals the unsplit model`, async (gpu) => {
-    const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
-    const model = new LlamaGpuModel(gpu, checkpoint.config, weights, { maxContext: 16 });
-    const whole = await model.logits(expected.ids);
-    const small = await testGpu({ maxBindingBytes: 20_000 });
-    const split = uploadWeights(small, checkpoint.config, checkpoint.tensors);
-    assert.ok(split.embed.chunks.length >= 3, `expected ≥3 chunks, got ${split.embed.chunks.length}`);
-    const chunked = new LlamaGpuModel(small, checkpoint.config, split, { maxContext: 16 });
-    assertClose(await chunked.logits(expected.ids), whole, { atol: 1e-5 * maxAbs(whole), rtol: 0, label: "chunked" });
-    model.dispose();
-    chunked.dispose();
-  });
+  gpuTest(
+    `GPU ${dtype} model with its embedding split into chunks equals the unsplit model`,
+    async (gpu) => {
+      const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
+      const model = new LlamaGpuModel(gpu, checkpoint.config, weights, { maxContext: 16 });
+      const whole = await model.logits(expected.ids);
+      const small = await testGpu({ maxBindingBytes: 20_000 });
+      const split = uploadWeights(small, checkpoint.config, checkpoint.tensors);
+      assert.ok(
+        split.embed.chunks.length >= 3,
+        `expected ≥3 chunks, got ${split.embed.chunks.length}`,
+      );
+      const chunked = new LlamaGpuModel(small, checkpoint.config, split, { maxContext: 16 });
+      assertClose(await chunked.logits(expected.ids), whole, {
+        atol: 1e-5 * maxAbs(whole),
+        rtol: 0,
+        label: "chunked",
+      });
+      model.dispose();
+      chunked.dispose();
+    },
+  );
 }

@@ -17,13 +17,19 @@ gpuTest("the device gets the adapter's largest storage binding", async (gpu) => 
   const adapter = (await navigator.gpu.requestAdapter())!;
   const limit = Math.min(adapter.limits.maxStorageBufferBindingSize, adapter.limits.maxBufferSize);
   assert.equal(gpu.maxBindingBytes, Math.floor(limit / 4) * 4);
-  assert.equal(gpu.device.limits.maxStorageBufferBindingSize, adapter.limits.maxStorageBufferBindingSize);
+  assert.equal(
+    gpu.device.limits.maxStorageBufferBindingSize,
+    adapter.limits.maxStorageBufferBindingSize,
+  );
 });
 
 gpuTest("a GPU validation error becomes an error naming what failed", async (gpu) => {
   await assert.rejects(
     withGpuErrors(gpu.device, "tensor model.norm.weight", () => {
-      gpu.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.STORAGE });
+      gpu.device.createBuffer({
+        size: 16,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.STORAGE,
+      });
     }),
     /GPU validation error in tensor model\.norm\.weight/,
   );
@@ -33,7 +39,12 @@ gpuTest("a GPU validation error becomes an error naming what failed", async (gpu
 gpuTest("memory accounting counts every allocation and free, by category", async () => {
   const gpu = await testGpu({ maxBindingBytes: 4096 });
   const before = gpu.memory.report().current;
-  const t = GpuTensor.create(gpu, { shape: [100, 30], dtype: "bf16", label: "w", category: "weights" });
+  const t = GpuTensor.create(gpu, {
+    shape: [100, 30],
+    dtype: "bf16",
+    label: "w",
+    category: "weights",
+  });
   assert.equal(t.chunks.length, 2); // 6000 bytes > 4096
   assert.equal(gpu.memory.report().current - before, t.byteSize);
   assert.equal(gpu.memory.report().byCategory.weights, t.byteSize);
@@ -41,7 +52,8 @@ gpuTest("memory accounting counts every allocation and free, by category", async
   assert.equal(gpu.memory.report().current, before);
   assert.ok(gpu.memory.report().peak >= before + 6000);
   assert.throws(
-    () => GpuTensor.create(gpu, { shape: [5000], dtype: "f32", label: "big.vector", category: "x" }),
+    () =>
+      GpuTensor.create(gpu, { shape: [5000], dtype: "f32", label: "big.vector", category: "x" }),
     /big\.vector.*cannot be split/,
   );
 });

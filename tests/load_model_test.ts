@@ -27,13 +27,28 @@ function referenceFor(files: Map<string, Uint8Array>, ids: number[]): Float32Arr
 
 for (const dtype of ["BF16", "F32"] as const) {
   for (const tied of [true, false]) {
-    gpuTest(`GPU logits of a ${dtype} ${tied ? "tied" : "untied"} fixture match the TypeScript reference`, async (gpu) => {
-      const files = createFixtureModel({ dtype, seed: 3, embeddingStd: 0.1, overrides: { tie_word_embeddings: tied } });
-      const model = await loadModel(memoryModelSource("fixture", files), { backend: "webgpu", gpu });
-      const want = referenceFor(files, IDS);
-      assertClose(await model.forward(IDS), want, { atol: 1e-4 * maxAbs(want), rtol: 0, label: "logits" });
-      model.dispose();
-    });
+    gpuTest(
+      `GPU logits of a ${dtype} ${tied ? "tied" : "untied"} fixture match the TypeScript reference`,
+      async (gpu) => {
+        const files = createFixtureModel({
+          dtype,
+          seed: 3,
+          embeddingStd: 0.1,
+          overrides: { tie_word_embeddings: tied },
+        });
+        const model = await loadModel(memoryModelSource("fixture", files), {
+          backend: "webgpu",
+          gpu,
+        });
+        const want = referenceFor(files, IDS);
+        assertClose(await model.forward(IDS), want, {
+          atol: 1e-4 * maxAbs(want),
+          rtol: 0,
+          label: "logits",
+        });
+        model.dispose();
+      },
+    );
   }
 }
 
@@ -52,16 +67,22 @@ gpuTest("the CPU backend and the GPU generate the same greedy tokens", async (gp
   gpuModel.dispose();
 });
 
-gpuTest("streamed deltas add up to the generated text, and a seed reproduces sampling", async (gpu) => {
-  const model = await loadModel(memoryModelSource("fixture", createFixtureModel({ seed: 9, embeddingStd: 0.1 })), { gpu });
-  const options = { maxTokens: 12, temperature: 0.9, topP: 0.95, topK: 50, seed: 11 };
-  const whole = await model.generate("你好，世界", options);
-  let streamed = "";
-  for await (const delta of model.stream("你好，世界", options)) streamed += delta;
-  assert.equal(streamed, whole.text);
-  assert.equal((await model.generate("你好，世界", options)).text, whole.text);
-  model.dispose();
-});
+gpuTest(
+  "streamed deltas add up to the generated text, and a seed reproduces sampling",
+  async (gpu) => {
+    const model = await loadModel(
+      memoryModelSource("fixture", createFixtureModel({ seed: 9, embeddingStd: 0.1 })),
+      { gpu },
+    );
+    const options = { maxTokens: 12, temperature: 0.9, topP: 0.95, topK: 50, seed: 11 };
+    const whole = await model.generate("你好，世界", options);
+    let streamed = "";
+    for await (const delta of model.stream("你好，世界", options)) streamed += delta;
+    assert.equal(streamed, whole.text);
+    assert.equal((await model.generate("你好，世界", options)).text, whole.text);
+    model.dispose();
+  },
+);
 
 gpuTest("a sharded checkpoint in a folder loads and equals the single-file one", async (gpu) => {
   const dir = await Deno.makeTempDir();
@@ -83,8 +104,14 @@ gpuTest("a sharded checkpoint in a folder loads and equals the single-file one",
 
 gpuTest("bad input gives clear errors", async (gpu) => {
   const model = await loadModel(memoryModelSource("fixture", createFixtureModel()), { gpu });
-  await assert.rejects(model.forward([1, 100_000]), /Token id 100000 is outside the vocabulary of 512/);
+  await assert.rejects(
+    model.forward([1, 100_000]),
+    /Token id 100000 is outside the vocabulary of 512/,
+  );
   await assert.rejects(model.generate("hi", { adapter: "nope" }), /Unknown adapter "nope"/);
   model.dispose();
-  await assert.rejects(loadModel("/nonexistent/model/dir"), /config\.json.*not found|not found.*config\.json/i);
+  await assert.rejects(
+    loadModel("/nonexistent/model/dir"),
+    /config\.json.*not found|not found.*config\.json/i,
+  );
 });

@@ -41,7 +41,7 @@ export interface Gpu {
 /** The message shown when no WebGPU adapter exists. */
 export const NO_ADAPTER_MESSAGE = "No WebGPU adapter found: install a GPU driver with Vulkan, " +
   "Metal or D3D12 support, or on Linux without a GPU install Mesa's lavapipe " +
-  "(`apt-get install mesa-vulkan-drivers`); the CPU backend (`backend: \"cpu\"`) needs no adapter";
+  '(`apt-get install mesa-vulkan-drivers`); the CPU backend (`backend: "cpu"`) needs no adapter';
 
 /** Whether this runtime exposes WebGPU at all. */
 export function hasWebGpu(): boolean {
@@ -75,7 +75,10 @@ export async function acquireGpu(options: AcquireGpuOptions = {}): Promise<Gpu> 
   device.addEventListener("uncapturederror", (event) => {
     console.error(`Uncaptured WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`);
   });
-  const bindingLimit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  const bindingLimit = Math.min(
+    device.limits.maxStorageBufferBindingSize,
+    device.limits.maxBufferSize,
+  );
   const maxBindingBytes = floorTo4(Math.min(bindingLimit, options.maxBindingBytes ?? Infinity));
   const info = adapter.info;
   return {

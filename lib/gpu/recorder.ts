@@ -28,7 +28,14 @@ export interface Dispatch {
 
 type Command =
   | { kind: "dispatch"; dispatch: Dispatch; uniformOffset: number }
-  | { kind: "copy"; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number }
+  | {
+    kind: "copy";
+    src: GPUBuffer;
+    srcOffset: number;
+    dst: GPUBuffer;
+    dstOffset: number;
+    size: number;
+  }
   | { kind: "clear"; buffer: GPUBuffer; offset: number; size?: number };
 
 interface PendingRead {
@@ -98,9 +105,7 @@ export class CommandRecorder {
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
     this.copy(src, offset, staging, 0, padded);
-    return new Promise((resolve, reject) =>
-      this.#reads.push({ staging, size, resolve, reject })
-    );
+    return new Promise((resolve, reject) => this.#reads.push({ staging, size, resolve, reject }));
   }
 
   /**

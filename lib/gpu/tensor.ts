@@ -139,7 +139,10 @@ export class GpuTensor {
       );
     }
     for (const chunk of this.chunks) {
-      const part = bytes.subarray(chunk.rowStart * rowBytes, (chunk.rowStart + chunk.rows) * rowBytes);
+      const part = bytes.subarray(
+        chunk.rowStart * rowBytes,
+        (chunk.rowStart + chunk.rows) * rowBytes,
+      );
       const padded = part.byteLength % 4 === 0 ? part : padTo4(part);
       this.#gpu.device.queue.writeBuffer(chunk.buffer, 0, padded as Uint8Array<ArrayBuffer>);
     }

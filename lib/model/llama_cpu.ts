@@ -14,8 +14,8 @@ import { linearForward } from "../reference/linear.ts";
 import {
   type ReferenceLora,
   type ReferenceModel,
-  resolveReferenceModel,
   type ReferenceWeights,
+  resolveReferenceModel,
 } from "../reference/llama_weights.ts";
 import { loraForward } from "../reference/lora.ts";
 import { residualAdd } from "../reference/residual.ts";
@@ -46,8 +46,14 @@ export class LlamaCpuModel {
     this.#model = resolveReferenceModel(config, weights);
     this.#tables = ropeTables(config, this.maxContext);
     const kvRow = config.numKvHeads * config.headDim;
-    this.#k = Array.from({ length: config.numLayers }, () => new Float32Array(this.maxContext * kvRow));
-    this.#v = Array.from({ length: config.numLayers }, () => new Float32Array(this.maxContext * kvRow));
+    this.#k = Array.from(
+      { length: config.numLayers },
+      () => new Float32Array(this.maxContext * kvRow),
+    );
+    this.#v = Array.from(
+      { length: config.numLayers },
+      () => new Float32Array(this.maxContext * kvRow),
+    );
   }
 
   /** Applies an adapter unmerged (or removes it with null). */
@@ -89,15 +95,18 @@ export class LlamaCpuModel {
     const kvRow = KV * HD;
     const x = embeddingForward(m.embed, ids, c.vocabSize, D); // (T, D)
     m.layers.forEach((layer, l) => {
-      const p = (name: Projection, input: Float32Array) => this.#project(layer.proj[name], input, T);
+      const p = (name: Projection, input: Float32Array) =>
+        this.#project(layer.proj[name], input, T);
       const n1 = rmsnormForward(x, layer.attnNorm, T, D, eps).y; // (T, D)
       const q = p("q_proj", n1), k = p("k_proj", n1), v = p("v_proj", n1);
       ropeForward(q, cos, sin, T, H, HD, pos);
       ropeForward(k, cos, sin, T, KV, HD, pos);
       this.#k[l].set(k, pos * kvRow);
       this.#v[l].set(v, pos * kvRow);
-      const keys = this.#k[l].subarray(0, (pos + T) * kvRow), values = this.#v[l].subarray(0, (pos + T) * kvRow);
-      const attn = attentionForward(q, keys, values, { t: T, h: H, kv: KV, hd: HD, offset: pos }).out;
+      const keys = this.#k[l].subarray(0, (pos + T) * kvRow),
+        values = this.#v[l].subarray(0, (pos + T) * kvRow);
+      const attn =
+        attentionForward(q, keys, values, { t: T, h: H, kv: KV, hd: HD, offset: pos }).out;
       residualAdd(x, p("o_proj", attn)); // x += o(attn)
       const n2 = rmsnormForward(x, layer.mlpNorm, T, D, eps).y;
       const hidden = swigluForward(p("gate_proj", n2), p("up_proj", n2)); // (T, I)
@@ -110,11 +119,20 @@ export class LlamaCpuModel {
     return linearForward(nf, m.lmHead, rows, D, c.vocabSize); // (rows, V)
   }
 
-  #project(lin: ReferenceModel<Float32Array>["layers"][number]["proj"][Projection], x: Float32Array, T: number) {
+  #project(
+    lin: ReferenceModel<Float32Array>["layers"][number]["proj"][Projection],
+    x: Float32Array,
+    T: number,
+  ) {
     const y = linearForward(x, lin.w, T, lin.inFeatures, lin.outFeatures);
     if (lin.lora) {
       const { a, b, r } = lin.lora;
-      loraForward(y, x, a, b, this.#model.loraScale, { m: T, k: lin.inFeatures, n: lin.outFeatures, r });
+      loraForward(y, x, a, b, this.#model.loraScale, {
+        m: T,
+        k: lin.inFeatures,
+        n: lin.outFeatures,
+        r,
+      });
     }
     return y;
   }

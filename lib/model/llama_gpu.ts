@@ -67,7 +67,12 @@ export class LlamaGpuModel {
   #position = 0; // tokens held in the KV cache
 
   /** Allocates the planned buffers for `weights` and builds every pipeline. */
-  constructor(gpu: Gpu, config: LlamaConfig, weights: LlamaGpuWeights, options: LlamaGpuOptions = {}) {
+  constructor(
+    gpu: Gpu,
+    config: LlamaConfig,
+    weights: LlamaGpuWeights,
+    options: LlamaGpuOptions = {},
+  ) {
     this.#gpu = gpu;
     this.config = config;
     this.#weights = weights;
@@ -270,7 +275,16 @@ export class LlamaGpuModel {
     if (!pair || !this.#adapter || !this.#loraU) return;
     const [out, inp] = projectionShape(this.config, projection);
     const R = this.#adapter.rank, u = this.#loraU.buffer; // u (T, R), row stride R
-    recordMatmul(this.#rec, { a: x, b: pair.a, c: u, M: rows, N: R, K: inp, bLayout: "nk", bDtype: "f32" }); // u = x·Aᵀ
+    recordMatmul(this.#rec, {
+      a: x,
+      b: pair.a,
+      c: u,
+      M: rows,
+      N: R,
+      K: inp,
+      bLayout: "nk",
+      bDtype: "f32",
+    }); // u = x·Aᵀ
     recordMatmul(this.#rec, {
       a: u,
       b: pair.b,

@@ -20,7 +20,14 @@ export interface BufferSpec {
   /** Element type. */
   dtype: GpuDType;
   /** Accounting category. */
-  category: "weights" | "activations" | "kv-cache" | "lora" | "gradients" | "optimizer" | "workspace";
+  category:
+    | "weights"
+    | "activations"
+    | "kv-cache"
+    | "lora"
+    | "gradients"
+    | "optimizer"
+    | "workspace";
 }
 
 /** Sizes that shape the inference buffers. */

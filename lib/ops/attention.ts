@@ -39,7 +39,9 @@ export interface AttentionArgs {
 export function recordAttention(rec: CommandRecorder, args: AttentionArgs): void {
   if (args.headDim > 128) throw new RangeError(`Head dim ${args.headDim} exceeds 128`);
   if (args.positionOffset + args.T > args.S) {
-    throw new RangeError(`Attention over ${args.positionOffset + args.T} keys exceeds ${args.S} slots`);
+    throw new RangeError(
+      `Attention over ${args.positionOffset + args.T} keys exceeds ${args.S} slots`,
+    );
   }
   rec.dispatch({
     kernel: "attention",
