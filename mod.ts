@@ -26,7 +26,18 @@
 // Loading and generation
 export { loadModel, type LoadModelOptions, readTokenizer } from "./lib/load_model.ts";
 export { LlamaModel, type PromptTemplate, type TextGenerationOptions } from "./lib/llama_model.ts";
-export type { GenerationResult } from "./lib/generate.ts";
+export type { GenerateOptions, GenerationResult } from "./lib/generate.ts";
+export type { SamplingOptions } from "./lib/sampling.ts";
+export type { LayerWeights, LlamaGpuWeights } from "./lib/model/gpu_weights.ts";
+export {
+  type GpuDType,
+  GpuTensor,
+  type TensorChunk,
+  type TensorOptions,
+} from "./lib/gpu/tensor.ts";
+export { type KernelName, RAW_KERNEL_SOURCES } from "./lib/gpu/kernel_sources.ts";
+export { type Projection, PROJECTIONS } from "./lib/model/names.ts";
+export type { DType } from "./lib/dtype.ts";
 export { type ChatMessage, TextTokenizer } from "./lib/tokenizer.ts";
 export {
   DEFAULT_PROMPT_TEMPLATE,
@@ -43,7 +54,12 @@ export {
   type SafetensorsFile,
   serializeSafetensors,
 } from "./lib/safetensors.ts";
-export { type LlamaConfig, llamaParameterCount, parseLlamaConfig } from "./lib/llama_config.ts";
+export {
+  type LlamaConfig,
+  llamaParameterCount,
+  parseLlamaConfig,
+  type RopeScalingLlama3,
+} from "./lib/llama_config.ts";
 export { type Checkpoint, readCheckpoint } from "./lib/checkpoint.ts";
 export { memoryModelSource, type ModelSource, urlModelSource } from "./lib/model_source.ts";
 
@@ -61,7 +77,16 @@ export { mergeAdapter, mergedModelFiles } from "./lib/lora/merge.ts";
 // Training
 export { type TrainingExample } from "./lib/data/to_example.ts";
 export { type Dataset, loadDataset, type LoadDatasetOptions } from "./lib/data/load_dataset.ts";
-export { tokenizeExamples, type TokenizeOptions } from "./lib/train/tokenize_examples.ts";
+export type { CleanOptions, CleanReport, DroppedRecord, DropReason } from "./lib/data/clean.ts";
+export { DATASET_FORMATS, type DatasetFormat } from "./lib/data/formats.ts";
+export type { RenderChat } from "./lib/data/to_example.ts";
+export type { TokenizedExample } from "./lib/train/batch.ts";
+export type { LrScheduler } from "./lib/train/lr_schedule.ts";
+export {
+  tokenizeExamples,
+  type TokenizeOptions,
+  type TokenizeReport,
+} from "./lib/train/tokenize_examples.ts";
 export {
   trainLora,
   type TrainLoraOptions,
@@ -75,9 +100,13 @@ export {
 } from "./lib/train/training_state.ts";
 
 // GPU memory
-export { acquireGpu, type Gpu } from "./lib/gpu/device.ts";
+export { acquireGpu, type AcquireGpuOptions, type Gpu } from "./lib/gpu/device.ts";
+export { type MemoryReport, MemoryTracker } from "./lib/gpu/memory.ts";
+export { type KernelConstants, PipelineCache } from "./lib/gpu/pipeline_cache.ts";
 export {
   estimateInference,
   estimateTraining,
+  type InferenceEstimateSettings,
   type MemoryBreakdown,
+  type TrainingEstimateSettings,
 } from "./lib/estimate_memory.ts";

@@ -36,7 +36,8 @@ function resolve(source: string): string {
   });
 }
 
-const RAW = {
+/** Every kernel's WGSL as written in `kernels/`, before includes are resolved. */
+export const RAW_KERNEL_SOURCES = {
   adamw,
   add,
   attention,
@@ -60,9 +61,9 @@ const RAW = {
 };
 
 /** Names of the kernels (files under `kernels/`). */
-export type KernelName = keyof typeof RAW;
+export type KernelName = keyof typeof RAW_KERNEL_SOURCES;
 
 /** Kernel name → complete WGSL source. */
 export const KERNEL_SOURCES: Record<KernelName, string> = Object.fromEntries(
-  Object.entries(RAW).map(([name, source]) => [name, resolve(source)]),
+  Object.entries(RAW_KERNEL_SOURCES).map(([name, source]) => [name, resolve(source)]),
 ) as Record<KernelName, string>;
