@@ -39,9 +39,13 @@ export function resolveLoraConfig(options: LoraOptions = {}): LoraConfig {
   const r = options.r ?? 16;
   const alpha = options.alpha ?? 32;
   const dropout = options.dropout ?? 0.1;
-  if (!Number.isInteger(r) || r < 1) throw new RangeError(`LoRA rank ${r} must be a positive integer`);
+  if (!Number.isInteger(r) || r < 1) {
+    throw new RangeError(`LoRA rank ${r} must be a positive integer`);
+  }
   if (!(alpha > 0)) throw new RangeError(`LoRA alpha ${alpha} must be positive`);
-  if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`LoRA dropout ${dropout} must be in [0, 1)`);
+  if (!(dropout >= 0 && dropout < 1)) {
+    throw new RangeError(`LoRA dropout ${dropout} must be in [0, 1)`);
+  }
   return {
     r,
     alpha,
@@ -111,7 +115,10 @@ const peftSchema = z.looseObject({
   modules_to_save: z.array(z.string()).nullish(),
 });
 
-/** Parses a PEFT `adapter_config.json`, refusing by name the features this engine lacks. */
+/**
+ * Parses a PEFT `adapter_config.json`, refusing by name, all in one error, the features this
+ * engine lacks.
+ */
 export function parsePeftAdapterConfig(json: unknown, where = "adapter_config.json"): LoraConfig {
   const parsed = peftSchema.safeParse(json);
   if (!parsed.success) {
@@ -119,16 +126,19 @@ export function parsePeftAdapterConfig(json: unknown, where = "adapter_config.js
     throw new Error(`Invalid ${where}: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
   }
   const c = parsed.data;
-  const refuse = (what: string) => {
-    throw new Error(`Unsupported adapter in ${where}: ${what}`);
-  };
-  if (c.peft_type !== undefined && c.peft_type !== "LORA") refuse(`peft_type ${c.peft_type}`);
-  if (c.use_dora) refuse("use_dora true");
-  if (c.fan_in_fan_out) refuse("fan_in_fan_out true");
-  if (c.bias !== undefined && c.bias !== "none") refuse(`bias ${JSON.stringify(c.bias)}`);
-  if (c.rank_pattern && Object.keys(c.rank_pattern).length) refuse("a non-empty rank_pattern");
-  if (c.alpha_pattern && Object.keys(c.alpha_pattern).length) refuse("a non-empty alpha_pattern");
-  if (c.modules_to_save?.length) refuse(`modules_to_save ${c.modules_to_save.join(", ")}`);
+  const refused: string[] = [];
+  if (c.peft_type !== undefined && c.peft_type !== "LORA") refused.push(`peft_type ${c.peft_type}`);
+  if (c.use_dora) refused.push("use_dora true");
+  if (c.fan_in_fan_out) refused.push("fan_in_fan_out true");
+  if (c.bias !== undefined && c.bias !== "none") refused.push(`bias ${JSON.stringify(c.bias)}`);
+  if (c.rank_pattern && Object.keys(c.rank_pattern).length) {
+    refused.push("a non-empty rank_pattern");
+  }
+  if (c.alpha_pattern && Object.keys(c.alpha_pattern).length) {
+    refused.push("a non-empty alpha_pattern");
+  }
+  if (c.modules_to_save?.length) refused.push(`modules_to_save ${c.modules_to_save.join(", ")}`);
+  if (refused.length > 0) throw new Error(`Unsupported adapter in ${where}: ${refused.join("; ")}`);
   const targets = typeof c.target_modules === "string"
     ? (c.target_modules === "all-linear" ? "all-linear" : [c.target_modules])
     : c.target_modules;

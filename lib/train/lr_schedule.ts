@@ -20,8 +20,11 @@ export function learningRateAt(
 ): number {
   if (step < warmupSteps) return baseLr * (step / Math.max(1, warmupSteps));
   if (scheduler === "constant") return baseLr;
-  const progress = (step - warmupSteps) / Math.max(1, totalSteps - warmupSteps);
-  if (scheduler === "linear") return baseLr * Math.max(0, 1 - progress);
+  const decaySteps = Math.max(1, totalSteps - warmupSteps);
+  if (scheduler === "linear") return baseLr * Math.max(0, (totalSteps - step) / decaySteps);
+  const progress = (step - warmupSteps) / decaySteps;
   if (scheduler === "cosine") return baseLr * Math.max(0, 0.5 * (1 + Math.cos(Math.PI * progress)));
-  throw new RangeError(`Unknown scheduler ${JSON.stringify(scheduler)}: expected constant, linear or cosine`);
+  throw new RangeError(
+    `Unknown scheduler ${JSON.stringify(scheduler)}: expected constant, linear or cosine`,
+  );
 }

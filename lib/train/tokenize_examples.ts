@@ -22,7 +22,7 @@ export interface TokenizeOptions {
 export interface TokenizeReport {
   /** Examples kept. */
   kept: number;
-  /** Examples cut to `maxLength`. */
+  /** Kept examples cut to `maxLength` (dropped ones are counted only as dropped). */
   truncated: number;
   /** Examples dropped because no label token survived truncation (the prompt alone was too long). */
   droppedNoLabels: number;
@@ -55,16 +55,15 @@ export function tokenizeExamples(
     const masked = trainOn === "all" || "text" in example
       ? 0
       : commonPrefix(encodeText(tokenizer, example.prompt), inputIds);
-    if (inputIds.length > maxLength) {
-      inputIds = inputIds.slice(0, maxLength);
-      report.truncated++;
-    }
+    const truncated = inputIds.length > maxLength;
+    if (truncated) inputIds = inputIds.slice(0, maxLength);
     const labels = inputIds.map((id, t) => (t < masked ? IGNORE : id));
     const trainable = labels.slice(1).filter((l) => l !== IGNORE).length;
     if (trainable === 0) {
       report.droppedNoLabels++;
       continue;
     }
+    if (truncated) report.truncated++;
     report.kept++;
     report.labelTokens += trainable;
     out.push({ inputIds, labels });

@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import { assertClose } from "../../tests/_assert_close.ts";
+import { readCheckpoint } from "../checkpoint.ts";
+import { createFixtureModel } from "../fixture_model.ts";
+import { loraKey, projectionWeightName } from "../model/names.ts";
+import { memoryModelSource } from "../model_source.ts";
+import { entryToF32, parseSafetensors } from "../safetensors.ts";
+import { resolveLoraConfig } from "./lora_config.ts";
+import { initLoraWeights, type LoraWeights } from "./lora_weights.ts";
+import { mergeAdapter, mergedModelFiles } from "./merge.ts";
+
+/** A random adapter with B non-zero, so that merging changes the weights. */
+function adapterFor(
+  checkpoint: Awaited<ReturnType<typeof readCheckpoint>>,
+  useRslora: boolean,
+): LoraWeights {
+  const lora = resolveLoraConfig({
+    r: 4,
+    alpha: 8,
+    targetModules: ["q_proj", "v_proj", "down_proj"],
+    useRslora,
+  });
+  const w = initLoraWeights(checkpoint.config, lora, 3);
+  const other = initLoraWeights(checkpoint.config, lora, 4);
+  for (const [key, values] of w.tensors) {
+    if (key.includes("lora_B")) {
+      const a = other.tensors.get(key.replace("lora_B", "lora_A"))!;
+      values.forEach((_, i) => (values[i] = a[i % a.length]));
+    }
+  }
+  return w;
+}
+
+for (const dtype of ["F32", "BF16"] as const) {
+  Deno.test(`merged ${dtype} weights equal W + s·B·A, in the base dtype, others untouched`, async () => {
+    const files = createFixtureModel({ dtype, seed: 9 });
+    const checkpoint = await readCheckpoint(memoryModelSource("fixture", files));
+    for (const useRslora of [false, true]) {
+      const adapter = adapterFor(checkpoint, useRslora);
+      const s = useRslora ? 8 / 2 : 8 / 4;
+      const merged = mergeAdapter(checkpoint, adapter);
+      assert.deepEqual([...merged.keys()], [...checkpoint.tensors.keys()]);
+      for (const [name, entry] of checkpoint.tensors) {
+        if (!/q_proj|v_proj|down_proj/.test(name)) assert.equal(merged.get(name), entry, name);
+      }
+      for (let l = 0; l < checkpoint.config.numLayers; l++) {
+        for (const p of adapter.config.targetModules) {
+          const name = projectionWeightName(l, p);
+          const base = checkpoint.tensors.get(name)!;
+          const out = merged.get(name)!;
+          assert.equal(out.dtype, base.dtype);
+          assert.deepEqual(out.shape, base.shape);
+          const [rows, cols] = base.shape, R = 4;
+          const a = adapter.tensors.get(loraKey(l, p, "A"))!,
+            b = adapter.tensors.get(loraKey(l, p, "B"))!;
+          const w = entryToF32(base);
+          const want = new Float64Array(rows * cols);
+          for (let o = 0; o < rows; o++) {
+            for (let i = 0; i < cols; i++) {
+              let ba = 0;
+              for (let r = 0; r < R; r++) ba += b[o * R + r] * a[r * cols + i];
+              want[o * cols + i] = w[o * cols + i] + s * ba;
+            }
+          }
+          // f32: summation order only; bf16: one rounding of the merged value (8 bits).
+          const tol = dtype === "F32" ? { atol: 1e-6, rtol: 1e-6 } : { atol: 1e-6, rtol: 2 ** -8 };
+          assertClose(entryToF32(out), want, { ...tol, label: `${name} rslora ${useRslora}` });
+        }
+      }
+    }
+  });
+}
+
+Deno.test("mergedModelFiles: config, model.safetensors with format pt, tokenizer and generation files", async () => {
+  const files = createFixtureModel({ dtype: "BF16" });
+  const source = memoryModelSource("fixture", files);
+  const checkpoint = await readCheckpoint(source);
+  const out = await mergedModelFiles(checkpoint, adapterFor(checkpoint, false), source);
+  assert.deepEqual(
+    [...out.keys()].sort(),
+    [
+      "config.json",
+      "generation_config.json",
+      "model.safetensors",
+      "tokenizer.json",
+      "tokenizer_config.json",
+    ],
+  );
+  assert.deepEqual(
+    JSON.parse(new TextDecoder().decode(out.get("config.json"))),
+    checkpoint.config.raw,
+  );
+  assert.equal(out.get("tokenizer.json"), files.get("tokenizer.json"));
+  const weights = parseSafetensors(out.get("model.safetensors")!, "merged");
+  assert.deepEqual(weights.metadata, { format: "pt" });
+  assert.deepEqual([...weights.tensors.keys()].sort(), [...checkpoint.tensors.keys()].sort());
+  for (const entry of weights.tensors.values()) assert.equal(entry.dtype, "BF16", entry.name);
+  const merged = await readCheckpoint(memoryModelSource("merged", out)); // loads back
+  assert.deepEqual(merged.config, checkpoint.config);
+});
