@@ -1,13 +1,17 @@
 /**
  * GPU memory estimates for training and inference, summed from the same plans that allocate
- * the real buffers (`planInference`, `planTraining`), so estimate and reality cannot drift.
+ * the real buffers (`planInference`, `planTraining`, the weight shapes of the checkpoint and
+ * the adapter), so estimate and reality cannot drift. Only the recorder's uniform buffer,
+ * which grows with the number of dispatches of a step, is a fixed allowance.
  *
  * @module
  */
 import type { DType } from "./dtype.ts";
 import { dtypeBytes } from "./dtype.ts";
+import type { MemoryReport } from "./gpu/memory.ts";
 import { type LlamaConfig, llamaTensorShapes } from "./llama_config.ts";
 import type { LoraConfig } from "./lora/lora_config.ts";
+import { loraTensorShapes } from "./lora/lora_weights.ts";
 import { type BufferSpec, planInference, specBytes } from "./model/plan.ts";
 import { planTraining } from "./train/train_plan.ts";
 
@@ -15,7 +19,7 @@ import { planTraining } from "./train/train_plan.ts";
 export interface MemoryBreakdown {
   /** Base weights in their stored dtype. */
   weights: number;
-  /** LoRA A and B. */
+  /** LoRA A and B (f32). */
   lora: number;
   /** LoRA gradients. */
   gradients: number;
@@ -45,6 +49,8 @@ export interface TrainingEstimateSettings {
   optimizer: "adamw" | "sgd";
   /** The device's binding limit (bounds the logits chunk); default 128 MiB. */
   maxBindingBytes?: number;
+  /** The dtype the weights are stored in; default the config's `torch_dtype`. */
+  weightsDtype?: DType;
 }
 
 /** Settings of an inference estimate. */
@@ -53,13 +59,15 @@ export interface InferenceEstimateSettings {
   maxContext: number;
   /** Prefill chunk. Default 256. */
   chunkTokens?: number;
-  /** Rank of an adapter applied unmerged (0 for none). */
-  loraRank?: number;
+  /** An adapter applied unmerged (its A and B and the A·x scratch); none by default. */
+  lora?: LoraConfig;
   /** Binding limit; default 128 MiB. */
   maxBindingBytes?: number;
+  /** The dtype the weights are stored in; default the config's `torch_dtype`. */
+  weightsDtype?: DType;
 }
 
-/** Uniform buffer of a recorder (256 B a dispatch, grown by doubling from 16 KiB). */
+/** Allowance for a recorder's uniform buffer (256 B a dispatch; it starts at 16 KiB). */
 const UNIFORMS = 64 * 256;
 const DEFAULT_BINDING = 128 * 2 ** 20;
 
@@ -70,8 +78,27 @@ export function weightBytes(config: LlamaConfig, dtype: DType = config.torchDtyp
   return n * dtypeBytes(dtype);
 }
 
-/** GPU memory of LoRA training. */
-export function estimateTraining(config: LlamaConfig, settings: TrainingEstimateSettings): MemoryBreakdown {
+/**
+ * GPU memory of LoRA training: the weights plus every buffer the trainer allocates.
+ *
+ * @example
+ * ```ts
+ * const config = parseLlamaConfig(JSON.parse(await Deno.readTextFile("model/config.json")));
+ * const lora = resolveLoraConfig({ r: 16, targetModules: ["q_proj", "k_proj", "v_proj"] });
+ * const est = estimateTraining(config, {
+ *   lora,
+ *   batchSize: 1,
+ *   seqLen: 512,
+ *   gradCheckpoint: true,
+ *   optimizer: "adamw",
+ * });
+ * console.log(`${(est.total / 2 ** 30).toFixed(2)} GiB`);
+ * ```
+ */
+export function estimateTraining(
+  config: LlamaConfig,
+  settings: TrainingEstimateSettings,
+): MemoryBreakdown {
   const specs = planTraining(config, settings.lora, {
     batchSize: settings.batchSize,
     seqLen: settings.seqLen,
@@ -79,38 +106,85 @@ export function estimateTraining(config: LlamaConfig, settings: TrainingEstimate
     maxBindingBytes: settings.maxBindingBytes ?? DEFAULT_BINDING,
     optimizerStates: settings.optimizer === "adamw" ? 2 : 0,
   });
-  return sum(config, specs, UNIFORMS);
+  return sum(weightBytes(config, settings.weightsDtype), specs);
 }
 
-/** GPU memory of inference with a KV cache. */
-export function estimateInference(config: LlamaConfig, settings: InferenceEstimateSettings): MemoryBreakdown {
+/**
+ * GPU memory of inference with a KV cache: the weights plus every buffer the model allocates,
+ * and an adapter's tensors when one is applied unmerged.
+ *
+ * @example
+ * ```ts
+ * const config = parseLlamaConfig(JSON.parse(await Deno.readTextFile("model/config.json")));
+ * const est = estimateInference(config, { maxContext: 2048 });
+ * console.log(`KV cache ${est.kvCache} bytes of ${est.total}`);
+ * ```
+ */
+export function estimateInference(
+  config: LlamaConfig,
+  settings: InferenceEstimateSettings,
+): MemoryBreakdown {
   const chunkTokens = Math.min(settings.chunkTokens ?? 256, settings.maxContext);
   const binding = settings.maxBindingBytes ?? DEFAULT_BINDING;
-  const logitRows = Math.max(1, Math.min(chunkTokens, Math.floor(binding / (config.vocabSize * 4))));
+  const logitRows = Math.max(
+    1,
+    Math.min(chunkTokens, Math.floor(binding / (config.vocabSize * 4))),
+  );
   const specs = planInference(config, { maxContext: settings.maxContext, chunkTokens, logitRows });
-  if (settings.loraRank) {
-    specs.push({ name: "lora.u", shape: [chunkTokens, settings.loraRank], dtype: "f32", category: "activations" });
+  if (settings.lora) {
+    // The adapter's A (R, in) and B (out, R), and the (T, R) scratch of A·x.
+    for (const [key, shape] of loraTensorShapes(config, settings.lora)) {
+      specs.push({ name: key, shape, dtype: "f32", category: "lora" });
+    }
+    specs.push({
+      name: "lora.u",
+      shape: [chunkTokens, settings.lora.r],
+      dtype: "f32",
+      category: "activations",
+    });
   }
-  return sum(config, specs, UNIFORMS);
+  return sum(weightBytes(config, settings.weightsDtype), specs);
 }
 
-function sum(config: LlamaConfig, specs: BufferSpec[], uniforms: number): MemoryBreakdown {
-  const b: MemoryBreakdown = {
-    weights: weightBytes(config),
+/**
+ * The bytes a device's {@linkcode MemoryTracker} counts now, in the estimate's categories, so
+ * that a measurement can be set beside an estimate.
+ */
+export function measuredBreakdown(report: MemoryReport): MemoryBreakdown {
+  const b = emptyBreakdown();
+  for (const [category, bytes] of Object.entries(report.byCategory)) add(b, category, bytes);
+  return withTotal(b);
+}
+
+function sum(weights: number, specs: BufferSpec[]): MemoryBreakdown {
+  const b = emptyBreakdown();
+  b.weights = weights;
+  b.workspace = UNIFORMS;
+  for (const spec of specs) add(b, spec.category, specBytes(spec));
+  return withTotal(b);
+}
+
+function emptyBreakdown(): MemoryBreakdown {
+  return {
+    weights: 0,
     lora: 0,
     gradients: 0,
     optimizer: 0,
     activations: 0,
     kvCache: 0,
-    workspace: uniforms,
+    workspace: 0,
     total: 0,
   };
-  for (const spec of specs) {
-    const bytes = specBytes(spec);
-    if (spec.category === "kv-cache") b.kvCache += bytes;
-    else if (spec.category === "weights") b.weights += bytes;
-    else b[spec.category] += bytes;
-  }
-  b.total = b.weights + b.lora + b.gradients + b.optimizer + b.activations + b.kvCache + b.workspace;
+}
+
+function add(b: MemoryBreakdown, category: string, bytes: number): void {
+  const key = category === "kv-cache" ? "kvCache" : category;
+  if (!(key in b) || key === "total") throw new Error(`Unknown memory category ${category}`);
+  b[key as keyof MemoryBreakdown] += bytes;
+}
+
+function withTotal(b: MemoryBreakdown): MemoryBreakdown {
+  b.total = b.weights + b.lora + b.gradients + b.optimizer + b.activations + b.kvCache +
+    b.workspace;
   return b;
 }

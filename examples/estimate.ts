@@ -1,0 +1,158 @@
+/**
+ * Estimate the GPU memory of LoRA training (with and without gradient checkpointing) and of
+ * inference, from a model folder's config.json (no weights needed) or a config file. The
+ * numbers come from the same planner that allocates the real buffers.
+ *
+ *   deno run -A examples/estimate.ts (--model DIR | --config FILE) [--batch-size 1]
+ *     [--max-length 512] [--rank 16] [--target q_proj,k_proj,v_proj|all-linear]
+ *     [--optimizer adamw|sgd] [--grad-checkpoint] [--max-context 2048] [--dtype bf16|f16|f32]
+ *     [--json]
+ *
+ * The inference column applies the adapter unmerged. --grad-checkpoint marks the training
+ * column of the run's setting; --dtype estimates the weights as if stored in another dtype.
+ * With --json one object is printed: `{model, settings, loraParameters, training:
+ * {withoutCheckpointing, withCheckpointing}, inference}`, each breakdown in bytes.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { isDType } from "../lib/dtype.ts";
+import { estimateInference, estimateTraining } from "../lib/estimate_memory.ts";
+import { type LlamaConfig, llamaParameterCount, parseLlamaConfig } from "../lib/llama_config.ts";
+import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
+import { loraParameterCount } from "../lib/lora/lora_weights.ts";
+import { fail, numberFlag, parseFlags } from "./_cli.ts";
+import { memoryTable } from "./_memory_table.ts";
+
+const USAGE = "Usage: deno run -A examples/estimate.ts (--model DIR | --config FILE) " +
+  "[--batch-size 1] [--max-length 512] [--rank 16] [--target q_proj,k_proj,v_proj|all-linear] " +
+  "[--optimizer adamw|sgd] [--grad-checkpoint] [--max-context 2048] [--dtype bf16|f16|f32] " +
+  "[--json]";
+
+const flags = parseFlags(Deno.args, {
+  model: { type: "string" },
+  config: { type: "string" },
+  "batch-size": { type: "string" },
+  "max-length": { type: "string" },
+  rank: { type: "string" },
+  target: { type: "string" },
+  optimizer: { type: "string" },
+  "grad-checkpoint": { type: "boolean" },
+  "max-context": { type: "string" },
+  dtype: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean" },
+}, USAGE);
+
+if (flags.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+if ((flags.model === undefined) === (flags.config === undefined)) {
+  fail(`Give exactly one of --model DIR or --config FILE\n\n${USAGE}`);
+}
+
+/** A flag that must be a positive integer. */
+function positiveInt(value: string | undefined, name: string, fallback: number): number {
+  const n = numberFlag(value, name, fallback);
+  if (!Number.isInteger(n) || n < 1) fail(`--${name} must be a positive integer, got ${n}`);
+  return n;
+}
+
+const batchSize = positiveInt(flags["batch-size"], "batch-size", 1);
+const maxLength = positiveInt(flags["max-length"], "max-length", 512);
+const maxContext = positiveInt(flags["max-context"], "max-context", 2048);
+const optimizer = flags.optimizer ?? "adamw";
+if (optimizer !== "adamw" && optimizer !== "sgd") {
+  fail(`Unknown --optimizer ${JSON.stringify(optimizer)}: expected adamw or sgd`);
+}
+const dtype = flags.dtype?.toUpperCase();
+if (dtype !== undefined && !isDType(dtype)) {
+  fail(`Unknown --dtype ${JSON.stringify(flags.dtype)}: expected bf16, f16 or f32`);
+}
+let lora;
+try {
+  lora = resolveLoraConfig({
+    r: numberFlag(flags.rank, "rank", 16),
+    targetModules: flags.target?.split(",").map((t) => t.trim()),
+  });
+} catch (e) {
+  fail((e as Error).message);
+}
+
+const configPath = flags.config ?? join(flags.model!, "config.json");
+let config: LlamaConfig;
+try {
+  config = parseLlamaConfig(JSON.parse(await Deno.readTextFile(configPath)));
+} catch (e) {
+  const reason = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
+  console.error(`Cannot read the config ${configPath}: ${reason}`);
+  Deno.exit(1);
+}
+const weightsDtype = dtype ?? config.torchDtype;
+
+const training = (gradCheckpoint: boolean) =>
+  estimateTraining(config, {
+    lora,
+    batchSize,
+    seqLen: maxLength,
+    gradCheckpoint,
+    optimizer,
+    weightsDtype,
+  });
+const withoutCheckpointing = training(false);
+const withCheckpointing = training(true);
+const inference = estimateInference(config, { maxContext, lora, weightsDtype });
+const gradCheckpoint = flags["grad-checkpoint"] ?? false;
+const parameters = llamaParameterCount(config);
+const loraParameters = loraParameterCount(config, lora);
+
+if (flags.json) {
+  console.log(JSON.stringify({
+    model: {
+      config: configPath,
+      layers: config.numLayers,
+      hiddenSize: config.hiddenSize,
+      vocabSize: config.vocabSize,
+      parameters,
+      weightsDtype,
+    },
+    settings: {
+      batchSize,
+      maxLength,
+      rank: lora.r,
+      targetModules: lora.targetModules,
+      optimizer,
+      gradCheckpoint,
+      maxContext,
+    },
+    loraParameters,
+    training: { withoutCheckpointing, withCheckpointing },
+    inference,
+  }));
+} else {
+  const mark = (on: boolean) => on === gradCheckpoint ? " *" : "";
+  console.log(
+    `Model ${configPath}: ${config.numLayers} layers, hidden ${config.hiddenSize}, vocab ` +
+      `${config.vocabSize}, ${parameters.toLocaleString("en-US")} parameters in ${weightsDtype}`,
+  );
+  console.log(
+    `LoRA r=${lora.r} on ${lora.targetModules.join(", ")}: ` +
+      `${loraParameters.toLocaleString("en-US")} trainable parameters`,
+  );
+  console.log(
+    `Training: batch ${batchSize} × ${maxLength} tokens, ${
+      optimizer === "adamw" ? "AdamW" : "SGD"
+    }` +
+      `; inference: ${maxContext}-token context, adapter applied unmerged\n`,
+  );
+  console.log(memoryTable([
+    { title: `training${mark(false)}`, breakdown: withoutCheckpointing },
+    { title: `training, grad checkpointing${mark(true)}`, breakdown: withCheckpointing },
+    { title: "inference", breakdown: inference },
+  ], `weights (${weightsDtype})`));
+  console.log(
+    "\n* the run's setting (--grad-checkpoint). Workspace holds the logits chunk, gradient " +
+      "scratch, RoPE tables and uniforms.",
+  );
+}
