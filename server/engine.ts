@@ -221,9 +221,13 @@ export class ServerEngine {
     const room = Math.min(cap, maxContext - promptTokens);
     const maxTokens = request.maxTokens ?? room;
     if (maxTokens > cap) {
-      throw new ApiError(400, `max_tokens ${maxTokens} exceeds this server's cap ${cap}`, {
-        param: "max_tokens",
-      });
+      throw new ApiError(
+        400,
+        `Requested max_tokens ${maxTokens} exceeds this server's cap ${cap}`,
+        {
+          param: "max_tokens",
+        },
+      );
     }
     if (maxTokens > room) {
       throw new ApiError(

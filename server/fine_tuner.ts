@@ -84,14 +84,11 @@ export class FineTuner {
     this.#options = options;
   }
 
-  /** Checks a request, loads and tokenises its data, and queues the job. */
+  /**
+   * Checks a request, loads and tokenises its data, and queues the job. Everything is checked
+   * before the backend, so a CPU server still reports bad data and paths.
+   */
   async create(request: FineTuningRequest): Promise<FineTuningJob> {
-    if (!this.#model.gpu) {
-      throw new ApiError(400, "Fine-tuning needs the WebGPU backend; this server runs on the CPU", {
-        param: "model",
-        code: "training_unavailable",
-      });
-    }
     if (request.model !== this.#options.modelId) {
       throw new ApiError(
         404,
@@ -123,7 +120,7 @@ export class FineTuner {
     if (maxLength > this.#options.maxLength) {
       throw new ApiError(
         400,
-        `max_length ${maxLength} exceeds this server's limit ${this.#options.maxLength}`,
+        `Requested max_length ${maxLength} exceeds this server's limit ${this.#options.maxLength}`,
         {
           param: "hyperparameters.max_length",
         },
@@ -141,6 +138,12 @@ export class FineTuner {
       throw new ApiError(400, (e as Error).message, { param: "hyperparameters" });
     }
     const examples = await this.#examples(request, maxLength);
+    if (!this.#model.gpu) {
+      throw new ApiError(400, "Fine-tuning needs the WebGPU backend; this server runs on the CPU", {
+        param: "model",
+        code: "training_unavailable",
+      });
+    }
     const lr = h.learning_rate ??
       DEFAULT_LR *
         (typeof h.learning_rate_multiplier === "number" ? h.learning_rate_multiplier : 1);

@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ApiError } from "../server/errors.ts";
+import { type FineTuningJob, JobStore } from "../server/job_store.ts";
+import { isSafeName, resolveInside } from "../server/safe_path.ts";
+import { tempDir } from "../server/_test_fixture.ts";
+
+function job(id: string, status: FineTuningJob["status"], createdAt: number): FineTuningJob {
+  return {
+    object: "fine_tuning.job",
+    id,
+    model: "tiny",
+    created_at: createdAt,
+    finished_at: null,
+    fine_tuned_model: null,
+    organization_id: "local",
+    result_files: [],
+    status,
+    validation_file: null,
+    training_file: null,
+    hyperparameters: {
+      n_epochs: 1,
+      batch_size: 1,
+      learning_rate: 1e-4,
+      lora_r: 4,
+      lora_alpha: 8,
+      lora_dropout: 0,
+      target_modules: ["q_proj"],
+      max_steps: 3,
+      gradient_accumulation_steps: 1,
+      max_length: 64,
+    },
+    trained_tokens: null,
+    error: null,
+    seed: 1,
+    estimated_finish: null,
+    user_provided_suffix: null,
+    integrations: [],
+    last_checkpoint: null,
+  };
+}
+
+Deno.test("job store: jobs and events persist; interrupted jobs fail naming their last checkpoint", async () => {
+  const dir = join(await tempDir(), ".jobs");
+  const store = await JobStore.open(dir);
+  await store.create(job("ftjob-done", "queued", 100));
+  await store.update("ftjob-done", { status: "succeeded", fine_tuned_model: "mine" });
+  await store.create(job("ftjob-running", "running", 200));
+  await store.update("ftjob-running", { last_checkpoint: ".jobs/ftjob-running/checkpoint-2" });
+  await store.addEvent("ftjob-running", "info", "Step 2/3: training loss=1.0000", {
+    step: 2,
+    train_loss: 1,
+  });
+  await store.create(job("ftjob-queued", "queued", 300));
+  const heard: string[] = [];
+  const stop = store.subscribe(
+    "ftjob-queued",
+    (event, j) => heard.push(`${j.status}: ${event.message}`),
+  );
+  await store.addEvent("ftjob-queued", "info", "Created");
+  stop();
+  await store.addEvent("ftjob-queued", "info", "Not heard");
+  assert.deepEqual(heard, ["queued: Created"]);
+  assert.deepEqual(store.list().map((j) => j.id), ["ftjob-queued", "ftjob-running", "ftjob-done"]);
+
+  // Garbage beside the job files is skipped with a warning, not fatal.
+  await Deno.writeTextFile(join(dir, "ftjob-broken.json"), "{ not json");
+  await Deno.writeTextFile(
+    join(dir, "ftjob-other.json"),
+    JSON.stringify({ job: job("ftjob-x", "queued", 1), events: [] }),
+  );
+  const warnings: string[] = [];
+  const reopened = await JobStore.open(dir, (m) => warnings.push(m));
+  assert.equal(warnings.length, 2, warnings.join("\n"));
+  assert.ok(warnings.some((w) => w.includes("ftjob-broken.json")));
+
+  assert.equal(reopened.get("ftjob-done")?.status, "succeeded");
+  assert.equal(reopened.get("ftjob-done")?.fine_tuned_model, "mine");
+  const running = reopened.get("ftjob-running")!;
+  assert.equal(running.status, "failed");
+  assert.equal(running.error?.code, "interrupted");
+  assert.match(running.error!.message, /last checkpoint \.jobs\/ftjob-running\/checkpoint-2/);
+  assert.ok(running.finished_at !== null);
+  const events = reopened.events("ftjob-running");
+  assert.equal(events[0].data?.train_loss, 1);
+  assert.equal(events.at(-1)?.level, "error");
+  assert.match(reopened.get("ftjob-queued")!.error!.message, /no checkpoint was saved/);
+  assert.equal(reopened.events("ftjob-queued").length, 3);
+
+  // A third start changes nothing more: the failed jobs stay as they are.
+  const again = await JobStore.open(dir, () => {});
+  assert.deepEqual(again.get("ftjob-running"), running);
+});
+
+Deno.test("safe paths: names and relative paths stay inside their folder", async () => {
+  const root = await tempDir();
+  const data = join(root, "data");
+  await Deno.mkdir(join(data, "sets"), { recursive: true });
+  await Deno.writeTextFile(join(data, "sets", "a.json"), "[]");
+  await Deno.writeTextFile(join(root, "secret.json"), "[]");
+  await Deno.symlink(join(root, "secret.json"), join(data, "escape.json"));
+  await Deno.symlink(join(data, "sets", "a.json"), join(data, "inside.json"));
+  await Deno.symlink(root, join(data, "up"));
+
+  assert.equal(
+    await resolveInside(data, "sets/a.json", "training_file"),
+    await Deno.realPath(join(data, "sets", "a.json")),
+  );
+  assert.equal(
+    await resolveInside(data, "inside.json", "training_file"),
+    await Deno.realPath(join(data, "sets", "a.json")),
+  );
+  for (
+    const bad of [
+      "../secret.json",
+      "sets/../../secret.json",
+      "/etc/passwd",
+      join(root, "secret.json"),
+      "",
+      "sets//a.json",
+      "./sets/a.json",
+      "sets\\a.json",
+      "C:secret.json",
+      "a.json\0",
+      "escape.json",
+      "up/secret.json",
+      "missing.json",
+    ]
+  ) {
+    await assert.rejects(resolveInside(data, bad, "training_file"), (e: unknown) => {
+      assert.ok(e instanceof ApiError, String(e));
+      assert.equal(e.status, 400);
+      assert.equal(e.param, "training_file");
+      assert.match(e.message, /^Invalid training_file /);
+      return true;
+    }, bad);
+  }
+  for (const good of ["a", "my-adapter_2", "v1.2", "A".repeat(64)]) {
+    assert.ok(isSafeName(good), good);
+  }
+  for (const bad of ["", ".", "..", ".jobs", "a/b", "a\\b", "-x", "A".repeat(65), "é", "a b"]) {
+    assert.ok(!isSafeName(bad), bad);
+  }
+});
