@@ -21,6 +21,7 @@ import matmul from "../../kernels/matmul.wgsl" with { type: "text" };
 import rmsnorm from "../../kernels/rmsnorm.wgsl" with { type: "text" };
 import rmsnormBackward from "../../kernels/rmsnorm_backward.wgsl" with { type: "text" };
 import rope from "../../kernels/rope.wgsl" with { type: "text" };
+import sample from "../../kernels/sample.wgsl" with { type: "text" };
 import sgd from "../../kernels/sgd.wgsl" with { type: "text" };
 import squaredNorm from "../../kernels/squared_norm.wgsl" with { type: "text" };
 import swiglu from "../../kernels/swiglu.wgsl" with { type: "text" };
@@ -54,6 +55,7 @@ export const RAW_KERNEL_SOURCES = {
   rmsnorm,
   rmsnorm_backward: rmsnormBackward,
   rope,
+  sample,
   sgd,
   squared_norm: squaredNorm,
   swiglu,

@@ -1,0 +1,57 @@
+/**
+ * Next-token sampling on the GPU (`kernels/sample.wgsl`): repetition penalty, temperature,
+ * top-k, top-p and a seeded draw, so decode steps can chain without a host round trip.
+ * Dimensions: V vocab, N sampled tokens.
+ *
+ * @module
+ */
+import type { CommandRecorder } from "../gpu/recorder.ts";
+import { ParamWriter } from "../gpu/params.ts";
+
+/** Sampling settings the kernel takes. */
+export interface GpuSamplingParams {
+  /** 0 = greedy. */
+  temperature: number;
+  /** 0 = off. */
+  topK: number;
+  /** 1 = off. */
+  topP: number;
+  /** 1 = off. */
+  repetitionPenalty: number;
+  /** Seed of the draws; the draw of step s uses hash(seed, s). */
+  seed: number;
+}
+
+/** Arguments of {@linkcode recordSample}. */
+export interface SampleArgs extends GpuSamplingParams {
+  /** Logits (V) at element offset `logitsOffset`. */
+  logits: GPUBuffer;
+  /** Element offset of the row to sample from. */
+  logitsOffset?: number;
+  /** Seen flags (V), u32; the chosen id is marked. */
+  seen: GPUBuffer;
+  /** Sampled ids (N); the chosen id goes to `outIndex`. */
+  tokens: GPUBuffer;
+  /** Index in `tokens`. */
+  outIndex: number;
+  /** The next step's input ids; the chosen id goes to element 0. */
+  ids: GPUBuffer;
+  /** Vocabulary size V. */
+  vocabSize: number;
+  /** Step number mixed into the draw. */
+  step: number;
+}
+
+/** Records one sampling dispatch (a single workgroup). */
+export function recordSample(rec: CommandRecorder, args: SampleArgs): void {
+  rec.dispatch({
+    kernel: "sample",
+    params: new ParamWriter()
+      .u32(args.vocabSize).f32(args.temperature).u32(args.topK).f32(args.topP)
+      .f32(args.repetitionPenalty).u32(args.seed >>> 0).u32(args.step >>> 0).u32(args.outIndex)
+      .u32(args.logitsOffset ?? 0)
+      .bytes(),
+    buffers: [args.logits, args.seen, args.tokens, args.ids],
+    workgroups: [1],
+  });
+}

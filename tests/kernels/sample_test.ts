@@ -1,0 +1,104 @@
+/**
+ * The GPU sampler (kernels/sample.wgsl) against the host sampler's distribution
+ * (lib/sampling.ts samplingDistribution, Hugging Face semantics): greedy with ties and the
+ * repetition penalty exactly, and for temperature / top-k / top-p every draw inside the kept
+ * set with frequencies matching its probabilities.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { CommandRecorder } from "../../lib/gpu/recorder.ts";
+import { type GpuSamplingParams, recordSample } from "../../lib/ops/sample.ts";
+import { Rng } from "../../lib/rng.ts";
+import { samplingDistribution } from "../../lib/sampling.ts";
+import { gpuTest, upload } from "../_gpu.ts";
+import type { Gpu } from "../../lib/gpu/device.ts";
+
+/** Draws `draws` tokens from the same logits with steps 0..draws-1, in one submit. */
+async function drawMany(
+  gpu: Gpu,
+  logits: Float32Array,
+  seenIds: number[],
+  params: GpuSamplingParams,
+  draws: number,
+): Promise<Uint32Array> {
+  const V = logits.length;
+  const seenFlags = new Uint32Array(V);
+  for (const id of seenIds) seenFlags[id] = 1;
+  const rec = new CommandRecorder(gpu);
+  const logitBuf = upload(gpu, logits), tokens = upload(gpu, new Uint32Array(draws));
+  const ids = upload(gpu, new Uint32Array(1));
+  const seens = Array.from({ length: draws }, () => upload(gpu, seenFlags)); // each draw sees the same set
+  for (let step = 0; step < draws; step++) {
+    recordSample(rec, {
+      ...params,
+      logits: logitBuf,
+      seen: seens[step],
+      tokens,
+      outIndex: step,
+      ids,
+      vocabSize: V,
+      step,
+    });
+  }
+  const out = rec.read(tokens, 0, draws * 4);
+  rec.submit();
+  return new Uint32Array(await out);
+}
+
+function randomLogits(seed: number, V: number, scale: number): Float32Array {
+  const rng = new Rng(seed);
+  const out = new Float32Array(V);
+  rng.fillNormal(out, scale);
+  return out;
+}
+
+gpuTest("GPU greedy sampling picks the argmax, the lowest id on ties, after the penalty", async (gpu) => {
+  const logits = new Float32Array([0.5, 3, -1, 3, 2.9, -4, 0]);
+  const greedy = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 1 };
+  assert.deepEqual([...await drawMany(gpu, logits, [], greedy, 2)], [1, 1]);
+  const penalised = { ...greedy, repetitionPenalty: 1.5 };
+  // 1 and 3 were seen: 3/1.5 = 2 < 2.9, so 4 wins.
+  assert.deepEqual([...await drawMany(gpu, logits, [1, 3], penalised, 1)], [4]);
+  const big = randomLogits(3, 1000, 2);
+  const want = samplingDistribution(big, { temperature: 0 }, []).ids![0];
+  assert.deepEqual([...await drawMany(gpu, big, [], greedy, 1)], [want]);
+});
+
+for (
+  const options of [
+    { temperature: 0.8, topK: 12, topP: 1, repetitionPenalty: 1 },
+    { temperature: 1.2, topK: 0, topP: 0.7, repetitionPenalty: 1 },
+    { temperature: 0.7, topK: 20, topP: 0.9, repetitionPenalty: 1.3 },
+  ]
+) {
+  gpuTest(`GPU sampling draws from the host's distribution (${JSON.stringify(options)})`, async (gpu) => {
+    const V = 61, draws = 1500;
+    const logits = randomLogits(7, V, 1.5);
+    const seen = [0, 5, 9, 30];
+    const dist = samplingDistribution(logits, options, seen);
+    const kept = new Set(dist.ids ?? logits.map((_, i) => i));
+    const tokens = await drawMany(gpu, logits, seen, { ...options, seed: 99 }, draws);
+    const counts = new Map<number, number>();
+    for (const id of tokens) {
+      assert.ok(kept.has(id), `drew ${id}, outside the kept set`);
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    for (const id of kept) {
+      const p = dist.weights[id] / dist.total;
+      const expected = p * draws, sd = Math.sqrt(draws * p * (1 - p));
+      const got = counts.get(id) ?? 0;
+      assert.ok(Math.abs(got - expected) <= 5 * sd + 2, `id ${id}: ${got} draws, expected ${expected.toFixed(1)} ± ${sd.toFixed(1)}`);
+    }
+  });
+}
+
+gpuTest("GPU sampling is reproducible for a seed and differs across seeds", async (gpu) => {
+  const logits = randomLogits(11, 300, 1);
+  const params = { temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, seed: 5 };
+  const a = await drawMany(gpu, logits, [], params, 64);
+  const b = await drawMany(gpu, logits, [], params, 64);
+  const c = await drawMany(gpu, logits, [], { ...params, seed: 6 }, 64);
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a, c);
+});
