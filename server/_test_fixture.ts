@@ -76,3 +76,10 @@ export async function fixtureServer(
   const app = createApp(engine, { loopbackOnly: true, ...options.app });
   return { root, adaptersDir, engine, app };
 }
+
+/** Serves `app` on 127.0.0.1 at a free port; `close` shuts the server down. */
+export function serveApp(app: { fetch: (request: Request) => Response | Promise<Response> }) {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  return { url, close: () => server.shutdown() };
+}

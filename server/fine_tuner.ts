@@ -347,11 +347,12 @@ export class FineTuner {
           const path = `${JOBS_FOLDER}/${id}/checkpoint-${state.step}`;
           const files = serializeTrainingState(state, model.config, this.#options.modelId);
           await writeFolderAtomic(join(adaptersDir, path), files);
+          // The job names the new checkpoint before the old one goes, so it never names a gap.
+          await this.store.update(id, { last_checkpoint: path });
           if (checkpoint !== null && checkpoint !== path) {
             await Deno.remove(join(adaptersDir, checkpoint), { recursive: true });
           }
           checkpoint = path;
-          await this.store.update(id, { last_checkpoint: path });
         },
       });
       while (true) {

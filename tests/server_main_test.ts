@@ -1,0 +1,212 @@
+/**
+ * `server/main.ts` as a process: flags, /health, auth, adapters from `--adapter`, clean exit
+ * on SIGTERM, and (on WebGPU) a job interrupted by a crash found failed after the restart,
+ * naming its last checkpoint.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { createFixtureModel } from "../lib/fixture_model.ts";
+import { writeModelFiles } from "../lib/fs_model_source.ts";
+import { parseLlamaConfig } from "../lib/llama_config.ts";
+import { randomAdapter, tempDir, writeAdapter } from "../server/_test_fixture.ts";
+import { gpuTest } from "./_gpu.ts";
+
+const MAIN = new URL("../server/main.ts", import.meta.url).pathname;
+
+/** A fixture model folder and an adapter folder for it. */
+async function fixtureFolders() {
+  const root = await tempDir();
+  const files = createFixtureModel({ preset: "tiny", tokenizer: "small", seed: 7, dtype: "F32" });
+  const modelDir = join(root, "tiny-model");
+  await writeModelFiles(modelDir, files);
+  const config = parseLlamaConfig(JSON.parse(new TextDecoder().decode(files.get("config.json"))));
+  const adapterDir = join(root, "my-adapter");
+  await writeAdapter(adapterDir, randomAdapter(config, 5), config);
+  return { root, modelDir, adapterDir };
+}
+
+/** Starts main.ts with `args`; resolves once it prints its address. */
+async function start(args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--port", "0", ...args],
+    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  while (!/Listening on (http:\/\/\S+?)\/\n/.test(out)) {
+    const { value, done } = await lines.read();
+    if (done) {
+      throw new Error(
+        `main.ts exited before listening:\n${out}\n${
+          new TextDecoder().decode((await child.output()).stderr)
+        }`,
+      );
+    }
+    out += value;
+  }
+  const url = /Listening on (http:\/\/\S+?)\/\n/.exec(out)![1];
+  const drain = (async () => {
+    while (!(await lines.read()).done) { /* keep the pipe flowing */ }
+  })();
+  const stderr = new Response(child.stderr).text();
+  return {
+    url,
+    child,
+    /** Sends `signal` and returns the exit code and stderr. */
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      child.kill(signal);
+      const status = await child.status;
+      await drain;
+      return { code: status.code, stderr: await stderr };
+    },
+  };
+}
+
+async function healthy(url: string) {
+  while (true) {
+    const response = await fetch(`${url}/health`);
+    const body = await response.json();
+    if (response.status === 200) return body;
+    assert.equal(response.status, 503);
+    assert.equal(body.status, "loading");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+Deno.test("main.ts: serves a model folder with --adapter and --api-key, exits cleanly on SIGTERM", async () => {
+  const { root, modelDir, adapterDir } = await fixtureFolders();
+  const server = await start([
+    "--model",
+    modelDir,
+    "--backend",
+    "cpu",
+    "--adapter",
+    `mine=${adapterDir}`,
+    "--adapters-dir",
+    join(root, "adapters"),
+    "--api-key",
+    "k-main",
+  ]);
+  try {
+    const health = await healthy(server.url);
+    assert.deepEqual([health.model, health.backend], ["tiny-model", "cpu"]);
+    const auth = { authorization: "Bearer k-main" };
+    const models = await (await fetch(`${server.url}/v1/models`, { headers: auth })).json();
+    assert.deepEqual(
+      models.data.map((m: { id: string; parent: string | null }) => [m.id, m.parent]),
+      [
+        ["tiny-model", null],
+        ["mine", "tiny-model"],
+      ],
+    );
+    const completion = await fetch(`${server.url}/v1/completions`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ model: "mine", prompt: "Hi", max_tokens: 3, temperature: 0 }),
+    });
+    assert.equal((await completion.json()).usage.completion_tokens, 3);
+    const denied = await fetch(`${server.url}/v1/models`);
+    assert.equal(denied.status, 401);
+    await denied.body?.cancel();
+  } finally {
+    const { code, stderr } = await server.stop();
+    assert.equal(code, 0, stderr);
+  }
+});
+
+Deno.test("main.ts: bad flags and a missing model exit with a clear message", async () => {
+  const { modelDir } = await fixtureFolders();
+  const run = async (args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+  };
+  const cases: [string[], number, RegExp][] = [
+    [[], 2, /Missing --model DIR/],
+    [["--model", modelDir, "--port", "http"], 2, /--port must be an integer ≥ 0, got "http"/],
+    [["--model", modelDir, "--adapter", "nodir"], 2, /--adapter must be NAME=DIR, got "nodir"/],
+    [["--model", modelDir, "--backend", "tpu"], 2, /--backend must be auto, webgpu or cpu/],
+    [["--model", modelDir, "--bogus"], 2, /Unknown option '--bogus'/],
+    [
+      ["--model", join(modelDir, "missing"), "--backend", "cpu", "--port", "0"],
+      1,
+      /Loading failed: .*config\.json/,
+    ],
+  ];
+  const results = await Promise.all(cases.map(([args]) => run(args)));
+  results.forEach(({ code, stderr }, i) => {
+    assert.equal(code, cases[i][1], stderr);
+    assert.match(stderr, cases[i][2]);
+  });
+});
+
+gpuTest(
+  "main.ts: after a crash mid-job, the restarted server marks the job failed at its last checkpoint",
+  async () => {
+    const { root, modelDir } = await fixtureFolders();
+    const adaptersDir = join(root, "adapters");
+    const args = [
+      "--model",
+      modelDir,
+      "--backend",
+      "webgpu",
+      "--adapters-dir",
+      adaptersDir,
+      "--checkpoint-every",
+      "1",
+    ];
+    const first = await start(args);
+    let jobId: string, checkpoint: string;
+    try {
+      await healthy(first.url);
+      const job = await (await fetch(`${first.url}/v1/fine_tuning/jobs`, {
+        method: "POST",
+        body: JSON.stringify({
+          model: "tiny-model",
+          training_data: [{ instruction: "Q?", output: "A." }, { instruction: "R?", output: "B." }],
+          hyperparameters: { max_steps: 10_000, gradient_accumulation_steps: 1, lora_r: 2 },
+        }),
+      })).json();
+      jobId = job.id;
+      while (true) {
+        const now = await (await fetch(`${first.url}/v1/fine_tuning/jobs/${jobId}`)).json();
+        if (now.last_checkpoint) {
+          checkpoint = now.last_checkpoint;
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      await first.stop("SIGKILL"); // a crash: no chance to mark anything
+    }
+    const second = await start(args);
+    try {
+      await healthy(second.url);
+      const job = await (await fetch(`${second.url}/v1/fine_tuning/jobs/${jobId}`)).json();
+      assert.equal(job.status, "failed");
+      assert.equal(job.error.code, "interrupted");
+      assert.match(
+        job.error.message,
+        /^Interrupted by a server restart; last checkpoint \.jobs\/ftjob-/,
+      );
+      assert.ok(job.last_checkpoint);
+      // The named checkpoint (the newest written before the crash) is on disk and complete.
+      assert.ok(job.error.message.endsWith(job.last_checkpoint));
+      assert.ok(
+        Number(/checkpoint-(\d+)$/.exec(job.last_checkpoint)![1]) >=
+          Number(/checkpoint-(\d+)$/.exec(checkpoint)![1]),
+      );
+      assert.ok(
+        (await Deno.stat(join(adaptersDir, job.last_checkpoint, "trainer_state.json"))).isFile,
+      );
+    } finally {
+      const { code, stderr } = await second.stop();
+      assert.equal(code, 0, stderr);
+    }
+  },
+);
