@@ -9,7 +9,12 @@
  */
 import { IncrementalDetokenizer } from "./incremental_detokenizer.ts";
 import { Rng } from "./rng.ts";
-import { sampleToken, type SamplingOptions } from "./sampling.ts";
+import {
+  type ResolvedSampling,
+  resolveSampling,
+  sampleToken,
+  type SamplingOptions,
+} from "./sampling.ts";
 import type { TextTokenizer } from "./tokenizer.ts";
 
 /** A model that turns tokens into next-token logits, keeping its own KV cache. */
@@ -21,6 +26,30 @@ export interface LogitsStepper {
   /** The most tokens (prompt plus generated) the cache holds. */
   readonly maxContext: number;
 }
+
+/**
+ * A model that samples on its own device and chains decode steps without a host round trip
+ * per token (the WebGPU model): only the sampled ids come back.
+ */
+export interface TokenSampler {
+  /** Clears the cache, runs the prompt and samples the first token. */
+  prefillSample(ids: number[], sampling: ResolvedSampling, signal?: AbortSignal): Promise<number>;
+  /**
+   * Appends the last sampled token and samples `count` more in one submit; `firstStep` is the
+   * index of the first of them among the generated tokens (it seeds the draws).
+   */
+  decodeSample(
+    count: number,
+    sampling: ResolvedSampling,
+    firstStep: number,
+    signal?: AbortSignal,
+  ): Promise<number[]>;
+  /** The most tokens (prompt plus generated) the cache holds. */
+  readonly maxContext: number;
+}
+
+/** Decode steps chained per readback on a {@linkcode TokenSampler}. */
+export const DECODE_CHAIN = 8;
 
 /** Options for {@linkcode streamTokens} and {@linkcode generateText}. */
 export interface GenerateOptions extends SamplingOptions {
@@ -108,7 +137,7 @@ class StopStringFilter {
 
 /** Throws unless the prompt and generation options are usable. */
 function checkInputs(
-  stepper: LogitsStepper,
+  stepper: LogitsStepper | TokenSampler,
   tokenizer: TextTokenizer,
   promptIds: number[],
   maxTokens: number,
@@ -150,7 +179,7 @@ function checkInputs(
  * ```
  */
 export async function* streamTokens(
-  stepper: LogitsStepper,
+  stepper: LogitsStepper | TokenSampler,
   tokenizer: TextTokenizer,
   promptIds: number[],
   options: GenerateOptions = {},
@@ -159,12 +188,10 @@ export async function* streamTokens(
   checkInputs(stepper, tokenizer, promptIds, maxTokens, stop);
   const eosIds = new Set(options.eosIds ?? tokenizer.eosIds);
   const limit = Math.min(maxTokens, stepper.maxContext - promptIds.length);
-  const rng = new Rng(options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0]);
   const detokenizer = new IncrementalDetokenizer(tokenizer, {
     contextIds: promptIds.slice(-CONTEXT_IDS),
   });
   const filter = new StopStringFilter(stop);
-  const history = [...promptIds]; // prompt and generated ids, for the repetition penalty
   const tokens: number[] = [];
   let text = "";
   let unsent: number[] = []; // ids sampled since the last chunk
@@ -173,29 +200,28 @@ export async function* streamTokens(
 
   try {
     signal?.throwIfAborted();
-    let logits = await stepper.prefill(promptIds, signal); // (V)
-    while (true) {
-      const id = sampleToken(logits, options, rng, history);
-      tokens.push(id);
-      history.push(id);
-      if (eosIds.has(id)) {
-        finishReason = "stop";
-        break;
+    const batches = sampledTokens(stepper, promptIds, resolveSampling(options), limit, signal);
+    generation: for await (const batch of batches) {
+      for (const id of batch) {
+        tokens.push(id);
+        if (eosIds.has(id)) {
+          finishReason = "stop";
+          break generation;
+        }
+        unsent.push(id);
+        const piece = filter.push(detokenizer.push(id));
+        if (piece.text !== "") {
+          text += piece.text;
+          yield { text: piece.text, tokenIds: unsent };
+          unsent = [];
+        }
+        if (piece.stopped) {
+          [finishReason, stopped] = ["stop", true];
+          break generation;
+        }
+        if (tokens.length >= limit) break generation;
       }
-      unsent.push(id);
-      const piece = filter.push(detokenizer.push(id));
-      if (piece.text !== "") {
-        text += piece.text;
-        yield { text: piece.text, tokenIds: unsent };
-        unsent = [];
-      }
-      if (piece.stopped) {
-        [finishReason, stopped] = ["stop", true];
-        break;
-      }
-      if (tokens.length >= limit) break;
       signal?.throwIfAborted();
-      logits = await stepper.decode(id, signal);
     }
   } catch (err) {
     if (!signal?.aborted) throw err;
@@ -222,6 +248,38 @@ export async function* streamTokens(
 }
 
 /**
+ * The sampled ids of a generation in batches: one at a time with host sampling from a
+ * {@linkcode LogitsStepper}, or the first alone and then chains of {@linkcode DECODE_CHAIN}
+ * from a {@linkcode TokenSampler}. The consumer stops it; it never samples past `limit`.
+ */
+async function* sampledTokens(
+  stepper: LogitsStepper | TokenSampler,
+  promptIds: number[],
+  sampling: ResolvedSampling,
+  limit: number,
+  signal?: AbortSignal,
+): AsyncGenerator<number[]> {
+  if ("prefillSample" in stepper) {
+    yield [await stepper.prefillSample(promptIds, sampling, signal)];
+    for (let produced = 1; produced < limit;) {
+      const count = Math.min(DECODE_CHAIN, limit - produced);
+      yield await stepper.decodeSample(count, sampling, produced, signal);
+      produced += count;
+    }
+    return;
+  }
+  const rng = new Rng(sampling.seed);
+  const history = [...promptIds]; // prompt and generated ids, for the repetition penalty
+  let logits = await stepper.prefill(promptIds, signal); // (V)
+  while (true) {
+    const id = sampleToken(logits, sampling, rng, history);
+    history.push(id);
+    yield [id];
+    logits = await stepper.decode(id, signal);
+  }
+}
+
+/**
  * Generates from `promptIds` and returns the whole result; see {@linkcode streamTokens}.
  *
  * @example
@@ -231,7 +289,7 @@ export async function* streamTokens(
  * ```
  */
 export async function generateText(
-  stepper: LogitsStepper,
+  stepper: LogitsStepper | TokenSampler,
   tokenizer: TextTokenizer,
   promptIds: number[],
   options: GenerateOptions = {},

@@ -31,6 +31,20 @@ const NO_BIN = 0xffff;
 const binCount = new Float64Array(BINS); // (BINS) ids per bin, scratch reused by every call
 const binMass = new Float64Array(BINS); // (BINS) weight per bin, scratch reused by every call
 
+/** The sampling options with their defaults filled in. */
+export type ResolvedSampling = Required<Omit<SamplingOptions, "seed">> & { seed: number };
+
+/**
+ * Fills in the defaults (temperature 1, top-k off, top-p 1, no penalty, a random seed when
+ * none is given) and throws unless every option is in range.
+ */
+export function resolveSampling(options: SamplingOptions): ResolvedSampling {
+  const { temperature = 1, topK = 0, topP = 1, repetitionPenalty = 1 } = options;
+  checkOptions(temperature, topK, topP, repetitionPenalty);
+  const seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0];
+  return { temperature, topK, topP, repetitionPenalty, seed };
+}
+
 /** Throws unless the sampling options are in range. */
 function checkOptions(temperature: number, topK: number, topP: number, penalty: number): void {
   if (!(Number.isFinite(temperature) && temperature >= 0)) {

@@ -19,9 +19,10 @@ import { recordEmbedding } from "../ops/embedding.ts";
 import { recordLinear, recordMatmul } from "../ops/matmul.ts";
 import { recordRmsnorm } from "../ops/rmsnorm.ts";
 import { recordRope } from "../ops/rope.ts";
+import { type GpuSamplingParams as GpuSampling, recordSample } from "../ops/sample.ts";
 import type { LlamaGpuWeights } from "./gpu_weights.ts";
 import type { Projection } from "./names.ts";
-import { planInference } from "./plan.ts";
+import { MAX_CHAINED_STEPS, planInference } from "./plan.ts";
 import { projectionShape } from "./shapes.ts";
 
 /** The LoRA matrices of one adapted projection, f32 on the GPU. */
@@ -119,6 +120,80 @@ export class LlamaGpuModel {
 
   /** Clears the KV cache, runs the prompt, and returns the logits (V) of its last token. */
   async prefill(ids: number[], signal?: AbortSignal): Promise<Float32Array> {
+    const logits = this.#runPrompt(ids, signal, (row) => {
+      this.#recordLogits(row, 1);
+      return this.#rec.read(this.#buf("logits").buffer, 0, this.config.vocabSize * 4);
+    });
+    return new Float32Array(await logits);
+  }
+
+  /** Appends one token to the cache and returns the logits (V) that follow it. */
+  async decode(id: number, signal?: AbortSignal): Promise<Float32Array> {
+    signal?.throwIfAborted();
+    this.#recordChunk([id]);
+    this.#recordLogits(0, 1);
+    const logits = this.#rec.read(this.#buf("logits").buffer, 0, this.config.vocabSize * 4);
+    this.#rec.submit();
+    this.#position += 1;
+    return new Float32Array(await logits);
+  }
+
+  /**
+   * Clears the KV cache, runs the prompt and samples the first token on the GPU. The token
+   * stays on the GPU as the input of {@linkcode decodeSample}; only its id is read back.
+   */
+  async prefillSample(ids: number[], sampling: GpuSampling, signal?: AbortSignal): Promise<number> {
+    const seen = new Uint32Array(this.config.vocabSize); // (V) the prompt's ids, for the penalty
+    for (const id of ids) if (id >= 0 && id < seen.length) seen[id] = 1;
+    this.#gpu.device.queue.writeBuffer(this.#buf("seen").buffer, 0, seen);
+    const token = this.#runPrompt(ids, signal, (row) => {
+      this.#recordLogits(row, 1);
+      this.#recordSample(sampling, 0, 0);
+      return this.#rec.read(this.#buf("sampled").buffer, 0, 4);
+    });
+    return new Uint32Array(await token)[0];
+  }
+
+  /**
+   * Appends the last sampled token and chains `count` decode steps in one submit, each
+   * sampling on the GPU from the previous one's logits; reads the `count` ids back once.
+   * `firstStep` numbers the first of them for the seeded draws.
+   */
+  async decodeSample(
+    count: number,
+    sampling: GpuSampling,
+    firstStep: number,
+    signal?: AbortSignal,
+  ): Promise<number[]> {
+    signal?.throwIfAborted();
+    if (!Number.isInteger(count) || count < 1 || count > MAX_CHAINED_STEPS) {
+      throw new RangeError(`Chained decode steps ${count} must be in [1, ${MAX_CHAINED_STEPS}]`);
+    }
+    const start = this.#position;
+    try {
+      for (let i = 0; i < count; i++) {
+        this.#recordChunk(null); // the id the previous sample wrote
+        this.#recordLogits(0, 1);
+        this.#recordSample(sampling, i, firstStep + i);
+        this.#position += 1;
+      }
+    } catch (e) {
+      this.#position = start;
+      this.#rec.prepare(); // drop the partly recorded chain
+      throw e;
+    }
+    const tokens = this.#rec.read(this.#buf("sampled").buffer, 0, count * 4);
+    this.#rec.submit();
+    return [...new Uint32Array(await tokens)];
+  }
+
+  /** Records the prompt chunk by chunk (a submit each) from an empty cache; `onLast` records
+   * what follows the last chunk's final row and returns its readback. */
+  #runPrompt(
+    ids: number[],
+    signal: AbortSignal | undefined,
+    onLast: (row: number) => Promise<ArrayBuffer>,
+  ): Promise<ArrayBuffer> {
     if (ids.length === 0) throw new RangeError("Prompt is empty: at least one token is needed");
     this.#position = 0;
     let last: Promise<ArrayBuffer> | null = null;
@@ -126,21 +201,11 @@ export class LlamaGpuModel {
       signal?.throwIfAborted();
       const chunk = ids.slice(start, start + this.#chunkTokens);
       this.#recordChunk(chunk);
-      if (start + chunk.length === ids.length) last = this.#recordHead(chunk.length - 1, 1);
+      if (start + chunk.length === ids.length) last = onLast(chunk.length - 1);
       this.#rec.submit();
       this.#position += chunk.length;
     }
-    return new Float32Array(await last!);
-  }
-
-  /** Appends one token to the cache and returns the logits (V) that follow it. */
-  async decode(id: number, signal?: AbortSignal): Promise<Float32Array> {
-    signal?.throwIfAborted();
-    this.#recordChunk([id]);
-    const logits = this.#recordHead(0, 1);
-    this.#rec.submit();
-    this.#position += 1;
-    return new Float32Array(await logits);
+    return last!;
   }
 
   /** Runs the whole sequence from an empty cache and returns every position's logits (T, V). */
@@ -153,7 +218,9 @@ export class LlamaGpuModel {
       this.#recordChunk(chunk);
       const reads: Promise<ArrayBuffer>[] = [];
       for (let row = 0; row < chunk.length; row += this.#logitRows) {
-        reads.push(this.#recordHead(row, Math.min(this.#logitRows, chunk.length - row)));
+        const rows = Math.min(this.#logitRows, chunk.length - row);
+        this.#recordLogits(row, rows);
+        reads.push(this.#rec.read(this.#buf("logits").buffer, 0, rows * V * 4));
         this.#rec.submit(); // the logits buffer is reused by the next group
       }
       let row = start;
@@ -180,24 +247,28 @@ export class LlamaGpuModel {
     const position = this.#position;
     this.#position = 0;
     this.#recordChunk([0]);
-    this.#recordHead(0, 1).catch(() => {}); // discarded below
+    this.#recordLogits(0, 1);
+    this.#recordSample({ temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 }, 0, 0);
     this.#rec.prepare();
     this.#position = position;
   }
 
-  /** Records the decoder stack for `ids` at positions position..position+T-1. */
-  #recordChunk(ids: number[]): void {
-    const T = ids.length, pos = this.#position;
+  /**
+   * Records the decoder stack for `ids` at positions position..position+T-1; with null, for
+   * one token whose id a sampler already wrote to the ids buffer on the GPU.
+   */
+  #recordChunk(ids: number[] | null): void {
+    const T = ids?.length ?? 1, pos = this.#position;
     const c = this.config, w = this.#weights, rec = this.#rec;
     if (pos + T > this.maxContext) {
       throw new RangeError(`Context of ${pos + T} tokens exceeds maxContext ${this.maxContext}`);
     }
-    for (const id of ids) {
+    for (const id of ids ?? []) {
       if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
         throw new RangeError(`Token id ${id} is outside the vocabulary of ${c.vocabSize}`);
       }
     }
-    this.#gpu.device.queue.writeBuffer(this.#buf("ids").buffer, 0, new Uint32Array(ids));
+    if (ids) this.#gpu.device.queue.writeBuffer(this.#buf("ids").buffer, 0, new Uint32Array(ids));
     const b = (name: string) => this.#buf(name).buffer;
     const x = b("x"), norm = b("norm"), rstd = b("rstd"), q = b("q"), attn = b("attn");
     const eps = c.rmsNormEps;
@@ -242,8 +313,8 @@ export class LlamaGpuModel {
     }
   }
 
-  /** Records the final norm and LM head for `rows` rows of x from `row`; returns the readback. */
-  #recordHead(row: number, rows: number): Promise<ArrayBuffer> {
+  /** Records the final norm and LM head for `rows` rows of x from `row` into the logits buffer. */
+  #recordLogits(row: number, rows: number): void {
     const b = (name: string) => this.#buf(name).buffer;
     const w = this.#weights, rec = this.#rec;
     recordRmsnorm(rec, {
@@ -256,7 +327,20 @@ export class LlamaGpuModel {
       xRowOffset: row,
     }); // norm = rmsnorm(x[row..row+rows])
     recordLinear(rec, b("norm"), b("logits"), { weight: w.lmHead, rows }); // logits = norm·Eᵀ
-    return rec.read(b("logits"), 0, rows * this.config.vocabSize * 4);
+  }
+
+  /** Records sampling from logits row 0 into sampled[index] and the ids buffer. */
+  #recordSample(sampling: GpuSampling, index: number, step: number): void {
+    recordSample(this.#rec, {
+      ...sampling,
+      logits: this.#buf("logits").buffer,
+      seen: this.#buf("seen").buffer,
+      tokens: this.#buf("sampled").buffer,
+      outIndex: index,
+      ids: this.#buf("ids").buffer,
+      vocabSize: this.config.vocabSize,
+      step,
+    });
   }
 
   /** y[yRow..] (+)= x·Wᵀ, plus scale·(x·Aᵀ)·Bᵀ when the projection is adapted. */

@@ -30,6 +30,9 @@ export interface BufferSpec {
     | "workspace";
 }
 
+/** Decode steps chained in one submit at most (one readback per chain). */
+export const MAX_CHAINED_STEPS = 16;
+
 /** Sizes that shape the inference buffers. */
 export interface InferenceSizes {
   /** KV-cache slots: the longest prompt + completion. */
@@ -63,6 +66,8 @@ export function planInference(config: LlamaConfig, sizes: InferenceSizes): Buffe
     act("up", [T, I]),
     act("hidden", [T, I]), // silu(gate) · up
     act("logits", [logitRows, V]),
+    { name: "seen", shape: [V], dtype: "u32", category: "activations" }, // ids in the context, for the penalty
+    { name: "sampled", shape: [MAX_CHAINED_STEPS], dtype: "u32", category: "activations" },
     { name: "rope.cos", shape: [S, config.headDim / 2], dtype: "f32", category: "workspace" },
     { name: "rope.sin", shape: [S, config.headDim / 2], dtype: "f32", category: "workspace" },
   ];

@@ -53,17 +53,20 @@ function randomLogits(seed: number, V: number, scale: number): Float32Array {
   return out;
 }
 
-gpuTest("GPU greedy sampling picks the argmax, the lowest id on ties, after the penalty", async (gpu) => {
-  const logits = new Float32Array([0.5, 3, -1, 3, 2.9, -4, 0]);
-  const greedy = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 1 };
-  assert.deepEqual([...await drawMany(gpu, logits, [], greedy, 2)], [1, 1]);
-  const penalised = { ...greedy, repetitionPenalty: 1.5 };
-  // 1 and 3 were seen: 3/1.5 = 2 < 2.9, so 4 wins.
-  assert.deepEqual([...await drawMany(gpu, logits, [1, 3], penalised, 1)], [4]);
-  const big = randomLogits(3, 1000, 2);
-  const want = samplingDistribution(big, { temperature: 0 }, []).ids![0];
-  assert.deepEqual([...await drawMany(gpu, big, [], greedy, 1)], [want]);
-});
+gpuTest(
+  "GPU greedy sampling picks the argmax, the lowest id on ties, after the penalty",
+  async (gpu) => {
+    const logits = new Float32Array([0.5, 3, -1, 3, 2.9, -4, 0]);
+    const greedy = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 1 };
+    assert.deepEqual([...await drawMany(gpu, logits, [], greedy, 2)], [1, 1]);
+    const penalised = { ...greedy, repetitionPenalty: 1.5 };
+    // 1 and 3 were seen: 3/1.5 = 2 < 2.9, so 4 wins.
+    assert.deepEqual([...await drawMany(gpu, logits, [1, 3], penalised, 1)], [4]);
+    const big = randomLogits(3, 1000, 2);
+    const want = samplingDistribution(big, { temperature: 0 }, []).ids![0];
+    assert.deepEqual([...await drawMany(gpu, big, [], greedy, 1)], [want]);
+  },
+);
 
 for (
   const options of [
@@ -72,25 +75,31 @@ for (
     { temperature: 0.7, topK: 20, topP: 0.9, repetitionPenalty: 1.3 },
   ]
 ) {
-  gpuTest(`GPU sampling draws from the host's distribution (${JSON.stringify(options)})`, async (gpu) => {
-    const V = 61, draws = 1500;
-    const logits = randomLogits(7, V, 1.5);
-    const seen = [0, 5, 9, 30];
-    const dist = samplingDistribution(logits, options, seen);
-    const kept = new Set(dist.ids ?? logits.map((_, i) => i));
-    const tokens = await drawMany(gpu, logits, seen, { ...options, seed: 99 }, draws);
-    const counts = new Map<number, number>();
-    for (const id of tokens) {
-      assert.ok(kept.has(id), `drew ${id}, outside the kept set`);
-      counts.set(id, (counts.get(id) ?? 0) + 1);
-    }
-    for (const id of kept) {
-      const p = dist.weights[id] / dist.total;
-      const expected = p * draws, sd = Math.sqrt(draws * p * (1 - p));
-      const got = counts.get(id) ?? 0;
-      assert.ok(Math.abs(got - expected) <= 5 * sd + 2, `id ${id}: ${got} draws, expected ${expected.toFixed(1)} ± ${sd.toFixed(1)}`);
-    }
-  });
+  gpuTest(
+    `GPU sampling draws from the host's distribution (${JSON.stringify(options)})`,
+    async (gpu) => {
+      const V = 61, draws = 1500;
+      const logits = randomLogits(7, V, 1.5);
+      const seen = [0, 5, 9, 30];
+      const dist = samplingDistribution(logits, options, seen);
+      const kept = new Set(dist.ids ?? logits.map((_, i) => i));
+      const tokens = await drawMany(gpu, logits, seen, { ...options, seed: 99 }, draws);
+      const counts = new Map<number, number>();
+      for (const id of tokens) {
+        assert.ok(kept.has(id), `drew ${id}, outside the kept set`);
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+      }
+      for (const id of kept) {
+        const p = dist.weights[id] / dist.total;
+        const expected = p * draws, sd = Math.sqrt(draws * p * (1 - p));
+        const got = counts.get(id) ?? 0;
+        assert.ok(
+          Math.abs(got - expected) <= 5 * sd + 2,
+          `id ${id}: ${got} draws, expected ${expected.toFixed(1)} ± ${sd.toFixed(1)}`,
+        );
+      }
+    },
+  );
 }
 
 gpuTest("GPU sampling is reproducible for a seed and differs across seeds", async (gpu) => {
