@@ -168,8 +168,11 @@ function checkInputs(
 
 /**
  * Generates from `promptIds`, yielding text chunks as they become final, and returns the
- * result. Sampling follows {@linkcode sampleToken} with a {@linkcode Rng} seeded from
- * `options.seed` (random when absent); special tokens other than EOS are left out of the text.
+ * result. A {@linkcode TokenSampler} (the WebGPU model) samples on its device in chains of
+ * {@linkcode DECODE_CHAIN} steps per readback; a plain {@linkcode LogitsStepper} samples on the
+ * host with {@linkcode sampleToken} and a {@linkcode Rng}. Both follow the same semantics and
+ * give the same greedy tokens; seeded draws are reproducible per backend. Special tokens other
+ * than EOS are left out of the text.
  *
  * @example
  * ```ts
