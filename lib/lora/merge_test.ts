@@ -1,34 +1,23 @@
 import assert from "node:assert/strict";
 import { assertClose } from "../../tests/_assert_close.ts";
-import { readCheckpoint } from "../checkpoint.ts";
+import { type Checkpoint, readCheckpoint } from "../checkpoint.ts";
 import { createFixtureModel } from "../fixture_model.ts";
 import { loraKey, projectionWeightName } from "../model/names.ts";
 import { memoryModelSource } from "../model_source.ts";
 import { entryToF32, parseSafetensors } from "../safetensors.ts";
 import { resolveLoraConfig } from "./lora_config.ts";
-import { initLoraWeights, type LoraWeights } from "./lora_weights.ts";
+import { randomAdapter } from "../../tests/_lora_fixture.ts";
+import type { LoraWeights } from "./lora_weights.ts";
 import { mergeAdapter, mergedModelFiles } from "./merge.ts";
 
-/** A random adapter with B non-zero, so that merging changes the weights. */
-function adapterFor(
-  checkpoint: Awaited<ReturnType<typeof readCheckpoint>>,
-  useRslora: boolean,
-): LoraWeights {
-  const lora = resolveLoraConfig({
-    r: 4,
-    alpha: 8,
-    targetModules: ["q_proj", "v_proj", "down_proj"],
-    useRslora,
-  });
-  const w = initLoraWeights(checkpoint.config, lora, 3);
-  const other = initLoraWeights(checkpoint.config, lora, 4);
-  for (const [key, values] of w.tensors) {
-    if (key.includes("lora_B")) {
-      const a = other.tensors.get(key.replace("lora_B", "lora_A"))!;
-      values.forEach((_, i) => (values[i] = a[i % a.length]));
-    }
-  }
-  return w;
+/** An adapter on q, v and down with non-zero B, so that merging changes those weights. */
+function adapterFor(checkpoint: Checkpoint, useRslora: boolean): LoraWeights {
+  const targetModules = ["q_proj", "v_proj", "down_proj"];
+  return randomAdapter(
+    checkpoint.config,
+    resolveLoraConfig({ r: 4, alpha: 8, targetModules, useRslora }),
+    3,
+  );
 }
 
 for (const dtype of ["F32", "BF16"] as const) {

@@ -5,7 +5,8 @@ import { loraKey } from "../model/names.ts";
 import { memoryModelSource } from "../model_source.ts";
 import { f32Entry, parseSafetensors, serializeSafetensors } from "../safetensors.ts";
 import { resolveLoraConfig } from "./lora_config.ts";
-import { initLoraWeights, loraTensorShapes, type LoraWeights } from "./lora_weights.ts";
+import { loraTensorShapes } from "./lora_weights.ts";
+import { randomAdapter } from "../../tests/_lora_fixture.ts";
 import {
   ADAPTER_CONFIG,
   ADAPTER_WEIGHTS,
@@ -16,19 +17,7 @@ import {
 const model = parseLlamaConfig(fixtureConfig()); // D 64, I 160, H 4 × 16, KV 2, L 2
 const lora = resolveLoraConfig({ r: 4, alpha: 8, targetModules: "all-linear" });
 
-/** An adapter with random non-zero A and B. */
-function randomAdapter(): LoraWeights {
-  const w = initLoraWeights(model, lora, 1);
-  const b = initLoraWeights(model, lora, 2); // its A values fill B
-  for (const key of w.tensors.keys()) {
-    if (!key.includes("lora_B")) continue;
-    const src = b.tensors.get(key.replace("lora_B", "lora_A"))!;
-    w.tensors.set(key, w.tensors.get(key)!.map((_, i) => src[i % src.length]));
-  }
-  return w;
-}
-
-const adapter = randomAdapter();
+const adapter = randomAdapter(model, lora, 1);
 const files = serializePeftAdapter(adapter, model, "fixture/tiny");
 const source = (changed: Map<string, Uint8Array> = files) => memoryModelSource("adapter", changed);
 const withFile = (name: string, bytes: Uint8Array) => new Map([...files, [name, bytes]]);

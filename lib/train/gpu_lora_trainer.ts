@@ -60,7 +60,7 @@ export interface MicroStepOptions {
   zeroGrads: boolean;
   /** Seed of this micro-step's dropout masks. */
   dropoutSeed: number;
-  /** Run the backward pass (false for a validation loss: forward and loss only). */
+  /** Run the backward pass (false for a validation loss: forward and loss only, no dropout). */
   backward?: boolean;
 }
 
@@ -111,6 +111,7 @@ export class GpuLoraTrainer {
   readonly #vocabChunk: number;
   #batch = { B: 0, T: 0 };
   #dropoutSeed = 0;
+  #training = true; // dropout applies only to micro-steps with a backward pass
 
   /** Allocates the planned buffers and uploads the adapter's initial values. */
   constructor(
@@ -179,7 +180,11 @@ export class GpuLoraTrainer {
    * Records forward, loss and backward of one micro-batch and submits it. Returns a promise of
    * the summed token loss of the batch when `readLoss` is set (a readback), else null.
    */
-  microStep(batch: PackedBatch, options: MicroStepOptions, readLoss: boolean): Promise<number> | null {
+  microStep(
+    batch: PackedBatch,
+    options: MicroStepOptions,
+    readLoss: boolean,
+  ): Promise<number> | null {
     this.#recordMicroStep(batch, options);
     const N = batch.batchSize * batch.seqLen;
     const loss = readLoss ? this.#rec.read(this.#b("ce.stats"), 0, N * 16) : null;
@@ -200,7 +205,9 @@ export class GpuLoraTrainer {
       );
     }
     for (const id of batch.ids) {
-      if (id >= this.config.vocabSize) throw new RangeError(`Token id ${id} is outside the vocabulary`);
+      if (id >= this.config.vocabSize) {
+        throw new RangeError(`Token id ${id} is outside the vocabulary`);
+      }
     }
     this.#batch = { B, T };
     this.#dropoutSeed = options.dropoutSeed;
@@ -208,8 +215,11 @@ export class GpuLoraTrainer {
     queue.writeBuffer(this.#b("ids"), 0, batch.ids as Uint32Array<ArrayBuffer>);
     queue.writeBuffer(this.#b("targets"), 0, batch.targets as Int32Array<ArrayBuffer>);
     const backward = options.backward ?? true;
+    this.#training = backward;
     if (options.zeroGrads && backward) {
-      for (const [name, t] of this.#buffers) if (name.startsWith("grad:")) this.#rec.clear(t.buffer);
+      for (const [name, t] of this.#buffers) {
+        if (name.startsWith("grad:")) this.#rec.clear(t.buffer);
+      }
     }
     this.#recordForward();
     this.#recordLoss();
@@ -232,7 +242,9 @@ export class GpuLoraTrainer {
     const sumSq = this.#b("grad.sumsq"), gradScale = this.#b("grad.scale");
     rec.clear(sumSq);
     for (const [name, t] of this.#buffers) {
-      if (name.startsWith("grad:")) recordSquaredNormAccumulate(rec, { x: t.buffer, n: t.numel, sumSq });
+      if (name.startsWith("grad:")) {
+        recordSquaredNormAccumulate(rec, { x: t.buffer, n: t.numel, sumSq });
+      }
     }
     recordClipScale(rec, { sumSq, gradScale, maxNorm: options.maxGradNorm }); // scale = min(1, max/‖g‖)
     for (const [name, param] of this.#buffers) {
@@ -255,7 +267,14 @@ export class GpuLoraTrainer {
           gradScale,
         });
       } else {
-        recordSgd(rec, { param: param.buffer, grad, n, lr: options.lr, weightDecay: options.weightDecay, gradScale });
+        recordSgd(rec, {
+          param: param.buffer,
+          grad,
+          n,
+          lr: options.lr,
+          weightDecay: options.weightDecay,
+          gradScale,
+        });
       }
     }
   }
@@ -265,7 +284,14 @@ export class GpuLoraTrainer {
     const T = Math.min(2, this.#options.seqLen);
     const batch = packBatch([{ inputIds: new Array(T).fill(0), labels: new Array(T).fill(0) }], 0);
     this.#recordMicroStep(batch, { lossScale: 1, zeroGrads: true, dropoutSeed: 0 });
-    this.#recordOptimizerStep({ lr: 0, step: 1, maxGradNorm: 1, weightDecay: 0, betas: [0.9, 0.999], eps: 1e-8 });
+    this.#recordOptimizerStep({
+      lr: 0,
+      step: 1,
+      maxGradNorm: 1,
+      weightDecay: 0,
+      betas: [0.9, 0.999],
+      eps: 1e-8,
+    });
     this.#rec.prepare();
   }
 
@@ -297,7 +323,14 @@ export class GpuLoraTrainer {
     const c = this.config, rec = this.#rec, a = this.#acts(l), w = this.#weights.layers[l];
     const { B, T } = this.#batch, N = B * T, D = c.hiddenSize;
     const x = this.#b(`x.${l}`), eps = c.rmsNormEps;
-    const rope = { cos: this.#b("rope.cos"), sin: this.#b("rope.sin"), rows: N, T, headDim: c.headDim, positionOffset: 0 };
+    const rope = {
+      cos: this.#b("rope.cos"),
+      sin: this.#b("rope.sin"),
+      rows: N,
+      T,
+      headDim: c.headDim,
+      positionOffset: 0,
+    };
     recordRmsnorm(rec, { x, weight: w.inputNorm, y: a.n1, rstd: a.rstd1, rows: N, eps }); // n1 = rmsnorm(x)
     this.#project(l, "q_proj", a.n1, a.q); // q = n1·Wqᵀ (+ LoRA)
     this.#project(l, "k_proj", a.n1, a.k); // k = n1·Wkᵀ (+ LoRA)
@@ -320,13 +353,22 @@ export class GpuLoraTrainer {
     }); // attn = softmax(q·kᵀ/√HD)·v
     rec.copy(x, 0, a.xmid, 0, N * D * 4); // xmid = x
     this.#project(l, "o_proj", a.attn, a.xmid, true); // xmid += attn·Woᵀ
-    recordRmsnorm(rec, { x: a.xmid, weight: w.postAttentionNorm, y: a.n2, rstd: a.rstd2, rows: N, eps }); // n2 = rmsnorm(xmid)
+    recordRmsnorm(rec, {
+      x: a.xmid,
+      weight: w.postAttentionNorm,
+      y: a.n2,
+      rstd: a.rstd2,
+      rows: N,
+      eps,
+    }); // n2 = rmsnorm(xmid)
     this.#project(l, "gate_proj", a.n2, a.gate); // gate = n2·Wgᵀ
     this.#project(l, "up_proj", a.n2, a.up); // up = n2·Wuᵀ
     recordSwiglu(rec, a.gate, a.up, a.hidden, N * c.intermediateSize); // hidden = silu(gate)·up
     if (!full) {
       // Backward needs u of an adapted down_proj, not the projection's output.
-      if (this.lora.targetModules.includes("down_proj")) this.#recordLoraU(l, "down_proj", a.hidden);
+      if (this.lora.targetModules.includes("down_proj")) {
+        this.#recordLoraU(l, "down_proj", a.hidden);
+      }
       return;
     }
     const next = this.#b(`x.${l + 1}`);
@@ -337,7 +379,11 @@ export class GpuLoraTrainer {
   /** y (+)= x·Wᵀ + s·(dropout(x)·Aᵀ)·Bᵀ, saving u = dropout(x)·Aᵀ for backward. */
   #project(l: number, p: Projection, x: GPUBuffer, y: GPUBuffer, accumulate = false): void {
     const rows = this.#batch.B * this.#batch.T;
-    recordLinear(this.#rec, x, y, { weight: this.#weights.layers[l].projections[p], rows, accumulate });
+    recordLinear(this.#rec, x, y, {
+      weight: this.#weights.layers[l].projections[p],
+      rows,
+      accumulate,
+    });
     if (!this.lora.targetModules.includes(p)) return;
     const out = projectionShape(this.config, p)[0], R = this.lora.r;
     const u = this.#recordLoraU(l, p, x);
@@ -362,13 +408,22 @@ export class GpuLoraTrainer {
     const xd = this.#dropped(l, p, x, rows * inp);
     const u = this.#b(`${layerPrefix(l, this.#options.gradCheckpoint)}.u.${p}`);
     const A = this.#b(`param:${loraKey(l, p, "A")}`);
-    recordMatmul(this.#rec, { a: xd, b: A, c: u, M: rows, N: this.lora.r, K: inp, bLayout: "nk", bDtype: "f32" }); // u = xd·Aᵀ
+    recordMatmul(this.#rec, {
+      a: xd,
+      b: A,
+      c: u,
+      M: rows,
+      N: this.lora.r,
+      K: inp,
+      bLayout: "nk",
+      bDtype: "f32",
+    }); // u = xd·Aᵀ
     return u;
   }
 
-  /** The adapter's input: x itself, or dropout(x) in the scratch buffer. */
+  /** The adapter's input: x itself (no dropout, or evaluation), or dropout(x) in the scratch buffer. */
   #dropped(l: number, p: Projection, x: GPUBuffer, n: number): GPUBuffer {
-    if (this.lora.dropout === 0) return x;
+    if (this.lora.dropout === 0 || !this.#training) return x;
     const y = this.#b("lora.scratch");
     recordDropout(this.#rec, { x, y, n, p: this.lora.dropout, seed: this.#maskSeed(l, p) });
     return y;
@@ -376,8 +431,10 @@ export class GpuLoraTrainer {
 
   /** A distinct dropout seed per (micro-step, layer, projection). */
   #maskSeed(l: number, p: Projection): number {
-    const index = l * 7 + ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"].indexOf(p);
-    return (Math.imul(this.#dropoutSeed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(index + 1, 0xc2b2ae35)) >>> 0;
+    const index = l * 7 +
+      ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"].indexOf(p);
+    return (Math.imul(this.#dropoutSeed ^ 0x9e3779b9, 0x85ebca6b) +
+      Math.imul(index + 1, 0xc2b2ae35)) >>> 0;
   }
 
   // ---------------------------------------------------------------- loss and backward
@@ -454,10 +511,26 @@ export class GpuLoraTrainer {
     const dx = g("x"), dn = g("n");
     // MLP block, reversed: x_{l+1} = xmid + down(silu(gate)·up)
     this.#projectBackward(l, "down_proj", a.hidden, dx, g("hidden"), false); // d hidden = dx·Wd (+ LoRA)
-    recordSwigluBackward(rec, a.gate, a.up, g("hidden"), g("gate"), g("up"), N * c.intermediateSize); // d gate, d up
+    recordSwigluBackward(
+      rec,
+      a.gate,
+      a.up,
+      g("hidden"),
+      g("gate"),
+      g("up"),
+      N * c.intermediateSize,
+    ); // d gate, d up
     this.#projectBackward(l, "gate_proj", a.n2, g("gate"), dn, false); // d n2 = d gate·Wg
     this.#projectBackward(l, "up_proj", a.n2, g("up"), dn, true); // d n2 += d up·Wu
-    recordRmsnormBackward(rec, { x: a.xmid, weight: w.postAttentionNorm, rstd: a.rstd2, dy: dn, dx, rows: N, accumulate: true }); // d xmid = dx + d rmsnorm
+    recordRmsnormBackward(rec, {
+      x: a.xmid,
+      weight: w.postAttentionNorm,
+      rstd: a.rstd2,
+      dy: dn,
+      dx,
+      rows: N,
+      accumulate: true,
+    }); // d xmid = dx + d rmsnorm
     // Attention block, reversed: xmid = x_l + o(attention(rope(q), rope(k), v))
     this.#projectBackward(l, "o_proj", a.attn, dx, g("attn"), false); // d attn = d xmid·Wo
     recordAttentionBackward(rec, {
@@ -477,38 +550,125 @@ export class GpuLoraTrainer {
       kvHeads: c.numKvHeads,
       headDim: c.headDim,
     }); // d q, d k, d v
-    const rope = { cos: this.#b("rope.cos"), sin: this.#b("rope.sin"), rows: N, T, headDim: c.headDim, positionOffset: 0, inverse: true };
+    const rope = {
+      cos: this.#b("rope.cos"),
+      sin: this.#b("rope.sin"),
+      rows: N,
+      T,
+      headDim: c.headDim,
+      positionOffset: 0,
+      inverse: true,
+    };
     recordRope(rec, { ...rope, x: g("q"), heads: c.numHeads }); // un-rotate d q
     recordRope(rec, { ...rope, x: g("k"), heads: c.numKvHeads }); // un-rotate d k
     this.#projectBackward(l, "q_proj", a.n1, g("q"), dn, false); // d n1 = d q·Wq
     this.#projectBackward(l, "k_proj", a.n1, g("k"), dn, true); // d n1 += d k·Wk
     this.#projectBackward(l, "v_proj", a.n1, g("v"), dn, true); // d n1 += d v·Wv
-    recordRmsnormBackward(rec, { x: this.#b(`x.${l}`), weight: w.inputNorm, rstd: a.rstd1, dy: dn, dx, rows: N, accumulate: true }); // d x_l = d xmid + d rmsnorm
+    recordRmsnormBackward(rec, {
+      x: this.#b(`x.${l}`),
+      weight: w.inputNorm,
+      rstd: a.rstd1,
+      dy: dn,
+      dx,
+      rows: N,
+      accumulate: true,
+    }); // d x_l = d xmid + d rmsnorm
   }
 
   /**
    * Backward of y = x·Wᵀ + s·B·A·dropout(x): dx (+)= dy·W, and for an adapted projection
    * dB += s·dyᵀ·u, dA += (s·dy·B)ᵀ·dropout(x), dx += dropout(s·dy·B·A).
    */
-  #projectBackward(l: number, p: Projection, x: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, accumulate: boolean): void {
+  #projectBackward(
+    l: number,
+    p: Projection,
+    x: GPUBuffer,
+    dy: GPUBuffer,
+    dx: GPUBuffer,
+    accumulate: boolean,
+  ): void {
     const rec = this.#rec, rows = this.#batch.B * this.#batch.T;
-    recordLinearBackward(rec, dy, dx, { weight: this.#weights.layers[l].projections[p], rows, accumulate }); // dx (+)= dy·W
+    recordLinearBackward(rec, dy, dx, {
+      weight: this.#weights.layers[l].projections[p],
+      rows,
+      accumulate,
+    }); // dx (+)= dy·W
     if (!this.lora.targetModules.includes(p)) return;
     const [out, inp] = projectionShape(this.config, p), R = this.lora.r, s = this.#scale;
     const key = (m: "A" | "B") => loraKey(l, p, m);
-    const u = this.#b(`${layerPrefix(l, this.#options.gradCheckpoint)}.u.${p}`), du = this.#b("grad.u");
-    recordMatmul(rec, { a: dy, aTransposed: true, b: u, c: this.#b(`grad:${key("B")}`), M: out, N: R, K: rows, bLayout: "kn", bDtype: "f32", alpha: s, accumulate: true }); // dB += s·dyᵀ·u
-    recordMatmul(rec, { a: dy, b: this.#b(`param:${key("B")}`), c: du, M: rows, N: R, K: out, bLayout: "kn", bDtype: "f32", alpha: s }); // du = s·dy·B
+    const u = this.#b(`${layerPrefix(l, this.#options.gradCheckpoint)}.u.${p}`),
+      du = this.#b("grad.u");
+    recordMatmul(rec, {
+      a: dy,
+      aTransposed: true,
+      b: u,
+      c: this.#b(`grad:${key("B")}`),
+      M: out,
+      N: R,
+      K: rows,
+      bLayout: "kn",
+      bDtype: "f32",
+      alpha: s,
+      accumulate: true,
+    }); // dB += s·dyᵀ·u
+    recordMatmul(rec, {
+      a: dy,
+      b: this.#b(`param:${key("B")}`),
+      c: du,
+      M: rows,
+      N: R,
+      K: out,
+      bLayout: "kn",
+      bDtype: "f32",
+      alpha: s,
+    }); // du = s·dy·B
     const xd = this.#dropped(l, p, x, rows * inp);
-    recordMatmul(rec, { a: du, aTransposed: true, b: xd, c: this.#b(`grad:${key("A")}`), M: R, N: inp, K: rows, bLayout: "kn", bDtype: "f32", accumulate: true }); // dA += duᵀ·xd
+    recordMatmul(rec, {
+      a: du,
+      aTransposed: true,
+      b: xd,
+      c: this.#b(`grad:${key("A")}`),
+      M: R,
+      N: inp,
+      K: rows,
+      bLayout: "kn",
+      bDtype: "f32",
+      accumulate: true,
+    }); // dA += duᵀ·xd
     const A = this.#b(`param:${key("A")}`);
     if (this.lora.dropout === 0) {
-      recordMatmul(rec, { a: du, b: A, c: dx, M: rows, N: inp, K: R, bLayout: "kn", bDtype: "f32", accumulate: true }); // dx += du·A
+      recordMatmul(rec, {
+        a: du,
+        b: A,
+        c: dx,
+        M: rows,
+        N: inp,
+        K: R,
+        bLayout: "kn",
+        bDtype: "f32",
+        accumulate: true,
+      }); // dx += du·A
       return;
     }
     const scratch = this.#b("lora.scratch");
-    recordMatmul(rec, { a: du, b: A, c: scratch, M: rows, N: inp, K: R, bLayout: "kn", bDtype: "f32" }); // t = du·A
-    recordDropout(rec, { x: scratch, y: dx, n: rows * inp, p: this.lora.dropout, seed: this.#maskSeed(l, p), accumulate: true }); // dx += dropout(t)
+    recordMatmul(rec, {
+      a: du,
+      b: A,
+      c: scratch,
+      M: rows,
+      N: inp,
+      K: R,
+      bLayout: "kn",
+      bDtype: "f32",
+    }); // t = du·A
+    recordDropout(rec, {
+      x: scratch,
+      y: dx,
+      n: rows * inp,
+      p: this.lora.dropout,
+      seed: this.#maskSeed(l, p),
+      accumulate: true,
+    }); // dx += dropout(t)
   }
 
   // ---------------------------------------------------------------- helpers
@@ -546,7 +706,21 @@ export class GpuLoraTrainer {
 
   #acts(l: number): Acts {
     const p = layerPrefix(l, this.#options.gradCheckpoint);
-    const names = ["n1", "rstd1", "q", "k", "v", "attn", "lse", "xmid", "n2", "rstd2", "gate", "up", "hidden"] as const;
+    const names = [
+      "n1",
+      "rstd1",
+      "q",
+      "k",
+      "v",
+      "attn",
+      "lse",
+      "xmid",
+      "n2",
+      "rstd2",
+      "gate",
+      "up",
+      "hidden",
+    ] as const;
     return Object.fromEntries(names.map((n) => [n, this.#b(`${p}.${n}`)])) as unknown as Acts;
   }
 
@@ -571,7 +745,9 @@ export class GpuLoraTrainer {
   async #readAll(prefix: string): Promise<Map<string, Float32Array>> {
     const reads: [string, Promise<ArrayBuffer>][] = [];
     for (const [name, t] of this.#buffers) {
-      if (name.startsWith(prefix)) reads.push([name.slice(prefix.length), this.#rec.read(t.buffer, 0, t.numel * 4)]);
+      if (name.startsWith(prefix)) {
+        reads.push([name.slice(prefix.length), this.#rec.read(t.buffer, 0, t.numel * 4)]);
+      }
     }
     this.#rec.submit();
     const out = new Map<string, Float32Array>();

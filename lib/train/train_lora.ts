@@ -11,6 +11,7 @@ import { type LoraOptions, resolveLoraConfig } from "../lora/lora_config.ts";
 import { initLoraWeights, type LoraWeights } from "../lora/lora_weights.ts";
 import { Rng } from "../rng.ts";
 import { packBatch, type TokenizedExample } from "./batch.ts";
+import { evaluateLoss } from "./evaluate.ts";
 import { GpuLoraTrainer } from "./gpu_lora_trainer.ts";
 import { learningRateAt, type LrScheduler } from "./lr_schedule.ts";
 import type { TrainingState } from "./training_state.ts";
@@ -113,13 +114,23 @@ export async function* trainLora(
   options: TrainLoraOptions = {},
 ): AsyncGenerator<TrainStepEvent, TrainResult> {
   const gpu = model.gpu, weights = model.gpuWeights;
-  if (!gpu || !weights) throw new Error("Training needs the WebGPU backend; the model was loaded on the CPU");
+  if (!gpu || !weights) {
+    throw new Error("Training needs the WebGPU backend; the model was loaded on the CPU");
+  }
   if (examples.length === 0) throw new RangeError("No training examples");
   const o = resolveTrainOptions(options);
-  const lora = options.resume?.adapter.config ?? options.initAdapter?.config ?? resolveLoraConfig(options.lora);
-  const fingerprint = JSON.stringify({ lora, batchSize: o.batchSize, gradAccum: o.gradAccum, n: examples.length });
+  const lora = options.resume?.adapter.config ?? options.initAdapter?.config ??
+    resolveLoraConfig(options.lora);
+  const fingerprint = JSON.stringify({
+    lora,
+    batchSize: o.batchSize,
+    gradAccum: o.gradAccum,
+    n: examples.length,
+  });
   if (options.resume && options.resume.fingerprint !== fingerprint) {
-    throw new Error("Checkpoint was made with other LoRA, batch or data settings; it cannot resume this run");
+    throw new Error(
+      "Checkpoint was made with other LoRA, batch or data settings; it cannot resume this run",
+    );
   }
   const start = options.resume ?? {
     step: 0,
@@ -129,16 +140,23 @@ export async function* trainLora(
     losses: [],
     fingerprint,
   };
-  const seqLen = Math.max(...examples.map((e) => e.inputIds.length), ...(options.validation ?? []).map((e) => e.inputIds.length));
+  const seqLen = Math.max(
+    ...examples.map((e) => e.inputIds.length),
+    ...(options.validation ?? []).map((e) => e.inputIds.length),
+  );
   const padId = model.tokenizer.eosIds[0] ?? 0;
   gpu.memory.resetPeak();
-  const trainer = await withGpuErrors(gpu.device, "allocating training buffers", () =>
-    new GpuLoraTrainer(gpu, model.config, weights, start.adapter, {
-      batchSize: o.batchSize,
-      seqLen,
-      gradCheckpoint: o.gradCheckpoint,
-      optimizer: o.optimizer,
-    }));
+  const trainer = await withGpuErrors(
+    gpu.device,
+    "allocating training buffers",
+    () =>
+      new GpuLoraTrainer(gpu, model.config, weights, start.adapter, {
+        batchSize: o.batchSize,
+        seqLen,
+        gradCheckpoint: o.gradCheckpoint,
+        optimizer: o.optimizer,
+      }),
+  );
   start.optimizer.forEach((slot, s) => trainer.writeOptimizerState(s, slot));
   const microPerEpoch = Math.ceil(examples.length / o.batchSize);
   const stepsPerEpoch = Math.ceil(microPerEpoch / o.gradAccum);
@@ -190,14 +208,15 @@ export async function* trainLora(
         betas: o.betas,
         eps: o.eps,
       }, true)!;
-      const loss = (await Promise.all(lossSums)).reduce((a, b) => a + b, 0) / Math.max(1, labelTokens);
+      const loss = (await Promise.all(lossSums)).reduce((a, b) => a + b, 0) /
+        Math.max(1, labelTokens);
       const gradNorm = await norm;
       step++;
       tokens += batches.reduce((n, b) => n + b.tokens, 0);
       losses.push(loss);
       const endsEpoch = step % stepsPerEpoch === 0 || step === totalSteps;
       if (endsEpoch && options.validation?.length) {
-        validationLoss = await evaluateLoss(trainer, options.validation, o.batchSize, padId);
+        validationLoss = (await evaluateLoss(trainer, options.validation, o.batchSize, padId)).loss;
       }
       const elapsedSeconds = (performance.now() - started) / 1000;
       const done = step - start.step;
@@ -213,7 +232,9 @@ export async function* trainLora(
         etaSeconds: (elapsedSeconds / done) * (totalSteps - step),
         ...(endsEpoch && validationLoss !== undefined ? { validationLoss } : {}),
       };
-      if (o.checkpointEvery > 0 && step % o.checkpointEvery === 0 && step < totalSteps) await checkpoint();
+      if (o.checkpointEvery > 0 && step % o.checkpointEvery === 0 && step < totalSteps) {
+        await checkpoint();
+      }
     }
     await checkpoint();
     const elapsed = (performance.now() - started) / 1000;
@@ -229,22 +250,6 @@ export async function* trainLora(
   } finally {
     trainer.dispose();
   }
-}
-
-/** Mean loss over the label tokens of `examples` (forward only). */
-async function evaluateLoss(
-  trainer: GpuLoraTrainer,
-  examples: TokenizedExample[],
-  batchSize: number,
-  padId: number,
-): Promise<number> {
-  let sum = 0, count = 0;
-  for (let i = 0; i < examples.length; i += batchSize) {
-    const batch = packBatch(examples.slice(i, i + batchSize), padId);
-    sum += await trainer.microStep(batch, { lossScale: 1, zeroGrads: false, dropoutSeed: 0, backward: false }, true)!;
-    count += batch.labelTokens;
-  }
-  return sum / Math.max(1, count);
 }
 
 /** The shuffled example order of an epoch: a seeded Fisher–Yates permutation. */
@@ -284,7 +289,9 @@ function resolveTrainOptions(options: TrainLoraOptions) {
     checkpointEvery: options.checkpointEvery ?? 0,
   };
   const positiveInt = (name: string, v: number | undefined) => {
-    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new RangeError(`${name} ${v} must be a positive integer`);
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) {
+      throw new RangeError(`${name} ${v} must be a positive integer`);
+    }
   };
   positiveInt("epochs", o.epochs);
   positiveInt("maxSteps", o.maxSteps);

@@ -1,0 +1,58 @@
+/**
+ * Shared fixtures of the LoRA and training tests: random non-zero adapters, fixture models
+ * loaded from memory onto the shared test device, and the checkpoint's weights for the
+ * TypeScript reference.
+ *
+ * @module
+ */
+import { readCheckpoint } from "../lib/checkpoint.ts";
+import { createFixtureModel, type FixtureOptions } from "../lib/fixture_model.ts";
+import type { Gpu } from "../lib/gpu/device.ts";
+import type { LlamaConfig } from "../lib/llama_config.ts";
+import type { LlamaModel } from "../lib/llama_model.ts";
+import { loadModel } from "../lib/load_model.ts";
+import type { LoraConfig } from "../lib/lora/lora_config.ts";
+import { initLoraWeights, type LoraWeights } from "../lib/lora/lora_weights.ts";
+import { memoryModelSource } from "../lib/model_source.ts";
+import type { ReferenceWeights } from "../lib/reference/llama.ts";
+import { Rng } from "../lib/rng.ts";
+import { entryToF32 } from "../lib/safetensors.ts";
+
+/**
+ * An adapter whose A is PEFT's seeded initialisation and whose B is uniform in
+ * [−bBound, bBound] (not zero), so that it changes the model's outputs and gets gradients.
+ */
+export function randomAdapter(
+  model: LlamaConfig,
+  lora: LoraConfig,
+  seed: number,
+  bBound = 0.1,
+): LoraWeights {
+  const weights = initLoraWeights(model, lora, seed);
+  const rng = new Rng(seed + 0x5b);
+  for (const [key, values] of weights.tensors) {
+    if (key.endsWith("lora_B.weight")) rng.fillUniform(values, -bBound, bBound); // (out, R)
+  }
+  return weights;
+}
+
+/** A fixture model's files, and the model loaded from them on the WebGPU backend. */
+export interface LoadedFixture {
+  /** The model's files (config, weights, tokenizer). */
+  files: Map<string, Uint8Array>;
+  /** The model on `gpu`. */
+  model: LlamaModel;
+}
+
+/** Creates a fixture model in memory and loads it on `gpu`. */
+export async function loadFixture(gpu: Gpu, options: FixtureOptions = {}): Promise<LoadedFixture> {
+  const files = createFixtureModel(options);
+  const model = await loadModel(memoryModelSource("fixture", files), { backend: "webgpu", gpu });
+  return { files, model };
+}
+
+/** The checkpoint's weights widened to f32, as the reference model reads them. */
+export async function referenceWeights(files: Map<string, Uint8Array>): Promise<ReferenceWeights> {
+  const checkpoint = await readCheckpoint(memoryModelSource("fixture", files));
+  return new Map([...checkpoint.tensors].map(([name, entry]) => [name, entryToF32(entry)]));
+}

@@ -1,0 +1,160 @@
+/**
+ * One training step on the GPU against the TypeScript reference, on a fixture unlike the
+ * golden one (other seed, bf16 weights, GQA, all seven target modules, a non-zero adapter, a
+ * padded batch of records of different lengths): the loss, every LoRA gradient, and the plain
+ * SGD update W − lr·grad. Then gradient accumulation: micro-batches with different label
+ * counts give the one-big-batch gradient, in the trainer and through the training loop.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { loraScaleOf, resolveLoraConfig } from "../lib/lora/lora_config.ts";
+import { referenceLossAndGrads } from "../lib/reference/llama.ts";
+import { IGNORE, packBatch, type TokenizedExample } from "../lib/train/batch.ts";
+import { GpuLoraTrainer } from "../lib/train/gpu_lora_trainer.ts";
+import { trainLora } from "../lib/train/train_lora.ts";
+import { assertClose, maxAbs } from "./_assert_close.ts";
+import { gpuTest } from "./_gpu.ts";
+import { loadFixture, randomAdapter, referenceWeights } from "./_lora_fixture.ts";
+
+const X = IGNORE;
+/** Four records of lengths 9, 5, 12 and 7; the first tokens of three are a masked prompt. */
+const records: TokenizedExample[] = [
+  { inputIds: [1, 17, 200, 33, 90, 401, 5, 61, 2], labels: [X, X, X, X, 90, 401, 5, 61, 2] },
+  { inputIds: [1, 300, 12, 88, 2], labels: [1, 300, 12, 88, 2] },
+  {
+    inputIds: [1, 9, 9, 250, 7, 18, 44, 130, 6, 71, 3, 2],
+    labels: [X, X, X, X, X, X, 44, 130, 6, 71, 3, 2],
+  },
+  { inputIds: [1, 510, 64, 2, 99, 8, 2], labels: [X, X, X, 2, 99, 8, 2] },
+];
+const lora = resolveLoraConfig({ r: 4, alpha: 8, dropout: 0, targetModules: "all-linear" });
+const OPTIMIZER = {
+  step: 1,
+  maxGradNorm: 0,
+  weightDecay: 0,
+  betas: [0.9, 0.999] as [number, number],
+  eps: 1e-8,
+};
+
+gpuTest("one SGD step on a bf16 GQA fixture updates A and B as the reference does", async (gpu) => {
+  const { model, files } = await loadFixture(gpu, { dtype: "BF16", seed: 5 });
+  assert.ok(model.config.numKvHeads < model.config.numHeads, "GQA");
+  const adapter = randomAdapter(model.config, lora, 8);
+  const ref = referenceLossAndGrads(model.config, await referenceWeights(files), records, {
+    scale: loraScaleOf(lora),
+    tensors: adapter.tensors,
+  });
+  const batch = packBatch(records, 0);
+  assert.equal(batch.labelTokens, ref.labelTokens);
+  const trainer = new GpuLoraTrainer(gpu, model.config, model.gpuWeights!, adapter, {
+    batchSize: records.length,
+    seqLen: batch.seqLen,
+    optimizer: "sgd",
+  });
+  const lossSum = await trainer.microStep(batch, {
+    lossScale: 1 / batch.labelTokens,
+    zeroGrads: true,
+    dropoutSeed: 3,
+  }, true)!;
+  assertClose([lossSum / batch.labelTokens], [ref.loss], { atol: 0, rtol: 1e-5, label: "loss" });
+  const grads = await trainer.readGradients();
+  assert.equal(grads.size, 2 * 7 * 2);
+  for (const [key, want] of ref.grads) {
+    assertClose(grads.get(key)!, want, {
+      atol: 1e-3 * maxAbs(want),
+      rtol: 0,
+      label: `grad ${key}`,
+    });
+  }
+  const lr = 0.25;
+  await trainer.optimizerStep({ ...OPTIMIZER, lr }, true);
+  const after = await trainer.readAdapter();
+  for (const [key, grad] of ref.grads) {
+    const want = adapter.tensors.get(key)!.map((w, i) => w - lr * grad[i]);
+    assertClose(after.tensors.get(key)!, want, {
+      atol: 1e-3 * lr * maxAbs(grad),
+      rtol: 0,
+      label: key,
+    });
+  }
+  trainer.dispose();
+  model.dispose();
+});
+
+gpuTest(
+  "gradient accumulation: micro-batches of different label counts give the big batch's gradient",
+  async (gpu) => {
+    const { model } = await loadFixture(gpu, { dtype: "F32", seed: 6 });
+    const adapter = randomAdapter(model.config, lora, 9);
+    const gradientsOf = async (microBatches: TokenizedExample[][]) => {
+      const batches = microBatches.map((m) => packBatch(m, 0));
+      const labelTokens = batches.reduce((n, b) => n + b.labelTokens, 0);
+      const trainer = new GpuLoraTrainer(gpu, model.config, model.gpuWeights!, adapter, {
+        batchSize: Math.max(...batches.map((b) => b.batchSize)),
+        seqLen: Math.max(...batches.map((b) => b.seqLen)),
+        optimizer: "sgd",
+      });
+      let lossSum = 0;
+      for (const [i, batch] of batches.entries()) {
+        const options = { lossScale: 1 / labelTokens, zeroGrads: i === 0, dropoutSeed: i };
+        lossSum += await trainer.microStep(batch, options, true)!;
+      }
+      const grads = await trainer.readGradients();
+      trainer.dispose();
+      return { loss: lossSum / labelTokens, grads };
+    };
+    const whole = await gradientsOf([records]);
+    const split = await gradientsOf([records.slice(0, 1), records.slice(1)]); // 5 and 18 label tokens
+    assertClose([split.loss], [whole.loss], { atol: 0, rtol: 1e-6, label: "loss" });
+    for (const [key, want] of whole.grads) {
+      assertClose(split.grads.get(key)!, want, { atol: 1e-5 * maxAbs(want), rtol: 0, label: key });
+    }
+    // A mean of the micro-batches' means would weigh the 5-token batch like the 18-token one:
+    // its gradient is far from the token-weighted one, so the check above can tell them apart.
+    const first = await gradientsOf([records.slice(0, 1)]);
+    const rest = await gradientsOf([records.slice(1)]);
+    for (const [key, want] of whole.grads) {
+      const meanOfMeans = first.grads.get(key)!.map((g, i) => (g + rest.grads.get(key)![i]) / 2);
+      const diff = maxAbs(meanOfMeans.map((g, i) => g - want[i]));
+      assert.ok(diff > 0.05 * maxAbs(want), `${key}: mean of means differs by ${diff}`);
+    }
+    model.dispose();
+  },
+);
+
+gpuTest(
+  "the training loop weighs tokens, not micro-batches: 2×2 accumulated equals 1×4",
+  async (gpu) => {
+    const { model } = await loadFixture(gpu, { dtype: "F32", seed: 6 });
+    const run = async (batchSize: number, gradAccum: number) => {
+      const options = {
+        lora,
+        maxSteps: 1,
+        batchSize,
+        gradAccum,
+        optimizer: "sgd" as const,
+        lr: 0.5,
+      };
+      const training = trainLora(model, records, {
+        ...options,
+        maxGradNorm: 0,
+        scheduler: "constant" as const,
+      });
+      let next = await training.next();
+      while (!next.done) next = await training.next();
+      return next.value;
+    };
+    const accumulated = await run(2, 2);
+    const big = await run(4, 1);
+    assertClose(accumulated.losses, big.losses, { atol: 0, rtol: 1e-6, label: "loss" });
+    for (const [key, want] of big.adapter.tensors) {
+      assertClose(accumulated.adapter.tensors.get(key)!, want, {
+        atol: 1e-6,
+        rtol: 1e-5,
+        label: key,
+      });
+    }
+    model.dispose();
+  },
+);
