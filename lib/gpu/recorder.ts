@@ -66,6 +66,8 @@ export class CommandRecorder {
   #uniformUsed = 0;
   #uniformBuffer: GPUBuffer | null = null;
   #reads: PendingRead[] = [];
+  /** Mappable buffers by size, reused so that steady-state steps allocate nothing. */
+  readonly #staging = new Map<number, GPUBuffer[]>();
 
   /** A recorder for `gpu`. Keep one per model: its uniform buffer is reused across steps. */
   constructor(gpu: Gpu) {
@@ -100,7 +102,8 @@ export class CommandRecorder {
    */
   read(src: GPUBuffer, offset: number, size: number): Promise<ArrayBuffer> {
     const padded = Math.ceil(size / 4) * 4;
-    const staging = this.#gpu.device.createBuffer({
+    const staging = this.#staging.get(padded)?.pop() ?? this.#gpu.device.createBuffer({
+      label: "readback",
       size: padded,
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
@@ -121,7 +124,7 @@ export class CommandRecorder {
     this.#commands = [];
     this.#uniformUsed = 0;
     for (const read of this.#reads) {
-      read.staging.destroy();
+      this.#release(read.staging);
       read.reject(new Error("Recorded step was discarded"));
     }
     this.#reads = [];
@@ -170,9 +173,15 @@ export class CommandRecorder {
     read.staging.mapAsync(GPUMapMode.READ).then(() => {
       const data = read.staging.getMappedRange().slice(0, read.size);
       read.staging.unmap();
-      read.staging.destroy();
+      this.#release(read.staging);
       read.resolve(data);
     }, read.reject);
+  }
+
+  #release(staging: GPUBuffer): void {
+    const free = this.#staging.get(staging.size) ?? [];
+    free.push(staging);
+    this.#staging.set(staging.size, free);
   }
 
   #encodeDispatch(
@@ -234,8 +243,10 @@ export class CommandRecorder {
     return this.#uniformBuffer;
   }
 
-  /** Frees the uniform buffer. */
+  /** Frees the uniform and readback buffers. */
   dispose(): void {
+    for (const free of this.#staging.values()) for (const b of free) b.destroy();
+    this.#staging.clear();
     if (this.#uniformBuffer) {
       this.#gpu.memory.free("workspace", this.#uniformBuffer.size);
       this.#uniformBuffer.destroy();
