@@ -35,13 +35,19 @@ export interface EngineOptions {
   maxTokens?: number;
   /** Cap on prompt tokens. Default `maxContext` − 1. */
   maxPromptTokens?: number;
+  /**
+   * Whether this server runs fine-tuning jobs (default true). Replicas sharing an adapters
+   * directory with a training server set it false: their fine-tuning routes answer 403, and
+   * they never touch the job files.
+   */
+  training?: boolean;
   /** Fine-tuning checkpoint interval in steps (0: only at the end). Default 50. */
   checkpointEvery?: number;
   /** Largest data file a job may read, in bytes. Default 256 MiB. */
   maxDataFileBytes?: number;
   /** Called after each generation, e.g. to log it. */
   onGeneration?: (info: GenerationInfo) => void;
-  /** Receives warnings (unreadable job files, adapters that fail to load at start). */
+  /** Receives warnings (unreadable or unwritable job files); default console.warn. */
   warn?: (message: string) => void;
 }
 
@@ -104,7 +110,7 @@ interface Ready {
   modelId: string;
   maxContext: number;
   registry: AdapterRegistry;
-  fineTuner: FineTuner;
+  fineTuner: FineTuner | null;
   created: number;
 }
 
@@ -157,9 +163,19 @@ export class ServerEngine {
     return this.#get().registry;
   }
 
-  /** The fine-tuning jobs (503 while loading). */
+  /** The fine-tuning jobs (503 while loading, 403 when training is off). */
   get fineTuning(): FineTuner {
-    return this.#get().fineTuner;
+    const { fineTuner } = this.#get();
+    if (!fineTuner) {
+      throw new ApiError(
+        403,
+        "Fine-tuning is disabled on this server (started with --no-training)",
+        {
+          code: "training_disabled",
+        },
+      );
+    }
+    return fineTuner;
   }
 
   /** The base model and every adapter, loaded or waiting in the adapters directory. */
@@ -276,7 +292,7 @@ export class ServerEngine {
   /** Stops the fine-tuning worker (the running job is marked interrupted). */
   async close(): Promise<void> {
     await this.ready.catch(() => {});
-    await this.#ready?.fineTuner.close();
+    await this.#ready?.fineTuner?.close();
   }
 
   /**
@@ -341,14 +357,21 @@ export class ServerEngine {
       baseModelId: modelId,
     });
     for (const [name, dir] of Object.entries(o.adapters ?? {})) await registry.addFolder(name, dir);
-    const store = await JobStore.open(join(o.adaptersDir, JOBS_FOLDER), o.warn);
-    const fineTuner = new FineTuner(model, this.scheduler, registry, store, {
-      modelId,
-      dataDir: o.dataDir ?? null,
-      checkpointEvery: o.checkpointEvery ?? 50,
-      maxLength: maxContext,
-      maxFileBytes: o.maxDataFileBytes ?? 256 << 20,
-    });
+    // A server without training leaves the jobs alone: they belong to the instance that trains.
+    const fineTuner = o.training === false ? null : new FineTuner(
+      model,
+      this.scheduler,
+      registry,
+      await JobStore.open(join(o.adaptersDir, JOBS_FOLDER), o.warn),
+      {
+        modelId,
+        dataDir: o.dataDir ?? null,
+        checkpointEvery: o.checkpointEvery ?? 50,
+        maxLength: maxContext,
+        maxFileBytes: o.maxDataFileBytes ?? 256 << 20,
+        warn: o.warn ?? console.warn,
+      },
+    );
     this.#ready = {
       model,
       modelId,

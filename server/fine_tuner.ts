@@ -35,6 +35,8 @@ export interface FineTunerOptions {
   maxLength: number;
   /** Largest data file read, in bytes. */
   maxFileBytes: number;
+  /** Receives problems that concern no request (a job record that cannot be written). */
+  warn: (message: string) => void;
 }
 
 interface PendingJob {
@@ -319,12 +321,15 @@ export class FineTuner {
   async #work(): Promise<void> {
     try {
       for (let next = this.#queue.shift(); next; next = this.#queue.shift()) {
+        const { id, adapterName } = next;
         const controller = new AbortController();
-        const done = this.#run(next, controller.signal);
-        this.#running = { id: next.id, controller, done };
+        const done = this.#run(next, controller.signal).catch((e) =>
+          this.#options.warn(`Job ${id} could not be recorded: ${(e as Error).message}`)
+        );
+        this.#running = { id, controller, done };
         await done;
         this.#running = null;
-        this.#reserved.delete(next.adapterName);
+        this.#reserved.delete(adapterName);
       }
     } finally {
       this.#worker = null;

@@ -43,8 +43,8 @@ export function fineTuningRoutes(engine: ServerEngine): Hono {
   };
 
   app.post("/jobs", async (c) => {
-    const body = await readBody(c, fineTuningRequest);
-    return c.json(await engine.fineTuning.create(body));
+    const fineTuning = engine.fineTuning; // 503 or 403 before the body is read
+    return c.json(await fineTuning.create(await readBody(c, fineTuningRequest)));
   });
 
   app.get("/jobs", (c) => {

@@ -66,38 +66,27 @@ async function respond(
   stream: { on: boolean; includeUsage: boolean },
   makeShape: (id: string, created: number) => Shape,
 ): Promise<Response> {
-  const abort = new AbortController();
-  const onClose = () => abort.abort();
-  c.req.raw.signal.addEventListener("abort", onClose, { once: true });
+  const abort = new AbortController(); // aborted when the client goes away
+  c.req.raw.signal.addEventListener("abort", () => abort.abort(), { once: true });
   const shape = makeShape(randomId(""), Math.floor(Date.now() / 1000));
   const deltas = engine.stream(request, abort.signal);
+  let next = await deltas.next(); // waits for the turn; errors so far are JSON responses
   if (!stream.on) {
-    try {
-      let next = await deltas.next();
-      while (!next.done) next = await deltas.next();
-      return c.json(shape.full(next.value));
-    } finally {
-      c.req.raw.signal.removeEventListener("abort", onClose);
-    }
+    while (!next.done) next = await deltas.next();
+    return c.json(shape.full(next.value));
   }
-  const first = await deltas.next(); // waits for the turn; errors so far are JSON responses
   const withUsage = (chunk: Record<string, unknown>) =>
     stream.includeUsage ? { ...chunk, usage: null } : chunk;
   return eventStream(async (send) => {
-    try {
-      for (const chunk of shape.opening) send(withUsage(chunk));
-      let next = first;
-      while (!next.done) {
-        send(withUsage(shape.delta(next.value)));
-        next = await deltas.next();
-      }
-      const result = next.value;
-      send(withUsage(shape.finish(result.finishReason)));
-      if (stream.includeUsage) {
-        send({ ...shape.finish(result.finishReason), choices: [], usage: usage(result) });
-      }
-    } finally {
-      c.req.raw.signal.removeEventListener("abort", onClose);
+    for (const chunk of shape.opening) send(withUsage(chunk));
+    while (!next.done) {
+      send(withUsage(shape.delta(next.value)));
+      next = await deltas.next();
+    }
+    const result = next.value;
+    send(withUsage(shape.finish(result.finishReason)));
+    if (stream.includeUsage) {
+      send({ ...shape.finish(result.finishReason), choices: [], usage: usage(result) });
     }
   }, abort);
 }

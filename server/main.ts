@@ -4,6 +4,7 @@
  *   deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] [--port 8000]
  *     [--api-key KEY] [--adapters-dir ./adapters] [--data-dir DIR] [--max-queue 32]
  *     [--backend auto|webgpu|cpu] [--max-context N] [--max-tokens 512] [--checkpoint-every 50]
+ *     [--no-training]
  *
  * The API key may also come from the environment variable `WEBGPU_LORA_API_KEY`.
  * `GET /health` answers 503 while the model loads, then 200.
@@ -17,7 +18,8 @@ import { ServerEngine } from "./engine.ts";
 
 const USAGE = "Usage: deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] " +
   "[--port 8000] [--api-key KEY] [--adapters-dir DIR] [--data-dir DIR] [--max-queue N] " +
-  "[--backend auto|webgpu|cpu] [--max-context N] [--max-tokens N] [--checkpoint-every N]";
+  "[--backend auto|webgpu|cpu] [--max-context N] [--max-tokens N] [--checkpoint-every N] " +
+  "[--no-training]";
 
 function fail(message: string): never {
   console.error(`${message}\n\n${USAGE}`);
@@ -52,6 +54,7 @@ try {
       "max-context": { type: "string" },
       "max-tokens": { type: "string" },
       "checkpoint-every": { type: "string" },
+      "no-training": { type: "boolean" },
     },
   }).values;
 } catch (e) {
@@ -86,6 +89,7 @@ const engine = new ServerEngine(loadModel(flags.model, { backend, maxContext }),
   maxContext,
   maxTokens: integer(flags["max-tokens"], "max-tokens", 512, 1),
   checkpointEvery: integer(flags["checkpoint-every"], "checkpoint-every", 50, 0),
+  training: !flags["no-training"],
   warn: (message) => console.warn(message),
 });
 engine.ready.then(

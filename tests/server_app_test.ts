@@ -547,3 +547,33 @@ Deno.test("chat without a chat template uses the Human/Assistant format", () => 
     "Be kind.\nHuman: Hi\nAssistant: Hello\nHuman: Bye\nAssistant:",
   );
 });
+
+Deno.test("a replica started without training answers 403 and leaves the job files alone", async () => {
+  const root = await tempDir();
+  const adaptersDir = join(root, "adapters");
+  const jobs = join(adaptersDir, ".jobs");
+  await Deno.mkdir(jobs, { recursive: true });
+  const record = JSON.stringify({
+    job: {
+      object: "fine_tuning.job",
+      id: "ftjob-other",
+      status: "running",
+      created_at: 1,
+      last_checkpoint: null,
+    },
+    events: [],
+  });
+  await Deno.writeTextFile(join(jobs, "ftjob-other.json"), record);
+  const engine = new ServerEngine(model, { adaptersDir, training: false });
+  await engine.ready;
+  const app = createApp(engine, { loopbackOnly: true });
+  const error = await expectError(await app.request("/v1/fine_tuning/jobs"), 403);
+  assert.equal(error.code, "training_disabled");
+  await expectError(await post(app, "/v1/fine_tuning/jobs", { model: FIXTURE_ID }), 403);
+  assert.equal(await Deno.readTextFile(join(jobs, "ftjob-other.json")), record); // still "running"
+  assert.equal(
+    (await post(app, "/v1/completions", { model: FIXTURE_ID, prompt: "Hi", ...greedy })).status,
+    200,
+  );
+  await engine.close();
+});
