@@ -1,8 +1,10 @@
 /**
- * Small helpers shared by the command-line examples: flag parsing with clear errors.
+ * Small helpers shared by the command-line examples: flag parsing, folder checks and error
+ * reporting with clear messages.
  *
  * @module
  */
+import { join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
 // Mesa's Vulkan drivers warn on every start when XDG_RUNTIME_DIR is unset (headless Linux).
@@ -44,4 +46,26 @@ export function numberFlag(
 export function fail(message: string): never {
   console.error(message);
   Deno.exit(2);
+}
+
+/** Exits with a clear message unless `dir` is a folder holding `file` (its `what`: Model, Adapter...). */
+export async function requireFolder(dir: string, file: string, what: string): Promise<void> {
+  const isDir = await Deno.stat(dir).then((s) => s.isDirectory, () => null);
+  if (isDir === null) fail(`${what} folder ${dir} not found`);
+  if (!isDir) fail(`${what} folder ${dir} is not a folder`);
+  const hasFile = await Deno.stat(join(dir, file)).then((s) => s.isFile, () => false);
+  if (!hasFile) fail(`${what} folder ${dir} has no ${file}`);
+}
+
+/**
+ * Runs a command's body; an error it throws (bad data, a corrupt or mismatched file) is printed
+ * as its message alone, without a stack trace, and exits with status 1.
+ */
+export async function runCommand(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : String(e));
+    Deno.exit(1);
+  }
 }

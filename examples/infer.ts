@@ -17,7 +17,7 @@ import { loadModel } from "../lib/load_model.ts";
 import { mergedModelFiles } from "../lib/lora/merge.ts";
 import { readPeftAdapter } from "../lib/lora/peft_files.ts";
 import { memoryModelSource } from "../lib/model_source.ts";
-import { fail, numberFlag, parseFlags } from "./_cli.ts";
+import { fail, numberFlag, parseFlags, requireFolder, runCommand } from "./_cli.ts";
 
 const USAGE = "Usage: deno run -A examples/infer.ts --model DIR (--prompt TEXT | --raw TEXT) " +
   "[--adapter DIR] [--merge] [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] " +
@@ -48,45 +48,53 @@ if (!["auto", "webgpu", "cpu"].includes(backend)) {
   fail(`Unknown --backend ${backend}: expected auto, webgpu or cpu`);
 }
 
-const source = dirModelSource(flags.model);
-let model;
-if (flags.merge) {
-  const checkpoint = await readCheckpoint(source);
-  const adapter = await readPeftAdapter(dirModelSource(flags.adapter!), checkpoint.config);
-  const files = await mergedModelFiles(checkpoint, adapter, source);
-  model = await loadModel(memoryModelSource(`${flags.model} + ${flags.adapter}`, files), {
-    backend: backend as "auto",
-  });
-} else {
-  model = await loadModel(source, { backend: backend as "auto" });
-  if (flags.adapter) {
-    model.addAdapter("adapter", await readPeftAdapter(dirModelSource(flags.adapter), model.config));
-  }
-}
+await requireFolder(flags.model, "config.json", "Model");
+if (flags.adapter) await requireFolder(flags.adapter, "adapter_config.json", "Adapter");
 
-const options = {
-  template: flags.prompt !== undefined ? "default" as const : "none" as const,
-  adapter: flags.adapter && !flags.merge ? "adapter" : null,
-  maxTokens: numberFlag(flags["max-tokens"], "max-tokens", 100),
-  temperature: numberFlag(flags.temperature, "temperature", 0.7),
-  topP: numberFlag(flags["top-p"], "top-p"),
-  topK: numberFlag(flags["top-k"], "top-k"),
-  seed: numberFlag(flags.seed, "seed", 42),
-};
-const prompt = (flags.prompt ?? flags.raw)!;
-if (flags.json) {
-  const result = await model.generate(prompt, options);
-  console.log(JSON.stringify({
-    text: result.text,
-    tokens: result.tokens,
-    prompt_tokens: result.promptTokens,
-    completion_tokens: result.completionTokens,
-    finish_reason: result.finishReason,
-  }));
-} else {
-  const encoder = new TextEncoder();
-  const stream = model.stream(prompt, options);
-  for await (const delta of stream) await Deno.stdout.write(encoder.encode(delta));
-  await Deno.stdout.write(encoder.encode("\n"));
-}
-model.dispose();
+await runCommand(async () => {
+  const source = dirModelSource(flags.model!);
+  let model;
+  if (flags.merge) {
+    const checkpoint = await readCheckpoint(source);
+    const adapter = await readPeftAdapter(dirModelSource(flags.adapter!), checkpoint.config);
+    const files = await mergedModelFiles(checkpoint, adapter, source);
+    model = await loadModel(memoryModelSource(`${flags.model} + ${flags.adapter}`, files), {
+      backend: backend as "auto",
+    });
+  } else {
+    model = await loadModel(source, { backend: backend as "auto" });
+    if (flags.adapter) {
+      model.addAdapter(
+        "adapter",
+        await readPeftAdapter(dirModelSource(flags.adapter), model.config),
+      );
+    }
+  }
+
+  const options = {
+    template: flags.prompt !== undefined ? "default" as const : "none" as const,
+    adapter: flags.adapter && !flags.merge ? "adapter" : null,
+    maxTokens: numberFlag(flags["max-tokens"], "max-tokens", 100),
+    temperature: numberFlag(flags.temperature, "temperature", 0.7),
+    topP: numberFlag(flags["top-p"], "top-p"),
+    topK: numberFlag(flags["top-k"], "top-k"),
+    seed: numberFlag(flags.seed, "seed", 42),
+  };
+  const prompt = (flags.prompt ?? flags.raw)!;
+  if (flags.json) {
+    const result = await model.generate(prompt, options);
+    console.log(JSON.stringify({
+      text: result.text,
+      tokens: result.tokens,
+      prompt_tokens: result.promptTokens,
+      completion_tokens: result.completionTokens,
+      finish_reason: result.finishReason,
+    }));
+  } else {
+    const encoder = new TextEncoder();
+    const stream = model.stream(prompt, options);
+    for await (const delta of stream) await Deno.stdout.write(encoder.encode(delta));
+    await Deno.stdout.write(encoder.encode("\n"));
+  }
+  model.dispose();
+});

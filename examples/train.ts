@@ -27,7 +27,7 @@ import { lossCurveSvg } from "../lib/train/loss_curve_svg.ts";
 import { tokenizeExamples } from "../lib/train/tokenize_examples.ts";
 import { trainLora } from "../lib/train/train_lora.ts";
 import { readTrainingState, serializeTrainingState } from "../lib/train/training_state.ts";
-import { fail, numberFlag, parseFlags } from "./_cli.ts";
+import { fail, numberFlag, parseFlags, requireFolder, runCommand } from "./_cli.ts";
 import { followTraining } from "./_train_progress.ts";
 
 const DEFAULT_MODEL = "./model_cache/LLM-Research/Llama-3___2-1B";
@@ -77,91 +77,126 @@ if (!flags.model && !(await exists(DEFAULT_MODEL))) {
   modelSource = await demoModelSource();
   if (!flags.data) dataPath = SAMPLE_DATA;
 } else if (!flags.data && !(await exists(DEFAULT_DATA))) {
-  fail(`No data at ${DEFAULT_DATA}: pass --data FILE (JSON array or JSONL of instruction/output records)`);
+  fail(
+    `No data at ${DEFAULT_DATA}: pass --data FILE (JSON array or JSONL of instruction/output records)`,
+  );
 }
 const out = flags.out ?? "./lora_output";
 
-const model = await loadModel(modelSource, { backend: "webgpu" });
-const tokenizer = model.tokenizer;
-const dataset = await loadDatasetFile(dataPath, {
-  renderChat: tokenizer.hasChatTemplate ? (m, o) => tokenizer.applyChatTemplate(m, o) : undefined,
-  validation: numberFlag(flags.validation, "validation", 0),
-  seed: numberFlag(flags.seed, "seed", 42),
-});
-const trainOn = (flags["train-on"] ?? "completion") as "completion" | "all";
-const maxLength = numberFlag(flags["max-length"], "max-length", 512);
-const train = tokenizeExamples(tokenizer, dataset.train, { trainOn, maxLength });
-const validation = dataset.validation.length
-  ? tokenizeExamples(tokenizer, dataset.validation, { trainOn, maxLength }).examples
-  : undefined;
-const lora = resolveLoraConfig({
-  r: numberFlag(flags.rank, "rank", 16),
-  alpha: numberFlag(flags.alpha, "alpha", 32),
-  dropout: numberFlag(flags.dropout, "dropout", 0.1),
-  targetModules: flags.target ? flags.target.split(",").map((t) => t.trim()) : undefined,
-  useRslora: flags.rslora ?? false,
-});
-log(
-  `Model ${model.name} (${model.config.numLayers} layers, hidden ${model.config.hiddenSize}) on ` +
-    `${model.gpu?.adapterName}; data ${dataPath}: ${train.examples.length} examples ` +
-    `(${train.report.truncated} truncated to ${maxLength} tokens, ${train.report.droppedNoLabels} ` +
-    `dropped), ${validation?.length ?? 0} held out; trainable parameters ` +
-    `${loraParameterCount(model.config, lora).toLocaleString("en-US")}`,
-);
-
-const baseModel = flags.model ?? modelSource.name;
-const abort = new AbortController();
-const run = trainLora(model, train.examples, {
-  lora,
-  epochs: numberFlag(flags.epochs, "epochs", 3),
-  maxSteps: numberFlag(flags["max-steps"], "max-steps"),
-  batchSize: numberFlag(flags["batch-size"], "batch-size", 1),
-  gradAccum: numberFlag(flags["grad-accum"], "grad-accum", 4),
-  lr: numberFlag(flags.lr, "lr", 1e-4),
-  optimizer: (flags.optimizer ?? "adamw") as "adamw",
-  weightDecay: numberFlag(flags["weight-decay"], "weight-decay", 0),
-  scheduler: (flags.scheduler ?? "linear") as "linear",
-  warmupSteps: numberFlag(flags["warmup-steps"], "warmup-steps", 0),
-  maxGradNorm: numberFlag(flags["max-grad-norm"], "max-grad-norm", 1),
-  gradCheckpoint: flags["grad-checkpoint"] ?? false,
-  seed: numberFlag(flags.seed, "seed", 42),
-  initAdapter: flags["init-adapter"]
-    ? await readPeftAdapter(dirModelSource(flags["init-adapter"]), model.config)
-    : undefined,
-  resume: flags.resume ? await readTrainingState(dirModelSource(flags.resume), model.config) : undefined,
-  checkpointEvery: numberFlag(flags["checkpoint-every"], "checkpoint-every", 0),
-  onCheckpoint: (state) =>
-    writeFolderAtomic(join(out, `checkpoint-${state.step}`), serializeTrainingState(state, model.config, baseModel)),
-  validation,
-  signal: abort.signal,
-});
-
-const onInterrupt = () => {
-  log("\nCancelling after this step (a checkpoint is written)...");
-  abort.abort();
-};
-Deno.addSignalListener("SIGINT", onInterrupt);
-const { result, validation: validationPoints } = await followTraining(run, out, flags.json ?? false);
-Deno.removeSignalListener("SIGINT", onInterrupt);
-await writeModelFiles(out, serializePeftAdapter(result.adapter, model.config, baseModel));
-await writeFileAtomic(join(out, "loss_curve.svg"), lossCurveSvg(result.losses, { validation: validationPoints }));
-const summary = {
-  out,
-  steps: result.steps,
-  final_loss: result.losses.at(-1) ?? null,
-  first_loss: result.losses[0] ?? null,
-  validation_loss: result.validationLoss ?? null,
-  tokens_per_second: result.tokensPerSecond,
-  peak_gpu_bytes: result.peakGpuBytes,
-  status: result.status,
-};
-if (flags.json) console.log(JSON.stringify({ summary }));
-else {
-  console.log(
-    `Saved the adapter to ${out} (adapter_config.json, adapter_model.safetensors, loss_curve.svg, ` +
-      `train_log.jsonl). ${result.steps} steps, loss ${summary.first_loss?.toFixed(4)} → ` +
-      `${summary.final_loss?.toFixed(4)}, ${result.tokensPerSecond.toFixed(0)} tokens/s, peak GPU ` +
-      `${(result.peakGpuBytes / 2 ** 20).toFixed(1)} MiB`,
-  );
+const trainOn = flags["train-on"] ?? "completion";
+if (trainOn !== "completion" && trainOn !== "all") {
+  fail(`Unknown --train-on ${trainOn}: expected completion or all`);
 }
-model.dispose();
+const optimizer = flags.optimizer ?? "adamw";
+if (optimizer !== "adamw" && optimizer !== "sgd") {
+  fail(`Unknown --optimizer ${optimizer}: expected adamw or sgd`);
+}
+const scheduler = flags.scheduler ?? "linear";
+if (scheduler !== "constant" && scheduler !== "linear" && scheduler !== "cosine") {
+  fail(`Unknown --scheduler ${scheduler}: expected constant, linear or cosine`);
+}
+if (flags.model) await requireFolder(flags.model, "config.json", "Model");
+if (flags["init-adapter"]) {
+  await requireFolder(flags["init-adapter"], "adapter_config.json", "Adapter");
+}
+if (flags.resume) await requireFolder(flags.resume, "trainer_state.json", "Checkpoint");
+
+await runCommand(async () => {
+  const model = await loadModel(modelSource, { backend: "webgpu" });
+  const tokenizer = model.tokenizer;
+  const dataset = await loadDatasetFile(dataPath, {
+    renderChat: tokenizer.hasChatTemplate ? (m, o) => tokenizer.applyChatTemplate(m, o) : undefined,
+    validation: numberFlag(flags.validation, "validation", 0),
+    seed: numberFlag(flags.seed, "seed", 42),
+  });
+  const maxLength = numberFlag(flags["max-length"], "max-length", 512);
+  const train = tokenizeExamples(tokenizer, dataset.train, { trainOn, maxLength });
+  const validation = dataset.validation.length
+    ? tokenizeExamples(tokenizer, dataset.validation, { trainOn, maxLength }).examples
+    : undefined;
+  const lora = resolveLoraConfig({
+    r: numberFlag(flags.rank, "rank", 16),
+    alpha: numberFlag(flags.alpha, "alpha", 32),
+    dropout: numberFlag(flags.dropout, "dropout", 0.1),
+    targetModules: flags.target ? flags.target.split(",").map((t) => t.trim()) : undefined,
+    useRslora: flags.rslora ?? false,
+  });
+  log(
+    `Model ${model.name} (${model.config.numLayers} layers, hidden ${model.config.hiddenSize}) on ` +
+      `${model.gpu?.adapterName}; data ${dataPath}: ${train.examples.length} examples ` +
+      `(${train.report.truncated} truncated to ${maxLength} tokens, ${train.report.droppedNoLabels} ` +
+      `dropped), ${validation?.length ?? 0} held out; trainable parameters ` +
+      `${loraParameterCount(model.config, lora).toLocaleString("en-US")}`,
+  );
+
+  const baseModel = flags.model ?? modelSource.name;
+  const abort = new AbortController();
+  const run = trainLora(model, train.examples, {
+    lora,
+    epochs: numberFlag(flags.epochs, "epochs", 3),
+    maxSteps: numberFlag(flags["max-steps"], "max-steps"),
+    batchSize: numberFlag(flags["batch-size"], "batch-size", 1),
+    gradAccum: numberFlag(flags["grad-accum"], "grad-accum", 4),
+    lr: numberFlag(flags.lr, "lr", 1e-4),
+    optimizer,
+    weightDecay: numberFlag(flags["weight-decay"], "weight-decay", 0),
+    scheduler,
+    warmupSteps: numberFlag(flags["warmup-steps"], "warmup-steps", 0),
+    maxGradNorm: numberFlag(flags["max-grad-norm"], "max-grad-norm", 1),
+    gradCheckpoint: flags["grad-checkpoint"] ?? false,
+    seed: numberFlag(flags.seed, "seed", 42),
+    initAdapter: flags["init-adapter"]
+      ? await readPeftAdapter(dirModelSource(flags["init-adapter"]), model.config)
+      : undefined,
+    resume: flags.resume
+      ? await readTrainingState(dirModelSource(flags.resume), model.config)
+      : undefined,
+    checkpointEvery: numberFlag(flags["checkpoint-every"], "checkpoint-every", 0),
+    onCheckpoint: (state) =>
+      writeFolderAtomic(
+        join(out, `checkpoint-${state.step}`),
+        serializeTrainingState(state, model.config, baseModel),
+      ),
+    validation,
+    signal: abort.signal,
+  });
+
+  const onInterrupt = () => {
+    log("\nCancelling after this step (a checkpoint is written)...");
+    abort.abort();
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  const { result, validation: validationPoints } = await followTraining(
+    run,
+    out,
+    flags.json ?? false,
+  );
+  Deno.removeSignalListener("SIGINT", onInterrupt);
+  await writeModelFiles(out, serializePeftAdapter(result.adapter, model.config, baseModel));
+  await writeFileAtomic(
+    join(out, "loss_curve.svg"),
+    lossCurveSvg(result.losses, { validation: validationPoints }),
+  );
+  const summary = {
+    out,
+    steps: result.steps,
+    final_loss: result.losses.at(-1) ?? null,
+    first_loss: result.losses[0] ?? null,
+    validation_loss: result.validationLoss ?? null,
+    tokens_per_second: result.tokensPerSecond,
+    peak_gpu_bytes: result.peakGpuBytes,
+    status: result.status,
+  };
+  if (flags.json) console.log(JSON.stringify({ summary }));
+  else {
+    console.log(
+      `Saved the adapter to ${out} (adapter_config.json, adapter_model.safetensors, loss_curve.svg, ` +
+        `train_log.jsonl). ${result.steps} steps, loss ${summary.first_loss?.toFixed(4)} → ` +
+        `${summary.final_loss?.toFixed(4)}, ${
+          result.tokensPerSecond.toFixed(0)
+        } tokens/s, peak GPU ` +
+        `${(result.peakGpuBytes / 2 ** 20).toFixed(1)} MiB`,
+    );
+  }
+  model.dispose();
+});

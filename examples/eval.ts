@@ -1,0 +1,68 @@
+/**
+ * Evaluate a model, with or without a LoRA adapter, on an instruction/output data set: the
+ * mean loss over label tokens (the same tokens training learns from) and its perplexity.
+ *
+ *   deno run -A examples/eval.ts --model DIR [--adapter DIR] --data FILE
+ *     [--train-on completion|all] [--max-length 512] [--batch-size 1] [--json]
+ *
+ * With --json it prints one object `{"loss","tokens","perplexity"}`.
+ *
+ * @module
+ */
+import { loadDatasetFile } from "../lib/data/read_dataset_file.ts";
+import { dirModelSource } from "../lib/fs_model_source.ts";
+import { loadModel } from "../lib/load_model.ts";
+import { readPeftAdapter } from "../lib/lora/peft_files.ts";
+import { evaluateModel } from "../lib/train/evaluate.ts";
+import { tokenizeExamples } from "../lib/train/tokenize_examples.ts";
+import { fail, numberFlag, parseFlags, requireFolder, runCommand } from "./_cli.ts";
+
+const USAGE = "Usage: deno run -A examples/eval.ts --model DIR [--adapter DIR] --data FILE " +
+  "[--train-on completion|all] [--max-length 512] [--batch-size 1] [--json]";
+
+const flags = parseFlags(Deno.args, {
+  model: { type: "string" },
+  adapter: { type: "string" },
+  data: { type: "string" },
+  "train-on": { type: "string" },
+  "max-length": { type: "string" },
+  "batch-size": { type: "string" },
+  json: { type: "boolean" },
+}, USAGE);
+
+if (!flags.model) fail(`--model is required\n\n${USAGE}`);
+if (!flags.data) fail(`--data is required\n\n${USAGE}`);
+const trainOn = flags["train-on"] ?? "completion";
+if (trainOn !== "completion" && trainOn !== "all") {
+  fail(`Unknown --train-on ${trainOn}: expected completion or all`);
+}
+const maxLength = numberFlag(flags["max-length"], "max-length", 512);
+const batchSize = numberFlag(flags["batch-size"], "batch-size", 1);
+await requireFolder(flags.model, "config.json", "Model");
+if (flags.adapter) await requireFolder(flags.adapter, "adapter_config.json", "Adapter");
+
+await runCommand(async () => {
+  const model = await loadModel(dirModelSource(flags.model!), { backend: "webgpu" });
+  const adapter = flags.adapter
+    ? await readPeftAdapter(dirModelSource(flags.adapter), model.config)
+    : undefined;
+  const tokenizer = model.tokenizer;
+  const data = await loadDatasetFile(flags.data!, {
+    renderChat: tokenizer.hasChatTemplate ? (m, o) => tokenizer.applyChatTemplate(m, o) : undefined,
+  });
+  const { examples, report } = tokenizeExamples(tokenizer, data.train, { trainOn, maxLength });
+  const result = await evaluateModel(model, examples, { adapter, batchSize });
+  model.dispose();
+  if (flags.json) {
+    console.log(
+      JSON.stringify({ loss: result.loss, tokens: result.tokens, perplexity: result.perplexity }),
+    );
+    return;
+  }
+  console.log(
+    `${flags.adapter ? `Adapter ${flags.adapter} on ` : ""}${flags.model}, ${flags.data}: ` +
+      `loss ${result.loss.toFixed(4)}, perplexity ${result.perplexity.toFixed(2)} over ` +
+      `${result.tokens} label tokens of ${report.kept} examples (${report.truncated} truncated ` +
+      `to ${maxLength} tokens, ${report.droppedNoLabels} dropped)`,
+  );
+});

@@ -1,0 +1,147 @@
+/**
+ * Bad command lines and bad input files give clear messages, not stack traces: a bad flag
+ * exits 2 with the usage, a missing model or adapter folder exits 2 naming it, and an empty
+ * data file, a corrupt adapter or an adapter for another model exit 1 with the problem.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { createFixtureModel, fixtureConfig } from "../lib/fixture_model.ts";
+import { writeModelFiles } from "../lib/fs_model_source.ts";
+import { parseLlamaConfig } from "../lib/llama_config.ts";
+import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
+import { ADAPTER_WEIGHTS, serializePeftAdapter } from "../lib/lora/peft_files.ts";
+import { gpuTest } from "./_gpu.ts";
+import { randomAdapter } from "./_lora_fixture.ts";
+import { type ExampleRun, runExample } from "./_run_example.ts";
+
+const dir = await Deno.makeTempDir({ prefix: "cli_errors_" });
+globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+const model = join(dir, "model"), data = join(dir, "data.json"), missing = join(dir, "missing");
+await writeModelFiles(model, createFixtureModel({ dtype: "F32" }));
+await Deno.writeTextFile(
+  data,
+  JSON.stringify([{ instruction: "Why is the sky blue?", output: "Air scatters blue light." }]),
+);
+const lora = resolveLoraConfig({ r: 2 });
+const wider = parseLlamaConfig(fixtureConfig({ overrides: { hidden_size: 96, head_dim: 24 } }));
+const otherModel = join(dir, "other_adapter"), corrupt = join(dir, "corrupt_adapter");
+const otherFiles = serializePeftAdapter(randomAdapter(wider, lora, 1), wider, "other");
+await writeModelFiles(otherModel, otherFiles);
+const truncated = otherFiles.get(ADAPTER_WEIGHTS)!.subarray(0, 100);
+await writeModelFiles(corrupt, new Map([...otherFiles, [ADAPTER_WEIGHTS, truncated]]));
+
+/** Asserts the exit status and a message on stderr without a stack trace. */
+function assertFails(run: ExampleRun, code: number, message: RegExp): void {
+  assert.equal(run.code, code, run.stderr);
+  assert.match(run.stderr, message);
+  assert.doesNotMatch(run.stderr, /^\s+at /m, "no stack trace");
+}
+
+Deno.test("a bad flag exits 2 with the usage", async () => {
+  assertFails(
+    await runExample("train", ["--model", model, "--bogus", "1"]),
+    2,
+    /Unknown option '--bogus'[\s\S]*Usage: deno run -A examples\/train\.ts/,
+  );
+  assertFails(
+    await runExample("train", ["--model", model, "--data", data, "--optimizer", "adam"]),
+    2,
+    /Unknown --optimizer adam: expected adamw or sgd/,
+  );
+  assertFails(
+    await runExample("eval", ["--model", model]),
+    2,
+    /--data is required\n\nUsage: deno run -A examples\/eval\.ts/,
+  );
+  assertFails(
+    await runExample("eval", ["--model", model, "--data", data, "--train-on", "prompt"]),
+    2,
+    /Unknown --train-on prompt/,
+  );
+  assertFails(
+    await runExample("merge", ["--model", model, "--out", join(dir, "m")]),
+    2,
+    /--adapter is required\n\nUsage: deno run -A examples\/merge\.ts/,
+  );
+  assertFails(
+    await runExample("infer", ["--model", model, "--prompt", "a", "--raw", "b"]),
+    2,
+    /Give exactly one of --prompt or --raw/,
+  );
+});
+
+Deno.test("a missing model or adapter folder is named", async () => {
+  assertFails(
+    await runExample("train", ["--model", missing, "--data", data]),
+    2,
+    new RegExp(`^Model folder ${missing} not found`),
+  );
+  assertFails(
+    await runExample("eval", ["--model", missing, "--data", data]),
+    2,
+    /^Model folder .*missing not found/,
+  );
+  assertFails(
+    await runExample("infer", ["--model", model, "--adapter", missing, "--prompt", "a"]),
+    2,
+    /^Adapter folder .*missing not found/,
+  );
+  assertFails(
+    await runExample("merge", ["--model", model, "--adapter", model, "--out", join(dir, "m")]),
+    2,
+    /^Adapter folder .*model has no adapter_config\.json/,
+  );
+});
+
+Deno.test("merge refuses an adapter for another model, a corrupt adapter and a non-model output folder", async () => {
+  const out = join(dir, "merged");
+  assertFails(
+    await runExample("merge", ["--model", model, "--adapter", otherModel, "--out", out]),
+    1,
+    /^Adapter ".*other_adapter" does not fit the model \(12 problems\):\n {2}base_model\.model\.model\.layers\.0\.self_attn\.q_proj\.lora_A\.weight has shape \[2, 96\], expected \[2, 64\]/,
+  );
+  assertFails(
+    await runExample("merge", ["--model", model, "--adapter", corrupt, "--out", out]),
+    1,
+    /corrupt_adapter\/adapter_model\.safetensors/,
+  );
+  assertFails(
+    await runExample("merge", ["--model", model, "--adapter", otherModel, "--out", dir]),
+    2,
+    /exists and is not a model folder/,
+  );
+  assert.ok(!(await Deno.stat(out).then(() => true, () => false)), "nothing written");
+});
+
+gpuTest(
+  "an empty data file is a clear error; records longer than --max-length are reported",
+  async () => {
+    const empty = join(dir, "empty.jsonl");
+    await Deno.writeTextFile(empty, "");
+    assertFails(
+      await runExample("train", ["--model", model, "--data", empty, "--out", join(dir, "o")]),
+      1,
+      /^Data set .*empty\.jsonl has no records/,
+    );
+    const short = await runExample("eval", [
+      "--model",
+      model,
+      "--data",
+      data,
+      "--max-length",
+      "16",
+    ]);
+    assert.equal(short.code, 0, short.stderr);
+    assert.match(
+      short.stdout,
+      /over 4 label tokens of 1 examples \(1 truncated to 16 tokens, 0 dropped\)/,
+    );
+    assertFails(
+      await runExample("eval", ["--model", model, "--data", data, "--max-length", "12"]),
+      1,
+      /No trainable examples: all 1 prompts fill maxLength 12/,
+    );
+  },
+);
