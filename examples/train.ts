@@ -69,6 +69,7 @@ const flags = parseFlags(Deno.args, {
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 const log = (message: string) => (flags.json ? console.error : console.log)(message);
 
+if (flags.model) await requireFolder(flags.model, "config.json", "Model");
 let modelSource = dirModelSource(flags.model ?? DEFAULT_MODEL);
 let dataPath = flags.data ?? DEFAULT_DATA;
 if (!flags.model && !(await exists(DEFAULT_MODEL))) {
@@ -95,7 +96,6 @@ const scheduler = flags.scheduler ?? "linear";
 if (scheduler !== "constant" && scheduler !== "linear" && scheduler !== "cosine") {
   fail(`Unknown --scheduler ${scheduler}: expected constant, linear or cosine`);
 }
-if (flags.model) await requireFolder(flags.model, "config.json", "Model");
 if (flags["init-adapter"]) {
   await requireFolder(flags["init-adapter"], "adapter_config.json", "Adapter");
 }
