@@ -12,7 +12,7 @@ import type { LlamaConfig } from "../llama_config.ts";
 import type { LoraPair, ProjectionAdapter } from "../model/llama_gpu.ts";
 import { loraKey, type Projection } from "../model/names.ts";
 import { loraScaleOf } from "./lora_config.ts";
-import { type LoraWeights, loraTensorShapes } from "./lora_weights.ts";
+import { loraTensorShapes, type LoraWeights } from "./lora_weights.ts";
 
 /** The A and B tensors of one adapted projection. */
 export interface LoraTensors {

@@ -82,7 +82,9 @@ export function checkLoraTensors(
   }
   if (problems.length > 0) {
     throw new Error(
-      `Adapter ${where} does not fit the model (${problems.length} problems):\n  ${problems.join("\n  ")}`,
+      `Adapter ${where} does not fit the model (${problems.length} problems):\n  ${
+        problems.join("\n  ")
+      }`,
     );
   }
 }

@@ -10,12 +10,20 @@
 import type { Checkpoint } from "../checkpoint.ts";
 import type { ModelSource } from "../model_source.ts";
 import { loraKey, projectionWeightName } from "../model/names.ts";
-import { entryToF32, f32Entry, type SafetensorsEntry, serializeSafetensors } from "../safetensors.ts";
+import {
+  entryToF32,
+  f32Entry,
+  type SafetensorsEntry,
+  serializeSafetensors,
+} from "../safetensors.ts";
 import { loraScaleOf } from "./lora_config.ts";
 import type { LoraWeights } from "./lora_weights.ts";
 
 /** The checkpoint's tensors with every adapted projection replaced by W + s·B·A. */
-export function mergeAdapter(checkpoint: Checkpoint, adapter: LoraWeights): Map<string, SafetensorsEntry> {
+export function mergeAdapter(
+  checkpoint: Checkpoint,
+  adapter: LoraWeights,
+): Map<string, SafetensorsEntry> {
   const merged = new Map(checkpoint.tensors);
   const s = loraScaleOf(adapter.config), R = adapter.config.r;
   for (let l = 0; l < checkpoint.config.numLayers; l++) {
@@ -59,7 +67,10 @@ export async function mergedModelFiles(
 ): Promise<Map<string, Uint8Array>> {
   const merged = mergeAdapter(checkpoint, adapter);
   const files = new Map<string, Uint8Array>();
-  files.set("config.json", new TextEncoder().encode(JSON.stringify(checkpoint.config.raw, null, 2) + "\n"));
+  files.set(
+    "config.json",
+    new TextEncoder().encode(JSON.stringify(checkpoint.config.raw, null, 2) + "\n"),
+  );
   files.set("model.safetensors", serializeSafetensors([...merged.values()], { format: "pt" }));
   for (const name of COPIED_FILES) {
     if (await source.has(name)) files.set(name, await source.read(name));

@@ -5,10 +5,10 @@
  * @module
  */
 import type { LlamaConfig } from "../llama_config.ts";
-import { readJson, type ModelSource } from "../model_source.ts";
+import { type ModelSource, readJson } from "../model_source.ts";
 import { entryToF32, f32Entry, parseSafetensors, serializeSafetensors } from "../safetensors.ts";
 import { parsePeftAdapterConfig, peftAdapterConfig } from "./lora_config.ts";
-import { checkLoraTensors, type LoraWeights, loraTensorShapes } from "./lora_weights.ts";
+import { checkLoraTensors, loraTensorShapes, type LoraWeights } from "./lora_weights.ts";
 
 /** File name of the adapter config. */
 export const ADAPTER_CONFIG = "adapter_config.json";
@@ -37,10 +37,19 @@ export function serializePeftAdapter(
  * Reads a PEFT adapter and checks every name and shape against `model`, reporting all
  * mismatches together. Weights in F16 or BF16 are widened to f32.
  */
-export async function readPeftAdapter(source: ModelSource, model: LlamaConfig): Promise<LoraWeights> {
+export async function readPeftAdapter(
+  source: ModelSource,
+  model: LlamaConfig,
+): Promise<LoraWeights> {
   const where = JSON.stringify(source.name);
-  const config = parsePeftAdapterConfig(await readJson(source, ADAPTER_CONFIG), `${ADAPTER_CONFIG} of ${where}`);
-  const file = parseSafetensors(await source.read(ADAPTER_WEIGHTS), `${source.name}/${ADAPTER_WEIGHTS}`);
+  const config = parsePeftAdapterConfig(
+    await readJson(source, ADAPTER_CONFIG),
+    `${ADAPTER_CONFIG} of ${where}`,
+  );
+  const file = parseSafetensors(
+    await source.read(ADAPTER_WEIGHTS),
+    `${source.name}/${ADAPTER_WEIGHTS}`,
+  );
   checkLoraTensors(model, config, file.tensors, where);
   const tensors = new Map<string, Float32Array>();
   for (const [key, entry] of file.tensors) tensors.set(key, entryToF32(entry));

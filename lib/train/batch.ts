@@ -39,7 +39,11 @@ export interface PackedBatch {
  * Packs `examples` into one micro-batch of `seqLen` (default: the longest example). Logits at
  * position t predict `labels[t + 1]`, as in Hugging Face's causal-LM loss.
  */
-export function packBatch(examples: TokenizedExample[], padId: number, seqLen?: number): PackedBatch {
+export function packBatch(
+  examples: TokenizedExample[],
+  padId: number,
+  seqLen?: number,
+): PackedBatch {
   if (examples.length === 0) throw new RangeError("Batch is empty");
   const T = seqLen ?? Math.max(...examples.map((e) => e.inputIds.length));
   const B = examples.length;
@@ -53,7 +57,9 @@ export function packBatch(examples: TokenizedExample[], padId: number, seqLen?: 
         `Example ${b} has ${inputIds.length} ids but ${labels.length} labels`,
       );
     }
-    if (inputIds.length > T) throw new RangeError(`Example ${b} has ${inputIds.length} tokens, more than ${T}`);
+    if (inputIds.length > T) {
+      throw new RangeError(`Example ${b} has ${inputIds.length} tokens, more than ${T}`);
+    }
     ids.set(inputIds, b * T);
     tokens += inputIds.length;
     for (let t = 0; t + 1 < inputIds.length; t++) {

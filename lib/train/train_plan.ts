@@ -107,7 +107,9 @@ export function planTraining(
   for (const [key, shape] of loraTensorShapes(config, lora)) {
     specs.push(f32(`param:${key}`, shape, "lora"));
     specs.push(f32(`grad:${key}`, shape, "gradients"));
-    for (let s = 0; s < sizes.optimizerStates; s++) specs.push(f32(`opt${s}:${key}`, shape, "optimizer"));
+    for (let s = 0; s < sizes.optimizerStates; s++) {
+      specs.push(f32(`opt${s}:${key}`, shape, "optimizer"));
+    }
   }
   return specs;
 }

@@ -64,13 +64,19 @@ const metaSchema = z.object({
 });
 
 /** Reads a checkpoint written by {@linkcode serializeTrainingState}, checking every tensor. */
-export async function readTrainingState(source: ModelSource, model: LlamaConfig): Promise<TrainingState> {
+export async function readTrainingState(
+  source: ModelSource,
+  model: LlamaConfig,
+): Promise<TrainingState> {
   const where = JSON.stringify(source.name);
   const parsed = metaSchema.safeParse(await readJson(source, STATE_FILE));
   if (!parsed.success) throw new Error(`Invalid ${STATE_FILE} in checkpoint ${where}`);
   const meta = parsed.data;
   const adapter = await readPeftAdapter(source, model);
-  const file = parseSafetensors(await source.read(OPTIMIZER_FILE), `${source.name}/${OPTIMIZER_FILE}`);
+  const file = parseSafetensors(
+    await source.read(OPTIMIZER_FILE),
+    `${source.name}/${OPTIMIZER_FILE}`,
+  );
   const optimizer: Map<string, Float32Array>[] = [];
   for (let s = 0; s < meta.optimizer_slots; s++) {
     const slot = new Map<string, Float32Array>();
@@ -83,5 +89,12 @@ export async function readTrainingState(source: ModelSource, model: LlamaConfig)
     }
     optimizer.push(slot);
   }
-  return { step: meta.step, adapter, optimizer, seed: meta.seed, fingerprint: meta.fingerprint, losses: meta.losses };
+  return {
+    step: meta.step,
+    adapter,
+    optimizer,
+    seed: meta.seed,
+    fingerprint: meta.fingerprint,
+    losses: meta.losses,
+  };
 }
