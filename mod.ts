@@ -98,7 +98,7 @@ export {
   serializeTrainingState,
   type TrainingState,
 } from "./lib/train/training_state.ts";
-export { evaluateModel, type Evaluation } from "./lib/train/evaluate.ts";
+export { evaluateModel, type EvaluateModelOptions, type Evaluation } from "./lib/train/evaluate.ts";
 
 // GPU memory
 export { acquireGpu, type AcquireGpuOptions, type Gpu } from "./lib/gpu/device.ts";
