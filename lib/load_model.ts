@@ -9,6 +9,7 @@ import { acquireGpu, type Gpu, hasWebGpu, withGpuErrors } from "./gpu/device.ts"
 import { LlamaModel } from "./llama_model.ts";
 import { LlamaCpuModel } from "./model/llama_cpu.ts";
 import { LlamaGpuModel } from "./model/llama_gpu.ts";
+import { tuneMatmul } from "./ops/matmul_tuning.ts";
 import { uploadWeights } from "./model/gpu_weights.ts";
 import { type ModelSource, readJson, urlModelSource } from "./model_source.ts";
 import { entryToF32 } from "./safetensors.ts";
@@ -33,7 +34,8 @@ export interface LoadModelOptions {
 
 /**
  * Loads a Hugging Face Llama checkpoint (config.json, safetensors, tokenizer files). `source`
- * is a folder path (Deno), a URL, or a {@linkcode ModelSource}.
+ * is a folder path (Deno), a URL, or a {@linkcode ModelSource}. On WebGPU, the first load on an
+ * adapter measures its matmul kernel variants (`tuneMatmul`, well under a second).
  */
 export async function loadModel(
   source: string | URL | ModelSource,
@@ -47,6 +49,7 @@ export async function loadModel(
   const useGpu = backend === "webgpu" || (backend === "auto" && await adapterExists());
   if (useGpu) {
     const gpu = options.gpu ?? await acquireGpu({ maxBindingBytes: options.maxBindingBytes });
+    await tuneMatmul(gpu); // once per adapter: the matmul kernels the model records are chosen now
     // One error scope around the upload and the pipeline builds: a GPU error names the tensor
     // (buffers carry their checkpoint names) or the kernel (pipelines carry theirs).
     return await withGpuErrors(gpu.device, `loading ${src.name}`, () => {

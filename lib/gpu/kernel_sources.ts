@@ -18,6 +18,7 @@ import crossEntropyStats from "../../kernels/cross_entropy_stats.wgsl" with { ty
 import dropout from "../../kernels/dropout.wgsl" with { type: "text" };
 import embedding from "../../kernels/embedding.wgsl" with { type: "text" };
 import matmul from "../../kernels/matmul.wgsl" with { type: "text" };
+import matmulVec4 from "../../kernels/matmul_vec4.wgsl" with { type: "text" };
 import rmsnorm from "../../kernels/rmsnorm.wgsl" with { type: "text" };
 import rmsnormBackward from "../../kernels/rmsnorm_backward.wgsl" with { type: "text" };
 import rope from "../../kernels/rope.wgsl" with { type: "text" };
@@ -52,6 +53,7 @@ export const RAW_KERNEL_SOURCES = {
   dropout,
   embedding,
   matmul,
+  matmul_vec4: matmulVec4,
   rmsnorm,
   rmsnorm_backward: rmsnormBackward,
   rope,

@@ -24,6 +24,11 @@ export interface Dispatch {
   buffers: BufferArg[];
   /** Workgroup counts. */
   workgroups: [number, number?, number?];
+  /**
+   * Pipelines the same call site uses for other shapes (a matmul's kernel for another class
+   * of M): {@linkcode CommandRecorder.prepare} builds them too.
+   */
+  alsoPrepare?: { kernel: KernelName; constants?: KernelConstants }[];
 }
 
 type Command =
@@ -74,6 +79,11 @@ export class CommandRecorder {
     this.#gpu = gpu;
   }
 
+  /** The device this recorder submits to (ops read its adapter's kernel choices). */
+  get gpu(): Gpu {
+    return this.#gpu;
+  }
+
   /** Queues a compute dispatch. */
   dispatch(dispatch: Dispatch): void {
     const [x, y = 1, z = 1] = dispatch.workgroups;
@@ -117,8 +127,11 @@ export class CommandRecorder {
    */
   prepare(): void {
     for (const command of this.#commands) {
-      if (command.kind === "dispatch") {
-        this.#gpu.pipelines.get(command.dispatch.kernel, command.dispatch.constants);
+      if (command.kind !== "dispatch") continue;
+      for (
+        const { kernel, constants } of [command.dispatch, ...command.dispatch.alsoPrepare ?? []]
+      ) {
+        this.#gpu.pipelines.get(kernel, constants);
       }
     }
     this.#commands = [];

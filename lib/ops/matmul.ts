@@ -1,15 +1,25 @@
 /**
- * Matrix products on the GPU (`kernels/matmul.wgsl`): the general form and the two forms a
- * Linear layer needs, over weights that may be split into row chunks.
+ * Matrix products on the GPU (`kernels/matmul.wgsl`, `kernels/matmul_vec4.wgsl`): the general
+ * form and the two forms a Linear layer needs, over weights that may be split into row chunks.
+ * The kernel variant is the one measured fastest on the adapter for the class of M (see
+ * `matmul_variants.ts`), unless the caller names one.
  *
  * Dimensions: M rows (tokens), N output features, K input features.
  *
  * @module
  */
+import type { KernelConstants } from "../gpu/pipeline_cache.ts";
 import type { CommandRecorder } from "../gpu/recorder.ts";
 import { ParamWriter } from "../gpu/params.ts";
 import type { GpuDType, GpuTensor } from "../gpu/tensor.ts";
 import { dtypeCode } from "./dtype_code.ts";
+import {
+  MATMUL_VARIANTS,
+  type MatmulVariant,
+  matmulVariantFor,
+  type MatmulVariantName,
+  SMALL_M,
+} from "./matmul_variants.ts";
 
 /** Arguments of {@linkcode recordMatmul}: C = alpha·op(A)·op(B) (+ C). */
 export interface MatmulArgs {
@@ -47,35 +57,93 @@ export interface MatmulArgs {
   alpha?: number;
   /** Add to C instead of overwriting it. */
   accumulate?: boolean;
+  /**
+   * Use this kernel variant (tests and benchmarks). By default the adapter's choice for the
+   * class of M; a `matmul_vec4` variant falls back to `tiled` when A or B is shorter than 16
+   * bytes.
+   */
+  variant?: MatmulVariantName;
 }
 
-const TILE = 64;
+const TILE = 64; // rows and columns of C per workgroup of kernels/matmul.wgsl
+const TN = 4; // columns of C per invocation of kernels/matmul_vec4.wgsl
 
-/** Records one matmul dispatch. */
+/**
+ * Records one matmul dispatch. Unless `args.variant` is given, `CommandRecorder.prepare` builds
+ * the kernels the adapter uses for both classes of M, so that a model which records one decode
+ * step at load has the pipelines of its prefill too.
+ */
 export function recordMatmul(rec: CommandRecorder, args: MatmulArgs): void {
   const { M, N, K } = args;
   const aT = args.aTransposed ?? false;
   const lda = args.lda ?? (aT ? M : K);
   const ldb = args.ldb ?? (args.bLayout === "nk" ? K : N);
   const ldc = args.ldc ?? N;
+  const aOffset = args.aOffset ?? 0, bOffset = args.bOffset ?? 0;
   const params = new ParamWriter()
     .u32(M).u32(N).u32(K)
     .u32(lda).u32(ldb).u32(ldc)
-    .u32(args.aOffset ?? 0).u32(args.bOffset ?? 0).u32(args.cOffset ?? 0)
+    .u32(aOffset).u32(bOffset).u32(args.cOffset ?? 0)
     .f32(args.alpha ?? 1)
     .u32(args.accumulate ? 1 : 0)
     .bytes();
+  // Whole 16-byte words (4 f32, or 8 bf16/f16 values of B) can be read as vec4.
+  const bWord = args.bDtype === "f32" ? 4 : 8;
+  const aligned = aOffset % 4 === 0 && lda % 4 === 0 && bOffset % bWord === 0 &&
+    ldb % bWord === 0 && args.a.size % 16 === 0 && args.b.size % 16 === 0;
+  const layout = {
+    A_TRANS: aT ? 1 : 0,
+    B_TRANS: args.bLayout === "nk" ? 1 : 0,
+    B_DTYPE: dtypeCode(args.bDtype),
+    VEC: aligned ? 1 : 0,
+  };
+  const pipeline = (name: MatmulVariantName) => pipelineOf(MATMUL_VARIANTS[name], layout);
+  const { kernel, constants, rows, columns } = pipeline(variantOf(rec, args, M));
   rec.dispatch({
-    kernel: "matmul",
-    constants: {
-      A_TRANS: aT ? 1 : 0,
-      B_TRANS: args.bLayout === "nk" ? 1 : 0,
-      B_DTYPE: dtypeCode(args.bDtype),
-    },
+    kernel,
+    constants,
     params,
-    buffers: [args.a, args.b, args.c],
-    workgroups: [Math.ceil(N / TILE), Math.ceil(M / TILE)],
+    // matmul_vec4 binds A and B twice: as elements and as 16-byte words.
+    buffers: kernel === "matmul"
+      ? [args.a, args.b, args.c]
+      : [args.a, args.b, args.c, args.a, args.b],
+    workgroups: [Math.ceil(N / columns), Math.ceil(M / rows)],
+    alsoPrepare: args.variant
+      ? []
+      : [SMALL_M, SMALL_M + 1].map((m) => pipeline(variantOf(rec, args, m))),
   });
+}
+
+/** The kernel, constants and C block per workgroup of a variant for a layout. */
+function pipelineOf(
+  variant: MatmulVariant,
+  layout: { A_TRANS: number; B_TRANS: number; B_DTYPE: number; VEC: number },
+): { kernel: MatmulVariant["kernel"]; constants: KernelConstants; rows: number; columns: number } {
+  if (variant.kernel === "matmul") {
+    const { VEC: _, ...constants } = layout;
+    return { kernel: "matmul", constants, rows: TILE, columns: TILE };
+  }
+  return {
+    kernel: "matmul_vec4",
+    constants: { ...layout, TM: variant.rows, WG: variant.workgroup, SPLIT: variant.split },
+    rows: variant.rows,
+    columns: (variant.workgroup / variant.split) * TN,
+  };
+}
+
+/**
+ * The variant for a product of `M` rows: the caller's, else the adapter's choice for M, where it
+ * applies (a vec4 variant needs A and B of at least one 16-byte word).
+ */
+function variantOf(rec: CommandRecorder, args: MatmulArgs, M: number): MatmulVariantName {
+  const name = args.variant ?? matmulVariantFor(rec.gpu.adapterName, M);
+  if (MATMUL_VARIANTS[name].kernel === "matmul") return name;
+  if (args.a.size >= 16 && args.b.size >= 16) return name;
+  if (args.variant === undefined) return "tiled";
+  throw new RangeError(
+    `Matmul variant ${name} needs A and B buffers of at least 16 bytes, ` +
+      `got A ${args.a.size} and B ${args.b.size} bytes`,
+  );
 }
 
 /** Arguments shared by the Linear-layer forms. */

@@ -1,49 +1,100 @@
-// Tests of kernels/matmul.wgsl through recordMatmul, recordLinear and recordLinearBackward.
+// Tests of kernels/matmul.wgsl and kernels/matmul_vec4.wgsl through recordMatmul, recordLinear
+// and recordLinearBackward, for every kernel variant.
 // Dimensions: M rows of C, N columns of C, K the reduced dimension.
 import assert from "node:assert/strict";
 import { assertClose, maxAbs } from "../_assert_close.ts";
 import { emptyF32, gpuTest, readF32, testGpu, upload } from "../_gpu.ts";
+import type { Gpu } from "../../lib/gpu/device.ts";
+import { CommandRecorder, type Dispatch } from "../../lib/gpu/recorder.ts";
 import { linearBackward, linearForward } from "../../lib/reference/linear.ts";
 import { matmulNT } from "../../lib/reference/matmul.ts";
 import { recordLinear, recordLinearBackward, recordMatmul } from "../../lib/ops/matmul.ts";
+import {
+  MATMUL_VARIANTS,
+  matmulChoice,
+  type MatmulVariantName,
+  setMatmulChoice,
+} from "../../lib/ops/matmul_variants.ts";
 import { Rng } from "../../lib/rng.ts";
 import { randomF32, runRecorded, storeAs, tensorOf, transpose, WEIGHT_DTYPES } from "./_kernels.ts";
 
-const [M, N, K] = [13, 70, 37];
+const VARIANTS = Object.keys(MATMUL_VARIANTS) as MatmulVariantName[];
 
-gpuTest("matmul matches the reference for every A layout, B layout and B dtype", async (gpu) => {
+/** Wraps `rec.dispatch` so that every dispatch recorded from now on is also pushed to a list. */
+function captureDispatches(rec: CommandRecorder): Dispatch[] {
+  const seen: Dispatch[] = [];
+  const dispatch = rec.dispatch.bind(rec);
+  rec.dispatch = (d: Dispatch) => {
+    seen.push(d);
+    dispatch(d);
+  };
+  return seen;
+}
+
+/** Runs `body` with `variant` as the adapter's choice for every M, then restores the choice. */
+async function withChoice(gpu: Gpu, variant: MatmulVariantName, body: () => Promise<void>) {
+  const saved = matmulChoice(gpu.adapterName);
+  setMatmulChoice(gpu.adapterName, { small: variant, large: variant });
+  try {
+    await body();
+  } finally {
+    setMatmulChoice(gpu.adapterName, saved);
+  }
+}
+
+/** The kernel and the VEC constant (vec4 reads) of a dispatch. */
+function kernelOf(d: Dispatch): string {
+  return d.kernel === "matmul_vec4" ? `matmul_vec4 VEC=${d.constants?.VEC}` : d.kernel;
+}
+
+/** The kernel a variant runs, with vec4 reads or not. */
+function expectedKernel(variant: MatmulVariantName, vec: boolean): string {
+  return MATMUL_VARIANTS[variant].kernel === "matmul" ? "matmul" : `matmul_vec4 VEC=${vec ? 1 : 0}`;
+}
+
+// (M, N, K): K = 37 has a partial block and unaligned rows; every row of (20, 72, 64), in either
+// layout, starts on a 16-byte word, so it is read as vec4 words.
+const SHAPES = [[13, 70, 37], [20, 72, 64]] as const;
+const [M, N, K] = SHAPES[0];
+
+gpuTest("every matmul variant matches the reference for every layout and B dtype", async (gpu) => {
   const rng = new Rng(1);
-  const a = randomF32(rng, M * K); // (M, K)
-  const aT = transpose(a, M, K); // (K, M)
-  const cases = WEIGHT_DTYPES.flatMap((dtype) => {
-    const { rounded } = storeAs(randomF32(rng, N * K), dtype); // (N, K)
-    const expected = matmulNT(a, rounded, M, K, N); // (M, N)
-    return (["nk", "kn"] as const).flatMap((bLayout) => {
-      const stored = bLayout === "nk" ? rounded : transpose(rounded, N, K); // (N, K) or (K, N)
-      const b = upload(gpu, storeAs(stored, dtype).bytes);
-      return [false, true].map((aTransposed) => ({
-        dtype,
-        bLayout,
-        aTransposed,
-        b,
-        expected,
-        c: emptyF32(gpu, M * N), // (M, N)
-      }));
+  for (const [M, N, K] of SHAPES) {
+    const a = randomF32(rng, M * K); // (M, K)
+    const aBuf = upload(gpu, a), aTBuf = upload(gpu, transpose(a, M, K)); // (M, K), (K, M)
+    const cases = WEIGHT_DTYPES.flatMap((dtype) => {
+      const { rounded } = storeAs(randomF32(rng, N * K), dtype); // (N, K)
+      const expected = matmulNT(a, rounded, M, K, N); // (M, N)
+      return (["nk", "kn"] as const).flatMap((bLayout) => {
+        const stored = bLayout === "nk" ? rounded : transpose(rounded, N, K); // (N, K) or (K, N)
+        const b = upload(gpu, storeAs(stored, dtype).bytes);
+        return [false, true].flatMap((aTransposed) =>
+          VARIANTS.map((variant) => ({ dtype, bLayout, aTransposed, variant, b, expected }))
+        );
+      });
     });
-  });
-  const aBuf = upload(gpu, a), aTBuf = upload(gpu, aT);
-  await runRecorded(gpu, "matmul", (rec) => {
-    for (const { dtype, bLayout, aTransposed, b, c } of cases) {
-      const args = { b, c, M, N, K, bLayout, bDtype: dtype };
-      recordMatmul(rec, { ...args, a: aTransposed ? aTBuf : aBuf, aTransposed });
+    const c = emptyF32(gpu, cases.length * M * N); // (cases, M, N)
+    let dispatches: Dispatch[] = [];
+    await runRecorded(gpu, "matmul", (rec) => {
+      dispatches = captureDispatches(rec);
+      cases.forEach(({ dtype, bLayout, aTransposed, variant, b }, i) => {
+        const args = { b, c, M, N, K, bLayout, bDtype: dtype, variant, cOffset: i * M * N };
+        recordMatmul(rec, { ...args, a: aTransposed ? aTBuf : aBuf, aTransposed });
+      });
+    });
+    const vec = K % 8 === 0; // every row starts on a 16-byte word
+    assert.deepEqual(
+      dispatches.map(kernelOf),
+      cases.map(({ variant }) => expectedKernel(variant, vec)),
+    );
+    const results = await readF32(gpu, c, cases.length * M * N); // (cases, M, N)
+    for (const [i, { dtype, bLayout, aTransposed, variant, expected }] of cases.entries()) {
+      assertClose(results.subarray(i * M * N, (i + 1) * M * N), expected, {
+        atol: 1e-5,
+        rtol: 1e-4,
+        label: `${variant} ${M}×${N}×${K} A${aTransposed ? "ᵀ" : ""} B ${bLayout} ${dtype}`,
+      });
     }
-  });
-  for (const { dtype, bLayout, aTransposed, c, expected } of cases) {
-    assertClose(await readF32(gpu, c, M * N), expected, {
-      atol: 1e-5,
-      rtol: 1e-4,
-      label: `matmul A${aTransposed ? "ᵀ" : ""} B ${bLayout} ${dtype}`,
-    });
   }
 });
 
@@ -69,11 +120,25 @@ function strided(
   return out;
 }
 
-gpuTest("matmul honours offsets, strides, alpha and accumulate in every layout", async (gpu) => {
+/** `values` zero-padded to a multiple of 8 values: whole 16-byte words in f32, bf16 and f16. */
+function padTo8(values: Float32Array): Float32Array {
+  const out = new Float32Array(Math.ceil(values.length / 8) * 8);
+  out.set(values);
+  return out;
+}
+
+gpuTest("every matmul variant honours offsets, strides, alpha and accumulate", async (gpu) => {
   const rng = new Rng(2);
   const [ldc, cOff, alpha] = [N + 2, 11, -0.75];
   const a = randomF32(rng, M * K); // (M, K)
   const c0 = randomF32(rng, cOff + M * ldc + 4); // (M, ldc) after cOff
+  // Unaligned: an odd bOff puts bf16 rows in the high halves. Aligned: every row starts on a
+  // 16-byte word (strides rounded up to 8 values), and the last block of K is partial.
+  const roundUp8 = (n: number) => Math.ceil(n / 8) * 8;
+  const offsets = [
+    { aOff: 7, bOff: 3, ld: (dense: number, pad: number) => dense + pad, vec: false },
+    { aOff: 8, bOff: 16, ld: (dense: number, pad: number) => roundUp8(dense + pad), vec: true },
+  ];
   for (const dtype of WEIGHT_DTYPES) {
     const b = storeAs(randomF32(rng, N * K), dtype).rounded; // (N, K)
     const product = matmulNT(a, b, M, K, N); // (M, N)
@@ -81,35 +146,46 @@ gpuTest("matmul honours offsets, strides, alpha and accumulate in every layout",
     for (let m = 0; m < M; m++) {
       for (let n = 0; n < N; n++) expected[cOff + m * ldc + n] += alpha * product[m * N + n];
     }
-    for (const [aTransposed, bLayout] of [[false, "nk"], [true, "kn"]] as const) {
-      const lda = (aTransposed ? M : K) + 3, ldb = (bLayout === "kn" ? N : K) + 5;
-      const [aOff, bOff] = [7, 3]; // an odd bOff puts bf16 rows in the high halves
-      const c = upload(gpu, c0);
-      await runRecorded(gpu, "matmul strided", (rec) =>
-        recordMatmul(rec, {
-          a: upload(gpu, strided(rng, a, M, K, lda, aOff, aTransposed)),
-          b: upload(gpu, storeAs(strided(rng, b, N, K, ldb, bOff, bLayout === "kn"), dtype).bytes),
-          c,
-          M,
-          N,
-          K,
-          bLayout,
-          bDtype: dtype,
-          aTransposed,
-          lda,
-          ldb,
-          ldc,
-          aOffset: aOff,
-          bOffset: bOff,
-          cOffset: cOff,
-          alpha,
-          accumulate: true,
-        }));
-      assertClose(await readF32(gpu, c, expected.length), expected, {
-        atol: 1e-5,
-        rtol: 1e-4,
-        label: `strided matmul A${aTransposed ? "ᵀ" : ""} B ${bLayout} ${dtype}`,
-      });
+    for (const { aOff, bOff, ld, vec } of offsets) {
+      for (const [aTransposed, bLayout] of [[false, "nk"], [true, "kn"]] as const) {
+        const lda = ld(aTransposed ? M : K, 3), ldb = ld(bLayout === "kn" ? N : K, 5);
+        const aStored = padTo8(strided(rng, a, M, K, lda, aOff, aTransposed));
+        const bStored = padTo8(strided(rng, b, N, K, ldb, bOff, bLayout === "kn"));
+        for (const variant of VARIANTS) {
+          const c = upload(gpu, c0);
+          let dispatches: Dispatch[] = [];
+          await runRecorded(gpu, "matmul strided", (rec) => {
+            dispatches = captureDispatches(rec);
+            recordMatmul(rec, {
+              a: upload(gpu, aStored),
+              b: upload(gpu, storeAs(bStored, dtype).bytes),
+              c,
+              M,
+              N,
+              K,
+              bLayout,
+              bDtype: dtype,
+              aTransposed,
+              lda,
+              ldb,
+              ldc,
+              aOffset: aOff,
+              bOffset: bOff,
+              cOffset: cOff,
+              alpha,
+              accumulate: true,
+              variant,
+            });
+          });
+          assert.deepEqual(dispatches.map(kernelOf), [expectedKernel(variant, vec)]);
+          assertClose(await readF32(gpu, c, expected.length), expected, {
+            atol: 1e-5,
+            rtol: 1e-4,
+            label: `${variant} strided A${aTransposed ? "ᵀ" : ""} B ${bLayout} ${dtype} ` +
+              `offsets ${aOff}/${bOff}`,
+          });
+        }
+      }
     }
   }
 });
@@ -122,29 +198,44 @@ gpuTest(
     const x = randomF32(rng, (xOff + rows) * Kw); // (xOff + rows, K)
     const w = randomF32(rng, N * Kw); // (N, K)
     const small = await testGpu({ maxBindingBytes: 16 * Kw * 2 }); // 16 bf16 rows per chunk
-    const results = [];
-    for (const device of [gpu, small]) {
-      const weight = tensorOf(device, [N, Kw], w, "bf16");
-      const y = emptyF32(device, (yOff + rows) * N);
-      await runRecorded(device, "linear", (rec) =>
-        recordLinear(rec, upload(device, x), y, {
-          weight: weight.tensor,
-          rows,
-          xRowOffset: xOff,
-          yRowOffset: yOff,
-        }));
-      results.push({
-        chunks: weight.tensor.chunks.length,
-        y: await readF32(device, y, (yOff + rows) * N),
+    for (const variant of VARIANTS) {
+      await withChoice(gpu, variant, async () => {
+        const results = [];
+        for (const device of [gpu, small]) {
+          const weight = tensorOf(device, [N, Kw], w, "bf16");
+          const y = emptyF32(device, (yOff + rows) * N); // (yOff + rows, N)
+          await runRecorded(device, "linear", (rec) =>
+            recordLinear(rec, upload(device, x), y, {
+              weight: weight.tensor,
+              rows,
+              xRowOffset: xOff,
+              yRowOffset: yOff,
+            }));
+          results.push({
+            chunks: weight.tensor.chunks.length,
+            y: await readF32(device, y, (yOff + rows) * N),
+          });
+          if (device === small) {
+            const expected = new Float32Array((yOff + rows) * N); // (yOff + rows, N)
+            expected.set(
+              linearForward(x.subarray(xOff * Kw), weight.rounded, rows, Kw, N),
+              yOff * N,
+            );
+            assertClose(results[1].y, expected, {
+              atol: 1e-5,
+              rtol: 1e-4,
+              label: `${variant} chunked linear`,
+            });
+          }
+        }
+        assert.deepEqual(results.map((r) => r.chunks), [1, 5]);
+        assertClose(results[1].y, results[0].y, {
+          atol: 0,
+          rtol: 0,
+          label: `${variant} chunked vs unchunked`,
+        });
       });
-      if (device === small) {
-        const expected = new Float32Array((yOff + rows) * N);
-        expected.set(linearForward(x.subarray(xOff * Kw), weight.rounded, rows, Kw, N), yOff * N);
-        assertClose(results[1].y, expected, { atol: 1e-5, rtol: 1e-4, label: "chunked linear" });
-      }
     }
-    assert.deepEqual(results.map((r) => r.chunks), [1, 5]);
-    assertClose(results[1].y, results[0].y, { atol: 0, rtol: 0, label: "chunked vs unchunked" });
   },
 );
 
@@ -155,27 +246,100 @@ gpuTest("recordLinearBackward over a chunked weight matches the reference", asyn
   const dy = randomF32(rng, rows * N); // (rows, N)
   const w = randomF32(rng, N * Kw); // (N, K)
   const dx0 = randomF32(rng, rows * Kw); // (rows, K)
-  for (const accumulate of [false, true]) {
-    const weight = tensorOf(gpu, [N, Kw], w, "f32");
-    assert.equal(weight.tensor.chunks.length, 5);
-    const dx = upload(gpu, dx0);
-    await runRecorded(
-      gpu,
-      "linear backward",
-      (rec) =>
-        recordLinearBackward(rec, upload(gpu, dy), dx, {
-          weight: weight.tensor,
-          rows,
-          alpha: 0.5,
-          accumulate,
-        }),
-    );
-    const grad = linearBackward(dy, w, rows, Kw, N); // (rows, K)
-    const expected = grad.map((g, i) => 0.5 * g + (accumulate ? dx0[i] : 0));
-    assertClose(await readF32(gpu, dx, rows * Kw), expected, {
-      atol: 1e-5 * maxAbs(expected),
-      rtol: 1e-4,
-      label: `linear backward over ${weight.tensor.chunks.length} chunks, accumulate ${accumulate}`,
+  const grad = linearBackward(dy, w, rows, Kw, N); // (rows, K)
+  for (const variant of VARIANTS) {
+    await withChoice(gpu, variant, async () => {
+      for (const accumulate of [false, true]) {
+        const weight = tensorOf(gpu, [N, Kw], w, "f32");
+        assert.equal(weight.tensor.chunks.length, 5);
+        const dx = upload(gpu, dx0);
+        await runRecorded(
+          gpu,
+          "linear backward",
+          (rec) =>
+            recordLinearBackward(rec, upload(gpu, dy), dx, {
+              weight: weight.tensor,
+              rows,
+              alpha: 0.5,
+              accumulate,
+            }),
+        );
+        const expected = grad.map((g, i) => 0.5 * g + (accumulate ? dx0[i] : 0));
+        assertClose(await readF32(gpu, dx, rows * Kw), expected, {
+          atol: 1e-5 * maxAbs(expected),
+          rtol: 1e-4,
+          label: `${variant} linear backward over 5 chunks, accumulate ${accumulate}`,
+        });
+      }
     });
   }
+});
+
+gpuTest("recordMatmul uses the adapter's choice for the class of M", async (gpu) => {
+  const K = 16;
+  const a = emptyF32(gpu, 8 * K), b = emptyF32(gpu, 8 * K), c = emptyF32(gpu, 64); // (8, K), (8, K), (8, 8)
+  const tiny = emptyF32(gpu, 2); // 8 bytes: too short to be read as a vec4 word
+  const saved = matmulChoice(gpu.adapterName);
+  setMatmulChoice(gpu.adapterName, { small: "gemv", large: "blocked" });
+  try {
+    let dispatches: Dispatch[] = [];
+    await runRecorded(gpu, "matmul choice", (rec) => {
+      dispatches = captureDispatches(rec);
+      for (const M of [1, 4, 5, 8]) {
+        recordMatmul(rec, { a, b, c, M, N: 8, K, bLayout: "nk", bDtype: "f32" });
+      }
+      recordMatmul(rec, { a: tiny, b, c, M: 1, N: 8, K: 2, bLayout: "nk", bDtype: "f32" });
+    });
+    assert.deepEqual(
+      dispatches.map((d) => [kernelOf(d), d.constants?.TM]),
+      [
+        ["matmul_vec4 VEC=1", 1],
+        ["matmul_vec4 VEC=1", 1],
+        ["matmul_vec4 VEC=1", 4],
+        ["matmul_vec4 VEC=1", 4],
+        ["matmul", undefined], // A shorter than a vec4 word falls back to the tiled kernel
+      ],
+    );
+    await runRecorded(gpu, "matmul forced on a short buffer", (rec) =>
+      assert.throws(
+        () =>
+          recordMatmul(rec, {
+            a: tiny,
+            b,
+            c,
+            M: 1,
+            N: 8,
+            K: 2,
+            bLayout: "nk",
+            bDtype: "f32",
+            variant: "blocked",
+          }),
+        /Matmul variant blocked needs A and B buffers of at least 16 bytes, got A 8 and B 512 bytes/,
+      ));
+    // Preparing a one-row product builds the large-M kernel as well (on a device of its own,
+    // whose pipeline cache starts empty).
+    const fresh = await testGpu({});
+    const args = {
+      a: emptyF32(fresh, 8 * K),
+      b: emptyF32(fresh, 8 * K),
+      c: emptyF32(fresh, 64),
+      N: 8,
+      K,
+      bLayout: "nk",
+      bDtype: "f32",
+    } as const;
+    const rec = new CommandRecorder(fresh);
+    recordMatmul(rec, { ...args, M: 1 });
+    rec.prepare();
+    assert.equal(fresh.pipelines.size, 2);
+    await runRecorded(fresh, "matmul after prepare", (rec) => recordMatmul(rec, { ...args, M: 8 }));
+    assert.equal(fresh.pipelines.size, 2);
+    rec.dispose();
+  } finally {
+    setMatmulChoice(gpu.adapterName, saved);
+  }
+  assert.throws(
+    () => setMatmulChoice("x", { small: "fastest" as MatmulVariantName, large: "tiled" }),
+    /Unknown matmul variant "fastest"/,
+  );
 });

@@ -1,0 +1,191 @@
+// Register-blocked matrix product without workgroup memory: C = alpha·op(A)·op(B) (+ C).
+// Dimensions: M rows of C, N columns of C, K the reduced dimension.
+//   A: f32 activations, (M, K) with row stride lda, or stored transposed (K, M) when A_TRANS = 1.
+//   B: f32 / bf16 / f16 words (B_DTYPE), stored (N, K) like a Linear weight when B_TRANS = 1
+//      (y = x·Wᵀ), or (K, N) when B_TRANS = 0 (dx = dy·W).
+//   C: f32, (M, N) with row stride ldc.
+// Offsets are in elements. A workgroup owns TM rows of C. Each invocation computes a TM×TN
+// block of them (TN consecutive columns of its own) in registers, over every SPLIT-th block
+// of KB values of k; with SPLIT > 1 the SPLIT invocations of a column group add their partial
+// blocks in workgroup memory at the end, otherwise no invocation shares data with another.
+// TM = 4, SPLIT = 1 is the register-blocked matmul; TM = 1 is a GEMV for decode (M ≤ 4 rows),
+// with SPLIT = WG when invocations should read a weight row side by side.
+// With VEC = 1 (a_off and lda multiples of 4, b_off and ldb multiples of 4 words, and both
+// buffers a whole number of 16-byte words long) whole blocks are read as vec4 words through a4
+// and b4; otherwise, and for the last partial block, element by element through a and b (the
+// same buffers: a vec4 view cannot reach the tail of a buffer not a multiple of 16 bytes long).
+//!include packed
+
+override A_TRANS: u32 = 0u;
+override B_TRANS: u32 = 1u;
+override B_DTYPE: u32 = 0u;
+override VEC: u32 = 1u;
+override WG: u32 = 8u;     // invocations per workgroup, at most 64
+override SPLIT: u32 = 1u;  // invocations sharing a column group along K; divides WG
+override TM: u32 = 4u;     // rows per workgroup: 1, 2 or 4
+
+struct Params {
+  M: u32, N: u32, K: u32,
+  lda: u32, ldb: u32, ldc: u32,
+  a_off: u32, b_off: u32, c_off: u32,
+  alpha: f32,
+  accumulate: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;          // (M, K) or (K, M)
+@group(0) @binding(2) var<storage, read> b: array<u32>;          // (N, K) or (K, N), packed
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;    // (M, N)
+@group(0) @binding(4) var<storage, read> a4: array<vec4<f32>>;   // A as 16-byte words
+@group(0) @binding(5) var<storage, read> b4: array<vec4<u32>>;   // B as 16-byte words
+
+const TN = 4u;  // columns per invocation
+const KB = 8u;  // values of k per step
+
+// A block (TM, KB) and a B block (TN, KB), each row as two vec4: k0..k0+3 and k0+4..k0+7.
+struct Blocks {
+  a: array<vec4<f32>, 8>,  // (TM, 2)
+  b: array<vec4<f32>, 8>,  // (TN, 2)
+}
+
+// A(m, k), 0 outside the matrix.
+fn load_a(m: u32, k: u32) -> f32 {
+  if (m >= p.M || k >= p.K) { return 0.0; }
+  var i: u32;
+  if (A_TRANS == 1u) { i = p.a_off + k * p.lda + m; } else { i = p.a_off + m * p.lda + k; }
+  return a[i];
+}
+
+// op(B)(k, n), 0 outside the matrix.
+fn load_b(n: u32, k: u32) -> f32 {
+  if (n >= p.N || k >= p.K) { return 0.0; }
+  var i: u32;
+  if (B_TRANS == 1u) { i = p.b_off + n * p.ldb + k; } else { i = p.b_off + k * p.ldb + n; }
+  return packed_value(b[packed_word(i, B_DTYPE)], i, B_DTYPE);
+}
+
+// The 4 consecutive elements of B starting at element i (a multiple of 4).
+fn load_b4(i: u32) -> vec4<f32> {
+  if (B_DTYPE == 0u) { return bitcast<vec4<f32>>(b4[i >> 2u]); }
+  let q = b4[i >> 3u];
+  let w = select(q.xy, q.zw, (i & 4u) != 0u);
+  if (B_DTYPE == 1u) {
+    return vec4(
+      bitcast<f32>(w.x << 16u), bitcast<f32>(w.x & 0xffff0000u),
+      bitcast<f32>(w.y << 16u), bitcast<f32>(w.y & 0xffff0000u),
+    );
+  }
+  return vec4(unpack2x16float(w.x), unpack2x16float(w.y));
+}
+
+// The 8 consecutive elements of B starting at element i (a multiple of 8), as two vec4.
+fn load_b8(i: u32) -> array<vec4<f32>, 2> {
+  if (B_DTYPE == 0u) {
+    return array(bitcast<vec4<f32>>(b4[i >> 2u]), bitcast<vec4<f32>>(b4[(i >> 2u) + 1u]));
+  }
+  let w = b4[i >> 3u];
+  if (B_DTYPE == 1u) {
+    let even = bitcast<vec4<f32>>(w << vec4(16u));
+    let odd = bitcast<vec4<f32>>(w & vec4(0xffff0000u));
+    return array(vec4(even.x, odd.x, even.y, odd.y), vec4(even.z, odd.z, even.w, odd.w));
+  }
+  return array(
+    vec4(unpack2x16float(w.x), unpack2x16float(w.y)),
+    vec4(unpack2x16float(w.z), unpack2x16float(w.w)),
+  );
+}
+
+// The blocks at k0 read as vec4 words (VEC = 1, k0 + KB ≤ K).
+fn load_vec4(m0: u32, n0: u32, k0: u32) -> Blocks {
+  var blk: Blocks;
+  if (A_TRANS == 0u) {
+    for (var i = 0u; i < TM; i++) {
+      let at = (p.a_off + min(m0 + i, p.M - 1u) * p.lda + k0) >> 2u;
+      blk.a[2u * i] = a4[at];
+      blk.a[2u * i + 1u] = a4[at + 1u];
+    }
+  } else if (TM == 4u) {
+    for (var kk = 0u; kk < KB; kk++) {
+      let rows = a4[(p.a_off + (k0 + kk) * p.lda + m0) >> 2u];  // A(m0..m0+3, k0+kk)
+      for (var i = 0u; i < TM; i++) { blk.a[2u * i + kk / 4u][kk % 4u] = rows[i]; }
+    }
+  } else {
+    for (var kk = 0u; kk < KB; kk++) {
+      for (var i = 0u; i < TM; i++) {
+        blk.a[2u * i + kk / 4u][kk % 4u] = a[p.a_off + (k0 + kk) * p.lda + min(m0 + i, p.M - 1u)];
+      }
+    }
+  }
+  if (B_TRANS == 1u) {
+    for (var j = 0u; j < TN; j++) {
+      let col = load_b8(p.b_off + min(n0 + j, p.N - 1u) * p.ldb + k0);
+      blk.b[2u * j] = col[0];
+      blk.b[2u * j + 1u] = col[1];
+    }
+  } else {
+    for (var kk = 0u; kk < KB; kk++) {
+      let cols = load_b4(p.b_off + (k0 + kk) * p.ldb + n0);  // B(n0..n0+3, k0+kk)
+      for (var j = 0u; j < TN; j++) { blk.b[2u * j + kk / 4u][kk % 4u] = cols[j]; }
+    }
+  }
+  return blk;
+}
+
+// The blocks at k0 read element by element, zero outside the matrices.
+fn load_scalar(m0: u32, n0: u32, k0: u32) -> Blocks {
+  var blk: Blocks;
+  for (var kk = 0u; kk < KB; kk++) {
+    for (var i = 0u; i < TM; i++) { blk.a[2u * i + kk / 4u][kk % 4u] = load_a(m0 + i, k0 + kk); }
+    for (var j = 0u; j < TN; j++) { blk.b[2u * j + kk / 4u][kk % 4u] = load_b(n0 + j, k0 + kk); }
+  }
+  return blk;
+}
+
+// acc(TM, TN) += A block · B blockᵀ.
+fn multiply(acc: ptr<function, array<f32, 16>>, blk: Blocks) {
+  for (var i = 0u; i < TM; i++) {
+    for (var j = 0u; j < TN; j++) {
+      (*acc)[i * TN + j] += dot(blk.a[2u * i], blk.b[2u * j]) +
+        dot(blk.a[2u * i + 1u], blk.b[2u * j + 1u]);
+    }
+  }
+}
+
+var<workgroup> partial: array<f32, 1024>;  // (16, WG): acc of every invocation, SPLIT > 1
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let s = lid.x % SPLIT;  // this invocation's share of K
+  let m0 = wg.y * TM;
+  let n0 = (wg.x * (WG / SPLIT) + lid.x / SPLIT) * TN;
+  var acc: array<f32, 16>;  // (TM, TN)
+  let whole = select(0u, p.K / KB * KB, VEC == 1u);  // k below this is read as vec4
+  for (var k0 = s * KB; k0 < whole; k0 += SPLIT * KB) { multiply(&acc, load_vec4(m0, n0, k0)); }
+  for (var k0 = whole + s * KB; k0 < p.K; k0 += SPLIT * KB) {
+    multiply(&acc, load_scalar(m0, n0, k0));
+  }
+  if (SPLIT > 1u) {
+    for (var e = 0u; e < 16u; e++) { partial[e * WG + lid.x] = acc[e]; }
+    workgroupBarrier();
+    for (var stride = SPLIT / 2u; stride > 0u; stride /= 2u) {
+      if (s < stride) {
+        for (var e = 0u; e < 16u; e++) { partial[e * WG + lid.x] += partial[e * WG + lid.x + stride]; }
+      }
+      workgroupBarrier();
+    }
+    if (s != 0u) { return; }
+    for (var e = 0u; e < 16u; e++) { acc[e] = partial[e * WG + lid.x]; }
+  }
+  for (var i = 0u; i < TM; i++) {
+    let m = m0 + i;
+    if (m >= p.M) { break; }
+    for (var j = 0u; j < TN; j++) {
+      let n = n0 + j;
+      if (n >= p.N) { break; }
+      let idx = p.c_off + m * p.ldc + n;
+      var v = p.alpha * acc[i * TN + j];
+      if (p.accumulate == 1u) { v += c[idx]; }
+      c[idx] = v;
+    }
+  }
+}

@@ -1,0 +1,51 @@
+// Tests of tuneMatmul: it measures every candidate once per adapter name, records the fastest,
+// and frees what it allocated. No assertion depends on how fast anything ran.
+import assert from "node:assert/strict";
+import { gpuTest, testGpu } from "../_gpu.ts";
+import { tuneMatmul } from "../../lib/ops/matmul_tuning.ts";
+import {
+  hasMatmulChoice,
+  MATMUL_CANDIDATES,
+  matmulChoice,
+  setMatmulChoice,
+} from "../../lib/ops/matmul_variants.ts";
+
+gpuTest("tuneMatmul records the fastest candidate of each class once per adapter", async (gpu) => {
+  const before = gpu.memory.report().current;
+  // Two calls at once share one measurement.
+  const [tuning, same] = await Promise.all([tuneMatmul(gpu), tuneMatmul(gpu)]);
+  assert.equal(same, tuning);
+  assert.equal(tuning.adapterName, gpu.adapterName);
+  assert.equal(tuning.measured, true);
+  assert.equal(gpu.memory.report().current, before, "tuning frees its buffers");
+  for (const kind of ["small", "large"] as const) {
+    const timings = tuning.timings[kind];
+    assert.deepEqual(Object.keys(timings).sort(), [...MATMUL_CANDIDATES[kind]].sort());
+    for (const seconds of Object.values(timings)) {
+      assert.ok(Number.isFinite(seconds) && seconds >= 0);
+    }
+    const fastest = Math.min(...Object.values(timings));
+    assert.equal(timings[tuning.choice[kind]], fastest, `${kind}: the fastest is chosen`);
+  }
+  assert.ok(hasMatmulChoice(gpu.adapterName));
+  assert.deepEqual(matmulChoice(gpu.adapterName), tuning.choice);
+
+  // Another device on the same adapter reuses the recorded choice without measuring.
+  setMatmulChoice(gpu.adapterName, { small: "gemv_split", large: "tiled" });
+  const cached = await tuneMatmul(await testGpu({}));
+  assert.equal(cached.measured, false);
+  assert.deepEqual(cached.choice, { small: "gemv_split", large: "tiled" });
+  assert.deepEqual(cached.timings, { small: {}, large: {} });
+
+  const again = await tuneMatmul(gpu, { force: true, minSeconds: 0 });
+  assert.equal(again.measured, true);
+  assert.deepEqual(matmulChoice(gpu.adapterName), again.choice);
+});
+
+gpuTest("an adapter not measured yet uses the default choice", () => {
+  assert.equal(hasMatmulChoice("an adapter nobody measured"), false);
+  assert.deepEqual(matmulChoice("an adapter nobody measured"), {
+    small: "gemv_split",
+    large: "tiled",
+  });
+});
