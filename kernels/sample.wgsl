@@ -7,6 +7,8 @@
 // next decode step's input), and is marked seen.
 // Dimensions: V vocab.
 
+//!include hash
+
 struct Params {
   V: u32,
   temperature: f32,
@@ -71,16 +73,6 @@ fn sum_u(li: u32, v: u32) -> u32 {
 // Weight of id i: exp((score − max)/T).
 fn weight(i: u32, top: f32) -> f32 {
   return exp((score(i) - top) / p.temperature);
-}
-
-fn hash(a: u32, b: u32) -> u32 {
-  var h = a * 0x9e3779b9u ^ (b + 0x7f4a7c15u) * 0x85ebca6bu;
-  h ^= h >> 16u;
-  h *= 0x7feb352du;
-  h ^= h >> 15u;
-  h *= 0x846ca68bu;
-  h ^= h >> 16u;
-  return h;
 }
 
 @compute @workgroup_size(256)
@@ -166,7 +158,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
     }
     workgroupBarrier();
     let total = bitcast<f32>(red_u[0]);
-    let u = f32(hash(p.seed, p.step) >> 8u) * (1.0 / 16777216.0) * total;
+    let u = f32(hash2(p.seed, p.step) >> 8u) * (1.0 / 16777216.0) * total;
     let before = red_f[li];
     if (u >= before && u < before + bmass) {
       var r = u - before;

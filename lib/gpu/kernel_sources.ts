@@ -1,9 +1,11 @@
 /**
  * The WGSL source of every kernel, imported as text from `kernels/`. A kernel that reads
- * stored weights says `//!include packed` and gets `kernels/_packed.wgsl` in its place.
+ * stored weights says `//!include packed` and gets `kernels/_packed.wgsl` in its place; `//!include
+ * hash` brings the counter-based random numbers of `kernels/_hash.wgsl`.
  *
  * @module
  */
+import hash from "../../kernels/_hash.wgsl" with { type: "text" };
 import packed from "../../kernels/_packed.wgsl" with { type: "text" };
 import adamw from "../../kernels/adamw.wgsl" with { type: "text" };
 import add from "../../kernels/add.wgsl" with { type: "text" };
@@ -28,10 +30,10 @@ import squaredNorm from "../../kernels/squared_norm.wgsl" with { type: "text" };
 import swiglu from "../../kernels/swiglu.wgsl" with { type: "text" };
 import swigluBackward from "../../kernels/swiglu_backward.wgsl" with { type: "text" };
 
-const INCLUDES: Record<string, string> = { packed };
+const INCLUDES: Record<string, string> = { hash, packed };
 
 function resolve(source: string): string {
-  return source.replace(/^\/\/!include (\w+)$/m, (_, name: string) => {
+  return source.replace(/^\/\/!include (\w+)$/gm, (_, name: string) => {
     const included = INCLUDES[name];
     if (included === undefined) throw new Error(`Unknown WGSL include "${name}"`);
     return included;

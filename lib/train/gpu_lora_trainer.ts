@@ -323,14 +323,7 @@ export class GpuLoraTrainer {
     const c = this.config, rec = this.#rec, a = this.#acts(l), w = this.#weights.layers[l];
     const { B, T } = this.#batch, N = B * T, D = c.hiddenSize;
     const x = this.#b(`x.${l}`), eps = c.rmsNormEps;
-    const rope = {
-      cos: this.#b("rope.cos"),
-      sin: this.#b("rope.sin"),
-      rows: N,
-      T,
-      headDim: c.headDim,
-      positionOffset: 0,
-    };
+    const rope = this.#ropeArgs(false);
     recordRmsnorm(rec, { x, weight: w.inputNorm, y: a.n1, rstd: a.rstd1, rows: N, eps }); // n1 = rmsnorm(x)
     this.#project(l, "q_proj", a.n1, a.q); // q = n1·Wqᵀ (+ LoRA)
     this.#project(l, "k_proj", a.n1, a.k); // k = n1·Wkᵀ (+ LoRA)
@@ -550,15 +543,7 @@ export class GpuLoraTrainer {
       kvHeads: c.numKvHeads,
       headDim: c.headDim,
     }); // d q, d k, d v
-    const rope = {
-      cos: this.#b("rope.cos"),
-      sin: this.#b("rope.sin"),
-      rows: N,
-      T,
-      headDim: c.headDim,
-      positionOffset: 0,
-      inverse: true,
-    };
+    const rope = this.#ropeArgs(true);
     recordRope(rec, { ...rope, x: g("q"), heads: c.numHeads }); // un-rotate d q
     recordRope(rec, { ...rope, x: g("k"), heads: c.numKvHeads }); // un-rotate d k
     this.#projectBackward(l, "q_proj", a.n1, g("q"), dn, false); // d n1 = d q·Wq
@@ -702,6 +687,20 @@ export class GpuLoraTrainer {
       bDtype: this.#weights.lmHead.dtype,
       bOffset: piece.offsetRows * D,
     });
+  }
+
+  /** RoPE over the batch's rows (positions restart at 0 in each sequence); inverse in backward. */
+  #ropeArgs(inverse: boolean) {
+    const { B, T } = this.#batch;
+    return {
+      cos: this.#b("rope.cos"),
+      sin: this.#b("rope.sin"),
+      rows: B * T,
+      T,
+      headDim: this.config.headDim,
+      positionOffset: 0,
+      inverse,
+    };
   }
 
   #acts(l: number): Acts {
