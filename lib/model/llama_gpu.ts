@@ -16,7 +16,8 @@ import { ropeTables } from "../rope.ts";
 import { recordAttention } from "../ops/attention.ts";
 import { recordSwiglu } from "../ops/elementwise.ts";
 import { recordEmbedding } from "../ops/embedding.ts";
-import { recordLinear, recordMatmul } from "../ops/matmul.ts";
+import { recordLinear } from "../ops/matmul.ts";
+import { recordLoraDown, recordLoraUp } from "../ops/lora.ts";
 import { recordRmsnorm } from "../ops/rmsnorm.ts";
 import { recordRope } from "../ops/rope.ts";
 import { type GpuSamplingParams as GpuSampling, recordSample } from "../ops/sample.ts";
@@ -357,31 +358,17 @@ export class LlamaGpuModel {
     recordLinear(this.#rec, x, y, { weight, rows, yRowOffset: yRow, accumulate });
     const pair = this.#adapter?.pair(layer, projection);
     if (!pair || !this.#adapter || !this.#loraU) return;
-    const [out, inp] = projectionShape(this.config, projection);
-    const R = this.#adapter.rank, u = this.#loraU.buffer; // u (T, R), row stride R
-    recordMatmul(this.#rec, {
-      a: x,
-      b: pair.a,
-      c: u,
-      M: rows,
-      N: R,
-      K: inp,
-      bLayout: "nk",
-      bDtype: "f32",
-    }); // u = x·Aᵀ
-    recordMatmul(this.#rec, {
-      a: u,
-      b: pair.b,
-      c: y,
-      M: rows,
-      N: out,
-      K: R,
-      bLayout: "nk",
-      bDtype: "f32",
-      cOffset: yRow * out,
-      alpha: this.#adapter.scale,
-      accumulate: true,
-    }); // y += s·u·Bᵀ
+    const [outFeatures, inFeatures] = projectionShape(this.config, projection);
+    const shape = {
+      rows,
+      inFeatures,
+      outFeatures,
+      rank: this.#adapter.rank,
+      scale: this.#adapter.scale,
+    };
+    const u = this.#loraU.buffer; // (T, R)
+    recordLoraDown(this.#rec, shape, x, pair.a, u); // u = x·Aᵀ
+    recordLoraUp(this.#rec, shape, u, pair.b, y, yRow); // y += s·u·Bᵀ
   }
 
   #buf(name: string): GpuTensor {

@@ -31,6 +31,7 @@ import { recordSwiglu } from "../ops/elementwise.ts";
 import { recordEmbedding } from "../ops/embedding.ts";
 import { recordClipScale, recordSquaredNormAccumulate } from "../ops/grad_norm.ts";
 import { recordLinear, recordLinearBackward, recordMatmul } from "../ops/matmul.ts";
+import { type LoraShape, recordLoraBackward, recordLoraDown, recordLoraUp } from "../ops/lora.ts";
 import { recordAdamW, recordSgd } from "../ops/optimizer.ts";
 import { recordRmsnorm } from "../ops/rmsnorm.ts";
 import { recordRmsnormBackward } from "../ops/rmsnorm_backward.ts";
@@ -378,40 +379,29 @@ export class GpuLoraTrainer {
       accumulate,
     });
     if (!this.lora.targetModules.includes(p)) return;
-    const out = projectionShape(this.config, p)[0], R = this.lora.r;
     const u = this.#recordLoraU(l, p, x);
-    const Bm = this.#b(`param:${loraKey(l, p, "B")}`);
-    recordMatmul(this.#rec, {
-      a: u,
-      b: Bm,
-      c: y,
-      M: rows,
-      N: out,
-      K: R,
-      bLayout: "nk",
-      bDtype: "f32",
-      alpha: this.#scale,
-      accumulate: true,
-    }); // y += s·u·Bᵀ
+    recordLoraUp(this.#rec, this.#loraShape(p), u, this.#b(`param:${loraKey(l, p, "B")}`), y); // y += s·u·Bᵀ
   }
 
   /** Records u = dropout(x)·Aᵀ (N, R) of an adapted projection, saved for backward; returns u. */
   #recordLoraU(l: number, p: Projection, x: GPUBuffer): GPUBuffer {
-    const rows = this.#batch.B * this.#batch.T, inp = projectionShape(this.config, p)[1];
-    const xd = this.#dropped(l, p, x, rows * inp);
+    const shape = this.#loraShape(p);
+    const xd = this.#dropped(l, p, x, shape.rows * shape.inFeatures);
     const u = this.#b(`${layerPrefix(l, this.#options.gradCheckpoint)}.u.${p}`);
-    const A = this.#b(`param:${loraKey(l, p, "A")}`);
-    recordMatmul(this.#rec, {
-      a: xd,
-      b: A,
-      c: u,
-      M: rows,
-      N: this.lora.r,
-      K: inp,
-      bLayout: "nk",
-      bDtype: "f32",
-    }); // u = xd·Aᵀ
+    recordLoraDown(this.#rec, shape, xd, this.#b(`param:${loraKey(l, p, "A")}`), u); // u = xd·Aᵀ
     return u;
+  }
+
+  /** Rows, features, rank and scale of projection `p`'s adapter in this batch. */
+  #loraShape(p: Projection): LoraShape {
+    const [outFeatures, inFeatures] = projectionShape(this.config, p);
+    return {
+      rows: this.#batch.B * this.#batch.T,
+      inFeatures,
+      outFeatures,
+      rank: this.lora.r,
+      scale: this.#scale,
+    };
   }
 
   /** The adapter's input: x itself (no dropout, or evaluation), or dropout(x) in the scratch buffer. */
@@ -579,81 +569,29 @@ export class GpuLoraTrainer {
       accumulate,
     }); // dx (+)= dy·W
     if (!this.lora.targetModules.includes(p)) return;
-    const [out, inp] = projectionShape(this.config, p), R = this.lora.r, s = this.#scale;
-    const key = (m: "A" | "B") => loraKey(l, p, m);
-    const u = this.#b(`${layerPrefix(l, this.#options.gradCheckpoint)}.u.${p}`),
-      du = this.#b("grad.u");
-    recordMatmul(rec, {
-      a: dy,
-      aTransposed: true,
-      b: u,
-      c: this.#b(`grad:${key("B")}`),
-      M: out,
-      N: R,
-      K: rows,
-      bLayout: "kn",
-      bDtype: "f32",
-      alpha: s,
-      accumulate: true,
-    }); // dB += s·dyᵀ·u
-    recordMatmul(rec, {
-      a: dy,
+    const shape = this.#loraShape(p), key = (m: "A" | "B") => loraKey(l, p, m);
+    const dropout = this.lora.dropout > 0, scratch = this.#b("lora.scratch");
+    recordLoraBackward(rec, shape, {
+      dy,
+      x: this.#dropped(l, p, x, rows * shape.inFeatures),
+      u: this.#b(`${layerPrefix(l, this.#options.gradCheckpoint)}.u.${p}`),
+      a: this.#b(`param:${key("A")}`),
       b: this.#b(`param:${key("B")}`),
-      c: du,
-      M: rows,
-      N: R,
-      K: out,
-      bLayout: "kn",
-      bDtype: "f32",
-      alpha: s,
-    }); // du = s·dy·B
-    const xd = this.#dropped(l, p, x, rows * inp);
-    recordMatmul(rec, {
-      a: du,
-      aTransposed: true,
-      b: xd,
-      c: this.#b(`grad:${key("A")}`),
-      M: R,
-      N: inp,
-      K: rows,
-      bLayout: "kn",
-      bDtype: "f32",
-      accumulate: true,
-    }); // dA += duᵀ·xd
-    const A = this.#b(`param:${key("A")}`);
-    if (this.lora.dropout === 0) {
-      recordMatmul(rec, {
-        a: du,
-        b: A,
-        c: dx,
-        M: rows,
-        N: inp,
-        K: R,
-        bLayout: "kn",
-        bDtype: "f32",
-        accumulate: true,
-      }); // dx += du·A
-      return;
-    }
-    const scratch = this.#b("lora.scratch");
-    recordMatmul(rec, {
-      a: du,
-      b: A,
-      c: scratch,
-      M: rows,
-      N: inp,
-      K: R,
-      bLayout: "kn",
-      bDtype: "f32",
-    }); // t = du·A
+      dA: this.#b(`grad:${key("A")}`),
+      dB: this.#b(`grad:${key("B")}`),
+      du: this.#b("grad.u"),
+      dx: dropout ? scratch : dx,
+      accumulateDx: !dropout,
+    }); // dB, dA; dx += du·A (or into the scratch, to be masked)
+    if (!dropout) return;
     recordDropout(rec, {
       x: scratch,
       y: dx,
-      n: rows * inp,
+      n: rows * shape.inFeatures,
       p: this.lora.dropout,
       seed: this.#maskSeed(l, p),
       accumulate: true,
-    }); // dx += dropout(t)
+    }); // dx += dropout(du·A)
   }
 
   // ---------------------------------------------------------------- helpers

@@ -3,12 +3,12 @@
 // Dimensions: M rows (tokens), K input features, N output features, R rank.
 import { assertClose, maxAbs } from "../_assert_close.ts";
 import { emptyF32, gpuTest, readF32, upload } from "../_gpu.ts";
-import { recordMatmul } from "../../lib/ops/matmul.ts";
+import { recordLoraBackward } from "../../lib/ops/lora.ts";
 import { loraBackward, loraForward } from "../../lib/reference/lora.ts";
 import { Rng } from "../../lib/rng.ts";
 import { randomF32, runRecorded } from "./_kernels.ts";
 
-gpuTest("LoRA gradients from recordMatmul match loraBackward", async (gpu) => {
+gpuTest("LoRA gradients from recordLoraBackward match loraBackward", async (gpu) => {
   const rng = new Rng(120);
   const [M, K, N, R, s] = [13, 37, 70, 5, 2.5];
   const x = randomF32(rng, M * K); // (M, K)
@@ -30,53 +30,9 @@ gpuTest("LoRA gradients from recordMatmul match loraBackward", async (gpu) => {
     dU: emptyF32(gpu, M * R),
     dx: upload(gpu, dx0),
   };
-  const f32 = "f32" as const;
+  const shape = { rows: M, inFeatures: K, outFeatures: N, rank: R, scale: s };
   await runRecorded(gpu, "lora backward", (rec) => {
-    recordMatmul(rec, {
-      a: g.dy,
-      aTransposed: true,
-      b: g.u,
-      c: g.dB,
-      M: N,
-      N: R,
-      K: M,
-      bLayout: "kn",
-      bDtype: f32,
-      alpha: s,
-    }); // dB = s·dYᵀ·U
-    recordMatmul(rec, {
-      a: g.dy,
-      b: g.b,
-      c: g.dU,
-      M,
-      N: R,
-      K: N,
-      bLayout: "kn",
-      bDtype: f32,
-      alpha: s,
-    }); // dU = s·dY·B
-    recordMatmul(rec, {
-      a: g.dU,
-      aTransposed: true,
-      b: g.x,
-      c: g.dA,
-      M: R,
-      N: K,
-      K: M,
-      bLayout: "kn",
-      bDtype: f32,
-    }); // dA = dUᵀ·X
-    recordMatmul(rec, {
-      a: g.dU,
-      b: g.a,
-      c: g.dx,
-      M,
-      N: K,
-      K: R,
-      bLayout: "kn",
-      bDtype: f32,
-      accumulate: true,
-    }); // dX += dU·A
+    recordLoraBackward(rec, shape, { ...g, du: g.dU, accumulateDx: true }); // dB, dU, dA, dX += dU·A
   });
   for (
     const [name, got, expected] of [

@@ -1,0 +1,138 @@
+/**
+ * The LoRA branch of an adapted projection as matrix products (`kernels/matmul.wgsl`):
+ * y += s·B·(A·x) forward, and its gradients backward. A and B are f32.
+ *
+ * Dimensions: M rows (tokens), IN / OUT the projection's features, R rank.
+ *
+ * @module
+ */
+import type { CommandRecorder } from "../gpu/recorder.ts";
+import { recordMatmul } from "./matmul.ts";
+
+/** The sizes and scale of one adapted projection. */
+export interface LoraShape {
+  /** Rows M. */
+  rows: number;
+  /** Input features IN. */
+  inFeatures: number;
+  /** Output features OUT. */
+  outFeatures: number;
+  /** Rank R. */
+  rank: number;
+  /** Scale s. */
+  scale: number;
+}
+
+/** u(M, R) = x(M, IN)·Aᵀ, with A (R, IN). */
+export function recordLoraDown(
+  rec: CommandRecorder,
+  shape: LoraShape,
+  x: GPUBuffer,
+  a: GPUBuffer,
+  u: GPUBuffer,
+): void {
+  const { rows, inFeatures, rank } = shape;
+  recordMatmul(rec, {
+    a: x,
+    b: a,
+    c: u,
+    M: rows,
+    N: rank,
+    K: inFeatures,
+    bLayout: "nk",
+    bDtype: "f32",
+  });
+}
+
+/** y(M, OUT) += s·u(M, R)·Bᵀ from row `yRowOffset` of y, with B (OUT, R). */
+export function recordLoraUp(
+  rec: CommandRecorder,
+  shape: LoraShape,
+  u: GPUBuffer,
+  b: GPUBuffer,
+  y: GPUBuffer,
+  yRowOffset = 0,
+): void {
+  const { rows, outFeatures, rank, scale } = shape;
+  recordMatmul(rec, {
+    a: u,
+    b,
+    c: y,
+    M: rows,
+    N: outFeatures,
+    K: rank,
+    bLayout: "nk",
+    bDtype: "f32",
+    cOffset: yRowOffset * outFeatures,
+    alpha: scale,
+    accumulate: true,
+  });
+}
+
+/** The buffers of {@linkcode recordLoraBackward}. */
+export interface LoraBackwardArgs {
+  /** Output gradient (M, OUT). */
+  dy: GPUBuffer;
+  /** The branch's input (M, IN), after dropout. */
+  x: GPUBuffer;
+  /** u = x·Aᵀ (M, R) saved by the forward. */
+  u: GPUBuffer;
+  /** A (R, IN). */
+  a: GPUBuffer;
+  /** B (OUT, R). */
+  b: GPUBuffer;
+  /** Gradient of A (R, IN), accumulated. */
+  dA: GPUBuffer;
+  /** Gradient of B (OUT, R), accumulated. */
+  dB: GPUBuffer;
+  /** Scratch for du = s·dy·B (M, R). */
+  du: GPUBuffer;
+  /** Receives du·A (M, IN): the branch's input gradient, before any dropout mask. */
+  dx: GPUBuffer;
+  /** Add du·A to dx instead of overwriting it. */
+  accumulateDx: boolean;
+}
+
+/** dB += s·dyᵀ·u, du = s·dy·B, dA += duᵀ·x, dx (+)= du·A. */
+export function recordLoraBackward(
+  rec: CommandRecorder,
+  shape: LoraShape,
+  g: LoraBackwardArgs,
+): void {
+  const { rows: M, inFeatures: IN, outFeatures: OUT, rank: R, scale: s } = shape;
+  const f32 = { bLayout: "kn", bDtype: "f32" } as const;
+  recordMatmul(rec, {
+    ...f32,
+    a: g.dy,
+    aTransposed: true,
+    b: g.u,
+    c: g.dB,
+    M: OUT,
+    N: R,
+    K: M,
+    alpha: s,
+    accumulate: true,
+  }); // dB += s·dyᵀ·u
+  recordMatmul(rec, { ...f32, a: g.dy, b: g.b, c: g.du, M, N: R, K: OUT, alpha: s }); // du = s·dy·B
+  recordMatmul(rec, {
+    ...f32,
+    a: g.du,
+    aTransposed: true,
+    b: g.x,
+    c: g.dA,
+    M: R,
+    N: IN,
+    K: M,
+    accumulate: true,
+  }); // dA += duᵀ·x
+  recordMatmul(rec, {
+    ...f32,
+    a: g.du,
+    b: g.a,
+    c: g.dx,
+    M,
+    N: IN,
+    K: R,
+    accumulate: g.accumulateDx,
+  }); // dx (+)= du·A
+}
