@@ -425,19 +425,11 @@ export class GpuLoraTrainer {
   /** Fused softmax cross-entropy over LM-head chunks: per-row losses into ce.stats. */
   #recordLoss(): void {
     const rec = this.#rec, N = this.#batch.B * this.#batch.T;
-    const stats = this.#b("ce.stats"), targets = this.#b("targets"), logits = this.#b("logits");
+    const stats = this.#b("ce.stats"), targets = this.#b("targets");
     recordCrossEntropyReset(rec, { stats, rows: N });
     for (const piece of this.#vocabPieces()) {
       this.#recordLogits(piece); // logits = final.n · E[piece]ᵀ
-      recordCrossEntropyStats(rec, {
-        logits,
-        ldLogits: piece.count,
-        stats,
-        targets,
-        rows: N,
-        vocabOffset: piece.start,
-        vocabCount: piece.count,
-      }); // online max and Σexp per row
+      recordCrossEntropyStats(rec, this.#lossChunk(piece)); // online max and Σexp per row
     }
     recordCrossEntropyFinish(rec, { stats, targets, rows: N }); // loss = lse − target logit
   }
@@ -445,20 +437,10 @@ export class GpuLoraTrainer {
   /** The backward pass: the forward's calls in reverse, from the loss to the first layer. */
   #recordBackward(lossScale: number): void {
     const c = this.config, rec = this.#rec, N = this.#batch.B * this.#batch.T;
-    const stats = this.#b("ce.stats"), targets = this.#b("targets"), logits = this.#b("logits");
-    const dn = this.#b("grad.n"), dx = this.#b("grad.x");
+    const logits = this.#b("logits"), dn = this.#b("grad.n"), dx = this.#b("grad.x");
     this.#vocabPieces().forEach((piece, i) => {
       this.#recordLogits(piece); // recompute the chunk
-      recordCrossEntropyGrad(rec, {
-        logits,
-        ldLogits: piece.count,
-        stats,
-        targets,
-        rows: N,
-        vocabOffset: piece.start,
-        vocabCount: piece.count,
-        scale: lossScale,
-      }); // dlogits = scale·(softmax − onehot)
+      recordCrossEntropyGrad(rec, { ...this.#lossChunk(piece), scale: lossScale }); // dlogits = scale·(softmax − onehot)
       recordMatmul(rec, {
         a: logits,
         b: piece.buffer,
@@ -610,6 +592,19 @@ export class GpuLoraTrainer {
       }
     }
     return pieces;
+  }
+
+  /** The cross-entropy arguments of one vocabulary piece: its logits chunk and its columns. */
+  #lossChunk(piece: { start: number; count: number }) {
+    return {
+      logits: this.#b("logits"),
+      ldLogits: piece.count,
+      stats: this.#b("ce.stats"),
+      targets: this.#b("targets"),
+      rows: this.#batch.B * this.#batch.T,
+      vocabOffset: piece.start,
+      vocabCount: piece.count,
+    };
   }
 
   #recordLogits(piece: { buffer: GPUBuffer; offsetRows: number; count: number }): void {
