@@ -1,0 +1,198 @@
+/**
+ * A Llama-3.2-1B-shaped model on this machine's WebGPU adapter: a random model with exactly
+ * Llama-3.2-1B's config (16 layers, hidden 2048, vocab 128256, bf16) and the real Llama 3
+ * tokenizer is created (once), loaded, generates a few greedy tokens, then trains a few LoRA
+ * steps. Each phase prints its wall time, tokens/s, the GPU bytes the runtime allocated (by
+ * category) and the memory estimator's prediction for the same settings.
+ *
+ *   deno run -A examples/llama_1b_run.ts [--dir ./model_cache/fixture-llama-3.2-1b]
+ *     [--tokens 4] [--steps 2] [--seq-len 64] [--rank 16] [--grad-checkpoint]
+ *     [--max-context 2048] [--prompt TEXT]
+ *
+ * Not a test: on a CPU adapter (lavapipe) it takes minutes and about 6 GB of memory.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import {
+  estimateInference,
+  estimateTraining,
+  measuredBreakdown,
+  type MemoryBreakdown,
+} from "../lib/estimate_memory.ts";
+import { createFixtureModel } from "../lib/fixture_model.ts";
+import { writeModelFiles } from "../lib/fs_model_source.ts";
+import { acquireGpu } from "../lib/gpu/device.ts";
+import type { MemoryReport } from "../lib/gpu/memory.ts";
+import { llamaParameterCount } from "../lib/llama_config.ts";
+import { loadModel } from "../lib/load_model.ts";
+import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
+import { loraParameterCount } from "../lib/lora/lora_weights.ts";
+import { trainLora, type TrainStepEvent } from "../lib/train/train_lora.ts";
+import { fail, numberFlag, parseFlags } from "./_cli.ts";
+import { formatBytes, memoryTable } from "./_memory_table.ts";
+
+const USAGE = "Usage: deno run -A examples/llama_1b_run.ts [--dir DIR] [--tokens 4] [--steps 2] " +
+  "[--seq-len 64] [--rank 16] [--grad-checkpoint] [--max-context 2048] [--prompt TEXT]";
+
+const flags = parseFlags(Deno.args, {
+  dir: { type: "string" },
+  tokens: { type: "string" },
+  steps: { type: "string" },
+  "seq-len": { type: "string" },
+  rank: { type: "string" },
+  "grad-checkpoint": { type: "boolean" },
+  "max-context": { type: "string" },
+  prompt: { type: "string" },
+}, USAGE);
+
+/** A flag that must be a positive integer. */
+function positiveInt(value: string | undefined, name: string, fallback: number): number {
+  const n = numberFlag(value, name, fallback);
+  if (!Number.isInteger(n) || n < 1) fail(`--${name} must be a positive integer, got ${n}`);
+  return n;
+}
+
+const dir = flags.dir ?? "./model_cache/fixture-llama-3.2-1b";
+const newTokens = positiveInt(flags.tokens, "tokens", 4);
+const steps = positiveInt(flags.steps, "steps", 2);
+const seqLen = positiveInt(flags["seq-len"], "seq-len", 64);
+const maxContext = positiveInt(flags["max-context"], "max-context", 2048);
+const gradCheckpoint = flags["grad-checkpoint"] ?? false;
+const lora = resolveLoraConfig({
+  r: positiveInt(flags.rank, "rank", 16),
+  targetModules: ["q_proj", "k_proj", "v_proj"],
+});
+const prompt = flags.prompt ?? "What is the capital of France?";
+
+const seconds = (start: number) => (performance.now() - start) / 1000;
+const rss = () => formatBytes(Deno.memoryUsage().rss);
+
+/** Category-wise sum of two breakdowns. */
+function plus(a: MemoryBreakdown, b: MemoryBreakdown): MemoryBreakdown {
+  const out = { ...a };
+  for (const key of Object.keys(out) as (keyof MemoryBreakdown)[]) out[key] += b[key];
+  return out;
+}
+
+/** Prints measured bytes beside the estimate, and the measured peak. */
+function printMemory(
+  measured: MemoryReport,
+  measuredTitle: string,
+  estimate: MemoryBreakdown,
+  estimateTitle: string,
+) {
+  console.log(memoryTable([
+    { title: measuredTitle, breakdown: measuredBreakdown(measured) },
+    { title: estimateTitle, breakdown: estimate },
+  ], "weights (bf16)"));
+  console.log(`peak allocated: ${formatBytes(measured.peak)}; host RSS ${rss()}`);
+}
+
+// 1. The fixture.
+if (!(await Deno.stat(join(dir, "config.json")).then(() => true, () => false))) {
+  console.log(`Creating the llama-3.2-1b fixture (bf16, Llama 3 tokenizer) in ${dir}...`);
+  const start = performance.now();
+  await writeModelFiles(dir, createFixtureModel({ preset: "llama-3.2-1b", dtype: "BF16" }));
+  console.log(`  created in ${seconds(start).toFixed(1)} s`);
+}
+
+// 2. Load.
+const gpu = await acquireGpu();
+console.log(`Adapter: ${gpu.adapterName}; binding limit ${formatBytes(gpu.maxBindingBytes)}`);
+let start = performance.now();
+const model = await loadModel(dir, { backend: "webgpu", gpu, maxContext });
+const config = model.config;
+const embed = model.gpuWeights!.embed;
+console.log(
+  `\nLoaded ${dir} in ${seconds(start).toFixed(1)} s: ${config.numLayers} layers, hidden ` +
+    `${config.hiddenSize}, vocab ${config.vocabSize}, ` +
+    `${llamaParameterCount(config).toLocaleString("en-US")} parameters (${config.torchDtype}); ` +
+    `embedding [${embed.shape}] in ${embed.chunks.length} chunks of ` +
+    `${embed.chunks.map((c) => c.rows).join(", ")} rows (LM head tied: ` +
+    `${model.gpuWeights!.lmHead === embed})`,
+);
+const inference = estimateInference(config, { maxContext, maxBindingBytes: gpu.maxBindingBytes });
+printMemory(gpu.memory.report(), "allocated after load", inference, "estimate");
+
+// 3. Generate: the prompt and one token, then N tokens; decoding is the difference.
+const greedy = (maxTokens: number) => model.generate(prompt, { maxTokens, temperature: 0 });
+start = performance.now();
+const first = await greedy(1);
+const prefill = seconds(start);
+start = performance.now();
+const result = await greedy(newTokens);
+const total = seconds(start);
+const decodeRate = (result.completionTokens - 1) / Math.max(total - prefill, 1e-9);
+console.log(
+  `\nGenerate (greedy) from ${JSON.stringify(prompt)} (${first.promptTokens} prompt tokens): ` +
+    `prefill + 1 token ${prefill.toFixed(1)} s (${(first.promptTokens / prefill).toFixed(3)} ` +
+    `prompt tokens/s); ${result.completionTokens} tokens in ${total.toFixed(1)} s: ` +
+    `${(result.completionTokens / total).toFixed(3)} tokens/s overall, ` +
+    `${decodeRate.toFixed(3)} tokens/s decoding; finish ${result.finishReason}; ` +
+    `tokens [${result.tokens}] ${JSON.stringify(result.text)}`,
+);
+printMemory(gpu.memory.report(), "allocated after generating", inference, "estimate");
+
+// 4. Train: K optimizer steps of one sequence of seq-len tokens each.
+const tokenizer = model.tokenizer;
+const text = "Human: 为什么天是蓝的？\nAssistant: Sunlight is scattered by the air; blue light " +
+  "scatters more than red, so the sky looks blue. ";
+let ids: number[] = [];
+while (ids.length < seqLen) ids = ids.concat(tokenizer.encode(text));
+ids = ids.slice(0, seqLen);
+const training = estimateTraining(config, {
+  lora,
+  batchSize: 1,
+  seqLen,
+  gradCheckpoint,
+  optimizer: "adamw",
+  maxBindingBytes: gpu.maxBindingBytes,
+});
+const inferenceBuffers = { ...inference, weights: 0 };
+inferenceBuffers.total = inference.total - inference.weights;
+console.log(
+  `\nTrain LoRA r=${lora.r} on ${lora.targetModules.join(", ")} ` +
+    `(${loraParameterCount(config, lora).toLocaleString("en-US")} parameters), AdamW, ` +
+    `batch 1 × ${seqLen} tokens, ${steps} steps${gradCheckpoint ? ", gradient checkpointing" : ""}`,
+);
+console.log(
+  `estimate for training alone: ${formatBytes(training.total)} (activations ` +
+    `${formatBytes(training.activations)}); the loaded model's inference buffers stay allocated`,
+);
+start = performance.now();
+let last = start;
+let during: MemoryReport | null = null;
+const run = trainLora(model, [{ inputIds: ids, labels: ids }], {
+  lora,
+  maxSteps: steps,
+  gradAccum: 1,
+  batchSize: 1,
+  gradCheckpoint,
+});
+let next = await run.next();
+while (!next.done) {
+  const e: TrainStepEvent = next.value;
+  during ??= gpu.memory.report();
+  const now = performance.now();
+  console.log(
+    `  step ${e.step}/${e.totalSteps}: loss ${e.loss.toFixed(4)}, grad norm ` +
+      `${e.gradNorm.toFixed(4)}, ${((now - last) / 1000).toFixed(1)} s, ` +
+      `${(seqLen / ((now - last) / 1000)).toFixed(2)} tokens/s this step`,
+  );
+  last = now;
+  next = await run.next();
+}
+const trained = next.value;
+console.log(
+  `trained ${trained.steps} steps in ${seconds(start).toFixed(1)} s: ` +
+    `${trained.tokensPerSecond.toFixed(2)} tokens/s; peak allocated ` +
+    `${formatBytes(trained.peakGpuBytes)}`,
+);
+printMemory(
+  during!,
+  "allocated while training",
+  plus(training, inferenceBuffers),
+  "estimate (training + inference buffers)",
+);
+model.dispose();
