@@ -82,11 +82,19 @@ function printMemory(
   estimate: MemoryBreakdown,
   estimateTitle: string,
 ) {
+  const allocated = measuredBreakdown(measured);
   console.log(memoryTable([
-    { title: measuredTitle, breakdown: measuredBreakdown(measured) },
+    { title: measuredTitle, breakdown: allocated },
     { title: estimateTitle, breakdown: estimate },
   ], "weights (bf16)"));
-  console.log(`peak allocated: ${formatBytes(measured.peak)}; host RSS ${rss()}`);
+  const now = allocated.total;
+  console.log(
+    `allocated ${now.toLocaleString("en-US")} B, estimate ${
+      estimate.total.toLocaleString("en-US")
+    } ` +
+      `B (${(estimate.total / now).toFixed(4)}×); peak allocated ${formatBytes(measured.peak)}; ` +
+      `host RSS ${rss()}`,
+  );
 }
 
 // 1. The fixture.
