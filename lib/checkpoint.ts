@@ -30,6 +30,12 @@ const indexSchema = z.looseObject({ weight_map: z.record(z.string(), z.string())
  * Reads and checks a checkpoint. A missing shard, a tensor missing from the shard its index
  * names, or tensors missing or mis-shaped for the config are errors; all tensor problems are
  * reported together in one error. Extra tensors (e.g. `rotary_emb.inv_freq`) are ignored.
+ *
+ * @example
+ * ```ts
+ * const { config, tensors } = await readCheckpoint(dirModelSource("./model_cache/LLM-Research/Llama-3___2-1B"));
+ * tensors.get("model.embed_tokens.weight")!.shape; // [128256, 2048]
+ * ```
  */
 export async function readCheckpoint(source: ModelSource): Promise<Checkpoint> {
   const where = JSON.stringify(source.name);

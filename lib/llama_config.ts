@@ -103,6 +103,13 @@ const TORCH_DTYPES: Record<string, DType> = {
  * architectures, rope scaling types other than llama3, biases, and activations other than silu
  * are refused by name. Defaults follow transformers' `LlamaConfig` (bos 1, eos 2, rms_norm_eps
  * 1e-6, rope_theta 10000), except that a missing dtype means bfloat16.
+ *
+ * @example
+ * ```ts
+ * const config = parseLlamaConfig(JSON.parse(await Deno.readTextFile("config.json")));
+ * config.numKvHeads; // 8 for Llama-3.2-1B
+ * parseLlamaConfig({ architectures: ["Qwen2ForCausalLM"] }); // throws: Unsupported architecture "Qwen2ForCausalLM"
+ * ```
  */
 export function parseLlamaConfig(json: unknown): LlamaConfig {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
@@ -186,7 +193,15 @@ export function llamaTensorShapes(config: LlamaConfig): Map<string, number[]> {
   return shapes;
 }
 
-/** The number of parameters of the model (tied embeddings counted once). */
+/**
+ * The number of parameters of the model (tied embeddings counted once).
+ *
+ * @example
+ * ```ts
+ * const config = parseLlamaConfig(JSON.parse(await Deno.readTextFile("config.json")));
+ * llamaParameterCount(config); // 1235814400 for Llama-3.2-1B
+ * ```
+ */
 export function llamaParameterCount(config: LlamaConfig): number {
   let n = 0;
   for (const shape of llamaTensorShapes(config).values()) n += shape.reduce((a, b) => a * b, 1);

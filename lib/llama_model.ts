@@ -52,7 +52,19 @@ export interface LlamaModelParts {
   weights: LlamaGpuWeights | null;
 }
 
-/** A Llama ready to generate. */
+/**
+ * A Llama ready to generate.
+ *
+ * @example
+ * ```ts
+ * const model = await loadModel(dir);
+ * model.addAdapter("ruozhi", await readPeftAdapter(dirModelSource("./lora_output"), model.config));
+ * for await (const delta of model.stream("只剩一个心脏了还能活吗？", { adapter: "ruozhi" })) {
+ *   console.log(delta);
+ * }
+ * model.dispose();
+ * ```
+ */
 export class LlamaModel {
   /** The model's config. */
   readonly config: LlamaConfig;

@@ -36,6 +36,13 @@ export interface LoadModelOptions {
  * Loads a Hugging Face Llama checkpoint (config.json, safetensors, tokenizer files). `source`
  * is a folder path (Deno), a URL, or a {@linkcode ModelSource}. On WebGPU, the first load on an
  * adapter measures its matmul kernel variants (`tuneMatmul`, well under a second).
+ *
+ * @example
+ * ```ts
+ * const model = await loadModel("./model_cache/LLM-Research/Llama-3___2-1B");
+ * const { text } = await model.generate("为什么天是蓝的？", { maxTokens: 32, temperature: 0 });
+ * const onCpu = await loadModel("https://example.com/models/tiny/", { backend: "cpu" });
+ * ```
  */
 export async function loadModel(
   source: string | URL | ModelSource,
@@ -76,7 +83,15 @@ async function resolveSource(source: string | URL | ModelSource): Promise<ModelS
   return dirModelSource(text);
 }
 
-/** The tokenizer of a model folder, or null when it has no tokenizer.json. */
+/**
+ * The tokenizer of a model folder, or null when it has no tokenizer.json.
+ *
+ * @example
+ * ```ts
+ * const tokenizer = await readTokenizer(dirModelSource("./model_cache/LLM-Research/Llama-3___2-1B"));
+ * tokenizer?.encode("Hello"); // [128000, 9906]
+ * ```
+ */
 export async function readTokenizer(source: ModelSource): Promise<TextTokenizer | null> {
   if (!(await source.has("tokenizer.json"))) return null;
   const optional = async (path: string) =>

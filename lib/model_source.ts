@@ -64,6 +64,11 @@ export async function readJson(source: ModelSource, path: string): Promise<unkno
  * Model files below a base URL (http(s), or file: in Deno), read with `fetch`. `has` sends a
  * HEAD request (a GET where HEAD is refused); a 404 or 410 means absent. For file: URLs, any
  * failure to fetch counts as absent, and `read` reports it.
+ *
+ * @example
+ * ```ts
+ * const model = await loadModel(urlModelSource("https://example.com/models/tiny/"));
+ * ```
  */
 export function urlModelSource(base: string | URL): ModelSource {
   const root = new URL(base);
@@ -124,7 +129,15 @@ export function urlModelSource(base: string | URL): ModelSource {
   };
 }
 
-/** Model files held in memory, by relative path. `read` returns the stored arrays, not copies. */
+/**
+ * Model files held in memory, by relative path. `read` returns the stored arrays, not copies.
+ *
+ * @example
+ * ```ts
+ * const source = memoryModelSource("in memory", new Map([["config.json", new TextEncoder().encode("{}")]]));
+ * await source.has("config.json"); // true
+ * ```
+ */
 export function memoryModelSource(name: string, files: Map<string, Uint8Array>): ModelSource {
   return {
     name,

@@ -6,10 +6,25 @@
  * @module
  */
 
-/** The default generation prompt; `{prompt}` is the user's text. */
+/**
+ * The default generation prompt; `{prompt}` is the user's text.
+ *
+ * @example
+ * ```ts
+ * formatPrompt("你好", DEFAULT_PROMPT_TEMPLATE); // "Human: 你好\nAssistant:"
+ * ```
+ */
 export const DEFAULT_PROMPT_TEMPLATE = "Human: {prompt}\nAssistant:";
 
-/** The default training text; `{instruction}` and `{output}` come from the record. */
+/**
+ * The default training text; `{instruction}` and `{output}` come from the record.
+ *
+ * @example
+ * ```ts
+ * DEFAULT_TRAINING_TEMPLATE.replace("{instruction}", "1+1?").replace("{output}", "2");
+ * // "Human: 1+1?\nAssistant: 2"
+ * ```
+ */
 export const DEFAULT_TRAINING_TEMPLATE = "Human: {instruction}\nAssistant: {output}";
 
 /** One instruction-tuning record (alpaca / ruozhiba style). */

@@ -55,6 +55,12 @@ export function shapeSize(shape: readonly number[]): number {
 /**
  * Parses a safetensors file. The entries' `bytes` are views into `bytes` (no copy), so they
  * may be unaligned; use {@linkcode entryToF32} to get values. `fileName` is used in errors.
+ *
+ * @example
+ * ```ts
+ * const file = parseSafetensors(await Deno.readFile("model.safetensors"), "model.safetensors");
+ * for (const [name, t] of file.tensors) console.log(name, t.dtype, t.shape);
+ * ```
  */
 export function parseSafetensors(bytes: Uint8Array, fileName: string): SafetensorsFile {
   const file = JSON.stringify(fileName);
@@ -175,6 +181,12 @@ export function allocateSafetensors(
 /**
  * Writes tensors as one safetensors file, in the given order, contiguous, with an 8-byte
  * aligned header. Each entry's byte count must match its shape and dtype.
+ *
+ * @example
+ * ```ts
+ * const bytes = serializeSafetensors([f32Entry("w", [2, 2], new Float32Array(4))], { format: "pt" });
+ * parseSafetensors(bytes, "w.safetensors").tensors.get("w")!.shape; // [2, 2]
+ * ```
  */
 export function serializeSafetensors(
   entries: SafetensorsEntry[],
@@ -194,7 +206,15 @@ export function serializeSafetensors(
   return file.bytes;
 }
 
-/** Copies a tensor's values into a new Float32Array, widening F16 and BF16 exactly. */
+/**
+ * Copies a tensor's values into a new Float32Array, widening F16 and BF16 exactly.
+ *
+ * @example
+ * ```ts
+ * const file = parseSafetensors(await Deno.readFile("model.safetensors"), "model.safetensors");
+ * const norm = entryToF32(file.tensors.get("model.norm.weight")!); // bf16 widened to f32
+ * ```
+ */
 export function entryToF32(entry: SafetensorsEntry): Float32Array {
   const copy = entry.bytes.slice(); // aligned, owned
   if (entry.dtype === "F32") return new Float32Array(copy.buffer);
@@ -205,6 +225,12 @@ export function entryToF32(entry: SafetensorsEntry): Float32Array {
 /**
  * Makes an entry from float32 values, rounding them to `dtype` (default F32) to nearest even.
  * `values.length` must equal the product of `shape`.
+ *
+ * @example
+ * ```ts
+ * const entry = f32Entry("scale", [2], new Float32Array([0.5, 2]), "BF16");
+ * serializeSafetensors([entry], { format: "pt" });
+ * ```
  */
 export function f32Entry(
   name: string,

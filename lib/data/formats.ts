@@ -16,7 +16,14 @@ import type { ChatMessage } from "../tokenizer.ts";
 
 export type { ChatMessage };
 
-/** The names of the record formats. */
+/**
+ * The names of the record formats.
+ *
+ * @example
+ * ```ts
+ * loadDataset(text, { format: DATASET_FORMATS[0] }); // force "alpaca"
+ * ```
+ */
 export const DATASET_FORMATS = ["alpaca", "prompt_completion", "chat", "text"] as const;
 
 /** A record format name. */

@@ -51,6 +51,13 @@ export function hasWebGpu(): boolean {
 /**
  * Requests an adapter and a device with the adapter's maximum storage-buffer limits, plus
  * `shader-f16` and `timestamp-query` when offered. Throws a clear error when there is none.
+ *
+ * @example
+ * ```ts
+ * const gpu = await acquireGpu();
+ * gpu.adapterName; // "llvmpipe (LLVM 15.0.6, 256 bits)" on lavapipe
+ * const model = await loadModel(dir, { gpu });
+ * ```
  */
 export async function acquireGpu(options: AcquireGpuOptions = {}): Promise<Gpu> {
   if (!hasWebGpu()) throw new Error(NO_ADAPTER_MESSAGE);

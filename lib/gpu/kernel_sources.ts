@@ -40,7 +40,14 @@ function resolve(source: string): string {
   });
 }
 
-/** Every kernel's WGSL as written in `kernels/`, before includes are resolved. */
+/**
+ * Every kernel's WGSL as written in `kernels/`, before includes are resolved.
+ *
+ * @example
+ * ```ts
+ * RAW_KERNEL_SOURCES.rmsnorm.includes("//!include packed"); // true
+ * ```
+ */
 export const RAW_KERNEL_SOURCES = {
   adamw,
   add,

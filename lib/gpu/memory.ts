@@ -15,7 +15,16 @@ export interface MemoryReport {
   byCategory: Record<string, number>;
 }
 
-/** Counts bytes allocated and freed on a device, by category. */
+/**
+ * Counts bytes allocated and freed on a device, by category.
+ *
+ * @example
+ * ```ts
+ * const gpu = await acquireGpu();
+ * const model = await loadModel(dir, { gpu });
+ * gpu.memory.report(); // { current, peak, byCategory: { weights, activations, "kv-cache", ... } }
+ * ```
+ */
 export class MemoryTracker {
   #current = 0;
   #peak = 0;

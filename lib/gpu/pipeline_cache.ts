@@ -9,7 +9,16 @@ import { KERNEL_SOURCES, type KernelName } from "./kernel_sources.ts";
 /** Compile-time constants of a kernel: WGSL `override` values. */
 export type KernelConstants = Record<string, number>;
 
-/** Compiles each (kernel, constants) pair once and hands out the cached pipeline. */
+/**
+ * Compiles each (kernel, constants) pair once and hands out the cached pipeline.
+ *
+ * @example
+ * ```ts
+ * const gpu = await acquireGpu();
+ * const pipeline = gpu.pipelines.get("matmul", { A_TRANS: 0, B_TRANS: 1, B_DTYPE: 1 });
+ * gpu.pipelines.size; // pipelines compiled so far
+ * ```
+ */
 export class PipelineCache {
   readonly #device: GPUDevice;
   readonly #modules = new Map<KernelName, GPUShaderModule>();

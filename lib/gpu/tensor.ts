@@ -42,7 +42,17 @@ export interface TensorOptions {
   usage?: number;
 }
 
-/** A tensor living in one or more GPU buffers. */
+/**
+ * A tensor living in one or more GPU buffers.
+ *
+ * @example
+ * ```ts
+ * const gpu = await acquireGpu();
+ * const w = GpuTensor.create(gpu, { shape: [128256, 2048], dtype: "bf16", label: "embed", category: "weights" });
+ * w.chunks.length; // 5 where a binding holds at most 128 MiB
+ * w.destroy();
+ * ```
+ */
 export class GpuTensor {
   /** Dimensions. */
   readonly shape: readonly number[];

@@ -34,7 +34,15 @@ export interface LoraOptions {
   useRslora?: boolean;
 }
 
-/** Validates options and fills in the defaults of the user's current PEFT script. */
+/**
+ * Validates options and fills in the defaults of the user's current PEFT script.
+ *
+ * @example
+ * ```ts
+ * resolveLoraConfig(); // r 16, alpha 32, dropout 0.1, q_proj/k_proj/v_proj
+ * resolveLoraConfig({ r: 8, targetModules: "all-linear" }).targetModules.length; // 7
+ * ```
+ */
 export function resolveLoraConfig(options: LoraOptions = {}): LoraConfig {
   const r = options.r ?? 16;
   const alpha = options.alpha ?? 32;
@@ -70,7 +78,15 @@ function resolveTargets(targets: readonly string[] | "all-linear"): Projection[]
   return PROJECTIONS.filter((p) => targets.includes(p));
 }
 
-/** The adapter's scale: alpha/r, or alpha/√r with rsLoRA. */
+/**
+ * The adapter's scale: alpha/r, or alpha/√r with rsLoRA.
+ *
+ * @example
+ * ```ts
+ * loraScaleOf(resolveLoraConfig({ r: 16, alpha: 32 })); // 2
+ * loraScaleOf(resolveLoraConfig({ r: 16, alpha: 32, useRslora: true })); // 8
+ * ```
+ */
 export function loraScaleOf(config: LoraConfig): number {
   return config.useRslora ? config.alpha / Math.sqrt(config.r) : config.alpha / config.r;
 }

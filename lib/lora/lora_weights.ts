@@ -33,7 +33,14 @@ export function loraTensorShapes(model: LlamaConfig, lora: LoraConfig): Map<stri
   return shapes;
 }
 
-/** Trainable parameters: Σ over layers and targets of r·(in + out). */
+/**
+ * Trainable parameters: Σ over layers and targets of r·(in + out).
+ *
+ * @example
+ * ```ts
+ * loraParameterCount(llama32_1b, resolveLoraConfig({ r: 16, targetModules: "all-linear" })); // 11272192
+ * ```
+ */
 export function loraParameterCount(model: LlamaConfig, lora: LoraConfig): number {
   let n = 0;
   for (const shape of loraTensorShapes(model, lora).values()) n += shape[0] * shape[1];
@@ -43,6 +50,12 @@ export function loraParameterCount(model: LlamaConfig, lora: LoraConfig): number
 /**
  * PEFT's initialisation: A kaiming-uniform (a = √5, so the bound is 1/√in) from a seeded RNG,
  * B zeros, so the adapted model starts equal to the base.
+ *
+ * @example
+ * ```ts
+ * const adapter = initLoraWeights(model.config, resolveLoraConfig({ r: 16 }), 42);
+ * // lora_A kaiming-uniform from seed 42, lora_B zeros: the model starts unchanged
+ * ```
  */
 export function initLoraWeights(model: LlamaConfig, lora: LoraConfig, seed: number): LoraWeights {
   const rng = new Rng(seed);

@@ -19,7 +19,15 @@ import {
 import { loraScaleOf } from "./lora_config.ts";
 import type { LoraWeights } from "./lora_weights.ts";
 
-/** The checkpoint's tensors with every adapted projection replaced by W + s·B·A. */
+/**
+ * The checkpoint's tensors with every adapted projection replaced by W + s·B·A.
+ *
+ * @example
+ * ```ts
+ * const checkpoint = await readCheckpoint(dirModelSource(dir));
+ * const merged = mergeAdapter(checkpoint, adapter); // tensors with W + s·B·A in the base dtype
+ * ```
+ */
 export function mergeAdapter(
   checkpoint: Checkpoint,
   adapter: LoraWeights,
@@ -59,6 +67,12 @@ const COPIED_FILES = [
 /**
  * The files of a merged model folder: config.json, model.safetensors (base dtype, header
  * `{"format":"pt"}`) and the tokenizer and generation files of `source`.
+ *
+ * @example
+ * ```ts
+ * const files = await mergedModelFiles(checkpoint, adapter, dirModelSource(dir));
+ * await writeFolderAtomic("./merged", files); // loads with loadModel and transformers
+ * ```
  */
 export async function mergedModelFiles(
   checkpoint: Checkpoint,

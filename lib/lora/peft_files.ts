@@ -15,7 +15,15 @@ export const ADAPTER_CONFIG = "adapter_config.json";
 /** File name of the adapter weights. */
 export const ADAPTER_WEIGHTS = "adapter_model.safetensors";
 
-/** The two files of a PEFT adapter (name → bytes), tensors in f32. */
+/**
+ * The two files of a PEFT adapter (name → bytes), tensors in f32.
+ *
+ * @example
+ * ```ts
+ * const files = serializePeftAdapter(result.adapter, model.config, "LLM-Research/Llama-3.2-1B");
+ * await writeModelFiles("./lora_output", files); // adapter_config.json + adapter_model.safetensors
+ * ```
+ */
 export function serializePeftAdapter(
   adapter: LoraWeights,
   model: LlamaConfig,
@@ -36,6 +44,12 @@ export function serializePeftAdapter(
 /**
  * Reads a PEFT adapter and checks every name and shape against `model`, reporting all
  * mismatches together. Weights in F16 or BF16 are widened to f32.
+ *
+ * @example
+ * ```ts
+ * const adapter = await readPeftAdapter(dirModelSource("./lora_output"), model.config);
+ * model.addAdapter("mine", adapter);
+ * ```
  */
 export async function readPeftAdapter(
   source: ModelSource,

@@ -4,7 +4,14 @@
  * @module
  */
 
-/** The projections of a Llama layer, in PEFT's `target_modules` spelling. */
+/**
+ * The projections of a Llama layer, in PEFT's `target_modules` spelling.
+ *
+ * @example
+ * ```ts
+ * resolveLoraConfig({ targetModules: [...PROJECTIONS] }); // the same as "all-linear"
+ * ```
+ */
 export const PROJECTIONS = [
   "q_proj",
   "k_proj",

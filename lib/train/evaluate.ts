@@ -55,6 +55,11 @@ export interface EvaluateModelOptions {
 /**
  * Evaluates a WebGPU model, with or without an adapter, on `examples`. Without an adapter it
  * runs with a rank-1 adapter whose B is zero, which leaves every output exactly the base's.
+ *
+ * @example
+ * ```ts
+ * const { loss, perplexity } = await evaluateModel(model, examples, { adapter: "mine" });
+ * ```
  */
 export async function evaluateModel(
   model: LlamaModel,

@@ -30,7 +30,15 @@ export interface TokenizeReport {
   labelTokens: number;
 }
 
-/** Tokenises examples into ids and labels; throws when nothing trainable is left. */
+/**
+ * Tokenises examples into ids and labels; throws when nothing trainable is left.
+ *
+ * @example
+ * ```ts
+ * const { examples, report } = tokenizeExamples(model.tokenizer, dataset.train, { maxLength: 512 });
+ * report.truncated; // records cut to 512 tokens
+ * ```
+ */
 export function tokenizeExamples(
   tokenizer: TextTokenizer,
   examples: TrainingExample[],

@@ -107,6 +107,14 @@ export interface TrainResult {
 /**
  * Trains a LoRA adapter on `examples` for a WebGPU `model`, yielding an event per optimizer
  * step and returning the adapter.
+ *
+ * @example
+ * ```ts
+ * const run = trainLora(model, examples, { lora: { r: 16, alpha: 32 }, epochs: 3, lr: 1e-4 });
+ * let next = await run.next();
+ * for (; !next.done; next = await run.next()) console.log(next.value.step, next.value.loss);
+ * const { adapter } = next.value;
+ * ```
  */
 export async function* trainLora(
   model: LlamaModel,

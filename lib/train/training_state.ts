@@ -33,7 +33,17 @@ export const OPTIMIZER_FILE = "optimizer.safetensors";
 /** The step/RNG file of a checkpoint. */
 export const STATE_FILE = "trainer_state.json";
 
-/** The files of a checkpoint. */
+/**
+ * The files of a checkpoint.
+ *
+ * @example
+ * ```ts
+ * trainLora(model, examples, {
+ *   checkpointEvery: 100,
+ *   onCheckpoint: (state) => writeFolderAtomic(`out/checkpoint-${state.step}`, serializeTrainingState(state, model.config, "base")),
+ * });
+ * ```
+ */
 export function serializeTrainingState(
   state: TrainingState,
   model: LlamaConfig,
@@ -63,7 +73,15 @@ const metaSchema = z.object({
   losses: z.array(z.number()),
 });
 
-/** Reads a checkpoint written by {@linkcode serializeTrainingState}, checking every tensor. */
+/**
+ * Reads a checkpoint written by {@linkcode serializeTrainingState}, checking every tensor.
+ *
+ * @example
+ * ```ts
+ * const state = await readTrainingState(dirModelSource("./lora_output/checkpoint-100"), model.config);
+ * trainLora(model, examples, { resume: state });
+ * ```
+ */
 export async function readTrainingState(
   source: ModelSource,
   model: LlamaConfig,
