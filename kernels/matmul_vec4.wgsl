@@ -176,16 +176,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     if (s != 0u) { return; }
     for (var e = 0u; e < 16u; e++) { acc[e] = partial[e * WG + lid.x]; }
   }
+  // Constant trip counts (no break) let the compiler keep acc in registers.
   for (var i = 0u; i < TM; i++) {
-    let m = m0 + i;
-    if (m >= p.M) { break; }
     for (var j = 0u; j < TN; j++) {
+      let m = m0 + i;
       let n = n0 + j;
-      if (n >= p.N) { break; }
-      let idx = p.c_off + m * p.ldc + n;
-      var v = p.alpha * acc[i * TN + j];
-      if (p.accumulate == 1u) { v += c[idx]; }
-      c[idx] = v;
+      if (m < p.M && n < p.N) {
+        let idx = p.c_off + m * p.ldc + n;
+        var v = p.alpha * acc[i * TN + j];
+        if (p.accumulate == 1u) { v += c[idx]; }
+        c[idx] = v;
+      }
     }
   }
 }

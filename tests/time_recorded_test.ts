@@ -1,32 +1,34 @@
-// Tests of timeRecorded: how many repetitions it records and submits. No assertion depends on
-// how fast anything ran.
+// Tests of timeRepeated and timeRecorded: how many repetitions they run and submit. No
+// assertion depends on how fast anything ran.
 import assert from "node:assert/strict";
 import { gpuTest } from "./_gpu.ts";
-import { timeRecorded } from "../lib/gpu/time_recorded.ts";
+import { timeRecorded, timeRepeated } from "../lib/gpu/time_recorded.ts";
 import type { CommandRecorder } from "../lib/gpu/recorder.ts";
 
-gpuTest(
-  "timeRecorded records the work once to warm up, then reps times in one submit",
-  async (gpu) => {
-    const buffer = gpu.device.createBuffer({ size: 16, usage: GPUBufferUsage.COPY_DST });
-    let calls = 0;
-    const recorders = new Set<CommandRecorder>();
-    const record = (rec: CommandRecorder) => {
-      calls++;
-      recorders.add(rec);
-      rec.clear(buffer);
-    };
-    const capped = await timeRecorded(gpu, record, { minSeconds: 1e9, maxReps: 1 });
-    assert.equal(capped.reps, 1);
-    assert.equal(calls, 2, "one warm-up and one timed repetition");
-    assert.ok(capped.seconds >= 0 && capped.floorSeconds > 0);
+Deno.test("timeRepeated measures the floor, then grows reps up to maxReps", async () => {
+  const runs: number[] = [];
+  const timing = await timeRepeated(async (reps) => {
+    runs.push(reps);
+    await Promise.resolve();
+  }, { minSeconds: 1e9, maxReps: 40 });
+  // Three empty runs, then 1, then 2× to 16× more a round, the last capped at 40.
+  assert.deepEqual(runs, [0, 0, 0, 1, 16, 40]);
+  assert.equal(timing.reps, 40);
+  assert.ok(timing.seconds >= 0 && timing.floorSeconds >= 0);
+});
 
-    calls = 0;
-    const grown = await timeRecorded(gpu, record, { minSeconds: 1e9, maxReps: 40 });
-    assert.equal(grown.reps, 40, "reps grow up to maxReps while the run is too short");
-    // 1 warm-up, then rounds of 1, 2..16× as many, the last one capped at 40.
-    assert.ok(calls > 1 + 40 && calls <= 1 + 1 + 16 + 40, `${calls} calls`);
-    assert.equal(recorders.size, 2, "one recorder per call");
-    buffer.destroy();
-  },
-);
+gpuTest("timeRecorded records once to build pipelines, then reps per submit", async (gpu) => {
+  const buffer = gpu.device.createBuffer({ size: 16, usage: GPUBufferUsage.COPY_DST });
+  let calls = 0;
+  const recorders = new Set<CommandRecorder>();
+  const record = (rec: CommandRecorder) => {
+    calls++;
+    recorders.add(rec);
+    rec.clear(buffer);
+  };
+  const timing = await timeRecorded(gpu, record, { minSeconds: 1e9, maxReps: 2 });
+  assert.equal(timing.reps, 2);
+  assert.equal(calls, 1 + 1 + 2, "once to prepare, then runs of 1 and 2");
+  assert.equal(recorders.size, 1, "one recorder for the whole timing");
+  buffer.destroy();
+});

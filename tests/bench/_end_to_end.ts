@@ -1,0 +1,394 @@
+/**
+ * End-to-end measurements of one model on the GPU: prefill, greedy decode through the
+ * generation loop (GPU sampling, chained steps), and LoRA training steps, each with the GPU
+ * traffic counters (dispatches, submits, readbacks) and the pipelines built. The bench file
+ * runs the steps as benches; the BENCHMARKS.md generator runs them once and summarises.
+ *
+ * Dimensions: B sequences, T tokens per sequence, P prompt tokens, D decoded tokens.
+ *
+ * @module
+ */
+import { readCheckpoint } from "../../lib/checkpoint.ts";
+import type { Gpu } from "../../lib/gpu/device.ts";
+import type { GpuCounters } from "../../lib/gpu/recorder.ts";
+import { generateText } from "../../lib/generate.ts";
+import { type LlamaConfig, llamaParameterCount } from "../../lib/llama_config.ts";
+import { readTokenizer } from "../../lib/load_model.ts";
+import { resolveLoraConfig } from "../../lib/lora/lora_config.ts";
+import { initLoraWeights } from "../../lib/lora/lora_weights.ts";
+import {
+  destroyWeights,
+  type LlamaGpuWeights,
+  uploadWeights,
+} from "../../lib/model/gpu_weights.ts";
+import { LlamaGpuModel } from "../../lib/model/llama_gpu.ts";
+import { createFixtureModel } from "../../lib/fixture_model.ts";
+import { memoryModelSource, type ModelSource } from "../../lib/model_source.ts";
+import { tuneMatmul } from "../../lib/ops/matmul_tuning.ts";
+import { Rng } from "../../lib/rng.ts";
+import type { TextTokenizer } from "../../lib/tokenizer.ts";
+import { packBatch, type PackedBatch } from "../../lib/train/batch.ts";
+import { GpuLoraTrainer } from "../../lib/train/gpu_lora_trainer.ts";
+import { bytes, markdownTable, rate } from "./_table.ts";
+
+/** What to run on a model. */
+export interface EndToEndPlan {
+  /** Prompt tokens P. */
+  promptTokens: number;
+  /** Tokens decoded after the first D. */
+  decodeTokens: number;
+  /** Training micro-batch: B sequences of T tokens. */
+  batchSize: number;
+  /** T. */
+  seqLen: number;
+  /** LoRA rank on every linear projection. */
+  rank: number;
+}
+
+/** Counters of one operation. */
+export type Traffic = GpuCounters;
+
+/** Seconds and GPU traffic of one operation. */
+export interface Measured {
+  /** Wall-clock seconds. */
+  seconds: number;
+  /** Dispatches, submits and readbacks it made. */
+  traffic: Traffic;
+}
+
+/** Facts about the model as loaded. */
+export interface LoadFacts {
+  /** Parameters of the model. */
+  parameters: number;
+  /** Bytes of weights on the GPU. */
+  weightBytes: number;
+  /** Pipelines on the device after the matmul tuning, before the model. */
+  pipelinesBeforeModel: number;
+  /** Pipelines on the device once the model is built. */
+  pipelinesAtLoad: number;
+}
+
+const minus = (a: Traffic, b: Traffic): Traffic => ({
+  submits: a.submits - b.submits,
+  dispatches: a.dispatches - b.dispatches,
+  readbacks: a.readbacks - b.readbacks,
+});
+
+/** A model loaded on the GPU for the end-to-end measurements. */
+export class EndToEnd {
+  /** The model's config. */
+  readonly config: LlamaConfig;
+  /** Facts of the load. */
+  readonly load: LoadFacts;
+  readonly #gpu: Gpu;
+  readonly #plan: EndToEndPlan;
+  readonly #weights: LlamaGpuWeights;
+  readonly #engine: LlamaGpuModel;
+  readonly #tokenizer: TextTokenizer;
+  readonly #prompt: number[];
+  #trainer: { trainer: GpuLoraTrainer; batch: PackedBatch } | null = null;
+
+  private constructor(
+    gpu: Gpu,
+    plan: EndToEndPlan,
+    parts: {
+      config: LlamaConfig;
+      weights: LlamaGpuWeights;
+      engine: LlamaGpuModel;
+      tokenizer: TextTokenizer;
+      load: LoadFacts;
+    },
+  ) {
+    this.#gpu = gpu;
+    this.#plan = plan;
+    this.config = parts.config;
+    this.#weights = parts.weights;
+    this.#engine = parts.engine;
+    this.#tokenizer = parts.tokenizer;
+    this.load = parts.load;
+    const rng = new Rng(7);
+    // (P) random ids: the model is random too; BOS first as a real prompt has.
+    this.#prompt = [parts.tokenizer.bosId ?? 0];
+    while (this.#prompt.length < plan.promptTokens) {
+      this.#prompt.push(rng.nextU32() % parts.config.vocabSize);
+    }
+  }
+
+  /** Loads `source` on `gpu` the way `loadModel` does, counting pipelines and weight bytes. */
+  static async open(gpu: Gpu, source: ModelSource, plan: EndToEndPlan): Promise<EndToEnd> {
+    const checkpoint = await readCheckpoint(source);
+    const tokenizer = await readTokenizer(source);
+    if (!tokenizer) throw new Error(`Model ${source.name} has no tokenizer.json`);
+    await tuneMatmul(gpu);
+    const pipelinesBeforeModel = gpu.pipelines.size;
+    const weightsBefore = gpu.memory.report().byCategory.weights ?? 0;
+    const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
+    const engine = new LlamaGpuModel(gpu, checkpoint.config, weights, {
+      maxContext: plan.promptTokens + plan.decodeTokens + 1,
+    });
+    return new EndToEnd(gpu, plan, {
+      config: checkpoint.config,
+      weights,
+      engine,
+      tokenizer,
+      load: {
+        parameters: llamaParameterCount(checkpoint.config),
+        weightBytes: (gpu.memory.report().byCategory.weights ?? 0) - weightsBefore,
+        pipelinesBeforeModel,
+        pipelinesAtLoad: gpu.pipelines.size,
+      },
+    });
+  }
+
+  /** Greedy generation of `tokens` tokens from the prompt (1: prefill and the first token). */
+  async generate(tokens: number): Promise<Measured> {
+    const before = { ...this.#engine.counters };
+    const start = performance.now();
+    const result = await generateText(this.#engine, this.#tokenizer, this.#prompt, {
+      maxTokens: tokens,
+      temperature: 0,
+      eosIds: [], // a random model may sample EOS: decode them all
+    });
+    const seconds = (performance.now() - start) / 1000;
+    if (result.completionTokens !== tokens) {
+      throw new Error(`Generated ${result.completionTokens} tokens, expected ${tokens}`);
+    }
+    return { seconds, traffic: minus(this.#engine.counters, before) };
+  }
+
+  /** Prefill of the P-token prompt and its first token. */
+  prefill(): Promise<Measured> {
+    return this.generate(1);
+  }
+
+  /** Prefill and 1 + D tokens. */
+  decode(): Promise<Measured> {
+    return this.generate(1 + this.#plan.decodeTokens);
+  }
+
+  /** Builds the LoRA trainer (frees the inference buffers first and restarts the peak). */
+  startTraining(): void {
+    this.#engine.dispose();
+    this.#gpu.memory.resetPeak();
+    const { batchSize: B, seqLen: T, rank } = this.#plan;
+    const lora = resolveLoraConfig({ r: rank, alpha: 2 * rank, targetModules: "all-linear" });
+    const adapter = initLoraWeights(this.config, lora, 1);
+    const trainer = new GpuLoraTrainer(this.#gpu, this.config, this.#weights, adapter, {
+      batchSize: B,
+      seqLen: T,
+      optimizer: "adamw",
+    });
+    const rng = new Rng(11);
+    const records = Array.from({ length: B }, () => {
+      const ids = Array.from({ length: T }, () => rng.nextU32() % this.config.vocabSize);
+      return { inputIds: ids, labels: ids };
+    });
+    this.#trainer = { trainer, batch: packBatch(records, 0) };
+  }
+
+  /** One optimizer step on one micro-batch (B, T), nothing read back. */
+  async trainStep(step: number): Promise<Measured> {
+    if (!this.#trainer) throw new Error("Call startTraining before trainStep");
+    const { trainer, batch } = this.#trainer;
+    const before = { ...trainer.counters };
+    const start = performance.now();
+    trainer.microStep(batch, {
+      lossScale: 1 / batch.labelTokens,
+      zeroGrads: true,
+      dropoutSeed: step,
+    }, false);
+    trainer.optimizerStep({
+      lr: 1e-4,
+      step,
+      maxGradNorm: 1,
+      weightDecay: 0,
+      betas: [0.9, 0.999],
+      eps: 1e-8,
+    }, false);
+    await this.#gpu.device.queue.onSubmittedWorkDone();
+    return {
+      seconds: (performance.now() - start) / 1000,
+      traffic: minus(trainer.counters, before),
+    };
+  }
+
+  /** Peak GPU bytes since training started. */
+  get peakBytes(): number {
+    return this.#gpu.memory.report().peak;
+  }
+
+  /** Pipelines on the device now. */
+  get pipelines(): number {
+    return this.#gpu.pipelines.size;
+  }
+
+  /** Frees everything. */
+  dispose(): void {
+    this.#trainer?.trainer.dispose();
+    this.#engine.dispose();
+    destroyWeights(this.#weights);
+  }
+}
+
+/** Everything measured on one model. */
+export interface EndToEndResult {
+  /** The model's name in the tables. */
+  label: string;
+  /** What was run. */
+  plan: EndToEndPlan;
+  /** Facts of the load. */
+  load: LoadFacts;
+  /** Prefill and the first token. */
+  prefill: Measured;
+  /** Prefill, the first token and D more. */
+  generate: Measured;
+  /** One training step. */
+  train: Measured;
+  /** Peak GPU bytes while training (weights, trainer buffers, optimizer state). */
+  trainPeakBytes: number;
+  /** Pipelines on the device, counted cumulatively at each stage. */
+  pipelines: {
+    /** After the matmul tuning (and anything earlier on the device). */
+    tuning: number;
+    /** After the model was built. */
+    model: number;
+    /** After prefill and decode. */
+    afterGenerate: number;
+    /** After the trainer was built. */
+    trainer: number;
+    /** After the training steps. */
+    afterTrain: number;
+  };
+}
+
+/** How to rerun a model's numbers. */
+export type ModelCommand = (label: string) => string;
+
+/** Decode's share of a generation: the generation minus its prefill, per decoded token. */
+function perDecodedToken(r: EndToEndResult): Traffic & { seconds: number } {
+  const d = r.plan.decodeTokens;
+  return {
+    seconds: (r.generate.seconds - r.prefill.seconds) / d,
+    submits: (r.generate.traffic.submits - r.prefill.traffic.submits) / d,
+    dispatches: (r.generate.traffic.dispatches - r.prefill.traffic.dispatches) / d,
+    readbacks: (r.generate.traffic.readbacks - r.prefill.traffic.readbacks) / d,
+  };
+}
+
+/** Tokens/s of prefill, decode and training, and the training peak memory. */
+export function throughputTable(results: EndToEndResult[], command: ModelCommand): string {
+  const rows = results.map((r) => {
+    const { promptTokens: P, decodeTokens: D, batchSize: B, seqLen: T, rank } = r.plan;
+    return [
+      r.label,
+      r.load.parameters.toLocaleString("en-US"),
+      `${rate(P / r.prefill.seconds)} (P = ${P}, with the first token)`,
+      `${rate(1 / perDecodedToken(r).seconds)} (D = ${D}, greedy)`,
+      `${rate(B * T / r.train.seconds)} (B ${B} × T ${T}, r ${rank} all-linear)`,
+      bytes(r.trainPeakBytes),
+      `\`${command(r.label)}\``,
+    ];
+  });
+  return markdownTable([
+    "model",
+    "parameters",
+    "prefill tokens/s",
+    "decode tokens/s",
+    "training tokens/s",
+    "peak GPU memory, training",
+    "command",
+  ], rows);
+}
+
+/** The efficiency counters. */
+export function counterTable(results: EndToEndResult[], command: ModelCommand): string {
+  const rows = results.map((r) => {
+    const token = perDecodedToken(r);
+    const step = r.train.traffic;
+    const p = r.pipelines;
+    return [
+      r.label,
+      token.dispatches.toFixed(1),
+      token.submits.toFixed(3),
+      token.readbacks.toFixed(3),
+      `${step.submits} (${step.dispatches} dispatches, ${step.readbacks} readbacks)`,
+      `${p.model - p.tuning} + ${p.trainer - p.afterGenerate}` +
+      (p.tuning ? ` (${p.tuning} on the device before: tuning)` : ""),
+      `${p.afterGenerate - p.model} + ${p.afterTrain - p.trainer}`,
+      (r.load.weightBytes / r.load.parameters).toFixed(3),
+      `\`${command(r.label)}\``,
+    ];
+  });
+  return markdownTable([
+    "model",
+    "dispatches per decoded token",
+    "submits per decoded token",
+    "readbacks per decoded token",
+    "submits per training step",
+    "pipelines built at load: model + trainer",
+    "pipelines built after load: inference + training",
+    "weight bytes on the GPU per parameter",
+    "command",
+  ], rows);
+}
+
+/** Runs the plan on a model: prefill, decode, then training; `warmup` runs each once first. */
+export async function measureModel(
+  gpu: Gpu,
+  label: string,
+  source: ModelSource,
+  plan: EndToEndPlan,
+  options: { repeat: number; warmup: boolean },
+): Promise<EndToEndResult> {
+  const e2e = await EndToEnd.open(gpu, source, plan);
+  const best = async (run: (i: number) => Promise<Measured>) => {
+    if (options.warmup) await run(0);
+    let fastest: Measured | null = null;
+    for (let i = 1; i <= options.repeat; i++) {
+      const m = await run(i);
+      if (!fastest || m.seconds < fastest.seconds) fastest = m;
+    }
+    return fastest!;
+  };
+  try {
+    const prefill = await best(() => e2e.prefill());
+    const generate = await best(() => e2e.decode());
+    const afterGenerate = e2e.pipelines;
+    e2e.startTraining();
+    const trainer = e2e.pipelines;
+    const train = await best((i) => e2e.trainStep(i + 1));
+    return {
+      label,
+      plan,
+      load: e2e.load,
+      prefill,
+      generate,
+      train,
+      trainPeakBytes: e2e.peakBytes,
+      pipelines: {
+        tuning: e2e.load.pipelinesBeforeModel,
+        model: e2e.load.pipelinesAtLoad,
+        afterGenerate,
+        trainer,
+        afterTrain: e2e.pipelines,
+      },
+    };
+  } finally {
+    e2e.dispose();
+  }
+}
+
+/** The tiny fixture (D 64, 2 layers, bf16) and what runs on it. */
+export const TINY = {
+  label: "tiny fixture",
+  source: () => memoryModelSource("tiny fixture", createFixtureModel({ preset: "tiny" })),
+  plan: { promptTokens: 64, decodeTokens: 64, batchSize: 4, seqLen: 64, rank: 16 },
+} as const;
+
+/** The Llama-3.2-1B-shaped fixture (bf16, Llama 3 tokenizer) and what runs on it: a few tokens
+ * and one step, since a CPU adapter does a few GFLOP/s. */
+export const LLAMA_1B = {
+  label: "llama-3.2-1b fixture",
+  dir: "./model_cache/fixture-llama-3.2-1b",
+  plan: { promptTokens: 64, decodeTokens: 8, batchSize: 1, seqLen: 64, rank: 16 },
+} as const;
