@@ -184,6 +184,14 @@ export class LlamaModel {
     }
   }
 
+  /**
+   * Frees the KV cache and inference activations until the next generation needs them again.
+   * Training calls it so that its own buffers have the room.
+   */
+  releaseBuffers(): void {
+    if (!(this.#engine instanceof LlamaCpuModel)) this.#engine.releaseBuffers();
+  }
+
   /** Frees GPU buffers (weights, caches, adapters). */
   dispose(): void {
     for (const name of [...this.#adapters.keys()]) this.removeAdapter(name);

@@ -86,17 +86,7 @@ export class LlamaGpuModel {
       Math.min(this.#chunkTokens, Math.floor(gpu.maxBindingBytes / logitBytesPerRow)),
     );
     this.#rec = new CommandRecorder(gpu);
-    const specs = planInference(config, {
-      maxContext: this.maxContext,
-      chunkTokens: this.#chunkTokens,
-      logitRows: this.#logitRows,
-    });
-    for (const spec of specs) {
-      this.#buffers.set(spec.name, GpuTensor.create(gpu, { ...spec, label: spec.name }));
-    }
-    const { cos, sin } = ropeTables(config, this.maxContext);
-    this.#buf("rope.cos").write(new Uint8Array(cos.buffer));
-    this.#buf("rope.sin").write(new Uint8Array(sin.buffer));
+    this.#allocate();
     this.#buildPipelines();
   }
 
@@ -235,6 +225,19 @@ export class LlamaGpuModel {
     return out;
   }
 
+  /**
+   * Frees the KV cache and activations until the next call needs them (training calls it to
+   * make room); the cache's contents are lost.
+   */
+  releaseBuffers(): void {
+    for (const tensor of this.#buffers.values()) tensor.destroy();
+    this.#buffers.clear();
+    this.#loraU?.destroy();
+    this.#loraU = null;
+    this.#adapter = null;
+    this.#position = 0;
+  }
+
   /** Frees the activation, cache and adapter scratch buffers (not the weights). */
   dispose(): void {
     for (const tensor of this.#buffers.values()) tensor.destroy();
@@ -371,7 +374,23 @@ export class LlamaGpuModel {
     recordLoraUp(this.#rec, shape, u, pair.b, y, yRow); // y += s·u·Bᵀ
   }
 
+  /** Allocates the planned buffers and fills the RoPE tables. */
+  #allocate(): void {
+    const specs = planInference(this.config, {
+      maxContext: this.maxContext,
+      chunkTokens: this.#chunkTokens,
+      logitRows: this.#logitRows,
+    });
+    for (const spec of specs) {
+      this.#buffers.set(spec.name, GpuTensor.create(this.#gpu, { ...spec, label: spec.name }));
+    }
+    const { cos, sin } = ropeTables(this.config, this.maxContext);
+    this.#buf("rope.cos").write(new Uint8Array(cos.buffer));
+    this.#buf("rope.sin").write(new Uint8Array(sin.buffer));
+  }
+
   #buf(name: string): GpuTensor {
+    if (this.#buffers.size === 0) this.#allocate(); // after releaseBuffers()
     const tensor = this.#buffers.get(name);
     if (!tensor) throw new Error(`No planned buffer ${name}`);
     return tensor;

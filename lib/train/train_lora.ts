@@ -153,6 +153,7 @@ export async function* trainLora(
     ...(options.validation ?? []).map((e) => e.inputIds.length),
   );
   const padId = model.tokenizer.eosIds[0] ?? 0;
+  model.releaseBuffers(); // the KV cache is not needed while training
   gpu.memory.resetPeak();
   const trainer = await withGpuErrors(
     gpu.device,
