@@ -11,9 +11,8 @@
  * The inference column applies the adapter unmerged. --grad-checkpoint marks the training
  * column of the run's setting; --dtype estimates the weights as if stored in another dtype.
  * With --json one object is printed: `{model, settings, loraParameters, training:
- * {withoutCheckpointing, withCheckpointing}, loadedModelBuffers, inference}`, in bytes.
- * `loadedModelBuffers` is what examples/train.ts keeps besides the training estimate: the
- * loaded model's KV cache and activations for generation.
+ * {withoutCheckpointing, withCheckpointing}, inference}`, in bytes. Training frees the loaded
+ * model's KV cache and inference activations, so the training estimate is the whole run.
  *
  * @module
  */
@@ -24,7 +23,7 @@ import { type LlamaConfig, llamaParameterCount, parseLlamaConfig } from "../lib/
 import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { loraParameterCount } from "../lib/lora/lora_weights.ts";
 import { fail, numberFlag, parseFlags } from "./_cli.ts";
-import { formatBytes, memoryTable } from "./_memory_table.ts";
+import { memoryTable } from "./_memory_table.ts";
 
 const USAGE = "Usage: deno run -A examples/estimate.ts (--model DIR | --config FILE) " +
   "[--batch-size 1] [--max-length 512] [--rank 16] [--target q_proj,k_proj,v_proj|all-linear] " +
@@ -105,11 +104,6 @@ const training = (gradCheckpoint: boolean) =>
 const withoutCheckpointing = training(false);
 const withCheckpointing = training(true);
 const inference = estimateInference(config, { maxContext, lora, weightsDtype });
-// examples/train.ts loads the model for generation first (loadModel's default context of
-// min(max positions, 2048) slots, no adapter); those buffers stay allocated while it trains.
-const loadContext = Math.min(config.maxPositionEmbeddings, 2048);
-const loaded = estimateInference(config, { maxContext: loadContext, weightsDtype });
-const loadedModelBuffers = loaded.total - loaded.weights;
 const gradCheckpoint = flags["grad-checkpoint"] ?? false;
 const parameters = llamaParameterCount(config);
 const loraParameters = loraParameterCount(config, lora);
@@ -135,7 +129,6 @@ if (flags.json) {
     },
     loraParameters,
     training: { withoutCheckpointing, withCheckpointing },
-    loadedModelBuffers,
     inference,
   }));
 } else {
@@ -161,10 +154,6 @@ if (flags.json) {
   ], `weights (${weightsDtype})`));
   console.log(
     "\n* the run's setting (--grad-checkpoint). Workspace holds the logits chunk, gradient " +
-      "scratch, RoPE tables and uniforms.\nexamples/train.ts also keeps the loaded model's " +
-      `inference buffers (${formatBytes(loadedModelBuffers)}: KV cache and activations of a ` +
-      `${loadContext}-token context): ` +
-      `${formatBytes(withoutCheckpointing.total + loadedModelBuffers)} in all, ` +
-      `${formatBytes(withCheckpointing.total + loadedModelBuffers)} with checkpointing.`,
+      "scratch, RoPE tables and uniforms.",
   );
 }
