@@ -112,6 +112,7 @@ export class GpuLoraTrainer {
   readonly #vocabChunk: number;
   #batch = { B: 0, T: 0 };
   #dropoutSeed = 0;
+  #gradNorm: Promise<number> | null = null;
   #training = true; // dropout applies only to micro-steps with a backward pass
 
   /** Allocates the planned buffers and uploads the adapter's initial values. */
@@ -178,17 +179,22 @@ export class GpuLoraTrainer {
   }
 
   /**
-   * Records forward, loss and backward of one micro-batch and submits it. Returns a promise of
-   * the summed token loss of the batch when `readLoss` is set (a readback), else null.
+   * Records forward, loss and backward of one micro-batch and submits it. With `update` (the
+   * last micro-batch of a step) the optimizer update goes into the same encoder and submit, and
+   * its gradient norm comes back with {@linkcode lastGradNorm}. Returns a promise of the summed
+   * token loss of the batch when `readLoss` is set (a readback), else null.
    */
   microStep(
     batch: PackedBatch,
     options: MicroStepOptions,
     readLoss: boolean,
+    update?: OptimizerStepOptions,
   ): Promise<number> | null {
     this.#recordMicroStep(batch, options);
+    if (update) this.#recordOptimizerStep(update); // same encoder: one submit per micro-step
     const N = batch.batchSize * batch.seqLen;
     const loss = readLoss ? this.#rec.read(this.#b("ce.stats"), 0, N * 16) : null;
+    if (update) this.#gradNorm = this.#readNorm();
     this.#rec.submit();
     return loss && loss.then((bytes) => {
       const stats = new Float32Array(bytes); // (N, 4): max, Σexp, target logit, loss
@@ -196,6 +202,18 @@ export class GpuLoraTrainer {
       for (let r = 0; r < N; r++) sum += stats[r * 4 + 3];
       return sum;
     });
+  }
+
+  /** The global gradient norm (before clipping) of the last optimizer update. */
+  lastGradNorm(): Promise<number> {
+    if (!this.#gradNorm) throw new Error("No optimizer update has been made yet");
+    return this.#gradNorm;
+  }
+
+  #readNorm(): Promise<number> {
+    return this.#rec.read(this.#b("grad.sumsq"), 0, 4).then((b) =>
+      Math.sqrt(new Float32Array(b)[0])
+    );
   }
 
   #recordMicroStep(batch: PackedBatch, options: MicroStepOptions): void {
@@ -233,9 +251,10 @@ export class GpuLoraTrainer {
    */
   optimizerStep(options: OptimizerStepOptions, readNorm: boolean): Promise<number> | null {
     this.#recordOptimizerStep(options);
-    const norm = readNorm ? this.#rec.read(this.#b("grad.sumsq"), 0, 4) : null;
+    const norm = readNorm ? this.#readNorm() : null;
+    if (norm) this.#gradNorm = norm;
     this.#rec.submit();
-    return norm && norm.then((bytes) => Math.sqrt(new Float32Array(bytes)[0]));
+    return norm;
   }
 
   #recordOptimizerStep(options: OptimizerStepOptions): void {

@@ -202,24 +202,30 @@ export async function* trainLora(
       const batches = micro.map((b) => packBatch(b, padId));
       const labelTokens = batches.reduce((n, b) => n + b.labelTokens, 0);
       const lr = learningRateAt(o.scheduler, o.lr, step, totalSteps, o.warmupSteps);
-      const lossSums = batches.map((batch, i) =>
-        trainer.microStep(batch, {
-          lossScale: 1 / Math.max(1, labelTokens),
-          zeroGrads: i === 0,
-          dropoutSeed: mix(start.seed, step * o.gradAccum + i),
-        }, true)!
-      );
-      const norm = trainer.optimizerStep({
+      const update = {
         lr,
         step: step + 1,
         maxGradNorm: o.maxGradNorm,
         weightDecay: o.weightDecay,
         betas: o.betas,
         eps: o.eps,
-      }, true)!;
+      };
+      // One submit per micro-batch; the last one also carries the optimizer update.
+      const lossSums = batches.map((batch, i) =>
+        trainer.microStep(
+          batch,
+          {
+            lossScale: 1 / Math.max(1, labelTokens),
+            zeroGrads: i === 0,
+            dropoutSeed: mix(start.seed, step * o.gradAccum + i),
+          },
+          true,
+          i === batches.length - 1 ? update : undefined,
+        )!
+      );
       const loss = (await Promise.all(lossSums)).reduce((a, b) => a + b, 0) /
         Math.max(1, labelTokens);
-      const gradNorm = await norm;
+      const gradNorm = await trainer.lastGradNorm();
       step++;
       tokens += batches.reduce((n, b) => n + b.tokens, 0);
       losses.push(loss);
