@@ -245,9 +245,10 @@ await runCommand(async () => {
     "shape, (N, K) with `transposeB` or (K, N), compared on at most 64 rows first.",
     "- End to end: greedy generation through `generateText` (GPU sampling, decode steps chained " +
     "per readback); decode tokens/s is (generation − prefill) time over the decoded tokens. " +
-    "Training: one optimizer step on one micro-batch (forward, loss, backward, AdamW), LoRA on " +
-    "every linear projection, nothing read back. Peak memory counts every buffer the engine " +
-    "allocated while training, weights included.",
+    "Training: one optimizer step on one micro-batch as `trainLora` makes it (forward, loss, " +
+    "backward and AdamW in one submit; the loss and the gradient norm read back), LoRA on " +
+    "every linear projection. Peak memory counts every buffer the engine allocated while " +
+    "training, weights included.",
     "",
     "## Matmul variant chosen at load",
     "",

@@ -186,26 +186,22 @@ export class EndToEnd {
     this.#trainer = { trainer, batch: packBatch(records, 0) };
   }
 
-  /** One optimizer step on one micro-batch (B, T), nothing read back. */
+  /**
+   * One optimizer step on one micro-batch (B, T) as `trainLora` makes it: forward, loss,
+   * backward and the AdamW update in one submit, the loss and the gradient norm read back.
+   */
   async trainStep(step: number): Promise<Measured> {
     if (!this.#trainer) throw new Error("Call startTraining before trainStep");
     const { trainer, batch } = this.#trainer;
     const before = { ...trainer.counters };
     const start = performance.now();
-    trainer.microStep(batch, {
-      lossScale: 1 / batch.labelTokens,
-      zeroGrads: true,
-      dropoutSeed: step,
-    }, false);
-    trainer.optimizerStep({
-      lr: 1e-4,
-      step,
-      maxGradNorm: 1,
-      weightDecay: 0,
-      betas: [0.9, 0.999],
-      eps: 1e-8,
-    }, false);
-    await this.#gpu.device.queue.onSubmittedWorkDone();
+    const loss = trainer.microStep(
+      batch,
+      { lossScale: 1 / batch.labelTokens, zeroGrads: true, dropoutSeed: step },
+      true,
+      { lr: 1e-4, step, maxGradNorm: 1, weightDecay: 0, betas: [0.9, 0.999], eps: 1e-8 },
+    );
+    await Promise.all([loss, trainer.lastGradNorm()]);
     return {
       seconds: (performance.now() - start) / 1000,
       traffic: minus(trainer.counters, before),
