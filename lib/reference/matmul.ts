@@ -8,6 +8,36 @@
  */
 import { checkDims, checkLength, type FloatArray, zerosLike } from "./_array.ts";
 
+/** Element strides of an operand: element (row r, reduced index p) is at r·rowStride + p·kStride. */
+interface Strides {
+  row: number;
+  k: number;
+}
+
+/** c(M, N) = Σ_p a(i, p)·b(j, p) for operands laid out by `as` and `bs`. */
+function product<A extends FloatArray>(
+  name: string,
+  a: A,
+  b: FloatArray,
+  [m, k, n]: [number, number, number],
+  as: Strides,
+  bs: Strides,
+  shapes: [string, string],
+): A {
+  checkDims({ M: m, K: k, N: n });
+  checkLength(`${name} a ${shapes[0]}`, a, m * k);
+  checkLength(`${name} b ${shapes[1]}`, b, k * n);
+  const c = zerosLike(a, m * n); // (M, N)
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let p = 0; p < k; p++) sum += a[i * as.row + p * as.k] * b[j * bs.row + p * bs.k];
+      c[i * n + j] = sum;
+    }
+  }
+  return c;
+}
+
 /**
  * c = a·bᵀ, the layout of a linear layer's forward pass (x·Wᵀ).
  *
@@ -22,18 +52,10 @@ export function matmulNT<A extends FloatArray>(
   k: number,
   n: number,
 ): A {
-  checkDims({ M: m, K: k, N: n });
-  checkLength("matmulNT a (M, K)", a, m * k);
-  checkLength("matmulNT b (N, K)", b, n * k);
-  const c = zerosLike(a, m * n); // (M, N)
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let sum = 0;
-      for (let p = 0; p < k; p++) sum += a[i * k + p] * b[j * k + p];
-      c[i * n + j] = sum;
-    }
-  }
-  return c;
+  return product("matmulNT", a, b, [m, k, n], { row: k, k: 1 }, { row: k, k: 1 }, [
+    "(M, K)",
+    "(N, K)",
+  ]);
 }
 
 /**
@@ -50,18 +72,10 @@ export function matmulNN<A extends FloatArray>(
   k: number,
   n: number,
 ): A {
-  checkDims({ M: m, K: k, N: n });
-  checkLength("matmulNN a (M, K)", a, m * k);
-  checkLength("matmulNN b (K, N)", b, k * n);
-  const c = zerosLike(a, m * n); // (M, N)
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let sum = 0;
-      for (let p = 0; p < k; p++) sum += a[i * k + p] * b[p * n + j];
-      c[i * n + j] = sum;
-    }
-  }
-  return c;
+  return product("matmulNN", a, b, [m, k, n], { row: k, k: 1 }, { row: 1, k: n }, [
+    "(M, K)",
+    "(K, N)",
+  ]);
 }
 
 /**
@@ -78,16 +92,8 @@ export function matmulTN<A extends FloatArray>(
   k: number,
   n: number,
 ): A {
-  checkDims({ M: m, K: k, N: n });
-  checkLength("matmulTN a (K, M)", a, k * m);
-  checkLength("matmulTN b (K, N)", b, k * n);
-  const c = zerosLike(a, m * n); // (M, N)
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let sum = 0;
-      for (let p = 0; p < k; p++) sum += a[p * m + i] * b[p * n + j];
-      c[i * n + j] = sum;
-    }
-  }
-  return c;
+  return product("matmulTN", a, b, [m, k, n], { row: 1, k: m }, { row: 1, k: n }, [
+    "(K, M)",
+    "(K, N)",
+  ]);
 }
