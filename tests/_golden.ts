@@ -3,6 +3,10 @@
  *
  * @module
  */
+import { type Checkpoint, readCheckpoint } from "../lib/checkpoint.ts";
+import { dirModelSource } from "../lib/fs_model_source.ts";
+import type { LoraWeights } from "../lib/lora/lora_weights.ts";
+import { readPeftAdapter } from "../lib/lora/peft_files.ts";
 import { entryToF32, parseSafetensors } from "../lib/safetensors.ts";
 
 /** The expected-*.json files. */
@@ -38,4 +42,24 @@ export async function goldenExpected(dtype: "f32" | "bf16"): Promise<GoldenExpec
 export async function readGoldenTensors(path: string): Promise<Map<string, Float32Array>> {
   const file = parseSafetensors(await Deno.readFile(new URL(path, GOLDEN)), path);
   return new Map([...file.tensors].map(([name, entry]) => [name, entryToF32(entry)]));
+}
+
+/** A golden model as the engine loads it: expected values, checkpoint and the PEFT adapter. */
+export interface GoldenCase {
+  /** The expected values. */
+  expected: GoldenExpected;
+  /** The checked checkpoint. */
+  checkpoint: Checkpoint;
+  /** The adapter-r4 PEFT adapter, loaded through readPeftAdapter. */
+  adapter: LoraWeights;
+}
+
+/** Loads the "f32" or "bf16" golden model and the adapter through the engine's own loaders. */
+export async function goldenCase(dtype: "f32" | "bf16"): Promise<GoldenCase> {
+  const checkpoint = await readCheckpoint(dirModelSource(goldenPath(`tiny-${dtype}`)));
+  const adapter = await readPeftAdapter(
+    dirModelSource(goldenPath("adapter-r4")),
+    checkpoint.config,
+  );
+  return { expected: await goldenExpected(dtype), checkpoint, adapter };
 }

@@ -5,24 +5,16 @@
  *
  * @module
  */
-import { readCheckpoint } from "../lib/checkpoint.ts";
-import { dirModelSource } from "../lib/fs_model_source.ts";
 import { GpuLoraAdapter } from "../lib/lora/gpu_adapter.ts";
-import { readPeftAdapter } from "../lib/lora/peft_files.ts";
 import { uploadWeights } from "../lib/model/gpu_weights.ts";
 import { LlamaGpuModel } from "../lib/model/llama_gpu.ts";
 import { assertClose, maxAbs } from "./_assert_close.ts";
-import { goldenExpected, goldenPath } from "./_golden.ts";
+import { goldenCase } from "./_golden.ts";
 import { gpuTest, testGpu } from "./_gpu.ts";
 import assert from "node:assert/strict";
 
 for (const dtype of ["f32", "bf16"] as const) {
-  const expected = await goldenExpected(dtype);
-  const checkpoint = await readCheckpoint(dirModelSource(goldenPath(`tiny-${dtype}`)));
-  const adapter = await readPeftAdapter(
-    dirModelSource(goldenPath("adapter-r4")),
-    checkpoint.config,
-  );
+  const { expected, checkpoint, adapter } = await goldenCase(dtype);
   const logitTol = (values: number[]) => ({ atol: 1e-4 * maxAbs(values), rtol: 0 });
 
   gpuTest(

@@ -7,23 +7,15 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { readCheckpoint } from "../lib/checkpoint.ts";
-import { dirModelSource } from "../lib/fs_model_source.ts";
-import { readPeftAdapter } from "../lib/lora/peft_files.ts";
 import { uploadWeights } from "../lib/model/gpu_weights.ts";
 import { packBatch } from "../lib/train/batch.ts";
 import { GpuLoraTrainer } from "../lib/train/gpu_lora_trainer.ts";
 import { assertClose, maxAbs } from "./_assert_close.ts";
-import { goldenExpected, goldenPath } from "./_golden.ts";
+import { goldenCase } from "./_golden.ts";
 import { gpuTest } from "./_gpu.ts";
 
 for (const dtype of ["f32", "bf16"] as const) {
-  const expected = await goldenExpected(dtype);
-  const checkpoint = await readCheckpoint(dirModelSource(goldenPath(`tiny-${dtype}`)));
-  const adapter = await readPeftAdapter(
-    dirModelSource(goldenPath("adapter-r4")),
-    checkpoint.config,
-  );
+  const { expected, checkpoint, adapter } = await goldenCase(dtype);
   const batch = packBatch(
     expected.batch.map((r) => ({ inputIds: r.input_ids, labels: r.labels })),
     0,

@@ -6,25 +6,17 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { readCheckpoint } from "../lib/checkpoint.ts";
-import { dirModelSource } from "../lib/fs_model_source.ts";
-import { readPeftAdapter } from "../lib/lora/peft_files.ts";
 import { uploadWeights } from "../lib/model/gpu_weights.ts";
 import { packBatch } from "../lib/train/batch.ts";
 import { GpuLoraTrainer } from "../lib/train/gpu_lora_trainer.ts";
 import { assertClose } from "./_assert_close.ts";
-import { goldenExpected, goldenPath } from "./_golden.ts";
+import { goldenCase } from "./_golden.ts";
 import { gpuTest } from "./_gpu.ts";
 
 gpuTest(
   "a training step of two micro-batches is two submits, the update fused into the second",
   async (gpu) => {
-    const expected = await goldenExpected("bf16");
-    const checkpoint = await readCheckpoint(dirModelSource(goldenPath("tiny-bf16")));
-    const adapter = await readPeftAdapter(
-      dirModelSource(goldenPath("adapter-r4")),
-      checkpoint.config,
-    );
+    const { expected, checkpoint, adapter } = await goldenCase("bf16");
     const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
     const records = expected.batch.map((r) => ({ inputIds: r.input_ids, labels: r.labels }));
     const micro = [packBatch(records.slice(0, 2), 0), packBatch(records.slice(2), 0)];
