@@ -97,7 +97,7 @@ export function recordMatmul(rec: CommandRecorder, args: MatmulArgs): void {
     B_DTYPE: dtypeCode(args.bDtype),
     VEC: aligned ? 1 : 0,
   };
-  const pipeline = (name: MatmulVariantName) => pipelineOf(MATMUL_VARIANTS[name], layout);
+  const pipeline = (name: MatmulVariantName) => pipelineOf(MATMUL_VARIANTS[name], layout, N);
   const { kernel, constants, rows, columns } = pipeline(variantOf(rec, args, M));
   rec.dispatch({
     kernel,
@@ -114,20 +114,29 @@ export function recordMatmul(rec: CommandRecorder, args: MatmulArgs): void {
   });
 }
 
-/** The kernel, constants and C block per workgroup of a variant for a layout. */
+/**
+ * The kernel, constants and C block per workgroup of a variant for a layout and N columns.
+ * Without a split of K, a workgroup has no more invocations than N has columns for (in
+ * multiples of 8): a rank-16 LoRA product would otherwise leave most of them idle.
+ */
 function pipelineOf(
   variant: MatmulVariant,
   layout: { A_TRANS: number; B_TRANS: number; B_DTYPE: number; VEC: number },
+  N: number,
 ): { kernel: MatmulVariant["kernel"]; constants: KernelConstants; rows: number; columns: number } {
   if (variant.kernel === "matmul") {
     const { VEC: _, ...constants } = layout;
     return { kernel: "matmul", constants, rows: TILE, columns: TILE };
   }
+  const { rows, split } = variant;
+  const workgroup = split > 1
+    ? variant.workgroup
+    : Math.min(variant.workgroup, Math.max(8, Math.ceil(N / TN / 8) * 8));
   return {
     kernel: "matmul_vec4",
-    constants: { ...layout, TM: variant.rows, WG: variant.workgroup, SPLIT: variant.split },
-    rows: variant.rows,
-    columns: (variant.workgroup / variant.split) * TN,
+    constants: { ...layout, TM: rows, WG: workgroup, SPLIT: split },
+    rows,
+    columns: (workgroup / split) * TN,
   };
 }
 

@@ -22,7 +22,7 @@ export interface BlockedMatmul {
   kernel: Extract<KernelName, "matmul_vec4">;
   /** Rows of C per workgroup (TM: 1, 2 or 4). */
   rows: number;
-  /** Invocations per workgroup (WG, at most 64). */
+  /** Invocations per workgroup (WG, at most 64); fewer for a narrow C when K is not split. */
   workgroup: number;
   /** Invocations of a workgroup that split K between them (SPLIT, divides WG). */
   split: number;
@@ -44,7 +44,7 @@ export type MatmulVariantName = "tiled" | "blocked" | "gemv" | "gemv_split";
  */
 export const MATMUL_VARIANTS: Readonly<Record<MatmulVariantName, MatmulVariant>> = {
   tiled: { kernel: "matmul" },
-  blocked: { kernel: "matmul_vec4", rows: 4, workgroup: 8, split: 1 },
+  blocked: { kernel: "matmul_vec4", rows: 4, workgroup: 32, split: 1 },
   gemv: { kernel: "matmul_vec4", rows: 1, workgroup: 32, split: 1 },
   gemv_split: { kernel: "matmul_vec4", rows: 1, workgroup: 64, split: 64 },
 };
