@@ -286,13 +286,14 @@ await runCommand(async () => {
     "",
     "## Notes",
     "",
-    "- Small dimensions. The LoRA products have one dimension of 16: `lora up` reduces over only " +
-    "K = 16 values per output, so writing the (512, 2048) output and each invocation's fixed " +
-    "work dominate; `lora down` has only 16 output columns, so half of each 8-wide SIMD group " +
-    "of the register-blocked kernel computes padding. Tried on lavapipe: 8 rows per invocation " +
-    "instead of 4 (spills registers, several times slower), workgroups of 16 to 64 invocations " +
-    "(no better), splitting K across invocations (slower without subgroups), and epilogue " +
-    "loops with constant trip counts (kept: the accumulators stay in registers).",
+    "- Small dimensions. The LoRA products have one dimension of 16: `lora up` reduces over " +
+    "only K = 16 values per output, so writing the (512, 2048) output and each invocation's " +
+    "fixed work dominate; `lora down` has only 16 output columns, 4 invocations' worth. Tried " +
+    "on lavapipe: 8 rows per invocation instead of 4 (spills registers, several times " +
+    "slower); splitting K across invocations (slower without subgroups); workgroups of 8 to " +
+    "64 invocations (kept: 32, and never more than a narrow C has columns for, which keeps " +
+    "`lora down` at 8); epilogue loops with constant trip counts (kept: the accumulators stay " +
+    "in registers). tfjs's own time on these two shapes varies most from run to run.",
     "- Attention and RMSNorm are reported for reference; their kernels are not tuned here.",
     "- CPU adapters rank kernels in the reverse order of real GPUs (lavapipe runs workgroup " +
     "memory and barriers slowly), so the variant is measured per adapter, never fixed.",
