@@ -1,5 +1,5 @@
 /**
- * The whole cycle, offline, in a few minutes on any WebGPU adapter (lavapipe included):
+ * The whole cycle, offline, in about a minute on any WebGPU adapter (lavapipe included):
  * create the built-in tiny demo model → generate before training → train a LoRA adapter on
  * bundled sample records → save it in PEFT format → generate after training → loss curve.
  *
