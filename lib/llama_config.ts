@@ -9,6 +9,8 @@
  */
 import type { DType } from "./dtype.ts";
 import { z } from "./deps.ts";
+import { PROJECTIONS, projectionWeightName } from "./model/names.ts";
+import { projectionShape } from "./model/shapes.ts";
 
 /** llama3 RoPE frequency scaling (`rope_scaling` with `rope_type: "llama3"`). */
 export interface RopeScalingLlama3 {
@@ -173,20 +175,16 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
  * the final norm and (unless tied) the LM head. Shapes are PyTorch's (out, in) for linears.
  */
 export function llamaTensorShapes(config: LlamaConfig): Map<string, number[]> {
-  const { hiddenSize: d, intermediateSize: i, numHeads: h, numKvHeads: kv, headDim: hd } = config;
+  const d = config.hiddenSize;
   const shapes = new Map<string, number[]>();
   shapes.set("model.embed_tokens.weight", [config.vocabSize, d]); // (V, D)
   for (let l = 0; l < config.numLayers; l++) {
-    const p = `model.layers.${l}.`;
-    shapes.set(`${p}input_layernorm.weight`, [d]); // (D)
-    shapes.set(`${p}self_attn.q_proj.weight`, [h * hd, d]); // (H*HD, D)
-    shapes.set(`${p}self_attn.k_proj.weight`, [kv * hd, d]); // (KV*HD, D)
-    shapes.set(`${p}self_attn.v_proj.weight`, [kv * hd, d]); // (KV*HD, D)
-    shapes.set(`${p}self_attn.o_proj.weight`, [d, h * hd]); // (D, H*HD)
-    shapes.set(`${p}post_attention_layernorm.weight`, [d]); // (D)
-    shapes.set(`${p}mlp.gate_proj.weight`, [i, d]); // (I, D)
-    shapes.set(`${p}mlp.up_proj.weight`, [i, d]); // (I, D)
-    shapes.set(`${p}mlp.down_proj.weight`, [d, i]); // (D, I)
+    shapes.set(`model.layers.${l}.input_layernorm.weight`, [d]); // (D)
+    for (const p of PROJECTIONS) {
+      // The MLP norm (D) sits between the attention projections and the MLP ones.
+      if (p === "gate_proj") shapes.set(`model.layers.${l}.post_attention_layernorm.weight`, [d]);
+      shapes.set(projectionWeightName(l, p), projectionShape(config, p)); // (out, in)
+    }
   }
   shapes.set("model.norm.weight", [d]); // (D)
   if (!config.tieWordEmbeddings) shapes.set("lm_head.weight", [config.vocabSize, d]); // (V, D)
