@@ -11,6 +11,7 @@ import type { DType } from "./dtype.ts";
 import { z } from "./deps.ts";
 import { PROJECTIONS, projectionWeightName } from "./model/names.ts";
 import { projectionShape } from "./model/shapes.ts";
+import { shapeSize } from "./safetensors.ts";
 
 /** llama3 RoPE frequency scaling (`rope_scaling` with `rope_type: "llama3"`). */
 export interface RopeScalingLlama3 {
@@ -202,7 +203,7 @@ export function llamaTensorShapes(config: LlamaConfig): Map<string, number[]> {
  */
 export function llamaParameterCount(config: LlamaConfig): number {
   let n = 0;
-  for (const shape of llamaTensorShapes(config).values()) n += shape.reduce((a, b) => a * b, 1);
+  for (const shape of llamaTensorShapes(config).values()) n += shapeSize(shape);
   return n;
 }
 

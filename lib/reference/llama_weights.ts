@@ -10,6 +10,7 @@
  */
 import { type LlamaConfig, llamaTensorShapes } from "../llama_config.ts";
 import { loraKey, type Projection, PROJECTIONS, projectionWeightName } from "../model/names.ts";
+import { shapeSize } from "../safetensors.ts";
 import type { FloatArray } from "./_array.ts";
 
 /** Base model weights by Hugging Face name, row-major values. */
@@ -94,7 +95,7 @@ export function resolveReferenceModel<A extends FloatArray>(
   const base = (name: string): A => {
     const shape = shapes.get(name)!;
     const value = weights.get(name);
-    const size = shape.reduce((a, b) => a * b, 1);
+    const size = shapeSize(shape);
     if (value === undefined) problems.push(`weight ${name} is missing`);
     else if (value.length !== size) {
       problems.push(`weight ${name} has ${value.length} elements, expected ${size} (${shape})`);
