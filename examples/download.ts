@@ -14,7 +14,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
 import {
   DEFAULT_MODEL,
@@ -24,24 +23,23 @@ import {
 import { HubError } from "../lib/hub/hub_error.ts";
 import { HUB_SOURCES, type HubSource } from "../lib/hub/open_repo.ts";
 import type { DownloadEvent } from "../lib/hub/types.ts";
+import { fail, parseFlags } from "./_cli.ts";
+import { formatBytes } from "./_memory_table.ts";
 
 const USAGE = "Usage: deno run -A examples/download.ts [--model ID] [--source " +
   `${HUB_SOURCES.join("|")}] [--revision R] [--out DIR] [--endpoint URL]`;
 
-/** Parses the command line into download options. */
+/** Parses the command line into download options; bad flags exit with status 2. */
 function parseCommandLine(args: string[]): DownloadModelOptions {
-  const { values } = parseArgs({
-    args,
-    options: {
-      model: { type: "string", default: DEFAULT_MODEL },
-      source: { type: "string", default: "modelscope" },
-      revision: { type: "string" },
-      out: { type: "string", default: "./model_cache" },
-      endpoint: { type: "string" },
-    },
-  });
+  const values = parseFlags(args, {
+    model: { type: "string", default: DEFAULT_MODEL },
+    source: { type: "string", default: "modelscope" },
+    revision: { type: "string" },
+    out: { type: "string", default: "./model_cache" },
+    endpoint: { type: "string" },
+  }, USAGE);
   if (!(HUB_SOURCES as readonly string[]).includes(values.source)) {
-    throw new TypeError(`--source must be ${HUB_SOURCES.join(" or ")}, got ${values.source}`);
+    fail(`--source must be ${HUB_SOURCES.join(" or ")}, got ${values.source}\n${USAGE}`);
   }
   return {
     model: values.model,
@@ -50,14 +48,6 @@ function parseCommandLine(args: string[]): DownloadModelOptions {
     out: values.out,
     endpoint: values.endpoint,
   };
-}
-
-/** Formats a byte count with binary units, e.g. `2.30 GiB`. */
-function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
-  return `${i === 0 ? n : n.toFixed(2)} ${units[i]}`;
 }
 
 /** Formats seconds as `1h02m`, `3m05s` or `42s`. */
@@ -142,13 +132,7 @@ function progressDisplay(interactive: boolean) {
 }
 
 async function main(args: string[]): Promise<number> {
-  let options: DownloadModelOptions;
-  try {
-    options = parseCommandLine(args);
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const options = parseCommandLine(args);
   const display = progressDisplay(Deno.stdout.isTerminal());
   const controller = new AbortController();
   const interrupt = () => controller.abort();
