@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { goldenPath } from "../tests/_golden.ts";
 import { readCheckpoint } from "./checkpoint.ts";
 import { createFixtureModel } from "./fixture_model.ts";
 import { dirModelSource } from "./fs_model_source.ts";
@@ -10,7 +11,6 @@ import {
   serializeSafetensors,
 } from "./safetensors.ts";
 
-const GOLDEN = new URL("../tests/golden/", import.meta.url);
 const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 
 /** A fixture's files with model.safetensors rewritten by `edit`. */
@@ -56,7 +56,7 @@ Deno.test("readCheckpoint reads sharded fixtures, each shard once, same tensors"
 });
 
 Deno.test("readCheckpoint reads the golden PyTorch checkpoint from a folder", async () => {
-  const checkpoint = await readCheckpoint(dirModelSource(new URL("tiny-bf16", GOLDEN).pathname));
+  const checkpoint = await readCheckpoint(dirModelSource(goldenPath("tiny-bf16")));
   assert.equal(checkpoint.config.torchDtype, "BF16");
   assert.equal(checkpoint.tensors.get("model.embed_tokens.weight")?.dtype, "BF16");
 });

@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
+import { readGoldenJson } from "../tests/_golden.ts";
 import { llamaParameterCount, llamaTensorShapes, parseLlamaConfig } from "./llama_config.ts";
-
-const GOLDEN = new URL("../tests/golden/", import.meta.url);
-
-async function goldenConfig(name: string): Promise<Record<string, unknown>> {
-  return JSON.parse(await Deno.readTextFile(new URL(`${name}/config.json`, GOLDEN)));
-}
 
 /** Llama-3.2-1B's config.json as published (transformers 4.45). */
 const LLAMA_32_1B = {
@@ -44,7 +39,7 @@ const LLAMA_32_1B = {
 
 Deno.test("golden tiny configs parse", async () => {
   for (const [name, dtype] of [["tiny-f32", "F32"], ["tiny-bf16", "BF16"]] as const) {
-    const json = await goldenConfig(name);
+    const json = await readGoldenJson(`${name}/config.json`);
     const config = parseLlamaConfig(json);
     assert.deepEqual({ ...config, raw: undefined }, {
       hiddenSize: 64,

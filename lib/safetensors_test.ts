@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { assertClose } from "../tests/_assert_close.ts";
+import { GOLDEN } from "../tests/_golden.ts";
 import { f32ToBf16Bits, f32ToF16Bits } from "./dtype.ts";
 import {
   allocateSafetensors,
@@ -9,8 +10,6 @@ import {
   type SafetensorsEntry,
   serializeSafetensors,
 } from "./safetensors.ts";
-
-const GOLDEN = new URL("../tests/golden/", import.meta.url);
 
 /** A file with any header object and `dataBytes` bytes of data, for corruption tests. */
 function rawFile(header: unknown, dataBytes: number): Uint8Array {
