@@ -7,6 +7,7 @@ import {
   f32ToF16Bits,
   isDType,
 } from "./dtype.ts";
+import { Rng } from "./rng.ts";
 
 // The references below decode bit patterns with DataView and Math.pow and pick the nearest
 // candidate by exact float64 distances, independently of the shift tricks in dtype.ts.
@@ -66,16 +67,10 @@ function referenceF16(x: number): number {
   return sign | pick;
 }
 
+/** `count` seeded random 32-bit words. */
 function randomBits(count: number, seed: number): Uint32Array {
-  const out = new Uint32Array(count);
-  let s = seed >>> 0;
-  for (let i = 0; i < count; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
-    out[i] = (t ^ (t >>> 14)) >>> 0;
-  }
-  return out;
+  const rng = new Rng(seed);
+  return Uint32Array.from({ length: count }, () => rng.nextU32());
 }
 
 const SPECIALS = [
