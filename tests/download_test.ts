@@ -76,6 +76,7 @@ Deno.test("downloadModel fetches what a model needs from either hub into the Mod
         assert.deepEqual(await Deno.readFile(join(dir, name)), SHARDED.files[name]);
       }
       assert.deepEqual(files.map((f) => f.path).sort(), FETCHED);
+      assert.ok(files.every((f) => !f.skipped), "a fresh download skips nothing");
       const plan = events.find((e) => e.type === "plan");
       assert.ok(plan?.type === "plan");
       assert.equal(plan.totalBytes, FETCHED.reduce((s, p) => s + SHARDED.files[p].length, 0));
@@ -191,7 +192,7 @@ Deno.test("examples/download.ts downloads, reports, and prints where the model i
       new RegExp(
         `Model ready in ${
           join(out, "Org", "Tiny-0___1B")
-        } \\(7 files: 6 downloaded, 1 already present\\)`,
+        } \\(7 files: 7 downloaded, 0 already present\\)`,
       ),
     );
     const second = await run([]);

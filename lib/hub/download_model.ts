@@ -74,11 +74,10 @@ export async function downloadModel(options: DownloadModelOptions = {}): Promise
       }),
   );
   const index = listing.find((f) => f.path === SAFETENSORS_INDEX);
-  let weightMap: Record<string, string> | undefined;
-  if (index !== undefined) {
-    const { dest } = await fetchOne(index);
-    weightMap = await readWeightMap(dest, model);
-  }
+  const indexDownload = index === undefined ? undefined : await fetchOne(index);
+  const weightMap = indexDownload === undefined
+    ? undefined
+    : await readWeightMap(indexDownload.dest, model);
   const files = selectModelFiles(listing, model, weightMap);
   options.onEvent?.({
     type: "plan",
@@ -87,7 +86,10 @@ export async function downloadModel(options: DownloadModelOptions = {}): Promise
   });
   const done = [];
   for (const file of files) {
-    const { size, skipped } = await fetchOne(file);
+    // The index is already in place: fetching it again would only re-verify it and call it skipped.
+    const { size, skipped } = file === index && indexDownload !== undefined
+      ? indexDownload
+      : await fetchOne(file);
     done.push({ path: file.path, size, skipped });
   }
   return { dir, files: done };
