@@ -66,6 +66,12 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
+/** The folders that hold a repository's files (each file's parent, not their ancestors). */
+function directories(repo: MockRepo): string[] {
+  const paths = Object.keys(repo.files).filter((p) => p.includes("/"));
+  return [...new Set(paths.map((p) => p.slice(0, p.lastIndexOf("/"))))];
+}
+
 /** A running mock of both hubs. */
 export class MockHub {
   /** Base URL of the hub (both protocols). */
@@ -186,13 +192,8 @@ export class MockHub {
         ? { lfs: { oid: sha256Hex(bytes), size: bytes.length, pointerSize: 134 } }
         : {}),
     }));
-    const dirs = new Set(
-      Object.keys(repo.files).filter((p) => p.includes("/")).map((p) =>
-        p.slice(0, p.lastIndexOf("/"))
-      ),
-    );
     const all = [
-      ...[...dirs].map((path) => ({ type: "directory", oid: "0", size: 0, path })),
+      ...directories(repo).map((path) => ({ type: "directory", oid: "0", size: 0, path })),
       ...entries,
     ];
     const size = this.#options.pageSize ?? 1000;
@@ -239,13 +240,13 @@ export class MockHub {
       Type: "blob",
       IsLFS: (repo.lfs ?? []).includes(path),
     }));
-    const dirs = [
-      ...new Set(
-        Object.keys(repo.files).filter((p) => p.includes("/")).map((p) =>
-          p.slice(0, p.lastIndexOf("/"))
-        ),
-      ),
-    ].map((path) => ({ Name: path, Path: path, Size: 0, Sha256: "", Type: "tree" }));
+    const dirs = directories(repo).map((path) => ({
+      Name: path,
+      Path: path,
+      Size: 0,
+      Sha256: "",
+      Type: "tree",
+    }));
     return Response.json({ Code: 200, Data: { Files: [...dirs, ...files] }, Message: "success" });
   }
 
