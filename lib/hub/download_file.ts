@@ -70,7 +70,7 @@ export async function downloadFile(
     context,
     emit,
     signal: options.signal,
-    sha256: file.sha256?.toLowerCase(),
+    sha256: file.sha256,
     hash: newSha256(),
     hashed: 0,
     checksumFailures: 0,
@@ -120,7 +120,7 @@ async function isComplete(
   emit({ type: "verify", path: file.path, bytes: size });
   const hash = newSha256();
   await hashFileInto(hash, dest);
-  return hash.digest("hex") === file.sha256.toLowerCase();
+  return hash.digest("hex") === file.sha256;
 }
 
 /** One attempt: resume or start the `.part`, stream the body into it, verify, rename. */

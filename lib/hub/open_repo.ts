@@ -53,7 +53,7 @@ export function openRepo(
   if (source === "modelscope") {
     const domain = env("MODELSCOPE_DOMAIN");
     endpoint = options.endpoint ??
-      (domain === undefined ? MODELSCOPE_ENDPOINT : withScheme(domain.replace(/\/+$/, "")));
+      (domain === undefined ? MODELSCOPE_ENDPOINT : withScheme(domain));
     token = options.token ?? env("MODELSCOPE_API_TOKEN");
   } else if (source === "huggingface") {
     endpoint = options.endpoint ?? env("HF_ENDPOINT") ?? HUGGING_FACE_ENDPOINT;

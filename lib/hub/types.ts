@@ -43,7 +43,7 @@ export type DownloadEvent =
   /** Hashing bytes already on disk (a complete file or a `.part` to resume). */
   | { type: "verify"; path: string; bytes: number }
   /** A request for a file starts at byte `offset` (non-zero when resuming a `.part`). */
-  | { type: "start"; path: string; size: number | undefined; offset: number }
+  | { type: "start"; path: string; size: number; offset: number }
   /** `bytes` more bytes were written; `received` bytes of the file are on disk in all. */
   | { type: "progress"; path: string; bytes: number; received: number }
   /** The `.part` was discarded and the file starts over from byte 0. */
