@@ -1,10 +1,6 @@
-// Register-blocked matrix product without workgroup memory: C = alpha·op(A)·op(B) (+ C).
-// Dimensions: M rows of C, N columns of C, K the reduced dimension.
-//   A: f32 activations, (M, K) with row stride lda, or stored transposed (K, M) when A_TRANS = 1.
-//   B: f32 / bf16 / f16 words (B_DTYPE), stored (N, K) like a Linear weight when B_TRANS = 1
-//      (y = x·Wᵀ), or (K, N) when B_TRANS = 0 (dx = dy·W).
-//   C: f32, (M, N) with row stride ldc.
-// Offsets are in elements. A workgroup owns TM rows of C. Each invocation computes a TM×TN
+// Register-blocked matrix product without workgroup memory: C = alpha·op(A)·op(B) (+ C); the
+// layouts of A, B and C and the parameters are in kernels/_matmul_io.wgsl.
+// A workgroup owns TM rows of C. Each invocation computes a TM×TN
 // block of them (TN consecutive columns of its own) in registers, over every SPLIT-th block
 // of KB values of k; with SPLIT > 1 the SPLIT invocations of a column group add their partial
 // blocks in workgroup memory at the end, otherwise no invocation shares data with another.
@@ -15,27 +11,13 @@
 // and b4; otherwise, and for the last partial block, element by element through a and b (the
 // same buffers: a vec4 view cannot reach the tail of a buffer not a multiple of 16 bytes long).
 //!include packed
+//!include matmul_io
 
-override A_TRANS: u32 = 0u;
-override B_TRANS: u32 = 1u;
-override B_DTYPE: u32 = 0u;
 override VEC: u32 = 1u;
 override WG: u32 = 8u;     // invocations per workgroup, at most 64
 override SPLIT: u32 = 1u;  // invocations sharing a column group along K; divides WG
 override TM: u32 = 4u;     // rows per workgroup: 1, 2 or 4
 
-struct Params {
-  M: u32, N: u32, K: u32,
-  lda: u32, ldb: u32, ldc: u32,
-  a_off: u32, b_off: u32, c_off: u32,
-  alpha: f32,
-  accumulate: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;          // (M, K) or (K, M)
-@group(0) @binding(2) var<storage, read> b: array<u32>;          // (N, K) or (K, N), packed
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;    // (M, N)
 @group(0) @binding(4) var<storage, read> a4: array<vec4<f32>>;   // A as 16-byte words
 @group(0) @binding(5) var<storage, read> b4: array<vec4<u32>>;   // B as 16-byte words
 
@@ -46,22 +28,6 @@ const KB = 8u;  // values of k per step
 struct Blocks {
   a: array<vec4<f32>, 8>,  // (TM, 2)
   b: array<vec4<f32>, 8>,  // (TN, 2)
-}
-
-// A(m, k), 0 outside the matrix.
-fn load_a(m: u32, k: u32) -> f32 {
-  if (m >= p.M || k >= p.K) { return 0.0; }
-  var i: u32;
-  if (A_TRANS == 1u) { i = p.a_off + k * p.lda + m; } else { i = p.a_off + m * p.lda + k; }
-  return a[i];
-}
-
-// op(B)(k, n), 0 outside the matrix.
-fn load_b(n: u32, k: u32) -> f32 {
-  if (n >= p.N || k >= p.K) { return 0.0; }
-  var i: u32;
-  if (B_TRANS == 1u) { i = p.b_off + n * p.ldb + k; } else { i = p.b_off + k * p.ldb + n; }
-  return packed_value(b[packed_word(i, B_DTYPE)], i, B_DTYPE);
 }
 
 // The 4 consecutive elements of B starting at element i (a multiple of 4).
@@ -178,15 +144,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   }
   // Constant trip counts (no break) let the compiler keep acc in registers.
   for (var i = 0u; i < TM; i++) {
-    for (var j = 0u; j < TN; j++) {
-      let m = m0 + i;
-      let n = n0 + j;
-      if (m < p.M && n < p.N) {
-        let idx = p.c_off + m * p.ldc + n;
-        var v = p.alpha * acc[i * TN + j];
-        if (p.accumulate == 1u) { v += c[idx]; }
-        c[idx] = v;
-      }
-    }
+    for (var j = 0u; j < TN; j++) { store_c(m0 + i, n0 + j, acc[i * TN + j]); }
   }
 }
