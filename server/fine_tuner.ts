@@ -221,9 +221,10 @@ export class FineTuner {
     if (at >= 0) {
       const [pending] = this.#queue.splice(at, 1);
       this.#reserved.delete(pending.adapterName);
-      const job = await this.store.update(id, { status: "cancelled", finished_at: now() });
-      await this.store.addEvent(id, "info", "The job was cancelled before it started");
-      return job;
+      return await this.store.update(id, { status: "cancelled", finished_at: now() }, {
+        level: "info",
+        message: "The job was cancelled before it started",
+      });
     }
     if (this.#running?.id === id) {
       this.#running.controller.abort("cancel");
@@ -342,8 +343,10 @@ export class FineTuner {
     const adaptersDir = this.#registry.adaptersDir;
     let checkpoint: string | null = null;
     try {
-      await this.store.update(id, { status: "running" });
-      await this.store.addEvent(id, "info", "Fine-tuning job started");
+      await this.store.update(id, { status: "running" }, {
+        level: "info",
+        message: "Fine-tuning job started",
+      });
       const run = trainLora(model, pending.examples, {
         ...pending.options,
         signal,
@@ -378,24 +381,21 @@ export class FineTuner {
             estimated_finish: null,
             fine_tuned_model: pending.adapterName,
             result_files: [pending.adapterName],
+          }, {
+            level: "info",
+            message: `The job has successfully completed: model ${pending.adapterName}`,
           });
-          await this.store.addEvent(
-            id,
-            "info",
-            `The job has successfully completed: model ${pending.adapterName}`,
-          );
           return;
         }
         const e = next.value;
+        // One write per step: the job's progress and the step's event together.
         await this.store.update(id, {
           trained_tokens: Math.round(e.tokensPerSecond * e.elapsedSeconds),
           estimated_finish: now() + Math.round(e.etaSeconds),
-        });
-        await this.store.addEvent(
-          id,
-          "info",
-          `Step ${e.step}/${e.totalSteps}: training loss=${e.loss.toFixed(4)}`,
-          {
+        }, {
+          level: "info",
+          message: `Step ${e.step}/${e.totalSteps}: training loss=${e.loss.toFixed(4)}`,
+          data: {
             step: e.step,
             total_steps: e.totalSteps,
             epoch: e.epoch,
@@ -406,7 +406,7 @@ export class FineTuner {
             elapsed_seconds: e.elapsedSeconds,
             eta_seconds: e.etaSeconds,
           },
-        );
+        });
       }
       if (signal.reason === "shutdown") {
         await this.#fail(
@@ -420,8 +420,7 @@ export class FineTuner {
         status: "cancelled",
         finished_at: now(),
         estimated_finish: null,
-      });
-      await this.store.addEvent(id, "info", `The job was cancelled; last checkpoint ${checkpoint}`);
+      }, { level: "info", message: `The job was cancelled; last checkpoint ${checkpoint}` });
     } catch (e) {
       await this.#fail(id, "training_failed", `Training failed: ${(e as Error).message}`);
     }
@@ -433,7 +432,6 @@ export class FineTuner {
       finished_at: now(),
       estimated_finish: null,
       error: { code, message, param: null },
-    });
-    await this.store.addEvent(id, "error", message);
+    }, { level: "error", message });
   }
 }

@@ -101,6 +101,16 @@ export interface JobEvent {
   data: Record<string, number> | null;
 }
 
+/** An event to append to a job: its level, message and step metrics (if any). */
+export interface NewJobEvent {
+  /** Severity. */
+  level: JobEvent["level"];
+  /** What happened, in words. */
+  message: string;
+  /** Step metrics, or null/absent for a plain message. */
+  data?: Record<string, number> | null;
+}
+
 /** Receives each new event of a job, with the job as it is after it. */
 export type JobListener = (event: JobEvent, job: FineTuningJob) => void;
 
@@ -172,8 +182,7 @@ export class JobStore {
           finished_at: now(),
           estimated_finish: null,
           error: { code: "interrupted", message, param: null },
-        });
-        await store.addEvent(record.job.id, "error", message);
+        }, { level: "error", message });
       }
     }
     return store;
@@ -202,11 +211,25 @@ export class JobStore {
     await this.#persist(job.id);
   }
 
-  /** Changes fields of job `id` and persists it; returns the job. */
-  async update(id: string, patch: Partial<FineTuningJob>): Promise<FineTuningJob> {
+  /**
+   * Changes fields of job `id` and, when `event` is given, appends that event, in one write;
+   * the listeners then hear the event with the changed job. Returns the job.
+   */
+  async update(
+    id: string,
+    patch: Partial<FineTuningJob>,
+    event?: NewJobEvent,
+  ): Promise<FineTuningJob> {
     const record = this.#record(id);
     record.job = { ...record.job, ...patch };
+    const added = event && this.#newEvent(event);
+    if (added) record.events.push(added);
     await this.#persist(id);
+    if (added) {
+      for (const listener of this.#listeners.get(id) ?? []) {
+        listener(added, record.job);
+      }
+    }
     return record.job;
   }
 
@@ -216,21 +239,8 @@ export class JobStore {
     level: JobEvent["level"],
     message: string,
     data: Record<string, number> | null = null,
-  ): Promise<JobEvent> {
-    const record = this.#record(id);
-    const event: JobEvent = {
-      object: "fine_tuning.job.event",
-      id: randomId("ftevent-"),
-      created_at: now(),
-      level,
-      message,
-      type: data ? "metrics" : "message",
-      data,
-    };
-    record.events.push(event);
-    await this.#persist(id);
-    for (const listener of this.#listeners.get(id) ?? []) listener(event, record.job);
-    return event;
+  ): Promise<void> {
+    await this.update(id, {}, { level, message, data });
   }
 
   /** Calls `listener` with every new event of job `id`; returns the function that stops it. */
@@ -241,6 +251,18 @@ export class JobStore {
     return () => {
       set.delete(listener);
       if (set.size === 0) this.#listeners.delete(id);
+    };
+  }
+
+  #newEvent({ level, message, data = null }: NewJobEvent): JobEvent {
+    return {
+      object: "fine_tuning.job.event",
+      id: randomId("ftevent-"),
+      created_at: now(),
+      level,
+      message,
+      type: data ? "metrics" : "message",
+      data,
     };
   }
 
