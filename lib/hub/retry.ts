@@ -18,14 +18,10 @@ export interface RetryOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** Whether an error may go away on retry: only {@linkcode HubError}s marked retryable. */
-export function isRetryable(error: unknown): boolean {
-  return error instanceof HubError && error.retryable;
-}
-
 /**
- * Runs `task` until it succeeds, an error is not retryable, or the attempts are used up; then
- * rethrows the last error. Delays grow as `baseDelayMs · 2^retry`, capped at `maxDelayMs`.
+ * Runs `task` until it succeeds, an error is not retryable (only {@linkcode HubError}s marked
+ * retryable are), or the attempts are used up; then rethrows the last error. Delays grow as
+ * `baseDelayMs · 2^retry`, capped at `maxDelayMs`.
  *
  * @param task the work; it gets the attempt number, from 1
  * @param options the retry policy
@@ -52,7 +48,7 @@ export async function withRetry<T>(
     try {
       return await task(attempt);
     } catch (error) {
-      if (attempt >= attempts || !isRetryable(error)) throw error;
+      if (attempt >= attempts || !(error instanceof HubError && error.retryable)) throw error;
       const delay = Math.min(max, base * 2 ** (attempt - 1));
       onRetry?.(attempt, delay, error);
       await sleep(delay);
