@@ -206,7 +206,7 @@ export class FineTuner {
    * after its current step, writing a last checkpoint).
    */
   async cancel(id: string): Promise<FineTuningJob> {
-    const job = this.#get(id);
+    const job = this.get(id);
     if (TERMINAL_STATUSES.includes(job.status)) {
       throw new ApiError(
         400,
@@ -230,7 +230,7 @@ export class FineTuner {
       this.#running.controller.abort("cancel");
       await this.#running.done;
     }
-    return this.#get(id);
+    return this.get(id);
   }
 
   /** Stops the worker: the running job is marked failed as interrupted; queued jobs stay queued. */
@@ -240,7 +240,8 @@ export class FineTuner {
     await this.#worker;
   }
 
-  #get(id: string): FineTuningJob {
+  /** The job `id`; a 404 {@linkcode ApiError} when there is none. */
+  get(id: string): FineTuningJob {
     const job = this.store.get(id);
     if (!job) {
       throw new ApiError(404, `No fine-tuning job ${JSON.stringify(id)}`, {

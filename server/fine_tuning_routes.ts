@@ -8,7 +8,7 @@
 import { Hono } from "hono";
 import type { ServerEngine } from "./engine.ts";
 import { ApiError } from "./errors.ts";
-import { type FineTuningJob, TERMINAL_STATUSES } from "./job_store.ts";
+import { TERMINAL_STATUSES } from "./job_store.ts";
 import { fineTuningRequest, pageQuery, parseWith, readBody } from "./request_schemas.ts";
 import { eventStream } from "./sse.ts";
 
@@ -31,16 +31,6 @@ function page<T extends { id: string }>(items: T[], after: string | undefined, l
 /** The `/v1/fine_tuning` routes of `engine`. */
 export function fineTuningRoutes(engine: ServerEngine): Hono {
   const app = new Hono();
-  const jobOf = (id: string): FineTuningJob => {
-    const job = engine.fineTuning.store.get(id);
-    if (!job) {
-      throw new ApiError(404, `No fine-tuning job ${JSON.stringify(id)}`, {
-        param: "fine_tuning_job_id",
-        code: "job_not_found",
-      });
-    }
-    return job;
-  };
 
   app.post("/jobs", async (c) => {
     const fineTuning = engine.fineTuning; // 503 or 403 before the body is read
@@ -52,18 +42,19 @@ export function fineTuningRoutes(engine: ServerEngine): Hono {
     return c.json(page(engine.fineTuning.store.list(), query.after, query.limit ?? 20));
   });
 
-  app.get("/jobs/:id", (c) => c.json(jobOf(c.req.param("id"))));
+  app.get("/jobs/:id", (c) => c.json(engine.fineTuning.get(c.req.param("id"))));
 
-  app.post("/jobs/:id/cancel", async (c) => {
-    jobOf(c.req.param("id"));
-    return c.json(await engine.fineTuning.cancel(c.req.param("id")));
-  });
+  app.post(
+    "/jobs/:id/cancel",
+    async (c) => c.json(await engine.fineTuning.cancel(c.req.param("id"))),
+  );
 
   app.get("/jobs/:id/events", (c) => {
     const id = c.req.param("id");
     const query = parseWith(pageQuery, c.req.query());
-    const store = engine.fineTuning.store;
-    jobOf(id);
+    const fineTuning = engine.fineTuning;
+    const store = fineTuning.store;
+    fineTuning.get(id); // 404 for an unknown job
     if (query.stream !== "true") {
       return c.json(page([...store.events(id)].reverse(), query.after, query.limit ?? 20));
     }
@@ -82,7 +73,7 @@ export function fineTuningRoutes(engine: ServerEngine): Hono {
         abort.signal.addEventListener("abort", finish, { once: true });
         c.req.raw.signal.addEventListener("abort", finish, { once: true });
         for (const event of store.events(id)) send(event);
-        if (TERMINAL_STATUSES.includes(jobOf(id).status)) finish();
+        if (TERMINAL_STATUSES.includes(fineTuning.get(id).status)) finish();
       }), abort);
   });
 
