@@ -31,7 +31,6 @@ import {
 import { KERNEL_CASES } from "../tests/bench/_kernel_cases.ts";
 import {
   belowGoal,
-  type CommandFor,
   type KernelMeasurement,
   kernelTable,
   oursWork,
@@ -47,8 +46,6 @@ import { fail, numberFlag, parseFlags, runCommand } from "./_cli.ts";
 const USAGE = "Usage: deno run -A examples/benchmarks.ts [--out BENCHMARKS.md] [--no-1b] " +
   "[--no-variants] [--min-seconds 0.25]";
 const GOAL = 1.5; // ours ÷ tfjs on every matmul shape
-const KERNELS = "tests/bench/kernels_bench.ts";
-const END_TO_END = "tests/bench/end_to_end_bench.ts";
 
 const flags = parseFlags(Deno.args, {
   out: { type: "string" },
@@ -213,12 +210,6 @@ await runCommand(async () => {
     );
   }
 
-  const kernelCommand: CommandFor = (kase, who) =>
-    `${
-      who === "variants" ? "BENCH_VARIANTS=1 " : ""
-    }deno bench -A ${KERNELS} --filter "${kase.name}"`;
-  const modelCommand = (label: string) =>
-    `${label === TINY.label ? "" : "BENCH_1B=1 "}deno bench -A ${END_TO_END} --filter "${label}"`;
   const markdown = [
     "# Benchmarks",
     "",
@@ -259,7 +250,7 @@ await runCommand(async () => {
     "",
     "## Kernels, ours and tfjs-backend-webgpu",
     "",
-    kernelTable(kernels, kernelCommand),
+    kernelTable(kernels),
     "",
     goalNote(kernels, peer),
     "",
@@ -268,16 +259,16 @@ await runCommand(async () => {
       "",
       "`tiled` is the kernel from before the variants (64×64 tiles in workgroup memory).",
       "",
-      variantTable(kernels, kernelCommand),
+      variantTable(kernels),
       "",
     ]),
     "## End to end",
     "",
-    throughputTable(models, modelCommand),
+    throughputTable(models),
     "",
     "## Efficiency counters",
     "",
-    counterTable(models, modelCommand),
+    counterTable(models),
     "",
     "Per decoded token: the generation's counters minus its prefill's, over the decoded tokens. " +
     "Pipelines (each model on a fresh device): the model's and the trainer's, built when they " +

@@ -257,8 +257,11 @@ export interface EndToEndResult {
   };
 }
 
-/** How to rerun a model's numbers. */
-export type ModelCommand = (label: string) => string;
+/** The command that measures a model's numbers again. */
+function modelCommand(label: string): string {
+  const env = label === LLAMA_1B.label ? "BENCH_1B=1 " : "";
+  return `${env}deno bench -A tests/bench/end_to_end_bench.ts --filter "${label}"`;
+}
 
 /** Decode's share of a generation: the generation minus its prefill, per decoded token. */
 function perDecodedToken(r: EndToEndResult): Traffic & { seconds: number } {
@@ -272,7 +275,7 @@ function perDecodedToken(r: EndToEndResult): Traffic & { seconds: number } {
 }
 
 /** Tokens/s of prefill, decode and training, and the training peak memory. */
-export function throughputTable(results: EndToEndResult[], command: ModelCommand): string {
+export function throughputTable(results: EndToEndResult[]): string {
   const rows = results.map((r) => {
     const { promptTokens: P, decodeTokens: D, batchSize: B, seqLen: T, rank } = r.plan;
     return [
@@ -282,7 +285,7 @@ export function throughputTable(results: EndToEndResult[], command: ModelCommand
       `${rate(1 / perDecodedToken(r).seconds)} (D = ${D}, greedy)`,
       `${rate(B * T / r.train.seconds)} (B ${B} × T ${T}, r ${rank} all-linear)`,
       bytes(r.trainPeakBytes),
-      `\`${command(r.label)}\``,
+      `\`${modelCommand(r.label)}\``,
     ];
   });
   return markdownTable([
@@ -297,7 +300,7 @@ export function throughputTable(results: EndToEndResult[], command: ModelCommand
 }
 
 /** The efficiency counters. */
-export function counterTable(results: EndToEndResult[], command: ModelCommand): string {
+export function counterTable(results: EndToEndResult[]): string {
   const rows = results.map((r) => {
     const token = perDecodedToken(r);
     const step = r.train.traffic;
@@ -312,7 +315,7 @@ export function counterTable(results: EndToEndResult[], command: ModelCommand): 
       (p.tuning ? ` (${p.tuning} on the device before: tuning)` : ""),
       `${p.afterGenerate - p.model} + ${p.afterTrain - p.trainer}`,
       (r.load.weightBytes / r.load.parameters).toFixed(3),
-      `\`${command(r.label)}\``,
+      `\`${modelCommand(r.label)}\``,
     ];
   });
   return markdownTable([

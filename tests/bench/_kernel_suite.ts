@@ -79,11 +79,14 @@ const gflops = (kase: KernelCase, seconds?: number) =>
 const gbps = (kase: KernelCase, seconds?: number) =>
   seconds === undefined ? undefined : kase.bytes / seconds / 1e9;
 
-/** How to rerun a number: a command line for the case (and for the peer's row). */
-export type CommandFor = (kase: KernelCase, who: "ours" | "tfjs" | "variants") => string;
+/** The command that measures `kase` again (with every variant, for the variants table). */
+export function kernelCommand(kase: KernelCase, variants = false): string {
+  const env = variants ? "BENCH_VARIANTS=1 " : "";
+  return `${env}deno bench -A tests/bench/kernels_bench.ts --filter "${kase.name}"`;
+}
 
 /** The main kernel table: ours and tfjs per case, with the ratio. */
-export function kernelTable(results: KernelMeasurement[], command: CommandFor): string {
+export function kernelTable(results: KernelMeasurement[]): string {
   const rows = results.map(({ kase, variant, ours, peer }) => {
     const peerSeconds = peer && "seconds" in peer ? peer.seconds : undefined;
     const peerCell = !kase.matmul
@@ -105,7 +108,7 @@ export function kernelTable(results: KernelMeasurement[], command: CommandFor): 
       kase.matmul && ours !== undefined && peerSeconds !== undefined
         ? ratio(peerSeconds / ours)
         : "–",
-      `\`${command(kase, "ours")}\``,
+      `\`${kernelCommand(kase)}\``,
     ];
   });
   return markdownTable([
@@ -121,12 +124,12 @@ export function kernelTable(results: KernelMeasurement[], command: CommandFor): 
 }
 
 /** Every variant per matmul case, in GFLOP/s: `tiled` is the kernel before the variants. */
-export function variantTable(results: KernelMeasurement[], command: CommandFor): string {
+export function variantTable(results: KernelMeasurement[]): string {
   const rows = results.filter((r) => r.kase.matmul).map(({ kase, variant, variants }) => [
     kase.name,
     ...VARIANT_NAMES.map((v) => rate(gflops(kase, variants[v]))),
     variant ?? "–",
-    `\`${command(kase, "variants")}\``,
+    `\`${kernelCommand(kase, true)}\``,
   ]);
   return markdownTable(
     [

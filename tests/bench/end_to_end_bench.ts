@@ -29,7 +29,6 @@ import {
 if (Deno.build.os === "linux" && !Deno.env.get("XDG_RUNTIME_DIR")) {
   Deno.env.set("XDG_RUNTIME_DIR", "/tmp"); // silences Mesa's warning on headless Linux
 }
-const FILE = "tests/bench/end_to_end_bench.ts";
 const gpu = hasWebGpu() && (await navigator.gpu.requestAdapter()) ? await acquireGpu() : null;
 
 /**
@@ -103,9 +102,7 @@ if (Deno.env.get("BENCH_1B") === "1") {
 globalThis.addEventListener("unload", () => {
   const results = measured.map((get) => get()).filter((r) => r !== null);
   if (results.length === 0) return;
-  const command = (label: string) =>
-    `${label === TINY.label ? "" : "BENCH_1B=1 "}deno bench -A ${FILE} --filter "${label}"`;
   console.log(`\nAdapter: ${gpu!.adapterName}\n`);
-  console.log(throughputTable(results, command));
-  console.log(`\n${counterTable(results, command)}`);
+  console.log(throughputTable(results));
+  console.log(`\n${counterTable(results)}`);
 });

@@ -31,7 +31,6 @@ import { startTfjs } from "./_tfjs_peer.ts";
 if (Deno.build.os === "linux" && !Deno.env.get("XDG_RUNTIME_DIR")) {
   Deno.env.set("XDG_RUNTIME_DIR", "/tmp"); // silences Mesa's warning on headless Linux
 }
-const FILE = "tests/bench/kernels_bench.ts";
 const MIN_SECONDS = 0.25; // shortest measured submit
 const withVariants = Deno.env.get("BENCH_VARIANTS") === "1";
 
@@ -125,9 +124,8 @@ for (const result of results) {
 
 globalThis.addEventListener("unload", () => {
   if (!gpu) return;
-  const command = (kase: { name: string }) => `deno bench -A ${FILE} --filter "${kase.name}"`;
   const tfjs = peer && !("error" in peer) ? `tfjs ${peer.version}` : "tfjs not run";
   console.log(`\nAdapter: ${gpu.adapterName}; peer: ${tfjs}\n`);
-  console.log(kernelTable(results, command));
-  if (withVariants) console.log(`\n${variantTable(results, command)}`);
+  console.log(kernelTable(results));
+  if (withVariants) console.log(`\n${variantTable(results)}`);
 });
