@@ -8,22 +8,12 @@
  *
  * @module
  */
+import { hash2 } from "../hash.ts";
 import { type FloatArray, zerosLike } from "./_array.ts";
-
-/** lowbias32 (Chris Wellons' hash-prospector): a bijective 32-bit integer mix. */
-function mix32(x: number): number {
-  let h = x >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x846ca68b);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** The 32-bit hash of element `index` under `seed`: mix(mix(index ⊕ mix(seed)) ⊕ seed). */
 export function dropoutHash(seed: number, index: number): number {
-  return mix32(mix32((index ^ mix32(seed)) >>> 0) ^ seed);
+  return hash2(seed, index);
 }
 
 /** Throws unless `p` is a drop probability in [0, 1) and `seed` a 32-bit unsigned integer. */

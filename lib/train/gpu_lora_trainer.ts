@@ -16,7 +16,8 @@ import type { LlamaConfig } from "../llama_config.ts";
 import { loraScaleOf } from "../lora/lora_config.ts";
 import type { LoraWeights } from "../lora/lora_weights.ts";
 import type { LlamaGpuWeights } from "../model/gpu_weights.ts";
-import { loraKey, type Projection } from "../model/names.ts";
+import { loraKey, type Projection, PROJECTIONS } from "../model/names.ts";
+import { hash2 } from "../hash.ts";
 import { projectionShape } from "../model/shapes.ts";
 import { recordAttention } from "../ops/attention.ts";
 import { recordAttentionBackward } from "../ops/attention_backward.ts";
@@ -433,10 +434,7 @@ export class GpuLoraTrainer {
 
   /** A distinct dropout seed per (micro-step, layer, projection). */
   #maskSeed(l: number, p: Projection): number {
-    const index = l * 7 +
-      ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"].indexOf(p);
-    return (Math.imul(this.#dropoutSeed ^ 0x9e3779b9, 0x85ebca6b) +
-      Math.imul(index + 1, 0xc2b2ae35)) >>> 0;
+    return hash2(this.#dropoutSeed, l * PROJECTIONS.length + PROJECTIONS.indexOf(p));
   }
 
   // ---------------------------------------------------------------- loss and backward

@@ -9,6 +9,7 @@ import { withGpuErrors } from "../gpu/device.ts";
 import type { LlamaModel } from "../llama_model.ts";
 import { type LoraOptions, resolveLoraConfig } from "../lora/lora_config.ts";
 import { initLoraWeights, type LoraWeights } from "../lora/lora_weights.ts";
+import { hash2 } from "../hash.ts";
 import { Rng } from "../rng.ts";
 import { packBatch, type TokenizedExample } from "./batch.ts";
 import { evaluateLoss } from "./evaluate.ts";
@@ -217,7 +218,7 @@ export async function* trainLora(
           {
             lossScale: 1 / Math.max(1, labelTokens),
             zeroGrads: i === 0,
-            dropoutSeed: mix(start.seed, step * o.gradAccum + i),
+            dropoutSeed: hash2(start.seed, step * o.gradAccum + i),
           },
           true,
           i === batches.length - 1 ? update : undefined,
@@ -269,20 +270,13 @@ export async function* trainLora(
 
 /** The shuffled example order of an epoch: a seeded Fisher–Yates permutation. */
 function epochOrder(n: number, seed: number, epoch: number): number[] {
-  const rng = new Rng(mix(seed, 0x5eed + epoch));
+  const rng = new Rng(hash2(seed, 0x5eed + epoch));
   const order = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = rng.nextU32() % (i + 1);
     [order[i], order[j]] = [order[j], order[i]];
   }
   return order;
-}
-
-/** Mixes two integers into a 32-bit seed. */
-function mix(a: number, b: number): number {
-  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x632be5ab, 0xc2b2ae35);
-  h ^= h >>> 15;
-  return Math.imul(h, 0x2c1b3c6d) >>> 0;
 }
 
 function resolveTrainOptions(options: TrainLoraOptions) {
