@@ -19,7 +19,7 @@ export interface FollowedRun {
 }
 
 /** One step as a JSON line, in snake_case like the rest of the CLI output. */
-export function stepJson(e: TrainStepEvent): string {
+function stepJson(e: TrainStepEvent): string {
   return JSON.stringify({
     step: e.step,
     total_steps: e.totalSteps,

@@ -38,7 +38,7 @@ export interface LlamaGpuWeights {
 const STAGING_FLUSH_BYTES = 256 * 1024 * 1024;
 
 /** The GPU dtype a checkpoint dtype is kept in. */
-export function gpuDtypeOf(entry: SafetensorsEntry): GpuDType {
+function gpuDtypeOf(entry: SafetensorsEntry): GpuDType {
   switch (entry.dtype) {
     case "F32":
       return "f32";
