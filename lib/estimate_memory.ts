@@ -9,7 +9,7 @@
 import type { DType } from "./dtype.ts";
 import { dtypeBytes } from "./dtype.ts";
 import type { MemoryReport } from "./gpu/memory.ts";
-import { type LlamaConfig, llamaTensorShapes } from "./llama_config.ts";
+import { type LlamaConfig, llamaParameterCount } from "./llama_config.ts";
 import type { LoraConfig } from "./lora/lora_config.ts";
 import { loraTensorShapes } from "./lora/lora_weights.ts";
 import { type BufferSpec, planInference, specBytes } from "./model/plan.ts";
@@ -73,9 +73,7 @@ const DEFAULT_BINDING = 128 * 2 ** 20;
 
 /** Bytes of the base weights, tied embeddings once, in `dtype` (default: the config's). */
 export function weightBytes(config: LlamaConfig, dtype: DType = config.torchDtype): number {
-  let n = 0;
-  for (const shape of llamaTensorShapes(config).values()) n += shape.reduce((a, b) => a * b, 1);
-  return n * dtypeBytes(dtype);
+  return llamaParameterCount(config) * dtypeBytes(dtype);
 }
 
 /**

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { shapeSize } from "../safetensors.ts";
 import type { Gpu } from "./device.ts";
 
 /**
@@ -83,7 +84,7 @@ export class GpuTensor {
       throw new RangeError(`Invalid shape [${shape}] for tensor ${label}`);
     }
     const rows = shape[0];
-    const rowBytes = shape.slice(1).reduce((a, b) => a * b, 1) * gpuDTypeBytes(dtype);
+    const rowBytes = shapeSize(shape.slice(1)) * gpuDTypeBytes(dtype);
     const totalBytes = rows * rowBytes;
     let rowsPerChunk = rows;
     if (totalBytes > gpu.maxBindingBytes) {
@@ -115,12 +116,12 @@ export class GpuTensor {
 
   /** Number of elements. */
   get numel(): number {
-    return this.shape.reduce((a, b) => a * b, 1);
+    return shapeSize(this.shape);
   }
 
   /** Elements per row (product of all but the first dimension). */
   get rowElements(): number {
-    return this.shape.slice(1).reduce((a, b) => a * b, 1);
+    return shapeSize(this.shape.slice(1));
   }
 
   /** Total bytes allocated across chunks. */

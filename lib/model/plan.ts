@@ -9,7 +9,8 @@
  * @module
  */
 import type { LlamaConfig } from "../llama_config.ts";
-import type { GpuDType } from "../gpu/tensor.ts";
+import { type GpuDType, gpuDTypeBytes } from "../gpu/tensor.ts";
+import { shapeSize } from "../safetensors.ts";
 
 /** One planned buffer. */
 export interface BufferSpec {
@@ -80,7 +81,5 @@ export function planInference(config: LlamaConfig, sizes: InferenceSizes): Buffe
 
 /** Bytes of a planned buffer (16-bit types packed two per word, rounded up to 4 bytes). */
 export function specBytes(spec: BufferSpec): number {
-  const n = spec.shape.reduce((a, b) => a * b, 1);
-  const bytes = spec.dtype === "bf16" || spec.dtype === "f16" ? 2 : 4;
-  return Math.max(4, Math.ceil((n * bytes) / 4) * 4);
+  return Math.max(4, Math.ceil((shapeSize(spec.shape) * gpuDTypeBytes(spec.dtype)) / 4) * 4);
 }
