@@ -27,7 +27,10 @@ export interface AppOptions {
   maxBodyBytes?: number;
   /** Body limit of fine-tuning requests (inline data), in bytes. Default 32 MiB. */
   maxTrainingBodyBytes?: number;
-  /** Receives errors that are not the client's fault (answered 500). Default console.error. */
+  /**
+   * Receives errors that are not the client's fault: those answered 500, and failures of a
+   * stream already under way. Default console.error.
+   */
   onUnexpectedError?: (error: unknown) => void;
 }
 
@@ -124,8 +127,8 @@ export function createApp(engine: ServerEngine, options: AppOptions = {}): Hono 
     (c, next) => (c.req.path.startsWith("/v1/fine_tuning/") ? large : small)(c, next),
   );
 
-  app.route("/v1", generationRoutes(engine));
-  app.route("/v1/fine_tuning", fineTuningRoutes(engine));
+  app.route("/v1", generationRoutes(engine, onUnexpected));
+  app.route("/v1/fine_tuning", fineTuningRoutes(engine, onUnexpected));
   app.route("/v1/adapters", adapterRoutes(engine));
   return app;
 }

@@ -28,8 +28,14 @@ function page<T extends { id: string }>(items: T[], after: string | undefined, l
   return { object: "list", data, has_more: start + limit < items.length };
 }
 
-/** The `/v1/fine_tuning` routes of `engine`. */
-export function fineTuningRoutes(engine: ServerEngine): Hono {
+/**
+ * The `/v1/fine_tuning` routes of `engine`; `onUnexpected` receives failures of an event
+ * stream that has already started.
+ */
+export function fineTuningRoutes(
+  engine: ServerEngine,
+  onUnexpected: (error: unknown) => void,
+): Hono {
   const app = new Hono();
 
   app.post("/jobs", async (c) => {
@@ -60,21 +66,25 @@ export function fineTuningRoutes(engine: ServerEngine): Hono {
     }
     // Live: every event so far, oldest first, then each new one until the job ends.
     const abort = new AbortController();
-    return eventStream((send) =>
-      new Promise<void>((resolve) => {
-        const finish = () => {
-          unsubscribe();
-          resolve();
-        };
-        const unsubscribe = store.subscribe(id, (event, job) => {
-          send(event);
-          if (TERMINAL_STATUSES.includes(job.status)) finish();
-        });
-        abort.signal.addEventListener("abort", finish, { once: true });
-        c.req.raw.signal.addEventListener("abort", finish, { once: true });
-        for (const event of store.events(id)) send(event);
-        if (TERMINAL_STATUSES.includes(fineTuning.get(id).status)) finish();
-      }), abort);
+    return eventStream(
+      (send) =>
+        new Promise<void>((resolve) => {
+          const finish = () => {
+            unsubscribe();
+            resolve();
+          };
+          const unsubscribe = store.subscribe(id, (event, job) => {
+            send(event);
+            if (TERMINAL_STATUSES.includes(job.status)) finish();
+          });
+          abort.signal.addEventListener("abort", finish, { once: true });
+          c.req.raw.signal.addEventListener("abort", finish, { once: true });
+          for (const event of store.events(id)) send(event);
+          if (TERMINAL_STATUSES.includes(fineTuning.get(id).status)) finish();
+        }),
+      abort,
+      onUnexpected,
+    );
   });
 
   return app;

@@ -65,6 +65,7 @@ async function respond(
   request: GenerationRequest,
   stream: { on: boolean; includeUsage: boolean },
   makeShape: (id: string, created: number) => Shape,
+  onUnexpected: (error: unknown) => void,
 ): Promise<Response> {
   const abort = new AbortController(); // aborted when the client goes away
   c.req.raw.signal.addEventListener("abort", () => abort.abort(), { once: true });
@@ -77,18 +78,22 @@ async function respond(
   }
   const withUsage = (chunk: Record<string, unknown>) =>
     stream.includeUsage ? { ...chunk, usage: null } : chunk;
-  return eventStream(async (send) => {
-    for (const chunk of shape.opening) send(withUsage(chunk));
-    while (!next.done) {
-      send(withUsage(shape.delta(next.value)));
-      next = await deltas.next();
-    }
-    const result = next.value;
-    send(withUsage(shape.finish(result.finishReason)));
-    if (stream.includeUsage) {
-      send({ ...shape.finish(result.finishReason), choices: [], usage: usage(result) });
-    }
-  }, abort);
+  return eventStream(
+    async (send) => {
+      for (const chunk of shape.opening) send(withUsage(chunk));
+      while (!next.done) {
+        send(withUsage(shape.delta(next.value)));
+        next = await deltas.next();
+      }
+      const result = next.value;
+      send(withUsage(shape.finish(result.finishReason)));
+      if (stream.includeUsage) {
+        send({ ...shape.finish(result.finishReason), choices: [], usage: usage(result) });
+      }
+    },
+    abort,
+    onUnexpected,
+  );
 }
 
 /** Flattens OpenAI message content (a string or text parts) and maps `developer` to `system`. */
@@ -99,8 +104,14 @@ function chatMessages(messages: ChatRequest["messages"]): ChatMessage[] {
   }));
 }
 
-/** The `/v1` generation routes of `engine`. */
-export function generationRoutes(engine: ServerEngine): Hono {
+/**
+ * The `/v1` generation routes of `engine`; `onUnexpected` receives failures of a stream that
+ * has already started (no longer answerable with a status).
+ */
+export function generationRoutes(
+  engine: ServerEngine,
+  onUnexpected: (error: unknown) => void,
+): Hono {
   const app = new Hono();
 
   app.get("/models", async (c) => c.json({ object: "list", data: await engine.models() }));
@@ -142,7 +153,7 @@ export function generationRoutes(engine: ServerEngine): Hono {
         delta: (text) => ({ ...base, choices: [choice(text, null)] }),
         finish: (reason) => ({ ...base, choices: [choice("", reason)] }),
       };
-    });
+    }, onUnexpected);
   });
 
   app.post("/chat/completions", async (c) => {
@@ -179,7 +190,7 @@ export function generationRoutes(engine: ServerEngine): Hono {
         delta: (text) => chunk({ content: text }, null),
         finish: (reason) => chunk({}, reason),
       };
-    });
+    }, onUnexpected);
   });
 
   return app;

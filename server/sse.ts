@@ -1,7 +1,8 @@
 /**
  * Server-sent events as OpenAI streams them: each value is one `data: {json}\n\n` event and
  * the stream ends with `data: [DONE]\n\n`. A failure after the stream started is sent as an
- * OpenAI error object, without `[DONE]`. When the client goes away, `abort` is aborted.
+ * OpenAI error object, without `[DONE]` (and, unless it is an {@linkcode ApiError}, reported to
+ * `onUnexpected`). When the client goes away, `abort` is aborted.
  *
  * @module
  */
@@ -17,7 +18,7 @@ export type SendEvent = (value: unknown) => void;
 export function eventStream(
   produce: (send: SendEvent) => Promise<void>,
   abort: AbortController,
-  onUnexpected: (error: unknown) => void = console.error,
+  onUnexpected: (error: unknown) => void,
 ): Response {
   const encoder = new TextEncoder();
   let open = true;

@@ -231,6 +231,29 @@ Deno.test("streaming completions without include_usage carry no usage field", as
   assert.equal(choices.at(-1)!.finish_reason, full.choices[0].finish_reason);
 });
 
+Deno.test("a stream that fails after it started ends with an error event, reported to onUnexpectedError", async () => {
+  const engine = new ServerEngine(model, { adaptersDir: join(await tempDir(), "adapters") });
+  await engine.ready;
+  engine.stream = async function* () {
+    yield "Once";
+    throw new Error("Device lost");
+  };
+  const reported: unknown[] = [];
+  const app = createApp(engine, { onUnexpectedError: (e) => reported.push(e) });
+  const response = await post(app, "/v1/completions", {
+    model: FIXTURE_ID,
+    prompt: "Hi",
+    stream: true,
+  });
+  assert.equal(response.status, 200);
+  const text = await response.text();
+  assert.ok(!text.includes("[DONE]"), text);
+  const last = JSON.parse(text.trim().split("\n\n").at(-1)!.slice("data: ".length));
+  assert.equal(last.error.type, "server_error");
+  assert.match(last.error.message, /Device lost/);
+  assert.deepEqual(reported.map((e) => (e as Error).message), ["Device lost"]);
+});
+
 Deno.test("stop strings end the text before them", async () => {
   const free = await (await post(server.app, "/v1/completions", {
     model: "a1",
