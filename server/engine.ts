@@ -199,6 +199,13 @@ export class ServerEngine {
     ];
   }
 
+  /** The card of model `id` (the base or an adapter); 404 when there is none. */
+  async modelCard(id: string): Promise<ModelCard> {
+    const card = (await this.models()).find((m) => m.id === id);
+    if (!card) throw modelNotFound(id);
+    return card;
+  }
+
   /**
    * Generates for a request, yielding text deltas and returning the result. Checks come
    * first (404 unknown model, 400 prompt or max_tokens too long, 429 queue full); then it
@@ -308,12 +315,7 @@ export class ServerEngine {
       let entry: AdapterEntry | null = null;
       if (id !== modelId) {
         entry = await registry.resolve(id);
-        if (!entry) {
-          throw new ApiError(404, `The model ${JSON.stringify(id)} does not exist`, {
-            param: "model",
-            code: "model_not_found",
-          });
-        }
+        if (!entry) throw modelNotFound(id);
       }
       let release: () => void;
       try {
@@ -381,6 +383,13 @@ export class ServerEngine {
       created: Math.floor(Date.now() / 1000),
     };
   }
+}
+
+function modelNotFound(id: string): ApiError {
+  return new ApiError(404, `The model ${JSON.stringify(id)} does not exist`, {
+    param: "model",
+    code: "model_not_found",
+  });
 }
 
 function tooLong(what: string, limit: number, param: string): ApiError {

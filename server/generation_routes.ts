@@ -9,7 +9,6 @@ import { type Context, Hono } from "hono";
 import type { GenerationResult } from "../lib/generate.ts";
 import type { ChatMessage } from "../lib/tokenizer.ts";
 import type { GenerationRequest, ServerEngine } from "./engine.ts";
-import { ApiError } from "./errors.ts";
 import { randomId } from "./job_store.ts";
 import { type ChatRequest, chatRequest, completionRequest, readBody } from "./request_schemas.ts";
 import { eventStream } from "./sse.ts";
@@ -116,17 +115,7 @@ export function generationRoutes(
 
   app.get("/models", async (c) => c.json({ object: "list", data: await engine.models() }));
 
-  app.get("/models/:id", async (c) => {
-    const id = c.req.param("id");
-    const card = (await engine.models()).find((m) => m.id === id);
-    if (!card) {
-      throw new ApiError(404, `The model ${JSON.stringify(id)} does not exist`, {
-        param: "model",
-        code: "model_not_found",
-      });
-    }
-    return c.json(card);
-  });
+  app.get("/models/:id", async (c) => c.json(await engine.modelCard(c.req.param("id"))));
 
   app.post("/completions", async (c) => {
     const body = await readBody(c, completionRequest);
