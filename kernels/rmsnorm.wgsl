@@ -2,6 +2,7 @@
 // Also stores rstd per row for the backward pass. One workgroup per row.
 // Dimensions: R rows, D hidden. Offsets are in rows.
 //!include packed
+//!include reduce
 
 override W_DTYPE: u32 = 1u;
 
@@ -14,7 +15,6 @@ struct Params { rows: u32, D: u32, eps: f32, x_row_off: u32, y_row_off: u32 }
 @group(0) @binding(4) var<storage, read_write> rstd: array<f32>;  // (R)
 
 const WG = 256u;
-var<workgroup> partial: array<f32, 256>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -27,13 +27,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let v = x[xb + d];
     sum = fma(v, v, sum);
   }
-  partial[li] = sum;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) { partial[li] += partial[li + s]; }
-    workgroupBarrier();
-  }
-  let inv = inverseSqrt(partial[0] / f32(p.D) + p.eps);
+  let total = workgroup_sum(li, sum);
+  let inv = inverseSqrt(total / f32(p.D) + p.eps);
   for (var d = li; d < p.D; d += WG) {
     y[yb + d] = x[xb + d] * inv * packed_value(w[packed_word(d, W_DTYPE)], d, W_DTYPE);
   }

@@ -2,6 +2,7 @@
 // dx (+)= rstd · (w·dy − x · rstd² · mean(x · w·dy)), with rstd saved by the forward pass.
 // One workgroup per row. Dimensions: R rows, D hidden.
 //!include packed
+//!include reduce
 
 override W_DTYPE: u32 = 1u;
 
@@ -15,7 +16,6 @@ struct Params { rows: u32, D: u32, accumulate: u32 }
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;   // (R, D)
 
 const WG = 256u;
-var<workgroup> partial: array<f32, 256>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -26,14 +26,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   for (var d = li; d < p.D; d += WG) {
     dot = fma(x[base + d], packed_value(w[packed_word(d, W_DTYPE)], d, W_DTYPE) * dy[base + d], dot);
   }
-  partial[li] = dot;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) { partial[li] += partial[li + s]; }
-    workgroupBarrier();
-  }
+  let total = workgroup_sum(li, dot);
   let inv = rstd[r];
-  let k = inv * inv * inv * partial[0] / f32(p.D);
+  let k = inv * inv * inv * total / f32(p.D);
   for (var d = li; d < p.D; d += WG) {
     let wd = packed_value(w[packed_word(d, W_DTYPE)], d, W_DTYPE);
     var g = inv * wd * dy[base + d] - k * x[base + d];

@@ -8,6 +8,7 @@
 // Dimensions: V vocab.
 
 //!include hash
+//!include reduce
 
 struct Params {
   V: u32,
@@ -44,18 +45,6 @@ fn score(i: u32) -> f32 {
 fn key(x: f32) -> u32 {
   let b = bitcast<u32>(x);
   return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
-}
-
-fn sum_f(li: u32, v: f32) -> f32 {
-  red_f[li] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) { red_f[li] += red_f[li + s]; }
-    workgroupBarrier();
-  }
-  let total = red_f[0];
-  workgroupBarrier();
-  return total;
 }
 
 fn sum_u(li: u32, v: u32) -> u32 {
@@ -121,7 +110,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
     for (var i = li; i < V; i += WG) {
       if (key(score(i)) >= lo) { kmass += weight(i, top); }
     }
-    let total_k = sum_f(li, kmass);
+    let total_k = workgroup_sum(li, kmass);
     if (p.top_p < 1.0) {
       let goal = p.top_p * total_k;
       var plo = lo;
@@ -132,7 +121,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
         for (var i = li; i < V; i += WG) {
           if (key(score(i)) >= mid) { m += weight(i, top); }
         }
-        if (sum_f(li, m) >= goal) { plo = mid; } else { phi = mid - 1u; }
+        if (workgroup_sum(li, m) >= goal) { plo = mid; } else { phi = mid - 1u; }
       }
       lo = plo;
     }

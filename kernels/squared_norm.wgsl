@@ -2,6 +2,8 @@
 // strides over the tensor and reduces in a fixed order, so the result is deterministic.
 // Dimensions: N elements.
 
+//!include reduce
+
 struct Params { n: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -9,17 +11,11 @@ struct Params { n: u32 }
 @group(0) @binding(2) var<storage, read_write> sum_sq: array<f32>;  // (1)
 
 const WG = 256u;
-var<workgroup> partial: array<f32, 256>;  // (WG)
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) li: u32) {
   var sum = 0.0;
   for (var i = li; i < p.n; i += WG) { sum = fma(x[i], x[i], sum); }
-  partial[li] = sum;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) { partial[li] += partial[li + s]; }
-    workgroupBarrier();
-  }
-  if (li == 0u) { sum_sq[0] += partial[0]; }
+  let total = workgroup_sum(li, sum);
+  if (li == 0u) { sum_sq[0] += total; }
 }

@@ -1,7 +1,8 @@
 /**
  * The WGSL source of every kernel, imported as text from `kernels/`. A kernel that reads
  * stored weights says `//!include packed` and gets `kernels/_packed.wgsl` in its place; `//!include
- * hash` brings the counter-based random numbers of `kernels/_hash.wgsl`, and `//!include matmul_io`
+ * hash` brings the counter-based random numbers of `kernels/_hash.wgsl`, `//!include reduce` a
+ * workgroup sum (`kernels/_reduce.wgsl`), and `//!include matmul_io`
  * the parameters, bindings and element reads and writes both matmul kernels share
  * (`kernels/_matmul_io.wgsl`).
  *
@@ -9,6 +10,7 @@
  */
 import hash from "../../kernels/_hash.wgsl" with { type: "text" };
 import packed from "../../kernels/_packed.wgsl" with { type: "text" };
+import reduce from "../../kernels/_reduce.wgsl" with { type: "text" };
 import matmulIo from "../../kernels/_matmul_io.wgsl" with { type: "text" };
 import adamw from "../../kernels/adamw.wgsl" with { type: "text" };
 import add from "../../kernels/add.wgsl" with { type: "text" };
@@ -33,7 +35,7 @@ import squaredNorm from "../../kernels/squared_norm.wgsl" with { type: "text" };
 import swiglu from "../../kernels/swiglu.wgsl" with { type: "text" };
 import swigluBackward from "../../kernels/swiglu_backward.wgsl" with { type: "text" };
 
-const INCLUDES: Record<string, string> = { hash, packed, matmul_io: matmulIo };
+const INCLUDES: Record<string, string> = { hash, packed, reduce, matmul_io: matmulIo };
 
 function resolve(source: string): string {
   return source.replace(/^\/\/!include (\w+)$/gm, (_, name: string) => {
