@@ -98,19 +98,14 @@ export class AdapterRegistry {
     if (entry) return entry;
     const pending = this.#pending.get(name);
     if (pending) return await pending;
-    if (this.#pinned.has(name)) return await this.load(name);
-    if (!isSafeName(name) || name === this.#options.baseModelId) return null;
-    if (!(await this.#inDirectory(name))) return null;
+    if (!this.#pinned.has(name) && !(await this.#inDirectory(name))) return null;
     return await this.load(name);
   }
 
   /** Frees an adapter's memory; one in the adapters directory is loaded again on next use. */
   async unload(name: string): Promise<boolean> {
     if (!this.#loaded.has(name)) return false;
-    await this.#scheduler.run("background", () => {
-      this.#model.removeAdapter(name);
-      return Promise.resolve();
-    });
+    await this.#scheduler.run("background", () => this.#model.removeAdapter(name));
     this.#loaded.delete(name);
     return true;
   }
@@ -189,10 +184,7 @@ export class AdapterRegistry {
           },
         );
       }
-      await this.#scheduler.run("background", () => {
-        this.#model.addAdapter(name, weights);
-        return Promise.resolve();
-      });
+      await this.#scheduler.run("background", () => this.#model.addAdapter(name, weights));
       const entry = {
         name,
         path: dir,

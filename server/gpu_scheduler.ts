@@ -91,8 +91,8 @@ export class GpuScheduler {
     });
   }
 
-  /** Runs `body` in a turn of `kind`. */
-  async run<T>(kind: TurnKind, body: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  /** Runs `body` (synchronous or not) in a turn of `kind`. */
+  async run<T>(kind: TurnKind, body: () => T | Promise<T>, signal?: AbortSignal): Promise<T> {
     const release = await this.acquire(kind, signal);
     try {
       return await body();
