@@ -96,6 +96,16 @@ export class Rng {
     for (let i = 0; i < out.length; i++) out[i] = this.uniform(lo, hi);
   }
 
+  /** The indices 0..n-1 in a uniformly random order (Fisher–Yates). */
+  permutation(n: number): number[] {
+    const order = Array.from({ length: n }, (_, i) => i); // (N)
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(this.nextFloat() * (i + 1));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    return order;
+  }
+
   /** Returns a copy of the four 32-bit state words, for {@linkcode Rng.fromState}. */
   state(): number[] {
     return Array.from(this.#s);

@@ -75,3 +75,11 @@ Deno.test("Rng floats, uniforms and normals have the right range and moments", (
   });
   assert.ok(g.every(Number.isFinite));
 });
+
+Deno.test("permutation holds every index once, is reproducible and differs across seeds", () => {
+  const a = new Rng(3).permutation(50);
+  assert.deepEqual([...a].sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual(new Rng(3).permutation(50), a);
+  assert.notDeepEqual(new Rng(4).permutation(50), a);
+  assert.deepEqual(new Rng(1).permutation(0), []);
+});

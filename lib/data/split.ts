@@ -30,12 +30,7 @@ export interface Split<T> {
  */
 export function splitDataset<T>(items: readonly T[], validation: number, seed = 0): Split<T> {
   const n = validationCount(items.length, validation);
-  const order = items.map((_, i) => i); // (N) item indices, shuffled below
-  const rng = new Rng(seed);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.nextFloat() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
+  const order = new Rng(seed).permutation(items.length); // (N) item indices
   const held = new Set(order.slice(0, n));
   return {
     train: items.filter((_, i) => !held.has(i)),

@@ -270,13 +270,7 @@ export async function* trainLora(
 
 /** The shuffled example order of an epoch: a seeded Fisher–Yates permutation. */
 function epochOrder(n: number, seed: number, epoch: number): number[] {
-  const rng = new Rng(hash2(seed, 0x5eed + epoch));
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.nextU32() % (i + 1);
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return order;
+  return new Rng(hash2(seed, 0x5eed + epoch)).permutation(n);
 }
 
 function resolveTrainOptions(options: TrainLoraOptions) {
