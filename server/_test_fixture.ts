@@ -22,9 +22,14 @@ import { type EngineOptions, ServerEngine } from "./engine.ts";
 /** The fixture model's id: the name of its memory source. */
 export const FIXTURE_ID = "tiny";
 
-/** The tiny fixture model (small tokenizer with a chat template), on `backend`. */
+/** The files of the tiny fixture model (small tokenizer with a chat template). */
+export function fixtureModelFiles(): Map<string, Uint8Array> {
+  return createFixtureModel({ preset: "tiny", tokenizer: "small", seed: 7, dtype: "F32" });
+}
+
+/** The tiny fixture model (see {@linkcode fixtureModelFiles}), on `backend`. */
 export function loadFixtureModel(backend: "cpu" | "webgpu", gpu?: Gpu): Promise<LlamaModel> {
-  const files = createFixtureModel({ preset: "tiny", tokenizer: "small", seed: 7, dtype: "F32" });
+  const files = fixtureModelFiles();
   return loadModel(memoryModelSource(FIXTURE_ID, files), { backend, gpu, maxContext: 256 });
 }
 

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { LlamaModel } from "../lib/llama_model.ts";
 import type { GenerationInfo } from "../server/engine.ts";
 import type { TurnKind } from "../server/gpu_scheduler.ts";
+import { type JobStatus, TERMINAL_STATUSES } from "../server/job_store.ts";
 import { FIXTURE_ID, fixtureServer, loadFixtureModel, serveApp } from "../server/_test_fixture.ts";
 import { gpuTest } from "./_gpu.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
@@ -16,7 +17,6 @@ let shared: Promise<LlamaModel> | null = null;
 const gpuModel = (gpu: Gpu) => (shared ??= loadFixtureModel("webgpu", gpu));
 
 const DATA = [1, 2, 3, 4].map((i) => ({ instruction: `Question ${i}?`, output: `Answer ${i}.` }));
-const TERMINAL = ["succeeded", "failed", "cancelled"];
 
 async function json(url: string, init?: RequestInit) {
   const response = await fetch(url, init);
@@ -90,7 +90,7 @@ gpuTest(
       const done = await waitForJob(
         server.url,
         job.id,
-        (j) => TERMINAL.includes(j.status as string),
+        (j) => TERMINAL_STATUSES.includes(j.status as JobStatus),
       );
       assert.equal(done.status, "succeeded", JSON.stringify(done.error));
 

@@ -5,10 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createFixtureModel } from "../lib/fixture_model.ts";
 import { writeModelFiles } from "../lib/fs_model_source.ts";
 import { parseLlamaConfig } from "../lib/llama_config.ts";
-import { randomAdapter, tempDir, writeAdapter } from "../server/_test_fixture.ts";
+import {
+  fixtureModelFiles,
+  randomAdapter,
+  tempDir,
+  writeAdapter,
+} from "../server/_test_fixture.ts";
 import { gpuTest } from "./_gpu.ts";
 
 const MAIN = new URL("../server/main.ts", import.meta.url).pathname;
@@ -16,7 +20,7 @@ const MAIN = new URL("../server/main.ts", import.meta.url).pathname;
 /** A fixture model folder and an adapter folder for it. */
 async function fixtureFolders() {
   const root = await tempDir();
-  const files = createFixtureModel({ preset: "tiny", tokenizer: "small", seed: 7, dtype: "F32" });
+  const files = fixtureModelFiles();
   const modelDir = join(root, "tiny-model");
   await writeModelFiles(modelDir, files);
   const config = parseLlamaConfig(JSON.parse(new TextDecoder().decode(files.get("config.json"))));
