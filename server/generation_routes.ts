@@ -54,15 +54,15 @@ function samplingOf(body: SamplingFields) {
 }
 
 /**
- * Answers a generation request: the whole object, or an SSE stream whose first chunk is only
- * sent once generation has started, so that 4xx errors (queue full, prompt too long) are
- * still plain JSON responses.
+ * Answers a generation request: the whole object, or (with the body's `stream`) an SSE stream
+ * whose first chunk is only sent once generation has started, so that 4xx errors (queue full,
+ * prompt too long) are still plain JSON responses.
  */
 async function respond(
   c: Context,
   engine: ServerEngine,
   request: GenerationRequest,
-  stream: { on: boolean; includeUsage: boolean },
+  body: Pick<ChatRequest, "stream" | "stream_options">,
   makeShape: (id: string, created: number) => Shape,
   onUnexpected: (error: unknown) => void,
 ): Promise<Response> {
@@ -71,12 +71,13 @@ async function respond(
   const shape = makeShape(randomId(""), Math.floor(Date.now() / 1000));
   const deltas = engine.stream(request, abort.signal);
   let next = await deltas.next(); // waits for the turn; errors so far are JSON responses
-  if (!stream.on) {
+  if (!body.stream) {
     while (!next.done) next = await deltas.next();
     return c.json(shape.full(next.value));
   }
+  const includeUsage = body.stream_options?.include_usage ?? false;
   const withUsage = (chunk: Record<string, unknown>) =>
-    stream.includeUsage ? { ...chunk, usage: null } : chunk;
+    includeUsage ? { ...chunk, usage: null } : chunk;
   return eventStream(
     async (send) => {
       for (const chunk of shape.opening) send(withUsage(chunk));
@@ -86,7 +87,7 @@ async function respond(
       }
       const result = next.value;
       send(withUsage(shape.finish(result.finishReason)));
-      if (stream.includeUsage) {
+      if (includeUsage) {
         send({ ...shape.finish(result.finishReason), choices: [], usage: usage(result) });
       }
     },
@@ -124,11 +125,7 @@ export function generationRoutes(
       prompt: [body.prompt].flat()[0],
       maxTokens: body.max_tokens,
     };
-    const stream = {
-      on: body.stream ?? false,
-      includeUsage: body.stream_options?.include_usage ?? false,
-    };
-    return await respond(c, engine, request, stream, (id, created) => {
+    return await respond(c, engine, request, body, (id, created) => {
       const base = { id: `cmpl-${id}`, object: "text_completion", created, model: body.model };
       const choice = (text: string, finish: string | null) => ({
         text,
@@ -152,11 +149,7 @@ export function generationRoutes(
       prompt: chatMessages(body.messages),
       maxTokens: body.max_completion_tokens ?? body.max_tokens,
     };
-    const stream = {
-      on: body.stream ?? false,
-      includeUsage: body.stream_options?.include_usage ?? false,
-    };
-    return await respond(c, engine, request, stream, (id, created) => {
+    return await respond(c, engine, request, body, (id, created) => {
       const base = { id: `chatcmpl-${id}`, created, model: body.model, system_fingerprint: null };
       const chunk = (delta: Record<string, unknown>, finish: string | null) => ({
         ...base,
