@@ -95,7 +95,6 @@ const engine = new ServerEngine(loadModel(flags.model, { backend, maxContext }),
   maxTokens: integer(flags["max-tokens"], "max-tokens", 512, 1),
   checkpointEvery: integer(flags["checkpoint-every"], "checkpoint-every", 50, 0),
   training: !flags["no-training"],
-  warn: (message) => console.warn(message),
 });
 engine.ready.then(
   () => console.log(`Model ${engine.modelId} ready on ${engine.model.backend}`),

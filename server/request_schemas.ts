@@ -131,7 +131,7 @@ export const pageQuery = z.object({
 });
 
 /** The first problem zod found, as a 400 {@linkcode ApiError} naming the field. */
-export function validationError(error: z.ZodError): ApiError {
+function validationError(error: z.ZodError): ApiError {
   const issue = error.issues[0];
   const param = issue.path.map(String).join(".") || null;
   if (issue.code === "unrecognized_keys") {
