@@ -22,7 +22,9 @@ export interface Checkpoint {
 
 const CONFIG = "config.json";
 const SINGLE = "model.safetensors";
-const INDEX = "model.safetensors.index.json";
+/** The index file of a sharded checkpoint. */
+export const SAFETENSORS_INDEX = "model.safetensors.index.json";
+const INDEX = SAFETENSORS_INDEX;
 
 const indexSchema = z.looseObject({ weight_map: z.record(z.string(), z.string()) });
 
@@ -61,17 +63,25 @@ export async function readCheckpoint(source: ModelSource): Promise<Checkpoint> {
   return { config, tensors, files };
 }
 
+/**
+ * The `weight_map` (tensor name → shard file) of a parsed `model.safetensors.index.json`, or
+ * null when the index has none or maps a name to something other than a file name.
+ */
+export function parseWeightMap(index: unknown): Record<string, string> | null {
+  const parsed = indexSchema.safeParse(index);
+  return parsed.success ? parsed.data.weight_map : null;
+}
+
 /** Reads every shard named by the index once; appends the shard names to `files`. */
 async function readShards(
   source: ModelSource,
   files: string[],
 ): Promise<Map<string, SafetensorsEntry>> {
   const where = JSON.stringify(source.name);
-  const parsed = indexSchema.safeParse(await readJson(source, INDEX));
-  if (!parsed.success) {
+  const weightMap = parseWeightMap(await readJson(source, INDEX));
+  if (!weightMap) {
     throw new Error(`Invalid ${INDEX} in ${where}: weight_map must map tensor names to files`);
   }
-  const weightMap = parsed.data.weight_map;
   const shards = [...new Set(Object.values(weightMap))].sort();
   const missing: string[] = [];
   for (const shard of shards) if (!(await source.has(shard))) missing.push(shard);

@@ -10,7 +10,8 @@ import { downloadFile } from "./download_file.ts";
 import { HubError } from "./hub_error.ts";
 import { type HubSource, openRepo, type OpenRepoOptions } from "./open_repo.ts";
 import { type RetryOptions, withRetry } from "./retry.ts";
-import { SAFETENSORS_INDEX, selectModelFiles } from "./select_files.ts";
+import { parseWeightMap, SAFETENSORS_INDEX } from "../checkpoint.ts";
+import { selectModelFiles } from "./select_files.ts";
 import type { DownloadEvent, HubFile } from "./types.ts";
 
 /** Options of {@linkcode downloadModel}. */
@@ -115,12 +116,9 @@ async function readWeightMap(path: string, model: string): Promise<Record<string
       `${SAFETENSORS_INDEX} of ${model} is not valid JSON: ${(e as Error).message}`,
     );
   }
-  const map = (index as { weight_map?: unknown } | null)?.weight_map;
-  if (
-    typeof map !== "object" || map === null ||
-    !Object.values(map).every((v) => typeof v === "string")
-  ) {
+  const map = parseWeightMap(index);
+  if (!map) {
     throw new HubError("bad_response", `${SAFETENSORS_INDEX} of ${model} has no valid weight_map`);
   }
-  return map as Record<string, string>;
+  return map;
 }

@@ -8,8 +8,7 @@
 import { HubError } from "./hub_error.ts";
 import type { HubFile } from "./types.ts";
 
-/** The safetensors index of sharded checkpoints. */
-export const SAFETENSORS_INDEX = "model.safetensors.index.json";
+import { SAFETENSORS_INDEX } from "../checkpoint.ts";
 
 /** Files fetched when present; `config.json` is required. */
 export const MODEL_FILES = [
