@@ -7,11 +7,6 @@
 import { join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
-// Mesa's Vulkan drivers warn on every start when XDG_RUNTIME_DIR is unset (headless Linux).
-if (Deno.build.os === "linux" && !Deno.env.get("XDG_RUNTIME_DIR")) {
-  Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
-}
-
 /** Parses `args` strictly; an unknown flag or a missing value exits with a usage message. */
 export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
   args: string[],

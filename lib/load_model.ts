@@ -5,7 +5,7 @@
  * @module
  */
 import { readCheckpoint } from "./checkpoint.ts";
-import { acquireGpu, type Gpu, hasWebGpu, withGpuErrors } from "./gpu/device.ts";
+import { acquireGpu, findAdapter, type Gpu, withGpuErrors } from "./gpu/device.ts";
 import { LlamaModel } from "./llama_model.ts";
 import { LlamaCpuModel } from "./model/llama_cpu.ts";
 import { LlamaGpuModel } from "./model/llama_gpu.ts";
@@ -72,7 +72,7 @@ export async function loadModel(
 }
 
 async function adapterExists(): Promise<boolean> {
-  return hasWebGpu() && (await navigator.gpu.requestAdapter()) !== null;
+  return (await findAdapter()) !== null;
 }
 
 async function resolveSource(source: string | URL | ModelSource): Promise<ModelSource> {

@@ -16,11 +16,6 @@ import { loadModel } from "../lib/load_model.ts";
 import { createApp } from "./app.ts";
 import { ServerEngine } from "./engine.ts";
 
-// Mesa's Vulkan drivers warn on every start when XDG_RUNTIME_DIR is unset (headless Linux).
-if (Deno.build.os === "linux" && !Deno.env.get("XDG_RUNTIME_DIR")) {
-  Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
-}
-
 const USAGE = "Usage: deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] " +
   "[--port 8000] [--api-key KEY] [--adapters-dir DIR] [--data-dir DIR] [--max-queue N] " +
   "[--backend auto|webgpu|cpu] [--max-context N] [--max-tokens N] [--checkpoint-every N] " +

@@ -5,14 +5,10 @@
  *
  * @module
  */
-import { acquireGpu, type AcquireGpuOptions, type Gpu, hasWebGpu } from "../lib/gpu/device.ts";
+import { acquireGpu, type AcquireGpuOptions, findAdapter, type Gpu } from "../lib/gpu/device.ts";
 
-// Mesa's Vulkan drivers warn on every start when XDG_RUNTIME_DIR is unset (headless Linux).
-if (Deno.build.os === "linux" && !Deno.env.get("XDG_RUNTIME_DIR")) {
-  Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
-}
 const required = Deno.env.get("REQUIRE_GPU") === "1";
-const adapterPresent = hasWebGpu() && (await navigator.gpu.requestAdapter()) !== null;
+const adapterPresent = (await findAdapter()) !== null;
 
 let shared: Promise<Gpu> | null = null;
 

@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { withGpuErrors } from "../lib/gpu/device.ts";
+import { findAdapter, withGpuErrors } from "../lib/gpu/device.ts";
 import { pipelineKey } from "../lib/gpu/pipeline_cache.ts";
 import { GpuTensor } from "../lib/gpu/tensor.ts";
 import { createFixtureModel } from "../lib/fixture_model.ts";
@@ -14,7 +14,7 @@ import { memoryModelSource } from "../lib/model_source.ts";
 import { gpuTest, testGpu } from "./_gpu.ts";
 
 gpuTest("the device gets the adapter's largest storage binding", async (gpu) => {
-  const adapter = (await navigator.gpu.requestAdapter())!;
+  const adapter = (await findAdapter())!;
   const limit = Math.min(adapter.limits.maxStorageBufferBindingSize, adapter.limits.maxBufferSize);
   assert.equal(gpu.maxBindingBytes, Math.floor(limit / 4) * 4);
   assert.equal(

@@ -49,6 +49,26 @@ export function hasWebGpu(): boolean {
 }
 
 /**
+ * The WebGPU adapter, or null when there is none. On headless Linux under Deno it first sets
+ * XDG_RUNTIME_DIR (when unset and permitted), which Mesa's Vulkan drivers otherwise warn about
+ * on every start.
+ */
+export async function findAdapter(
+  powerPreference?: GPUPowerPreference,
+): Promise<GPUAdapter | null> {
+  if (!hasWebGpu()) return null;
+  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+  if (deno?.build.os === "linux") {
+    try {
+      if (!deno.env.get("XDG_RUNTIME_DIR")) deno.env.set("XDG_RUNTIME_DIR", "/tmp");
+    } catch {
+      // No env permission: the warning is harmless.
+    }
+  }
+  return await navigator.gpu.requestAdapter({ powerPreference });
+}
+
+/**
  * Requests an adapter and a device with the adapter's maximum storage-buffer limits, plus
  * `shader-f16` and `timestamp-query` when offered. Throws a clear error when there is none.
  *
@@ -60,8 +80,7 @@ export function hasWebGpu(): boolean {
  * ```
  */
 export async function acquireGpu(options: AcquireGpuOptions = {}): Promise<Gpu> {
-  if (!hasWebGpu()) throw new Error(NO_ADAPTER_MESSAGE);
-  const adapter = await navigator.gpu.requestAdapter({ powerPreference: options.powerPreference });
+  const adapter = await findAdapter(options.powerPreference);
   if (!adapter) throw new Error(NO_ADAPTER_MESSAGE);
   const wanted: GPUFeatureName[] = ["shader-f16", "timestamp-query"];
   const features = wanted.filter((f) => adapter.features.has(f));

@@ -13,7 +13,7 @@
  * @module
  */
 import { dirModelSource } from "../../lib/fs_model_source.ts";
-import { acquireGpu, hasWebGpu } from "../../lib/gpu/device.ts";
+import { acquireGpu, findAdapter } from "../../lib/gpu/device.ts";
 import type { ModelSource } from "../../lib/model_source.ts";
 import {
   counterTable,
@@ -26,10 +26,7 @@ import {
   TINY,
 } from "./_end_to_end.ts";
 
-if (Deno.build.os === "linux" && !Deno.env.get("XDG_RUNTIME_DIR")) {
-  Deno.env.set("XDG_RUNTIME_DIR", "/tmp"); // silences Mesa's warning on headless Linux
-}
-const gpu = hasWebGpu() && (await navigator.gpu.requestAdapter()) ? await acquireGpu() : null;
+const gpu = (await findAdapter()) ? await acquireGpu() : null;
 
 /**
  * Registers the prefill, generate and train-step benches of one model; returns what they

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { acquireGpu, hasWebGpu } from "../../lib/gpu/device.ts";
+import { acquireGpu, findAdapter } from "../../lib/gpu/device.ts";
 import { completionFloor, timeRepeated } from "../../lib/gpu/time_recorded.ts";
 import { tuneMatmul } from "../../lib/ops/matmul_tuning.ts";
 import { matmulVariantFor } from "../../lib/ops/matmul_variants.ts";
@@ -28,13 +28,10 @@ import {
 } from "./_kernel_suite.ts";
 import { startTfjs } from "./_tfjs_peer.ts";
 
-if (Deno.build.os === "linux" && !Deno.env.get("XDG_RUNTIME_DIR")) {
-  Deno.env.set("XDG_RUNTIME_DIR", "/tmp"); // silences Mesa's warning on headless Linux
-}
 const MIN_SECONDS = 0.25; // shortest measured submit
 const withVariants = Deno.env.get("BENCH_VARIANTS") === "1";
 
-const gpu = hasWebGpu() && (await navigator.gpu.requestAdapter()) ? await acquireGpu() : null;
+const gpu = (await findAdapter()) ? await acquireGpu() : null;
 if (gpu) await tuneMatmul(gpu);
 const peer = gpu ? await startTfjs() : null;
 
