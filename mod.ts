@@ -25,7 +25,12 @@
 
 // Loading and generation
 export { loadModel, type LoadModelOptions, readTokenizer } from "./lib/load_model.ts";
-export { LlamaModel, type PromptTemplate, type TextGenerationOptions } from "./lib/llama_model.ts";
+export {
+  LlamaModel,
+  type Prompt,
+  type PromptTemplate,
+  type TextGenerationOptions,
+} from "./lib/llama_model.ts";
 export type { GenerateOptions, GenerationResult } from "./lib/generate.ts";
 export type { SamplingOptions } from "./lib/sampling.ts";
 export type { LayerWeights, LlamaGpuWeights } from "./lib/model/gpu_weights.ts";

@@ -26,6 +26,12 @@ import type { ChatMessage, TextTokenizer } from "./tokenizer.ts";
 /** How a string prompt becomes text: the `Human: …\nAssistant:` template, the chat template, or as is. */
 export type PromptTemplate = "default" | "chat" | "none";
 
+/**
+ * What to complete: text (templated as `template` says), chat messages (the chat template), or
+ * token ids already encoded with {@linkcode LlamaModel.encodePrompt}.
+ */
+export type Prompt = string | ChatMessage[] | { ids: number[] };
+
 /** Options of {@linkcode LlamaModel.generate} and {@linkcode LlamaModel.stream}. */
 export interface TextGenerationOptions extends Omit<GenerateOptions, "eosIds"> {
   /** How a string prompt is templated; default "default". Messages always use "chat". */
@@ -134,8 +140,9 @@ export class LlamaModel {
     });
   }
 
-  /** Token ids of a prompt: templated as asked, then encoded with BOS. */
-  encodePrompt(prompt: string | ChatMessage[], template: PromptTemplate = "default"): number[] {
+  /** Token ids of a prompt: templated as asked, then encoded with BOS; given ids pass as they are. */
+  encodePrompt(prompt: Prompt, template: PromptTemplate = "default"): number[] {
+    if (typeof prompt === "object" && "ids" in prompt) return prompt.ids;
     const tok = this.tokenizer;
     const chat = (messages: ChatMessage[]) =>
       tok.applyChatTemplate(messages, { addGenerationPrompt: true });
@@ -146,7 +153,7 @@ export class LlamaModel {
 
   /** Generates a completion and returns it whole. */
   generate(
-    prompt: string | ChatMessage[],
+    prompt: Prompt,
     options: TextGenerationOptions = {},
   ): Promise<GenerationResult> {
     const ids = this.encodePrompt(prompt, options.template);
@@ -161,7 +168,7 @@ export class LlamaModel {
    * deltas. The model is held for the whole stream; other requests wait their turn.
    */
   async *stream(
-    prompt: string | ChatMessage[],
+    prompt: Prompt,
     options: TextGenerationOptions = {},
   ): AsyncGenerator<string, GenerationResult> {
     const ids = this.encodePrompt(prompt, options.template);

@@ -229,12 +229,13 @@ export class ServerEngine {
     if (chars > 32 * maxPromptTokens) {
       throw tooLong(`Prompt of ${chars} characters`, maxPromptTokens, param);
     }
-    let promptTokens: number;
+    let ids: number[];
     try {
-      promptTokens = model.encodePrompt(prompt.text, prompt.template).length;
+      ids = model.encodePrompt(prompt.text, prompt.template);
     } catch (e) {
       throw new ApiError(400, `Invalid ${param}: ${(e as Error).message}`, { param });
     }
+    const promptTokens = ids.length;
     if (promptTokens === 0) {
       throw new ApiError(400, `Invalid ${param}: the prompt has no tokens`, { param });
     }
@@ -262,8 +263,7 @@ export class ServerEngine {
     const { release, adapter } = await this.#turn(request.model, signal);
     const started = performance.now();
     try {
-      const result = yield* model.stream(prompt.text, {
-        template: prompt.template,
+      const result = yield* model.stream({ ids }, { // encoded once, above
         adapter,
         maxTokens,
         temperature: request.temperature ?? 1,
