@@ -1,10 +1,31 @@
 // Causal grouped-query attention, forward: o = softmax(q·kᵀ/√HD) · v per head, f32.
 // Query t of a sequence is at absolute position pos_offset + t and sees keys 0..pos_offset + t
 // (keys come from the KV cache or, in training, the same sequence). Head h reads kv head
-// h / (H / KV). Stores the log-sum-exp of each row for the backward pass.
-// One workgroup per (query t, head h, sequence b); keys are processed in tiles of 64 with an
-// online softmax: each thread scores one key of the tile, then accumulates output dims.
-// Dimensions: B sequences, T queries, S key slots per sequence, H heads, KV kv heads, HD ≤ 128.
+// h / (H / KV). Stores the log-sum-exp of each row (m + log l of the scaled scores) for the
+// backward pass.
+// Dimensions: B sequences, T queries, S key slots per sequence, H heads, KV kv heads, HD ≤ 128,
+// G = H / KV query heads per kv head.
+//
+// Design (flash-attention style, one dispatch). The G query heads of a kv head read the same
+// keys, so a workgroup serves ROWS = 8 query rows of ONE kv head: the rows (t, g) of that kv
+// head's group, flattened as n = t·G + g (Llama's G = 4 makes a block two tokens × four heads;
+// decode, T = 1, fills four rows). Each tile of BK = 16 keys, then of their values, is loaded
+// once into workgroup memory and used by every row of the block, which cuts K/V reads ROWS-fold
+// against one workgroup per (t, h). An online softmax runs over the tiles; the block reads keys
+// up to the last key its last row sees, so a block wastes at most a partial tile to masking.
+// The 64 invocations are a 16 × 4 grid (lane = li % 16, quad = li / 16):
+// - scores: invocation (lane, quad) scores key `lane` against rows quad and quad + 4, reading
+//   the key once per vec4 for both rows (register blocking);
+// - softmax: invocation r < rows updates row r's max and sum over the 16 scores of the tile,
+//   while the others load the value tile (16 reads a row: a tree reduction would cost more
+//   barriers than it saves);
+// - p·v: invocation (lane, quad) owns output vec4s lane and lane + 16 of rows quad and quad + 4
+//   (HD ≤ 128 is at most 32 vec4s), 4 vec4 accumulators in registers.
+// Four barriers per tile of 16 keys × 8 rows. Tiles hold vec4s so the inner loops read 16 bytes
+// at a time; a head vector is zero-padded to a whole vec4, so any HD ≤ 128 works (HD % 4 ≠ 0
+// only pads). Key/value tile rows are padded to HD/4 + 1 vec4s so that the 16 lanes reading 16
+// different keys at one column fall in different shared-memory banks on GPUs. Workgroup memory
+// is 13 152 bytes, under WebGPU's 16 KiB minimum limit.
 
 struct Params {
   T: u32, H: u32, KV: u32, HD: u32,
@@ -21,65 +42,149 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;    // (B, H, T)
 
 const WG = 64u;
-var<workgroup> q_row: array<f32, 128>;   // (HD)
-var<workgroup> probs: array<f32, 64>;    // (WG) scores, then probabilities of the tile
-var<workgroup> tile_stat: f32;
+const ROWS = 8u;            // query rows per workgroup (ROWS in lib/ops/attention.ts)
+const BK = 16u;             // keys per tile
+const LANES = 16u;          // WG = LANES × 4 quads
+const HD4_MAX = 32u;        // vec4s in a head vector of HD = 128
+const MASKED = -3.0e38;     // score of a key a row does not see
+
+var<workgroup> q_tile: array<vec4<f32>, ROWS * HD4_MAX>;        // (ROWS, HD/4) queries, scaled
+var<workgroup> kv_tile: array<vec4<f32>, BK * (HD4_MAX + 1u)>;  // (BK, HD/4 + 1) keys, then values
+var<workgroup> p_tile: array<f32, ROWS * BK>;     // (ROWS, BK) scores, then probabilities
+var<workgroup> row_m: array<f32, ROWS>;           // (ROWS) running max of the scores
+var<workgroup> row_l: array<f32, ROWS>;           // (ROWS) running Σ exp(score − max)
+var<workgroup> row_scale: array<f32, ROWS>;       // (ROWS) exp(old max − new max) of the tile
+
+// Offset in q and o of block row n (n = t·G + g of kv head kvh, sequence b).
+fn row_offset(b: u32, kvh: u32, n: u32) -> u32 {
+  let group = p.H / p.KV;
+  return ((b * p.T + n / group) * p.H + kvh * group + n % group) * p.HD;
+}
+
+// Loads keys (or values, when from_v) j0 .. j0 + count − 1 of the kv head whose key 0 starts at
+// `base` into kv_tile, rows padded to `ks` vec4s; elements past HD and rows past count are 0.
+fn load_tile(from_v: bool, base: u32, j0: u32, count: u32, ks: u32, li: u32) {
+  let hd4 = (p.HD + 3u) / 4u;
+  let kv_row = p.KV * p.HD;
+  for (var e = li; e < BK * hd4; e += WG) {
+    let j = e / hd4;
+    let c = e % hd4;
+    var x = vec4<f32>(0.0);
+    if (j < count) {
+      let src = base + (j0 + j) * kv_row + 4u * c;
+      for (var i = 0u; i < 4u; i++) {
+        if (4u * c + i < p.HD) {
+          if (from_v) { x[i] = v[src + i]; } else { x[i] = k[src + i]; }
+        }
+      }
+    }
+    kv_tile[j * ks + c] = x;
+  }
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let t = wg.x;
-  let h = wg.y;
+  let group = p.H / p.KV;
+  let kvh = wg.y;
   let b = wg.z;
-  let kvh = h / (p.H / p.KV);
-  let q_base = ((b * p.T + t) * p.H + h) * p.HD;
-  for (var d = li; d < p.HD; d += WG) { q_row[d] = q[q_base + d] * p.scale; }
-  workgroupBarrier();
-  let last = p.pos_offset + t;  // last visible key
-  let kv_row = p.KV * p.HD;
-  let kv_base = b * p.S * kv_row + kvh * p.HD;
-  var m = -3.0e38;
-  var l = 0.0;
-  var acc0 = 0.0;
-  var acc1 = 0.0;
-  for (var j0 = 0u; j0 <= last; j0 += WG) {
-    let j = j0 + li;
-    var s = -3.0e38;
-    if (j <= last) {
-      s = 0.0;
-      let kb = kv_base + j * kv_row;
-      for (var d = 0u; d < p.HD; d++) { s = fma(q_row[d], k[kb + d], s); }
+  let n0 = wg.x * ROWS;                          // first block row
+  let rows = min(ROWS, p.T * group - n0);        // block rows that exist
+  let hd4 = (p.HD + 3u) / 4u;
+  let ks = hd4 + 1u;                             // kv_tile row stride, padded
+  let last = p.pos_offset + (n0 + rows - 1u) / group;  // last key any row of the block sees
+  let kv_base = b * p.S * p.KV * p.HD + kvh * p.HD;
+  let lane = li % LANES;
+  let quad = li / LANES;
+  let row_sets = select(1u, 2u, rows > 4u);      // rows quad, quad + 4 in use
+  let col_sets = select(1u, 2u, hd4 > LANES);    // vec4 columns lane, lane + 16 in use
+
+  for (var e = li; e < rows * hd4; e += WG) {
+    let r = e / hd4;
+    let c = e % hd4;
+    let src = row_offset(b, kvh, n0 + r) + 4u * c;
+    var x = vec4<f32>(0.0);
+    for (var i = 0u; i < 4u; i++) {
+      if (4u * c + i < p.HD) { x[i] = q[src + i]; }
     }
-    probs[li] = s;
+    q_tile[r * hd4 + c] = x * p.scale;
+  }
+  if (li < ROWS) {
+    row_m[li] = MASKED;
+    row_l[li] = 0.0;
+  }
+  var acc: array<vec4<f32>, 4>;  // (2 row sets, 2 column sets) output vec4s, unnormalised
+
+  for (var j0 = 0u; j0 <= last; j0 += BK) {
+    let count = min(BK, last + 1u - j0);
+    load_tile(false, kv_base, j0, count, ks, li);
     workgroupBarrier();
-    if (li == 0u) {
-      var mx = m;
-      for (var i = 0u; i < WG; i++) { mx = max(mx, probs[i]); }
-      tile_stat = mx;
+
+    // Scores of key `lane` against rows quad and quad + 4, the key read once for both.
+    var s0 = 0.0;
+    var s1 = 0.0;
+    for (var c = 0u; c < hd4; c++) {
+      let kc = kv_tile[lane * ks + c];
+      s0 += dot(q_tile[quad * hd4 + c], kc);
+      if (row_sets > 1u) { s1 += dot(q_tile[(quad + 4u) * hd4 + c], kc); }
+    }
+    let j = j0 + lane;
+    p_tile[quad * BK + lane] = select(MASKED, s0, j <= p.pos_offset + (n0 + quad) / group);
+    if (row_sets > 1u) {
+      p_tile[(quad + 4u) * BK + lane] =
+        select(MASKED, s1, j <= p.pos_offset + (n0 + quad + 4u) / group);
     }
     workgroupBarrier();
-    let m_new = tile_stat;
-    let pj = select(0.0, exp(s - m_new), j <= last);
-    workgroupBarrier();
-    probs[li] = pj;
-    workgroupBarrier();
-    let factor = exp(m - m_new);
-    var tile_sum = 0.0;
-    acc0 *= factor;
-    acc1 *= factor;
-    let count = min(WG, last + 1u - j0);
-    for (var i = 0u; i < count; i++) {
-      let pi = probs[i];
-      tile_sum += pi;
-      let vb = kv_base + (j0 + i) * kv_row;
-      if (li < p.HD) { acc0 = fma(pi, v[vb + li], acc0); }
-      if (li + WG < p.HD) { acc1 = fma(pi, v[vb + li + WG], acc1); }
+
+    load_tile(true, kv_base, j0, count, ks, li);
+    if (li < rows) {
+      let limit = p.pos_offset + (n0 + li) / group;
+      let m_old = row_m[li];
+      var m_new = m_old;
+      for (var j = 0u; j < count; j++) { m_new = max(m_new, p_tile[li * BK + j]); }
+      var sum = 0.0;
+      for (var j = 0u; j < count; j++) {
+        let pj = select(0.0, exp(p_tile[li * BK + j] - m_new), j0 + j <= limit);
+        p_tile[li * BK + j] = pj;
+        sum += pj;
+      }
+      let factor = exp(m_old - m_new);
+      row_scale[li] = factor;
+      row_l[li] = row_l[li] * factor + sum;
+      row_m[li] = m_new;
     }
-    l = l * factor + tile_sum;
-    m = m_new;
+    workgroupBarrier();
+
+    // acc = acc·factor + p·v for output vec4s lane, lane + 16 of rows quad, quad + 4. Loops
+    // with constant bounds and uniform guards keep acc in registers.
+    for (var a = 0u; a < 4u; a++) { acc[a] *= row_scale[quad + 4u * (a / 2u)]; }
+    for (var j = 0u; j < count; j++) {
+      let p0 = p_tile[quad * BK + j];
+      let p1 = p_tile[(quad + 4u) * BK + j];
+      for (var cs = 0u; cs < 2u; cs++) {
+        if (cs < col_sets) {
+          let vj = kv_tile[j * ks + lane + LANES * cs];
+          acc[cs] = fma(vec4<f32>(p0), vj, acc[cs]);
+          if (row_sets > 1u) { acc[2u + cs] = fma(vec4<f32>(p1), vj, acc[2u + cs]); }
+        }
+      }
+    }
     workgroupBarrier();
   }
-  let o_base = q_base;
-  if (li < p.HD) { o[o_base + li] = acc0 / l; }
-  if (li + WG < p.HD) { o[o_base + li + WG] = acc1 / l; }
-  if (li == 0u) { lse[(b * p.H + h) * p.T + t] = m + log(l); }
+
+  for (var a = 0u; a < 4u; a++) {
+    let r = quad + 4u * (a / 2u);
+    let c = lane + LANES * (a % 2u);
+    if (r < rows && c < hd4) {
+      let dst = row_offset(b, kvh, n0 + r) + 4u * c;
+      let out = acc[a] / row_l[r];
+      for (var e = 0u; e < 4u; e++) {
+        if (4u * c + e < p.HD) { o[dst + e] = out[e]; }
+      }
+    }
+  }
+  if (li < rows) {
+    let n = n0 + li;
+    let h = kvh * group + n % group;
+    lse[(b * p.H + h) * p.T + n / group] = row_m[li] + log(row_l[li]);
+  }
 }

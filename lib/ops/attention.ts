@@ -7,6 +7,9 @@
 import type { CommandRecorder } from "../gpu/recorder.ts";
 import { ParamWriter } from "../gpu/params.ts";
 
+/** Query rows (token, head of a kv head's group) per workgroup: ROWS in the kernel. */
+const ROWS = 8;
+
 /** Arguments of {@linkcode recordAttention}. */
 export interface AttentionArgs {
   /** Queries (B, T, H, HD), already rotated. */
@@ -35,9 +38,15 @@ export interface AttentionArgs {
   positionOffset: number;
 }
 
-/** o = softmax(q·kᵀ/√HD, causal) · v, per head, with kv head h / (H/KV). */
+/**
+ * o = softmax(q·kᵀ/√HD, causal) · v, per head, with kv head h / (H/KV). One workgroup serves
+ * ROWS (8) query rows of one kv head: its group of H/KV heads over consecutive tokens.
+ */
 export function recordAttention(rec: CommandRecorder, args: AttentionArgs): void {
   if (args.headDim > 128) throw new RangeError(`Head dim ${args.headDim} exceeds 128`);
+  if (args.heads % args.kvHeads !== 0) {
+    throw new RangeError(`Heads ${args.heads} are not a multiple of kv heads ${args.kvHeads}`);
+  }
   if (args.positionOffset + args.T > args.S) {
     throw new RangeError(
       `Attention over ${args.positionOffset + args.T} keys exceeds ${args.S} slots`,
@@ -51,6 +60,10 @@ export function recordAttention(rec: CommandRecorder, args: AttentionArgs): void
       .f32(1 / Math.sqrt(args.headDim))
       .bytes(),
     buffers: [args.q, args.k, args.v, args.out, args.lse],
-    workgroups: [args.T, args.heads, args.batch],
+    workgroups: [
+      Math.ceil((args.T * args.heads / args.kvHeads) / ROWS),
+      args.kvHeads,
+      args.batch,
+    ],
   });
 }
