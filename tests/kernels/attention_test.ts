@@ -1,7 +1,9 @@
 // Tests of kernels/attention.wgsl through recordAttention.
 // Dimensions: B sequences, T queries, S key slots, H heads, KV kv heads, HD head dim.
 import { assertClose } from "../_assert_close.ts";
+import assert from "node:assert/strict";
 import { emptyF32, gpuTest, readF32, upload } from "../_gpu.ts";
+import { CommandRecorder } from "../../lib/gpu/recorder.ts";
 import { recordAttention } from "../../lib/ops/attention.ts";
 import { attentionForward } from "../../lib/reference/attention.ts";
 import { Rng } from "../../lib/rng.ts";
@@ -22,7 +24,20 @@ const CASES: Case[] = [
   { name: "prefill, GQA, batch 2", B: 2, T: 13, S: 13, H: 4, KV: 2, HD: 16, offset: 0 },
   { name: "decode past one key tile, HD > 64", B: 2, T: 3, S: 75, H: 6, KV: 2, HD: 72, offset: 67 },
   { name: "one query at position 0, no GQA", B: 1, T: 1, S: 4, H: 2, KV: 2, HD: 8, offset: 0 },
+  // Blocks of 8 rows (token, head of the group): 28 rows end in a half block; 8 column vec4s
+  // per lane set.
+  { name: "prefill, 4 heads a group, half a last block, HD 128", ...at(2, 7, 7, 8, 2, 128, 0) },
+  // A block spans 8 tokens, so some of its rows see none of the keys of its last tile.
+  { name: "chunk at an offset, no GQA, 4 key tiles", ...at(1, 21, 60, 2, 2, 16, 35) },
+  // HD 10 pads its last vec4; a block is one token's 8 heads.
+  { name: "HD not a multiple of 4, 8 heads a group", ...at(2, 5, 40, 8, 1, 10, 30) },
+  { name: "decode after 257 keys, 4 heads a group, HD 64", ...at(2, 1, 300, 8, 2, 64, 257) },
 ];
+
+/** A case's dimensions in the order of its name: B, T, S, H, KV, HD, offset. */
+function at(B: number, T: number, S: number, H: number, KV: number, HD: number, offset: number) {
+  return { B, T, S, H, KV, HD, offset };
+}
 
 /** log Σ_j exp(q·k_j/√HD) over the visible keys, per (head, query) of one sequence: (H, T). */
 function referenceLse(q: Float32Array, k: Float32Array, c: Case): Float64Array {
@@ -93,3 +108,17 @@ for (const c of CASES) {
     }
   });
 }
+
+gpuTest("attention rejects heads that kv heads do not divide, and keys past S", (gpu) => {
+  const buf = emptyF32(gpu, 64);
+  const args = { q: buf, k: buf, v: buf, out: buf, lse: buf, batch: 1, T: 2, S: 4 };
+  const shape = { heads: 6, kvHeads: 4, headDim: 8, positionOffset: 0 };
+  const rec = new CommandRecorder(gpu);
+  assert.throws(() => recordAttention(rec, { ...args, ...shape }), /Heads 6 .* kv heads 4/);
+  assert.throws(
+    () => recordAttention(rec, { ...args, ...shape, kvHeads: 2, positionOffset: 3 }),
+    /Attention over 5 keys exceeds 4 slots/,
+  );
+  assert.throws(() => recordAttention(rec, { ...args, ...shape, headDim: 132 }), /Head dim 132/);
+  rec.dispose();
+});
