@@ -18,7 +18,7 @@ export interface FollowedRun {
   validation: { step: number; loss: number }[];
 }
 
-/** One step as a JSON line, in snake_case like the rest of the CLI output. */
+/** One step as a JSON line, in snake_case like the rest of the CLI output; loss and grad_norm on logged steps. */
 function stepJson(e: TrainStepEvent): string {
   return JSON.stringify({
     step: e.step,
@@ -58,7 +58,8 @@ export async function followTraining(
       if (json) console.log(line);
       else {
         if (!bar!.isActive) bar!.start(e.totalSteps, 0, { loss: "-", tps: "-" });
-        bar!.update(e.step, { loss: e.loss.toFixed(4), tps: e.tokensPerSecond.toFixed(0) });
+        const loss = e.loss?.toFixed(4);
+        bar!.update(e.step, { ...(loss ? { loss } : {}), tps: e.tokensPerSecond.toFixed(0) });
       }
       await writeFileAtomic(join(out, "train_log.jsonl"), lines.join("\n") + "\n");
     }

@@ -75,8 +75,8 @@ const run = trainLora(model, examples, {
 });
 const { result } = await followTraining(run, out, false);
 console.log(
-  `${result.steps} steps, loss ${result.losses[0].toFixed(3)} → ${
-    result.losses.at(-1)!.toFixed(3)
+  `${result.steps} steps, loss ${result.losses[0].loss.toFixed(3)} → ${
+    result.losses.at(-1)!.loss.toFixed(3)
   }, ` +
     `${result.tokensPerSecond.toFixed(0)} tokens/s, peak GPU memory ${
       (result.peakGpuBytes / 2 ** 20).toFixed(1)

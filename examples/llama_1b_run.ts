@@ -175,8 +175,8 @@ while (!next.done) {
   during ??= gpu.memory.report();
   const now = performance.now();
   console.log(
-    `  step ${e.step}/${e.totalSteps}: loss ${e.loss.toFixed(4)}, grad norm ` +
-      `${e.gradNorm.toFixed(4)}, ${((now - last) / 1000).toFixed(1)} s, ` +
+    `  step ${e.step}/${e.totalSteps}: loss ${e.loss?.toFixed(4)}, grad norm ` +
+      `${e.gradNorm?.toFixed(4)}, ${((now - last) / 1000).toFixed(1)} s, ` +
       `${(seqLen / ((now - last) / 1000)).toFixed(2)} tokens/s this step`,
   );
   last = now;

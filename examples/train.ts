@@ -7,7 +7,10 @@
  *     [--optimizer adamw|sgd] [--weight-decay 0] [--scheduler linear|constant|cosine]
  *     [--warmup-steps 0] [--max-length 512] [--train-on completion|all] [--max-grad-norm 1.0]
  *     [--validation F] [--init-adapter DIR] [--resume DIR] [--checkpoint-every N]
- *     [--grad-checkpoint] [--seed 42] [--json]
+ *     [--log-every 1] [--grad-checkpoint] [--seed 42] [--json]
+ *
+ * `--log-every N` reads the loss back every N steps (the mean of those steps' losses, like
+ * Hugging Face's `logging_steps`); the steps between cost no readback.
  *
  * With no arguments it uses the paths of the user's Python script; where that model is
  * missing, it trains the built-in tiny demo model on the bundled sample data instead.
@@ -61,6 +64,7 @@ const flags = parseFlags(Deno.args, {
   "init-adapter": { type: "string" },
   resume: { type: "string" },
   "checkpoint-every": { type: "string" },
+  "log-every": { type: "string" },
   "grad-checkpoint": { type: "boolean" },
   seed: { type: "string" },
   json: { type: "boolean" },
@@ -152,6 +156,7 @@ await runCommand(async () => {
       ? await readTrainingState(dirModelSource(flags.resume), model.config)
       : undefined,
     checkpointEvery: numberFlag(flags["checkpoint-every"], "checkpoint-every", 0),
+    logEvery: numberFlag(flags["log-every"], "log-every", 1),
     onCheckpoint: (state) =>
       writeFolderAtomic(
         join(out, `checkpoint-${state.step}`),
@@ -180,8 +185,8 @@ await runCommand(async () => {
   const summary = {
     out,
     steps: result.steps,
-    final_loss: result.losses.at(-1) ?? null,
-    first_loss: result.losses[0] ?? null,
+    final_loss: result.losses.at(-1)?.loss ?? null,
+    first_loss: result.losses[0]?.loss ?? null,
     validation_loss: result.validationLoss ?? null,
     tokens_per_second: result.tokensPerSecond,
     peak_gpu_bytes: result.peakGpuBytes,

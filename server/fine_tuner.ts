@@ -395,14 +395,14 @@ export class FineTuner {
           estimated_finish: now() + Math.round(e.etaSeconds),
         }, {
           level: "info",
-          message: `Step ${e.step}/${e.totalSteps}: training loss=${e.loss.toFixed(4)}`,
+          message: `Step ${e.step}/${e.totalSteps}` +
+            (e.loss === undefined ? "" : `: training loss=${e.loss.toFixed(4)}`),
           data: {
             step: e.step,
             total_steps: e.totalSteps,
             epoch: e.epoch,
-            train_loss: e.loss,
+            ...(e.loss !== undefined ? { train_loss: e.loss, grad_norm: e.gradNorm! } : {}),
             learning_rate: e.lr,
-            grad_norm: e.gradNorm,
             tokens_per_second: e.tokensPerSecond,
             elapsed_seconds: e.elapsedSeconds,
             eta_seconds: e.etaSeconds,

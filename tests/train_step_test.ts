@@ -52,12 +52,12 @@ gpuTest("one SGD step on a bf16 GQA fixture updates A and B as the reference doe
     seqLen: batch.seqLen,
     optimizer: "sgd",
   });
-  const lossSum = await trainer.microStep(batch, {
+  const loss = await trainer.microStep(batch, {
     lossScale: 1 / batch.labelTokens,
     zeroGrads: true,
     dropoutSeed: 3,
-  }, true)!;
-  assertClose([lossSum / batch.labelTokens], [ref.loss], { atol: 0, rtol: 1e-5, label: "loss" });
+  }, true)!; // the scaled total: the mean token loss
+  assertClose([loss], [ref.loss], { atol: 0, rtol: 1e-5, label: "loss" });
   const grads = await trainer.readGradients();
   assert.equal(grads.size, 2 * 7 * 2);
   for (const [key, want] of ref.grads) {
@@ -95,14 +95,15 @@ gpuTest(
         seqLen: Math.max(...batches.map((b) => b.seqLen)),
         optimizer: "sgd",
       });
-      let lossSum = 0;
+      let loss: Promise<number> | null = null;
       for (const [i, batch] of batches.entries()) {
         const options = { lossScale: 1 / labelTokens, zeroGrads: i === 0, dropoutSeed: i };
-        lossSum += await trainer.microStep(batch, options, true)!;
+        // The scaled losses add up on the GPU; the last micro-batch reads their total.
+        loss = trainer.microStep(batch, options, i === batches.length - 1);
       }
       const grads = await trainer.readGradients();
       trainer.dispose();
-      return { loss: lossSum / labelTokens, grads };
+      return { loss: await loss!, grads };
     };
     const whole = await gradientsOf([records]);
     const split = await gradientsOf([records.slice(0, 1), records.slice(1)]); // 5 and 18 label tokens
@@ -147,7 +148,8 @@ gpuTest(
     };
     const accumulated = await run(2, 2);
     const big = await run(4, 1);
-    assertClose(accumulated.losses, big.losses, { atol: 0, rtol: 1e-6, label: "loss" });
+    const loss = (r: typeof big) => r.losses.map((p) => p.loss);
+    assertClose(loss(accumulated), loss(big), { atol: 0, rtol: 1e-6, label: "loss" });
     for (const [key, want] of big.adapter.tensors) {
       assertClose(accumulated.adapter.tensors.get(key)!, want, {
         atol: 1e-6,
@@ -156,5 +158,61 @@ gpuTest(
       });
     }
     model.dispose();
+  },
+);
+
+gpuTest(
+  "with logEvery the loss is read back only on logged steps, as the mean of the window's steps",
+  async (gpu) => {
+    const { model } = await loadFixture(gpu, { dtype: "F32", seed: 6 });
+    const maps = { count: 0 };
+    const mapAsync = GPUBuffer.prototype.mapAsync;
+    GPUBuffer.prototype.mapAsync = function (...args: Parameters<GPUBuffer["mapAsync"]>) {
+      maps.count++;
+      return mapAsync.apply(this, args);
+    };
+    const run = async (logEvery: number) => {
+      const training = trainLora(model, records, {
+        lora,
+        maxSteps: 7,
+        batchSize: 1,
+        gradAccum: 2,
+        lr: 1e-2,
+        logEvery,
+      });
+      const events = [];
+      const before = maps.count;
+      let next = await training.next();
+      for (; !next.done; next = await training.next()) events.push(next.value);
+      return { events, result: next.value, readbacks: maps.count - before };
+    };
+    try {
+      const every = await run(1);
+      const windowed = await run(3);
+      assert.deepEqual(windowed.events.map((e) => e.step), [1, 2, 3, 4, 5, 6, 7]);
+      const logged = windowed.events.filter((e) => e.loss !== undefined);
+      assert.deepEqual(logged.map((e) => e.step), [3, 6, 7], "every 3rd step and the last");
+      assert.ok(
+        windowed.events.every((e) => (e.loss === undefined) === (e.gradNorm === undefined)),
+      );
+      const stepLoss = every.events.map((e) => e.loss!);
+      const mean = (a: number[]) => a.reduce((x, y) => x + y) / a.length;
+      assertClose(
+        logged.map((e) => e.loss!),
+        [mean(stepLoss.slice(0, 3)), mean(stepLoss.slice(3, 6)), stepLoss[6]],
+        { atol: 0, rtol: 1e-5, label: "window means" },
+      );
+      assertClose(logged.map((e) => e.gradNorm!), [2, 5, 6].map((i) => every.events[i].gradNorm!), {
+        atol: 0,
+        rtol: 1e-5,
+        label: "gradient norms",
+      });
+      assert.deepEqual(windowed.result.losses, logged.map((e) => ({ step: e.step, loss: e.loss })));
+      // Each logged step reads two values (loss and gradient norm); the others read nothing.
+      assert.equal(every.readbacks - windowed.readbacks, 2 * (7 - 3));
+    } finally {
+      GPUBuffer.prototype.mapAsync = mapAsync;
+      model.dispose();
+    }
   },
 );

@@ -66,16 +66,33 @@ export function recordCrossEntropyStats(rec: CommandRecorder, args: CrossEntropy
   });
 }
 
-/** loss[r] = log Σexp − target logit, 0 for ignored rows, after every chunk's stats. */
+/** The running loss total {@linkcode recordCrossEntropyFinish} adds to. */
+export interface LossTotal {
+  /** Running totals (S) f32, one per slot. */
+  lossSum: GPUBuffer;
+  /** The slot to add to. */
+  slot: number;
+  /** Multiplies the sum of the row losses before it is added. */
+  scale: number;
+  /** Start the slot over (overwrite it) instead of adding to it. */
+  reset: boolean;
+}
+
+/**
+ * loss[r] = log Σexp − target logit, 0 for ignored rows, after every chunk's stats; then
+ * lossSum[slot] (+)= scale · Σ loss[r], so a caller can read a total of many batches at once.
+ */
 export function recordCrossEntropyFinish(
   rec: CommandRecorder,
-  args: CrossEntropyRows & { targets: GPUBuffer },
+  args: CrossEntropyRows & LossTotal & { targets: GPUBuffer },
 ): void {
   rec.dispatch({
     kernel: "cross_entropy_finish",
-    params: new ParamWriter().u32(args.rows).bytes(),
-    buffers: [args.targets, args.stats],
-    workgroups: grid1d(args.rows, 256),
+    params: new ParamWriter()
+      .u32(args.rows).u32(args.slot).u32(args.reset ? 1 : 0).f32(args.scale)
+      .bytes(),
+    buffers: [args.targets, args.stats, args.lossSum],
+    workgroups: [1],
   });
 }
 

@@ -56,7 +56,11 @@ export interface GpuTrainerOptions {
 
 /** Per-micro-step settings. */
 export interface MicroStepOptions {
-  /** Multiplies the summed token losses: 1 / label tokens of the whole optimizer step. */
+  /**
+   * Multiplies the summed token losses, both as the gradient's scale and as they are added to
+   * the running loss total: 1 / label tokens of the whole optimizer step makes the total of a
+   * step its mean token loss.
+   */
   lossScale: number;
   /** Zero the gradients first (the first micro-step of an optimizer step). */
   zeroGrads: boolean;
@@ -114,6 +118,8 @@ export class GpuLoraTrainer {
   #batch = { B: 0, T: 0 };
   #dropoutSeed = 0;
   #gradNorm: Promise<number> | null = null;
+  /** Per slot of loss.sum (training, forward-only): whether the next micro-step starts it over. */
+  readonly #lossTotalRead = [true, true];
   #training = true; // dropout applies only to micro-steps with a backward pass
 
   /** Allocates the planned buffers and uploads the adapter's initial values. */
@@ -181,33 +187,35 @@ export class GpuLoraTrainer {
 
   /**
    * Records forward, loss and backward of one micro-batch and submits it. With `update` (the
-   * last micro-batch of a step) the optimizer update goes into the same encoder and submit, and
-   * its gradient norm comes back with {@linkcode lastGradNorm}. Returns a promise of the summed
-   * token loss of the batch when `readLoss` is set (a readback), else null.
+   * last micro-batch of a step) the optimizer update goes into the same encoder and submit.
+   *
+   * The scaled loss (`lossScale` · summed token losses) is added to a running total on the GPU,
+   * one for training micro-steps and one for forward-only ones. With `read` set, the total
+   * (including this micro-batch) comes back, and the next micro-step of its kind starts it over;
+   * with `update` as well, {@linkcode lastGradNorm} gets that update's gradient norm. Without
+   * `read` nothing is read back and null is returned.
    */
   microStep(
     batch: PackedBatch,
     options: MicroStepOptions,
-    readLoss: boolean,
+    read: boolean,
     update?: OptimizerStepOptions,
   ): Promise<number> | null {
     this.#recordMicroStep(batch, options);
     if (update) this.#recordOptimizerStep(update); // same encoder: one submit per micro-step
-    const N = batch.batchSize * batch.seqLen;
-    const loss = readLoss ? this.#rec.read(this.#b("ce.stats"), 0, N * 16) : null;
-    if (update) this.#gradNorm = this.#readNorm();
+    const slot = (options.backward ?? true) ? 0 : 1;
+    const total = read ? this.#rec.read(this.#b("loss.sum"), slot * 4, 4) : null;
+    this.#lossTotalRead[slot] = read;
+    if (update) this.#gradNorm = read ? this.#readNorm() : null;
     this.#rec.submit();
-    return loss && loss.then((bytes) => {
-      const stats = new Float32Array(bytes); // (N, 4): max, Σexp, target logit, loss
-      let sum = 0;
-      for (let r = 0; r < N; r++) sum += stats[r * 4 + 3];
-      return sum;
-    });
+    return total && total.then((bytes) => new Float32Array(bytes)[0]);
   }
 
   /** The global gradient norm (before clipping) of the last optimizer update. */
   lastGradNorm(): Promise<number> {
-    if (!this.#gradNorm) throw new Error("No optimizer update has been made yet");
+    if (!this.#gradNorm) {
+      throw new Error("No gradient norm was read: no update yet, or the last one was not read");
+    }
     return this.#gradNorm;
   }
 
@@ -242,7 +250,7 @@ export class GpuLoraTrainer {
       }
     }
     this.#recordForward();
-    this.#recordLoss();
+    this.#recordLoss(backward ? 0 : 1, options.lossScale);
     if (backward) this.#recordBackward(options.lossScale);
   }
 
@@ -439,8 +447,11 @@ export class GpuLoraTrainer {
 
   // ---------------------------------------------------------------- loss and backward
 
-  /** Fused softmax cross-entropy over LM-head chunks: per-row losses into ce.stats. */
-  #recordLoss(): void {
+  /**
+   * Fused softmax cross-entropy over LM-head chunks: per-row losses into ce.stats, and their
+   * sum times `scale` into slot `slot` of the running totals.
+   */
+  #recordLoss(slot: number, scale: number): void {
     const rec = this.#rec, N = this.#batch.B * this.#batch.T;
     const stats = this.#b("ce.stats"), targets = this.#b("targets");
     recordCrossEntropyReset(rec, { stats, rows: N });
@@ -448,7 +459,8 @@ export class GpuLoraTrainer {
       this.#recordLogits(piece); // logits = final.n · E[piece]ᵀ
       recordCrossEntropyStats(rec, this.#lossChunk(piece)); // online max and Σexp per row
     }
-    recordCrossEntropyFinish(rec, { stats, targets, rows: N }); // loss = lse − target logit
+    const total = { lossSum: this.#b("loss.sum"), slot, scale, reset: this.#lossTotalRead[slot] };
+    recordCrossEntropyFinish(rec, { stats, targets, rows: N, ...total }); // loss = lse − target logit
   }
 
   /** The backward pass: the forward's calls in reverse, from the loss to the first layer. */

@@ -5,21 +5,24 @@
  * @module
  */
 
-/** Renders training (and optional validation) losses per step as an SVG line chart. */
+import type { LossPoint } from "./train_lora.ts";
+
+/** Renders training (and optional validation) losses at their steps as an SVG line chart. */
 export function lossCurveSvg(
-  losses: number[],
-  options: { title?: string; validation?: { step: number; loss: number }[] } = {},
+  losses: LossPoint[],
+  options: { title?: string; validation?: LossPoint[] } = {},
 ): string {
   const W = 640, H = 360, left = 56, right = 16, top = 36, bottom = 40;
-  const values = [...losses, ...(options.validation ?? []).map((v) => v.loss)].filter(
-    Number.isFinite,
-  );
+  const points = [...losses, ...(options.validation ?? [])];
+  const values = points.map((p) => p.loss).filter(Number.isFinite);
   const lo = values.length ? Math.min(...values) : 0, hi = values.length ? Math.max(...values) : 1;
   const span = hi - lo || 1;
-  const steps = Math.max(losses.length, 2);
+  const steps = Math.max(2, ...points.map((p) => p.step));
   const x = (step: number) => left + ((step - 1) / (steps - 1)) * (W - left - right);
   const y = (loss: number) => top + (1 - (loss - lo) / span) * (H - top - bottom);
-  const path = losses.map((l, i) => `${i ? "L" : "M"}${x(i + 1).toFixed(1)},${y(l).toFixed(1)}`)
+  const path = losses.map((p, i) =>
+    `${i ? "L" : "M"}${x(p.step).toFixed(1)},${y(p.loss).toFixed(1)}`
+  )
     .join(" ");
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => lo + f * span);
   const escape = (s: string) => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -44,7 +47,7 @@ ${
 <line x1="${left}" x2="${W - right}" y1="${H - bottom}" y2="${H - bottom}" stroke="#444"/>
 <text x="${left}" y="${H - 22}">1</text><text x="${W - right}" y="${
     H - 22
-  }" text-anchor="end">${losses.length}</text>
+  }" text-anchor="end">${steps}</text>
 <text x="${W / 2}" y="${H - 8}" text-anchor="middle">optimizer step</text>
 <path d="${path}" fill="none" stroke="#1f77b4" stroke-width="2"/>
 ${validation}

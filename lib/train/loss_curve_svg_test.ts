@@ -21,9 +21,12 @@ function pathPoints(svg: string): [number, number][] {
   return [...d.matchAll(/[ML](-?[\d.]+),(-?[\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
 }
 
+/** Loss points at steps 1, 2, 3, ... */
+const everyStep = (losses: number[]) => losses.map((loss, i) => ({ step: i + 1, loss }));
+
 Deno.test("the loss curve is a well-formed SVG with one path point per step", () => {
   const losses = [4, 3.5, 2, 2.5, 1];
-  const svg = lossCurveSvg(losses, { title: "Loss <r=16> & more" });
+  const svg = lossCurveSvg(everyStep(losses), { title: "Loss <r=16> & more" });
   assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" /);
   assertWellFormed(svg);
   assert.ok(svg.includes("Loss &#60;r=16&#62; &#38; more"), "the title is escaped");
@@ -43,7 +46,7 @@ Deno.test("the loss curve is a well-formed SVG with one path point per step", ()
 });
 
 Deno.test("validation losses are drawn as points at their steps", () => {
-  const svg = lossCurveSvg([3, 2, 1, 0.5], {
+  const svg = lossCurveSvg(everyStep([3, 2, 1, 0.5]), {
     validation: [{ step: 2, loss: 2.2 }, { step: 4, loss: 1.1 }],
   });
   assertWellFormed(svg);
@@ -59,9 +62,24 @@ Deno.test("validation losses are drawn as points at their steps", () => {
 
 Deno.test("a single step or a flat curve still gives finite coordinates", () => {
   for (const losses of [[2.5], [1, 1, 1], []]) {
-    const svg = lossCurveSvg(losses);
+    const svg = lossCurveSvg(everyStep(losses));
     assertWellFormed(svg);
     assert.ok(!/NaN|Infinity/.test(svg), JSON.stringify(losses));
     assert.equal(pathPoints(svg).length, losses.length);
   }
+});
+
+Deno.test("losses logged every few steps are drawn at their steps", () => {
+  const logged = [{ step: 10, loss: 3 }, { step: 20, loss: 2 }, { step: 25, loss: 1.5 }];
+  const svg = lossCurveSvg(logged, { validation: [{ step: 20, loss: 2.5 }] });
+  assertWellFormed(svg);
+  const xs = pathPoints(svg).map((p) => p[0]);
+  const [left, right] = [56, 640 - 16]; // the plot's x range: step 1 to step 25
+  logged.forEach(({ step }, i) => {
+    const want = left + ((step - 1) / 24) * (right - left);
+    assert.ok(Math.abs(xs[i] - want) < 0.06, `step ${step} at x ${xs[i]}, want ${want}`);
+  });
+  const circle = Number(svg.match(/<circle cx="([\d.]+)"/)![1]);
+  assert.equal(circle, xs[1], "the validation point sits at step 20 like the loss there");
+  assert.ok(svg.includes(">25</text>"), "the axis ends at the last step");
 });

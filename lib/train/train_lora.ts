@@ -53,6 +53,12 @@ export interface TrainLoraOptions {
   initAdapter?: LoraWeights;
   /** Continue from this checkpoint (`--resume`). */
   resume?: TrainingState;
+  /**
+   * Read the loss and gradient norm back every N steps (Hugging Face's `logging_steps`), and on
+   * the last step and every checkpoint step; default 1. Between reads the step losses add up on
+   * the GPU, so steps in between cost no readback and no wait for the GPU.
+   */
+  logEvery?: number;
   /** Produce a checkpoint every N steps (and at the end, and on cancel); 0 = only at the end. */
   checkpointEvery?: number;
   /** Receives checkpoints (the CLI writes them to disk atomically). */
@@ -71,12 +77,15 @@ export interface TrainStepEvent {
   totalSteps: number;
   /** Current epoch (1-based). */
   epoch: number;
-  /** Mean loss over the step's label tokens. */
-  loss: number;
+  /**
+   * On logged steps (see `logEvery`): the mean of the step losses since the previous logged
+   * step, each the mean over its step's label tokens. Absent on other steps.
+   */
+  loss?: number;
   /** Learning rate used. */
   lr: number;
-  /** Gradient norm before clipping. */
-  gradNorm: number;
+  /** On logged steps: the gradient norm of this step, before clipping. */
+  gradNorm?: number;
   /** Tokens processed per second since the start (padding excluded). */
   tokensPerSecond: number;
   /** Seconds since the start. */
@@ -87,14 +96,22 @@ export interface TrainStepEvent {
   validationLoss?: number;
 }
 
+/** A loss at a step. */
+export interface LossPoint {
+  /** The step (1-based). */
+  step: number;
+  /** The loss. */
+  loss: number;
+}
+
 /** The outcome of a run. */
 export interface TrainResult {
   /** The trained adapter. */
   adapter: LoraWeights;
   /** Steps done. */
   steps: number;
-  /** Loss of every step. */
-  losses: number[];
+  /** The loss of every logged step (every step when `logEvery` is 1), as in its event. */
+  losses: LossPoint[];
   /** "completed" or "cancelled". */
   status: "completed" | "cancelled";
   /** Mean tokens per second. */
@@ -173,7 +190,7 @@ export async function* trainLora(
   const totalSteps = o.maxSteps ?? stepsPerEpoch * o.epochs;
   const losses = [...start.losses];
   const started = performance.now();
-  let tokens = 0, step = start.step, status: TrainResult["status"] = "completed";
+  let tokens = 0, unloggedSteps = 0, step = start.step, status: TrainResult["status"] = "completed";
   let validationLoss: number | undefined;
   const checkpoint = async () => {
     if (!options.onCheckpoint) return;
@@ -202,6 +219,8 @@ export async function* trainLora(
       }
       const batches = micro.map((b) => packBatch(b, padId));
       const labelTokens = batches.reduce((n, b) => n + b.labelTokens, 0);
+      const logged = step + 1 === totalSteps || (step + 1) % o.logEvery === 0 ||
+        (o.checkpointEvery > 0 && (step + 1) % o.checkpointEvery === 0);
       const lr = learningRateAt(o.scheduler, o.lr, step, totalSteps, o.warmupSteps);
       const update = {
         lr,
@@ -211,25 +230,31 @@ export async function* trainLora(
         betas: o.betas,
         eps: o.eps,
       };
-      // One submit per micro-batch; the last one also carries the optimizer update.
-      const lossSums = batches.map((batch, i) =>
-        trainer.microStep(
+      // One submit per micro-batch; the last one also carries the optimizer update, and on a
+      // logged step reads back the losses summed on the GPU since the last logged step.
+      let total: Promise<number> | null = null;
+      batches.forEach((batch, i) => {
+        const last = i === batches.length - 1;
+        total = trainer.microStep(
           batch,
           {
             lossScale: 1 / Math.max(1, labelTokens),
             zeroGrads: i === 0,
             dropoutSeed: hash2(start.seed, step * o.gradAccum + i),
           },
-          true,
-          i === batches.length - 1 ? update : undefined,
-        )!
-      );
-      const loss = (await Promise.all(lossSums)).reduce((a, b) => a + b, 0) /
-        Math.max(1, labelTokens);
-      const gradNorm = await trainer.lastGradNorm();
+          logged && last,
+          last ? update : undefined,
+        );
+      });
       step++;
+      unloggedSteps++;
       tokens += batches.reduce((n, b) => n + b.tokens, 0);
-      losses.push(loss);
+      let logs: { loss: number; gradNorm: number } | undefined;
+      if (logged) {
+        logs = { loss: (await total!) / unloggedSteps, gradNorm: await trainer.lastGradNorm() };
+        losses.push({ step, loss: logs.loss });
+        unloggedSteps = 0;
+      }
       const endsEpoch = step % stepsPerEpoch === 0 || step === totalSteps;
       if (endsEpoch && options.validation?.length) {
         validationLoss = (await evaluateLoss(trainer, options.validation, o.batchSize, padId)).loss;
@@ -240,9 +265,8 @@ export async function* trainLora(
         step,
         totalSteps,
         epoch: epoch + 1,
-        loss,
+        ...logs,
         lr,
-        gradNorm,
         tokensPerSecond: tokens / elapsedSeconds,
         elapsedSeconds,
         etaSeconds: (elapsedSeconds / done) * (totalSteps - step),
@@ -290,6 +314,7 @@ function resolveTrainOptions(options: TrainLoraOptions) {
     gradCheckpoint: options.gradCheckpoint ?? false,
     seed: options.seed ?? 42,
     checkpointEvery: options.checkpointEvery ?? 0,
+    logEvery: options.logEvery ?? 1,
   };
   const positiveInt = (name: string, v: number | undefined) => {
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) {
@@ -300,6 +325,7 @@ function resolveTrainOptions(options: TrainLoraOptions) {
   positiveInt("maxSteps", o.maxSteps);
   positiveInt("batchSize", o.batchSize);
   positiveInt("gradAccum", o.gradAccum);
+  positiveInt("logEvery", o.logEvery);
   if (!(o.lr > 0)) throw new RangeError(`Learning rate ${o.lr} must be positive`);
   if (o.optimizer !== "adamw" && o.optimizer !== "sgd") {
     throw new RangeError(`Unknown optimizer ${JSON.stringify(o.optimizer)}: expected adamw or sgd`);

@@ -89,6 +89,7 @@ export function planTraining(
     f32("final.rstd", [N], "activations"),
     f32("logits", [N, V], "workspace"), // one vocabulary chunk
     f32("ce.stats", [N, 4], "workspace"),
+    f32("loss.sum", [2], "workspace"), // running loss totals: training, forward-only
     f32("grad.x", [N, D], "workspace"), // d residual stream
     f32("grad.n", [N, D], "workspace"), // d norm output
     f32("grad.q", [N, q], "workspace"),

@@ -11,6 +11,7 @@ import { readPeftAdapter, serializePeftAdapter } from "../lora/peft_files.ts";
 import { type ModelSource, readJson } from "../model_source.ts";
 import { entryToF32, f32Entry, parseSafetensors, serializeSafetensors } from "../safetensors.ts";
 import { z } from "../deps.ts";
+import type { LossPoint } from "./train_lora.ts";
 
 /** Everything needed to continue a run. */
 export interface TrainingState {
@@ -24,8 +25,8 @@ export interface TrainingState {
   seed: number;
   /** Fingerprint of the options that must not change on resume. */
   fingerprint: string;
-  /** Loss of every completed step. */
-  losses: number[];
+  /** The losses logged so far. */
+  losses: LossPoint[];
 }
 
 /** The optimizer-state file of a checkpoint. */
@@ -70,7 +71,7 @@ const metaSchema = z.object({
   seed: z.number().int(),
   fingerprint: z.string(),
   optimizer_slots: z.number().int().nonnegative(),
-  losses: z.array(z.number()),
+  losses: z.array(z.object({ step: z.number().int().positive(), loss: z.number() })),
 });
 
 /**

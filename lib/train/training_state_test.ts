@@ -26,7 +26,7 @@ const state: TrainingState = {
   optimizer: [slot(6), slot(7)],
   seed: 42,
   fingerprint: '{"lora":"x"}',
-  losses: [3.5, 3.25, 2.125],
+  losses: [{ step: 1, loss: 3.5 }, { step: 2, loss: 3.25 }, { step: 3, loss: 2.125 }],
 };
 const files = serializeTrainingState(state, model, "fixture/tiny");
 
@@ -41,7 +41,7 @@ Deno.test("a checkpoint holds the PEFT adapter, the optimizer state and the step
     seed: 42,
     fingerprint: '{"lora":"x"}',
     optimizer_slots: 2,
-    losses: [3.5, 3.25, 2.125],
+    losses: [{ step: 1, loss: 3.5 }, { step: 2, loss: 3.25 }, { step: 3, loss: 2.125 }],
   });
 });
 

@@ -34,14 +34,17 @@ function makeLogits(): Float32Array {
   return logits;
 }
 
+const TOTALS_BEFORE = [5, 7, 11]; // running loss totals before a run
+
 /** Runs the four kernels over column chunks `[start, count)` with row stride `ld`. */
 async function runChunked(
   gpu: Gpu,
   logits: Float32Array,
   chunks: [number, number][],
   ld: number,
-): Promise<{ stats: Float32Array; grad: Float32Array }> {
+): Promise<{ stats: Float32Array; grad: Float32Array; totals: Float32Array }> {
   const stats = upload(gpu, new Float32Array(R * 4).fill(123)); // (R, 4), reset must clear it
+  const lossSum = upload(gpu, new Float32Array(TOTALS_BEFORE)); // (3) running totals
   const targetBuf = upload(gpu, new Uint8Array(new Int32Array(targets).buffer)); // (R) i32
   const pieces = chunks.map(([start, count]) => {
     const data = new Float32Array(R * ld).fill(Number.NaN); // (R, LD), padding never read
@@ -62,7 +65,9 @@ async function runChunked(
   await runRecorded(gpu, "cross-entropy", (rec) => {
     recordCrossEntropyReset(rec, { stats, rows: R });
     for (const p of pieces) recordCrossEntropyStats(rec, chunk(p));
-    recordCrossEntropyFinish(rec, { stats, targets: targetBuf, rows: R });
+    const rows = { stats, targets: targetBuf, rows: R, lossSum };
+    recordCrossEntropyFinish(rec, { ...rows, slot: 1, scale, reset: false }); // adds
+    recordCrossEntropyFinish(rec, { ...rows, slot: 2, scale: 1, reset: true }); // starts over
     for (const p of pieces) recordCrossEntropyGrad(rec, { ...chunk(p), scale });
   });
   const grad = new Float32Array(R * V); // (R, V)
@@ -70,7 +75,8 @@ async function runChunked(
     const data = await readF32(gpu, p.buffer, R * ld);
     for (let r = 0; r < R; r++) grad.set(data.subarray(r * ld, r * ld + p.count), r * V + p.start);
   }
-  return { stats: await readF32(gpu, stats, R * 4), grad };
+  const totals = await readF32(gpu, lossSum, 3);
+  return { stats: await readF32(gpu, stats, R * 4), grad, totals };
 }
 
 gpuTest("chunked cross-entropy equals the unchunked reference loss and gradient", async (gpu) => {
@@ -93,10 +99,14 @@ gpuTest("chunked cross-entropy equals the unchunked reference loss and gradient"
     ["four chunks in a wider buffer", [[0, 160], [160, 160], [320, 160], [480, 120]], 170],
   ];
   for (const [name, chunks, ld] of layouts) {
-    const { stats, grad } = await runChunked(gpu, logits, chunks, ld);
+    const { stats, grad, totals } = await runChunked(gpu, logits, chunks, ld);
     const loss = targets.map((_, r) => stats[r * 4 + 3]);
     assertClose(loss, expectedLoss, { atol: 1e-5, rtol: 1e-5, label: `${name}: loss per row` });
     assertClose([loss.reduce((a, b) => a + b)], [lossSum], { rtol: 1e-5, label: `${name}: sum` });
+    assertClose(totals, [TOTALS_BEFORE[0], TOTALS_BEFORE[1] + scale * lossSum, lossSum], {
+      rtol: 1e-5,
+      label: `${name}: running totals (untouched, added to, started over)`,
+    });
     assertClose(grad, expectedGrad, { atol: 1e-7, rtol: 1e-4, label: `${name}: gradient` });
   }
 });
