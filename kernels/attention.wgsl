@@ -21,11 +21,15 @@
 //   barriers than it saves);
 // - p·v: invocation (lane, quad) owns output vec4s lane and lane + 16 of rows quad and quad + 4
 //   (HD ≤ 128 is at most 32 vec4s), 4 vec4 accumulators in registers.
-// Four barriers per tile of 16 keys × 8 rows. Tiles hold vec4s so the inner loops read 16 bytes
+// Four barriers per tile of 16 keys × 8 rows (the old kernel: five per 64 keys × 1 row, with
+// invocation 0 alone scanning the 64 scores). Tiles hold vec4s so the inner loops read 16 bytes
 // at a time; a head vector is zero-padded to a whole vec4, so any HD ≤ 128 works (HD % 4 ≠ 0
 // only pads). Key/value tile rows are padded to HD/4 + 1 vec4s so that the 16 lanes reading 16
 // different keys at one column fall in different shared-memory banks on GPUs. Workgroup memory
-// is 13 152 bytes, under WebGPU's 16 KiB minimum limit.
+// is 13 152 bytes, under WebGPU's 16 KiB minimum limit, which is what bounds ROWS × BK.
+// Decode (T = 1) gets KV × B workgroups, each walking the whole context; splitting the context
+// across workgroups (flash-decoding) would need a second combine dispatch and a scratch buffer,
+// and is left out.
 
 struct Params {
   T: u32, H: u32, KV: u32, HD: u32,
@@ -47,6 +51,8 @@ const BK = 16u;             // keys per tile
 const LANES = 16u;          // WG = LANES × 4 quads
 const HD4_MAX = 32u;        // vec4s in a head vector of HD = 128
 const MASKED = -3.0e38;     // score of a key a row does not see
+// The invocation grids below: rows quad, quad + 4; vec4 columns lane, lane + 16; key lane.
+const_assert ROWS == 2u * (WG / LANES) && HD4_MAX == 2u * LANES && BK == LANES;
 
 var<workgroup> q_tile: array<vec4<f32>, ROWS * HD4_MAX>;        // (ROWS, HD/4) queries, scaled
 var<workgroup> kv_tile: array<vec4<f32>, BK * (HD4_MAX + 1u)>;  // (BK, HD/4 + 1) keys, then values
@@ -127,11 +133,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       s0 += dot(q_tile[quad * hd4 + c], kc);
       if (row_sets > 1u) { s1 += dot(q_tile[(quad + 4u) * hd4 + c], kc); }
     }
-    let j = j0 + lane;
-    p_tile[quad * BK + lane] = select(MASKED, s0, j <= p.pos_offset + (n0 + quad) / group);
+    let key = j0 + lane;
+    p_tile[quad * BK + lane] = select(MASKED, s0, key <= p.pos_offset + (n0 + quad) / group);
     if (row_sets > 1u) {
       p_tile[(quad + 4u) * BK + lane] =
-        select(MASKED, s1, j <= p.pos_offset + (n0 + quad + 4u) / group);
+        select(MASKED, s1, key <= p.pos_offset + (n0 + quad + 4u) / group);
     }
     workgroupBarrier();
 
