@@ -6,11 +6,22 @@
 //   B: f32 / bf16 / f16 words (B_DTYPE), stored (N, K) like a Linear weight when B_TRANS = 1
 //      (y = x·Wᵀ), or (K, N) when B_TRANS = 0 (dx = dy·W).
 //   C: f32, (M, N) with row stride ldc.
-// Offsets are in elements.
+// Offsets are in elements. Two fusions, each off unless its constant is 1:
+//   NORM: RMSNorm on A's load (A not transposed): the product uses A(m, k)·g(k)·inv_rms(m), with
+//     inv_rms(m) = 1/sqrt(mean over k of A(m, k)² + eps). The kernels scale B (tiled) or A
+//     (vec4) by g as they load it, add up each row's Σ A² from the values they multiply anyway,
+//     and scale the product by inv_rms at the end, so the normalised A is never written.
+//   LORA: store_c adds a LoRA branch lora_scale·Σ_r U(m, r)·L(l_off + n, r), with U = x·Aᵀ
+//     computed beforehand (M, R) and L the adapter's B (rows of C's columns, R).
+// Bindings a kernel does not use under its constants still need a buffer bound (any readable
+// one); lib/ops/matmul.ts binds A there.
 
 override A_TRANS: u32 = 0u;
 override B_TRANS: u32 = 1u;
 override B_DTYPE: u32 = 0u;
+override NORM: u32 = 0u;
+override G_DTYPE: u32 = 0u;  // element type of g
+override LORA: u32 = 0u;
 
 struct Params {
   M: u32, N: u32, K: u32,
@@ -18,12 +29,19 @@ struct Params {
   a_off: u32, b_off: u32, c_off: u32,
   alpha: f32,
   accumulate: u32,
+  eps: f32,         // NORM
+  rank: u32,        // LORA: R
+  lora_scale: f32,  // LORA
+  l_off: u32,       // LORA: first row of L
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;        // (M, K) or (K, M)
 @group(0) @binding(2) var<storage, read> b: array<u32>;        // (N, K) or (K, N), packed
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;  // (M, N)
+@group(0) @binding(6) var<storage, read> g: array<u32>;        // (K) RMSNorm weight, packed
+@group(0) @binding(7) var<storage, read> u: array<f32>;        // (M, R) LoRA x·Aᵀ
+@group(0) @binding(8) var<storage, read> l: array<f32>;        // (l_off + N, R) LoRA B
 
 // A(m, k), 0 outside the matrix.
 fn load_a(m: u32, k: u32) -> f32 {
@@ -41,11 +59,31 @@ fn load_b(n: u32, k: u32) -> f32 {
   return packed_value(b[packed_word(i, B_DTYPE)], i, B_DTYPE);
 }
 
-// C(m, n) = alpha·product (+ C(m, n) when accumulating); nothing outside the matrix.
+// g(k), 0 outside the matrix (NORM).
+fn norm_weight(k: u32) -> f32 {
+  if (k >= p.K) { return 0.0; }
+  return packed_value(g[packed_word(k, G_DTYPE)], k, G_DTYPE);
+}
+
+// What the product of a row is scaled by: inv_rms from the row's Σ A² when NORM, else 1.
+fn row_scale(sum_sq: f32) -> f32 {
+  if (NORM == 0u) { return 1.0; }
+  return inverseSqrt(sum_sq / f32(p.K) + p.eps);
+}
+
+// C(m, n) = alpha·product (+ the LoRA branch) (+ C(m, n) when accumulating); nothing outside
+// the matrix.
 fn store_c(m: u32, n: u32, product: f32) {
   if (m >= p.M || n >= p.N) { return; }
   let idx = p.c_off + m * p.ldc + n;
   var v = p.alpha * product;
+  if (LORA == 1u) {
+    var branch = 0.0;
+    for (var r = 0u; r < p.rank; r++) {
+      branch = fma(u[m * p.rank + r], l[(p.l_off + n) * p.rank + r], branch);
+    }
+    v += p.lora_scale * branch;
+  }
   if (p.accumulate == 1u) { v += c[idx]; }
   c[idx] = v;
 }

@@ -10,6 +10,7 @@
 // buffers a whole number of 16-byte words long) whole blocks are read as vec4 words through a4
 // and b4; otherwise, and for the last partial block, element by element through a and b (the
 // same buffers: a vec4 view cannot reach the tail of a buffer not a multiple of 16 bytes long).
+// With NORM each block of A adds its rows' Σ A² to acc[16 + i] before it is scaled by g.
 //!include packed
 //!include matmul_io
 
@@ -107,8 +108,21 @@ fn load_scalar(m0: u32, n0: u32, k0: u32) -> Blocks {
   return blk;
 }
 
+// NORM: adds the A block's squares to each row's Σ A² (acc[16 + i]), then scales it by g.
+fn normalize(acc: ptr<function, array<f32, 20>>, blk: ptr<function, Blocks>, k0: u32) {
+  var w: array<vec4<f32>, 2>;  // g(k0..k0+7)
+  for (var kk = 0u; kk < KB; kk++) { w[kk / 4u][kk % 4u] = norm_weight(k0 + kk); }
+  for (var i = 0u; i < TM; i++) {
+    let lo = (*blk).a[2u * i];
+    let hi = (*blk).a[2u * i + 1u];
+    (*acc)[16u + i] += dot(lo, lo) + dot(hi, hi);
+    (*blk).a[2u * i] = lo * w[0];
+    (*blk).a[2u * i + 1u] = hi * w[1];
+  }
+}
+
 // acc(TM, TN) += A block · B blockᵀ.
-fn multiply(acc: ptr<function, array<f32, 16>>, blk: Blocks) {
+fn multiply(acc: ptr<function, array<f32, 20>>, blk: Blocks) {
   for (var i = 0u; i < TM; i++) {
     for (var j = 0u; j < TN; j++) {
       (*acc)[i * TN + j] += dot(blk.a[2u * i], blk.b[2u * j]) +
@@ -117,33 +131,40 @@ fn multiply(acc: ptr<function, array<f32, 16>>, blk: Blocks) {
   }
 }
 
-var<workgroup> partial: array<f32, 1024>;  // (16, WG): acc of every invocation, SPLIT > 1
+var<workgroup> partial: array<f32, 1280>;  // (20, WG): acc of every invocation, SPLIT > 1
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let s = lid.x % SPLIT;  // this invocation's share of K
   let m0 = wg.y * TM;
   let n0 = (wg.x * (WG / SPLIT) + lid.x / SPLIT) * TN;
-  var acc: array<f32, 16>;  // (TM, TN)
+  var acc: array<f32, 20>;  // (TM, TN) products, then (TM) Σ A² of the rows (NORM)
   let whole = select(0u, p.K / KB * KB, VEC == 1u);  // k below this is read as vec4
-  for (var k0 = s * KB; k0 < whole; k0 += SPLIT * KB) { multiply(&acc, load_vec4(m0, n0, k0)); }
+  for (var k0 = s * KB; k0 < whole; k0 += SPLIT * KB) {
+    var blk = load_vec4(m0, n0, k0);
+    if (NORM == 1u) { normalize(&acc, &blk, k0); }
+    multiply(&acc, blk);
+  }
   for (var k0 = whole + s * KB; k0 < p.K; k0 += SPLIT * KB) {
-    multiply(&acc, load_scalar(m0, n0, k0));
+    var blk = load_scalar(m0, n0, k0);
+    if (NORM == 1u) { normalize(&acc, &blk, k0); }
+    multiply(&acc, blk);
   }
   if (SPLIT > 1u) {
-    for (var e = 0u; e < 16u; e++) { partial[e * WG + lid.x] = acc[e]; }
+    for (var e = 0u; e < 20u; e++) { partial[e * WG + lid.x] = acc[e]; }
     workgroupBarrier();
     for (var stride = SPLIT / 2u; stride > 0u; stride /= 2u) {
       if (s < stride) {
-        for (var e = 0u; e < 16u; e++) { partial[e * WG + lid.x] += partial[e * WG + lid.x + stride]; }
+        for (var e = 0u; e < 20u; e++) { partial[e * WG + lid.x] += partial[e * WG + lid.x + stride]; }
       }
       workgroupBarrier();
     }
     if (s != 0u) { return; }
-    for (var e = 0u; e < 16u; e++) { acc[e] = partial[e * WG + lid.x]; }
+    for (var e = 0u; e < 20u; e++) { acc[e] = partial[e * WG + lid.x]; }
   }
   // Constant trip counts (no break) let the compiler keep acc in registers.
   for (var i = 0u; i < TM; i++) {
-    for (var j = 0u; j < TN; j++) { store_c(m0 + i, n0 + j, acc[i * TN + j]); }
+    let scale = row_scale(acc[16u + i]);
+    for (var j = 0u; j < TN; j++) { store_c(m0 + i, n0 + j, acc[i * TN + j] * scale); }
   }
 }

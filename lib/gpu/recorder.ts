@@ -20,8 +20,8 @@ export interface Dispatch {
   constants?: KernelConstants;
   /** Bytes of the kernel's uniform `Params` struct (see `ParamWriter`). */
   params: Uint8Array;
-  /** Storage buffers in binding order starting at binding 1. */
-  buffers: BufferArg[];
+  /** Storage buffers in binding order starting at binding 1; null skips a binding number. */
+  buffers: (BufferArg | null)[];
   /** Workgroup counts. */
   workgroups: [number, number?, number?];
   /**
@@ -209,6 +209,7 @@ export class CommandRecorder {
       resource: { buffer: uniforms, offset: uniformOffset, size: dispatch.params.byteLength },
     }];
     dispatch.buffers.forEach((arg, i) => {
+      if (arg === null) return;
       const resource = "buffer" in arg && !(arg instanceof GPUBuffer) ? arg : { buffer: arg };
       entries.push({ binding: i + 1, resource });
     });

@@ -16,9 +16,8 @@ import { ropeTables } from "../rope.ts";
 import { recordAttention } from "../ops/attention.ts";
 import { recordSwiglu } from "../ops/elementwise.ts";
 import { recordEmbedding } from "../ops/embedding.ts";
-import { recordLinear } from "../ops/matmul.ts";
-import { recordLoraDown, recordLoraUp } from "../ops/lora.ts";
-import { recordRmsnorm } from "../ops/rmsnorm.ts";
+import { type FusedNorm, type LinearForwardArgs, recordLinear } from "../ops/matmul.ts";
+import { recordLoraDown } from "../ops/lora.ts";
 import { recordRope } from "../ops/rope.ts";
 import { type GpuSamplingParams as GpuSampling, recordSample } from "../ops/sample.ts";
 import type { LlamaGpuWeights } from "./gpu_weights.ts";
@@ -274,7 +273,7 @@ export class LlamaGpuModel {
     }
     if (ids) this.#gpu.device.queue.writeBuffer(this.#buf("ids").buffer, 0, new Uint32Array(ids));
     const b = (name: string) => this.#buf(name).buffer;
-    const x = b("x"), norm = b("norm"), rstd = b("rstd"), q = b("q"), attn = b("attn");
+    const x = b("x"), q = b("q"), attn = b("attn");
     const eps = c.rmsNormEps;
     const rope = {
       cos: b("rope.cos"),
@@ -288,10 +287,11 @@ export class LlamaGpuModel {
     recordEmbedding(rec, b("ids"), w.embed, x, T); // x = embed[ids]
     for (let l = 0; l < c.numLayers; l++) {
       const layer = w.layers[l], k = b(`k.${l}`), v = b(`v.${l}`);
-      recordRmsnorm(rec, { x, weight: layer.inputNorm, y: norm, rstd, rows: T, eps }); // norm = rmsnorm(x)
-      this.#project(l, "q_proj", norm, q, T); // q = norm·Wqᵀ
-      this.#project(l, "k_proj", norm, k, T, pos); // k[pos..] = norm·Wkᵀ
-      this.#project(l, "v_proj", norm, v, T, pos); // v[pos..] = norm·Wvᵀ
+      // The RMSNorms are fused into the projections' loads of x: n = rmsnorm(x) is never stored.
+      const inputNorm = { weight: layer.inputNorm, eps };
+      this.#project(l, "q_proj", x, q, T, { norm: inputNorm }); // q = n·Wqᵀ
+      this.#project(l, "k_proj", x, k, T, { norm: inputNorm, yRow: pos }); // k[pos..] = n·Wkᵀ
+      this.#project(l, "v_proj", x, v, T, { norm: inputNorm, yRow: pos }); // v[pos..] = n·Wvᵀ
       recordRope(rec, { ...rope, x: q, heads: c.numHeads }); // rotate q
       recordRope(rec, { ...rope, x: k, heads: c.numKvHeads, rowOffset: pos }); // rotate new k
       recordAttention(rec, {
@@ -308,29 +308,24 @@ export class LlamaGpuModel {
         headDim: c.headDim,
         positionOffset: pos,
       }); // attn = softmax(q·kᵀ/√HD)·v
-      this.#project(l, "o_proj", attn, x, T, 0, true); // x += attn·Woᵀ
-      recordRmsnorm(rec, { x, weight: layer.postAttentionNorm, y: norm, rstd, rows: T, eps }); // norm = rmsnorm(x)
-      this.#project(l, "gate_proj", norm, b("gate"), T); // gate = norm·Wgᵀ
-      this.#project(l, "up_proj", norm, b("up"), T); // up = norm·Wuᵀ
+      this.#project(l, "o_proj", attn, x, T, { accumulate: true }); // x += attn·Woᵀ
+      const postNorm = { weight: layer.postAttentionNorm, eps };
+      this.#project(l, "gate_proj", x, b("gate"), T, { norm: postNorm }); // gate = n·Wgᵀ
+      this.#project(l, "up_proj", x, b("up"), T, { norm: postNorm }); // up = n·Wuᵀ
       recordSwiglu(rec, b("gate"), b("up"), b("hidden"), T * c.intermediateSize); // hidden = silu(gate)·up
-      this.#project(l, "down_proj", b("hidden"), x, T, 0, true); // x += hidden·Wdᵀ
+      this.#project(l, "down_proj", b("hidden"), x, T, { accumulate: true }); // x += hidden·Wdᵀ
     }
   }
 
   /** Records the final norm and LM head for `rows` rows of x from `row` into the logits buffer. */
   #recordLogits(row: number, rows: number): void {
-    const b = (name: string) => this.#buf(name).buffer;
-    const w = this.#weights, rec = this.#rec;
-    recordRmsnorm(rec, {
-      x: b("x"),
-      weight: w.finalNorm,
-      y: b("norm"),
-      rstd: b("rstd"),
+    const w = this.#weights;
+    recordLinear(this.#rec, this.#buf("x").buffer, this.#buf("logits").buffer, {
+      weight: w.lmHead,
       rows,
-      eps: this.config.rmsNormEps,
       xRowOffset: row,
-    }); // norm = rmsnorm(x[row..row+rows])
-    recordLinear(rec, b("norm"), b("logits"), { weight: w.lmHead, rows }); // logits = norm·Eᵀ
+      norm: { weight: w.finalNorm, eps: this.config.rmsNormEps },
+    }); // logits = rmsnorm(x[row..row+rows])·Eᵀ
   }
 
   /** Records sampling from logits row 0 into sampled[index] and the ids buffer. */
@@ -347,31 +342,31 @@ export class LlamaGpuModel {
     });
   }
 
-  /** y[yRow..] (+)= x·Wᵀ, plus scale·(x·Aᵀ)·Bᵀ when the projection is adapted. */
+  /**
+   * y[yRow..] (+)= n·Wᵀ, plus scale·(n·Aᵀ)·Bᵀ when the projection is adapted, where n is x, or
+   * rmsnorm(x) with `norm`. The norm is fused into each product's load of x, and the LoRA
+   * branch into the base product's store: u = n·Aᵀ first, then y = n·Wᵀ + s·u·Bᵀ.
+   */
   #project(
     layer: number,
     projection: Projection,
     x: GPUBuffer,
     y: GPUBuffer,
     rows: number,
-    yRow = 0,
-    accumulate = false,
+    options: { norm?: FusedNorm; yRow?: number; accumulate?: boolean },
   ): void {
     const weight = this.#weights.layers[layer].projections[projection];
-    recordLinear(this.#rec, x, y, { weight, rows, yRowOffset: yRow, accumulate });
+    const { norm, yRow = 0, accumulate } = options;
     const pair = this.#adapter?.pair(layer, projection);
-    if (!pair || !this.#adapter || !this.#loraU) return;
-    const [outFeatures, inFeatures] = projectionShape(this.config, projection);
-    const shape = {
-      rows,
-      inFeatures,
-      outFeatures,
-      rank: this.#adapter.rank,
-      scale: this.#adapter.scale,
-    };
-    const u = this.#loraU.buffer; // (T, R)
-    recordLoraDown(this.#rec, shape, x, pair.a, u); // u = x·Aᵀ
-    recordLoraUp(this.#rec, shape, u, pair.b, y, yRow); // y += s·u·Bᵀ
+    let lora: LinearForwardArgs["lora"];
+    if (pair && this.#adapter && this.#loraU) {
+      const [outFeatures, inFeatures] = projectionShape(this.config, projection);
+      const { rank, scale } = this.#adapter;
+      const u = this.#loraU.buffer; // (T, R)
+      recordLoraDown(this.#rec, { rows, inFeatures, outFeatures, rank, scale }, x, pair.a, u, norm); // u = n·Aᵀ
+      lora = { u, b: pair.b, rank, scale };
+    }
+    recordLinear(this.#rec, x, y, { weight, rows, yRowOffset: yRow, accumulate, norm, lora });
   }
 
   /** Allocates the planned buffers and fills the RoPE tables. */

@@ -58,8 +58,6 @@ export function planInference(config: LlamaConfig, sizes: InferenceSizes): Buffe
   const specs: BufferSpec[] = [
     { name: "ids", shape: [T], dtype: "u32", category: "activations" },
     act("x", [T, D]), // residual stream
-    act("norm", [T, D]), // RMSNorm output
-    act("rstd", [T]),
     act("q", [T, q]),
     act("attn", [T, q]), // attention output
     act("lse", [config.numHeads, T]),

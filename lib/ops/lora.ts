@@ -7,7 +7,7 @@
  * @module
  */
 import type { CommandRecorder } from "../gpu/recorder.ts";
-import { recordMatmul } from "./matmul.ts";
+import { type FusedNorm, recordMatmul } from "./matmul.ts";
 
 /** The sizes and scale of one adapted projection. */
 export interface LoraShape {
@@ -23,13 +23,14 @@ export interface LoraShape {
   scale: number;
 }
 
-/** u(M, R) = x(M, IN)·Aᵀ, with A (R, IN). */
+/** u(M, R) = norm(x)(M, IN)·Aᵀ, with A (R, IN), and norm the identity unless given. */
 export function recordLoraDown(
   rec: CommandRecorder,
   shape: LoraShape,
   x: GPUBuffer,
   a: GPUBuffer,
   u: GPUBuffer,
+  norm?: FusedNorm,
 ): void {
   const { rows, inFeatures, rank } = shape;
   recordMatmul(rec, {
@@ -41,6 +42,7 @@ export function recordLoraDown(
     K: inFeatures,
     bLayout: "nk",
     bDtype: "f32",
+    norm,
   });
 }
 

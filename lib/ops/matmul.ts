@@ -21,7 +21,32 @@ import {
   SMALL_M,
 } from "./matmul_variants.ts";
 
-/** Arguments of {@linkcode recordMatmul}: C = alpha·op(A)·op(B) (+ C). */
+/** RMSNorm fused into a product's load of A: A(m, k) becomes A(m, k)·g(k)/rms(A(m, :)). */
+export interface FusedNorm {
+  /** The norm's weight g (K), one chunk, in its stored dtype. */
+  weight: GpuTensor;
+  /** Added to the mean square. */
+  eps: number;
+}
+
+/** A LoRA branch added to a product's output: C += scale·U·Lᵀ. */
+export interface FusedLora {
+  /** U = x·Aᵀ (M, R), f32, computed beforehand (`recordLoraDown`). */
+  u: GPUBuffer;
+  /** The adapter's B (OUT, R), f32: its row n goes with column n of C. */
+  b: GPUBuffer;
+  /** Rank R. */
+  rank: number;
+  /** Scale s. */
+  scale: number;
+  /** Row of B that goes with column 0 of C (a weight chunk's first row); default 0. */
+  bRowOffset?: number;
+}
+
+/**
+ * Arguments of {@linkcode recordMatmul}: C = alpha·op(norm(A))·op(B) (+ s·U·Lᵀ) (+ C), where
+ * norm is the identity unless `norm` is given.
+ */
 export interface MatmulArgs {
   /** A, f32: (M, K), or (K, M) when `aTransposed`. */
   a: GPUBuffer;
@@ -57,6 +82,10 @@ export interface MatmulArgs {
   alpha?: number;
   /** Add to C instead of overwriting it. */
   accumulate?: boolean;
+  /** Normalise A's rows on load (A must not be transposed). */
+  norm?: FusedNorm;
+  /** Add a LoRA branch to C. */
+  lora?: FusedLora;
   /**
    * Use this kernel variant (tests and benchmarks). By default the adapter's choice for the
    * class of M; a `matmul_vec4` variant falls back to `tiled` when A or B is shorter than 16
@@ -80,12 +109,21 @@ export function recordMatmul(rec: CommandRecorder, args: MatmulArgs): void {
   const ldb = args.ldb ?? (args.bLayout === "nk" ? K : N);
   const ldc = args.ldc ?? N;
   const aOffset = args.aOffset ?? 0, bOffset = args.bOffset ?? 0;
+  const { norm, lora } = args;
+  if (norm && aT) throw new RangeError("A fused RMSNorm needs A stored (M, K), not transposed");
+  if (norm && (norm.weight.numel !== K || norm.weight.chunks.length !== 1)) {
+    throw new RangeError(
+      `RMSNorm weight of shape (${norm.weight.shape}) does not match K = ${K} in one chunk`,
+    );
+  }
   const params = new ParamWriter()
     .u32(M).u32(N).u32(K)
     .u32(lda).u32(ldb).u32(ldc)
     .u32(aOffset).u32(bOffset).u32(args.cOffset ?? 0)
     .f32(args.alpha ?? 1)
     .u32(args.accumulate ? 1 : 0)
+    .f32(norm?.eps ?? 0)
+    .u32(lora?.rank ?? 0).f32(lora?.scale ?? 0).u32(lora?.bRowOffset ?? 0)
     .bytes();
   // Whole 16-byte words (4 f32, or 8 bf16/f16 values of B) can be read as vec4.
   const bWord = args.bDtype === "f32" ? 4 : 8;
@@ -96,17 +134,22 @@ export function recordMatmul(rec: CommandRecorder, args: MatmulArgs): void {
     B_TRANS: args.bLayout === "nk" ? 1 : 0,
     B_DTYPE: dtypeCode(args.bDtype),
     VEC: aligned ? 1 : 0,
+    NORM: norm ? 1 : 0,
+    G_DTYPE: dtypeCode(norm?.weight.dtype ?? "f32"),
+    LORA: lora ? 1 : 0,
   };
+  // Bindings 6–8 (g, U, L); A stands in for those the constants leave unused.
+  const fused = [norm?.weight.chunks[0].buffer ?? args.a, lora?.u ?? args.a, lora?.b ?? args.a];
   const pipeline = (name: MatmulVariantName) => pipelineOf(MATMUL_VARIANTS[name], layout, N);
   const { kernel, constants, rows, columns } = pipeline(variantOf(rec, args, M));
   rec.dispatch({
     kernel,
     constants,
     params,
-    // matmul_vec4 binds A and B twice: as elements and as 16-byte words.
+    // matmul_vec4 binds A and B twice: as elements and as 16-byte words (bindings 4 and 5).
     buffers: kernel === "matmul"
-      ? [args.a, args.b, args.c]
-      : [args.a, args.b, args.c, args.a, args.b],
+      ? [args.a, args.b, args.c, null, null, ...fused]
+      : [args.a, args.b, args.c, args.a, args.b, ...fused],
     workgroups: [Math.ceil(N / columns), Math.ceil(M / rows)],
     alsoPrepare: args.variant
       ? []
@@ -121,7 +164,7 @@ export function recordMatmul(rec: CommandRecorder, args: MatmulArgs): void {
  */
 function pipelineOf(
   variant: MatmulVariant,
-  layout: { A_TRANS: number; B_TRANS: number; B_DTYPE: number; VEC: number },
+  layout: KernelConstants & { VEC: number },
   N: number,
 ): { kernel: MatmulVariant["kernel"]; constants: KernelConstants; rows: number; columns: number } {
   if (variant.kernel === "matmul") {
@@ -167,15 +210,28 @@ export interface LinearArgs {
   accumulate?: boolean;
 }
 
+/** The forward form's extra arguments: row offsets and the fusions of {@linkcode MatmulArgs}. */
+export interface LinearForwardArgs extends LinearArgs {
+  /** First row of x. */
+  xRowOffset?: number;
+  /** First row of y. */
+  yRowOffset?: number;
+  /** RMSNorm applied to x on load. */
+  norm?: FusedNorm;
+  /** LoRA branch added to y; `bRowOffset` is set per weight chunk. */
+  lora?: Omit<FusedLora, "bRowOffset">;
+}
+
 /**
- * y(M, N) = alpha · x(M, K) · Wᵀ (+ y). Each weight chunk writes its own slice of columns.
- * `xRowOffset` / `yRowOffset` select the first row (to project only the last token, say).
+ * y(M, N) = alpha · norm(x)(M, K) · Wᵀ (+ s·U·Bᵀ) (+ y). Each weight chunk writes its own slice
+ * of columns. `xRowOffset` / `yRowOffset` select the first row (to project only the last
+ * token, say).
  */
 export function recordLinear(
   rec: CommandRecorder,
   x: GPUBuffer,
   y: GPUBuffer,
-  args: LinearArgs & { xRowOffset?: number; yRowOffset?: number },
+  args: LinearForwardArgs,
 ): void {
   const [N, K] = args.weight.shape;
   for (const chunk of args.weight.chunks) {
@@ -193,6 +249,8 @@ export function recordLinear(
       cOffset: (args.yRowOffset ?? 0) * N + chunk.rowStart,
       alpha: args.alpha,
       accumulate: args.accumulate,
+      norm: args.norm,
+      lora: args.lora && { ...args.lora, bRowOffset: chunk.rowStart },
     });
   }
 }

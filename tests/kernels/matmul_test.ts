@@ -8,6 +8,7 @@ import type { Gpu } from "../../lib/gpu/device.ts";
 import { CommandRecorder, type Dispatch } from "../../lib/gpu/recorder.ts";
 import { linearBackward, linearForward } from "../../lib/reference/linear.ts";
 import { matmulNT } from "../../lib/reference/matmul.ts";
+import { rmsnormForward } from "../../lib/reference/rmsnorm.ts";
 import { recordLinear, recordLinearBackward, recordMatmul } from "../../lib/ops/matmul.ts";
 import {
   MATMUL_VARIANTS,
@@ -238,6 +239,141 @@ gpuTest(
     }
   },
 );
+
+/** Elementwise a + s·b. */
+function plusScaled(a: Float32Array, b: Float32Array, s: number): Float32Array {
+  return a.map((v, i) => v + s * b[i]);
+}
+
+const EPS = 1e-5, RANK = 3, LORA_SCALE = 0.75;
+
+gpuTest(
+  "every matmul variant fuses RMSNorm into its load of A and a LoRA branch into its store",
+  async (gpu) => {
+    const rng = new Rng(7);
+    for (const [M, N, K] of [...SHAPES, [1, 70, 64]]) {
+      const x = randomF32(rng, M * K, 3); // (M, K), not unit scale, so the norm matters
+      const u = randomF32(rng, M * RANK); // (M, R)
+      const l = randomF32(rng, N * RANK); // (N, R)
+      const c0 = randomF32(rng, M * N); // (M, N), what an accumulating product adds to
+      const weight = tensorOf(gpu, [N, K], randomF32(rng, N * K), "bf16"); // (N, K)
+      const branch = matmulNT(u, l, M, RANK, N); // (M, N)
+      const [xBuf, uBuf, lBuf] = [upload(gpu, x), upload(gpu, u), upload(gpu, l)];
+      for (const gDtype of WEIGHT_DTYPES) {
+        const g = tensorOf(gpu, [K], randomF32(rng, K), gDtype); // (K)
+        const normed = rmsnormForward(x, g.rounded, M, K, EPS).y; // (M, K)
+        const plain = matmulNT(x, weight.rounded, M, K, N); // (M, N)
+        const normedProduct = matmulNT(normed, weight.rounded, M, K, N); // (M, N)
+        const norm = { weight: g.tensor, eps: EPS };
+        const lora = { u: uBuf, b: lBuf, rank: RANK, scale: LORA_SCALE };
+        const fusions = [
+          { name: "norm", norm, expected: normedProduct },
+          { name: "lora", lora, expected: plusScaled(plain, branch, LORA_SCALE) },
+          {
+            name: "norm + lora, accumulating",
+            norm,
+            lora,
+            accumulate: true,
+            expected: plusScaled(plusScaled(normedProduct, branch, LORA_SCALE), c0, 1),
+          },
+        ];
+        for (const variant of VARIANTS) {
+          const c = fusions.map(() => upload(gpu, c0)); // (M, N) each
+          await runRecorded(
+            gpu,
+            "fused matmul",
+            (rec) =>
+              fusions.forEach((f, i) =>
+                recordMatmul(rec, {
+                  a: xBuf,
+                  b: weight.tensor.chunks[0].buffer,
+                  c: c[i],
+                  M,
+                  N,
+                  K,
+                  bLayout: "nk",
+                  bDtype: "bf16",
+                  variant,
+                  ...f,
+                })
+              ),
+          );
+          for (const [i, f] of fusions.entries()) {
+            assertClose(await readF32(gpu, c[i], M * N), f.expected, {
+              atol: 1e-4,
+              rtol: 1e-4,
+              label: `${variant} ${M}×${N}×${K} ${f.name}, g ${gDtype}`,
+            });
+          }
+        }
+      }
+    }
+  },
+);
+
+gpuTest(
+  "recordLinear over a chunked weight fuses the norm and gives each chunk its rows of LoRA B",
+  async () => {
+    const rng = new Rng(8);
+    const [rows, Kw] = [5, 40];
+    const x = randomF32(rng, rows * Kw, 2); // (rows, K)
+    const u = randomF32(rng, rows * RANK); // (rows, R)
+    const l = randomF32(rng, N * RANK); // (N, R)
+    const small = await testGpu({ maxBindingBytes: 16 * Kw * 2 }); // 16 bf16 rows per chunk
+    const weight = tensorOf(small, [N, Kw], randomF32(rng, N * Kw), "bf16"); // (N, K)
+    const g = tensorOf(small, [Kw], randomF32(rng, Kw), "bf16"); // (K)
+    assert.equal(weight.tensor.chunks.length, 5);
+    const normed = rmsnormForward(x, g.rounded, rows, Kw, EPS).y; // (rows, K)
+    const expected = plusScaled(
+      linearForward(normed, weight.rounded, rows, Kw, N),
+      matmulNT(u, l, rows, RANK, N),
+      LORA_SCALE,
+    ); // (rows, N)
+    for (const variant of VARIANTS) {
+      await withChoice(small, variant, async () => {
+        const y = emptyF32(small, rows * N); // (rows, N)
+        await runRecorded(small, "fused linear", (rec) =>
+          recordLinear(rec, upload(small, x), y, {
+            weight: weight.tensor,
+            rows,
+            norm: { weight: g.tensor, eps: EPS },
+            lora: { u: upload(small, u), b: upload(small, l), rank: RANK, scale: LORA_SCALE },
+          }));
+        assertClose(await readF32(small, y, rows * N), expected, {
+          atol: 1e-4,
+          rtol: 1e-4,
+          label: `${variant} chunked fused linear`,
+        });
+      });
+    }
+  },
+);
+
+gpuTest("a fused RMSNorm refuses a transposed A and a weight of the wrong length", async (gpu) => {
+  const rng = new Rng(9);
+  const buf = upload(gpu, randomF32(rng, 64));
+  const g = tensorOf(gpu, [7], randomF32(rng, 7)).tensor;
+  const args = {
+    a: buf,
+    b: buf,
+    c: buf,
+    M: 2,
+    N: 4,
+    K: 8,
+    bLayout: "nk" as const,
+    bDtype: "f32" as const,
+  };
+  const rec = new CommandRecorder(gpu);
+  assert.throws(
+    () => recordMatmul(rec, { ...args, aTransposed: true, norm: { weight: g, eps: EPS } }),
+    /fused RMSNorm needs A stored \(M, K\), not transposed/,
+  );
+  assert.throws(
+    () => recordMatmul(rec, { ...args, norm: { weight: g, eps: EPS } }),
+    /RMSNorm weight of shape \(7\) does not match K = 8/,
+  );
+  rec.dispose();
+});
 
 gpuTest("recordLinearBackward over a chunked weight matches the reference", async () => {
   const rng = new Rng(4);
