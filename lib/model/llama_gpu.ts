@@ -280,8 +280,11 @@ export class LlamaGpuModel {
       sin: b("rope.sin"),
       rows: T,
       T,
+      qHeads: c.numHeads,
+      kHeads: c.numKvHeads,
       headDim: c.headDim,
       positionOffset: pos,
+      kRowOffset: pos,
     };
 
     recordEmbedding(rec, b("ids"), w.embed, x, T); // x = embed[ids]
@@ -292,8 +295,7 @@ export class LlamaGpuModel {
       this.#project(l, "q_proj", x, q, T, { norm: inputNorm }); // q = n·Wqᵀ
       this.#project(l, "k_proj", x, k, T, { norm: inputNorm, yRow: pos }); // k[pos..] = n·Wkᵀ
       this.#project(l, "v_proj", x, v, T, { norm: inputNorm, yRow: pos }); // v[pos..] = n·Wvᵀ
-      recordRope(rec, { ...rope, x: q, heads: c.numHeads }); // rotate q
-      recordRope(rec, { ...rope, x: k, heads: c.numKvHeads, rowOffset: pos }); // rotate new k
+      recordRope(rec, { ...rope, q, k }); // rotate q and the keys just appended to the cache
       recordAttention(rec, {
         q,
         k,

@@ -357,8 +357,7 @@ export class GpuLoraTrainer {
     this.#project(l, "q_proj", a.n1, a.q); // q = n1·Wqᵀ (+ LoRA)
     this.#project(l, "k_proj", a.n1, a.k); // k = n1·Wkᵀ (+ LoRA)
     this.#project(l, "v_proj", a.n1, a.v); // v = n1·Wvᵀ (+ LoRA)
-    recordRope(rec, { ...rope, x: a.q, heads: c.numHeads }); // rotate q
-    recordRope(rec, { ...rope, x: a.k, heads: c.numKvHeads }); // rotate k
+    recordRope(rec, { ...rope, q: a.q, k: a.k }); // rotate q and k
     recordAttention(rec, {
       q: a.q,
       k: a.k,
@@ -545,8 +544,7 @@ export class GpuLoraTrainer {
       headDim: c.headDim,
     }); // d q, d k, d v
     const rope = this.#ropeArgs(true);
-    recordRope(rec, { ...rope, x: g("q"), heads: c.numHeads }); // un-rotate d q
-    recordRope(rec, { ...rope, x: g("k"), heads: c.numKvHeads }); // un-rotate d k
+    recordRope(rec, { ...rope, q: g("q"), k: g("k") }); // un-rotate d q and d k
     this.#projectBackward(l, "q_proj", a.n1, g("q"), dn, false); // d n1 = d q·Wq
     this.#projectBackward(l, "k_proj", a.n1, g("k"), dn, true); // d n1 += d k·Wk
     this.#projectBackward(l, "v_proj", a.n1, g("v"), dn, true); // d n1 += d v·Wv
@@ -659,6 +657,8 @@ export class GpuLoraTrainer {
       sin: this.#b("rope.sin"),
       rows: B * T,
       T,
+      qHeads: this.config.numHeads,
+      kHeads: this.config.numKvHeads,
       headDim: this.config.headDim,
       positionOffset: 0,
       inverse,
