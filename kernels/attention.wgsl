@@ -27,23 +27,34 @@
 // only pads). Key/value tile rows are padded to HD/4 + 1 vec4s so that the 16 lanes reading 16
 // different keys at one column fall in different shared-memory banks on GPUs. Workgroup memory
 // is 13 152 bytes, under WebGPU's 16 KiB minimum limit, which is what bounds ROWS × BK.
-// Decode (T = 1) gets KV × B workgroups, each walking the whole context; splitting the context
-// across workgroups (flash-decoding) would need a second combine dispatch and a scratch buffer,
-// and is left out.
+//
+// Split context (flash-decoding, SPLIT = 1). Decode (T = 1) has only KV × B row blocks, each
+// walking the whole context, which leaves most of a GPU idle. With SPLIT the visible keys are
+// cut into chunks of p.chunk keys (a multiple of BK) and workgroup x serves row block
+// x % blocks over chunk x / blocks: the same tile loop over that chunk's keys only. Instead of
+// o and lse it writes each row's partial softmax to binding 4, a scratch of p.chunks records
+// per row: the unnormalised acc = Σ exp(score − m)·v, then m (the max score, MASKED when the
+// row sees no key of the chunk) and l = Σ exp(score − m). kernels/attention_combine.wgsl
+// merges a row's records into o and lse. lib/ops/attention.ts decides when to split.
+
+override SPLIT: u32 = 0u;  // 1: one chunk of keys per workgroup, partials to binding 4
 
 struct Params {
   T: u32, H: u32, KV: u32, HD: u32,
   pos_offset: u32,
   S: u32,
   scale: f32,
+  chunk: u32,   // SPLIT: keys per chunk, a multiple of BK
+  chunks: u32,  // SPLIT: NC, chunks of the visible keys
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;            // (B, T, H, HD)
 @group(0) @binding(2) var<storage, read> k: array<f32>;            // (B, S, KV, HD)
 @group(0) @binding(3) var<storage, read> v: array<f32>;            // (B, S, KV, HD)
-@group(0) @binding(4) var<storage, read_write> o: array<f32>;      // (B, T, H, HD)
-@group(0) @binding(5) var<storage, read_write> lse: array<f32>;    // (B, H, T)
+// (B, T, H, HD); with SPLIT the partials (B, T, H, NC, HD + 2): acc (HD), m, l per record
+@group(0) @binding(4) var<storage, read_write> o: array<f32>;
+@group(0) @binding(5) var<storage, read_write> lse: array<f32>;    // (B, H, T); unused by SPLIT
 
 const WG = 64u;
 const ROWS = 8u;            // query rows per workgroup (ROWS in lib/ops/attention.ts)
@@ -61,10 +72,10 @@ var<workgroup> row_m: array<f32, ROWS>;           // (ROWS) running max of the s
 var<workgroup> row_l: array<f32, ROWS>;           // (ROWS) running Σ exp(score − max)
 var<workgroup> row_scale: array<f32, ROWS>;       // (ROWS) exp(old max − new max) of the tile
 
-// Offset in q and o of block row n (n = t·G + g of kv head kvh, sequence b).
-fn row_offset(b: u32, kvh: u32, n: u32) -> u32 {
+// Row (b, t, h) of q and o, flattened, of block row n (n = t·G + g of kv head kvh, sequence b).
+fn row_index(b: u32, kvh: u32, n: u32) -> u32 {
   let group = p.H / p.KV;
-  return ((b * p.T + n / group) * p.H + kvh * group + n % group) * p.HD;
+  return (b * p.T + n / group) * p.H + kvh * group + n % group;
 }
 
 // Loads keys (or values, when from_v) j0 .. j0 + count − 1 of the kv head whose key 0 starts at
@@ -93,11 +104,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let group = p.H / p.KV;
   let kvh = wg.y;
   let b = wg.z;
-  let n0 = wg.x * ROWS;                          // first block row
+  let blocks = (p.T * group + ROWS - 1u) / ROWS;
+  let chunk_id = wg.x / blocks;                  // 0 without SPLIT
+  let n0 = (wg.x % blocks) * ROWS;               // first block row
   let rows = min(ROWS, p.T * group - n0);        // block rows that exist
   let hd4 = (p.HD + 3u) / 4u;
   let ks = hd4 + 1u;                             // kv_tile row stride, padded
-  let last = p.pos_offset + (n0 + rows - 1u) / group;  // last key any row of the block sees
+  // Keys j_begin .. j_end − 1: up to the last key any row of the block sees, within the chunk.
+  var j_begin = 0u;
+  var j_end = p.pos_offset + (n0 + rows - 1u) / group + 1u;
+  if (SPLIT == 1u) {
+    j_begin = chunk_id * p.chunk;
+    j_end = min(j_end, j_begin + p.chunk);
+  }
   let kv_base = b * p.S * p.KV * p.HD + kvh * p.HD;
   let lane = li % LANES;
   let quad = li / LANES;
@@ -107,7 +126,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   for (var e = li; e < rows * hd4; e += WG) {
     let r = e / hd4;
     let c = e % hd4;
-    let src = row_offset(b, kvh, n0 + r) + 4u * c;
+    let src = row_index(b, kvh, n0 + r) * p.HD + 4u * c;
     var x = vec4<f32>(0.0);
     for (var i = 0u; i < 4u; i++) {
       if (4u * c + i < p.HD) { x[i] = q[src + i]; }
@@ -120,8 +139,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
   var acc: array<vec4<f32>, 4>;  // (2 row sets, 2 column sets) output vec4s, unnormalised
 
-  for (var j0 = 0u; j0 <= last; j0 += BK) {
-    let count = min(BK, last + 1u - j0);
+  for (var j0 = j_begin; j0 < j_end; j0 += BK) {
+    let count = min(BK, j_end - j0);
     load_tile(false, kv_base, j0, count, ks, li);
     workgroupBarrier();
 
@@ -177,12 +196,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
   }
 
+  let record = p.HD + 2u;  // SPLIT: floats of a partial record
   for (var a = 0u; a < 4u; a++) {
     let r = quad + 4u * (a / 2u);
     let c = lane + LANES * (a % 2u);
     if (r < rows && c < hd4) {
-      let dst = row_offset(b, kvh, n0 + r) + 4u * c;
-      let out = acc[a] / row_l[r];
+      let row = row_index(b, kvh, n0 + r);
+      var dst = row * p.HD + 4u * c;
+      var out = acc[a];
+      if (SPLIT == 1u) {
+        dst = (row * p.chunks + chunk_id) * record + 4u * c;
+      } else {
+        out /= row_l[r];
+      }
       for (var e = 0u; e < 4u; e++) {
         if (4u * c + e < p.HD) { o[dst + e] = out[e]; }
       }
@@ -190,7 +216,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
   if (li < rows) {
     let n = n0 + li;
-    let h = kvh * group + n % group;
-    lse[(b * p.H + h) * p.T + n / group] = row_m[li] + log(row_l[li]);
+    if (SPLIT == 1u) {
+      let dst = (row_index(b, kvh, n) * p.chunks + chunk_id) * record + p.HD;
+      o[dst] = row_m[li];
+      o[dst + 1u] = row_l[li];
+    } else {
+      let h = kvh * group + n % group;
+      lse[(b * p.H + h) * p.T + n / group] = row_m[li] + log(row_l[li]);
+    }
   }
 }

@@ -15,6 +15,7 @@ import matmulIo from "../../kernels/_matmul_io.wgsl" with { type: "text" };
 import adamw from "../../kernels/adamw.wgsl" with { type: "text" };
 import add from "../../kernels/add.wgsl" with { type: "text" };
 import attention from "../../kernels/attention.wgsl" with { type: "text" };
+import attentionCombine from "../../kernels/attention_combine.wgsl" with { type: "text" };
 import attentionBackwardDkv from "../../kernels/attention_backward_dkv.wgsl" with { type: "text" };
 import attentionBackwardDq from "../../kernels/attention_backward_dq.wgsl" with { type: "text" };
 import clipScale from "../../kernels/clip_scale.wgsl" with { type: "text" };
@@ -57,6 +58,7 @@ export const RAW_KERNEL_SOURCES = {
   adamw,
   add,
   attention,
+  attention_combine: attentionCombine,
   attention_backward_dkv: attentionBackwardDkv,
   attention_backward_dq: attentionBackwardDq,
   clip_scale: clipScale,

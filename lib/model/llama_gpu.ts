@@ -309,7 +309,8 @@ export class LlamaGpuModel {
         kvHeads: c.numKvHeads,
         headDim: c.headDim,
         positionOffset: pos,
-      }); // attn = softmax(q·kᵀ/√HD)·v
+        scratch: b("attn.partials"),
+      }); // attn = softmax(q·kᵀ/√HD)·v (split across chunks of keys in long decode)
       this.#project(l, "o_proj", attn, x, T, { accumulate: true }); // x += attn·Woᵀ
       const postNorm = { weight: layer.postAttentionNorm, eps };
       this.#project(l, "gate_proj", x, b("gate"), T, { norm: postNorm }); // gate = n·Wgᵀ

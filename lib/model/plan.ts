@@ -11,6 +11,7 @@
 import type { LlamaConfig } from "../llama_config.ts";
 import { type GpuDType, gpuDTypeBytes } from "../gpu/tensor.ts";
 import { shapeSize } from "../safetensors.ts";
+import { attentionScratchShape } from "../ops/attention.ts";
 
 /** One planned buffer. */
 export interface BufferSpec {
@@ -69,6 +70,17 @@ export function planInference(config: LlamaConfig, sizes: InferenceSizes): Buffe
     { name: "sampled", shape: [MAX_CHAINED_STEPS], dtype: "u32", category: "activations" },
     { name: "rope.cos", shape: [S, config.headDim / 2], dtype: "f32", category: "workspace" },
     { name: "rope.sin", shape: [S, config.headDim / 2], dtype: "f32", category: "workspace" },
+    {
+      name: "attn.partials", // (8/G or 1 tokens, H, NC chunks, HD + 2): split decode partials
+      shape: attentionScratchShape({
+        heads: config.numHeads,
+        kvHeads: config.numKvHeads,
+        headDim: config.headDim,
+        maxContext: S,
+      }),
+      dtype: "f32",
+      category: "workspace",
+    },
   ];
   for (let l = 0; l < config.numLayers; l++) {
     specs.push({ name: `k.${l}`, shape: [S, kv], dtype: "f32", category: "kv-cache" });

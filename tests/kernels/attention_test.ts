@@ -3,8 +3,14 @@
 import { assertClose } from "../_assert_close.ts";
 import assert from "node:assert/strict";
 import { emptyF32, gpuTest, readF32, upload } from "../_gpu.ts";
+import type { Gpu } from "../../lib/gpu/device.ts";
 import { CommandRecorder } from "../../lib/gpu/recorder.ts";
-import { recordAttention } from "../../lib/ops/attention.ts";
+import {
+  attentionScratchShape,
+  attentionSplit,
+  type AttentionSplitDims,
+  recordAttention,
+} from "../../lib/ops/attention.ts";
 import { attentionForward } from "../../lib/reference/attention.ts";
 import { Rng } from "../../lib/rng.ts";
 import { randomF32, runRecorded } from "./_kernels.ts";
@@ -60,65 +66,195 @@ function referenceLse(q: Float32Array, k: Float32Array, c: Case): Float64Array {
   return out;
 }
 
-for (const c of CASES) {
-  gpuTest(`attention matches the reference: ${c.name}`, async (gpu) => {
-    const rng = new Rng(40 + c.T);
-    const qRow = c.H * c.HD, kvRow = c.KV * c.HD;
-    const q = randomF32(rng, c.B * c.T * qRow); // (B, T, H, HD)
-    const k = randomF32(rng, c.B * c.S * kvRow); // (B, S, KV, HD); slots past offset + T unread
-    const v = randomF32(rng, c.B * c.S * kvRow); // (B, S, KV, HD)
-    const out = emptyF32(gpu, c.B * c.T * qRow), lse = emptyF32(gpu, c.B * c.H * c.T);
-    await runRecorded(gpu, "attention", (rec) =>
-      recordAttention(rec, {
-        q: upload(gpu, q),
-        k: upload(gpu, k),
-        v: upload(gpu, v),
-        out,
-        lse,
-        batch: c.B,
-        T: c.T,
-        S: c.S,
-        heads: c.H,
-        kvHeads: c.KV,
-        headDim: c.HD,
-        positionOffset: c.offset,
-      }));
-    const gotOut = await readF32(gpu, out, c.B * c.T * qRow);
-    const gotLse = await readF32(gpu, lse, c.B * c.H * c.T);
-    const keys = (c.offset + c.T) * kvRow;
-    for (let b = 0; b < c.B; b++) {
-      const qb = q.subarray(b * c.T * qRow, (b + 1) * c.T * qRow); // (T, H·HD)
-      const kb = k.subarray(b * c.S * kvRow, b * c.S * kvRow + keys); // (offset + T, KV·HD)
-      const vb = v.subarray(b * c.S * kvRow, b * c.S * kvRow + keys); // (offset + T, KV·HD)
-      const dims = { t: c.T, h: c.H, kv: c.KV, hd: c.HD, offset: c.offset };
-      assertClose(
-        gotOut.subarray(b * c.T * qRow, (b + 1) * c.T * qRow),
-        attentionForward(qb, kb, vb, dims).out,
-        {
-          atol: 1e-5,
-          rtol: 1e-4,
-          label: `out of sequence ${b}`,
-        },
-      );
-      assertClose(gotLse.subarray(b * c.H * c.T, (b + 1) * c.H * c.T), referenceLse(qb, kb, c), {
-        atol: 1e-5,
-        rtol: 1e-5,
-        label: `lse of sequence ${b}`,
-      });
-    }
-  });
+/** How a case runs: in one pass, split by a forced chunk, or with a scratch and the rule. */
+type Path = { split: "none" } | { split: "chunk"; chunk: number } | { split: "rule" };
+
+/** Random q, k, v of a case: (B, T, H, HD), (B, S, KV, HD), (B, S, KV, HD). */
+function inputsOf(c: Case) {
+  const rng = new Rng(40 + c.T);
+  return {
+    q: randomF32(rng, c.B * c.T * c.H * c.HD), // (B, T, H, HD)
+    k: randomF32(rng, c.B * c.S * c.KV * c.HD), // (B, S, KV, HD); slots past offset + T unread
+    v: randomF32(rng, c.B * c.S * c.KV * c.HD), // (B, S, KV, HD)
+  };
 }
 
-gpuTest("attention rejects heads that kv heads do not divide, and keys past S", (gpu) => {
-  const buf = emptyF32(gpu, 64);
-  const args = { q: buf, k: buf, v: buf, out: buf, lse: buf, batch: 1, T: 2, S: 4 };
-  const shape = { heads: 6, kvHeads: 4, headDim: 8, positionOffset: 0 };
-  const rec = new CommandRecorder(gpu);
-  assert.throws(() => recordAttention(rec, { ...args, ...shape }), /Heads 6 .* kv heads 4/);
-  assert.throws(
-    () => recordAttention(rec, { ...args, ...shape, kvHeads: 2, positionOffset: 3 }),
-    /Attention over 5 keys exceeds 4 slots/,
+/** A scratch (B, T, H, NC, HD + 2) of `chunks` chunks. */
+function scratchOf(gpu: Gpu, c: Case, chunks: number): GPUBuffer {
+  return emptyF32(gpu, c.B * c.T * c.H * chunks * (c.HD + 2));
+}
+
+/** The output (B, T, H, HD) and lse (B, H, T) of a case's attention on the GPU. */
+async function runAttention(
+  gpu: Gpu,
+  c: Case,
+  inputs: { q: Float32Array; k: Float32Array; v: Float32Array },
+  path: Path,
+): Promise<{ out: Float32Array; lse: Float32Array }> {
+  const out = emptyF32(gpu, c.B * c.T * c.H * c.HD), lse = emptyF32(gpu, c.B * c.H * c.T);
+  const keys = c.offset + c.T;
+  const split = path.split === "none"
+    ? {}
+    : path.split === "chunk"
+    ? { scratch: scratchOf(gpu, c, Math.ceil(keys / path.chunk)), splitChunk: path.chunk }
+    : { scratch: scratchOf(gpu, c, Math.ceil(keys / 64)) };
+  await runRecorded(gpu, "attention", (rec) =>
+    recordAttention(rec, {
+      q: upload(gpu, inputs.q),
+      k: upload(gpu, inputs.k),
+      v: upload(gpu, inputs.v),
+      out,
+      lse,
+      batch: c.B,
+      T: c.T,
+      S: c.S,
+      heads: c.H,
+      kvHeads: c.KV,
+      headDim: c.HD,
+      positionOffset: c.offset,
+      ...split,
+    }));
+  return {
+    out: await readF32(gpu, out, c.B * c.T * c.H * c.HD),
+    lse: await readF32(gpu, lse, c.B * c.H * c.T),
+  };
+}
+
+/** Runs a case on `path` and checks its output and lse against the reference. */
+async function checkAgainstReference(gpu: Gpu, c: Case, path: Path): Promise<void> {
+  const inputs = inputsOf(c);
+  const { q, k, v } = inputs;
+  const got = await runAttention(gpu, c, inputs, path);
+  const qRow = c.H * c.HD, kvRow = c.KV * c.HD;
+  const keys = (c.offset + c.T) * kvRow;
+  for (let b = 0; b < c.B; b++) {
+    const qb = q.subarray(b * c.T * qRow, (b + 1) * c.T * qRow); // (T, H·HD)
+    const kb = k.subarray(b * c.S * kvRow, b * c.S * kvRow + keys); // (offset + T, KV·HD)
+    const vb = v.subarray(b * c.S * kvRow, b * c.S * kvRow + keys); // (offset + T, KV·HD)
+    const dims = { t: c.T, h: c.H, kv: c.KV, hd: c.HD, offset: c.offset };
+    assertClose(
+      got.out.subarray(b * c.T * qRow, (b + 1) * c.T * qRow),
+      attentionForward(qb, kb, vb, dims).out,
+      {
+        atol: 1e-5,
+        rtol: 1e-4,
+        label: `out of sequence ${b}`,
+      },
+    );
+    assertClose(got.lse.subarray(b * c.H * c.T, (b + 1) * c.H * c.T), referenceLse(qb, kb, c), {
+      atol: 1e-5,
+      rtol: 1e-5,
+      label: `lse of sequence ${b}`,
+    });
+  }
+}
+
+for (const c of CASES) {
+  gpuTest(
+    `attention matches the reference: ${c.name}`,
+    (gpu) => checkAgainstReference(gpu, c, { split: "none" }),
   );
-  assert.throws(() => recordAttention(rec, { ...args, ...shape, headDim: 132 }), /Head dim 132/);
-  rec.dispose();
+}
+
+/** Split-path cases: chunks of 64 keys unless the name says otherwise. */
+const SPLIT_CASES: (Case & { chunk: number })[] = [
+  {
+    name: "decode, one key in the last chunk, 2 heads a group",
+    ...at(1, 1, 200, 4, 2, 64, 128),
+    chunk: 64,
+  },
+  {
+    name: "decode, keys end at a chunk boundary, no GQA",
+    ...at(1, 1, 140, 2, 2, 64, 127),
+    chunk: 64,
+  },
+  {
+    name: "decode, several chunks, batch 2, 4 heads a group",
+    ...at(2, 1, 400, 8, 2, 64, 300),
+    chunk: 64,
+  },
+  { name: "decode, odd HD 9, chunks of 48 keys", ...at(1, 1, 260, 4, 2, 9, 200), chunk: 48 },
+  // Row t = 0 sees none of the last chunk's keys (160..161): its partial there is empty.
+  {
+    name: "two queries, a row without keys in the last chunk",
+    ...at(1, 2, 170, 4, 4, 16, 159),
+    chunk: 32,
+  },
+  // 12 rows make two row blocks; block 0 (t = 0, 1) sees no key of chunk 3 (96..).
+  { name: "three queries in two row blocks, batch 2", ...at(2, 3, 100, 8, 2, 16, 94), chunk: 32 },
+];
+
+for (const c of SPLIT_CASES) {
+  gpuTest(
+    `split attention matches the reference: ${c.name}`,
+    (gpu) => checkAgainstReference(gpu, c, { split: "chunk", chunk: c.chunk }),
+  );
+}
+
+// Llama-3.2-1B's heads (H 32, KV 8, HD 64) at position 1000: the rule cuts 16 chunks of 64 keys.
+const LLAMA_DECODE: Case = { name: "Llama-3.2-1B decode", ...at(1, 1, 1100, 32, 8, 64, 1000) };
+
+gpuTest(
+  "split attention by the rule matches the reference: Llama-3.2-1B decode",
+  (gpu) => checkAgainstReference(gpu, LLAMA_DECODE, { split: "rule" }),
+);
+
+gpuTest("split and one-pass attention agree to rounding: Llama-3.2-1B decode", async (gpu) => {
+  const c = LLAMA_DECODE;
+  const dims = { batch: c.B, T: c.T, heads: c.H, kvHeads: c.KV, headDim: c.HD };
+  const scratchBytes = 16 * c.H * (c.HD + 2) * 4; // the scratch of runAttention's rule path
+  assert.deepEqual(attentionSplit({ ...dims, positionOffset: c.offset, scratchBytes }), {
+    chunk: 64,
+    chunks: 16,
+  });
+  const inputs = inputsOf(LLAMA_DECODE);
+  const split = await runAttention(gpu, LLAMA_DECODE, inputs, { split: "rule" });
+  const single = await runAttention(gpu, LLAMA_DECODE, inputs, { split: "none" });
+  assertClose(split.out, single.out, { atol: 1e-6, rtol: 1e-5, label: "out" });
+  assertClose(split.lse, single.lse, { atol: 1e-6, rtol: 1e-6, label: "lse" });
 });
+
+Deno.test("the split rule: decode past 64 keys, few workgroups, chunks the scratch holds", () => {
+  const llama = { batch: 1, T: 1, heads: 32, kvHeads: 8, headDim: 64 };
+  const shape = attentionScratchShape({ heads: 32, kvHeads: 8, headDim: 64, maxContext: 2048 });
+  // T = 8 rows / G 4 = 2 tokens; ⌈256 workgroups / 8 kv heads⌉ = 32 = 2048 / 64 chunks.
+  assert.deepEqual(shape, [2, 32, 32, 66]);
+  const scratchBytes = shape.reduce((a, n) => a * n, 4);
+  const split = (dims: Partial<AttentionSplitDims>) =>
+    attentionSplit({ ...llama, positionOffset: 1000, scratchBytes, ...dims });
+  // 1001 keys: at most 32 chunks, but at least 64 keys each: 16 chunks, 8 × 16 = 128 workgroups.
+  assert.deepEqual(split({}), { chunk: 64, chunks: 16 });
+  // 2001 keys: ⌈2001 / 32⌉ = 63 → 64 keys a chunk, 32 chunks, 256 workgroups.
+  assert.deepEqual(split({ positionOffset: 2000 }), { chunk: 64, chunks: 32 });
+  assert.deepEqual(split({ positionOffset: 126, T: 2 }), { chunk: 64, chunks: 2 });
+  assert.equal(split({ positionOffset: 127 - 64 }), null, "64 keys are one chunk");
+  assert.equal(split({ T: 3 }), null, "12 rows are two row blocks");
+  assert.equal(split({ batch: 32 }), null, "256 workgroups in one pass");
+  // A scratch of 8 chunks: ⌈1001 / 8⌉ = 126 → 128 keys a chunk.
+  assert.deepEqual(split({ scratchBytes: 8 * 32 * 66 * 4 }), { chunk: 128, chunks: 8 });
+  assert.equal(split({ scratchBytes: 32 * 66 * 4 }), null, "a scratch of one chunk");
+});
+
+gpuTest(
+  "attention rejects heads that kv heads do not divide, keys past S, bad split chunks",
+  (gpu) => {
+    const buf = emptyF32(gpu, 64);
+    const args = { q: buf, k: buf, v: buf, out: buf, lse: buf, batch: 1, T: 2, S: 4 };
+    const shape = { heads: 6, kvHeads: 4, headDim: 8, positionOffset: 0 };
+    const rec = new CommandRecorder(gpu);
+    assert.throws(() => recordAttention(rec, { ...args, ...shape }), /Heads 6 .* kv heads 4/);
+    assert.throws(
+      () => recordAttention(rec, { ...args, ...shape, kvHeads: 2, positionOffset: 3 }),
+      /Attention over 5 keys exceeds 4 slots/,
+    );
+    assert.throws(() => recordAttention(rec, { ...args, ...shape, headDim: 132 }), /Head dim 132/);
+    const split = { ...args, ...shape, kvHeads: 2, scratch: buf };
+    assert.throws(() => recordAttention(rec, { ...split, splitChunk: 24 }), /Split chunk 24/);
+    // 256 bytes hold one chunk of 6 rows × (8 + 2) floats; 17 keys are 2 chunks of 16.
+    assert.throws(
+      () => recordAttention(rec, { ...split, T: 1, S: 20, positionOffset: 16, splitChunk: 16 }),
+      /Scratch of 256 bytes holds fewer than the 2 chunks of 16 keys/,
+    );
+    rec.dispose();
+  },
+);
