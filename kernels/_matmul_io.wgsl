@@ -6,13 +6,21 @@
 //   B: f32 / bf16 / f16 words (B_DTYPE), stored (N, K) like a Linear weight when B_TRANS = 1
 //      (y = x·Wᵀ), or (K, N) when B_TRANS = 0 (dx = dy·W).
 //   C: f32, (M, N) with row stride ldc.
-// Offsets are in elements. Two fusions, each off unless its constant is 1:
-//   NORM: RMSNorm on A's load (A not transposed): the product uses A(m, k)·g(k)·inv_rms(m), with
-//     inv_rms(m) = 1/sqrt(mean over k of A(m, k)² + eps). The kernels scale B (tiled) or A
-//     (vec4) by g as they load it, add up each row's Σ A² from the values they multiply anyway,
-//     and scale the product by inv_rms at the end, so the normalised A is never written.
-//   LORA: store_c adds a LoRA branch lora_scale·Σ_r U(m, r)·L(l_off + n, r), with U = x·Aᵀ
-//     computed beforehand (M, R) and L the adapter's B (rows of C's columns, R).
+// Offsets are in elements. Fusions, off by default:
+//   NORM = 1: RMSNorm on A's load (A not transposed): the product uses A(m, k)·g(k)·inv_rms(m),
+//     with inv_rms(m) = 1/sqrt(mean over k of A(m, k)² + eps). The kernels scale B (tiled) or
+//     A (vec4) by g as they load it, add up each row's Σ A² from the values they multiply
+//     anyway, and scale the product by inv_rms at the end: the normalised A is never written.
+//   EPILOGUE, what store_c makes of a value z = alpha·product before it is stored:
+//     0: z.
+//     1, LoRA: z + ep_scale·Σ_r U(m, r)·L(ep_off + n, r), with U = x·Aᵀ computed beforehand and
+//        L the adapter's B, whose rows go with C's columns.
+//     2, cross-entropy gradient (C a chunk of logits whose column n is vocabulary id ep_off + n):
+//        ep_scale·(exp(z − max_m)/Σexp_m − [n + ep_off = target_m]) from the row statistics of
+//        lib/ops/cross_entropy.ts, or 0 for an ignored row (target < 0). The logits are never
+//        stored: the LM-head product writes their gradient directly.
+//   Its inputs share bindings 7 and 8: ep_f32 holds U (M, R) or the statistics (M, 4), and
+//   ep_words holds L (ep_off + N, R) as f32 bits or the targets (M) as i32 bits.
 // Bindings a kernel does not use under its constants still need a buffer bound (any readable
 // one); lib/ops/matmul.ts binds A there.
 
@@ -21,7 +29,7 @@ override B_TRANS: u32 = 1u;
 override B_DTYPE: u32 = 0u;
 override NORM: u32 = 0u;
 override G_DTYPE: u32 = 0u;  // element type of g
-override LORA: u32 = 0u;
+override EPILOGUE: u32 = 0u;
 
 struct Params {
   M: u32, N: u32, K: u32,
@@ -29,10 +37,10 @@ struct Params {
   a_off: u32, b_off: u32, c_off: u32,
   alpha: f32,
   accumulate: u32,
-  eps: f32,         // NORM
-  rank: u32,        // LORA: R
-  lora_scale: f32,  // LORA
-  l_off: u32,       // LORA: first row of L
+  eps: f32,       // NORM
+  rank: u32,      // EPILOGUE 1: R
+  ep_scale: f32,  // EPILOGUE 1: LoRA scale; 2: loss scale
+  ep_off: u32,    // EPILOGUE 1: first row of L; 2: vocabulary id of column 0
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -40,8 +48,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<u32>;        // (N, K) or (K, N), packed
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;  // (M, N)
 @group(0) @binding(6) var<storage, read> g: array<u32>;        // (K) RMSNorm weight, packed
-@group(0) @binding(7) var<storage, read> u: array<f32>;        // (M, R) LoRA x·Aᵀ
-@group(0) @binding(8) var<storage, read> l: array<f32>;        // (l_off + N, R) LoRA B
+@group(0) @binding(7) var<storage, read> ep_f32: array<f32>;   // (M, R) U or (M, 4) statistics
+@group(0) @binding(8) var<storage, read> ep_words: array<u32>; // (ep_off + N, R) L or (M) targets
 
 // A(m, k), 0 outside the matrix.
 fn load_a(m: u32, k: u32) -> f32 {
@@ -71,18 +79,26 @@ fn row_scale(sum_sq: f32) -> f32 {
   return inverseSqrt(sum_sq / f32(p.K) + p.eps);
 }
 
-// C(m, n) = alpha·product (+ the LoRA branch) (+ C(m, n) when accumulating); nothing outside
-// the matrix.
+// C(m, n) = the EPILOGUE of alpha·product (+ C(m, n) when accumulating); nothing outside the
+// matrix.
 fn store_c(m: u32, n: u32, product: f32) {
   if (m >= p.M || n >= p.N) { return; }
   let idx = p.c_off + m * p.ldc + n;
   var v = p.alpha * product;
-  if (LORA == 1u) {
+  if (EPILOGUE == 1u) {
     var branch = 0.0;
     for (var r = 0u; r < p.rank; r++) {
-      branch = fma(u[m * p.rank + r], l[(p.l_off + n) * p.rank + r], branch);
+      branch = fma(ep_f32[m * p.rank + r], bitcast<f32>(ep_words[(p.ep_off + n) * p.rank + r]), branch);
     }
-    v += p.lora_scale * branch;
+    v += p.ep_scale * branch;
+  } else if (EPILOGUE == 2u) {
+    let label = bitcast<i32>(ep_words[m]);
+    if (label < 0) {
+      v = 0.0;
+    } else {
+      let prob = exp(v - ep_f32[m * 4u]) / ep_f32[m * 4u + 1u];
+      v = p.ep_scale * (prob - select(0.0, 1.0, u32(label) == p.ep_off + n));
+    }
   }
   if (p.accumulate == 1u) { v += c[idx]; }
   c[idx] = v;

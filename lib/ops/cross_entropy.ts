@@ -1,9 +1,10 @@
 /**
  * Fused softmax cross-entropy over a vocabulary processed in chunks, so the (R, V) logits
- * never need to exist at once (`kernels/cross_entropy_{reset,stats,finish,grad}.wgsl`).
+ * never need to exist at once (`kernels/cross_entropy_{reset,stats,finish}.wgsl`).
  * Per row, `stats` holds four f32: the running max, the running sum of exp(logit − max), the
- * target's logit and the loss. Record: reset; stats for every chunk; finish; then grad for
- * every chunk (recomputing its logits if they were overwritten).
+ * target's logit and the loss. Record: reset; stats for every chunk; finish. The gradient is
+ * not a kernel of its own: the LM-head product that recomputes a chunk's logits writes
+ * scale·(softmax − onehot) in their place (`crossEntropyGrad` in `recordMatmul`).
  *
  * A chunk's logits buffer holds columns for vocabulary ids vocabOffset..vocabOffset+count−1,
  * row r at element r·ldLogits. Targets are i32, already shifted by the caller (the label each
@@ -93,27 +94,6 @@ export function recordCrossEntropyFinish(
       .bytes(),
     buffers: [args.targets, args.stats, args.lossSum],
     workgroups: [1],
-  });
-}
-
-/** In place: logits ← scale · (softmax − onehot(target)) for one chunk; 0 on ignored rows. */
-export function recordCrossEntropyGrad(
-  rec: CommandRecorder,
-  args: CrossEntropyChunk & { scale: number },
-): void {
-  checkChunk(args);
-  rec.dispatch({
-    kernel: "cross_entropy_grad",
-    params: new ParamWriter()
-      .u32(args.rows).u32(args.ldLogits).u32(args.vocabOffset).u32(args.vocabCount)
-      .f32(args.scale)
-      .bytes(),
-    buffers: [args.logits, args.targets, args.stats],
-    workgroups: [
-      Math.ceil(args.vocabCount / 256),
-      Math.min(args.rows, 65535),
-      Math.ceil(args.rows / 65535),
-    ],
   });
 }
 

@@ -44,8 +44,25 @@ export interface FusedLora {
 }
 
 /**
+ * The softmax cross-entropy gradient as a product's epilogue: C, a chunk of logits, receives
+ * scale·(softmax − onehot(target)) per row instead of the logits (`lib/ops/cross_entropy.ts`
+ * computes the statistics it needs in the forward pass).
+ */
+export interface FusedCrossEntropyGrad {
+  /** Row statistics (M, 4) f32: max, Σexp, target logit, loss. */
+  stats: GPUBuffer;
+  /** Targets (M) i32, negative = ignored (the row's gradient is 0). */
+  targets: GPUBuffer;
+  /** Multiplies the gradient: 1 / label tokens of the step. */
+  scale: number;
+  /** Vocabulary id of column 0 of C. */
+  vocabOffset: number;
+}
+
+/**
  * Arguments of {@linkcode recordMatmul}: C = alpha·op(norm(A))·op(B) (+ s·U·Lᵀ) (+ C), where
- * norm is the identity unless `norm` is given.
+ * norm is the identity unless `norm` is given; or, with `crossEntropyGrad`, the gradient of
+ * the softmax cross-entropy of those logits.
  */
 export interface MatmulArgs {
   /** A, f32: (M, K), or (K, M) when `aTransposed`. */
@@ -86,6 +103,8 @@ export interface MatmulArgs {
   norm?: FusedNorm;
   /** Add a LoRA branch to C. */
   lora?: FusedLora;
+  /** Store the cross-entropy gradient of the product instead of the product. */
+  crossEntropyGrad?: FusedCrossEntropyGrad;
   /**
    * Use this kernel variant (tests and benchmarks). By default the adapter's choice for the
    * class of M; a `matmul_vec4` variant falls back to `tiled` when A or B is shorter than 16
@@ -109,7 +128,8 @@ export function recordMatmul(rec: CommandRecorder, args: MatmulArgs): void {
   const ldb = args.ldb ?? (args.bLayout === "nk" ? K : N);
   const ldc = args.ldc ?? N;
   const aOffset = args.aOffset ?? 0, bOffset = args.bOffset ?? 0;
-  const { norm, lora } = args;
+  const { norm, lora, crossEntropyGrad: ce } = args;
+  if (lora && ce) throw new RangeError("A product has one epilogue: LoRA or cross-entropy");
   if (norm && aT) throw new RangeError("A fused RMSNorm needs A stored (M, K), not transposed");
   if (norm && (norm.weight.numel !== K || norm.weight.chunks.length !== 1)) {
     throw new RangeError(
@@ -123,7 +143,9 @@ export function recordMatmul(rec: CommandRecorder, args: MatmulArgs): void {
     .f32(args.alpha ?? 1)
     .u32(args.accumulate ? 1 : 0)
     .f32(norm?.eps ?? 0)
-    .u32(lora?.rank ?? 0).f32(lora?.scale ?? 0).u32(lora?.bRowOffset ?? 0)
+    .u32(lora?.rank ?? 0)
+    .f32(lora?.scale ?? ce?.scale ?? 0)
+    .u32(lora?.bRowOffset ?? ce?.vocabOffset ?? 0)
     .bytes();
   // Whole 16-byte words (4 f32, or 8 bf16/f16 values of B) can be read as vec4.
   const bWord = args.bDtype === "f32" ? 4 : 8;
@@ -136,10 +158,15 @@ export function recordMatmul(rec: CommandRecorder, args: MatmulArgs): void {
     VEC: aligned ? 1 : 0,
     NORM: norm ? 1 : 0,
     G_DTYPE: dtypeCode(norm?.weight.dtype ?? "f32"),
-    LORA: lora ? 1 : 0,
+    EPILOGUE: lora ? 1 : ce ? 2 : 0,
   };
-  // Bindings 6–8 (g, U, L); A stands in for those the constants leave unused.
-  const fused = [norm?.weight.chunks[0].buffer ?? args.a, lora?.u ?? args.a, lora?.b ?? args.a];
+  // Bindings 6–8 (g, then U and L or the statistics and targets); A stands in for those the
+  // constants leave unused.
+  const fused = [
+    norm?.weight.chunks[0].buffer ?? args.a,
+    lora?.u ?? ce?.stats ?? args.a,
+    lora?.b ?? ce?.targets ?? args.a,
+  ];
   const pipeline = (name: MatmulVariantName) => pipelineOf(MATMUL_VARIANTS[name], layout, N);
   const { kernel, constants, rows, columns } = pipeline(variantOf(rec, args, M));
   rec.dispatch({

@@ -23,7 +23,6 @@ import { recordAttention } from "../ops/attention.ts";
 import { recordAttentionBackward } from "../ops/attention_backward.ts";
 import {
   recordCrossEntropyFinish,
-  recordCrossEntropyGrad,
   recordCrossEntropyReset,
   recordCrossEntropyStats,
 } from "../ops/cross_entropy.ts";
@@ -31,7 +30,12 @@ import { recordDropout } from "../ops/dropout.ts";
 import { recordSwiglu } from "../ops/elementwise.ts";
 import { recordEmbedding } from "../ops/embedding.ts";
 import { recordClipScale, recordSquaredNormAccumulate } from "../ops/grad_norm.ts";
-import { recordLinear, recordLinearBackward, recordMatmul } from "../ops/matmul.ts";
+import {
+  type FusedCrossEntropyGrad,
+  recordLinear,
+  recordLinearBackward,
+  recordMatmul,
+} from "../ops/matmul.ts";
 import { type LoraShape, recordLoraBackward, recordLoraDown, recordLoraUp } from "../ops/lora.ts";
 import { recordAdamW, recordSgd } from "../ops/optimizer.ts";
 import { recordRmsnorm } from "../ops/rmsnorm.ts";
@@ -467,8 +471,12 @@ export class GpuLoraTrainer {
     const c = this.config, rec = this.#rec, N = this.#batch.B * this.#batch.T;
     const logits = this.#b("logits"), dn = this.#b("grad.n"), dx = this.#b("grad.x");
     this.#vocabPieces().forEach((piece, i) => {
-      this.#recordLogits(piece); // recompute the chunk
-      recordCrossEntropyGrad(rec, { ...this.#lossChunk(piece), scale: lossScale }); // dlogits = scale·(softmax − onehot)
+      this.#recordLogits(piece, {
+        stats: this.#b("ce.stats"),
+        targets: this.#b("targets"),
+        scale: lossScale,
+        vocabOffset: piece.start,
+      }); // dlogits = scale·(softmax − onehot), from the chunk's logits recomputed, never stored
       recordMatmul(rec, {
         a: logits,
         b: piece.buffer,
@@ -634,7 +642,11 @@ export class GpuLoraTrainer {
     };
   }
 
-  #recordLogits(piece: { buffer: GPUBuffer; offsetRows: number; count: number }): void {
+  /** logits = final.n · E[piece]ᵀ, or with `grad` their cross-entropy gradient. */
+  #recordLogits(
+    piece: { buffer: GPUBuffer; offsetRows: number; count: number },
+    grad?: FusedCrossEntropyGrad,
+  ): void {
     const D = this.config.hiddenSize, N = this.#batch.B * this.#batch.T;
     recordMatmul(this.#rec, {
       a: this.#b("final.n"),
@@ -646,6 +658,7 @@ export class GpuLoraTrainer {
       bLayout: "nk",
       bDtype: this.#weights.lmHead.dtype,
       bOffset: piece.offsetRows * D,
+      crossEntropyGrad: grad,
     });
   }
 

@@ -1,4 +1,5 @@
-// Tests of kernels/cross_entropy_{reset,stats,finish,grad}.wgsl through lib/ops/cross_entropy.ts:
+// Tests of kernels/cross_entropy_{reset,stats,finish}.wgsl through lib/ops/cross_entropy.ts and
+// of the cross-entropy gradient epilogue of the matmul kernels (recordMatmul's crossEntropyGrad):
 // the vocabulary in several chunks equals the unchunked reference loss and gradient.
 // Dimensions: R rows, V vocab, LD the row stride of a chunk's logits.
 import assert from "node:assert/strict";
@@ -6,10 +7,11 @@ import { assertClose } from "../_assert_close.ts";
 import { gpuTest, readF32, upload } from "../_gpu.ts";
 import {
   recordCrossEntropyFinish,
-  recordCrossEntropyGrad,
   recordCrossEntropyReset,
   recordCrossEntropyStats,
 } from "../../lib/ops/cross_entropy.ts";
+import { recordMatmul } from "../../lib/ops/matmul.ts";
+import { MATMUL_VARIANTS, type MatmulVariantName } from "../../lib/ops/matmul_variants.ts";
 import {
   crossEntropyBackward,
   crossEntropyForward,
@@ -36,13 +38,23 @@ function makeLogits(): Float32Array {
 
 const TOTALS_BEFORE = [5, 7, 11]; // running loss totals before a run
 
-/** Runs the four kernels over column chunks `[start, count)` with row stride `ld`. */
+/** The (V, V) identity: row i of it selects column i of a product's A. */
+const IDENTITY = new Float32Array(V * V).map((_, i) => i % (V + 1) === 0 ? 1 : 0);
+
+/**
+ * Runs reset, stats and finish over column chunks `[start, count)` with row stride `ld`, then
+ * each chunk's gradient as an LM-head product would make it: logits·Iᵀ over the chunk's rows of
+ * the identity (exactly the chunk's logits) with the cross-entropy epilogue, into a chunk
+ * buffer laid out like the logits.
+ */
 async function runChunked(
   gpu: Gpu,
   logits: Float32Array,
   chunks: [number, number][],
   ld: number,
+  variant: MatmulVariantName,
 ): Promise<{ stats: Float32Array; grad: Float32Array; totals: Float32Array }> {
+  const [logitsBuf, identity] = [upload(gpu, logits), upload(gpu, IDENTITY)]; // (R, V), (V, V)
   const stats = upload(gpu, new Float32Array(R * 4).fill(123)); // (R, 4), reset must clear it
   const lossSum = upload(gpu, new Float32Array(TOTALS_BEFORE)); // (3) running totals
   const targetBuf = upload(gpu, new Uint8Array(new Int32Array(targets).buffer)); // (R) i32
@@ -68,7 +80,22 @@ async function runChunked(
     const rows = { stats, targets: targetBuf, rows: R, lossSum };
     recordCrossEntropyFinish(rec, { ...rows, slot: 1, scale, reset: false }); // adds
     recordCrossEntropyFinish(rec, { ...rows, slot: 2, scale: 1, reset: true }); // starts over
-    for (const p of pieces) recordCrossEntropyGrad(rec, { ...chunk(p), scale });
+    for (const p of pieces) {
+      recordMatmul(rec, {
+        a: logitsBuf,
+        b: identity,
+        c: p.buffer,
+        M: R,
+        N: p.count,
+        K: V,
+        bLayout: "nk",
+        bDtype: "f32",
+        bOffset: p.start * V,
+        ldc: ld,
+        variant,
+        crossEntropyGrad: { stats, targets: targetBuf, scale, vocabOffset: p.start },
+      });
+    }
   });
   const grad = new Float32Array(R * V); // (R, V)
   for (const p of pieces) {
@@ -98,15 +125,22 @@ gpuTest("chunked cross-entropy equals the unchunked reference loss and gradient"
     ["three chunks, the last one short", [[0, 280], [280, 280], [560, 40]], 280],
     ["four chunks in a wider buffer", [[0, 160], [160, 160], [320, 160], [480, 120]], 170],
   ];
-  for (const [name, chunks, ld] of layouts) {
-    const { stats, grad, totals } = await runChunked(gpu, logits, chunks, ld);
-    const loss = targets.map((_, r) => stats[r * 4 + 3]);
-    assertClose(loss, expectedLoss, { atol: 1e-5, rtol: 1e-5, label: `${name}: loss per row` });
-    assertClose([loss.reduce((a, b) => a + b)], [lossSum], { rtol: 1e-5, label: `${name}: sum` });
-    assertClose(totals, [TOTALS_BEFORE[0], TOTALS_BEFORE[1] + scale * lossSum, lossSum], {
-      rtol: 1e-5,
-      label: `${name}: running totals (untouched, added to, started over)`,
-    });
-    assertClose(grad, expectedGrad, { atol: 1e-7, rtol: 1e-4, label: `${name}: gradient` });
+  const variants = Object.keys(MATMUL_VARIANTS) as MatmulVariantName[];
+  for (const [layout, chunks, ld] of layouts) {
+    for (const variant of variants) {
+      const name = `${layout}, ${variant}`;
+      const { stats, grad, totals } = await runChunked(gpu, logits, chunks, ld, variant);
+      const loss = targets.map((_, r) => stats[r * 4 + 3]);
+      assertClose(loss, expectedLoss, { atol: 1e-5, rtol: 1e-5, label: `${name}: loss per row` });
+      assertClose([loss.reduce((a, b) => a + b)], [lossSum], {
+        rtol: 1e-5,
+        label: `${name}: sum`,
+      });
+      assertClose(totals, [TOTALS_BEFORE[0], TOTALS_BEFORE[1] + scale * lossSum, lossSum], {
+        rtol: 1e-5,
+        label: `${name}: running totals (untouched, added to, started over)`,
+      });
+      assertClose(grad, expectedGrad, { atol: 1e-7, rtol: 1e-4, label: `${name}: gradient` });
+    }
   }
 });
