@@ -43,6 +43,7 @@ export {
 export { type KernelName, RAW_KERNEL_SOURCES } from "./lib/gpu/kernel_sources.ts";
 export { type Projection, PROJECTIONS } from "./lib/model/names.ts";
 export type { DType } from "./lib/dtype.ts";
+export type { KvCacheDtype } from "./lib/ops/rope.ts";
 export { type ChatMessage, TextTokenizer } from "./lib/tokenizer.ts";
 export {
   DEFAULT_PROMPT_TEMPLATE,
@@ -93,6 +94,7 @@ export {
   type TokenizeReport,
 } from "./lib/train/tokenize_examples.ts";
 export {
+  type LossPoint,
   trainLora,
   type TrainLoraOptions,
   type TrainResult,

@@ -6,7 +6,7 @@
  *   deno run -A examples/estimate.ts (--model DIR | --config FILE) [--batch-size 1]
  *     [--max-length 512] [--rank 16] [--target q_proj,k_proj,v_proj|all-linear]
  *     [--optimizer adamw|sgd] [--grad-checkpoint] [--max-context 2048] [--dtype bf16|f16|f32]
- *     [--json]
+ *     [--kv-cache f32|f16] [--json]
  *
  * The inference column applies the adapter unmerged. --grad-checkpoint marks the training
  * column of the run's setting; --dtype estimates the weights as if stored in another dtype.
@@ -22,13 +22,14 @@ import { estimateInference, estimateTraining } from "../lib/estimate_memory.ts";
 import { type LlamaConfig, llamaParameterCount, parseLlamaConfig } from "../lib/llama_config.ts";
 import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { loraParameterCount } from "../lib/lora/lora_weights.ts";
+import { isKvCacheDtype } from "../lib/ops/rope.ts";
 import { fail, numberFlag, parseFlags } from "./_cli.ts";
 import { memoryTable } from "./_memory_table.ts";
 
 const USAGE = "Usage: deno run -A examples/estimate.ts (--model DIR | --config FILE) " +
   "[--batch-size 1] [--max-length 512] [--rank 16] [--target q_proj,k_proj,v_proj|all-linear] " +
   "[--optimizer adamw|sgd] [--grad-checkpoint] [--max-context 2048] [--dtype bf16|f16|f32] " +
-  "[--json]";
+  "[--kv-cache f32|f16] [--json]";
 
 const flags = parseFlags(Deno.args, {
   model: { type: "string" },
@@ -40,6 +41,7 @@ const flags = parseFlags(Deno.args, {
   optimizer: { type: "string" },
   "grad-checkpoint": { type: "boolean" },
   "max-context": { type: "string" },
+  "kv-cache": { type: "string" },
   dtype: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean" },
@@ -67,6 +69,8 @@ const optimizer = flags.optimizer ?? "adamw";
 if (optimizer !== "adamw" && optimizer !== "sgd") {
   fail(`Unknown --optimizer ${JSON.stringify(optimizer)}: expected adamw or sgd`);
 }
+const kvCacheDtype = flags["kv-cache"] ?? "f32";
+if (!isKvCacheDtype(kvCacheDtype)) fail(`Unknown --kv-cache ${kvCacheDtype}: expected f32 or f16`);
 const dtype = flags.dtype?.toUpperCase();
 if (dtype !== undefined && !isDType(dtype)) {
   fail(`Unknown --dtype ${JSON.stringify(flags.dtype)}: expected bf16, f16 or f32`);
@@ -103,7 +107,7 @@ const training = (gradCheckpoint: boolean) =>
   });
 const withoutCheckpointing = training(false);
 const withCheckpointing = training(true);
-const inference = estimateInference(config, { maxContext, lora, weightsDtype });
+const inference = estimateInference(config, { maxContext, lora, weightsDtype, kvCacheDtype });
 const gradCheckpoint = flags["grad-checkpoint"] ?? false;
 const parameters = llamaParameterCount(config);
 const loraParameters = loraParameterCount(config, lora);
@@ -126,6 +130,7 @@ if (flags.json) {
       optimizer,
       gradCheckpoint,
       maxContext,
+      kvCacheDtype,
     },
     loraParameters,
     training: { withoutCheckpointing, withCheckpointing },
@@ -145,7 +150,7 @@ if (flags.json) {
     `Training: batch ${batchSize} × ${maxLength} tokens, ${
       optimizer === "adamw" ? "AdamW" : "SGD"
     }` +
-      `; inference: ${maxContext}-token context, adapter applied unmerged\n`,
+      `; inference: ${maxContext}-token context, ${kvCacheDtype} KV cache, adapter applied unmerged\n`,
   );
   console.log(memoryTable([
     { title: `training${mark(false)}`, breakdown: withoutCheckpointing },

@@ -4,9 +4,10 @@
  *
  *   deno run -A examples/infer.ts --model DIR (--prompt TEXT | --raw TEXT) [--adapter DIR]
  *     [--merge] [--max-tokens 100] [--temperature 0.7] [--top-p 1] [--top-k 0] [--seed 42]
- *     [--backend auto|webgpu|cpu] [--json]
+ *     [--backend auto|webgpu|cpu] [--kv-cache f32|f16] [--json]
  *
- * --prompt applies the `Human: {prompt}\nAssistant:` template; --raw does not. Without --json
+ * --prompt applies the `Human: {prompt}\nAssistant:` template; --raw does not. --kv-cache f16
+ * stores the GPU KV cache in f16 (half the memory). Without --json
  * the text streams to the terminal; with it one JSON object is printed.
  *
  * @module
@@ -17,11 +18,12 @@ import { loadModel } from "../lib/load_model.ts";
 import { mergedModelFiles } from "../lib/lora/merge.ts";
 import { readPeftAdapter } from "../lib/lora/peft_files.ts";
 import { memoryModelSource } from "../lib/model_source.ts";
+import { isKvCacheDtype } from "../lib/ops/rope.ts";
 import { fail, numberFlag, parseFlags, requireFolder, runCommand } from "./_cli.ts";
 
 const USAGE = "Usage: deno run -A examples/infer.ts --model DIR (--prompt TEXT | --raw TEXT) " +
   "[--adapter DIR] [--merge] [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] " +
-  "[--seed N] [--backend auto|webgpu|cpu] [--json]";
+  "[--seed N] [--backend auto|webgpu|cpu] [--kv-cache f32|f16] [--json]";
 
 const flags = parseFlags(Deno.args, {
   model: { type: "string" },
@@ -35,6 +37,7 @@ const flags = parseFlags(Deno.args, {
   "top-k": { type: "string" },
   seed: { type: "string" },
   backend: { type: "string" },
+  "kv-cache": { type: "string" },
   json: { type: "boolean" },
 }, USAGE);
 
@@ -48,6 +51,9 @@ if (!["auto", "webgpu", "cpu"].includes(backend)) {
   fail(`Unknown --backend ${backend}: expected auto, webgpu or cpu`);
 }
 
+const kvCacheDtype = flags["kv-cache"] ?? "f32";
+if (!isKvCacheDtype(kvCacheDtype)) fail(`Unknown --kv-cache ${kvCacheDtype}: expected f32 or f16`);
+
 await requireFolder(flags.model, "config.json", "Model");
 if (flags.adapter) await requireFolder(flags.adapter, "adapter_config.json", "Adapter");
 
@@ -60,9 +66,10 @@ await runCommand(async () => {
     const files = await mergedModelFiles(checkpoint, adapter, source);
     model = await loadModel(memoryModelSource(`${flags.model} + ${flags.adapter}`, files), {
       backend: backend as "auto",
+      kvCacheDtype,
     });
   } else {
-    model = await loadModel(source, { backend: backend as "auto" });
+    model = await loadModel(source, { backend: backend as "auto", kvCacheDtype });
     if (flags.adapter) {
       model.addAdapter(
         "adapter",

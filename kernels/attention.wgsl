@@ -36,7 +36,9 @@
 // per row: the unnormalised acc = Σ exp(score − m)·v, then m (the max score, MASKED when the
 // row sees no key of the chunk) and l = Σ exp(score − m). kernels/attention_combine.wgsl
 // merges a row's records into o and lse. lib/ops/attention.ts decides when to split.
+//!include packed
 
+override KV_DTYPE: u32 = 0u;  // element type of k and v: 0 f32, 2 f16 (two per u32)
 override SPLIT: u32 = 0u;  // 1: one chunk of keys per workgroup, partials to binding 4
 
 struct Params {
@@ -50,8 +52,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;            // (B, T, H, HD)
-@group(0) @binding(2) var<storage, read> k: array<f32>;            // (B, S, KV, HD)
-@group(0) @binding(3) var<storage, read> v: array<f32>;            // (B, S, KV, HD)
+@group(0) @binding(2) var<storage, read> k: array<u32>;            // (B, S, KV, HD) in KV_DTYPE
+@group(0) @binding(3) var<storage, read> v: array<u32>;            // (B, S, KV, HD) in KV_DTYPE
 // (B, T, H, HD); with SPLIT the partials (B, T, H, NC, HD + 2): acc (HD), m, l per record
 @group(0) @binding(4) var<storage, read_write> o: array<f32>;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;    // (B, H, T); unused by SPLIT
@@ -91,7 +93,12 @@ fn load_tile(from_v: bool, base: u32, j0: u32, count: u32, ks: u32, li: u32) {
       let src = base + (j0 + j) * kv_row + 4u * c;
       for (var i = 0u; i < 4u; i++) {
         if (4u * c + i < p.HD) {
-          if (from_v) { x[i] = v[src + i]; } else { x[i] = k[src + i]; }
+          let e = src + i;
+          if (from_v) {
+            x[i] = packed_value(v[packed_word(e, KV_DTYPE)], e, KV_DTYPE);
+          } else {
+            x[i] = packed_value(k[packed_word(e, KV_DTYPE)], e, KV_DTYPE);
+          }
         }
       }
     }

@@ -12,6 +12,7 @@ import type { MemoryReport } from "./gpu/memory.ts";
 import { type LlamaConfig, llamaParameterCount } from "./llama_config.ts";
 import type { LoraConfig } from "./lora/lora_config.ts";
 import { loraTensorShapes } from "./lora/lora_weights.ts";
+import type { KvCacheDtype } from "./ops/rope.ts";
 import { type BufferSpec, planInference, specBytes } from "./model/plan.ts";
 import { planTraining } from "./train/train_plan.ts";
 
@@ -65,6 +66,8 @@ export interface InferenceEstimateSettings {
   maxBindingBytes?: number;
   /** The dtype the weights are stored in; default the config's `torch_dtype`. */
   weightsDtype?: DType;
+  /** Element type of the KV cache; default f32. */
+  kvCacheDtype?: KvCacheDtype;
 }
 
 /** Allowance for a recorder's uniform buffer (256 B a dispatch; it starts at 16 KiB). */
@@ -128,7 +131,12 @@ export function estimateInference(
     1,
     Math.min(chunkTokens, Math.floor(binding / (config.vocabSize * 4))),
   );
-  const specs = planInference(config, { maxContext: settings.maxContext, chunkTokens, logitRows });
+  const specs = planInference(config, {
+    maxContext: settings.maxContext,
+    chunkTokens,
+    logitRows,
+    kvCacheDtype: settings.kvCacheDtype,
+  });
   if (settings.lora) {
     // The adapter's A (R, in) and B (out, R), and the (T, R) scratch of A·x.
     for (const [key, shape] of loraTensorShapes(config, settings.lora)) {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { KvCacheDtype } from "./ops/rope.ts";
 import { readCheckpoint } from "./checkpoint.ts";
 import { acquireGpu, findAdapter, type Gpu, withGpuErrors } from "./gpu/device.ts";
 import { LlamaModel } from "./llama_model.ts";
@@ -28,6 +29,8 @@ export interface LoadModelOptions {
   maxContext?: number;
   /** Tokens per prefill chunk on the GPU. Default 256. */
   chunkTokens?: number;
+  /** Element type of the GPU KV cache: "f32" (default) or "f16" (half the memory). */
+  kvCacheDtype?: KvCacheDtype;
   /** Caps a storage binding below the adapter's limit (tests force chunking with it). */
   maxBindingBytes?: number;
 }

@@ -3,8 +3,8 @@
  *
  *   deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] [--port 8000]
  *     [--api-key KEY] [--adapters-dir ./adapters] [--data-dir DIR] [--max-queue 32]
- *     [--backend auto|webgpu|cpu] [--max-context N] [--max-tokens 512] [--checkpoint-every 50]
- *     [--no-training]
+ *     [--backend auto|webgpu|cpu] [--max-context N] [--kv-cache f32|f16] [--max-tokens 512]
+ *     [--checkpoint-every 50] [--no-training]
  *
  * The API key may also come from the environment variable `WEBGPU_LORA_API_KEY`.
  * `GET /health` answers 503 while the model loads, then 200.
@@ -13,12 +13,14 @@
  */
 import { parseArgs } from "node:util";
 import { loadModel } from "../lib/load_model.ts";
+import { isKvCacheDtype } from "../lib/ops/rope.ts";
 import { createApp } from "./app.ts";
 import { ServerEngine } from "./engine.ts";
 
 const USAGE = "Usage: deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] " +
   "[--port 8000] [--api-key KEY] [--adapters-dir DIR] [--data-dir DIR] [--max-queue N] " +
-  "[--backend auto|webgpu|cpu] [--max-context N] [--max-tokens N] [--checkpoint-every N] " +
+  "[--backend auto|webgpu|cpu] [--max-context N] [--kv-cache f32|f16] [--max-tokens N] " +
+  "[--checkpoint-every N] " +
   "[--no-training]";
 
 function fail(message: string): never {
@@ -52,6 +54,7 @@ try {
       "max-queue": { type: "string" },
       backend: { type: "string", default: "auto" },
       "max-context": { type: "string" },
+      "kv-cache": { type: "string", default: "f32" },
       "max-tokens": { type: "string" },
       "checkpoint-every": { type: "string" },
       "no-training": { type: "boolean" },
@@ -64,6 +67,10 @@ if (!flags.model) fail("Missing --model DIR");
 const backend = flags.backend;
 if (backend !== "auto" && backend !== "webgpu" && backend !== "cpu") {
   fail(`--backend must be auto, webgpu or cpu, got ${JSON.stringify(backend)}`);
+}
+const kvCacheDtype = flags["kv-cache"];
+if (!isKvCacheDtype(kvCacheDtype)) {
+  fail(`--kv-cache must be f32 or f16, got ${JSON.stringify(kvCacheDtype)}`);
 }
 const adapters: Record<string, string> = {};
 for (const spec of flags.adapter ?? []) {
@@ -81,7 +88,7 @@ const maxContext = flags["max-context"] === undefined
 const apiKey = flags["api-key"] ?? Deno.env.get("WEBGPU_LORA_API_KEY") ?? null;
 const loopbackOnly = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/.test(host);
 
-const engine = new ServerEngine(loadModel(flags.model, { backend, maxContext }), {
+const engine = new ServerEngine(loadModel(flags.model, { backend, maxContext, kvCacheDtype }), {
   adaptersDir: flags["adapters-dir"],
   dataDir: flags["data-dir"] ?? null,
   adapters,

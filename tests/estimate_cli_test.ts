@@ -49,6 +49,8 @@ Deno.test("estimate --json from a model folder with only config.json matches the
       "sgd",
       "--max-context",
       "1024",
+      "--kv-cache",
+      "f16",
       "--grad-checkpoint",
       "--json",
     ]);
@@ -60,7 +62,10 @@ Deno.test("estimate --json from a model folder with only config.json matches the
       withoutCheckpointing: estimateTraining(CONFIG, { ...settings, gradCheckpoint: false }),
       withCheckpointing: estimateTraining(CONFIG, { ...settings, gradCheckpoint: true }),
     });
-    assert.deepEqual(out.inference, estimateInference(CONFIG, { maxContext: 1024, lora }));
+    assert.deepEqual(
+      out.inference,
+      estimateInference(CONFIG, { maxContext: 1024, lora, kvCacheDtype: "f16" }),
+    );
     assert.equal(out.loraParameters, loraParameterCount(CONFIG, lora));
     assert.deepEqual(out.settings, {
       batchSize: 2,
@@ -70,6 +75,7 @@ Deno.test("estimate --json from a model folder with only config.json matches the
       optimizer: "sgd",
       gradCheckpoint: true,
       maxContext: 1024,
+      kvCacheDtype: "f16",
     });
     assert.equal(out.model.weightsDtype, "BF16");
     assert.equal(out.model.layers, 16);

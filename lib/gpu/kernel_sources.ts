@@ -29,6 +29,7 @@ import matmulVec4 from "../../kernels/matmul_vec4.wgsl" with { type: "text" };
 import rmsnorm from "../../kernels/rmsnorm.wgsl" with { type: "text" };
 import rmsnormBackward from "../../kernels/rmsnorm_backward.wgsl" with { type: "text" };
 import rope from "../../kernels/rope.wgsl" with { type: "text" };
+import ropeKvAppend from "../../kernels/rope_kv_append.wgsl" with { type: "text" };
 import sample from "../../kernels/sample.wgsl" with { type: "text" };
 import sgd from "../../kernels/sgd.wgsl" with { type: "text" };
 import squaredNorm from "../../kernels/squared_norm.wgsl" with { type: "text" };
@@ -71,6 +72,7 @@ export const RAW_KERNEL_SOURCES = {
   rmsnorm,
   rmsnorm_backward: rmsnormBackward,
   rope,
+  rope_kv_append: ropeKvAppend,
   sample,
   sgd,
   squared_norm: squaredNorm,

@@ -18,7 +18,7 @@ import { recordSwiglu } from "../ops/elementwise.ts";
 import { recordEmbedding } from "../ops/embedding.ts";
 import { type FusedNorm, type LinearForwardArgs, recordLinear } from "../ops/matmul.ts";
 import { recordLoraDown } from "../ops/lora.ts";
-import { recordRope } from "../ops/rope.ts";
+import { isKvCacheDtype, type KvCacheDtype, recordRopeKvAppend } from "../ops/rope.ts";
 import { type GpuSamplingParams as GpuSampling, recordSample } from "../ops/sample.ts";
 import type { LlamaGpuWeights } from "./gpu_weights.ts";
 import type { Projection } from "./names.ts";
@@ -49,6 +49,11 @@ export interface LlamaGpuOptions {
   maxContext?: number;
   /** Tokens per forward chunk; longer prompts are prefilled in chunks. Default 256. */
   chunkTokens?: number;
+  /**
+   * Element type of the KV cache: "f32" (default) or "f16", which halves its memory and the
+   * bytes attention reads per key, at f16 precision for the cached keys and values.
+   */
+  kvCacheDtype?: KvCacheDtype;
 }
 
 /** A Llama on the GPU that produces logits for prefill and decode steps. */
@@ -61,6 +66,7 @@ export class LlamaGpuModel {
   readonly #weights: LlamaGpuWeights;
   readonly #chunkTokens: number;
   readonly #logitRows: number;
+  readonly #kvCacheDtype: KvCacheDtype;
   readonly #buffers = new Map<string, GpuTensor>();
   readonly #rec: CommandRecorder;
   #adapter: ProjectionAdapter | null = null;
@@ -79,6 +85,15 @@ export class LlamaGpuModel {
     this.#weights = weights;
     this.maxContext = options.maxContext ?? Math.min(config.maxPositionEmbeddings, 2048);
     this.#chunkTokens = Math.min(options.chunkTokens ?? 256, this.maxContext);
+    this.#kvCacheDtype = options.kvCacheDtype ?? "f32";
+    if (!isKvCacheDtype(this.#kvCacheDtype)) {
+      throw new RangeError(`KV cache dtype ${this.#kvCacheDtype} is not f32 or f16`);
+    }
+    if (this.#kvCacheDtype === "f16" && config.headDim % 4 !== 0) {
+      throw new RangeError(
+        `An f16 KV cache needs a head dim that is a multiple of 4, got ${config.headDim}`,
+      );
+    }
     const logitBytesPerRow = config.vocabSize * 4;
     this.#logitRows = Math.max(
       1,
@@ -278,14 +293,14 @@ export class LlamaGpuModel {
     const rope = {
       cos: b("rope.cos"),
       sin: b("rope.sin"),
-      rows: T,
       T,
       qHeads: c.numHeads,
-      kHeads: c.numKvHeads,
+      kvHeads: c.numKvHeads,
       headDim: c.headDim,
       positionOffset: pos,
-      kRowOffset: pos,
+      cacheDtype: this.#kvCacheDtype,
     };
+    const kNew = b("k.new"), vNew = b("v.new");
 
     recordEmbedding(rec, b("ids"), w.embed, x, T); // x = embed[ids]
     for (let l = 0; l < c.numLayers; l++) {
@@ -293,9 +308,9 @@ export class LlamaGpuModel {
       // The RMSNorms are fused into the projections' loads of x: n = rmsnorm(x) is never stored.
       const inputNorm = { weight: layer.inputNorm, eps };
       this.#project(l, "q_proj", x, q, T, { norm: inputNorm }); // q = n·Wqᵀ
-      this.#project(l, "k_proj", x, k, T, { norm: inputNorm, yRow: pos }); // k[pos..] = n·Wkᵀ
-      this.#project(l, "v_proj", x, v, T, { norm: inputNorm, yRow: pos }); // v[pos..] = n·Wvᵀ
-      recordRope(rec, { ...rope, q, k }); // rotate q and the keys just appended to the cache
+      this.#project(l, "k_proj", x, kNew, T, { norm: inputNorm }); // k' = n·Wkᵀ
+      this.#project(l, "v_proj", x, vNew, T, { norm: inputNorm }); // v' = n·Wvᵀ
+      recordRopeKvAppend(rec, { ...rope, q, kNew, vNew, kCache: k, vCache: v }); // rotate q; k[pos..] = rope(k'), v[pos..] = v
       recordAttention(rec, {
         q,
         k,
@@ -309,6 +324,7 @@ export class LlamaGpuModel {
         kvHeads: c.numKvHeads,
         headDim: c.headDim,
         positionOffset: pos,
+        kvDtype: this.#kvCacheDtype,
         scratch: b("attn.partials"),
       }); // attn = softmax(q·kᵀ/√HD)·v (split across chunks of keys in long decode)
       this.#project(l, "o_proj", attn, x, T, { accumulate: true }); // x += attn·Woᵀ
@@ -378,6 +394,7 @@ export class LlamaGpuModel {
       maxContext: this.maxContext,
       chunkTokens: this.#chunkTokens,
       logitRows: this.#logitRows,
+      kvCacheDtype: this.#kvCacheDtype,
     });
     for (const spec of specs) {
       this.#buffers.set(spec.name, GpuTensor.create(this.#gpu, { ...spec, label: spec.name }));

@@ -12,6 +12,7 @@ import type { LlamaConfig } from "../llama_config.ts";
 import { type GpuDType, gpuDTypeBytes } from "../gpu/tensor.ts";
 import { shapeSize } from "../safetensors.ts";
 import { attentionScratchShape } from "../ops/attention.ts";
+import type { KvCacheDtype } from "../ops/rope.ts";
 
 /** One planned buffer. */
 export interface BufferSpec {
@@ -43,6 +44,8 @@ export interface InferenceSizes {
   chunkTokens: number;
   /** Rows of logits produced per LM-head pass. */
   logitRows: number;
+  /** Element type of the KV cache; default f32 (f16 halves it). */
+  kvCacheDtype?: KvCacheDtype;
 }
 
 /** The activation, cache and table buffers of inference (weights are planned by the loader). */
@@ -60,6 +63,8 @@ export function planInference(config: LlamaConfig, sizes: InferenceSizes): Buffe
     { name: "ids", shape: [T], dtype: "u32", category: "activations" },
     act("x", [T, D]), // residual stream
     act("q", [T, q]),
+    act("k.new", [T, kv]), // the chunk's keys and values before RoPE and the cache append
+    act("v.new", [T, kv]),
     act("attn", [T, q]), // attention output
     act("lse", [config.numHeads, T]),
     act("gate", [T, I]),
@@ -83,8 +88,9 @@ export function planInference(config: LlamaConfig, sizes: InferenceSizes): Buffe
     },
   ];
   for (let l = 0; l < config.numLayers; l++) {
-    specs.push({ name: `k.${l}`, shape: [S, kv], dtype: "f32", category: "kv-cache" });
-    specs.push({ name: `v.${l}`, shape: [S, kv], dtype: "f32", category: "kv-cache" });
+    const dtype = sizes.kvCacheDtype ?? "f32";
+    specs.push({ name: `k.${l}`, shape: [S, kv], dtype, category: "kv-cache" });
+    specs.push({ name: `v.${l}`, shape: [S, kv], dtype, category: "kv-cache" });
   }
   return specs;
 }

@@ -9,6 +9,8 @@
  */
 import type { CommandRecorder } from "../gpu/recorder.ts";
 import { ParamWriter } from "../gpu/params.ts";
+import { dtypeCode } from "./dtype_code.ts";
+import type { KvCacheDtype } from "./rope.ts";
 
 /** Query rows (token, head of a kv head's group) per workgroup: ROWS in the kernel. */
 const ROWS = 8;
@@ -52,6 +54,8 @@ export interface AttentionArgs {
    * it the attention runs in one pass; with it {@linkcode attentionSplit} decides.
    */
   scratch?: GPUBuffer;
+  /** Element type of k and v: f32 (default), or f16 two per u32 (a KV cache stored in f16). */
+  kvDtype?: KvCacheDtype;
   /**
    * Keys per chunk (a multiple of 16) to split by whenever the scratch holds the chunks, in
    * place of {@linkcode attentionSplit}'s choice (tests and benchmarks).
@@ -136,6 +140,7 @@ export function recordAttention(rec: CommandRecorder, args: AttentionArgs): void
   }
   const scratch = args.scratch;
   const split = scratch ? splitOf(args, scratch) : null;
+  const kv = { KV_DTYPE: dtypeCode(args.kvDtype ?? "f32") };
   const blocks = Math.ceil((args.T * args.heads / args.kvHeads) / ROWS);
   const params = (s: AttentionSplit | null) =>
     new ParamWriter()
@@ -147,22 +152,23 @@ export function recordAttention(rec: CommandRecorder, args: AttentionArgs): void
   if (!scratch || !split) {
     rec.dispatch({
       kernel: "attention",
+      constants: kv,
       params: params(null),
       buffers: [args.q, args.k, args.v, args.out, args.lse],
       workgroups: [blocks, args.kvHeads, args.batch],
       alsoPrepare: scratch
-        ? [{ kernel: "attention", constants: { SPLIT: 1 } }, { kernel: "attention_combine" }]
+        ? [{ kernel: "attention", constants: { ...kv, SPLIT: 1 } }, { kernel: "attention_combine" }]
         : undefined,
     });
     return;
   }
   rec.dispatch({
     kernel: "attention",
-    constants: { SPLIT: 1 },
+    constants: { ...kv, SPLIT: 1 },
     params: params(split),
     buffers: [args.q, args.k, args.v, scratch, args.lse],
     workgroups: [blocks * split.chunks, args.kvHeads, args.batch],
-    alsoPrepare: [{ kernel: "attention" }, { kernel: "attention_combine" }],
+    alsoPrepare: [{ kernel: "attention", constants: kv }, { kernel: "attention_combine" }],
   });
   rec.dispatch({
     kernel: "attention_combine",

@@ -1,12 +1,15 @@
 /**
- * Rotary embedding in place, on the queries and keys of the same rows in one dispatch
- * (`kernels/rope.wgsl`). Dimensions: R rows, QH query heads and KH key heads per row, HD head
- * dim, P positions in the tables.
+ * Rotary embedding: in place on the queries and keys of the same rows in one dispatch
+ * (`kernels/rope.wgsl`, training), or fused with inference's KV-cache append
+ * (`kernels/rope_kv_append.wgsl`). Dimensions: R (or T) rows, QH query heads and KH (KVH) key
+ * heads per row, HD head dim, S cache slots, P positions in the tables.
  *
  * @module
  */
 import type { CommandRecorder } from "../gpu/recorder.ts";
 import { ParamWriter } from "../gpu/params.ts";
+import type { GpuDType } from "../gpu/tensor.ts";
+import { dtypeCode } from "./dtype_code.ts";
 
 /** Arguments of {@linkcode recordRope}. */
 export interface RopeArgs {
@@ -51,5 +54,64 @@ export function recordRope(rec: CommandRecorder, args: RopeArgs): void {
       .bytes(),
     buffers: [args.q, args.k, args.cos, args.sin],
     workgroups: [Math.ceil(pairs / 64), Math.min(args.rows, 65535), Math.ceil(args.rows / 65535)],
+  });
+}
+
+/** Element types a KV cache can be stored in. */
+export type KvCacheDtype = Extract<GpuDType, "f32" | "f16">;
+
+/** Whether `value` names a KV-cache element type ("f32" or "f16"). */
+export function isKvCacheDtype(value: string): value is KvCacheDtype {
+  return value === "f32" || value === "f16";
+}
+
+/** Arguments of {@linkcode recordRopeKvAppend}. */
+export interface RopeKvAppendArgs {
+  /** New queries (T, QH, HD), rotated in place. */
+  q: GPUBuffer;
+  /** New keys (T, KVH, HD), f32, as projected. */
+  kNew: GPUBuffer;
+  /** New values (T, KVH, HD), f32, as projected. */
+  vNew: GPUBuffer;
+  /** Key cache (S, KVH, HD) in `cacheDtype`: rows positionOffset.. receive the rotated keys. */
+  kCache: GPUBuffer;
+  /** Value cache (S, KVH, HD) in `cacheDtype`: rows positionOffset.. receive the values. */
+  vCache: GPUBuffer;
+  /** Element type of the caches. */
+  cacheDtype: KvCacheDtype;
+  /** cos table (P, HD/2). */
+  cos: GPUBuffer;
+  /** sin table (P, HD/2). */
+  sin: GPUBuffer;
+  /** New tokens T. */
+  T: number;
+  /** Query heads per row. */
+  qHeads: number;
+  /** KV heads per row. */
+  kvHeads: number;
+  /** Head dimension (a multiple of 4 for an f16 cache). */
+  headDim: number;
+  /** Absolute position (and cache row) of token 0. */
+  positionOffset: number;
+}
+
+/**
+ * Rotates the new queries in place and appends the new keys, rotated, and values to the
+ * caches at their positions, converted to the cache's element type.
+ */
+export function recordRopeKvAppend(rec: CommandRecorder, args: RopeKvAppendArgs): void {
+  const { headDim: HD, cacheDtype } = args;
+  if (cacheDtype === "f16" && HD % 4 !== 0) {
+    throw new RangeError(`An f16 KV cache needs a head dim that is a multiple of 4, got ${HD}`);
+  }
+  const perHead = Math.ceil(HD / 4); // invocations per head: two pairs each
+  rec.dispatch({
+    kernel: "rope_kv_append",
+    constants: { KV_DTYPE: dtypeCode(cacheDtype) },
+    params: new ParamWriter()
+      .u32(args.T).u32(args.qHeads).u32(args.kvHeads).u32(HD).u32(args.positionOffset)
+      .bytes(),
+    buffers: [args.q, args.kNew, args.vNew, args.kCache, args.vCache, args.cos, args.sin],
+    workgroups: [Math.ceil(((args.qHeads + args.kvHeads) * perHead) / 64), args.T],
   });
 }

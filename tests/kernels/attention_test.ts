@@ -13,7 +13,8 @@ import {
 } from "../../lib/ops/attention.ts";
 import { attentionForward } from "../../lib/reference/attention.ts";
 import { Rng } from "../../lib/rng.ts";
-import { randomF32, runRecorded } from "./_kernels.ts";
+import { randomF32, runRecorded, storeAs } from "./_kernels.ts";
+import type { KvCacheDtype } from "../../lib/ops/rope.ts";
 
 interface Case {
   name: string;
@@ -69,13 +70,17 @@ function referenceLse(q: Float32Array, k: Float32Array, c: Case): Float64Array {
 /** How a case runs: in one pass, split by a forced chunk, or with a scratch and the rule. */
 type Path = { split: "none" } | { split: "chunk"; chunk: number } | { split: "rule" };
 
-/** Random q, k, v of a case: (B, T, H, HD), (B, S, KV, HD), (B, S, KV, HD). */
-function inputsOf(c: Case) {
+/**
+ * Random q, k, v of a case: (B, T, H, HD), (B, S, KV, HD), (B, S, KV, HD); k and v hold values
+ * an f16 cache can store exactly when `kvDtype` is f16.
+ */
+function inputsOf(c: Case, kvDtype: KvCacheDtype = "f32") {
   const rng = new Rng(40 + c.T);
+  const kv = () => storeAs(randomF32(rng, c.B * c.S * c.KV * c.HD), kvDtype).rounded;
   return {
     q: randomF32(rng, c.B * c.T * c.H * c.HD), // (B, T, H, HD)
-    k: randomF32(rng, c.B * c.S * c.KV * c.HD), // (B, S, KV, HD); slots past offset + T unread
-    v: randomF32(rng, c.B * c.S * c.KV * c.HD), // (B, S, KV, HD)
+    k: kv(), // (B, S, KV, HD); slots past offset + T unread
+    v: kv(), // (B, S, KV, HD)
   };
 }
 
@@ -90,6 +95,7 @@ async function runAttention(
   c: Case,
   inputs: { q: Float32Array; k: Float32Array; v: Float32Array },
   path: Path,
+  kvDtype: KvCacheDtype = "f32",
 ): Promise<{ out: Float32Array; lse: Float32Array }> {
   const out = emptyF32(gpu, c.B * c.T * c.H * c.HD), lse = emptyF32(gpu, c.B * c.H * c.T);
   const keys = c.offset + c.T;
@@ -101,8 +107,9 @@ async function runAttention(
   await runRecorded(gpu, "attention", (rec) =>
     recordAttention(rec, {
       q: upload(gpu, inputs.q),
-      k: upload(gpu, inputs.k),
-      v: upload(gpu, inputs.v),
+      k: upload(gpu, storeAs(inputs.k, kvDtype).bytes),
+      v: upload(gpu, storeAs(inputs.v, kvDtype).bytes),
+      kvDtype,
       out,
       lse,
       batch: c.B,
@@ -120,11 +127,19 @@ async function runAttention(
   };
 }
 
-/** Runs a case on `path` and checks its output and lse against the reference. */
-async function checkAgainstReference(gpu: Gpu, c: Case, path: Path): Promise<void> {
-  const inputs = inputsOf(c);
+/**
+ * Runs a case on `path`, with k and v stored as `kvDtype`, and checks its output and lse against
+ * the reference on the values stored.
+ */
+async function checkAgainstReference(
+  gpu: Gpu,
+  c: Case,
+  path: Path,
+  kvDtype: KvCacheDtype = "f32",
+): Promise<void> {
+  const inputs = inputsOf(c, kvDtype);
   const { q, k, v } = inputs;
-  const got = await runAttention(gpu, c, inputs, path);
+  const got = await runAttention(gpu, c, inputs, path, kvDtype);
   const qRow = c.H * c.HD, kvRow = c.KV * c.HD;
   const keys = (c.offset + c.T) * kvRow;
   for (let b = 0; b < c.B; b++) {
@@ -257,4 +272,14 @@ gpuTest(
     );
     rec.dispose();
   },
+);
+
+// An f16 KV cache: k and v stored two per u32 word (the reference gets the same rounded values).
+gpuTest(
+  "attention over an f16 KV cache matches the reference: prefill, GQA, batch 2",
+  (gpu) => checkAgainstReference(gpu, CASES[0], { split: "none" }, "f16"),
+);
+gpuTest(
+  "split attention over an f16 KV cache matches the reference: Llama-3.2-1B decode",
+  (gpu) => checkAgainstReference(gpu, LLAMA_DECODE, { split: "rule" }, "f16"),
 );
