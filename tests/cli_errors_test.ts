@@ -51,6 +51,11 @@ Deno.test("a bad flag exits 2 with the usage", async () => {
     /Unknown --optimizer adam: expected adamw or sgd/,
   );
   assertFails(
+    await runExample("infer", ["--model", model, "--prompt", "a", "--kv-cache", "bf16"]),
+    2,
+    /Unknown --kv-cache bf16: expected f32 or f16/,
+  );
+  assertFails(
     await runExample("eval", ["--model", model]),
     2,
     /--data is required\n\nUsage: deno run -A examples\/eval\.ts/,

@@ -135,6 +135,7 @@ Deno.test("main.ts: bad flags and a missing model exit with a clear message", as
     [["--model", modelDir, "--port", "http"], 2, /--port must be an integer ≥ 0, got "http"/],
     [["--model", modelDir, "--adapter", "nodir"], 2, /--adapter must be NAME=DIR, got "nodir"/],
     [["--model", modelDir, "--backend", "tpu"], 2, /--backend must be auto, webgpu or cpu/],
+    [["--model", modelDir, "--kv-cache", "f8"], 2, /--kv-cache must be f32 or f16, got "f8"/],
     [["--model", modelDir, "--bogus"], 2, /Unknown option '--bogus'/],
     [
       ["--model", join(modelDir, "missing"), "--backend", "cpu", "--port", "0"],
