@@ -1,6 +1,7 @@
 /**
- * The LoRA branch of an adapted projection as matrix products (`kernels/matmul.wgsl`):
- * y += s·B·(A·x) forward, and its gradients backward. A and B are f32.
+ * The LoRA branch of an adapted projection as matrix products (`kernels/matmul.wgsl`): u = x·Aᵀ
+ * forward (the base product then adds s·u·Bᵀ as it stores y: `lora` in `recordLinear`), and the
+ * branch's gradients backward. A and B are f32.
  *
  * Dimensions: M rows (tokens), IN / OUT the projection's features, R rank.
  *
@@ -43,31 +44,6 @@ export function recordLoraDown(
     bLayout: "nk",
     bDtype: "f32",
     norm,
-  });
-}
-
-/** y(M, OUT) += s·u(M, R)·Bᵀ from row `yRowOffset` of y, with B (OUT, R). */
-export function recordLoraUp(
-  rec: CommandRecorder,
-  shape: LoraShape,
-  u: GPUBuffer,
-  b: GPUBuffer,
-  y: GPUBuffer,
-  yRowOffset = 0,
-): void {
-  const { rows, outFeatures, rank, scale } = shape;
-  recordMatmul(rec, {
-    a: u,
-    b,
-    c: y,
-    M: rows,
-    N: outFeatures,
-    K: rank,
-    bLayout: "nk",
-    bDtype: "f32",
-    cOffset: yRowOffset * outFeatures,
-    alpha: scale,
-    accumulate: true,
   });
 }
 

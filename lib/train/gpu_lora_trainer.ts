@@ -36,7 +36,7 @@ import {
   recordLinearBackward,
   recordMatmul,
 } from "../ops/matmul.ts";
-import { type LoraShape, recordLoraBackward, recordLoraDown, recordLoraUp } from "../ops/lora.ts";
+import { type LoraShape, recordLoraBackward, recordLoraDown } from "../ops/lora.ts";
 import { recordAdamW, recordSgd } from "../ops/optimizer.ts";
 import { recordRmsnorm } from "../ops/rmsnorm.ts";
 import { recordRmsnormBackward } from "../ops/rmsnorm_backward.ts";
@@ -402,16 +402,25 @@ export class GpuLoraTrainer {
   }
 
   /** y (+)= x·Wᵀ + s·(dropout(x)·Aᵀ)·Bᵀ, saving u = dropout(x)·Aᵀ for backward. */
+  /**
+   * y (+)= x·Wᵀ, plus s·u·Bᵀ when `p` is adapted: u = dropout(x)·Aᵀ first (saved for
+   * backward), then the base product adds the branch as it stores y.
+   */
   #project(l: number, p: Projection, x: GPUBuffer, y: GPUBuffer, accumulate = false): void {
-    const rows = this.#batch.B * this.#batch.T;
+    const lora = this.lora.targetModules.includes(p)
+      ? {
+        u: this.#recordLoraU(l, p, x),
+        b: this.#b(`param:${loraKey(l, p, "B")}`),
+        rank: this.lora.r,
+        scale: this.#scale,
+      }
+      : undefined;
     recordLinear(this.#rec, x, y, {
       weight: this.#weights.layers[l].projections[p],
-      rows,
+      rows: this.#batch.B * this.#batch.T,
       accumulate,
-    });
-    if (!this.lora.targetModules.includes(p)) return;
-    const u = this.#recordLoraU(l, p, x);
-    recordLoraUp(this.#rec, this.#loraShape(p), u, this.#b(`param:${loraKey(l, p, "B")}`), y); // y += s·u·Bᵀ
+      lora,
+    }); // y (+)= x·Wᵀ (+ s·u·Bᵀ)
   }
 
   /** Records u = dropout(x)·Aᵀ (N, R) of an adapted projection, saved for backward; returns u. */

@@ -98,6 +98,47 @@ function matmulCase(name: string, what: string, shape: MatmulShape): KernelCase 
 
 const [T, D, I, H, KV, HD, R] = [512, 2048, 8192, 32, 8, 64, 16];
 
+/**
+ * An adapted q_proj as inference records it: RMSNorm fused into the load of x, the rank-R LoRA
+ * branch s·u·Bᵀ into the store of y (u = n·Aᵀ computed beforehand, not timed here).
+ */
+function fusedProjectionCase(M: number): KernelCase {
+  const [N, K] = [D, D];
+  return {
+    name: `${M === 1 ? "gemv" : "matmul"} ${M}×${K}→${N} + norm + LoRA`,
+    what: `${M === 1 ? "decode" : "prefill"}: q_proj with RMSNorm on load, LoRA r ${R} on store`,
+    flops: 2 * M * N * K + 2 * M * N * R + 3 * M * K,
+    bytes: 4 * M * K + 2 * N * K + 2 * K + 4 * M * R + 4 * N * R + 4 * M * N,
+    setup(gpu, variant) {
+      const { t, dispose } = tensors(gpu, {
+        x: { shape: [M, K], dtype: "f32" }, // (M, K)
+        w: { shape: [N, K], dtype: "bf16" }, // (N, K)
+        g: { shape: [K], dtype: "bf16" }, // (K) norm weight
+        u: { shape: [M, R], dtype: "f32" }, // (M, R)
+        b: { shape: [N, R], dtype: "f32" }, // (N, R) LoRA B
+        y: { shape: [M, N], dtype: "f32" }, // (M, N)
+      });
+      return {
+        record: (rec) =>
+          recordMatmul(rec, {
+            a: t.x.buffer,
+            b: t.w.buffer,
+            c: t.y.buffer,
+            M,
+            N,
+            K,
+            bLayout: "nk",
+            bDtype: "bf16",
+            variant,
+            norm: { weight: t.g, eps: 1e-5 },
+            lora: { u: t.u.buffer, b: t.b.buffer, rank: R, scale: 2 },
+          }),
+        dispose,
+      };
+    },
+  };
+}
+
 /** Attention forward at T = 512 (one sequence, causal). */
 function attentionCase(): KernelCase {
   const qBytes = T * H * HD * 4, kvBytes = T * KV * HD * 4;
@@ -193,12 +234,14 @@ export const KERNEL_CASES: readonly KernelCase[] = [
     K: D,
     dtype: "f32",
   }),
-  matmulCase(`lora up ${T}×${R}→${D}`, "LoRA rank 16: y += s·u·Bᵀ", {
+  matmulCase(`lora up ${T}×${R}→${D}`, "LoRA rank 16, K = 16: backward dx += du·A", {
     M: T,
     N: D,
     K: R,
     dtype: "f32",
   }),
+  fusedProjectionCase(T),
+  fusedProjectionCase(1),
   attentionCase(),
   rmsnormCase(),
 ];
