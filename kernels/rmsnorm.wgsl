@@ -1,12 +1,12 @@
 // RMSNorm, Hugging Face Llama semantics in f32: y = x · rsqrt(mean(x²) + eps) · w.
 // Also stores rstd per row for the backward pass. One workgroup per row.
-// Dimensions: R rows, D hidden. Offsets are in rows.
+// Dimensions: R rows, D hidden.
 //!include packed
 //!include reduce
 
 override W_DTYPE: u32 = 1u;
 
-struct Params { rows: u32, D: u32, eps: f32, x_row_off: u32, y_row_off: u32 }
+struct Params { rows: u32, D: u32, eps: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;           // (R, D)
@@ -20,17 +20,16 @@ const WG = 256u;
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let r = wg.x + wg.y * 65535u;
   if (r >= p.rows) { return; }
-  let xb = (p.x_row_off + r) * p.D;
-  let yb = (p.y_row_off + r) * p.D;
+  let base = r * p.D;
   var sum = 0.0;
   for (var d = li; d < p.D; d += WG) {
-    let v = x[xb + d];
+    let v = x[base + d];
     sum = fma(v, v, sum);
   }
   let total = workgroup_sum(li, sum);
   let inv = inverseSqrt(total / f32(p.D) + p.eps);
   for (var d = li; d < p.D; d += WG) {
-    y[yb + d] = x[xb + d] * inv * packed_value(w[packed_word(d, W_DTYPE)], d, W_DTYPE);
+    y[base + d] = x[base + d] * inv * packed_value(w[packed_word(d, W_DTYPE)], d, W_DTYPE);
   }
-  if (li == 0u) { rstd[p.y_row_off + r] = inv; }
+  if (li == 0u) { rstd[r] = inv; }
 }

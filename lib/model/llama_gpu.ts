@@ -362,7 +362,7 @@ export class LlamaGpuModel {
   }
 
   /**
-   * y[yRow..] (+)= n·Wᵀ, plus scale·(n·Aᵀ)·Bᵀ when the projection is adapted, where n is x, or
+   * y (+)= n·Wᵀ, plus scale·(n·Aᵀ)·Bᵀ when the projection is adapted, where n is x, or
    * rmsnorm(x) with `norm`. The norm is fused into each product's load of x, and the LoRA
    * branch into the base product's store: u = n·Aᵀ first, then y = n·Wᵀ + s·u·Bᵀ.
    */
@@ -372,10 +372,10 @@ export class LlamaGpuModel {
     x: GPUBuffer,
     y: GPUBuffer,
     rows: number,
-    options: { norm?: FusedNorm; yRow?: number; accumulate?: boolean },
+    options: { norm?: FusedNorm; accumulate?: boolean },
   ): void {
     const weight = this.#weights.layers[layer].projections[projection];
-    const { norm, yRow = 0, accumulate } = options;
+    const { norm, accumulate } = options;
     const pair = this.#adapter?.pair(layer, projection);
     let lora: LinearForwardArgs["lora"];
     if (pair && this.#adapter && this.#loraU) {
@@ -385,7 +385,7 @@ export class LlamaGpuModel {
       recordLoraDown(this.#rec, { rows, inFeatures, outFeatures, rank, scale }, x, pair.a, u, norm); // u = n·Aᵀ
       lora = { u, b: pair.b, rank, scale };
     }
-    recordLinear(this.#rec, x, y, { weight, rows, yRowOffset: yRow, accumulate, norm, lora });
+    recordLinear(this.#rec, x, y, { weight, rows, accumulate, norm, lora });
   }
 
   /** Allocates the planned buffers and fills the RoPE tables. */

@@ -241,8 +241,6 @@ export interface LinearArgs {
 export interface LinearForwardArgs extends LinearArgs {
   /** First row of x. */
   xRowOffset?: number;
-  /** First row of y. */
-  yRowOffset?: number;
   /** RMSNorm applied to x on load. */
   norm?: FusedNorm;
   /** LoRA branch added to y; `bRowOffset` is set per weight chunk. */
@@ -251,8 +249,7 @@ export interface LinearForwardArgs extends LinearArgs {
 
 /**
  * y(M, N) = alpha · norm(x)(M, K) · Wᵀ (+ s·U·Bᵀ) (+ y). Each weight chunk writes its own slice
- * of columns. `xRowOffset` / `yRowOffset` select the first row (to project only the last
- * token, say).
+ * of columns. `xRowOffset` selects the first row of x (to project only the last token, say).
  */
 export function recordLinear(
   rec: CommandRecorder,
@@ -273,7 +270,7 @@ export function recordLinear(
       bDtype: args.weight.dtype,
       aOffset: (args.xRowOffset ?? 0) * K,
       ldc: N,
-      cOffset: (args.yRowOffset ?? 0) * N + chunk.rowStart,
+      cOffset: chunk.rowStart,
       alpha: args.alpha,
       accumulate: args.accumulate,
       norm: args.norm,

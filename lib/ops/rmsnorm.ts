@@ -22,10 +22,6 @@ export interface RmsnormArgs {
   rows: number;
   /** Epsilon inside the square root. */
   eps: number;
-  /** First row of x to read. */
-  xRowOffset?: number;
-  /** First row of y (and rstd) to write. */
-  yRowOffset?: number;
 }
 
 /** y = x · rsqrt(mean(x²) + eps) · w, row by row. */
@@ -36,7 +32,6 @@ export function recordRmsnorm(rec: CommandRecorder, args: RmsnormArgs): void {
     constants: { W_DTYPE: dtypeCode(args.weight.dtype) },
     params: new ParamWriter()
       .u32(args.rows).u32(D).f32(args.eps)
-      .u32(args.xRowOffset ?? 0).u32(args.yRowOffset ?? 0)
       .bytes(),
     buffers: [args.x, args.weight.buffer, args.y, args.rstd],
     workgroups: [Math.min(args.rows, 65535), Math.ceil(args.rows / 65535)],

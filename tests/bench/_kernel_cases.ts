@@ -63,20 +63,38 @@ function tensors(gpu: Gpu, specs: Record<string, { shape: number[]; dtype: Dtype
   return { t: made, dispose: () => Object.values(made).forEach((t) => t.destroy()) };
 }
 
-function matmulCase(name: string, what: string, shape: MatmulShape): KernelCase {
+/**
+ * A Linear-shaped product. With `fused`, the product an adapted projection runs in inference:
+ * RMSNorm fused into the load of x and a rank-R LoRA branch s·u·Bᵀ into the store of y (u
+ * computed beforehand, not timed); such a case has no `matmul` shape, so neither tfjs nor the
+ * variant table runs it.
+ */
+function matmulCase(name: string, what: string, shape: MatmulShape, fused = false): KernelCase {
   const { M, N, K, dtype } = shape;
+  const fusedWork = fused
+    ? { flops: 2 * M * N * R + 3 * M * K, bytes: 2 * K + 4 * (M + N) * R }
+    : null;
   return {
     name,
     what,
-    flops: 2 * M * N * K,
-    bytes: 4 * M * K + gpuDTypeBytes(dtype) * N * K + 4 * M * N,
-    matmul: shape,
+    flops: 2 * M * N * K + (fusedWork?.flops ?? 0),
+    bytes: 4 * M * K + gpuDTypeBytes(dtype) * N * K + 4 * M * N + (fusedWork?.bytes ?? 0),
+    ...(fused ? {} : { matmul: shape }),
     setup(gpu, variant) {
       const { t, dispose } = tensors(gpu, {
         x: { shape: [M, K], dtype: "f32" }, // (M, K)
         w: { shape: [N, K], dtype }, // (N, K)
         y: { shape: [M, N], dtype: "f32" }, // (M, N)
+        g: { shape: [K], dtype: "bf16" }, // (K) norm weight, when fused
+        u: { shape: [M, R], dtype: "f32" }, // (M, R) x·Aᵀ, when fused
+        b: { shape: [N, R], dtype: "f32" }, // (N, R) LoRA B, when fused
       });
+      const fusions = fused
+        ? {
+          norm: { weight: t.g, eps: 1e-5 },
+          lora: { u: t.u.buffer, b: t.b.buffer, rank: R, scale: 2 },
+        }
+        : {};
       return {
         record: (rec) =>
           recordMatmul(rec, {
@@ -89,6 +107,7 @@ function matmulCase(name: string, what: string, shape: MatmulShape): KernelCase 
             bLayout: "nk",
             bDtype: dtype,
             variant,
+            ...fusions,
           }),
         dispose,
       };
@@ -97,47 +116,6 @@ function matmulCase(name: string, what: string, shape: MatmulShape): KernelCase 
 }
 
 const [T, D, I, H, KV, HD, R] = [512, 2048, 8192, 32, 8, 64, 16];
-
-/**
- * An adapted q_proj as inference records it: RMSNorm fused into the load of x, the rank-R LoRA
- * branch s·u·Bᵀ into the store of y (u = n·Aᵀ computed beforehand, not timed here).
- */
-function fusedProjectionCase(M: number): KernelCase {
-  const [N, K] = [D, D];
-  return {
-    name: `${M === 1 ? "gemv" : "matmul"} ${M}×${K}→${N} + norm + LoRA`,
-    what: `${M === 1 ? "decode" : "prefill"}: q_proj with RMSNorm on load, LoRA r ${R} on store`,
-    flops: 2 * M * N * K + 2 * M * N * R + 3 * M * K,
-    bytes: 4 * M * K + 2 * N * K + 2 * K + 4 * M * R + 4 * N * R + 4 * M * N,
-    setup(gpu, variant) {
-      const { t, dispose } = tensors(gpu, {
-        x: { shape: [M, K], dtype: "f32" }, // (M, K)
-        w: { shape: [N, K], dtype: "bf16" }, // (N, K)
-        g: { shape: [K], dtype: "bf16" }, // (K) norm weight
-        u: { shape: [M, R], dtype: "f32" }, // (M, R)
-        b: { shape: [N, R], dtype: "f32" }, // (N, R) LoRA B
-        y: { shape: [M, N], dtype: "f32" }, // (M, N)
-      });
-      return {
-        record: (rec) =>
-          recordMatmul(rec, {
-            a: t.x.buffer,
-            b: t.w.buffer,
-            c: t.y.buffer,
-            M,
-            N,
-            K,
-            bLayout: "nk",
-            bDtype: "bf16",
-            variant,
-            norm: { weight: t.g, eps: 1e-5 },
-            lora: { u: t.u.buffer, b: t.b.buffer, rank: R, scale: 2 },
-          }),
-        dispose,
-      };
-    },
-  };
-}
 
 /** Attention forward at T = 512 (one sequence, causal). */
 function attentionCase(): KernelCase {
@@ -240,8 +218,18 @@ export const KERNEL_CASES: readonly KernelCase[] = [
     K: R,
     dtype: "f32",
   }),
-  fusedProjectionCase(T),
-  fusedProjectionCase(1),
+  matmulCase(
+    `matmul ${T}×${D}→${D} + norm + LoRA`,
+    `prefill: q_proj with RMSNorm on load, LoRA r ${R} on store`,
+    { M: T, N: D, K: D, dtype: "bf16" },
+    true,
+  ),
+  matmulCase(
+    `gemv 1×${D}→${D} + norm + LoRA`,
+    `decode: q_proj with RMSNorm on load, LoRA r ${R} on store`,
+    { M: 1, N: D, K: D, dtype: "bf16" },
+    true,
+  ),
   attentionCase(),
   rmsnormCase(),
 ];
