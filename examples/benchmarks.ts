@@ -285,14 +285,15 @@ await runCommand(async () => {
     "64 invocations (kept: 32, and never more than a narrow C has columns for, which keeps " +
     "`lora down` at 8); epilogue loops with constant trip counts (kept: the accumulators stay " +
     "in registers). tfjs's own time on these two shapes varies most from run to run.",
-    "- Fusions. Inference runs no RMSNorm kernel and no LoRA-up product: the matmul kernels " +
-    "normalise x as they load it and add s·u·Bᵀ as they store y (the `+ norm + LoRA` rows " +
-    "measure that product; u = n·Aᵀ is the `lora down` product). RoPE and the KV-cache " +
+    "- Fusions. Inference runs no RMSNorm or SwiGLU kernel and no LoRA-up product: the matmul " +
+    "kernels normalise x, or compute silu(gate)·up, as they load it and add s·u·Bᵀ as they " +
+    "store y (the `+ norm + LoRA` rows measure that product; u = n·Aᵀ is the `lora down` " +
+    "product). RoPE and the KV-cache " +
     "append are one dispatch, and the training backward's LM-head product stores the " +
     "cross-entropy gradient instead of the logits. The training forward still stores each " +
     "vocabulary chunk's logits once for the cross-entropy statistics (a fused max/Σexp " +
     "would need a cross-workgroup reduction in the epilogue), and training still runs " +
-    "RMSNorm as a kernel, because its backward needs the normalised activations anyway.",
+    "RMSNorm and SwiGLU as kernels, because its backward needs their outputs anyway.",
     "- Attention: one workgroup serves 8 query rows of a kv head's group with key/value tiles " +
     "in workgroup memory; decode past 64 keys splits the context across workgroups and " +
     "combines the partial softmaxes (one more dispatch per layer, many more workgroups on a " +

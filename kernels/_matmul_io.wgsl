@@ -11,6 +11,10 @@
 //     with inv_rms(m) = 1/sqrt(mean over k of A(m, k)² + eps). The kernels scale B (tiled) or
 //     A (vec4) by g as they load it, add up each row's Σ A² from the values they multiply
 //     anyway, and scale the product by inv_rms at the end: the normalised A is never written.
+//   SWIGLU = 1 (A not transposed, not with NORM): A(m, k) is silu(a)·up, with a the stored A
+//     (the gate) and up a second (M, K) buffer of the same layout, read as the kernels load A:
+//     a down projection's input silu(gate)·up is never written.
+//   NORM's g and SWIGLU's up share binding 6 (pro_words: g packed, or up as f32 bits).
 //   EPILOGUE, what store_c makes of a value z = alpha·product before it is stored:
 //     0: z.
 //     1, LoRA: z + ep_scale·Σ_r U(m, r)·L(ep_off + n, r), with U = x·Aᵀ computed beforehand and
@@ -29,6 +33,7 @@ override B_TRANS: u32 = 1u;
 override B_DTYPE: u32 = 0u;
 override NORM: u32 = 0u;
 override G_DTYPE: u32 = 0u;  // element type of g
+override SWIGLU: u32 = 0u;
 override EPILOGUE: u32 = 0u;
 
 struct Params {
@@ -47,7 +52,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> a: array<f32>;        // (M, K) or (K, M)
 @group(0) @binding(2) var<storage, read> b: array<u32>;        // (N, K) or (K, N), packed
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;  // (M, N)
-@group(0) @binding(6) var<storage, read> g: array<u32>;        // (K) RMSNorm weight, packed
+@group(0) @binding(6) var<storage, read> pro_words: array<u32>; // (K) g packed, or (M, K) up
 @group(0) @binding(7) var<storage, read> ep_f32: array<f32>;   // (M, R) U or (M, 4) statistics
 @group(0) @binding(8) var<storage, read> ep_words: array<u32>; // (ep_off + N, R) L or (M) targets
 
@@ -56,7 +61,22 @@ fn load_a(m: u32, k: u32) -> f32 {
   if (m >= p.M || k >= p.K) { return 0.0; }
   var i: u32;
   if (A_TRANS == 1u) { i = p.a_off + k * p.lda + m; } else { i = p.a_off + m * p.lda + k; }
+  if (SWIGLU == 1u) { return silu(a[i]) * bitcast<f32>(pro_words[i]); }
   return a[i];
+}
+
+// SiLU, as kernels/swiglu.wgsl computes it.
+fn silu(x: f32) -> f32 {
+  return x / (1.0 + exp(-x));
+}
+
+// silu(gate)·up for the 4 elements of A at element i (SWIGLU), gate as loaded from A.
+fn swiglu4(gate: vec4<f32>, i: u32) -> vec4<f32> {
+  let up = vec4(
+    bitcast<f32>(pro_words[i]), bitcast<f32>(pro_words[i + 1u]),
+    bitcast<f32>(pro_words[i + 2u]), bitcast<f32>(pro_words[i + 3u]),
+  );
+  return gate / (1.0 + exp(-gate)) * up;
 }
 
 // op(B)(k, n), 0 outside the matrix.
@@ -70,7 +90,7 @@ fn load_b(n: u32, k: u32) -> f32 {
 // g(k), 0 outside the matrix (NORM).
 fn norm_weight(k: u32) -> f32 {
   if (k >= p.K) { return 0.0; }
-  return packed_value(g[packed_word(k, G_DTYPE)], k, G_DTYPE);
+  return packed_value(pro_words[packed_word(k, G_DTYPE)], k, G_DTYPE);
 }
 
 // What the product of a row is scaled by: inv_rms from the row's Σ A² when NORM, else 1.

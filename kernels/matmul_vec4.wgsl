@@ -70,6 +70,10 @@ fn load_vec4(m0: u32, n0: u32, k0: u32) -> Blocks {
       let at = (p.a_off + min(m0 + i, p.M - 1u) * p.lda + k0) >> 2u;
       blk.a[2u * i] = a4[at];
       blk.a[2u * i + 1u] = a4[at + 1u];
+      if (SWIGLU == 1u) {
+        blk.a[2u * i] = swiglu4(blk.a[2u * i], at << 2u);
+        blk.a[2u * i + 1u] = swiglu4(blk.a[2u * i + 1u], (at + 1u) << 2u);
+      }
     }
   } else if (TM == 4u) {
     for (var kk = 0u; kk < KB; kk++) {

@@ -14,9 +14,8 @@ import { GpuTensor } from "../gpu/tensor.ts";
 import type { LlamaConfig } from "../llama_config.ts";
 import { ropeTables } from "../rope.ts";
 import { recordAttention } from "../ops/attention.ts";
-import { recordSwiglu } from "../ops/elementwise.ts";
 import { recordEmbedding } from "../ops/embedding.ts";
-import { type FusedNorm, type LinearForwardArgs, recordLinear } from "../ops/matmul.ts";
+import { type FusedLoad, type LinearForwardArgs, recordLinear } from "../ops/matmul.ts";
 import { recordLoraDown } from "../ops/lora.ts";
 import { isKvCacheDtype, type KvCacheDtype, recordRopeKvAppend } from "../ops/rope.ts";
 import { type GpuSamplingParams as GpuSampling, recordSample } from "../ops/sample.ts";
@@ -307,9 +306,9 @@ export class LlamaGpuModel {
       const layer = w.layers[l], k = b(`k.${l}`), v = b(`v.${l}`);
       // The RMSNorms are fused into the projections' loads of x: n = rmsnorm(x) is never stored.
       const inputNorm = { weight: layer.inputNorm, eps };
-      this.#project(l, "q_proj", x, q, T, { norm: inputNorm }); // q = n·Wqᵀ
-      this.#project(l, "k_proj", x, kNew, T, { norm: inputNorm }); // k' = n·Wkᵀ
-      this.#project(l, "v_proj", x, vNew, T, { norm: inputNorm }); // v' = n·Wvᵀ
+      this.#project(l, "q_proj", x, q, T, { load: { norm: inputNorm } }); // q = n·Wqᵀ
+      this.#project(l, "k_proj", x, kNew, T, { load: { norm: inputNorm } }); // k' = n·Wkᵀ
+      this.#project(l, "v_proj", x, vNew, T, { load: { norm: inputNorm } }); // v' = n·Wvᵀ
       recordRopeKvAppend(rec, { ...rope, q, kNew, vNew, kCache: k, vCache: v }); // rotate q; k[pos..] = rope(k'), v[pos..] = v
       recordAttention(rec, {
         q,
@@ -329,10 +328,12 @@ export class LlamaGpuModel {
       }); // attn = softmax(q·kᵀ/√HD)·v (split across chunks of keys in long decode)
       this.#project(l, "o_proj", attn, x, T, { accumulate: true }); // x += attn·Woᵀ
       const postNorm = { weight: layer.postAttentionNorm, eps };
-      this.#project(l, "gate_proj", x, b("gate"), T, { norm: postNorm }); // gate = n·Wgᵀ
-      this.#project(l, "up_proj", x, b("up"), T, { norm: postNorm }); // up = n·Wuᵀ
-      recordSwiglu(rec, b("gate"), b("up"), b("hidden"), T * c.intermediateSize); // hidden = silu(gate)·up
-      this.#project(l, "down_proj", b("hidden"), x, T, { accumulate: true }); // x += hidden·Wdᵀ
+      this.#project(l, "gate_proj", x, b("gate"), T, { load: { norm: postNorm } }); // gate = n·Wgᵀ
+      this.#project(l, "up_proj", x, b("up"), T, { load: { norm: postNorm } }); // up = n·Wuᵀ
+      this.#project(l, "down_proj", b("gate"), x, T, {
+        load: { swigluUp: b("up") },
+        accumulate: true,
+      }); // x += (silu(gate)·up)·Wdᵀ, the SwiGLU fused into the load
     }
   }
 
@@ -362,9 +363,10 @@ export class LlamaGpuModel {
   }
 
   /**
-   * y (+)= n·Wᵀ, plus scale·(n·Aᵀ)·Bᵀ when the projection is adapted, where n is x, or
-   * rmsnorm(x) with `norm`. The norm is fused into each product's load of x, and the LoRA
-   * branch into the base product's store: u = n·Aᵀ first, then y = n·Wᵀ + s·u·Bᵀ.
+   * y (+)= n·Wᵀ, plus scale·(n·Aᵀ)·Bᵀ when the projection is adapted, where n is x, or what
+   * `load` makes of it (rmsnorm(x), or silu(x)·up). That is fused into each product's load of
+   * x, and the LoRA branch into the base product's store: u = n·Aᵀ first, then
+   * y = n·Wᵀ + s·u·Bᵀ.
    */
   #project(
     layer: number,
@@ -372,20 +374,20 @@ export class LlamaGpuModel {
     x: GPUBuffer,
     y: GPUBuffer,
     rows: number,
-    options: { norm?: FusedNorm; accumulate?: boolean },
+    options: { load?: FusedLoad; accumulate?: boolean },
   ): void {
     const weight = this.#weights.layers[layer].projections[projection];
-    const { norm, accumulate } = options;
+    const { load = {}, accumulate } = options;
     const pair = this.#adapter?.pair(layer, projection);
     let lora: LinearForwardArgs["lora"];
     if (pair && this.#adapter && this.#loraU) {
       const [outFeatures, inFeatures] = projectionShape(this.config, projection);
       const { rank, scale } = this.#adapter;
       const u = this.#loraU.buffer; // (T, R)
-      recordLoraDown(this.#rec, { rows, inFeatures, outFeatures, rank, scale }, x, pair.a, u, norm); // u = n·Aᵀ
+      recordLoraDown(this.#rec, { rows, inFeatures, outFeatures, rank, scale }, x, pair.a, u, load); // u = n·Aᵀ
       lora = { u, b: pair.b, rank, scale };
     }
-    recordLinear(this.#rec, x, y, { weight, rows, accumulate, norm, lora });
+    recordLinear(this.#rec, x, y, { weight, rows, accumulate, ...load, lora });
   }
 
   /** Allocates the planned buffers and fills the RoPE tables. */

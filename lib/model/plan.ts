@@ -69,7 +69,6 @@ export function planInference(config: LlamaConfig, sizes: InferenceSizes): Buffe
     act("lse", [config.numHeads, T]),
     act("gate", [T, I]),
     act("up", [T, I]),
-    act("hidden", [T, I]), // silu(gate) · up
     act("logits", [logitRows, V]),
     { name: "seen", shape: [V], dtype: "u32", category: "activations" }, // ids in the context, for the penalty
     { name: "sampled", shape: [MAX_CHAINED_STEPS], dtype: "u32", category: "activations" },

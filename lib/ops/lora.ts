@@ -8,7 +8,7 @@
  * @module
  */
 import type { CommandRecorder } from "../gpu/recorder.ts";
-import { type FusedNorm, recordMatmul } from "./matmul.ts";
+import { type FusedLoad, recordMatmul } from "./matmul.ts";
 
 /** The sizes and scale of one adapted projection. */
 export interface LoraShape {
@@ -24,14 +24,14 @@ export interface LoraShape {
   scale: number;
 }
 
-/** u(M, R) = norm(x)(M, IN)·Aᵀ, with A (R, IN), and norm the identity unless given. */
+/** u(M, R) = load(x)(M, IN)·Aᵀ, with A (R, IN), and load (RMSNorm or SwiGLU) if given. */
 export function recordLoraDown(
   rec: CommandRecorder,
   shape: LoraShape,
   x: GPUBuffer,
   a: GPUBuffer,
   u: GPUBuffer,
-  norm?: FusedNorm,
+  load: FusedLoad = {},
 ): void {
   const { rows, inFeatures, rank } = shape;
   recordMatmul(rec, {
@@ -43,7 +43,7 @@ export function recordLoraDown(
     K: inFeatures,
     bLayout: "nk",
     bDtype: "f32",
-    norm,
+    ...load,
   });
 }
 

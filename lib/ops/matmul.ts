@@ -101,6 +101,11 @@ export interface MatmulArgs {
   accumulate?: boolean;
   /** Normalise A's rows on load (A must not be transposed). */
   norm?: FusedNorm;
+  /**
+   * SwiGLU on load: A holds the gate, and the product uses silu(A)·up, with `up` (M, K) f32 in
+   * A's layout (A not transposed, and no `norm`).
+   */
+  swigluUp?: GPUBuffer;
   /** Add a LoRA branch to C. */
   lora?: FusedLora;
   /** Store the cross-entropy gradient of the product instead of the product. */
@@ -128,9 +133,12 @@ export function recordMatmul(rec: CommandRecorder, args: MatmulArgs): void {
   const ldb = args.ldb ?? (args.bLayout === "nk" ? K : N);
   const ldc = args.ldc ?? N;
   const aOffset = args.aOffset ?? 0, bOffset = args.bOffset ?? 0;
-  const { norm, lora, crossEntropyGrad: ce } = args;
+  const { norm, lora, crossEntropyGrad: ce, swigluUp } = args;
   if (lora && ce) throw new RangeError("A product has one epilogue: LoRA or cross-entropy");
-  if (norm && aT) throw new RangeError("A fused RMSNorm needs A stored (M, K), not transposed");
+  if (norm && swigluUp) throw new RangeError("A product loads A with RMSNorm or SwiGLU, not both");
+  if ((norm || swigluUp) && aT) {
+    throw new RangeError("A fused RMSNorm or SwiGLU needs A stored (M, K), not transposed");
+  }
   if (norm && (norm.weight.numel !== K || norm.weight.chunks.length !== 1)) {
     throw new RangeError(
       `RMSNorm weight of shape (${norm.weight.shape}) does not match K = ${K} in one chunk`,
@@ -158,12 +166,13 @@ export function recordMatmul(rec: CommandRecorder, args: MatmulArgs): void {
     VEC: aligned ? 1 : 0,
     NORM: norm ? 1 : 0,
     G_DTYPE: dtypeCode(norm?.weight.dtype ?? "f32"),
+    SWIGLU: swigluUp ? 1 : 0,
     EPILOGUE: lora ? 1 : ce ? 2 : 0,
   };
-  // Bindings 6–8 (g, then U and L or the statistics and targets); A stands in for those the
-  // constants leave unused.
+  // Bindings 6–8 (g or up, then U and L or the statistics and targets); A stands in for those
+  // the constants leave unused.
   const fused = [
-    norm?.weight.chunks[0].buffer ?? args.a,
+    norm?.weight.chunks[0].buffer ?? swigluUp ?? args.a,
     lora?.u ?? ce?.stats ?? args.a,
     lora?.b ?? ce?.targets ?? args.a,
   ];
@@ -237,12 +246,13 @@ export interface LinearArgs {
   accumulate?: boolean;
 }
 
-/** The forward form's extra arguments: row offsets and the fusions of {@linkcode MatmulArgs}. */
-export interface LinearForwardArgs extends LinearArgs {
+/** What a product applies to A as it loads it: RMSNorm, or SwiGLU with a second input. */
+export type FusedLoad = Pick<MatmulArgs, "norm" | "swigluUp">;
+
+/** The forward form's extra arguments: a row offset and the fusions of {@linkcode MatmulArgs}. */
+export interface LinearForwardArgs extends LinearArgs, FusedLoad {
   /** First row of x. */
   xRowOffset?: number;
-  /** RMSNorm applied to x on load. */
-  norm?: FusedNorm;
   /** LoRA branch added to y; `bRowOffset` is set per weight chunk. */
   lora?: Omit<FusedLora, "bRowOffset">;
 }
@@ -274,6 +284,7 @@ export function recordLinear(
       alpha: args.alpha,
       accumulate: args.accumulate,
       norm: args.norm,
+      swigluUp: args.swigluUp,
       lora: args.lora && { ...args.lora, bRowOffset: chunk.rowStart },
     });
   }

@@ -9,6 +9,7 @@ import { CommandRecorder, type Dispatch } from "../../lib/gpu/recorder.ts";
 import { linearBackward, linearForward } from "../../lib/reference/linear.ts";
 import { matmulNT } from "../../lib/reference/matmul.ts";
 import { rmsnormForward } from "../../lib/reference/rmsnorm.ts";
+import { swigluForward } from "../../lib/reference/swiglu.ts";
 import { recordLinear, recordLinearBackward, recordMatmul } from "../../lib/ops/matmul.ts";
 import {
   MATMUL_VARIANTS,
@@ -243,7 +244,7 @@ function plusScaled(a: Float32Array, b: Float32Array, s: number): Float32Array {
 const EPS = 1e-5, RANK = 3, LORA_SCALE = 0.75;
 
 gpuTest(
-  "every matmul variant fuses RMSNorm into its load of A and a LoRA branch into its store",
+  "every matmul variant fuses RMSNorm or SwiGLU into its load of A and a LoRA branch into its store",
   async (gpu) => {
     const rng = new Rng(7);
     for (const [M, N, K] of [...SHAPES, [1, 70, 64]]) {
@@ -252,13 +253,15 @@ gpuTest(
       const l = randomF32(rng, N * RANK); // (N, R)
       const c0 = randomF32(rng, M * N); // (M, N), what an accumulating product adds to
       const weight = tensorOf(gpu, [N, K], randomF32(rng, N * K), "bf16"); // (N, K)
+      const up = randomF32(rng, M * K); // (M, K), SwiGLU's second input (x is the gate)
       const branch = matmulNT(u, l, M, RANK, N); // (M, N)
-      const [xBuf, uBuf, lBuf] = [upload(gpu, x), upload(gpu, u), upload(gpu, l)];
+      const [xBuf, uBuf, lBuf, upBuf] = [x, u, l, up].map((a) => upload(gpu, a));
       for (const gDtype of WEIGHT_DTYPES) {
         const g = tensorOf(gpu, [K], randomF32(rng, K), gDtype); // (K)
         const normed = rmsnormForward(x, g.rounded, M, K, EPS).y; // (M, K)
         const plain = matmulNT(x, weight.rounded, M, K, N); // (M, N)
         const normedProduct = matmulNT(normed, weight.rounded, M, K, N); // (M, N)
+        const gatedProduct = matmulNT(swigluForward(x, up), weight.rounded, M, K, N); // (M, N)
         const norm = { weight: g.tensor, eps: EPS };
         const lora = { u: uBuf, b: lBuf, rank: RANK, scale: LORA_SCALE };
         const fusions = [
@@ -270,6 +273,12 @@ gpuTest(
             lora,
             accumulate: true,
             expected: plusScaled(plusScaled(normedProduct, branch, LORA_SCALE), c0, 1),
+          },
+          {
+            name: "swiglu + lora",
+            swigluUp: upBuf,
+            lora,
+            expected: plusScaled(gatedProduct, branch, LORA_SCALE),
           },
         ];
         for (const variant of VARIANTS) {
@@ -344,7 +353,7 @@ gpuTest(
   },
 );
 
-gpuTest("a fused RMSNorm refuses a transposed A and a weight of the wrong length", (gpu) => {
+gpuTest("fused loads and epilogues refuse combinations they cannot do", (gpu) => {
   const rng = new Rng(9);
   const buf = upload(gpu, randomF32(rng, 64));
   const g = tensorOf(gpu, [7], randomF32(rng, 7)).tensor;
@@ -361,7 +370,21 @@ gpuTest("a fused RMSNorm refuses a transposed A and a weight of the wrong length
   const rec = new CommandRecorder(gpu);
   assert.throws(
     () => recordMatmul(rec, { ...args, aTransposed: true, norm: { weight: g, eps: EPS } }),
-    /fused RMSNorm needs A stored \(M, K\), not transposed/,
+    /fused RMSNorm or SwiGLU needs A stored \(M, K\), not transposed/,
+  );
+  assert.throws(
+    () => recordMatmul(rec, { ...args, aTransposed: true, swigluUp: buf }),
+    /fused RMSNorm or SwiGLU needs A stored \(M, K\), not transposed/,
+  );
+  assert.throws(
+    () => recordMatmul(rec, { ...args, swigluUp: buf, norm: { weight: g, eps: EPS } }),
+    /loads A with RMSNorm or SwiGLU, not both/,
+  );
+  const lora = { u: buf, b: buf, rank: 1, scale: 1 };
+  const crossEntropyGrad = { stats: buf, targets: buf, scale: 1, vocabOffset: 0 };
+  assert.throws(
+    () => recordMatmul(rec, { ...args, lora, crossEntropyGrad }),
+    /one epilogue: LoRA or cross-entropy/,
   );
   assert.throws(
     () => recordMatmul(rec, { ...args, norm: { weight: g, eps: EPS } }),
