@@ -285,10 +285,12 @@ await runCommand(async () => {
     "64 invocations (kept: 32, and never more than a narrow C has columns for, which keeps " +
     "`lora down` at 8); epilogue loops with constant trip counts (kept: the accumulators stay " +
     "in registers). tfjs's own time on these two shapes varies most from run to run.",
-    "- Fusions. Inference runs no RMSNorm or SwiGLU kernel and no LoRA-up product: the matmul " +
-    "kernels normalise x, or compute silu(gate)·up, as they load it and add s·u·Bᵀ as they " +
-    "store y (the `+ norm + LoRA` rows measure that product; u = n·Aᵀ is the `lora down` " +
-    "product). RoPE and the KV-cache " +
+    "- Fusions. Decode runs no RMSNorm or SwiGLU kernel and no forward runs a LoRA-up " +
+    "product: the matmul kernels normalise x, or compute silu(gate)·up, as they load it and " +
+    "add s·u·Bᵀ as they store y (the `+ norm + LoRA` rows measure that product; u = n·Aᵀ is " +
+    "the `lora down` product). Prefill chunks longer than 4 tokens run RMSNorm and SwiGLU as " +
+    "kernels: their products are compute-bound, and a fused load would redo that arithmetic " +
+    "for every block of columns. RoPE and the KV-cache " +
     "append are one dispatch, and the training backward's LM-head product stores the " +
     "cross-entropy gradient instead of the logits. The training forward still stores each " +
     "vocabulary chunk's logits once for the cross-entropy statistics (a fused max/Σexp " +

@@ -17,35 +17,39 @@ for (const dtype of ["f32", "bf16"] as const) {
   const { expected, checkpoint, adapter } = await goldenCase(dtype);
   const logitTol = (values: number[]) => ({ atol: 1e-4 * maxAbs(values), rtol: 0 });
 
-  gpuTest(
-    `GPU logits of the ${dtype} golden model match PyTorch, without and with the adapter`,
-    async (gpu) => {
-      const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
-      const model = new LlamaGpuModel(gpu, checkpoint.config, weights, {
-        maxContext: 32,
-        chunkTokens: 4,
-      });
-      const base = await model.logits(expected.ids);
-      assertClose(base, expected.logits_base, {
-        ...logitTol(expected.logits_base),
-        label: `${dtype} base`,
-      });
-      const lora = new GpuLoraAdapter(gpu, checkpoint.config, adapter);
-      model.setAdapter(lora);
-      const adapted = await model.logits(expected.ids);
-      assertClose(adapted, expected.logits_with_adapter, {
-        ...logitTol(expected.logits_with_adapter),
-        label: `${dtype} adapter`,
-      });
-      model.setAdapter(null); // switching back needs no reload
-      assertClose(await model.logits(expected.ids), base, {
-        atol: 0,
-        rtol: 0,
-        label: "base again",
-      });
-      model.dispose();
-    },
-  );
+  // Chunks of at most 4 tokens (decode-sized) fuse the RMSNorms and SwiGLU into the products'
+  // loads; one chunk of all 11 tokens runs them as kernels of their own.
+  for (const chunkTokens of [4, 16]) {
+    gpuTest(
+      `GPU logits of the ${dtype} golden model match PyTorch, without and with the adapter (chunks of ${chunkTokens})`,
+      async (gpu) => {
+        const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
+        const model = new LlamaGpuModel(gpu, checkpoint.config, weights, {
+          maxContext: 32,
+          chunkTokens,
+        });
+        const base = await model.logits(expected.ids);
+        assertClose(base, expected.logits_base, {
+          ...logitTol(expected.logits_base),
+          label: `${dtype} base`,
+        });
+        const lora = new GpuLoraAdapter(gpu, checkpoint.config, adapter);
+        model.setAdapter(lora);
+        const adapted = await model.logits(expected.ids);
+        assertClose(adapted, expected.logits_with_adapter, {
+          ...logitTol(expected.logits_with_adapter),
+          label: `${dtype} adapter`,
+        });
+        model.setAdapter(null); // switching back needs no reload
+        assertClose(await model.logits(expected.ids), base, {
+          atol: 0,
+          rtol: 0,
+          label: "base again",
+        });
+        model.dispose();
+      },
+    );
+  }
 
   gpuTest(
     `GPU KV-cache decode of the ${dtype} golden model equals the full forward`,

@@ -16,6 +16,9 @@ import { ropeTables } from "../rope.ts";
 import { recordAttention } from "../ops/attention.ts";
 import { recordEmbedding } from "../ops/embedding.ts";
 import { type FusedLoad, type LinearForwardArgs, recordLinear } from "../ops/matmul.ts";
+import { SMALL_M } from "../ops/matmul_variants.ts";
+import { recordRmsnorm } from "../ops/rmsnorm.ts";
+import { recordSwiglu } from "../ops/elementwise.ts";
 import { recordLoraDown } from "../ops/lora.ts";
 import { isKvCacheDtype, type KvCacheDtype, recordRopeKvAppend } from "../ops/rope.ts";
 import { type GpuSamplingParams as GpuSampling, recordSample } from "../ops/sample.ts";
@@ -259,11 +262,17 @@ export class LlamaGpuModel {
     this.#rec.dispose();
   }
 
-  /** Records one decode step without submitting it, so every pipeline it uses is built now. */
+  /**
+   * Records a decode step, and a prefill chunk longer than one (its norm and SwiGLU are not
+   * fused), without submitting them, so every pipeline they use is built now.
+   */
   #buildPipelines(): void {
     const position = this.#position;
     this.#position = 0;
     this.#recordChunk([0]);
+    if (this.#chunkTokens > SMALL_M) {
+      this.#recordChunk(new Array(SMALL_M + 1).fill(0)); // a prefill chunk's unfused norm and SwiGLU
+    }
     this.#recordLogits(0, 1);
     this.#recordSample({ temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 }, 0, 0);
     this.#rec.prepare();
@@ -288,7 +297,6 @@ export class LlamaGpuModel {
     if (ids) this.#gpu.device.queue.writeBuffer(this.#buf("ids").buffer, 0, new Uint32Array(ids));
     const b = (name: string) => this.#buf(name).buffer;
     const x = b("x"), q = b("q"), attn = b("attn");
-    const eps = c.rmsNormEps;
     const rope = {
       cos: b("rope.cos"),
       sin: b("rope.sin"),
@@ -304,11 +312,10 @@ export class LlamaGpuModel {
     recordEmbedding(rec, b("ids"), w.embed, x, T); // x = embed[ids]
     for (let l = 0; l < c.numLayers; l++) {
       const layer = w.layers[l], k = b(`k.${l}`), v = b(`v.${l}`);
-      // The RMSNorms are fused into the projections' loads of x: n = rmsnorm(x) is never stored.
-      const inputNorm = { weight: layer.inputNorm, eps };
-      this.#project(l, "q_proj", x, q, T, { load: { norm: inputNorm } }); // q = n·Wqᵀ
-      this.#project(l, "k_proj", x, kNew, T, { load: { norm: inputNorm } }); // k' = n·Wkᵀ
-      this.#project(l, "v_proj", x, vNew, T, { load: { norm: inputNorm } }); // v' = n·Wvᵀ
+      const n1 = this.#normed(x, layer.inputNorm, T); // n = rmsnorm(x), fused or stored
+      this.#project(l, "q_proj", n1.input, q, T, n1); // q = n·Wqᵀ
+      this.#project(l, "k_proj", n1.input, kNew, T, n1); // k' = n·Wkᵀ
+      this.#project(l, "v_proj", n1.input, vNew, T, n1); // v' = n·Wvᵀ
       recordRopeKvAppend(rec, { ...rope, q, kNew, vNew, kCache: k, vCache: v }); // rotate q; k[pos..] = rope(k'), v[pos..] = v
       recordAttention(rec, {
         q,
@@ -327,17 +334,40 @@ export class LlamaGpuModel {
         scratch: b("attn.partials"),
       }); // attn = softmax(q·kᵀ/√HD)·v (split across chunks of keys in long decode)
       this.#project(l, "o_proj", attn, x, T, { accumulate: true }); // x += attn·Woᵀ
-      const postNorm = { weight: layer.postAttentionNorm, eps };
-      this.#project(l, "gate_proj", x, b("gate"), T, { load: { norm: postNorm } }); // gate = n·Wgᵀ
-      this.#project(l, "up_proj", x, b("up"), T, { load: { norm: postNorm } }); // up = n·Wuᵀ
-      this.#project(l, "down_proj", b("gate"), x, T, {
-        load: { swigluUp: b("up") },
-        accumulate: true,
-      }); // x += (silu(gate)·up)·Wdᵀ, the SwiGLU fused into the load
+      const n2 = this.#normed(x, layer.postAttentionNorm, T); // n = rmsnorm(x), fused or stored
+      this.#project(l, "gate_proj", n2.input, b("gate"), T, n2); // gate = n·Wgᵀ
+      this.#project(l, "up_proj", n2.input, b("up"), T, n2); // up = n·Wuᵀ
+      const h = this.#gated(T); // h = silu(gate)·up, fused or stored
+      this.#project(l, "down_proj", h.input, x, T, { ...h, accumulate: true }); // x += h·Wdᵀ
     }
   }
 
-  /** Records the final norm and LM head for `rows` rows of x from `row` into the logits buffer. */
+  /**
+   * What the projections reading rmsnorm(x) read: for a decode-sized chunk (T ≤ SMALL_M rows,
+   * memory-bound products) x itself, with the norm fused into their loads; for a longer chunk
+   * (compute-bound products, whose fused load would redo the norm's arithmetic for every
+   * block of columns) the norm buffer, filled here once.
+   */
+  #normed(x: GPUBuffer, weight: GpuTensor, T: number): { input: GPUBuffer; load: FusedLoad } {
+    const eps = this.config.rmsNormEps;
+    if (T <= SMALL_M) return { input: x, load: { norm: { weight, eps } } };
+    const y = this.#buf("norm").buffer;
+    recordRmsnorm(this.#rec, { x, weight, y, rstd: this.#buf("rstd").buffer, rows: T, eps });
+    return { input: y, load: {} };
+  }
+
+  /** What the down projection reads, by the rule of {@linkcode #normed}: silu(gate)·up fused, or stored. */
+  #gated(T: number): { input: GPUBuffer; load: FusedLoad } {
+    const b = (name: string) => this.#buf(name).buffer;
+    if (T <= SMALL_M) return { input: b("gate"), load: { swigluUp: b("up") } };
+    recordSwiglu(this.#rec, b("gate"), b("up"), b("hidden"), T * this.config.intermediateSize);
+    return { input: b("hidden"), load: {} };
+  }
+
+  /**
+   * Records the final norm and LM head for `rows` rows of x from `row` into the logits buffer.
+   * The norm is always fused here: generation projects one row, and only `logits` more.
+   */
   #recordLogits(row: number, rows: number): void {
     const w = this.#weights;
     recordLinear(this.#rec, this.#buf("x").buffer, this.#buf("logits").buffer, {

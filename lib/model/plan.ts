@@ -62,6 +62,8 @@ export function planInference(config: LlamaConfig, sizes: InferenceSizes): Buffe
   const specs: BufferSpec[] = [
     { name: "ids", shape: [T], dtype: "u32", category: "activations" },
     act("x", [T, D]), // residual stream
+    act("norm", [T, D]), // RMSNorm output, for chunks longer than a decode step
+    act("rstd", [T]),
     act("q", [T, q]),
     act("k.new", [T, kv]), // the chunk's keys and values before RoPE and the cache append
     act("v.new", [T, kv]),
@@ -69,6 +71,7 @@ export function planInference(config: LlamaConfig, sizes: InferenceSizes): Buffe
     act("lse", [config.numHeads, T]),
     act("gate", [T, I]),
     act("up", [T, I]),
+    act("hidden", [T, I]), // silu(gate) · up, for chunks longer than a decode step
     act("logits", [logitRows, V]),
     { name: "seen", shape: [V], dtype: "u32", category: "activations" }, // ids in the context, for the penalty
     { name: "sampled", shape: [MAX_CHAINED_STEPS], dtype: "u32", category: "activations" },
