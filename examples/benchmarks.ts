@@ -287,8 +287,8 @@ await runCommand(async () => {
     "in registers). tfjs's own time on these two shapes varies most from run to run.",
     "- Fusions. Decode runs no RMSNorm or SwiGLU kernel and no forward runs a LoRA-up " +
     "product: the matmul kernels normalise x, or compute silu(gate)·up, as they load it and " +
-    "add s·u·Bᵀ as they store y (the `+ norm + LoRA` rows measure that product; u = n·Aᵀ is " +
-    "the `lora down` product). Prefill chunks longer than 4 tokens run RMSNorm and SwiGLU as " +
+    "add s·u·Bᵀ as they store y (the `+ LoRA` rows measure those products; u = n·Aᵀ is the " +
+    "`lora down` product). Prefill chunks longer than 4 tokens run RMSNorm and SwiGLU as " +
     "kernels: their products are compute-bound, and a fused load would redo that arithmetic " +
     "for every block of columns. RoPE and the KV-cache " +
     "append are one dispatch, and the training backward's LM-head product stores the " +

@@ -63,16 +63,20 @@ function tensors(gpu: Gpu, specs: Record<string, { shape: number[]; dtype: Dtype
   return { t: made, dispose: () => Object.values(made).forEach((t) => t.destroy()) };
 }
 
+/** How an adapted projection's product is fused in inference. */
+type Fused = "lora" | "norm + lora";
+
 /**
  * A Linear-shaped product. With `fused`, the product an adapted projection runs in inference:
- * RMSNorm fused into the load of x and a rank-R LoRA branch s·u·Bᵀ into the store of y (u
- * computed beforehand, not timed); such a case has no `matmul` shape, so neither tfjs nor the
- * variant table runs it.
+ * a rank-R LoRA branch s·u·Bᵀ added in the store of y (u computed beforehand, not timed), and
+ * for a decode step RMSNorm fused into the load of x. A fused case has no `matmul` shape, so
+ * neither tfjs nor the variant table runs it.
  */
-function matmulCase(name: string, what: string, shape: MatmulShape, fused = false): KernelCase {
+function matmulCase(name: string, what: string, shape: MatmulShape, fused?: Fused): KernelCase {
   const { M, N, K, dtype } = shape;
+  const norm = fused === "norm + lora";
   const fusedWork = fused
-    ? { flops: 2 * M * N * R + 3 * M * K, bytes: 2 * K + 4 * (M + N) * R }
+    ? { flops: 2 * M * N * R + (norm ? 3 * M * K : 0), bytes: (norm ? 2 * K : 0) + 4 * (M + N) * R }
     : null;
   return {
     name,
@@ -85,16 +89,14 @@ function matmulCase(name: string, what: string, shape: MatmulShape, fused = fals
         x: { shape: [M, K], dtype: "f32" }, // (M, K)
         w: { shape: [N, K], dtype }, // (N, K)
         y: { shape: [M, N], dtype: "f32" }, // (M, N)
-        g: { shape: [K], dtype: "bf16" }, // (K) norm weight, when fused
+        g: { shape: [K], dtype: "bf16" }, // (K) norm weight, when the norm is fused
         u: { shape: [M, R], dtype: "f32" }, // (M, R) x·Aᵀ, when fused
         b: { shape: [N, R], dtype: "f32" }, // (N, R) LoRA B, when fused
       });
-      const fusions = fused
-        ? {
-          norm: { weight: t.g, eps: 1e-5 },
-          lora: { u: t.u.buffer, b: t.b.buffer, rank: R, scale: 2 },
-        }
-        : {};
+      const fusions = {
+        ...(norm ? { norm: { weight: t.g, eps: 1e-5 } } : {}),
+        ...(fused ? { lora: { u: t.u.buffer, b: t.b.buffer, rank: R, scale: 2 } } : {}),
+      };
       return {
         record: (rec) =>
           recordMatmul(rec, {
@@ -219,16 +221,16 @@ export const KERNEL_CASES: readonly KernelCase[] = [
     dtype: "f32",
   }),
   matmulCase(
-    `matmul ${T}×${D}→${D} + norm + LoRA`,
-    `prefill: q_proj with RMSNorm on load, LoRA r ${R} on store`,
+    `matmul ${T}×${D}→${D} + LoRA`,
+    `prefill: adapted q_proj, LoRA r ${R} on store`,
     { M: T, N: D, K: D, dtype: "bf16" },
-    true,
+    "lora",
   ),
   matmulCase(
     `gemv 1×${D}→${D} + norm + LoRA`,
-    `decode: q_proj with RMSNorm on load, LoRA r ${R} on store`,
+    `decode: adapted q_proj, RMSNorm on load, LoRA r ${R} on store`,
     { M: 1, N: D, K: D, dtype: "bf16" },
-    true,
+    "norm + lora",
   ),
   attentionCase(),
   rmsnormCase(),
