@@ -50,8 +50,12 @@ fn load_b8(i: u32) -> array<vec4<f32>, 2> {
   if (B_DTYPE == 0u) {
     return array(bitcast<vec4<f32>>(b4[i >> 2u]), bitcast<vec4<f32>>(b4[(i >> 2u) + 1u]));
   }
-  let w = b4[i >> 3u];
-  if (B_DTYPE == 1u) {
+  return unpack8(b4[i >> 3u], B_DTYPE);
+}
+
+// The 8 bf16 (dtype 1) or f16 (2) values of 4 words, element 2i in the low half of word i.
+fn unpack8(w: vec4<u32>, dtype: u32) -> array<vec4<f32>, 2> {
+  if (dtype == 1u) {
     let even = bitcast<vec4<f32>>(w << vec4(16u));
     let odd = bitcast<vec4<f32>>(w & vec4(0xffff0000u));
     return array(vec4(even.x, odd.x, even.y, odd.y), vec4(even.z, odd.z, even.w, odd.w));
@@ -115,7 +119,12 @@ fn load_scalar(m0: u32, n0: u32, k0: u32) -> Blocks {
 // NORM: adds the A block's squares to each row's Σ A² (acc[16 + i]), then scales it by g.
 fn normalize(acc: ptr<function, array<f32, 20>>, blk: ptr<function, Blocks>, k0: u32) {
   var w: array<vec4<f32>, 2>;  // g(k0..k0+7)
-  for (var kk = 0u; kk < KB; kk++) { w[kk / 4u][kk % 4u] = norm_weight(k0 + kk); }
+  if (G_DTYPE != 0u && k0 + KB <= p.K) {  // 8 values of 16 bits: 4 whole words (k0 % 8 = 0)
+    let h = k0 >> 1u;
+    w = unpack8(vec4(pro_words[h], pro_words[h + 1u], pro_words[h + 2u], pro_words[h + 3u]), G_DTYPE);
+  } else {
+    for (var kk = 0u; kk < KB; kk++) { w[kk / 4u][kk % 4u] = norm_weight(k0 + kk); }
+  }
   for (var i = 0u; i < TM; i++) {
     let lo = (*blk).a[2u * i];
     let hi = (*blk).a[2u * i + 1u];
