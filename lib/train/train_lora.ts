@@ -17,6 +17,9 @@ import { GpuLoraTrainer } from "./gpu_lora_trainer.ts";
 import { learningRateAt, type LrScheduler } from "./lr_schedule.ts";
 import type { TrainingState } from "./training_state.ts";
 
+/** Optimizer steps the host may submit ahead of the GPU's progress when it reads nothing back. */
+const MAX_STEPS_IN_FLIGHT = 2;
+
 /** Options of {@linkcode trainLora}; defaults are those of the user's PEFT + Trainer script. */
 export interface TrainLoraOptions {
   /** LoRA hyper-parameters (r 16, alpha 32, dropout 0.1, q/k/v by default). */
@@ -191,6 +194,7 @@ export async function* trainLora(
   const losses = [...start.losses];
   const started = performance.now();
   let tokens = 0, unloggedSteps = 0, step = start.step, status: TrainResult["status"] = "completed";
+  const inFlight: Promise<void>[] = []; // completion of the steps submitted and not yet waited for
   let validationLoss: number | undefined;
   const checkpoint = async () => {
     if (!options.onCheckpoint) return;
@@ -246,6 +250,10 @@ export async function* trainLora(
           last ? update : undefined,
         );
       });
+      // Steps that read nothing back do not wait for the GPU, so without a bound the host could
+      // queue any number of them (and their uniforms) ahead: keep at most MAX_STEPS_IN_FLIGHT.
+      inFlight.push(gpu.device.queue.onSubmittedWorkDone());
+      if (inFlight.length > MAX_STEPS_IN_FLIGHT) await inFlight.shift();
       step++;
       unloggedSteps++;
       tokens += batches.reduce((n, b) => n + b.tokens, 0);
