@@ -2,7 +2,9 @@
  * Matrix products on the GPU (`kernels/matmul.wgsl`, `kernels/matmul_vec4.wgsl`): the general
  * form and the two forms a Linear layer needs, over weights that may be split into row chunks.
  * The kernel variant is the one measured fastest on the adapter for the class of M (see
- * `matmul_variants.ts`), unless the caller names one.
+ * `matmul_variants.ts`), unless the caller names one. Every variant can fuse an RMSNorm or a
+ * SwiGLU into its load of A, and a LoRA branch or a cross-entropy gradient into its store of C
+ * (`kernels/_matmul_io.wgsl`).
  *
  * Dimensions: M rows (tokens), N output features, K input features.
  *
@@ -60,9 +62,9 @@ export interface FusedCrossEntropyGrad {
 }
 
 /**
- * Arguments of {@linkcode recordMatmul}: C = alpha·op(norm(A))·op(B) (+ s·U·Lᵀ) (+ C), where
- * norm is the identity unless `norm` is given; or, with `crossEntropyGrad`, the gradient of
- * the softmax cross-entropy of those logits.
+ * Arguments of {@linkcode recordMatmul}: C = alpha·op(load(A))·op(B) (+ s·U·Lᵀ) (+ C), where
+ * load is the identity, RMSNorm (`norm`) or SwiGLU (`swigluUp`); or, with `crossEntropyGrad`,
+ * the gradient of the softmax cross-entropy of those logits.
  */
 export interface MatmulArgs {
   /** A, f32: (M, K), or (K, M) when `aTransposed`. */
