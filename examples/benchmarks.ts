@@ -7,8 +7,11 @@
  *
  * ```sh
  * deno run -A examples/benchmarks.ts [--out BENCHMARKS.md] [--no-1b] [--no-variants]
- *   [--min-seconds 0.25]
+ *   [--min-seconds 0.25] [--peak-gb-s N --peak-gflop-s N]
  * ```
+ *
+ * With the machine's published peaks (memory bandwidth in GB/s, f32 GFLOP/s), the file also
+ * compares each model's tokens/s with the bounds they set.
  *
  * The 1B fixture (2.5 GB) is created in ./model_cache/fixture-llama-3.2-1b when absent. On a
  * CPU adapter (lavapipe) the whole run takes tens of minutes.
@@ -23,6 +26,7 @@ import { matmulVariantFor } from "../lib/ops/matmul_variants.ts";
 import {
   counterTable,
   type EndToEndResult,
+  limitsTable,
   LLAMA_1B,
   measureModel,
   throughputTable,
@@ -44,7 +48,7 @@ import { startTfjs, type TfjsPeer } from "../tests/bench/_tfjs_peer.ts";
 import { fail, numberFlag, parseFlags, runCommand } from "./_cli.ts";
 
 const USAGE = "Usage: deno run -A examples/benchmarks.ts [--out BENCHMARKS.md] [--no-1b] " +
-  "[--no-variants] [--min-seconds 0.25]";
+  "[--no-variants] [--min-seconds 0.25] [--peak-gb-s N --peak-gflop-s N]";
 const GOAL = 1.5; // ours ÷ tfjs on every matmul shape
 
 const flags = parseFlags(Deno.args, {
@@ -52,9 +56,20 @@ const flags = parseFlags(Deno.args, {
   "no-1b": { type: "boolean" },
   "no-variants": { type: "boolean" },
   "min-seconds": { type: "string" },
+  "peak-gb-s": { type: "string" },
+  "peak-gflop-s": { type: "string" },
 }, USAGE);
 const minSeconds = numberFlag(flags["min-seconds"], "min-seconds", 0.25);
 if (!(minSeconds > 0)) fail(`--min-seconds must be positive, got ${minSeconds}`);
+const peakGb = numberFlag(flags["peak-gb-s"], "peak-gb-s");
+const peakGflop = numberFlag(flags["peak-gflop-s"], "peak-gflop-s");
+if ((peakGb === undefined) !== (peakGflop === undefined)) {
+  fail("Give both --peak-gb-s and --peak-gflop-s, or neither");
+}
+if (peakGb !== undefined && !(peakGb > 0 && peakGflop! > 0)) {
+  fail(`Peaks must be positive, got ${peakGb} GB/s and ${peakGflop} GFLOP/s`);
+}
+const peaks = peakGb === undefined ? null : { gbPerSecond: peakGb, gflopPerSecond: peakGflop! };
 
 /** Prints progress to stderr, with the seconds since the start. */
 const started = performance.now();
@@ -275,6 +290,20 @@ await runCommand(async () => {
     "are constructed, and those compiled later while generating and training (0 means every " +
     "pipeline was built at load).",
     "",
+    ...(peaks
+      ? [
+        "## Against the machine's limits",
+        "",
+        `Peaks given on the command line (\`--peak-gb-s ${peaks.gbPerSecond} --peak-gflop-s ` +
+        `${peaks.gflopPerSecond}\`). Decode reads every weight once a token; prefill does ` +
+        "2·params FLOPs a token and LoRA training 4·params (forward and input gradients). The " +
+        "KV cache, attention, the LoRA products and the LM head's recompute are left out, so " +
+        "every bound is generous.",
+        "",
+        limitsTable(models, peaks),
+        "",
+      ]
+      : []),
     "## Notes",
     "",
     "- Small dimensions. The LoRA products have one dimension of 16: `lora up` reduces over " +
@@ -300,9 +329,11 @@ await runCommand(async () => {
     "in workgroup memory; decode past 64 keys splits the context across workgroups and " +
     "combines the partial softmaxes (one more dispatch per layer, many more workgroups on a " +
     "GPU). The RMSNorm row is what training runs.",
-    "- Physical limits (decode against memory bandwidth, training against FLOP/s × " +
-    "4·parameters·tokens) need a real GPU; none was lent to the runs of this file, so they " +
-    "are not compared here.",
+    ...(peaks ? [] : [
+      "- Physical limits (decode against memory bandwidth, training against FLOP/s × " +
+      "4·parameters·tokens) are compared when the run is given the machine's peaks " +
+      "(`--peak-gb-s`, `--peak-gflop-s`); this run was not.",
+    ]),
     "- CPU adapters rank kernels in the reverse order of real GPUs (lavapipe runs workgroup " +
     "memory and barriers slowly), so the variant is measured per adapter, never fixed.",
     "",

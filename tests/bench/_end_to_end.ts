@@ -299,6 +299,45 @@ export function throughputTable(results: EndToEndResult[]): string {
   ], rows);
 }
 
+/** A machine's published peaks, for {@linkcode limitsTable}. */
+export interface MachinePeaks {
+  /** Memory bandwidth, GB/s. */
+  gbPerSecond: number;
+  /** Arithmetic rate of the precision the kernels compute in (f32), GFLOP/s. */
+  gflopPerSecond: number;
+}
+
+/**
+ * Each model's measured tokens/s against the bound the machine's peaks set: decode reads every
+ * weight once a token (weight bytes / bandwidth; the KV cache and activations are left out),
+ * prefill does 2·params FLOPs a token, and LoRA training 4·params (the forward and the input
+ * gradients; the LoRA products, attention and the LM head's recompute are left out), so every
+ * bound is generous.
+ */
+export function limitsTable(results: EndToEndResult[], peaks: MachinePeaks): string {
+  const rows = results.flatMap((r) => {
+    const { promptTokens: P, batchSize: B, seqLen: T } = r.plan;
+    const params = r.load.parameters;
+    const flopBound = (flopsPerToken: number) => (peaks.gflopPerSecond * 1e9) / flopsPerToken;
+    const phases: [string, number, number][] = [
+      ["decode", 1 / perDecodedToken(r).seconds, (peaks.gbPerSecond * 1e9) / r.load.weightBytes],
+      ["prefill", P / r.prefill.seconds, flopBound(2 * params)],
+      ["training", (B * T) / r.train.seconds, flopBound(4 * params)],
+    ];
+    return phases.map(([phase, measured, bound]) => [
+      r.label,
+      phase,
+      rate(measured),
+      rate(bound),
+      `${((100 * measured) / bound).toPrecision(3)}%`,
+    ]);
+  });
+  return markdownTable(
+    ["model", "phase", "measured tokens/s", "bound tokens/s", "of the bound"],
+    rows,
+  );
+}
+
 /** The efficiency counters. */
 export function counterTable(results: EndToEndResult[]): string {
   const rows = results.map((r) => {
