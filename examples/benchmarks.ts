@@ -178,11 +178,21 @@ function tuningTable(tuning: MatmulTuning): string {
   const rows = (["small", "large"] as const).map((kind) => {
     const { M, N, K } = tuning.shapes[kind];
     const cells = Object.entries(tuning.timings[kind]).map(([v, s]) =>
-      `${v} ${rate((2 * M * N * K) / s! / 1e9)}`
+      `${v} ${rate((2 * M * N * K) / s! / 1e9)} GFLOP/s`
     );
     return [`${kind} (${M}×${K}→${N}, bf16 W)`, cells.join(", "), tuning.choice[kind]];
   });
-  return markdownTable(["class of M", "GFLOP/s per candidate", "chosen"], rows);
+  if (tuning.loads) {
+    const { M, N, K } = tuning.shapes.small;
+    rows.push([
+      `decode RMSNorm + product and SwiGLU + product (${M}×${K}→${N})`,
+      `fused into the loads ${millis(tuning.loads.fused)} ms, as kernels ${
+        millis(tuning.loads.separate)
+      } ms`,
+      tuning.choice.fuseLoads ? "fused" : "as kernels",
+    ]);
+  }
+  return markdownTable(["what", "measured", "chosen"], rows);
 }
 
 /** Lists the matmul shapes below the goal, or says there are none. */
@@ -256,10 +266,11 @@ await runCommand(async () => {
     "every linear projection. Peak memory counts every buffer the engine allocated while " +
     "training, weights included.",
     "",
-    "## Matmul variant chosen at load",
+    "## Kernel choices made at load",
     "",
     "`tuneMatmul` times each candidate on a small shape when a model is loaded and keeps the " +
-    "fastest for the adapter (by name). This run:",
+    "fastest for the adapter (by name): the matmul variant of each class of M, and " +
+    "whether a decode step fuses its RMSNorms and SwiGLU into the products' loads. This run:",
     "",
     tuningTable(tuning),
     "",
@@ -314,12 +325,13 @@ await runCommand(async () => {
     "64 invocations (kept: 32, and never more than a narrow C has columns for, which keeps " +
     "`lora down` at 8); epilogue loops with constant trip counts (kept: the accumulators stay " +
     "in registers). tfjs's own time on these two shapes varies most from run to run.",
-    "- Fusions. Decode runs no RMSNorm or SwiGLU kernel and no forward runs a LoRA-up " +
-    "product: the matmul kernels normalise x, or compute silu(gate)·up, as they load it and " +
-    "add s·u·Bᵀ as they store y (the `+ LoRA` rows measure those products; u = n·Aᵀ is the " +
-    "`lora down` product). Prefill chunks longer than 4 tokens run RMSNorm and SwiGLU as " +
-    "kernels: their products are compute-bound, and a fused load would redo that arithmetic " +
-    "for every block of columns. RoPE and the KV-cache " +
+    "- Fusions. No forward runs a LoRA-up product: the matmul kernels add s·u·Bᵀ as they " +
+    "store y (the `+ LoRA` rows; u = n·Aᵀ is the `lora down` product). A decode step can " +
+    "also normalise x, or compute silu(gate)·up, as the products load it (the `+ norm` row); " +
+    "whether it does is measured at load (the table above), since every block of columns " +
+    "redoes that arithmetic: it saves dispatches and barriers on a GPU and costs a CPU " +
+    "adapter. Prefill chunks longer than 4 tokens, whose products are compute-bound, run " +
+    "RMSNorm and SwiGLU as kernels. RoPE and the KV-cache " +
     "append are one dispatch, and the training backward's LM-head product stores the " +
     "cross-entropy gradient instead of the logits. The training forward still stores each " +
     "vocabulary chunk's logits once for the cross-entropy statistics (a fused max/Σexp " +

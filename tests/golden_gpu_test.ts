@@ -8,6 +8,7 @@
 import { GpuLoraAdapter } from "../lib/lora/gpu_adapter.ts";
 import { uploadWeights } from "../lib/model/gpu_weights.ts";
 import { LlamaGpuModel } from "../lib/model/llama_gpu.ts";
+import { matmulChoice, setMatmulChoice } from "../lib/ops/matmul_variants.ts";
 import { assertClose, maxAbs } from "./_assert_close.ts";
 import { goldenCase } from "./_golden.ts";
 import { gpuTest, testGpu } from "./_gpu.ts";
@@ -18,35 +19,43 @@ for (const dtype of ["f32", "bf16"] as const) {
   const logitTol = (values: number[]) => ({ atol: 1e-4 * maxAbs(values), rtol: 0 });
 
   // Chunks of at most 4 tokens (decode-sized) fuse the RMSNorms and SwiGLU into the products'
-  // loads; one chunk of all 11 tokens runs them as kernels of their own.
-  for (const chunkTokens of [4, 16]) {
+  // loads where the adapter's choice says so (here: both ways); one chunk of all 11 tokens runs
+  // them as kernels of their own.
+  for (const [chunkTokens, fuseLoads] of [[4, true], [4, false], [16, true]] as const) {
     gpuTest(
-      `GPU logits of the ${dtype} golden model match PyTorch, without and with the adapter (chunks of ${chunkTokens})`,
+      `GPU logits of the ${dtype} golden model match PyTorch, without and with the adapter ` +
+        `(chunks of ${chunkTokens}${chunkTokens <= 4 ? `, fuseLoads ${fuseLoads}` : ""})`,
       async (gpu) => {
-        const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
-        const model = new LlamaGpuModel(gpu, checkpoint.config, weights, {
-          maxContext: 32,
-          chunkTokens,
-        });
-        const base = await model.logits(expected.ids);
-        assertClose(base, expected.logits_base, {
-          ...logitTol(expected.logits_base),
-          label: `${dtype} base`,
-        });
-        const lora = new GpuLoraAdapter(gpu, checkpoint.config, adapter);
-        model.setAdapter(lora);
-        const adapted = await model.logits(expected.ids);
-        assertClose(adapted, expected.logits_with_adapter, {
-          ...logitTol(expected.logits_with_adapter),
-          label: `${dtype} adapter`,
-        });
-        model.setAdapter(null); // switching back needs no reload
-        assertClose(await model.logits(expected.ids), base, {
-          atol: 0,
-          rtol: 0,
-          label: "base again",
-        });
-        model.dispose();
+        const saved = matmulChoice(gpu.adapterName);
+        setMatmulChoice(gpu.adapterName, { ...saved, fuseLoads });
+        try {
+          const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
+          const model = new LlamaGpuModel(gpu, checkpoint.config, weights, {
+            maxContext: 32,
+            chunkTokens,
+          });
+          const base = await model.logits(expected.ids);
+          assertClose(base, expected.logits_base, {
+            ...logitTol(expected.logits_base),
+            label: `${dtype} base`,
+          });
+          const lora = new GpuLoraAdapter(gpu, checkpoint.config, adapter);
+          model.setAdapter(lora);
+          const adapted = await model.logits(expected.ids);
+          assertClose(adapted, expected.logits_with_adapter, {
+            ...logitTol(expected.logits_with_adapter),
+            label: `${dtype} adapter`,
+          });
+          model.setAdapter(null); // switching back needs no reload
+          assertClose(await model.logits(expected.ids), base, {
+            atol: 0,
+            rtol: 0,
+            label: "base again",
+          });
+          model.dispose();
+        } finally {
+          setMatmulChoice(gpu.adapterName, saved);
+        }
       },
     );
   }

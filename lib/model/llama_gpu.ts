@@ -16,7 +16,7 @@ import { ropeTables } from "../rope.ts";
 import { recordAttention } from "../ops/attention.ts";
 import { recordEmbedding } from "../ops/embedding.ts";
 import { type FusedLoad, type LinearForwardArgs, recordLinear } from "../ops/matmul.ts";
-import { SMALL_M } from "../ops/matmul_variants.ts";
+import { matmulChoice, SMALL_M } from "../ops/matmul_variants.ts";
 import { recordRmsnorm } from "../ops/rmsnorm.ts";
 import { recordSwiglu } from "../ops/elementwise.ts";
 import { recordLoraDown } from "../ops/lora.ts";
@@ -343,23 +343,31 @@ export class LlamaGpuModel {
   }
 
   /**
-   * What the projections reading rmsnorm(x) read: for a decode-sized chunk (T ≤ SMALL_M rows,
-   * memory-bound products) x itself, with the norm fused into their loads; for a longer chunk
-   * (compute-bound products, whose fused load would redo the norm's arithmetic for every
-   * block of columns) the norm buffer, filled here once.
+   * Whether this chunk's RMSNorms and SwiGLU are fused into the products' loads: only for a
+   * decode-sized chunk (T ≤ SMALL_M rows, memory-bound products), and only on an adapter whose
+   * measurement at load found that faster (`fuseLoads`). A longer chunk's products are
+   * compute-bound, and a fused load would redo the norm's arithmetic for every block of columns.
+   */
+  #fusesLoads(T: number): boolean {
+    return T <= SMALL_M && matmulChoice(this.#gpu.adapterName).fuseLoads;
+  }
+
+  /**
+   * What the projections reading rmsnorm(x) read: x itself with the norm fused into their
+   * loads (see {@linkcode #fusesLoads}), or the norm buffer, filled here once.
    */
   #normed(x: GPUBuffer, weight: GpuTensor, T: number): { input: GPUBuffer; load: FusedLoad } {
     const eps = this.config.rmsNormEps;
-    if (T <= SMALL_M) return { input: x, load: { norm: { weight, eps } } };
+    if (this.#fusesLoads(T)) return { input: x, load: { norm: { weight, eps } } };
     const y = this.#buf("norm").buffer;
     recordRmsnorm(this.#rec, { x, weight, y, rstd: this.#buf("rstd").buffer, rows: T, eps });
     return { input: y, load: {} };
   }
 
-  /** What the down projection reads, by the rule of {@linkcode #normed}: silu(gate)·up fused, or stored. */
+  /** What the down projection reads: silu(gate)·up fused into its load, or stored here once. */
   #gated(T: number): { input: GPUBuffer; load: FusedLoad } {
     const b = (name: string) => this.#buf(name).buffer;
-    if (T <= SMALL_M) return { input: b("gate"), load: { swigluUp: b("up") } };
+    if (this.#fusesLoads(T)) return { input: b("gate"), load: { swigluUp: b("up") } };
     recordSwiglu(this.#rec, b("gate"), b("up"), b("hidden"), T * this.config.intermediateSize);
     return { input: b("hidden"), load: {} };
   }

@@ -1,8 +1,10 @@
 /**
  * Chooses an adapter's matmul variants by a short measurement: each candidate of a class of M
  * (small: decode steps; large: prefill and training) runs a Linear-shaped product with bf16
- * weights, and the fastest is recorded for the adapter (see `matmul_variants.ts`). Done once
- * per adapter name in a process; later calls return the recorded choice.
+ * weights, and the fastest is recorded for the adapter (see `matmul_variants.ts`). Then a
+ * decode step's RMSNorm + product and SwiGLU + product run fused and as separate kernels, and
+ * the faster way is recorded too. Done once per adapter name in a process; later calls return
+ * the recorded choice.
  *
  * Dimensions: M rows (tokens), N output features, K input features.
  *
@@ -11,15 +13,18 @@
 import type { Gpu } from "../gpu/device.ts";
 import { GpuTensor } from "../gpu/tensor.ts";
 import { timeRecorded } from "../gpu/time_recorded.ts";
+import { recordSwiglu } from "./elementwise.ts";
 import { recordMatmul } from "./matmul.ts";
 import {
   hasMatmulChoice,
   MATMUL_CANDIDATES,
   type MatmulChoice,
   matmulChoice,
+  type MatmulClass,
   type MatmulVariantName,
   setMatmulChoice,
 } from "./matmul_variants.ts";
+import { recordRmsnorm } from "./rmsnorm.ts";
 
 /** Options of {@linkcode tuneMatmul}. */
 export interface TuneMatmulOptions {
@@ -38,9 +43,15 @@ export interface MatmulTuning {
   /** Whether this call measured (false: the recorded choice was returned). */
   measured: boolean;
   /** Seconds per product of each candidate, by class; empty when not measured. */
-  timings: { [C in keyof MatmulChoice]: Partial<Record<MatmulVariantName, number>> };
+  timings: Record<MatmulClass, Partial<Record<MatmulVariantName, number>>>;
+  /**
+   * Seconds of a decode step's RMSNorm + product and SwiGLU + product (the small shape, its
+   * chosen variant), fused into the products' loads and as kernels of their own; absent when
+   * not measured.
+   */
+  loads?: { fused: number; separate: number };
   /** The (M, N, K) measured for each class. */
-  shapes: { [C in keyof MatmulChoice]: { M: number; N: number; K: number } };
+  shapes: Record<MatmulClass, { M: number; N: number; K: number }>;
 }
 
 /** Shapes measured: small enough to be quick on a CPU adapter, large enough to rank kernels. */
@@ -73,16 +84,19 @@ export function tuneMatmul(gpu: Gpu, options: TuneMatmulOptions = {}): Promise<M
   return tuning;
 }
 
+/** A zero-filled tuning tensor on `gpu`. */
+function tensor(gpu: Gpu, label: string, shape: number[], dtype: "f32" | "bf16"): GpuTensor {
+  return GpuTensor.create(gpu, { shape, dtype, label, category: "workspace" });
+}
+
 async function measure(gpu: Gpu, minSeconds: number): Promise<MatmulTuning> {
   const timings: MatmulTuning["timings"] = { small: {}, large: {} };
   const choice = { ...matmulChoice(gpu.adapterName) };
   for (const kind of ["small", "large"] as const) {
     const { M, N, K } = SHAPES[kind];
-    const tensor = (label: string, shape: number[], dtype: "f32" | "bf16") =>
-      GpuTensor.create(gpu, { shape, dtype, label, category: "workspace" });
-    const a = tensor("tune.a", [M, K], "f32"); // (M, K)
-    const b = tensor("tune.b", [N, K], "bf16"); // (N, K)
-    const c = tensor("tune.c", [M, N], "f32"); // (M, N)
+    const a = tensor(gpu, "tune.a", [M, K], "f32"); // (M, K)
+    const b = tensor(gpu, "tune.b", [N, K], "bf16"); // (N, K)
+    const c = tensor(gpu, "tune.c", [M, N], "f32"); // (M, N)
     try {
       let best = Infinity;
       for (const variant of MATMUL_CANDIDATES[kind]) {
@@ -105,6 +119,55 @@ async function measure(gpu: Gpu, minSeconds: number): Promise<MatmulTuning> {
       for (const t of [a, b, c]) t.destroy();
     }
   }
+  const loads = await measureLoads(gpu, choice.small, minSeconds);
+  choice.fuseLoads = loads.fused <= loads.separate;
   setMatmulChoice(gpu.adapterName, choice);
-  return { adapterName: gpu.adapterName, choice, measured: true, timings, shapes: SHAPES };
+  return { adapterName: gpu.adapterName, choice, measured: true, timings, loads, shapes: SHAPES };
+}
+
+/**
+ * Seconds of rmsnorm(x)·Wᵀ and (silu(x)·up)·Wᵀ at the small shape with `variant`: fused into
+ * the products' loads, and as an RMSNorm and a SwiGLU kernel before plain products.
+ */
+async function measureLoads(
+  gpu: Gpu,
+  variant: MatmulVariantName,
+  minSeconds: number,
+): Promise<NonNullable<MatmulTuning["loads"]>> {
+  const { M, N, K } = SHAPES.small;
+  const t = {
+    x: tensor(gpu, "tune.x", [M, K], "f32"), // (M, K) the input, or the gate
+    up: tensor(gpu, "tune.up", [M, K], "f32"), // (M, K)
+    h: tensor(gpu, "tune.h", [M, K], "f32"), // (M, K) rmsnorm(x) or silu(x)·up
+    rstd: tensor(gpu, "tune.rstd", [M], "f32"), // (M)
+    g: tensor(gpu, "tune.g", [K], "bf16"), // (K)
+    w: tensor(gpu, "tune.w", [N, K], "bf16"), // (N, K)
+    y: tensor(gpu, "tune.y", [M, N], "f32"), // (M, N)
+  };
+  const product = {
+    b: t.w.buffer,
+    c: t.y.buffer,
+    M,
+    N,
+    K,
+    bLayout: "nk",
+    bDtype: "bf16",
+    variant,
+  } as const;
+  const norm = { weight: t.g, eps: 1e-5 };
+  try {
+    const fused = await timeRecorded(gpu, (rec) => {
+      recordMatmul(rec, { ...product, a: t.x.buffer, norm });
+      recordMatmul(rec, { ...product, a: t.x.buffer, swigluUp: t.up.buffer });
+    }, { minSeconds });
+    const separate = await timeRecorded(gpu, (rec) => {
+      recordRmsnorm(rec, { x: t.x.buffer, ...norm, y: t.h.buffer, rstd: t.rstd.buffer, rows: M });
+      recordMatmul(rec, { ...product, a: t.h.buffer });
+      recordSwiglu(rec, t.x.buffer, t.up.buffer, t.h.buffer, M * K);
+      recordMatmul(rec, { ...product, a: t.h.buffer });
+    }, { minSeconds });
+    return { fused: fused.seconds, separate: separate.seconds };
+  } finally {
+    for (const each of Object.values(t)) each.destroy();
+  }
 }

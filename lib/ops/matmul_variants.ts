@@ -52,16 +52,23 @@ export const MATMUL_VARIANTS: Readonly<Record<MatmulVariantName, MatmulVariant>>
 /** Products with at most this many rows (decode steps) are "small". */
 export const SMALL_M = 4;
 
-/** The variant an adapter uses for small (M ≤ 4) and large products. */
-export interface MatmulChoice {
-  /** Variant for M ≤ {@linkcode SMALL_M}. */
-  small: MatmulVariantName;
-  /** Variant for larger M. */
-  large: MatmulVariantName;
+/** The classes of M: small (decode steps) and large (prefill and training). */
+export type MatmulClass = "small" | "large";
+
+/**
+ * What an adapter uses: the variant for small (M ≤ 4) and large products, and whether a decode
+ * step fuses its RMSNorms and SwiGLU into the products' loads of A (`NORM`, `SWIGLU`) or runs
+ * them as kernels of their own. Fusing saves dispatches and the writes of their outputs, but
+ * every invocation of a product redoes the norm's or SwiGLU's arithmetic for its columns: a
+ * GPU, where a dispatch and its barrier cost more, gains; a CPU adapter can lose.
+ */
+export interface MatmulChoice extends Record<MatmulClass, MatmulVariantName> {
+  /** Fuse RMSNorm and SwiGLU into the loads of decode-sized products. */
+  fuseLoads: boolean;
 }
 
 /** The candidates `tuneMatmul` measures for each class of M. */
-export const MATMUL_CANDIDATES: { [C in keyof MatmulChoice]: readonly MatmulVariantName[] } = {
+export const MATMUL_CANDIDATES: Record<MatmulClass, readonly MatmulVariantName[]> = {
   small: ["gemv", "gemv_split"],
   large: ["tiled", "blocked"],
 };
@@ -70,6 +77,7 @@ export const MATMUL_CANDIDATES: { [C in keyof MatmulChoice]: readonly MatmulVari
 export const DEFAULT_MATMUL_CHOICE: Readonly<MatmulChoice> = {
   small: "gemv_split",
   large: "tiled",
+  fuseLoads: true,
 };
 
 const choices = new Map<string, MatmulChoice>();
@@ -84,12 +92,19 @@ export function hasMatmulChoice(adapterName: string): boolean {
   return choices.has(adapterName);
 }
 
-/** Records the choice for `adapterName`, for every device on that adapter in this process. */
-export function setMatmulChoice(adapterName: string, choice: MatmulChoice): void {
+/**
+ * Records the choice for `adapterName`, for every device on that adapter in this process;
+ * `fuseLoads` defaults to the default choice's.
+ */
+export function setMatmulChoice(
+  adapterName: string,
+  choice: Record<MatmulClass, MatmulVariantName> & { fuseLoads?: boolean },
+): void {
   for (const name of [choice.small, choice.large]) {
     if (!(name in MATMUL_VARIANTS)) throw new RangeError(`Unknown matmul variant "${name}"`);
   }
-  choices.set(adapterName, { small: choice.small, large: choice.large });
+  const fuseLoads = choice.fuseLoads ?? DEFAULT_MATMUL_CHOICE.fuseLoads;
+  choices.set(adapterName, { small: choice.small, large: choice.large, fuseLoads });
 }
 
 /** The variant `adapterName` uses for a product with `M` rows. */

@@ -27,15 +27,19 @@ gpuTest("tuneMatmul records the fastest candidate of each class once per adapter
     const fastest = Math.min(...Object.values(timings));
     assert.equal(timings[tuning.choice[kind]], fastest, `${kind}: the fastest is chosen`);
   }
+  const loads = tuning.loads!;
+  assert.ok(Number.isFinite(loads.fused) && Number.isFinite(loads.separate));
+  assert.equal(tuning.choice.fuseLoads, loads.fused <= loads.separate, "the faster loads chosen");
   assert.ok(hasMatmulChoice(gpu.adapterName));
   assert.deepEqual(matmulChoice(gpu.adapterName), tuning.choice);
 
   // Another device on the same adapter reuses the recorded choice without measuring.
-  setMatmulChoice(gpu.adapterName, { small: "gemv_split", large: "tiled" });
+  setMatmulChoice(gpu.adapterName, { small: "gemv_split", large: "tiled", fuseLoads: false });
   const cached = await tuneMatmul(await testGpu({}));
   assert.equal(cached.measured, false);
-  assert.deepEqual(cached.choice, { small: "gemv_split", large: "tiled" });
+  assert.deepEqual(cached.choice, { small: "gemv_split", large: "tiled", fuseLoads: false });
   assert.deepEqual(cached.timings, { small: {}, large: {} });
+  assert.equal(cached.loads, undefined);
 
   const again = await tuneMatmul(gpu, { force: true, minSeconds: 0 });
   assert.equal(again.measured, true);
@@ -47,5 +51,6 @@ gpuTest("an adapter not measured yet uses the default choice", () => {
   assert.deepEqual(matmulChoice("an adapter nobody measured"), {
     small: "gemv_split",
     large: "tiled",
+    fuseLoads: true,
   });
 });
