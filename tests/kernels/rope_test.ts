@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { assertClose } from "../_assert_close.ts";
 import { gpuTest, readF32, upload } from "../_gpu.ts";
+import type { Gpu } from "../../lib/gpu/device.ts";
 import { type KvCacheDtype, recordRope, recordRopeKvAppend } from "../../lib/ops/rope.ts";
 import { f16BitsToF32 } from "../../lib/dtype.ts";
 import { CommandRecorder } from "../../lib/gpu/recorder.ts";
@@ -33,6 +34,22 @@ function reference(
   return out;
 }
 
+/** The arguments of a rope over q and k of the B·T rows, with the tables on `gpu`. */
+function ropeArgs(gpu: Gpu, q: GPUBuffer, k: GPUBuffer) {
+  const tables = { cos: upload(gpu, cos), sin: upload(gpu, sin) };
+  return {
+    q,
+    k,
+    ...tables,
+    rows: B * T,
+    T,
+    qHeads: QH,
+    kHeads: KH,
+    headDim: HD,
+    positionOffset: offset,
+  };
+}
+
 for (const inverse of [false, true]) {
   gpuTest(
     `rope ${inverse ? "inverse" : "forward"} matches the reference on q and k at their row offsets`,
@@ -42,22 +59,11 @@ for (const inverse of [false, true]) {
       const q0 = randomF32(rng, (qRowOffset + B * T + 1) * QH * HD); // (1 + B·T + 1, QH, HD)
       const k0 = randomF32(rng, (kRowOffset + B * T + 2) * KH * HD); // (3 + B·T + 2, KH, HD)
       const [q, k] = [upload(gpu, q0), upload(gpu, k0)];
-      await runRecorded(gpu, "rope", (rec) =>
-        recordRope(rec, {
-          q,
-          k,
-          cos: upload(gpu, cos),
-          sin: upload(gpu, sin),
-          rows: B * T,
-          T,
-          qHeads: QH,
-          kHeads: KH,
-          headDim: HD,
-          positionOffset: offset,
-          qRowOffset,
-          kRowOffset,
-          inverse,
-        }));
+      await runRecorded(
+        gpu,
+        "rope",
+        (rec) => recordRope(rec, { ...ropeArgs(gpu, q, k), qRowOffset, kRowOffset, inverse }),
+      );
       const label = inverse ? "inverse rope" : "rope";
       assertClose(await readF32(gpu, q, q0.length), reference(q0, QH, qRowOffset, inverse), {
         atol: 1e-6,
@@ -78,18 +84,7 @@ gpuTest("rope followed by its inverse gives back q and k", async (gpu) => {
   const q0 = randomF32(rng, B * T * QH * HD); // (B·T, QH, HD)
   const k0 = randomF32(rng, B * T * KH * HD); // (B·T, KH, HD)
   const [q, k] = [upload(gpu, q0), upload(gpu, k0)];
-  const args = {
-    q,
-    k,
-    cos: upload(gpu, cos),
-    sin: upload(gpu, sin),
-    rows: B * T,
-    T,
-    qHeads: QH,
-    kHeads: KH,
-    headDim: HD,
-    positionOffset: offset,
-  };
+  const args = ropeArgs(gpu, q, k);
   await runRecorded(gpu, "rope round trip", (rec) => {
     recordRope(rec, args);
     recordRope(rec, { ...args, inverse: true });
