@@ -129,10 +129,7 @@ export function attentionScratchShape(
  * scratch, `CommandRecorder.prepare` builds the pipelines of both paths whichever is recorded.
  */
 export function recordAttention(rec: CommandRecorder, args: AttentionArgs): void {
-  if (args.headDim > 128) throw new RangeError(`Head dim ${args.headDim} exceeds 128`);
-  if (args.heads % args.kvHeads !== 0) {
-    throw new RangeError(`Heads ${args.heads} are not a multiple of kv heads ${args.kvHeads}`);
-  }
+  checkAttentionHeads(args);
   if (args.positionOffset + args.T > args.S) {
     throw new RangeError(
       `Attention over ${args.positionOffset + args.T} keys exceeds ${args.S} slots`,
@@ -177,6 +174,19 @@ export function recordAttention(rec: CommandRecorder, args: AttentionArgs): void
     buffers: [scratch, args.out, args.lse],
     workgroups: [args.batch * args.T * args.heads],
   });
+}
+
+/**
+ * Throws unless the attention kernels (forward and backward) support these heads: HD ≤ 128 and
+ * kv heads dividing heads.
+ */
+export function checkAttentionHeads(
+  { heads, kvHeads, headDim }: { heads: number; kvHeads: number; headDim: number },
+): void {
+  if (headDim > 128) throw new RangeError(`Head dim ${headDim} exceeds 128`);
+  if (heads % kvHeads !== 0) {
+    throw new RangeError(`Heads ${heads} are not a multiple of kv heads ${kvHeads}`);
+  }
 }
 
 /** The split of a call with a scratch: the forced chunk, or the rule's. */

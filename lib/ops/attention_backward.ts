@@ -8,6 +8,7 @@
  */
 import type { CommandRecorder } from "../gpu/recorder.ts";
 import { ParamWriter } from "../gpu/params.ts";
+import { checkAttentionHeads } from "./attention.ts";
 
 /** Arguments of {@linkcode recordAttentionBackward}. */
 export interface AttentionBackwardArgs {
@@ -46,10 +47,7 @@ export interface AttentionBackwardArgs {
 /** dq, dk, dv of o = softmax(q·kᵀ/√HD, causal)·v; dk and dv sum over each kv head's group. */
 export function recordAttentionBackward(rec: CommandRecorder, args: AttentionBackwardArgs): void {
   const { batch, T, heads, kvHeads, headDim } = args;
-  if (headDim > 128) throw new RangeError(`Head dim ${headDim} exceeds 128`);
-  if (heads % kvHeads !== 0) {
-    throw new RangeError(`Heads ${heads} are not a multiple of kv heads ${kvHeads}`);
-  }
+  checkAttentionHeads(args);
   const params = new ParamWriter()
     .u32(T).u32(heads).u32(kvHeads).u32(headDim)
     .f32(1 / Math.sqrt(headDim))
