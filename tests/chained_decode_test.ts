@@ -1,7 +1,7 @@
 /**
  * Chained decode with GPU sampling: greedy output is identical to the one-token-at-a-time
  * path (host argmax over read-back logits), with at most one readback per 8 tokens and one
- * submit per token.
+ * submit per token, and a repeated generation creates no bind group.
  *
  * @module
  */
@@ -50,6 +50,15 @@ gpuTest(
       `${readbacks} readbacks for 40 tokens`,
     );
     assert.ok(submits <= 1 + Math.ceil(39 / DECODE_CHAIN), `${submits} submits for 40 tokens`);
+    // Once the uniform buffer has grown to a chain's size (the first chained generation grows
+    // it, and the next one binds the new buffer), the same generation records the same
+    // dispatches again and reuses every bind group.
+    await generateText(model, tokenizer, prompt, options);
+    const warm = { ...model.counters };
+    const again = await generateText(model, tokenizer, prompt, options);
+    assert.deepEqual(again.tokens, host.tokens);
+    assert.ok(warm.bindGroups > 0);
+    assert.equal(model.counters.bindGroups - warm.bindGroups, 0, "bind groups created again");
     model.dispose();
   },
 );

@@ -58,14 +58,27 @@ export interface GpuCounters {
   dispatches: number;
   /** Buffer readbacks (each a `mapAsync`). */
   readbacks: number;
+  /** Bind groups created (a dispatch recorded like one before reuses that one's). */
+  bindGroups: number;
 }
+
+/** Bind groups kept at most; past it the cache starts over (buffers of released models go). */
+const MAX_BIND_GROUPS = 8192;
 
 const UNIFORM_ALIGN = 256;
 
 /** Collects the commands of one step and submits them together. */
 export class CommandRecorder {
   readonly #gpu: Gpu;
-  readonly counters: GpuCounters = { submits: 0, dispatches: 0, readbacks: 0 };
+  readonly counters: GpuCounters = { submits: 0, dispatches: 0, readbacks: 0, bindGroups: 0 };
+  /**
+   * Bind groups by pipeline, bindings and uniform offset. A step records the same dispatches
+   * with the same uniform offsets as the step before it, so in steady state none is created.
+   */
+  readonly #bindGroups = new Map<string, GPUBindGroup>();
+  /** Identities of pipelines and buffers, for the bind-group keys. */
+  readonly #ids = new WeakMap<object, number>();
+  #nextId = 0;
   #commands: Command[] = [];
   #uniformBytes = new Uint8Array(64 * UNIFORM_ALIGN);
   #uniformUsed = 0;
@@ -213,16 +226,36 @@ export class CommandRecorder {
       const resource = "buffer" in arg && !(arg instanceof GPUBuffer) ? arg : { buffer: arg };
       entries.push({ binding: i + 1, resource });
     });
-    const bindGroup = this.#gpu.device.createBindGroup({
-      label: dispatch.kernel,
-      layout: pipeline.getBindGroupLayout(0),
-      entries,
-    });
+    const key = [
+      this.#idOf(pipeline),
+      ...entries.map(({ binding, resource }) => {
+        const { buffer, offset, size } = resource as GPUBufferBinding;
+        return `${binding}:${this.#idOf(buffer)}:${offset ?? 0}:${size ?? ""}`;
+      }),
+    ].join(",");
+    let bindGroup = this.#bindGroups.get(key);
+    if (!bindGroup) {
+      if (this.#bindGroups.size >= MAX_BIND_GROUPS) this.#bindGroups.clear();
+      bindGroup = this.#gpu.device.createBindGroup({
+        label: dispatch.kernel,
+        layout: pipeline.getBindGroupLayout(0),
+        entries,
+      });
+      this.#bindGroups.set(key, bindGroup);
+      this.counters.bindGroups++;
+    }
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     const [x, y = 1, z = 1] = dispatch.workgroups;
     pass.dispatchWorkgroups(x, y, z);
     this.counters.dispatches++;
+  }
+
+  /** A number that stays with `object` (a pipeline or a buffer) for this recorder's life. */
+  #idOf(object: object): number {
+    let id = this.#ids.get(object);
+    if (id === undefined) this.#ids.set(object, id = this.#nextId++);
+    return id;
   }
 
   #pushUniform(bytes: Uint8Array): number {
@@ -257,8 +290,9 @@ export class CommandRecorder {
     return this.#uniformBuffer;
   }
 
-  /** Frees the uniform and readback buffers. */
+  /** Frees the uniform and readback buffers and forgets the bind groups. */
   dispose(): void {
+    this.#bindGroups.clear();
     for (const free of this.#staging.values()) for (const b of free) b.destroy();
     this.#staging.clear();
     if (this.#uniformBuffer) {

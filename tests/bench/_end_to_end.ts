@@ -68,10 +68,12 @@ export interface LoadFacts {
   pipelinesAtLoad: number;
 }
 
-const minus = (a: Traffic, b: Traffic): Traffic => ({
-  submits: a.submits - b.submits,
-  dispatches: a.dispatches - b.dispatches,
-  readbacks: a.readbacks - b.readbacks,
+/** (a − b) / per for every counter. */
+const minus = (a: Traffic, b: Traffic, per = 1): Traffic => ({
+  submits: (a.submits - b.submits) / per,
+  dispatches: (a.dispatches - b.dispatches) / per,
+  readbacks: (a.readbacks - b.readbacks) / per,
+  bindGroups: (a.bindGroups - b.bindGroups) / per,
 });
 
 /** A model loaded on the GPU for the end-to-end measurements. */
@@ -268,9 +270,7 @@ function perDecodedToken(r: EndToEndResult): Traffic & { seconds: number } {
   const d = r.plan.decodeTokens;
   return {
     seconds: (r.generate.seconds - r.prefill.seconds) / d,
-    submits: (r.generate.traffic.submits - r.prefill.traffic.submits) / d,
-    dispatches: (r.generate.traffic.dispatches - r.prefill.traffic.dispatches) / d,
-    readbacks: (r.generate.traffic.readbacks - r.prefill.traffic.readbacks) / d,
+    ...minus(r.generate.traffic, r.prefill.traffic, d),
   };
 }
 
@@ -349,7 +349,9 @@ export function counterTable(results: EndToEndResult[]): string {
       token.dispatches.toFixed(1),
       token.submits.toFixed(3),
       token.readbacks.toFixed(3),
-      `${step.submits} (${step.dispatches} dispatches, ${step.readbacks} readbacks)`,
+      token.bindGroups.toFixed(3),
+      `${step.submits} (${step.dispatches} dispatches, ${step.readbacks} readbacks, ` +
+      `${step.bindGroups} new bind groups)`,
       `${p.model - p.tuning} + ${p.trainer - p.afterGenerate}` +
       (p.tuning ? ` (${p.tuning} on the device before: tuning)` : ""),
       `${p.afterGenerate - p.model} + ${p.afterTrain - p.trainer}`,
@@ -362,6 +364,7 @@ export function counterTable(results: EndToEndResult[]): string {
     "dispatches per decoded token",
     "submits per decoded token",
     "readbacks per decoded token",
+    "bind groups created per decoded token",
     "submits per training step",
     "pipelines built at load: model + trainer",
     "pipelines built after load: inference + training",
