@@ -13,7 +13,7 @@ import { type LlamaConfig, llamaParameterCount } from "./llama_config.ts";
 import type { LoraConfig } from "./lora/lora_config.ts";
 import { loraTensorShapes } from "./lora/lora_weights.ts";
 import type { KvCacheDtype } from "./ops/rope.ts";
-import { type BufferSpec, planInference, specBytes } from "./model/plan.ts";
+import { type BufferSpec, inferenceSizes, planInference, specBytes } from "./model/plan.ts";
 import { planTraining } from "./train/train_plan.ts";
 
 /** Bytes by category. */
@@ -125,18 +125,11 @@ export function estimateInference(
   config: LlamaConfig,
   settings: InferenceEstimateSettings,
 ): MemoryBreakdown {
-  const chunkTokens = Math.min(settings.chunkTokens ?? 256, settings.maxContext);
-  const binding = settings.maxBindingBytes ?? DEFAULT_BINDING;
-  const logitRows = Math.max(
-    1,
-    Math.min(chunkTokens, Math.floor(binding / (config.vocabSize * 4))),
-  );
-  const specs = planInference(config, {
-    maxContext: settings.maxContext,
-    chunkTokens,
-    logitRows,
-    kvCacheDtype: settings.kvCacheDtype,
+  const sizes = inferenceSizes(config, {
+    ...settings,
+    maxBindingBytes: settings.maxBindingBytes ?? DEFAULT_BINDING,
   });
+  const specs = planInference(config, sizes);
   if (settings.lora) {
     // The adapter's A (R, in) and B (out, R), and the (T, R) scratch of A·x.
     for (const [key, shape] of loraTensorShapes(config, settings.lora)) {
@@ -144,7 +137,7 @@ export function estimateInference(
     }
     specs.push({
       name: "lora.u",
-      shape: [chunkTokens, settings.lora.r],
+      shape: [sizes.chunkTokens, settings.lora.r],
       dtype: "f32",
       category: "activations",
     });

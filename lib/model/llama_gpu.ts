@@ -24,7 +24,7 @@ import { isKvCacheDtype, type KvCacheDtype, recordRopeKvAppend } from "../ops/ro
 import { type GpuSamplingParams as GpuSampling, recordSample } from "../ops/sample.ts";
 import type { LlamaGpuWeights } from "./gpu_weights.ts";
 import type { Projection } from "./names.ts";
-import { MAX_CHAINED_STEPS, planInference } from "./plan.ts";
+import { type InferenceSizes, inferenceSizes, MAX_CHAINED_STEPS, planInference } from "./plan.ts";
 import { projectionShape } from "./shapes.ts";
 
 /** The LoRA matrices of one adapted projection, f32 on the GPU. */
@@ -66,9 +66,7 @@ export class LlamaGpuModel {
   readonly maxContext: number;
   readonly #gpu: Gpu;
   readonly #weights: LlamaGpuWeights;
-  readonly #chunkTokens: number;
-  readonly #logitRows: number;
-  readonly #kvCacheDtype: KvCacheDtype;
+  readonly #sizes: Required<InferenceSizes>; // chunk, logit rows and KV-cache dtype
   readonly #buffers = new Map<string, GpuTensor>();
   readonly #rec: CommandRecorder;
   #adapter: ProjectionAdapter | null = null;
@@ -86,21 +84,23 @@ export class LlamaGpuModel {
     this.config = config;
     this.#weights = weights;
     this.maxContext = options.maxContext ?? Math.min(config.maxPositionEmbeddings, 2048);
-    this.#chunkTokens = Math.min(options.chunkTokens ?? 256, this.maxContext);
-    this.#kvCacheDtype = options.kvCacheDtype ?? "f32";
-    if (!isKvCacheDtype(this.#kvCacheDtype)) {
-      throw new RangeError(`KV cache dtype ${this.#kvCacheDtype} is not f32 or f16`);
+    const kvCacheDtype = options.kvCacheDtype ?? "f32";
+    if (!isKvCacheDtype(kvCacheDtype)) {
+      throw new RangeError(`KV cache dtype ${kvCacheDtype} is not f32 or f16`);
     }
-    if (this.#kvCacheDtype === "f16" && config.headDim % 4 !== 0) {
+    if (kvCacheDtype === "f16" && config.headDim % 4 !== 0) {
       throw new RangeError(
         `An f16 KV cache needs a head dim that is a multiple of 4, got ${config.headDim}`,
       );
     }
-    const logitBytesPerRow = config.vocabSize * 4;
-    this.#logitRows = Math.max(
-      1,
-      Math.min(this.#chunkTokens, Math.floor(gpu.maxBindingBytes / logitBytesPerRow)),
-    );
+    this.#sizes = {
+      ...inferenceSizes(config, {
+        ...options,
+        maxContext: this.maxContext,
+        maxBindingBytes: gpu.maxBindingBytes,
+      }),
+      kvCacheDtype,
+    };
     this.#rec = new CommandRecorder(gpu);
     this.#allocate();
     this.#buildPipelines();
@@ -117,7 +117,7 @@ export class LlamaGpuModel {
     if (!adapter || (this.#loraU && this.#loraU.shape[1] >= adapter.rank)) return;
     this.#loraU?.destroy();
     this.#loraU = GpuTensor.create(this.#gpu, {
-      shape: [this.#chunkTokens, adapter.rank],
+      shape: [this.#sizes.chunkTokens, adapter.rank],
       dtype: "f32",
       label: "lora.u",
       category: "activations",
@@ -204,9 +204,9 @@ export class LlamaGpuModel {
     if (ids.length === 0) throw new RangeError("Prompt is empty: at least one token is needed");
     this.#position = 0;
     let last: Promise<ArrayBuffer> | null = null;
-    for (let start = 0; start < ids.length; start += this.#chunkTokens) {
+    for (let start = 0; start < ids.length; start += this.#sizes.chunkTokens) {
       signal?.throwIfAborted();
-      const chunk = ids.slice(start, start + this.#chunkTokens);
+      const chunk = ids.slice(start, start + this.#sizes.chunkTokens);
       this.#recordChunk(chunk);
       if (start + chunk.length === ids.length) last = onLast(chunk.length - 1);
       this.#rec.submit();
@@ -220,12 +220,12 @@ export class LlamaGpuModel {
     const V = this.config.vocabSize;
     const out = new Float32Array(ids.length * V);
     this.#position = 0;
-    for (let start = 0; start < ids.length; start += this.#chunkTokens) {
-      const chunk = ids.slice(start, start + this.#chunkTokens);
+    for (let start = 0; start < ids.length; start += this.#sizes.chunkTokens) {
+      const chunk = ids.slice(start, start + this.#sizes.chunkTokens);
       this.#recordChunk(chunk);
       const reads: Promise<ArrayBuffer>[] = [];
-      for (let row = 0; row < chunk.length; row += this.#logitRows) {
-        const rows = Math.min(this.#logitRows, chunk.length - row);
+      for (let row = 0; row < chunk.length; row += this.#sizes.logitRows) {
+        const rows = Math.min(this.#sizes.logitRows, chunk.length - row);
         this.#recordLogits(row, rows);
         reads.push(this.#rec.read(this.#buf("logits").buffer, 0, rows * V * 4));
         this.#rec.submit(); // the logits buffer is reused by the next group
@@ -270,7 +270,7 @@ export class LlamaGpuModel {
     const position = this.#position;
     this.#position = 0;
     this.#recordChunk([0]);
-    if (this.#chunkTokens > SMALL_M) {
+    if (this.#sizes.chunkTokens > SMALL_M) {
       this.#recordChunk(new Array(SMALL_M + 1).fill(0)); // a prefill chunk's unfused norm and SwiGLU
     }
     this.#recordLogits(0, 1);
@@ -305,7 +305,7 @@ export class LlamaGpuModel {
       kvHeads: c.numKvHeads,
       headDim: c.headDim,
       positionOffset: pos,
-      cacheDtype: this.#kvCacheDtype,
+      cacheDtype: this.#sizes.kvCacheDtype,
     };
     const kNew = b("k.new"), vNew = b("v.new");
 
@@ -330,7 +330,7 @@ export class LlamaGpuModel {
         kvHeads: c.numKvHeads,
         headDim: c.headDim,
         positionOffset: pos,
-        kvDtype: this.#kvCacheDtype,
+        kvDtype: this.#sizes.kvCacheDtype,
         scratch: b("attn.partials"),
       }); // attn = softmax(q·kᵀ/√HD)·v (split across chunks of keys in long decode)
       this.#project(l, "o_proj", attn, x, T, { accumulate: true }); // x += attn·Woᵀ
@@ -430,12 +430,7 @@ export class LlamaGpuModel {
 
   /** Allocates the planned buffers and fills the RoPE tables. */
   #allocate(): void {
-    const specs = planInference(this.config, {
-      maxContext: this.maxContext,
-      chunkTokens: this.#chunkTokens,
-      logitRows: this.#logitRows,
-      kvCacheDtype: this.#kvCacheDtype,
-    });
+    const specs = planInference(this.config, this.#sizes);
     for (const spec of specs) {
       this.#buffers.set(spec.name, GpuTensor.create(this.#gpu, { ...spec, label: spec.name }));
     }

@@ -48,6 +48,33 @@ export interface InferenceSizes {
   kvCacheDtype?: KvCacheDtype;
 }
 
+/** Tokens per prefill chunk unless the caller says otherwise. */
+export const DEFAULT_CHUNK_TOKENS = 256;
+
+/**
+ * The sizes of an inference run: the prefill chunk (`chunkTokens`, default 256, at most
+ * maxContext) and the rows of logits one LM-head pass produces (at most a chunk, and no more
+ * than one binding of `maxBindingBytes` holds).
+ */
+export function inferenceSizes(
+  config: LlamaConfig,
+  options: {
+    maxContext: number;
+    chunkTokens?: number;
+    maxBindingBytes: number;
+    kvCacheDtype?: KvCacheDtype;
+  },
+): InferenceSizes {
+  const chunkTokens = Math.min(options.chunkTokens ?? DEFAULT_CHUNK_TOKENS, options.maxContext);
+  const rowsPerBinding = Math.floor(options.maxBindingBytes / (config.vocabSize * 4));
+  return {
+    maxContext: options.maxContext,
+    chunkTokens,
+    logitRows: Math.max(1, Math.min(chunkTokens, rowsPerBinding)),
+    kvCacheDtype: options.kvCacheDtype,
+  };
+}
+
 /** The activation, cache and table buffers of inference (weights are planned by the loader). */
 export function planInference(config: LlamaConfig, sizes: InferenceSizes): BufferSpec[] {
   const { maxContext: S, chunkTokens: T, logitRows } = sizes;
