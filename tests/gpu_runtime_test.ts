@@ -60,7 +60,7 @@ gpuTest("memory accounting counts every allocation and free, by category", async
 
 gpuTest("pipelines are keyed by kernel and constants only, and built once at load", async (gpu) => {
   assert.equal(pipelineKey("matmul", { B_TRANS: 1, A_TRANS: 0 }), "matmul(A_TRANS=0,B_TRANS=1)");
-  assert.equal(gpu.pipelines.get("add"), gpu.pipelines.get("add"));
+  assert.equal(gpu.pipelines.get("swiglu"), gpu.pipelines.get("swiglu"));
   const model = await loadModel(memoryModelSource("fixture", createFixtureModel()), { gpu });
   const built = gpu.pipelines.size;
   await model.generate("Hello", { maxTokens: 3, temperature: 0 });

@@ -18,7 +18,7 @@ import { recordEmbedding } from "../ops/embedding.ts";
 import { type FusedLoad, type LinearForwardArgs, recordLinear } from "../ops/matmul.ts";
 import { matmulChoice, SMALL_M } from "../ops/matmul_variants.ts";
 import { recordRmsnorm } from "../ops/rmsnorm.ts";
-import { recordSwiglu } from "../ops/elementwise.ts";
+import { recordSwiglu } from "../ops/swiglu.ts";
 import { recordLoraDown } from "../ops/lora.ts";
 import { isKvCacheDtype, type KvCacheDtype, recordRopeKvAppend } from "../ops/rope.ts";
 import { type GpuSamplingParams as GpuSampling, recordSample } from "../ops/sample.ts";

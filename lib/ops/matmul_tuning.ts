@@ -13,7 +13,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { GpuTensor } from "../gpu/tensor.ts";
 import { timeRecorded } from "../gpu/time_recorded.ts";
-import { recordSwiglu } from "./elementwise.ts";
+import { recordSwiglu } from "./swiglu.ts";
 import { recordMatmul } from "./matmul.ts";
 import {
   hasMatmulChoice,

@@ -27,7 +27,7 @@ import {
   recordCrossEntropyStats,
 } from "../ops/cross_entropy.ts";
 import { recordDropout } from "../ops/dropout.ts";
-import { recordSwiglu } from "../ops/elementwise.ts";
+import { recordSwiglu } from "../ops/swiglu.ts";
 import { recordEmbedding } from "../ops/embedding.ts";
 import { recordClipScale, recordSquaredNormAccumulate } from "../ops/grad_norm.ts";
 import {

@@ -1,7 +1,7 @@
 // Tests of kernels/swiglu.wgsl through recordSwiglu. Dimensions: N elements.
 import { assertClose } from "../_assert_close.ts";
 import { emptyF32, gpuTest, readF32, upload } from "../_gpu.ts";
-import { recordSwiglu } from "../../lib/ops/elementwise.ts";
+import { recordSwiglu } from "../../lib/ops/swiglu.ts";
 import { swigluForward } from "../../lib/reference/swiglu.ts";
 import { Rng } from "../../lib/rng.ts";
 import { randomF32, runRecorded } from "./_kernels.ts";

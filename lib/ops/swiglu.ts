@@ -1,6 +1,6 @@
 /**
- * Element-wise kernels: SwiGLU (`kernels/swiglu.wgsl`) and the scaled add used by residuals
- * and gradient accumulation (`kernels/add.wgsl`). Dimensions: N elements.
+ * SwiGLU forward as a kernel of its own (`kernels/swiglu.wgsl`); products can also apply it as
+ * they load their input (`swigluUp` in `recordMatmul`). Dimensions: N elements.
  *
  * @module
  */
@@ -20,22 +20,6 @@ export function recordSwiglu(
     kernel: "swiglu",
     params: new ParamWriter().u32(n).bytes(),
     buffers: [g, u, h],
-    workgroups: grid1d(n, 256),
-  });
-}
-
-/** y(N) += alpha · x(N). */
-export function recordAdd(
-  rec: CommandRecorder,
-  x: GPUBuffer,
-  y: GPUBuffer,
-  n: number,
-  alpha = 1,
-): void {
-  rec.dispatch({
-    kernel: "add",
-    params: new ParamWriter().u32(n).f32(alpha).bytes(),
-    buffers: [x, y],
     workgroups: grid1d(n, 256),
   });
 }
