@@ -18,6 +18,7 @@
  * @module
  */
 import { join } from "node:path";
+import { formatCleanReport } from "../lib/data/clean.ts";
 import { loadDatasetFile } from "../lib/data/read_dataset_file.ts";
 import { demoModelSource, SAMPLE_DATA } from "./_demo_model.ts";
 import { writeFolderAtomic } from "../lib/folder_atomic.ts";
@@ -127,7 +128,8 @@ await runCommand(async () => {
   });
   log(
     `Model ${model.name} (${model.config.numLayers} layers, hidden ${model.config.hiddenSize}) on ` +
-      `${model.gpu?.adapterName}; data ${dataPath}: ${train.examples.length} examples ` +
+      `${model.gpu?.adapterName}; data ${dataPath}: ${formatCleanReport(dataset.report)}; ` +
+      `${train.examples.length} examples ` +
       `(${train.report.truncated} truncated to ${maxLength} tokens, ${train.report.droppedNoLabels} ` +
       `dropped), ${validation?.length ?? 0} held out; trainable parameters ` +
       `${loraParameterCount(model.config, lora).toLocaleString("en-US")}`,

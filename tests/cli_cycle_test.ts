@@ -58,6 +58,7 @@ gpuTest(
       const train = ok(await runExample("train", [...trainArgs, "--out", out]));
       const lines = train.stdout.trim().split("\n").map((l) => JSON.parse(l));
       assert.equal(lines.length, 4, train.stdout);
+      assert.match(train.stderr, new RegExp(`Kept ${RECORDS.length} of ${RECORDS.length} records`));
       lines.slice(0, 3).forEach((line, i) => {
         assert.deepEqual(Object.keys(line), STEP_KEYS);
         assert.equal(line.step, i + 1);
