@@ -49,7 +49,7 @@ export interface InferenceSizes {
 }
 
 /** Tokens per prefill chunk unless the caller says otherwise. */
-export const DEFAULT_CHUNK_TOKENS = 256;
+const DEFAULT_CHUNK_TOKENS = 256;
 
 /**
  * The sizes of an inference run: the prefill chunk (`chunkTokens`, default 256, at most
