@@ -1,8 +1,10 @@
 /**
- * Fine-tuning jobs and their events, in OpenAI's shapes, kept in memory and persisted as one
- * JSON file per job (`<dir>/<id>.json`, written atomically) so they survive a restart. A job
- * that was queued or running when the server stopped is marked failed on the next start,
- * naming its last checkpoint.
+ * Fine-tuning jobs and their events, in OpenAI's shapes, kept in memory and persisted so they
+ * survive a restart: the job as one JSON file (`<dir>/<id>.json`, rewritten atomically when it
+ * changes) and its events as one JSON line each, appended to `<dir>/<id>.events.jsonl`, so a
+ * step's event costs one short append however long the job has run. A job that was queued or
+ * running when the server stopped is marked failed on the next start, naming its last
+ * checkpoint.
  *
  * @module
  */
@@ -122,8 +124,12 @@ const storedSchema = z.object({
     created_at: z.number(),
     last_checkpoint: z.string().nullable(),
   }),
-  events: z.array(z.looseObject({ object: z.literal("fine_tuning.job.event"), id: z.string() })),
 });
+
+const eventSchema = z.looseObject({ object: z.literal("fine_tuning.job.event"), id: z.string() });
+
+/** The events file beside a job file. */
+const eventsFile = (dir: string, id: string) => join(dir, `${id}.events.jsonl`);
 
 /** A random id with a prefix, e.g. `ftjob-4fZk…`. */
 export function randomId(prefix: string): string {
@@ -171,8 +177,9 @@ export class JobStore {
         warn(`Skipping job file ${path}: not a job record`);
         continue;
       }
-      const record = parsed.data as unknown as { job: FineTuningJob; events: JobEvent[] };
-      store.#jobs.set(record.job.id, record);
+      const job = parsed.data.job as unknown as FineTuningJob;
+      const record = { job, events: await readEvents(eventsFile(dir, job.id), warn) };
+      store.#jobs.set(job.id, record);
       if (record.job.status === "queued" || record.job.status === "running") {
         const checkpoint = record.job.last_checkpoint;
         const message = "Interrupted by a server restart; " +
@@ -208,7 +215,7 @@ export class JobStore {
   /** Adds a new job and persists it. */
   async create(job: FineTuningJob): Promise<void> {
     this.#jobs.set(job.id, { job, events: [] });
-    await this.#persist(job.id);
+    await this.#persist(job.id, true, undefined);
   }
 
   /**
@@ -224,7 +231,7 @@ export class JobStore {
     record.job = { ...record.job, ...patch };
     const added = event && this.#newEvent(event);
     if (added) record.events.push(added);
-    await this.#persist(id);
+    await this.#persist(id, Object.keys(patch).length > 0, added);
     if (added) {
       for (const listener of this.#listeners.get(id) ?? []) {
         listener(added, record.job);
@@ -272,10 +279,48 @@ export class JobStore {
     return record;
   }
 
-  #persist(id: string): Promise<void> {
-    return this.#writes.run(() => {
-      const record = this.#record(id);
-      return writeFileAtomic(join(this.dir, `${id}.json`), JSON.stringify(record, null, 1) + "\n");
+  /** Rewrites the job file when the job changed, then appends `event` to its events file. */
+  #persist(id: string, jobChanged: boolean, event: JobEvent | undefined): Promise<void> {
+    return this.#writes.run(async () => {
+      if (jobChanged) {
+        const job = this.#record(id).job;
+        await writeFileAtomic(
+          join(this.dir, `${id}.json`),
+          JSON.stringify({ job }, null, 1) + "\n",
+        );
+      }
+      if (event) {
+        await Deno.writeTextFile(eventsFile(this.dir, id), JSON.stringify(event) + "\n", {
+          append: true,
+        });
+      }
     });
   }
+}
+
+/**
+ * The events of an events file, oldest first; none when it is missing. A line that is not an
+ * event (a write cut short by a crash, say) is skipped with a warning naming the file and line.
+ */
+async function readEvents(path: string, warn: (message: string) => void): Promise<JobEvent[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  const events: JobEvent[] = [];
+  text.split("\n").forEach((line, i) => {
+    if (line === "") return;
+    let parsed;
+    try {
+      parsed = eventSchema.safeParse(JSON.parse(line));
+    } catch {
+      parsed = null;
+    }
+    if (parsed?.success) events.push(parsed.data as unknown as JobEvent);
+    else warn(`Skipping line ${i + 1} of ${path}: not a job event`);
+  });
+  return events;
 }

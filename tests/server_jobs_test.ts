@@ -63,6 +63,19 @@ Deno.test("job store: jobs and events persist; interrupted jobs fail naming thei
   assert.deepEqual(heard, ["queued: Created"]);
   assert.deepEqual(store.list().map((j) => j.id), ["ftjob-queued", "ftjob-running", "ftjob-done"]);
 
+  // The job file holds the job; its events are appended one JSON line each beside it.
+  const stored = JSON.parse(await Deno.readTextFile(join(dir, "ftjob-running.json")));
+  assert.deepEqual(Object.keys(stored), ["job"]);
+  const lines = (await Deno.readTextFile(join(dir, "ftjob-running.events.jsonl"))).split("\n");
+  assert.deepEqual(lines.map((l) => l && JSON.parse(l).message), [
+    "Step 2/3: training loss=1.0000",
+    "",
+  ]);
+  // A write cut short by a crash leaves a partial last line: it is skipped with a warning.
+  await Deno.writeTextFile(join(dir, "ftjob-done.events.jsonl"), '{"object":"fine_tuning.job.ev', {
+    append: true,
+  });
+
   // Garbage beside the job files is skipped with a warning, not fatal.
   await Deno.writeTextFile(join(dir, "ftjob-broken.json"), "{ not json");
   await Deno.writeTextFile(
@@ -71,8 +84,10 @@ Deno.test("job store: jobs and events persist; interrupted jobs fail naming thei
   );
   const warnings: string[] = [];
   const reopened = await JobStore.open(dir, (m) => warnings.push(m));
-  assert.equal(warnings.length, 2, warnings.join("\n"));
+  assert.equal(warnings.length, 3, warnings.join("\n"));
   assert.ok(warnings.some((w) => w.includes("ftjob-broken.json")));
+  assert.ok(warnings.some((w) => /line 1 of .*ftjob-done\.events\.jsonl/.test(w)));
+  assert.deepEqual(reopened.events("ftjob-done"), []);
 
   assert.equal(reopened.get("ftjob-done")?.status, "succeeded");
   assert.equal(reopened.get("ftjob-done")?.fine_tuned_model, "mine");
