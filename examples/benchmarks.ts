@@ -299,7 +299,9 @@ await runCommand(async () => {
     "Per decoded token: the generation's counters minus its prefill's, over the decoded tokens. " +
     "Pipelines (each model on a fresh device): the model's and the trainer's, built when they " +
     "are constructed, and those compiled later while generating and training (0 means every " +
-    "pipeline was built at load).",
+    "pipeline was built at load). Bind groups are created the first time a dispatch is " +
+    "recorded and reused after: the tiny fixture is measured after a warm-up and creates none; " +
+    "the 1B model runs each phase once, cold, so all of its are new.",
     "",
     ...(peaks
       ? [
