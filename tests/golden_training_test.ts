@@ -2,61 +2,64 @@
  * GPU LoRA training against the PyTorch golden values (tests/golden/README.md): the loss of a
  * padded batch of three records of different lengths and every LoRA gradient of all seven
  * target modules, for the f32 and the bf16 checkpoint, with and without gradient
- * checkpointing; and one plain SGD step updates A and B exactly as W − lr·grad.
+ * checkpointing, and with a binding limit that splits the tied LM head (V × D = 384 × 64) into
+ * three chunks of 180, 180 and 24 rows; and one plain SGD step updates A and B exactly as
+ * W − lr·grad.
  *
  * @module
  */
 import assert from "node:assert/strict";
+import { gpuDTypeBytes } from "../lib/gpu/tensor.ts";
 import { uploadWeights } from "../lib/model/gpu_weights.ts";
 import { packBatch } from "../lib/train/batch.ts";
 import { GpuLoraTrainer } from "../lib/train/gpu_lora_trainer.ts";
 import { assertClose, maxAbs } from "./_assert_close.ts";
 import { goldenCase } from "./_golden.ts";
-import { gpuTest } from "./_gpu.ts";
+import { gpuTest, testGpu } from "./_gpu.ts";
+import { assertLossAndGrads, microStepLossAndGrads } from "./_training_check.ts";
+
+/** LM-head rows per chunk in the chunked case: 384 = 180 + 180 + 24. */
+const HEAD_CHUNK_ROWS = 180;
+
+/** The gradient test's variants: plain, gradient checkpointing, LM head in three chunks. */
+const VARIANTS = [
+  { name: "", gradCheckpoint: false, chunked: false },
+  { name: " (gradient checkpointing)", gradCheckpoint: true, chunked: false },
+  { name: " (LM head in 3 chunks)", gradCheckpoint: false, chunked: true },
+];
 
 for (const dtype of ["f32", "bf16"] as const) {
   const { expected, checkpoint, adapter } = await goldenCase(dtype);
+  const { config } = checkpoint;
   const batch = packBatch(
     expected.batch.map((r) => ({ inputIds: r.input_ids, labels: r.labels })),
     0,
   );
 
-  for (const gradCheckpoint of [false, true]) {
+  for (const { name, gradCheckpoint, chunked } of VARIANTS) {
     gpuTest(
-      `GPU loss and LoRA gradients of the ${dtype} golden model match PyTorch${
-        gradCheckpoint ? " (gradient checkpointing)" : ""
-      }`,
-      async (gpu) => {
-        const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
-        const trainer = new GpuLoraTrainer(gpu, checkpoint.config, weights, adapter, {
-          batchSize: batch.batchSize,
-          seqLen: batch.seqLen,
-          gradCheckpoint,
-          optimizer: "sgd",
-        });
+      `GPU loss and LoRA gradients of the ${dtype} golden model match PyTorch${name}`,
+      async (shared) => {
+        const D = config.hiddenSize, bytes = gpuDTypeBytes(dtype);
+        const gpu = chunked
+          ? await testGpu({ maxBindingBytes: HEAD_CHUNK_ROWS * D * bytes }) // (180, D) a binding
+          : shared;
+        const weights = uploadWeights(gpu, config, checkpoint.tensors);
+        if (chunked) assert.deepEqual(weights.lmHead.chunks.map((c) => c.rows), [180, 180, 24]);
         assert.equal(batch.labelTokens, expected.label_tokens);
-        const loss = await trainer.microStep(batch, {
-          lossScale: 1 / batch.labelTokens,
-          zeroGrads: true,
-          dropoutSeed: 1,
-        }, true)!; // the scaled total: the mean token loss
-        assert.ok(
-          Math.abs(loss - expected.loss_with_adapter) <= 1e-5 * expected.loss_with_adapter,
-          `loss ${loss} vs ${expected.loss_with_adapter}`,
-        );
-        const grads = await trainer.readGradients();
-        assert.deepEqual([...grads.keys()].sort(), Object.keys(expected.lora_grads).sort());
-        for (const [key, want] of Object.entries(expected.lora_grads)) {
-          assertClose(grads.get(key)!, want, { atol: 1e-3 * maxAbs(want), rtol: 0, label: key });
-        }
-        trainer.dispose();
+        const step = { gradCheckpoint, dropoutSeed: 1 };
+        const actual = await microStepLossAndGrads(gpu, config, weights, adapter, batch, step);
+        assertLossAndGrads(actual, {
+          loss: expected.loss_with_adapter,
+          grads: new Map(Object.entries(expected.lora_grads)),
+        });
       },
     );
   }
 
   gpuTest(`one SGD step on the ${dtype} golden model moves A and B by −lr·grad`, async (gpu) => {
-    const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
-    const trainer = new GpuLoraTrainer(gpu, checkpoint.config, weights, adapter, {
+    const weights = uploadWeights(gpu, config, checkpoint.tensors);
+    const trainer = new GpuLoraTrainer(gpu, config, weights, adapter, {
       batchSize: batch.batchSize,
       seqLen: batch.seqLen,
       optimizer: "sgd",

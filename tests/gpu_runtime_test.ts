@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { findAdapter, withGpuErrors } from "../lib/gpu/device.ts";
-import { pipelineKey } from "../lib/gpu/pipeline_cache.ts";
+import { PipelineCache, pipelineKey } from "../lib/gpu/pipeline_cache.ts";
 import { GpuTensor } from "../lib/gpu/tensor.ts";
 import { createFixtureModel } from "../lib/fixture_model.ts";
 import { loadModel } from "../lib/load_model.ts";
@@ -58,9 +58,34 @@ gpuTest("memory accounting counts every allocation and free, by category", async
   );
 });
 
+gpuTest("the pipeline cache compiles each kernel and constants pair once", (gpu) => {
+  let compiled = 0; // createComputePipeline calls reaching the device
+  const device = {
+    createShaderModule: (d: GPUShaderModuleDescriptor) => gpu.device.createShaderModule(d),
+    createComputePipeline: (d: GPUComputePipelineDescriptor) => {
+      compiled++;
+      return gpu.device.createComputePipeline(d);
+    },
+  } as unknown as GPUDevice;
+  const cache = new PipelineCache(device);
+  const swiglu = cache.get("swiglu");
+  assert.equal(cache.get("swiglu"), swiglu, "the same pipeline object comes back");
+  assert.deepEqual([compiled, cache.size], [1, 1]);
+  const bf16 = cache.get("embedding", { DTYPE: 1 });
+  const f32 = cache.get("embedding", { DTYPE: 0 });
+  assert.notEqual(f32, bf16, "other constants give another pipeline");
+  assert.deepEqual([compiled, cache.size], [3, 3]);
+  assert.equal(cache.get("embedding", { DTYPE: 1 }), bf16);
+  assert.notEqual(cache.get("embedding"), bf16, "no constants is another key than DTYPE 1");
+  assert.deepEqual([compiled, cache.size], [4, 4]);
+  // The key does not depend on the order the constants are written in.
+  const ab = cache.get("matmul", { A_TRANS: 0, B_TRANS: 1 });
+  assert.equal(cache.get("matmul", { B_TRANS: 1, A_TRANS: 0 }), ab);
+  assert.deepEqual([compiled, cache.size], [5, 5]);
+});
+
 gpuTest("pipelines are keyed by kernel and constants only, and built once at load", async (gpu) => {
   assert.equal(pipelineKey("matmul", { B_TRANS: 1, A_TRANS: 0 }), "matmul(A_TRANS=0,B_TRANS=1)");
-  assert.equal(gpu.pipelines.get("swiglu"), gpu.pipelines.get("swiglu"));
   const model = await loadModel(memoryModelSource("fixture", createFixtureModel()), { gpu });
   const built = gpu.pipelines.size;
   await model.generate("Hello", { maxTokens: 3, temperature: 0 });

@@ -337,6 +337,33 @@ Deno.test("bad requests get OpenAI errors with the right status and param", asyn
   await expectError(await server.app.request("/v1/completions"), 404); // GET
 });
 
+Deno.test("max_tokens may fill the context exactly; one more is refused as vLLM does", async () => {
+  // The fixture model's KV cache and the engine both hold 256 tokens. vLLM refuses a request
+  // when prompt_tokens + max_tokens > max_model_len, and serves it in full otherwise.
+  const context = 256, prompt = "Once";
+  const promptTokens = model.encodePrompt(prompt, "none").length;
+  const request = (maxTokens: number) =>
+    post(server.app, "/v1/completions", {
+      model: FIXTURE_ID,
+      prompt,
+      temperature: 0,
+      max_tokens: maxTokens,
+    });
+  const full = await request(context - promptTokens);
+  const body = await full.json();
+  assert.equal(full.status, 200, JSON.stringify(body));
+  assert.deepEqual(body.usage, {
+    prompt_tokens: promptTokens,
+    completion_tokens: context - promptTokens,
+    total_tokens: context,
+  });
+  assert.equal(body.choices[0].finish_reason, "length");
+  const over = context - promptTokens + 1;
+  const e = await expectError(await request(over), 400, "max_tokens");
+  assert.equal(e.code, "context_length_exceeded");
+  assert.match(e.message, new RegExp(`max_tokens ${over} exceeds the context of ${context}`));
+});
+
 Deno.test("auth: with an API key every /v1 route needs the Bearer token; /health does not", async () => {
   const app = createApp(server.engine, { apiKey: "s3cret" });
   const body = { model: FIXTURE_ID, prompt: "Hi", ...greedy };

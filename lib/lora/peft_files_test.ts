@@ -4,7 +4,7 @@ import { parseLlamaConfig } from "../llama_config.ts";
 import { loraKey } from "../model/names.ts";
 import { memoryModelSource } from "../model_source.ts";
 import { f32Entry, parseSafetensors, serializeSafetensors } from "../safetensors.ts";
-import { resolveLoraConfig } from "./lora_config.ts";
+import { loraScaleOf, resolveLoraConfig } from "./lora_config.ts";
 import { loraTensorShapes } from "./lora_weights.ts";
 import { randomAdapter } from "../../tests/_lora_fixture.ts";
 import {
@@ -149,5 +149,46 @@ Deno.test("unsupported adapter configs are refused by name before the weights ar
   await assert.rejects(
     readPeftAdapter(source(withFile(ADAPTER_CONFIG, new TextEncoder().encode("{r: 4"))), model),
     /Invalid JSON in "adapter_config.json" of "adapter"/,
+  );
+});
+
+Deno.test("an rsLoRA adapter (r 16, alpha 32) saves and loads back at scale alpha/√r = 8", async () => {
+  const r = 16, alpha = 32;
+  const rsLora = resolveLoraConfig({
+    r,
+    alpha,
+    targetModules: ["q_proj", "v_proj"],
+    useRslora: true,
+  });
+  const saved = serializePeftAdapter(randomAdapter(model, rsLora, 3), model, "fixture/tiny");
+  const json = JSON.parse(new TextDecoder().decode(saved.get(ADAPTER_CONFIG)));
+  assert.equal(json.use_rslora, true);
+  const loaded = await readPeftAdapter(memoryModelSource("rslora", saved), model);
+  assert.equal(loraScaleOf(loaded.config), alpha / Math.sqrt(r)); // 8, not alpha/r = 2
+  assert.deepEqual(loaded.config, rsLora);
+
+  // The same weights under an adapter_config.json written by hand, as PEFT saves one.
+  const handWritten = `{
+  "peft_type": "LORA",
+  "task_type": "CAUSAL_LM",
+  "base_model_name_or_path": "fixture/tiny",
+  "r": 16,
+  "lora_alpha": 32,
+  "lora_dropout": 0.05,
+  "target_modules": ["v_proj", "q_proj"],
+  "bias": "none",
+  "use_rslora": true,
+  "use_dora": false,
+  "fan_in_fan_out": false,
+  "inference_mode": true
+}`;
+  const files = new Map([...saved, [ADAPTER_CONFIG, new TextEncoder().encode(handWritten)]]);
+  const read = await readPeftAdapter(memoryModelSource("hand", files), model);
+  assert.equal(loraScaleOf(read.config), 8); // 32/√16
+  const plain = handWritten.replace(`"use_rslora": true`, `"use_rslora": false`);
+  files.set(ADAPTER_CONFIG, new TextEncoder().encode(plain));
+  assert.equal(
+    loraScaleOf((await readPeftAdapter(memoryModelSource("plain", files), model)).config),
+    2, // 32/16
   );
 });

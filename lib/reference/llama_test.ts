@@ -2,9 +2,16 @@ import assert from "node:assert/strict";
 import { assertClose } from "../../tests/_assert_close.ts";
 import { type LlamaConfig, llamaTensorShapes, parseLlamaConfig } from "../llama_config.ts";
 import { loraKey, PROJECTIONS, projectionWeightName } from "../model/names.ts";
+import { hash2 } from "../hash.ts";
 import { Rng } from "../rng.ts";
 import { assertGradient, randomArray } from "./_grad_check.ts";
-import { referenceLogits, type ReferenceLora, referenceLossAndGrads } from "./llama.ts";
+import { dropoutForward } from "./dropout.ts";
+import {
+  type LoraDropout,
+  referenceLogits,
+  type ReferenceLora,
+  referenceLossAndGrads,
+} from "./llama.ts";
 
 /** A tiny random Llama with awkward sizes: GQA 3:1, llama3 scaling, untied LM head. */
 function tinyConfig(tied: boolean): LlamaConfig {
@@ -73,6 +80,22 @@ Deno.test("referenceLossAndGrads' LoRA gradients match finite differences of its
   assert.deepEqual([...grads.keys()].sort(), [...lora.tensors.keys()].sort());
   const loss = () => referenceLossAndGrads(config, weights, batch, lora).loss;
   for (const [key, value] of lora.tensors) assertGradient(loss, value, grads.get(key)!, key);
+});
+
+/** Dropout p = 0.3 whose mask is fixed by a hash of (record, layer, projection, element). */
+const fixedDropout: LoraDropout<Float64Array> = (x, { record, layer, projection }) =>
+  dropoutForward(x, 0.3, hash2(record, layer * 7 + PROJECTIONS.indexOf(projection)));
+
+Deno.test("with a fixed LoRA dropout mask, the LoRA gradients match finite differences", () => {
+  const config = tinyConfig(false);
+  const rng = new Rng(27);
+  const weights = randomWeights(config, rng);
+  const lora = randomLora(config, rng);
+  const { loss, grads } = referenceLossAndGrads(config, weights, batch, lora, fixedDropout);
+  const plain = referenceLossAndGrads(config, weights, batch, lora);
+  assert.ok(Math.abs(loss - plain.loss) > 1e-3, `dropout changes the loss: ${loss}`);
+  const lossOf = () => referenceLossAndGrads(config, weights, batch, lora, fixedDropout).loss;
+  for (const [key, value] of lora.tensors) assertGradient(lossOf, value, grads.get(key)!, key);
 });
 
 Deno.test("referenceLossAndGrads' loss is the token mean over the whole batch", () => {

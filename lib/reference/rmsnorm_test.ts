@@ -14,15 +14,27 @@ Deno.test("rmsnormForward normalises by the root mean square and scales by w", (
   assertClose(y, [3 * r0, 8 * r0, 0, 0, 0, -2 * r1], { rtol: 1e-7, atol: 0 });
 });
 
-Deno.test("rmsnormBackward's dx matches finite differences", () => {
+Deno.test("rmsnormForward adds eps to the mean square, inside the square root", () => {
+  // Worked by hand: row 0 has mean(x²) = (1 + 4 + 4)·1e-6 / 3 = 3e-6, so with eps = 1e-6
+  // rstd = 1/√(4e-6) = 500 (1/√(3e-6) ≈ 577 if eps were dropped or added outside the root);
+  // row 1 is zero, so rstd = 1/√eps = 1000 and y = 0 (not NaN).
+  const x = new Float64Array([1e-3, -2e-3, 2e-3, 0, 0, 0]); // (2, 3)
+  const { y, rstd } = rmsnormForward(x, new Float64Array([1, 2, -1]), 2, 3, 1e-6);
+  assertClose(rstd, [500, 1000], { rtol: 1e-12, atol: 0 });
+  assertClose(y, [0.5, -2, -1, 0, 0, 0], { rtol: 1e-12, atol: 0 });
+});
+
+Deno.test("rmsnormBackward's dx matches finite differences, also where eps matters", () => {
   const rng = new Rng(3);
-  const [n, c, eps] = [4, 13, 1e-5];
-  const x = randomArray(rng, n * c); // (N, C)
+  const [n, c, eps] = [6, 13, 1e-6];
+  // Rows of std 1, 1e-3 (mean(x²) near eps) and 0 (dx = w·dy/√eps).
+  const x = randomArray(rng, n * c).map((v, i) => v * [1, 1e-3, 0][Math.floor(i / c) % 3]); // (N, C)
   const w = randomArray(rng, c); // (C)
   const dy = randomArray(rng, n * c); // (N, C)
   const { rstd } = rmsnormForward(x, w, n, c, eps);
   const dx = rmsnormBackward(dy, x, w, rstd, n, c);
-  assertGradient(() => dot(rmsnormForward(x, w, n, c, eps).y, dy), x, dx, "rmsnorm dx");
+  // A step of 1e-7, small beside the rows of std 1e-3.
+  assertGradient(() => dot(rmsnormForward(x, w, n, c, eps).y, dy), x, dx, "rmsnorm dx", 1e-7);
 });
 
 Deno.test("rmsnorm rejects mismatched shapes", () => {

@@ -24,6 +24,26 @@ export function randomF32(rng: Rng, n: number, std = 1): Float32Array {
   return out;
 }
 
+/**
+ * Row stds for RMSNorm inputs that make eps matter: with eps 1e-5 or 1e-6, a row of std 1e-3
+ * has mean(x²) ≈ 1e-6, near eps, a row of std 3 hides eps, and a zero row must give 0, not NaN.
+ */
+export const NORM_ROW_STDS: readonly number[] = [1e-3, 3, 0];
+
+/** `rows` rows of `cols` normal samples, row r of standard deviation `stds[r % stds.length]`. */
+export function rowsOfStd(
+  rng: Rng,
+  rows: number,
+  cols: number,
+  stds: readonly number[] = NORM_ROW_STDS,
+): Float32Array {
+  const out = new Float32Array(rows * cols); // (rows, cols)
+  for (let r = 0; r < rows; r++) {
+    out.set(randomF32(rng, cols, stds[r % stds.length]), r * cols);
+  }
+  return out;
+}
+
 /** The bytes of `values` stored as `dtype`, and the f32 values those bytes hold. */
 export function storeAs(
   values: Float32Array,

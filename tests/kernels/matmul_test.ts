@@ -18,7 +18,15 @@ import {
   setMatmulChoice,
 } from "../../lib/ops/matmul_variants.ts";
 import { Rng } from "../../lib/rng.ts";
-import { randomF32, runRecorded, storeAs, tensorOf, transpose, WEIGHT_DTYPES } from "./_kernels.ts";
+import {
+  randomF32,
+  rowsOfStd,
+  runRecorded,
+  storeAs,
+  tensorOf,
+  transpose,
+  WEIGHT_DTYPES,
+} from "./_kernels.ts";
 
 const VARIANTS = Object.keys(MATMUL_VARIANTS) as MatmulVariantName[];
 
@@ -247,8 +255,11 @@ gpuTest(
   "every matmul variant fuses RMSNorm or SwiGLU into its load of A and a LoRA branch into its store",
   async (gpu) => {
     const rng = new Rng(7);
-    for (const [M, N, K] of [...SHAPES, [1, 70, 64]]) {
-      const x = randomF32(rng, M * K, 3); // (M, K), not unit scale, so the norm matters
+    // eps 1e-6 as well as EPS: in the rows of std 1e-3 (the only row when M = 1) mean(x²) is
+    // near eps, so eps moves the normed product by a factor of about 3; zero rows give 0.
+    const cases = [[...SHAPES[0], EPS], [...SHAPES[1], 1e-6], [1, 70, 64, 1e-6]];
+    for (const [M, N, K, eps] of cases) {
+      const x = rowsOfStd(rng, M, K); // (M, K), rows of std 1e-3, 3 and 0: the norm matters
       const u = randomF32(rng, M * RANK); // (M, R)
       const l = randomF32(rng, N * RANK); // (N, R)
       const c0 = randomF32(rng, M * N); // (M, N), what an accumulating product adds to
@@ -258,11 +269,11 @@ gpuTest(
       const [xBuf, uBuf, lBuf, upBuf] = [x, u, l, up].map((a) => upload(gpu, a));
       for (const gDtype of WEIGHT_DTYPES) {
         const g = tensorOf(gpu, [K], randomF32(rng, K), gDtype); // (K)
-        const normed = rmsnormForward(x, g.rounded, M, K, EPS).y; // (M, K)
+        const normed = rmsnormForward(x, g.rounded, M, K, eps).y; // (M, K)
         const plain = matmulNT(x, weight.rounded, M, K, N); // (M, N)
         const normedProduct = matmulNT(normed, weight.rounded, M, K, N); // (M, N)
         const gatedProduct = matmulNT(swigluForward(x, up), weight.rounded, M, K, N); // (M, N)
-        const norm = { weight: g.tensor, eps: EPS };
+        const norm = { weight: g.tensor, eps };
         const lora = { u: uBuf, b: lBuf, rank: RANK, scale: LORA_SCALE };
         const fusions = [
           { name: "norm", norm, expected: normedProduct },
@@ -306,7 +317,7 @@ gpuTest(
             assertClose(await readF32(gpu, c[i], M * N), f.expected, {
               atol: 1e-4,
               rtol: 1e-4,
-              label: `${variant} ${M}×${N}×${K} ${f.name}, g ${gDtype}`,
+              label: `${variant} ${M}×${N}×${K} ${f.name}, g ${gDtype}, eps ${eps}`,
             });
           }
         }
