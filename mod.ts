@@ -24,16 +24,16 @@
  */
 
 // Loading and generation
-export { loadModel, type LoadModelOptions, readTokenizer } from "./lib/load_model.ts";
+export { loadModel, type LoadModelOptions, readTokenizer } from "./lib/model/load_model.ts";
 export {
-  LlamaModel,
+  Model,
   type Prompt,
   type PromptTemplate,
   type TextGenerationOptions,
-} from "./lib/llama_model.ts";
-export type { GenerateOptions, GenerationResult } from "./lib/generate.ts";
-export type { SamplingOptions } from "./lib/sampling.ts";
-export type { LayerWeights, LlamaGpuWeights } from "./lib/model/gpu_weights.ts";
+} from "./lib/model/model.ts";
+export type { GenerateOptions, GenerationResult } from "./lib/generate/generate.ts";
+export type { SamplingOptions } from "./lib/generate/sampling.ts";
+export type { GpuWeights, LayerWeights } from "./lib/model/gpu_weights.ts";
 export {
   type GpuDType,
   GpuTensor,
@@ -42,14 +42,14 @@ export {
 } from "./lib/gpu/tensor.ts";
 export { type KernelName, RAW_KERNEL_SOURCES } from "./lib/gpu/kernel_sources.ts";
 export { type Projection, PROJECTIONS } from "./lib/model/names.ts";
-export type { DType } from "./lib/dtype.ts";
+export type { DType } from "./lib/format/dtype.ts";
 export type { KvCacheDtype } from "./lib/ops/rope.ts";
-export { type ChatMessage, TextTokenizer } from "./lib/tokenizer.ts";
+export { type ChatMessage, TextTokenizer } from "./lib/text/tokenizer.ts";
 export {
   DEFAULT_PROMPT_TEMPLATE,
   DEFAULT_TRAINING_TEMPLATE,
   formatPrompt,
-} from "./lib/prompt_template.ts";
+} from "./lib/text/prompt_template.ts";
 
 // Formats: safetensors, config, model sources
 export {
@@ -59,15 +59,15 @@ export {
   type SafetensorsEntry,
   type SafetensorsFile,
   serializeSafetensors,
-} from "./lib/safetensors.ts";
+} from "./lib/format/safetensors.ts";
 export {
-  type LlamaConfig,
-  llamaParameterCount,
-  parseLlamaConfig,
+  type ModelConfig,
+  modelParameterCount,
+  parseModelConfig,
   type RopeScalingLlama3,
-} from "./lib/llama_config.ts";
-export { type Checkpoint, readCheckpoint } from "./lib/checkpoint.ts";
-export { memoryModelSource, type ModelSource, urlModelSource } from "./lib/model_source.ts";
+} from "./lib/model/config.ts";
+export { type Checkpoint, readCheckpoint } from "./lib/format/checkpoint.ts";
+export { memoryModelSource, type ModelSource, urlModelSource } from "./lib/format/model_source.ts";
 
 // LoRA adapters
 export {
@@ -117,4 +117,4 @@ export {
   type InferenceEstimateSettings,
   type MemoryBreakdown,
   type TrainingEstimateSettings,
-} from "./lib/estimate_memory.ts";
+} from "./lib/estimate/estimate_memory.ts";

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { createFixtureModel } from "../lib/fixture_model.ts";
-import { byteLevelTokenizer } from "../lib/fixture_tokenizer.ts";
-import { memoryModelSource, type ModelSource } from "../lib/model_source.ts";
+import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
+import { byteLevelTokenizer } from "../lib/fixtures/fixture_tokenizer.ts";
+import { memoryModelSource, type ModelSource } from "../lib/format/model_source.ts";
 
 /** The bundled ruozhiba-style sample data (instruction/output records). */
 export const SAMPLE_DATA = new URL("./data/ruozhiba_sample.json", import.meta.url).pathname;

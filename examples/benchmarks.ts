@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { dirModelSource, writeFileAtomic } from "../lib/fs_model_source.ts";
+import { dirModelSource, writeFileAtomic } from "../lib/format/fs_model_source.ts";
 import { acquireGpu, type Gpu } from "../lib/gpu/device.ts";
 import { timeRepeated } from "../lib/gpu/time_recorded.ts";
 import { type MatmulTuning, tuneMatmul } from "../lib/ops/matmul_tuning.ts";

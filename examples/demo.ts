@@ -8,11 +8,11 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic, writeModelFiles } from "../lib/fs_model_source.ts";
+import { writeFileAtomic, writeModelFiles } from "../lib/format/fs_model_source.ts";
 import { loadDataset } from "../lib/data/load_dataset.ts";
-import { loadModel } from "../lib/load_model.ts";
+import { loadModel } from "../lib/model/load_model.ts";
 import { readPeftAdapter, serializePeftAdapter } from "../lib/lora/peft_files.ts";
-import { dirModelSource } from "../lib/fs_model_source.ts";
+import { dirModelSource } from "../lib/format/fs_model_source.ts";
 import { lossCurveSvg } from "../lib/train/loss_curve_svg.ts";
 import { tokenizeExamples } from "../lib/train/tokenize_examples.ts";
 import { trainLora } from "../lib/train/train_lora.ts";

@@ -17,9 +17,9 @@
  * @module
  */
 import { join } from "node:path";
-import { isDType } from "../lib/dtype.ts";
-import { estimateInference, estimateTraining } from "../lib/estimate_memory.ts";
-import { type LlamaConfig, llamaParameterCount, parseLlamaConfig } from "../lib/llama_config.ts";
+import { isDType } from "../lib/format/dtype.ts";
+import { estimateInference, estimateTraining } from "../lib/estimate/estimate_memory.ts";
+import { type ModelConfig, modelParameterCount, parseModelConfig } from "../lib/model/config.ts";
 import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { loraParameterCount } from "../lib/lora/lora_weights.ts";
 import { isKvCacheDtype } from "../lib/ops/rope.ts";
@@ -86,9 +86,9 @@ try {
 }
 
 const configPath = flags.config ?? join(flags.model!, "config.json");
-let config: LlamaConfig;
+let config: ModelConfig;
 try {
-  config = parseLlamaConfig(JSON.parse(await Deno.readTextFile(configPath)));
+  config = parseModelConfig(JSON.parse(await Deno.readTextFile(configPath)));
 } catch (e) {
   const reason = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
   console.error(`Cannot read the config ${configPath}: ${reason}`);
@@ -109,7 +109,7 @@ const withoutCheckpointing = training(false);
 const withCheckpointing = training(true);
 const inference = estimateInference(config, { maxContext, lora, weightsDtype, kvCacheDtype });
 const gradCheckpoint = flags["grad-checkpoint"] ?? false;
-const parameters = llamaParameterCount(config);
+const parameters = modelParameterCount(config);
 const loraParameters = loraParameterCount(config, lora);
 
 if (flags.json) {

@@ -10,8 +10,8 @@
  * @module
  */
 import { loadDatasetFile } from "../lib/data/read_dataset_file.ts";
-import { dirModelSource } from "../lib/fs_model_source.ts";
-import { loadModel } from "../lib/load_model.ts";
+import { dirModelSource } from "../lib/format/fs_model_source.ts";
+import { loadModel } from "../lib/model/load_model.ts";
 import { readPeftAdapter } from "../lib/lora/peft_files.ts";
 import { evaluateModel } from "../lib/train/evaluate.ts";
 import { tokenizeExamples } from "../lib/train/tokenize_examples.ts";

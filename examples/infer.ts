@@ -12,12 +12,12 @@
  *
  * @module
  */
-import { readCheckpoint } from "../lib/checkpoint.ts";
-import { dirModelSource } from "../lib/fs_model_source.ts";
-import { loadModel } from "../lib/load_model.ts";
+import { readCheckpoint } from "../lib/format/checkpoint.ts";
+import { dirModelSource } from "../lib/format/fs_model_source.ts";
+import { loadModel } from "../lib/model/load_model.ts";
 import { mergedModelFiles } from "../lib/lora/merge.ts";
 import { readPeftAdapter } from "../lib/lora/peft_files.ts";
-import { memoryModelSource } from "../lib/model_source.ts";
+import { memoryModelSource } from "../lib/format/model_source.ts";
 import { isKvCacheDtype } from "../lib/ops/rope.ts";
 import { fail, numberFlag, parseFlags, requireFolder, runCommand } from "./_cli.ts";
 

@@ -19,13 +19,13 @@ import {
   estimateTraining,
   measuredBreakdown,
   type MemoryBreakdown,
-} from "../lib/estimate_memory.ts";
-import { createFixtureModel } from "../lib/fixture_model.ts";
-import { writeModelFiles } from "../lib/fs_model_source.ts";
+} from "../lib/estimate/estimate_memory.ts";
+import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
+import { writeModelFiles } from "../lib/format/fs_model_source.ts";
 import { acquireGpu } from "../lib/gpu/device.ts";
 import type { MemoryReport } from "../lib/gpu/memory.ts";
-import { llamaParameterCount } from "../lib/llama_config.ts";
-import { loadModel } from "../lib/load_model.ts";
+import { modelParameterCount } from "../lib/model/config.ts";
+import { loadModel } from "../lib/model/load_model.ts";
 import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { loraParameterCount } from "../lib/lora/lora_weights.ts";
 import { trainLora, type TrainStepEvent } from "../lib/train/train_lora.ts";
@@ -108,7 +108,7 @@ const embed = model.gpuWeights!.embed;
 console.log(
   `\nLoaded ${dir} in ${seconds(start).toFixed(1)} s: ${config.numLayers} layers, hidden ` +
     `${config.hiddenSize}, vocab ${config.vocabSize}, ` +
-    `${llamaParameterCount(config).toLocaleString("en-US")} parameters (${config.torchDtype}); ` +
+    `${modelParameterCount(config).toLocaleString("en-US")} parameters (${config.torchDtype}); ` +
     `embedding [${embed.shape}] in ${embed.chunks.length} chunks of ` +
     `${embed.chunks.map((c) => c.rows).join(", ")} rows (LM head tied: ` +
     `${model.gpuWeights!.lmHead === embed})`,

@@ -9,9 +9,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { createFixtureModel, type FixtureOptions } from "../lib/fixture_model.ts";
-import { writeModelFiles } from "../lib/fs_model_source.ts";
-import { llamaParameterCount, parseLlamaConfig } from "../lib/llama_config.ts";
+import { createFixtureModel, type FixtureOptions } from "../lib/fixtures/fixture_model.ts";
+import { writeModelFiles } from "../lib/format/fs_model_source.ts";
+import { modelParameterCount, parseModelConfig } from "../lib/model/config.ts";
 
 const USAGE =
   "Usage: deno run -A examples/make_fixture.ts --out DIR [--preset tiny|llama-3.2-1b] " +
@@ -59,7 +59,7 @@ async function main(args: string[]): Promise<void> {
   const generated = performance.now();
   await writeModelFiles(out, files);
   const written = performance.now();
-  const config = parseLlamaConfig(JSON.parse(new TextDecoder().decode(files.get("config.json"))));
+  const config = parseModelConfig(JSON.parse(new TextDecoder().decode(files.get("config.json"))));
   let total = 0;
   for (const [name, bytes] of files) {
     console.log(`${name.padEnd(36)} ${bytes.length.toLocaleString("en-US").padStart(16)} bytes`);
@@ -67,7 +67,7 @@ async function main(args: string[]): Promise<void> {
   }
   console.log(
     `Wrote ${files.size} files, ${total.toLocaleString("en-US")} bytes, ` +
-      `${llamaParameterCount(config).toLocaleString("en-US")} parameters (${config.torchDtype}) ` +
+      `${modelParameterCount(config).toLocaleString("en-US")} parameters (${config.torchDtype}) ` +
       `to ${out}: generated in ${((generated - start) / 1000).toFixed(1)} s, written in ` +
       `${((written - generated) / 1000).toFixed(1)} s`,
   );

@@ -8,9 +8,9 @@
  * @module
  */
 import { resolve } from "node:path";
-import { readCheckpoint } from "../lib/checkpoint.ts";
-import { writeFolderAtomic } from "../lib/folder_atomic.ts";
-import { dirModelSource } from "../lib/fs_model_source.ts";
+import { readCheckpoint } from "../lib/format/checkpoint.ts";
+import { writeFolderAtomic } from "../lib/format/folder_atomic.ts";
+import { dirModelSource } from "../lib/format/fs_model_source.ts";
 import { mergedModelFiles } from "../lib/lora/merge.ts";
 import { readPeftAdapter } from "../lib/lora/peft_files.ts";
 import { fail, parseFlags, requireFolder, runCommand } from "./_cli.ts";

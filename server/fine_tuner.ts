@@ -9,8 +9,8 @@
  */
 import { join } from "node:path";
 import { loadDataset } from "../lib/data/load_dataset.ts";
-import { writeFolderAtomic } from "../lib/folder_atomic.ts";
-import type { LlamaModel } from "../lib/llama_model.ts";
+import { writeFolderAtomic } from "../lib/format/folder_atomic.ts";
+import type { Model } from "../lib/model/model.ts";
 import { type LoraConfig, resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import type { TokenizedExample } from "../lib/train/batch.ts";
 import { tokenizeExamples } from "../lib/train/tokenize_examples.ts";
@@ -62,7 +62,7 @@ const now = () => Math.floor(Date.now() / 1000);
 export class FineTuner {
   /** The jobs and their events. */
   readonly store: JobStore;
-  readonly #model: LlamaModel;
+  readonly #model: Model;
   readonly #scheduler: GpuScheduler;
   readonly #registry: AdapterRegistry;
   readonly #options: FineTunerOptions;
@@ -73,7 +73,7 @@ export class FineTuner {
 
   /** Makes a fine-tuner; jobs train `model` in `background` turns of `scheduler`. */
   constructor(
-    model: LlamaModel,
+    model: Model,
     scheduler: GpuScheduler,
     registry: AdapterRegistry,
     store: JobStore,

@@ -9,9 +9,9 @@
  * @module
  */
 import { join } from "node:path";
-import { AsyncLock } from "../lib/async_lock.ts";
+import { AsyncLock } from "../lib/util/async_lock.ts";
 import { z } from "../lib/deps.ts";
-import { writeFileAtomic } from "../lib/fs_model_source.ts";
+import { writeFileAtomic } from "../lib/format/fs_model_source.ts";
 
 /** A job's status, as OpenAI names them. */
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";

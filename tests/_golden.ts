@@ -3,11 +3,11 @@
  *
  * @module
  */
-import { type Checkpoint, readCheckpoint } from "../lib/checkpoint.ts";
-import { dirModelSource } from "../lib/fs_model_source.ts";
+import { type Checkpoint, readCheckpoint } from "../lib/format/checkpoint.ts";
+import { dirModelSource } from "../lib/format/fs_model_source.ts";
 import type { LoraWeights } from "../lib/lora/lora_weights.ts";
 import { readPeftAdapter } from "../lib/lora/peft_files.ts";
-import { entryToF32, parseSafetensors } from "../lib/safetensors.ts";
+import { entryToF32, parseSafetensors } from "../lib/format/safetensors.ts";
 
 /** The expected-*.json files. */
 export interface GoldenExpected {

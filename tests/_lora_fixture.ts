@@ -5,25 +5,25 @@
  *
  * @module
  */
-import { readCheckpoint } from "../lib/checkpoint.ts";
-import { createFixtureModel, type FixtureOptions } from "../lib/fixture_model.ts";
+import { readCheckpoint } from "../lib/format/checkpoint.ts";
+import { createFixtureModel, type FixtureOptions } from "../lib/fixtures/fixture_model.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
-import type { LlamaConfig } from "../lib/llama_config.ts";
-import type { LlamaModel } from "../lib/llama_model.ts";
-import { loadModel } from "../lib/load_model.ts";
+import type { ModelConfig } from "../lib/model/config.ts";
+import type { Model } from "../lib/model/model.ts";
+import { loadModel } from "../lib/model/load_model.ts";
 import type { LoraConfig } from "../lib/lora/lora_config.ts";
 import { initLoraWeights, type LoraWeights } from "../lib/lora/lora_weights.ts";
-import { memoryModelSource } from "../lib/model_source.ts";
-import type { ReferenceWeights } from "../lib/reference/llama.ts";
-import { Rng } from "../lib/rng.ts";
-import { entryToF32 } from "../lib/safetensors.ts";
+import { memoryModelSource } from "../lib/format/model_source.ts";
+import type { ReferenceWeights } from "../lib/reference/model.ts";
+import { Rng } from "../lib/util/rng.ts";
+import { entryToF32 } from "../lib/format/safetensors.ts";
 
 /**
  * An adapter whose A is PEFT's seeded initialisation and whose B is uniform in
  * [−bBound, bBound] (not zero), so that it changes the model's outputs and gets gradients.
  */
 export function randomAdapter(
-  model: LlamaConfig,
+  model: ModelConfig,
   lora: LoraConfig,
   seed: number,
   bBound = 0.1,
@@ -41,7 +41,7 @@ export interface LoadedFixture {
   /** The model's files (config, weights, tokenizer). */
   files: Map<string, Uint8Array>;
   /** The model on `gpu`. */
-  model: LlamaModel;
+  model: Model;
 }
 
 /** Creates a fixture model in memory and loads it on `gpu`. */

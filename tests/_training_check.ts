@@ -8,9 +8,9 @@
  */
 import assert from "node:assert/strict";
 import type { Gpu } from "../lib/gpu/device.ts";
-import type { LlamaConfig } from "../lib/llama_config.ts";
+import type { ModelConfig } from "../lib/model/config.ts";
 import type { LoraWeights } from "../lib/lora/lora_weights.ts";
-import type { LlamaGpuWeights } from "../lib/model/gpu_weights.ts";
+import type { GpuWeights } from "../lib/model/gpu_weights.ts";
 import type { PackedBatch } from "../lib/train/batch.ts";
 import { GpuLoraTrainer } from "../lib/train/gpu_lora_trainer.ts";
 import { assertClose, maxAbs } from "./_assert_close.ts";
@@ -26,8 +26,8 @@ export interface LossAndGrads {
 /** A plain-SGD trainer sized for the whole `batch` (its B × T padded rows). */
 export function sgdTrainer(
   gpu: Gpu,
-  config: LlamaConfig,
-  weights: LlamaGpuWeights,
+  config: ModelConfig,
+  weights: GpuWeights,
   adapter: LoraWeights,
   batch: PackedBatch,
   gradCheckpoint = false,
@@ -60,8 +60,8 @@ export async function microStepOn(
  */
 export async function microStepLossAndGrads(
   gpu: Gpu,
-  config: LlamaConfig,
-  weights: LlamaGpuWeights,
+  config: ModelConfig,
+  weights: GpuWeights,
   adapter: LoraWeights,
   batch: PackedBatch,
   options: { gradCheckpoint: boolean; dropoutSeed: number },

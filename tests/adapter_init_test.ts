@@ -6,10 +6,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { loadModel } from "../lib/load_model.ts";
+import { loadModel } from "../lib/model/load_model.ts";
 import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { initLoraWeights } from "../lib/lora/lora_weights.ts";
-import { memoryModelSource } from "../lib/model_source.ts";
+import { memoryModelSource } from "../lib/format/model_source.ts";
 import { gpuTest } from "./_gpu.ts";
 import { loadFixture, randomAdapter } from "./_lora_fixture.ts";
 

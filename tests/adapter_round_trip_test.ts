@@ -6,12 +6,12 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { readCheckpoint } from "../lib/checkpoint.ts";
-import { loadModel } from "../lib/load_model.ts";
+import { readCheckpoint } from "../lib/format/checkpoint.ts";
+import { loadModel } from "../lib/model/load_model.ts";
 import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { mergedModelFiles } from "../lib/lora/merge.ts";
 import { readPeftAdapter, serializePeftAdapter } from "../lib/lora/peft_files.ts";
-import { memoryModelSource } from "../lib/model_source.ts";
+import { memoryModelSource } from "../lib/format/model_source.ts";
 import { assertClose, maxAbs } from "./_assert_close.ts";
 import { gpuTest } from "./_gpu.ts";
 import { loadFixture, randomAdapter } from "./_lora_fixture.ts";

@@ -6,13 +6,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { readCheckpoint } from "../lib/checkpoint.ts";
-import { createFixtureModel } from "../lib/fixture_model.ts";
-import { DECODE_CHAIN, generateText, type LogitsStepper } from "../lib/generate.ts";
-import { readTokenizer } from "../lib/load_model.ts";
+import { readCheckpoint } from "../lib/format/checkpoint.ts";
+import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
+import { DECODE_CHAIN, generateText, type LogitsStepper } from "../lib/generate/generate.ts";
+import { readTokenizer } from "../lib/model/load_model.ts";
 import { uploadWeights } from "../lib/model/gpu_weights.ts";
-import { LlamaGpuModel } from "../lib/model/llama_gpu.ts";
-import { memoryModelSource } from "../lib/model_source.ts";
+import { GpuEngine } from "../lib/model/gpu_engine.ts";
+import { memoryModelSource } from "../lib/format/model_source.ts";
 import { gpuTest } from "./_gpu.ts";
 
 gpuTest(
@@ -21,7 +21,7 @@ gpuTest(
     const source = memoryModelSource("fixture", createFixtureModel({ seed: 21 }));
     const checkpoint = await readCheckpoint(source);
     const tokenizer = (await readTokenizer(source))!;
-    const model = new LlamaGpuModel(
+    const model = new GpuEngine(
       gpu,
       checkpoint.config,
       uploadWeights(gpu, checkpoint.config, checkpoint.tensors),

@@ -9,9 +9,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createFixtureModel } from "../lib/fixture_model.ts";
-import { dirModelSource, writeModelFiles } from "../lib/fs_model_source.ts";
-import { parseLlamaConfig } from "../lib/llama_config.ts";
+import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
+import { dirModelSource, writeModelFiles } from "../lib/format/fs_model_source.ts";
+import { parseModelConfig } from "../lib/model/config.ts";
 import { readPeftAdapter } from "../lib/lora/peft_files.ts";
 import { assertClose } from "./_assert_close.ts";
 import { gpuTest } from "./_gpu.ts";
@@ -76,7 +76,7 @@ gpuTest(
         await Deno.readTextFile(join(out, "loss_curve.svg")),
         /^<svg [^>]*>[\s\S]*<path d="M[^"]+"/,
       );
-      const config = parseLlamaConfig(
+      const config = parseModelConfig(
         JSON.parse(new TextDecoder().decode(files.get("config.json"))),
       );
       const adapter = await readPeftAdapter(dirModelSource(out), config);

@@ -7,9 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createFixtureModel, fixtureConfig } from "../lib/fixture_model.ts";
-import { writeModelFiles } from "../lib/fs_model_source.ts";
-import { parseLlamaConfig } from "../lib/llama_config.ts";
+import { createFixtureModel, fixtureConfig } from "../lib/fixtures/fixture_model.ts";
+import { writeModelFiles } from "../lib/format/fs_model_source.ts";
+import { parseModelConfig } from "../lib/model/config.ts";
 import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { ADAPTER_WEIGHTS, serializePeftAdapter } from "../lib/lora/peft_files.ts";
 import { gpuTest } from "./_gpu.ts";
@@ -25,7 +25,7 @@ await Deno.writeTextFile(
   JSON.stringify([{ instruction: "Why is the sky blue?", output: "Air scatters blue light." }]),
 );
 const lora = resolveLoraConfig({ r: 2 });
-const wider = parseLlamaConfig(fixtureConfig({ overrides: { hidden_size: 96, head_dim: 24 } }));
+const wider = parseModelConfig(fixtureConfig({ overrides: { hidden_size: 96, head_dim: 24 } }));
 const otherModel = join(dir, "other_adapter"), corrupt = join(dir, "corrupt_adapter");
 const otherFiles = serializePeftAdapter(randomAdapter(wider, lora, 1), wider, "other");
 await writeModelFiles(otherModel, otherFiles);

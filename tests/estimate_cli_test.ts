@@ -7,9 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { estimateInference, estimateTraining } from "../lib/estimate_memory.ts";
-import { fixtureConfig } from "../lib/fixture_model.ts";
-import { parseLlamaConfig } from "../lib/llama_config.ts";
+import { estimateInference, estimateTraining } from "../lib/estimate/estimate_memory.ts";
+import { fixtureConfig } from "../lib/fixtures/fixture_model.ts";
+import { parseModelConfig } from "../lib/model/config.ts";
 import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { loraParameterCount } from "../lib/lora/lora_weights.ts";
 
@@ -28,7 +28,7 @@ async function runEstimate(
 }
 
 const RAW = fixtureConfig({ preset: "llama-3.2-1b" });
-const CONFIG = parseLlamaConfig(RAW);
+const CONFIG = parseModelConfig(RAW);
 
 Deno.test("estimate --json from a model folder with only config.json matches the library", async () => {
   const dir = await Deno.makeTempDir();

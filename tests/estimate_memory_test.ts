@@ -9,22 +9,22 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { readCheckpoint } from "../lib/checkpoint.ts";
+import { readCheckpoint } from "../lib/format/checkpoint.ts";
 import {
   estimateInference,
   estimateTraining,
   measuredBreakdown,
   type MemoryBreakdown,
   weightBytes,
-} from "../lib/estimate_memory.ts";
-import { createFixtureModel, fixtureConfig } from "../lib/fixture_model.ts";
+} from "../lib/estimate/estimate_memory.ts";
+import { createFixtureModel, fixtureConfig } from "../lib/fixtures/fixture_model.ts";
 import { acquireGpu } from "../lib/gpu/device.ts";
-import { parseLlamaConfig } from "../lib/llama_config.ts";
-import { loadModel } from "../lib/load_model.ts";
+import { parseModelConfig } from "../lib/model/config.ts";
+import { loadModel } from "../lib/model/load_model.ts";
 import { type LoraOptions, resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { initLoraWeights } from "../lib/lora/lora_weights.ts";
 import { destroyWeights, uploadWeights } from "../lib/model/gpu_weights.ts";
-import { memoryModelSource } from "../lib/model_source.ts";
+import { memoryModelSource } from "../lib/format/model_source.ts";
 import { packBatch } from "../lib/train/batch.ts";
 import { GpuLoraTrainer } from "../lib/train/gpu_lora_trainer.ts";
 import { assertClose } from "./_assert_close.ts";
@@ -153,7 +153,7 @@ for (const dtype of ["BF16", "F32"] as const) {
 
 Deno.test("gradient checkpointing lowers the training estimate (activations only)", () => {
   for (const preset of ["tiny", "llama-3.2-1b"] as const) {
-    const config = parseLlamaConfig(fixtureConfig({ preset }));
+    const config = parseModelConfig(fixtureConfig({ preset }));
     for (const targetModules of [["q_proj", "k_proj", "v_proj"], "all-linear"] as const) {
       const lora = resolveLoraConfig({ r: 16, targetModules });
       const settings = { lora, batchSize: 1, seqLen: 512, optimizer: "adamw" as const };
@@ -169,7 +169,7 @@ Deno.test("gradient checkpointing lowers the training estimate (activations only
 });
 
 Deno.test("the Llama-3.2-1B estimate agrees with closed-form figures", () => {
-  const config = parseLlamaConfig(fixtureConfig({ preset: "llama-3.2-1b" }));
+  const config = parseModelConfig(fixtureConfig({ preset: "llama-3.2-1b" }));
   // 1,235,814,400 parameters (tied embeddings once), two bytes each in bf16.
   assert.equal(weightBytes(config), 2 * 1_235_814_400);
   assert.equal(weightBytes(config, "F32"), 4 * 1_235_814_400);

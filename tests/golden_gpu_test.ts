@@ -7,7 +7,7 @@
  */
 import { GpuLoraAdapter } from "../lib/lora/gpu_adapter.ts";
 import { uploadWeights } from "../lib/model/gpu_weights.ts";
-import { LlamaGpuModel } from "../lib/model/llama_gpu.ts";
+import { GpuEngine } from "../lib/model/gpu_engine.ts";
 import { matmulChoice, setMatmulChoice } from "../lib/ops/matmul_variants.ts";
 import { assertClose, maxAbs } from "./_assert_close.ts";
 import { goldenCase } from "./_golden.ts";
@@ -30,7 +30,7 @@ for (const dtype of ["f32", "bf16"] as const) {
         setMatmulChoice(gpu.adapterName, { ...saved, fuseLoads });
         try {
           const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
-          const model = new LlamaGpuModel(gpu, checkpoint.config, weights, {
+          const model = new GpuEngine(gpu, checkpoint.config, weights, {
             maxContext: 32,
             chunkTokens,
           });
@@ -64,7 +64,7 @@ for (const dtype of ["f32", "bf16"] as const) {
     `GPU KV-cache decode of the ${dtype} golden model equals the full forward`,
     async (gpu) => {
       const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
-      const model = new LlamaGpuModel(gpu, checkpoint.config, weights, {
+      const model = new GpuEngine(gpu, checkpoint.config, weights, {
         maxContext: 16,
         chunkTokens: 3,
       });
@@ -84,7 +84,7 @@ for (const dtype of ["f32", "bf16"] as const) {
     `GPU ${dtype} model with its embedding split into chunks equals the unsplit model`,
     async (gpu) => {
       const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
-      const model = new LlamaGpuModel(gpu, checkpoint.config, weights, { maxContext: 16 });
+      const model = new GpuEngine(gpu, checkpoint.config, weights, { maxContext: 16 });
       const whole = await model.logits(expected.ids);
       const small = await testGpu({ maxBindingBytes: 20_000 });
       const split = uploadWeights(small, checkpoint.config, checkpoint.tensors);
@@ -92,7 +92,7 @@ for (const dtype of ["f32", "bf16"] as const) {
         split.embed.chunks.length >= 3,
         `expected ≥3 chunks, got ${split.embed.chunks.length}`,
       );
-      const chunked = new LlamaGpuModel(small, checkpoint.config, split, { maxContext: 16 });
+      const chunked = new GpuEngine(small, checkpoint.config, split, { maxContext: 16 });
       assertClose(await chunked.logits(expected.ids), whole, {
         atol: 1e-5 * maxAbs(whole),
         rtol: 0,

@@ -15,18 +15,18 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { parseLlamaConfig } from "../lib/llama_config.ts";
+import { parseModelConfig } from "../lib/model/config.ts";
 import { loraScale } from "../lib/reference/lora.ts";
 import {
   referenceLogits,
   type ReferenceLora,
   referenceLossAndGrads,
   type ReferenceWeights,
-} from "../lib/reference/llama.ts";
+} from "../lib/reference/model.ts";
 import { assertClose, maxAbs } from "./_assert_close.ts";
 import { goldenExpected, readGoldenJson, readGoldenTensors } from "./_golden.ts";
 
-const config = parseLlamaConfig(await readGoldenJson("tiny-f32/config.json"));
+const config = parseModelConfig(await readGoldenJson("tiny-f32/config.json"));
 const weightsF32: ReferenceWeights = await readGoldenTensors("tiny-f32/model.safetensors");
 const weightsBf16: ReferenceWeights = await readGoldenTensors("tiny-bf16/model.safetensors");
 const adapterConfig = await readGoldenJson("adapter-r4/adapter_config.json") as {

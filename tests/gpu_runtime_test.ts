@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { findAdapter, withGpuErrors } from "../lib/gpu/device.ts";
 import { PipelineCache, pipelineKey } from "../lib/gpu/pipeline_cache.ts";
 import { GpuTensor } from "../lib/gpu/tensor.ts";
-import { createFixtureModel } from "../lib/fixture_model.ts";
-import { loadModel } from "../lib/load_model.ts";
-import { memoryModelSource } from "../lib/model_source.ts";
+import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
+import { loadModel } from "../lib/model/load_model.ts";
+import { memoryModelSource } from "../lib/format/model_source.ts";
 import { gpuTest, testGpu } from "./_gpu.ts";
 
 gpuTest("the device gets the adapter's largest storage binding", async (gpu) => {

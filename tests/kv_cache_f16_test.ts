@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { uploadWeights } from "../lib/model/gpu_weights.ts";
-import { LlamaGpuModel } from "../lib/model/llama_gpu.ts";
+import { GpuEngine } from "../lib/model/gpu_engine.ts";
 import { assertClose, maxAbs } from "./_assert_close.ts";
 import { goldenCase } from "./_golden.ts";
 import { gpuTest } from "./_gpu.ts";
@@ -20,7 +20,7 @@ gpuTest(
     const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
     const cacheBytes = (kvCacheDtype: "f32" | "f16") => {
       const before = gpu.memory.report().byCategory["kv-cache"] ?? 0;
-      const model = new LlamaGpuModel(gpu, checkpoint.config, weights, {
+      const model = new GpuEngine(gpu, checkpoint.config, weights, {
         maxContext: 32,
         chunkTokens: 4,
         kvCacheDtype,

@@ -6,20 +6,20 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createFixtureModel } from "../lib/fixture_model.ts";
-import { writeModelFiles } from "../lib/fs_model_source.ts";
-import { parseLlamaConfig } from "../lib/llama_config.ts";
-import { loadModel } from "../lib/load_model.ts";
-import { memoryModelSource } from "../lib/model_source.ts";
-import { referenceLogits } from "../lib/reference/llama.ts";
-import { entryToF32, parseSafetensors } from "../lib/safetensors.ts";
+import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
+import { writeModelFiles } from "../lib/format/fs_model_source.ts";
+import { parseModelConfig } from "../lib/model/config.ts";
+import { loadModel } from "../lib/model/load_model.ts";
+import { memoryModelSource } from "../lib/format/model_source.ts";
+import { referenceLogits } from "../lib/reference/model.ts";
+import { entryToF32, parseSafetensors } from "../lib/format/safetensors.ts";
 import { assertClose, maxAbs } from "./_assert_close.ts";
 import { gpuTest } from "./_gpu.ts";
 
 const IDS = [1, 300, 17, 42, 99, 5, 260, 7, 64];
 
 function referenceFor(files: Map<string, Uint8Array>, ids: number[]): Float32Array {
-  const config = parseLlamaConfig(JSON.parse(new TextDecoder().decode(files.get("config.json"))));
+  const config = parseModelConfig(JSON.parse(new TextDecoder().decode(files.get("config.json"))));
   const tensors = parseSafetensors(files.get("model.safetensors")!, "model.safetensors").tensors;
   const weights = new Map([...tensors].map(([name, entry]) => [name, entryToF32(entry)]));
   return referenceLogits(config, weights, ids);

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { LlamaModel } from "../lib/llama_model.ts";
+import type { Model } from "../lib/model/model.ts";
 import type { GenerationInfo } from "../server/engine.ts";
 import type { TurnKind } from "../server/gpu_scheduler.ts";
 import { type JobStatus, TERMINAL_STATUSES } from "../server/job_store.ts";
@@ -13,7 +13,7 @@ import { FIXTURE_ID, fixtureServer, loadFixtureModel, serveApp } from "../server
 import { gpuTest } from "./_gpu.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
 
-let shared: Promise<LlamaModel> | null = null;
+let shared: Promise<Model> | null = null;
 const gpuModel = (gpu: Gpu) => (shared ??= loadFixtureModel("webgpu", gpu));
 
 const DATA = [1, 2, 3, 4].map((i) => ({ instruction: `Question ${i}?`, output: `Answer ${i}.` }));

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeModelFiles } from "../lib/fs_model_source.ts";
-import { parseLlamaConfig } from "../lib/llama_config.ts";
+import { writeModelFiles } from "../lib/format/fs_model_source.ts";
+import { parseModelConfig } from "../lib/model/config.ts";
 import {
   fixtureModelFiles,
   randomAdapter,
@@ -23,7 +23,7 @@ async function fixtureFolders() {
   const files = fixtureModelFiles();
   const modelDir = join(root, "tiny-model");
   await writeModelFiles(modelDir, files);
-  const config = parseLlamaConfig(JSON.parse(new TextDecoder().decode(files.get("config.json"))));
+  const config = parseModelConfig(JSON.parse(new TextDecoder().decode(files.get("config.json"))));
   const adapterDir = join(root, "my-adapter");
   await writeAdapter(adapterDir, randomAdapter(config, 5), config);
   return { root, modelDir, adapterDir };

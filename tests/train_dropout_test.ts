@@ -2,24 +2,24 @@
  * LoRA dropout in GPU training against the TypeScript reference run with the same masks: the
  * loss and every LoRA gradient of the golden f32 model and adapter, trained with dropout 0.25,
  * with and without gradient checkpointing. The reference rebuilds each mask on its own from
- * the counter hash (`lib/hash.ts`) and the documented layout: in a micro-step with dropout seed
+ * the counter hash (`lib/util/hash.ts`) and the documented layout: in a micro-step with dropout seed
  * S, the branch of projection p in layer l masks its (N, IN) input (N = B·T rows of the padded
  * batch, row b·T + t = token t of record b) with seed hash2(S, 7·l + the index of p in
  * q, k, v, o, gate, up, down). The reference's own gradients under a fixed mask are checked by
- * finite differences in `lib/reference/llama_test.ts`.
+ * finite differences in `lib/reference/model_test.ts`.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { hash2 } from "../lib/hash.ts";
+import { hash2 } from "../lib/util/hash.ts";
 import { loraScaleOf } from "../lib/lora/lora_config.ts";
 import { uploadWeights } from "../lib/model/gpu_weights.ts";
-import { dropoutHash, dropoutScale, dropoutThreshold } from "../lib/reference/dropout.ts";
+import { dropoutHash, dropoutScale, dropoutThreshold } from "../lib/util/dropout_mask.ts";
 import {
   type LoraDropout,
   referenceLossAndGrads,
   type ReferenceRecord,
-} from "../lib/reference/llama.ts";
+} from "../lib/reference/model.ts";
 import { packBatch } from "../lib/train/batch.ts";
 import { maxAbs } from "./_assert_close.ts";
 import { goldenCase, readGoldenTensors } from "./_golden.ts";

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { loraScaleOf, resolveLoraConfig } from "../lib/lora/lora_config.ts";
-import { referenceLossAndGrads } from "../lib/reference/llama.ts";
+import { referenceLossAndGrads } from "../lib/reference/model.ts";
 import { IGNORE, type TokenizedExample } from "../lib/train/batch.ts";
 import { evaluateModel } from "../lib/train/evaluate.ts";
 import { assertClose } from "./_assert_close.ts";

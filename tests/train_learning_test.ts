@@ -8,8 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { loadDataset } from "../lib/data/load_dataset.ts";
-import { byteLevelTokenizer } from "../lib/fixture_tokenizer.ts";
-import { formatTrainingRecord } from "../lib/prompt_template.ts";
+import { byteLevelTokenizer } from "../lib/fixtures/fixture_tokenizer.ts";
+import { formatTrainingRecord } from "../lib/text/prompt_template.ts";
 import { tokenizeExamples } from "../lib/train/tokenize_examples.ts";
 import { trainLora } from "../lib/train/train_lora.ts";
 import { gpuTest } from "./_gpu.ts";

@@ -7,8 +7,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { LlamaModel } from "../lib/llama_model.ts";
-import { memoryModelSource } from "../lib/model_source.ts";
+import type { Model } from "../lib/model/model.ts";
+import { memoryModelSource } from "../lib/format/model_source.ts";
 import { IGNORE, type TokenizedExample } from "../lib/train/batch.ts";
 import { trainLora, type TrainLoraOptions, type TrainResult } from "../lib/train/train_lora.ts";
 import {
@@ -42,7 +42,7 @@ const OPTIONS: TrainLoraOptions = {
 
 /** Runs training to the end, returning the result and the checkpoints handed over. */
 async function train(
-  model: LlamaModel,
+  model: Model,
   options: TrainLoraOptions,
   onStep?: (step: number) => void,
 ) {

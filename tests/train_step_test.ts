@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { loraScaleOf, resolveLoraConfig } from "../lib/lora/lora_config.ts";
-import { referenceLossAndGrads } from "../lib/reference/llama.ts";
+import { referenceLossAndGrads } from "../lib/reference/model.ts";
 import { IGNORE, packBatch, type TokenizedExample } from "../lib/train/batch.ts";
 import { GpuLoraTrainer } from "../lib/train/gpu_lora_trainer.ts";
 import { trainLora } from "../lib/train/train_lora.ts";

@@ -7,9 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createFixtureModel } from "../lib/fixture_model.ts";
-import { writeModelFiles } from "../lib/fs_model_source.ts";
-import { loadModel } from "../lib/load_model.ts";
+import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
+import { writeModelFiles } from "../lib/format/fs_model_source.ts";
+import { loadModel } from "../lib/model/load_model.ts";
 import { gpuTest } from "./_gpu.ts";
 
 const ROOT = new URL("../", import.meta.url);

@@ -12,7 +12,7 @@
  */
 
 import { z } from "../deps.ts";
-import type { ChatMessage } from "../tokenizer.ts";
+import type { ChatMessage } from "../text/tokenizer.ts";
 
 export type { ChatMessage };
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { loadDataset } from "./load_dataset.ts";
 import { loadDatasetFile } from "./read_dataset_file.ts";
-import { fixtureTokenizer } from "../fixture_tokenizer.ts";
-import { TextTokenizer } from "../tokenizer.ts";
+import { fixtureTokenizer } from "../fixtures/fixture_tokenizer.ts";
+import { TextTokenizer } from "../text/tokenizer.ts";
 
 const renderChat = (m: { role: string; content: string }[], o: { addGenerationPrompt?: boolean }) =>
   m.map((x) => `<${x.role}>${x.content}`).join("") + (o.addGenerationPrompt ? "<assistant>" : "");

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Rng } from "../rng.ts";
+import { Rng } from "../util/rng.ts";
 
 /** The two parts of a split; each keeps the original order of its items. */
 export interface Split<T> {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { formatTrainingRecord } from "../prompt_template.ts";
+import { formatTrainingRecord } from "../text/prompt_template.ts";
 import type { ChatMessage, DatasetRecord } from "./formats.ts";
 
 /** One training example, ready to tokenise. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ChatMessage } from "../tokenizer.ts";
+import type { ChatMessage } from "../text/tokenizer.ts";
 import { type RenderChat, toExample } from "./to_example.ts";
 
 /** A Llama-3-style template, written out by hand. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { shapeSize } from "../safetensors.ts";
+import { shapeSize } from "../format/safetensors.ts";
 import type { Gpu } from "./device.ts";
 
 /**

@@ -10,7 +10,7 @@ import { downloadFile } from "./download_file.ts";
 import { HubError } from "./hub_error.ts";
 import { type HubSource, openRepo, type OpenRepoOptions } from "./open_repo.ts";
 import { type RetryOptions, withRetry } from "./retry.ts";
-import { parseWeightMap, SAFETENSORS_INDEX } from "../checkpoint.ts";
+import { parseWeightMap, SAFETENSORS_INDEX } from "../format/checkpoint.ts";
 import { selectModelFiles } from "./select_files.ts";
 import type { DownloadEvent, HubFile } from "./types.ts";
 

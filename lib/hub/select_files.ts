@@ -8,7 +8,7 @@
 import { HubError } from "./hub_error.ts";
 import type { HubFile } from "./types.ts";
 
-import { SAFETENSORS_INDEX } from "../checkpoint.ts";
+import { SAFETENSORS_INDEX } from "../format/checkpoint.ts";
 
 /** Files fetched when present; `config.json` is required. */
 export const MODEL_FILES = [

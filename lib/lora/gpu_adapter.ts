@@ -8,8 +8,8 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { GpuTensor } from "../gpu/tensor.ts";
-import type { LlamaConfig } from "../llama_config.ts";
-import type { LoraPair, ProjectionAdapter } from "../model/llama_gpu.ts";
+import type { ModelConfig } from "../model/config.ts";
+import type { LoraPair, ProjectionAdapter } from "../model/gpu_engine.ts";
 import { loraKey, type Projection } from "../model/names.ts";
 import { loraScaleOf } from "./lora_config.ts";
 import { loraTensorShapes, type LoraWeights } from "./lora_weights.ts";
@@ -31,10 +31,10 @@ export class GpuLoraAdapter implements ProjectionAdapter {
   /** The host-side description it was created from (config only; values live on the GPU). */
   readonly weights: LoraWeights;
   readonly #tensors = new Map<string, LoraTensors>();
-  readonly #model: LlamaConfig;
+  readonly #model: ModelConfig;
 
   /** Uploads `weights` for `model`. */
-  constructor(gpu: Gpu, model: LlamaConfig, weights: LoraWeights) {
+  constructor(gpu: Gpu, model: ModelConfig, weights: LoraWeights) {
     this.#model = model;
     this.weights = weights;
     this.rank = weights.config.r;

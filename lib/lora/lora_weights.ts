@@ -6,10 +6,10 @@
  *
  * @module
  */
-import type { LlamaConfig } from "../llama_config.ts";
+import type { ModelConfig } from "../model/config.ts";
 import { loraKey } from "../model/names.ts";
 import { projectionShape } from "../model/shapes.ts";
-import { Rng } from "../rng.ts";
+import { Rng } from "../util/rng.ts";
 import type { LoraConfig } from "./lora_config.ts";
 
 /** An adapter's matrices: `lora_A` (R, in) and `lora_B` (out, R) by PEFT key, f32. */
@@ -21,7 +21,7 @@ export interface LoraWeights {
 }
 
 /** Every (key, shape) an adapter with `lora` on `model` holds, in layer order, A before B. */
-export function loraTensorShapes(model: LlamaConfig, lora: LoraConfig): Map<string, number[]> {
+export function loraTensorShapes(model: ModelConfig, lora: LoraConfig): Map<string, number[]> {
   const shapes = new Map<string, number[]>();
   for (let l = 0; l < model.numLayers; l++) {
     for (const p of lora.targetModules) {
@@ -41,7 +41,7 @@ export function loraTensorShapes(model: LlamaConfig, lora: LoraConfig): Map<stri
  * loraParameterCount(llama32_1b, resolveLoraConfig({ r: 16, targetModules: "all-linear" })); // 11272192
  * ```
  */
-export function loraParameterCount(model: LlamaConfig, lora: LoraConfig): number {
+export function loraParameterCount(model: ModelConfig, lora: LoraConfig): number {
   let n = 0;
   for (const shape of loraTensorShapes(model, lora).values()) n += shape[0] * shape[1];
   return n;
@@ -57,7 +57,7 @@ export function loraParameterCount(model: LlamaConfig, lora: LoraConfig): number
  * // lora_A kaiming-uniform from seed 42, lora_B zeros: the model starts unchanged
  * ```
  */
-export function initLoraWeights(model: LlamaConfig, lora: LoraConfig, seed: number): LoraWeights {
+export function initLoraWeights(model: ModelConfig, lora: LoraConfig, seed: number): LoraWeights {
   const rng = new Rng(seed);
   const tensors = new Map<string, Float32Array>();
   for (const [key, shape] of loraTensorShapes(model, lora)) {
@@ -76,7 +76,7 @@ export function initLoraWeights(model: LlamaConfig, lora: LoraConfig, seed: numb
  * error listing every missing, unexpected or mis-shaped tensor.
  */
 export function checkLoraTensors(
-  model: LlamaConfig,
+  model: ModelConfig,
   lora: LoraConfig,
   tensors: Map<string, { shape: readonly number[] }>,
   where: string,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { fixtureConfig } from "../fixture_model.ts";
-import { type LlamaConfig, parseLlamaConfig } from "../llama_config.ts";
+import { fixtureConfig } from "../fixtures/fixture_model.ts";
+import { type ModelConfig, parseModelConfig } from "../model/config.ts";
 import { loraKey } from "../model/names.ts";
 import { resolveLoraConfig } from "./lora_config.ts";
 import {
@@ -10,11 +10,11 @@ import {
   loraTensorShapes,
 } from "./lora_weights.ts";
 
-const llama1b = parseLlamaConfig(fixtureConfig({ preset: "llama-3.2-1b" }));
-const tiny = parseLlamaConfig(fixtureConfig());
+const llama1b = parseModelConfig(fixtureConfig({ preset: "llama-3.2-1b" }));
+const tiny = parseModelConfig(fixtureConfig());
 
 /** r·L·Σ(in + out) written out per projection: q, o (D ↔ H·HD), k, v (D → KV·HD), gate, up, down (D ↔ I). */
-function closedFormula(c: LlamaConfig, r: number): number {
+function closedFormula(c: ModelConfig, r: number): number {
   const q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim;
   const D = c.hiddenSize, I = c.intermediateSize;
   return r * c.numLayers * (2 * (D + q) + 2 * (D + kv) + 3 * (D + I));

@@ -7,15 +7,15 @@
  *
  * @module
  */
-import type { Checkpoint } from "../checkpoint.ts";
-import type { ModelSource } from "../model_source.ts";
+import type { Checkpoint } from "../format/checkpoint.ts";
+import type { ModelSource } from "../format/model_source.ts";
 import { loraKey, projectionWeightName } from "../model/names.ts";
 import {
   entryToF32,
   f32Entry,
   type SafetensorsEntry,
   serializeSafetensors,
-} from "../safetensors.ts";
+} from "../format/safetensors.ts";
 import { loraScaleOf } from "./lora_config.ts";
 import type { LoraWeights } from "./lora_weights.ts";
 

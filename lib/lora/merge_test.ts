@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { assertClose } from "../../tests/_assert_close.ts";
-import { type Checkpoint, readCheckpoint } from "../checkpoint.ts";
-import { createFixtureModel } from "../fixture_model.ts";
+import { type Checkpoint, readCheckpoint } from "../format/checkpoint.ts";
+import { createFixtureModel } from "../fixtures/fixture_model.ts";
 import { loraKey, projectionWeightName } from "../model/names.ts";
-import { memoryModelSource } from "../model_source.ts";
-import { entryToF32, parseSafetensors } from "../safetensors.ts";
+import { memoryModelSource } from "../format/model_source.ts";
+import { entryToF32, parseSafetensors } from "../format/safetensors.ts";
 import { resolveLoraConfig } from "./lora_config.ts";
 import { randomAdapter } from "../../tests/_lora_fixture.ts";
 import type { LoraWeights } from "./lora_weights.ts";

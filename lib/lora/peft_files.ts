@@ -4,9 +4,14 @@
  *
  * @module
  */
-import type { LlamaConfig } from "../llama_config.ts";
-import { type ModelSource, readJson } from "../model_source.ts";
-import { entryToF32, f32Entry, parseSafetensors, serializeSafetensors } from "../safetensors.ts";
+import type { ModelConfig } from "../model/config.ts";
+import { type ModelSource, readJson } from "../format/model_source.ts";
+import {
+  entryToF32,
+  f32Entry,
+  parseSafetensors,
+  serializeSafetensors,
+} from "../format/safetensors.ts";
 import { parsePeftAdapterConfig, peftAdapterConfig } from "./lora_config.ts";
 import { checkLoraTensors, loraTensorShapes, type LoraWeights } from "./lora_weights.ts";
 
@@ -26,7 +31,7 @@ export const ADAPTER_WEIGHTS = "adapter_model.safetensors";
  */
 export function serializePeftAdapter(
   adapter: LoraWeights,
-  model: LlamaConfig,
+  model: ModelConfig,
   baseModel: string,
 ): Map<string, Uint8Array> {
   const entries = [...loraTensorShapes(model, adapter.config)].map(([key, shape]) => {
@@ -53,7 +58,7 @@ export function serializePeftAdapter(
  */
 export async function readPeftAdapter(
   source: ModelSource,
-  model: LlamaConfig,
+  model: ModelConfig,
 ): Promise<LoraWeights> {
   const where = JSON.stringify(source.name);
   const config = parsePeftAdapterConfig(

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { fixtureConfig } from "../fixture_model.ts";
-import { parseLlamaConfig } from "../llama_config.ts";
+import { fixtureConfig } from "../fixtures/fixture_model.ts";
+import { parseModelConfig } from "../model/config.ts";
 import { loraKey } from "../model/names.ts";
-import { memoryModelSource } from "../model_source.ts";
-import { f32Entry, parseSafetensors, serializeSafetensors } from "../safetensors.ts";
+import { memoryModelSource } from "../format/model_source.ts";
+import { f32Entry, parseSafetensors, serializeSafetensors } from "../format/safetensors.ts";
 import { loraScaleOf, resolveLoraConfig } from "./lora_config.ts";
 import { loraTensorShapes } from "./lora_weights.ts";
 import { randomAdapter } from "../../tests/_lora_fixture.ts";
@@ -14,7 +14,7 @@ import {
   serializePeftAdapter,
 } from "./peft_files.ts";
 
-const model = parseLlamaConfig(fixtureConfig()); // D 64, I 160, H 4 × 16, KV 2, L 2
+const model = parseModelConfig(fixtureConfig()); // D 64, I 160, H 4 × 16, KV 2, L 2
 const lora = resolveLoraConfig({ r: 4, alpha: 8, targetModules: "all-linear" });
 
 const adapter = randomAdapter(model, lora, 1);
@@ -83,7 +83,7 @@ Deno.test("a corrupt adapter safetensors file gives a clear error naming it", as
 });
 
 Deno.test("an adapter made for another model lists every mis-shaped tensor in one error", async () => {
-  const wider = parseLlamaConfig(fixtureConfig({ overrides: { hidden_size: 128 } }));
+  const wider = parseModelConfig(fixtureConfig({ overrides: { hidden_size: 128 } }));
   await assert.rejects(readPeftAdapter(source(), wider), (e: Error) => {
     assert.match(e.message, /^Adapter "adapter" does not fit the model \(\d+ problems\):/);
     assert.match(
@@ -98,7 +98,7 @@ Deno.test("an adapter made for another model lists every mis-shaped tensor in on
     assert.equal(e.message.split("\n").length - 1, 2 * 7);
     return true;
   });
-  const deeper = parseLlamaConfig(fixtureConfig({ overrides: { num_hidden_layers: 3 } }));
+  const deeper = parseModelConfig(fixtureConfig({ overrides: { num_hidden_layers: 3 } }));
   await assert.rejects(
     readPeftAdapter(source(), deeper),
     /\(14 problems\):\n {2}missing .*layers\.2\./,

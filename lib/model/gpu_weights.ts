@@ -9,8 +9,8 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { type GpuDType, GpuTensor } from "../gpu/tensor.ts";
-import type { LlamaConfig } from "../llama_config.ts";
-import type { SafetensorsEntry } from "../safetensors.ts";
+import type { ModelConfig } from "./config.ts";
+import type { SafetensorsEntry } from "../format/safetensors.ts";
 import { type Projection, PROJECTIONS, projectionWeightName } from "./names.ts";
 
 /** The weights of one decoder layer. */
@@ -24,7 +24,7 @@ export interface LayerWeights {
 }
 
 /** All weights of a Llama on the GPU. */
-export interface LlamaGpuWeights {
+export interface GpuWeights {
   /** Token embedding (V, D). */
   embed: GpuTensor;
   /** Decoder layers (L). */
@@ -52,9 +52,9 @@ function gpuDtypeOf(entry: SafetensorsEntry): GpuDType {
 /** Uploads every weight the config needs; `tensors` must already be validated by name and shape. */
 export function uploadWeights(
   gpu: Gpu,
-  config: LlamaConfig,
+  config: ModelConfig,
   tensors: Map<string, SafetensorsEntry>,
-): LlamaGpuWeights {
+): GpuWeights {
   let staged = 0;
   const upload = (name: string): GpuTensor => {
     const entry = tensors.get(name);
@@ -91,7 +91,7 @@ export function uploadWeights(
 }
 
 /** Frees every weight buffer. */
-export function destroyWeights(weights: LlamaGpuWeights): void {
+export function destroyWeights(weights: GpuWeights): void {
   weights.embed.destroy();
   for (const layer of weights.layers) {
     layer.inputNorm.destroy();

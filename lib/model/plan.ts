@@ -8,9 +8,9 @@
  *
  * @module
  */
-import type { LlamaConfig } from "../llama_config.ts";
+import type { ModelConfig } from "./config.ts";
 import { type GpuDType, gpuDTypeBytes } from "../gpu/tensor.ts";
-import { shapeSize } from "../safetensors.ts";
+import { shapeSize } from "../format/safetensors.ts";
 import { attentionScratchShape } from "../ops/attention.ts";
 import type { KvCacheDtype } from "../ops/rope.ts";
 
@@ -57,7 +57,7 @@ const DEFAULT_CHUNK_TOKENS = 256;
  * than one binding of `maxBindingBytes` holds).
  */
 export function inferenceSizes(
-  config: LlamaConfig,
+  config: ModelConfig,
   options: {
     maxContext: number;
     chunkTokens?: number;
@@ -76,7 +76,7 @@ export function inferenceSizes(
 }
 
 /** The activation, cache and table buffers of inference (weights are planned by the loader). */
-export function planInference(config: LlamaConfig, sizes: InferenceSizes): BufferSpec[] {
+export function planInference(config: ModelConfig, sizes: InferenceSizes): BufferSpec[] {
   const { maxContext: S, chunkTokens: T, logitRows } = sizes;
   const D = config.hiddenSize, I = config.intermediateSize, V = config.vocabSize;
   const q = config.numHeads * config.headDim, kv = config.numKvHeads * config.headDim;

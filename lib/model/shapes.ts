@@ -5,11 +5,11 @@
  *
  * @module
  */
-import type { LlamaConfig } from "../llama_config.ts";
+import type { ModelConfig } from "./config.ts";
 import type { Projection } from "./names.ts";
 
 /** [out features, in features] of a projection. */
-export function projectionShape(config: LlamaConfig, projection: Projection): [number, number] {
+export function projectionShape(config: ModelConfig, projection: Projection): [number, number] {
   const D = config.hiddenSize, I = config.intermediateSize;
   const q = config.numHeads * config.headDim, kv = config.numKvHeads * config.headDim;
   switch (projection) {

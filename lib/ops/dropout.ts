@@ -6,7 +6,7 @@
  */
 import type { CommandRecorder } from "../gpu/recorder.ts";
 import { ParamWriter } from "../gpu/params.ts";
-import { checkDropoutArgs, dropoutScale, dropoutThreshold } from "../reference/dropout.ts";
+import { checkDropoutArgs, dropoutScale, dropoutThreshold } from "../util/dropout_mask.ts";
 import { grid1d } from "./_grid.ts";
 
 /** Arguments of {@linkcode recordDropout}. */

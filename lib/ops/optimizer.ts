@@ -8,8 +8,48 @@
  */
 import type { CommandRecorder } from "../gpu/recorder.ts";
 import { ParamWriter } from "../gpu/params.ts";
-import { adamwConstants, type AdamWHyper, type SgdHyper } from "../reference/optimizer.ts";
 import { grid1d } from "./_grid.ts";
+
+/** Hyperparameters of one AdamW step. */
+export interface AdamWHyper {
+  /** Learning rate. */
+  lr: number;
+  /** Decay of the first moment. */
+  beta1: number;
+  /** Decay of the second moment. */
+  beta2: number;
+  /** Added to the denominator. */
+  eps: number;
+  /** Decoupled weight decay. */
+  weightDecay: number;
+  /** The step number, starting at 1, for bias correction. */
+  step: number;
+}
+
+/** Hyperparameters of one SGD step. */
+export interface SgdHyper {
+  /** Learning rate. */
+  lr: number;
+  /** L2 weight decay added to the gradient. */
+  weightDecay: number;
+}
+
+/** The AdamW step's derived constants: the decay factor, step size and √(1 − β2ᵗ). */
+export function adamwConstants(
+  h: AdamWHyper,
+): { decay: number; stepSize: number; bc2Sqrt: number } {
+  if (!Number.isInteger(h.step) || h.step < 1) {
+    throw new RangeError(`AdamW step ${h.step} must be an integer of at least 1`);
+  }
+  for (const [name, beta] of [["beta1", h.beta1], ["beta2", h.beta2]] as const) {
+    if (!(beta >= 0 && beta < 1)) throw new RangeError(`AdamW ${name} ${beta} must be in [0, 1)`);
+  }
+  return {
+    decay: 1 - h.lr * h.weightDecay,
+    stepSize: h.lr / (1 - h.beta1 ** h.step),
+    bc2Sqrt: Math.sqrt(1 - h.beta2 ** h.step),
+  };
+}
 
 /** The tensors of one parameter's update. */
 export interface OptimizerTensors {

@@ -5,7 +5,7 @@
  * @module
  */
 import { assertClose, maxAbs } from "../../tests/_assert_close.ts";
-import type { Rng } from "../rng.ts";
+import type { Rng } from "../util/rng.ts";
 
 /** `n` normal samples of standard deviation `std`, in f64. */
 export function randomArray(rng: Rng, n: number, std = 1): Float64Array {

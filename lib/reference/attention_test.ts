@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { assertClose } from "../../tests/_assert_close.ts";
-import { Rng } from "../rng.ts";
+import { Rng } from "../util/rng.ts";
 import { assertGradient, dot, randomArray } from "./_grad_check.ts";
 import { attentionBackward, type AttentionDims, attentionForward } from "./attention.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { assertClose } from "../../tests/_assert_close.ts";
-import { Rng } from "../rng.ts";
+import { Rng } from "../util/rng.ts";
 import { assertGradient, randomArray } from "./_grad_check.ts";
 import { crossEntropyBackward, crossEntropyForward } from "./cross_entropy.ts";
 

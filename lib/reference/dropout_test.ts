@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { assertClose } from "../../tests/_assert_close.ts";
-import { Rng } from "../rng.ts";
+import { Rng } from "../util/rng.ts";
 import { assertGradient, dot, randomArray } from "./_grad_check.ts";
-import { dropoutForward, dropoutHash, dropoutScale, dropoutThreshold } from "./dropout.ts";
+import { dropoutHash, dropoutScale, dropoutThreshold } from "../util/dropout_mask.ts";
+import { dropoutForward } from "./dropout.ts";
 
 const n = 20000;
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Rng } from "../rng.ts";
+import { Rng } from "../util/rng.ts";
 import { assertGradient, dot, randomArray } from "./_grad_check.ts";
 import { loraBackward, loraForward, loraScale } from "./lora.ts";
 

@@ -10,48 +10,8 @@
  *
  * @module
  */
+import type { AdamWHyper, SgdHyper } from "../ops/optimizer.ts";
 import { checkLength, type FloatArray } from "./_array.ts";
-
-/** Hyperparameters of one AdamW step. */
-export interface AdamWHyper {
-  /** Learning rate. */
-  lr: number;
-  /** Decay of the first moment. */
-  beta1: number;
-  /** Decay of the second moment. */
-  beta2: number;
-  /** Added to the denominator. */
-  eps: number;
-  /** Decoupled weight decay. */
-  weightDecay: number;
-  /** The step number, starting at 1, for bias correction. */
-  step: number;
-}
-
-/** Hyperparameters of one SGD step. */
-export interface SgdHyper {
-  /** Learning rate. */
-  lr: number;
-  /** L2 weight decay added to the gradient. */
-  weightDecay: number;
-}
-
-/** The AdamW step's derived constants: the decay factor, step size and √(1 − β2ᵗ). */
-export function adamwConstants(
-  h: AdamWHyper,
-): { decay: number; stepSize: number; bc2Sqrt: number } {
-  if (!Number.isInteger(h.step) || h.step < 1) {
-    throw new RangeError(`AdamW step ${h.step} must be an integer of at least 1`);
-  }
-  for (const [name, beta] of [["beta1", h.beta1], ["beta2", h.beta2]] as const) {
-    if (!(beta >= 0 && beta < 1)) throw new RangeError(`AdamW ${name} ${beta} must be in [0, 1)`);
-  }
-  return {
-    decay: 1 - h.lr * h.weightDecay,
-    stepSize: h.lr / (1 - h.beta1 ** h.step),
-    bc2Sqrt: Math.sqrt(1 - h.beta2 ** h.step),
-  };
-}
 
 /**
  * One AdamW step, in place.
@@ -73,12 +33,19 @@ export function adamwStep(
   checkLength("adamw grad (N)", grad, n);
   checkLength("adamw m (N)", m, n);
   checkLength("adamw v (N)", v, n);
-  const { decay, stepSize, bc2Sqrt } = adamwConstants(h);
+  if (!Number.isInteger(h.step) || h.step < 1) {
+    throw new RangeError(`AdamW step ${h.step} must be an integer of at least 1`);
+  }
+  for (const [name, beta] of [["beta1", h.beta1], ["beta2", h.beta2]] as const) {
+    if (!(beta >= 0 && beta < 1)) throw new RangeError(`AdamW ${name} ${beta} must be in [0, 1)`);
+  }
+  const bc1 = 1 - h.beta1 ** h.step, bc2 = 1 - h.beta2 ** h.step; // bias corrections
   for (let i = 0; i < n; i++) {
     const g = grad[i] * gradScale;
     m[i] = h.beta1 * m[i] + (1 - h.beta1) * g;
     v[i] = h.beta2 * v[i] + (1 - h.beta2) * g * g;
-    param[i] = param[i] * decay - (stepSize * m[i]) / (Math.sqrt(v[i]) / bc2Sqrt + h.eps);
+    param[i] *= 1 - h.lr * h.weightDecay; // decoupled weight decay
+    param[i] -= (h.lr * (m[i] / bc1)) / (Math.sqrt(v[i] / bc2) + h.eps);
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { assertClose } from "../../tests/_assert_close.ts";
-import { Rng } from "../rng.ts";
-import { ropeTables } from "../rope.ts";
+import { Rng } from "../util/rng.ts";
+import { ropeTables } from "../model/rope_frequencies.ts";
 import { assertGradient, dot, randomArray } from "./_grad_check.ts";
 import { ropeBackward, ropeForward } from "./rope.ts";
 

@@ -1,5 +1,5 @@
 import { assertClose } from "../../tests/_assert_close.ts";
-import { Rng } from "../rng.ts";
+import { Rng } from "../util/rng.ts";
 import { assertGradient, dot, randomArray } from "./_grad_check.ts";
 import { swigluBackward, swigluForward } from "./swiglu.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { withGpuErrors } from "../gpu/device.ts";
-import type { LlamaModel } from "../llama_model.ts";
+import type { Model } from "../model/model.ts";
 import { resolveLoraConfig } from "../lora/lora_config.ts";
 import { initLoraWeights, type LoraWeights } from "../lora/lora_weights.ts";
 import { packBatch, type TokenizedExample } from "./batch.ts";
@@ -63,7 +63,7 @@ export interface EvaluateModelOptions {
  * ```
  */
 export async function evaluateModel(
-  model: LlamaModel,
+  model: Model,
   examples: TokenizedExample[],
   options: EvaluateModelOptions = {},
 ): Promise<Evaluation> {

@@ -12,12 +12,12 @@
 import type { Gpu } from "../gpu/device.ts";
 import { CommandRecorder } from "../gpu/recorder.ts";
 import { GpuTensor } from "../gpu/tensor.ts";
-import type { LlamaConfig } from "../llama_config.ts";
+import type { ModelConfig } from "../model/config.ts";
 import { loraScaleOf } from "../lora/lora_config.ts";
 import type { LoraWeights } from "../lora/lora_weights.ts";
-import type { LlamaGpuWeights } from "../model/gpu_weights.ts";
+import type { GpuWeights } from "../model/gpu_weights.ts";
 import { loraKey, type Projection, PROJECTIONS } from "../model/names.ts";
-import { hash2 } from "../hash.ts";
+import { hash2 } from "../util/hash.ts";
 import { projectionShape } from "../model/shapes.ts";
 import { recordAttention } from "../ops/attention.ts";
 import { recordAttentionBackward } from "../ops/attention_backward.ts";
@@ -42,7 +42,7 @@ import { recordRmsnorm } from "../ops/rmsnorm.ts";
 import { recordRmsnormBackward } from "../ops/rmsnorm_backward.ts";
 import { recordRope } from "../ops/rope.ts";
 import { recordSwigluBackward } from "../ops/swiglu_backward.ts";
-import { ropeTables } from "../rope.ts";
+import { ropeTables } from "../model/rope_frequencies.ts";
 import { packBatch, type PackedBatch } from "./batch.ts";
 import { layerPrefix, planTraining, vocabChunkRows } from "./train_plan.ts";
 
@@ -109,11 +109,11 @@ interface Acts {
 /** Trains one LoRA adapter on a frozen GPU model. */
 export class GpuLoraTrainer {
   /** The model's config. */
-  readonly config: LlamaConfig;
+  readonly config: ModelConfig;
   /** The adapter's hyper-parameters and its keys. */
   readonly lora: LoraWeights["config"];
   readonly #gpu: Gpu;
-  readonly #weights: LlamaGpuWeights;
+  readonly #weights: GpuWeights;
   readonly #buffers = new Map<string, GpuTensor>();
   readonly #rec: CommandRecorder;
   readonly #options: Required<GpuTrainerOptions>;
@@ -129,8 +129,8 @@ export class GpuLoraTrainer {
   /** Allocates the planned buffers and uploads the adapter's initial values. */
   constructor(
     gpu: Gpu,
-    config: LlamaConfig,
-    weights: LlamaGpuWeights,
+    config: ModelConfig,
+    weights: GpuWeights,
     adapter: LoraWeights,
     options: GpuTrainerOptions,
   ) {

@@ -6,8 +6,8 @@
  * @module
  */
 import type { TrainingExample } from "../data/to_example.ts";
-import { encodeText } from "../encode_text.ts";
-import type { TextTokenizer } from "../tokenizer.ts";
+import { encodeText } from "../text/encode_text.ts";
+import type { TextTokenizer } from "../text/tokenizer.ts";
 import { IGNORE, type TokenizedExample } from "./batch.ts";
 
 /** Options of {@linkcode tokenizeExamples}. */

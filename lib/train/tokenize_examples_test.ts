@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { fixtureTokenizer } from "../fixture_tokenizer.ts";
-import { TextTokenizer } from "../tokenizer.ts";
+import { fixtureTokenizer } from "../fixtures/fixture_tokenizer.ts";
+import { TextTokenizer } from "../text/tokenizer.ts";
 import { IGNORE } from "./batch.ts";
 import { tokenizeExamples } from "./tokenize_examples.ts";
 

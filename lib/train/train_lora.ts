@@ -6,11 +6,11 @@
  * @module
  */
 import { withGpuErrors } from "../gpu/device.ts";
-import type { LlamaModel } from "../llama_model.ts";
+import type { Model } from "../model/model.ts";
 import { type LoraOptions, resolveLoraConfig } from "../lora/lora_config.ts";
 import { initLoraWeights, type LoraWeights } from "../lora/lora_weights.ts";
-import { hash2 } from "../hash.ts";
-import { Rng } from "../rng.ts";
+import { hash2 } from "../util/hash.ts";
+import { Rng } from "../util/rng.ts";
 import { packBatch, type TokenizedExample } from "./batch.ts";
 import { evaluateLoss } from "./evaluate.ts";
 import { GpuLoraTrainer } from "./gpu_lora_trainer.ts";
@@ -138,7 +138,7 @@ export interface TrainResult {
  * ```
  */
 export async function* trainLora(
-  model: LlamaModel,
+  model: Model,
   examples: TokenizedExample[],
   options: TrainLoraOptions = {},
 ): AsyncGenerator<TrainStepEvent, TrainResult> {

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { LlamaConfig } from "../llama_config.ts";
+import type { ModelConfig } from "../model/config.ts";
 import type { LoraConfig } from "../lora/lora_config.ts";
 import { loraTensorShapes } from "../lora/lora_weights.ts";
 import type { BufferSpec } from "../model/plan.ts";
@@ -29,7 +29,7 @@ export interface TrainingSizes {
 }
 
 /** Rows of the vocabulary processed per LM-head chunk in the loss. */
-export function vocabChunkRows(config: LlamaConfig, sizes: TrainingSizes): number {
+export function vocabChunkRows(config: ModelConfig, sizes: TrainingSizes): number {
   const rows = sizes.batchSize * sizes.seqLen;
   const byBinding = Math.floor(sizes.maxBindingBytes / (rows * 4));
   return Math.max(1, Math.min(config.vocabSize, byBinding, 32768));
@@ -42,7 +42,7 @@ export function layerPrefix(layer: number, gradCheckpoint: boolean): string {
 
 /** Every buffer of a training run. */
 export function planTraining(
-  config: LlamaConfig,
+  config: ModelConfig,
   lora: LoraConfig,
   sizes: TrainingSizes,
 ): BufferSpec[] {

@@ -5,11 +5,16 @@
  *
  * @module
  */
-import type { LlamaConfig } from "../llama_config.ts";
+import type { ModelConfig } from "../model/config.ts";
 import type { LoraWeights } from "../lora/lora_weights.ts";
 import { readPeftAdapter, serializePeftAdapter } from "../lora/peft_files.ts";
-import { type ModelSource, readJson } from "../model_source.ts";
-import { entryToF32, f32Entry, parseSafetensors, serializeSafetensors } from "../safetensors.ts";
+import { type ModelSource, readJson } from "../format/model_source.ts";
+import {
+  entryToF32,
+  f32Entry,
+  parseSafetensors,
+  serializeSafetensors,
+} from "../format/safetensors.ts";
 import { z } from "../deps.ts";
 import type { LossPoint } from "./train_lora.ts";
 
@@ -47,7 +52,7 @@ export const STATE_FILE = "trainer_state.json";
  */
 export function serializeTrainingState(
   state: TrainingState,
-  model: LlamaConfig,
+  model: ModelConfig,
   baseModel: string,
 ): Map<string, Uint8Array> {
   const files = serializePeftAdapter(state.adapter, model, baseModel);
@@ -85,7 +90,7 @@ const metaSchema = z.object({
  */
 export async function readTrainingState(
   source: ModelSource,
-  model: LlamaConfig,
+  model: ModelConfig,
 ): Promise<TrainingState> {
   const where = JSON.stringify(source.name);
   const parsed = metaSchema.safeParse(await readJson(source, STATE_FILE));

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { fixtureConfig } from "../fixture_model.ts";
-import { parseLlamaConfig } from "../llama_config.ts";
+import { fixtureConfig } from "../fixtures/fixture_model.ts";
+import { parseModelConfig } from "../model/config.ts";
 import { resolveLoraConfig } from "../lora/lora_config.ts";
 import { initLoraWeights } from "../lora/lora_weights.ts";
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from "../lora/peft_files.ts";
-import { memoryModelSource } from "../model_source.ts";
+import { memoryModelSource } from "../format/model_source.ts";
 import {
   OPTIMIZER_FILE,
   readTrainingState,
@@ -13,7 +13,7 @@ import {
   type TrainingState,
 } from "./training_state.ts";
 
-const model = parseLlamaConfig(fixtureConfig());
+const model = parseModelConfig(fixtureConfig());
 const lora = resolveLoraConfig({ r: 2, targetModules: ["q_proj", "down_proj"] });
 const adapter = initLoraWeights(model, lora, 5);
 const slot = (seed: number) =>

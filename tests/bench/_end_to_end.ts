@@ -8,25 +8,21 @@
  *
  * @module
  */
-import { readCheckpoint } from "../../lib/checkpoint.ts";
+import { readCheckpoint } from "../../lib/format/checkpoint.ts";
 import type { Gpu } from "../../lib/gpu/device.ts";
 import type { GpuCounters } from "../../lib/gpu/recorder.ts";
-import { generateText } from "../../lib/generate.ts";
-import { type LlamaConfig, llamaParameterCount } from "../../lib/llama_config.ts";
-import { readTokenizer } from "../../lib/load_model.ts";
+import { generateText } from "../../lib/generate/generate.ts";
+import { type ModelConfig, modelParameterCount } from "../../lib/model/config.ts";
+import { readTokenizer } from "../../lib/model/load_model.ts";
 import { resolveLoraConfig } from "../../lib/lora/lora_config.ts";
 import { initLoraWeights } from "../../lib/lora/lora_weights.ts";
-import {
-  destroyWeights,
-  type LlamaGpuWeights,
-  uploadWeights,
-} from "../../lib/model/gpu_weights.ts";
-import { LlamaGpuModel } from "../../lib/model/llama_gpu.ts";
-import { createFixtureModel } from "../../lib/fixture_model.ts";
-import { memoryModelSource, type ModelSource } from "../../lib/model_source.ts";
+import { destroyWeights, type GpuWeights, uploadWeights } from "../../lib/model/gpu_weights.ts";
+import { GpuEngine } from "../../lib/model/gpu_engine.ts";
+import { createFixtureModel } from "../../lib/fixtures/fixture_model.ts";
+import { memoryModelSource, type ModelSource } from "../../lib/format/model_source.ts";
 import { tuneMatmul } from "../../lib/ops/matmul_tuning.ts";
-import { Rng } from "../../lib/rng.ts";
-import type { TextTokenizer } from "../../lib/tokenizer.ts";
+import { Rng } from "../../lib/util/rng.ts";
+import type { TextTokenizer } from "../../lib/text/tokenizer.ts";
 import { packBatch, type PackedBatch } from "../../lib/train/batch.ts";
 import { GpuLoraTrainer } from "../../lib/train/gpu_lora_trainer.ts";
 import { bytes, markdownTable, rate } from "./_table.ts";
@@ -79,13 +75,13 @@ const minus = (a: Traffic, b: Traffic, per = 1): Traffic => ({
 /** A model loaded on the GPU for the end-to-end measurements. */
 export class EndToEnd {
   /** The model's config. */
-  readonly config: LlamaConfig;
+  readonly config: ModelConfig;
   /** Facts of the load. */
   readonly load: LoadFacts;
   readonly #gpu: Gpu;
   readonly #plan: EndToEndPlan;
-  readonly #weights: LlamaGpuWeights;
-  readonly #engine: LlamaGpuModel;
+  readonly #weights: GpuWeights;
+  readonly #engine: GpuEngine;
   readonly #tokenizer: TextTokenizer;
   readonly #prompt: number[];
   #trainer: { trainer: GpuLoraTrainer; batch: PackedBatch } | null = null;
@@ -94,9 +90,9 @@ export class EndToEnd {
     gpu: Gpu,
     plan: EndToEndPlan,
     parts: {
-      config: LlamaConfig;
-      weights: LlamaGpuWeights;
-      engine: LlamaGpuModel;
+      config: ModelConfig;
+      weights: GpuWeights;
+      engine: GpuEngine;
       tokenizer: TextTokenizer;
       load: LoadFacts;
     },
@@ -125,7 +121,7 @@ export class EndToEnd {
     const pipelinesBeforeModel = gpu.pipelines.size;
     const weightsBefore = gpu.memory.report().byCategory.weights ?? 0;
     const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
-    const engine = new LlamaGpuModel(gpu, checkpoint.config, weights, {
+    const engine = new GpuEngine(gpu, checkpoint.config, weights, {
       maxContext: plan.promptTokens + plan.decodeTokens + 1,
     });
     return new EndToEnd(gpu, plan, {
@@ -134,7 +130,7 @@ export class EndToEnd {
       engine,
       tokenizer,
       load: {
-        parameters: llamaParameterCount(checkpoint.config),
+        parameters: modelParameterCount(checkpoint.config),
         weightBytes: (gpu.memory.report().byCategory.weights ?? 0) - weightsBefore,
         pipelinesBeforeModel,
         pipelinesAtLoad: gpu.pipelines.size,

@@ -12,9 +12,9 @@
  *
  * @module
  */
-import { dirModelSource } from "../../lib/fs_model_source.ts";
+import { dirModelSource } from "../../lib/format/fs_model_source.ts";
 import { acquireGpu, findAdapter } from "../../lib/gpu/device.ts";
-import type { ModelSource } from "../../lib/model_source.ts";
+import type { ModelSource } from "../../lib/format/model_source.ts";
 import {
   counterTable,
   EndToEnd,

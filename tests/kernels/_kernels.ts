@@ -5,11 +5,16 @@
  *
  * @module
  */
-import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from "../../lib/dtype.ts";
+import {
+  bf16BitsToF32,
+  f16BitsToF32,
+  f32ToBf16Bits,
+  f32ToF16Bits,
+} from "../../lib/format/dtype.ts";
 import { type Gpu, withGpuErrors } from "../../lib/gpu/device.ts";
 import { CommandRecorder } from "../../lib/gpu/recorder.ts";
 import { GpuTensor } from "../../lib/gpu/tensor.ts";
-import type { Rng } from "../../lib/rng.ts";
+import type { Rng } from "../../lib/util/rng.ts";
 
 /** The dtypes a weight can be stored in. */
 export type WeightDType = "f32" | "bf16" | "f16";

@@ -6,7 +6,7 @@ import { emptyF32, gpuTest, readF32, upload } from "../_gpu.ts";
 import { recordAttention } from "../../lib/ops/attention.ts";
 import { recordAttentionBackward } from "../../lib/ops/attention_backward.ts";
 import { attentionBackward, attentionForward } from "../../lib/reference/attention.ts";
-import { Rng } from "../../lib/rng.ts";
+import { Rng } from "../../lib/util/rng.ts";
 import { randomF32, runRecorded } from "./_kernels.ts";
 
 const CASES = [

@@ -12,7 +12,7 @@ import {
   recordAttention,
 } from "../../lib/ops/attention.ts";
 import { attentionForward } from "../../lib/reference/attention.ts";
-import { Rng } from "../../lib/rng.ts";
+import { Rng } from "../../lib/util/rng.ts";
 import { randomF32, runRecorded, storeAs } from "./_kernels.ts";
 import type { KvCacheDtype } from "../../lib/ops/rope.ts";
 

@@ -17,7 +17,7 @@ import {
   crossEntropyForward,
   IGNORE_INDEX,
 } from "../../lib/reference/cross_entropy.ts";
-import { Rng } from "../../lib/rng.ts";
+import { Rng } from "../../lib/util/rng.ts";
 import type { Gpu } from "../../lib/gpu/device.ts";
 import { randomF32, runRecorded } from "./_kernels.ts";
 

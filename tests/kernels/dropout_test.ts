@@ -6,7 +6,7 @@ import { emptyF32, gpuTest, readF32, upload } from "../_gpu.ts";
 import type { CommandRecorder } from "../../lib/gpu/recorder.ts";
 import { recordDropout } from "../../lib/ops/dropout.ts";
 import { dropoutForward } from "../../lib/reference/dropout.ts";
-import { Rng } from "../../lib/rng.ts";
+import { Rng } from "../../lib/util/rng.ts";
 import { randomF32, runRecorded } from "./_kernels.ts";
 
 const n = 1000; // several workgroups of 256, the last one partial

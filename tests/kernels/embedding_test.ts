@@ -5,7 +5,7 @@ import { assertClose } from "../_assert_close.ts";
 import { emptyF32, gpuTest, readF32, testGpu, upload } from "../_gpu.ts";
 import { recordEmbedding } from "../../lib/ops/embedding.ts";
 import { embeddingForward } from "../../lib/reference/embedding.ts";
-import { Rng } from "../../lib/rng.ts";
+import { Rng } from "../../lib/util/rng.ts";
 import { randomF32, runRecorded, tensorOf, WEIGHT_DTYPES } from "./_kernels.ts";
 
 const [V, D] = [37, 70];

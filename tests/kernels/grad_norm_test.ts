@@ -5,7 +5,7 @@ import { assertClose } from "../_assert_close.ts";
 import { emptyF32, gpuTest, readF32, upload } from "../_gpu.ts";
 import { recordClipScale, recordSquaredNormAccumulate } from "../../lib/ops/grad_norm.ts";
 import { clipScale, squaredNorm } from "../../lib/reference/grad_norm.ts";
-import { Rng } from "../../lib/rng.ts";
+import { Rng } from "../../lib/util/rng.ts";
 import { randomF32, runRecorded } from "./_kernels.ts";
 
 gpuTest(

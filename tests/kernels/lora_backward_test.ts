@@ -5,7 +5,7 @@ import { assertClose, maxAbs } from "../_assert_close.ts";
 import { emptyF32, gpuTest, readF32, upload } from "../_gpu.ts";
 import { recordLoraBackward } from "../../lib/ops/lora.ts";
 import { loraBackward, loraForward } from "../../lib/reference/lora.ts";
-import { Rng } from "../../lib/rng.ts";
+import { Rng } from "../../lib/util/rng.ts";
 import { randomF32, runRecorded } from "./_kernels.ts";
 
 gpuTest("LoRA gradients from recordLoraBackward match loraBackward", async (gpu) => {

@@ -17,7 +17,7 @@ import {
   type MatmulVariantName,
   setMatmulChoice,
 } from "../../lib/ops/matmul_variants.ts";
-import { Rng } from "../../lib/rng.ts";
+import { Rng } from "../../lib/util/rng.ts";
 import {
   randomF32,
   rowsOfStd,

@@ -5,8 +5,9 @@ import { assertClose } from "../_assert_close.ts";
 import { gpuTest, readF32, upload } from "../_gpu.ts";
 import type { Gpu } from "../../lib/gpu/device.ts";
 import { recordAdamW, recordSgd } from "../../lib/ops/optimizer.ts";
-import { type AdamWHyper, adamwStep, sgdStep } from "../../lib/reference/optimizer.ts";
-import { Rng } from "../../lib/rng.ts";
+import type { AdamWHyper } from "../../lib/ops/optimizer.ts";
+import { adamwStep, sgdStep } from "../../lib/reference/optimizer.ts";
+import { Rng } from "../../lib/util/rng.ts";
 import { randomF32, runRecorded } from "./_kernels.ts";
 
 const n = 1000; // several workgroups of 256, the last one partial

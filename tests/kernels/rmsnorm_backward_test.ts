@@ -4,7 +4,7 @@ import { assertClose } from "../_assert_close.ts";
 import { gpuTest, readF32, upload } from "../_gpu.ts";
 import { recordRmsnormBackward } from "../../lib/ops/rmsnorm_backward.ts";
 import { rmsnormBackward, rmsnormForward } from "../../lib/reference/rmsnorm.ts";
-import { Rng } from "../../lib/rng.ts";
+import { Rng } from "../../lib/util/rng.ts";
 import { randomF32, rowsOfStd, runRecorded, tensorOf, WEIGHT_DTYPES } from "./_kernels.ts";
 
 gpuTest(

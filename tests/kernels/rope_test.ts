@@ -6,11 +6,11 @@ import { assertClose } from "../_assert_close.ts";
 import { gpuTest, readF32, upload } from "../_gpu.ts";
 import type { Gpu } from "../../lib/gpu/device.ts";
 import { type KvCacheDtype, recordRope, recordRopeKvAppend } from "../../lib/ops/rope.ts";
-import { f16BitsToF32 } from "../../lib/dtype.ts";
+import { f16BitsToF32 } from "../../lib/format/dtype.ts";
 import { CommandRecorder } from "../../lib/gpu/recorder.ts";
 import { ropeBackward, ropeForward } from "../../lib/reference/rope.ts";
-import { Rng } from "../../lib/rng.ts";
-import { ropeTables } from "../../lib/rope.ts";
+import { Rng } from "../../lib/util/rng.ts";
+import { ropeTables } from "../../lib/model/rope_frequencies.ts";
 import { randomF32, runRecorded, storeAs } from "./_kernels.ts";
 
 const [B, T, QH, KH, HD, offset] = [2, 5, 3, 2, 18, 4];

@@ -1,6 +1,6 @@
 /**
  * The GPU sampler (kernels/sample.wgsl) against the host sampler's distribution
- * (lib/sampling.ts samplingDistribution, Hugging Face semantics): greedy with ties and the
+ * (lib/generate/sampling.ts samplingDistribution, Hugging Face semantics): greedy with ties and the
  * repetition penalty exactly, and for temperature / top-k / top-p every draw inside the kept
  * set with frequencies matching its probabilities.
  *
@@ -9,8 +9,8 @@
 import assert from "node:assert/strict";
 import { CommandRecorder } from "../../lib/gpu/recorder.ts";
 import { type GpuSamplingParams, recordSample } from "../../lib/ops/sample.ts";
-import { Rng } from "../../lib/rng.ts";
-import { samplingDistribution } from "../../lib/sampling.ts";
+import { Rng } from "../../lib/util/rng.ts";
+import { samplingDistribution } from "../../lib/generate/sampling.ts";
 import { gpuTest, upload } from "../_gpu.ts";
 import type { Gpu } from "../../lib/gpu/device.ts";
 

@@ -3,7 +3,7 @@ import { assertClose } from "../_assert_close.ts";
 import { emptyF32, gpuTest, readF32, upload } from "../_gpu.ts";
 import { recordSwigluBackward } from "../../lib/ops/swiglu_backward.ts";
 import { swigluBackward } from "../../lib/reference/swiglu.ts";
-import { Rng } from "../../lib/rng.ts";
+import { Rng } from "../../lib/util/rng.ts";
 import { randomF32, runRecorded } from "./_kernels.ts";
 
 gpuTest("swiglu backward matches the reference and leaves elements past n alone", async (gpu) => {

@@ -3,7 +3,7 @@ import { assertClose } from "../_assert_close.ts";
 import { emptyF32, gpuTest, readF32, upload } from "../_gpu.ts";
 import { recordSwiglu } from "../../lib/ops/swiglu.ts";
 import { swigluForward } from "../../lib/reference/swiglu.ts";
-import { Rng } from "../../lib/rng.ts";
+import { Rng } from "../../lib/util/rng.ts";
 import { randomF32, runRecorded } from "./_kernels.ts";
 
 const n = 1000; // several workgroups of 256, the last one partial

@@ -1,0 +1,139 @@
+/**
+ * The CPU backend: the plain-TypeScript reference ops with a KV cache, for runtimes without a
+ * WebGPU adapter (edge runtimes, CI without lavapipe). Slow but exact: f32 storage, f64 sums.
+ *
+ * Dimensions: T tokens in a step, S cached positions, D hidden, I intermediate, H heads,
+ * KV kv heads, HD head dim, V vocab.
+ *
+ * @module
+ */
+import type { ModelConfig } from "./config.ts";
+import { attentionForward } from "../reference/attention.ts";
+import { embeddingForward } from "../reference/embedding.ts";
+import { linearForward } from "../reference/linear.ts";
+import {
+  type ReferenceLora,
+  type ReferenceModel,
+  type ReferenceWeights,
+  resolveReferenceModel,
+} from "../reference/model_weights.ts";
+import { loraForward } from "../reference/lora.ts";
+import { residualAdd } from "../reference/residual.ts";
+import { rmsnormForward } from "../reference/rmsnorm.ts";
+import { ropeForward } from "../reference/rope.ts";
+import { swigluForward } from "../reference/swiglu.ts";
+import { ropeTables } from "./rope_frequencies.ts";
+import type { Projection } from "./names.ts";
+
+/** A Llama evaluated on the CPU with a KV cache. */
+export class CpuEngine {
+  /** The model's configuration. */
+  readonly config: ModelConfig;
+  /** KV-cache slots. */
+  readonly maxContext: number;
+  readonly #weights: ReferenceWeights;
+  #model: ReferenceModel<Float32Array>;
+  readonly #tables: { cos: Float32Array; sin: Float32Array };
+  readonly #k: Float32Array[]; // per layer (S, KV·HD)
+  readonly #v: Float32Array[]; // per layer (S, KV·HD)
+  #position = 0;
+
+  /** Resolves and checks the weights; `maxContext` sizes the KV cache. */
+  constructor(config: ModelConfig, weights: ReferenceWeights, maxContext = 2048) {
+    this.config = config;
+    this.#weights = weights;
+    this.maxContext = Math.min(maxContext, config.maxPositionEmbeddings);
+    this.#model = resolveReferenceModel(config, weights);
+    this.#tables = ropeTables(config, this.maxContext);
+    const kvRow = config.numKvHeads * config.headDim;
+    this.#k = Array.from(
+      { length: config.numLayers },
+      () => new Float32Array(this.maxContext * kvRow),
+    );
+    this.#v = Array.from(
+      { length: config.numLayers },
+      () => new Float32Array(this.maxContext * kvRow),
+    );
+  }
+
+  /** Applies an adapter unmerged (or removes it with null). */
+  setAdapter(lora: ReferenceLora | null): void {
+    this.#model = resolveReferenceModel(this.config, this.#weights, lora ?? undefined);
+  }
+
+  /** Clears the cache, runs the prompt and returns the last position's logits (V). */
+  prefill(ids: number[], signal?: AbortSignal): Promise<Float32Array> {
+    if (ids.length === 0) throw new RangeError("Prompt is empty: at least one token is needed");
+    signal?.throwIfAborted();
+    this.#position = 0;
+    const logits = this.#step(ids, false);
+    return Promise.resolve(logits);
+  }
+
+  /** Appends one token and returns the logits (V) that follow it. */
+  decode(id: number, signal?: AbortSignal): Promise<Float32Array> {
+    signal?.throwIfAborted();
+    return Promise.resolve(this.#step([id], false));
+  }
+
+  /** Every position's logits (T, V) from an empty cache. */
+  logits(ids: number[]): Promise<Float32Array> {
+    this.#position = 0;
+    return Promise.resolve(this.#step(ids, true));
+  }
+
+  /** Nothing to free on the CPU; present for symmetry with the GPU model. */
+  dispose(): void {}
+
+  #step(ids: number[], allRows: boolean): Float32Array {
+    const c = this.config, m = this.#model, T = ids.length, pos = this.#position;
+    const { hiddenSize: D, numHeads: H, numKvHeads: KV, headDim: HD, rmsNormEps: eps } = c;
+    if (pos + T > this.maxContext) {
+      throw new RangeError(`Context of ${pos + T} tokens exceeds maxContext ${this.maxContext}`);
+    }
+    const { cos, sin } = this.#tables;
+    const kvRow = KV * HD;
+    const x = embeddingForward(m.embed, ids, c.vocabSize, D); // (T, D)
+    m.layers.forEach((layer, l) => {
+      const p = (name: Projection, input: Float32Array) =>
+        this.#project(layer.proj[name], input, T);
+      const n1 = rmsnormForward(x, layer.attnNorm, T, D, eps).y; // (T, D)
+      const q = p("q_proj", n1), k = p("k_proj", n1), v = p("v_proj", n1);
+      ropeForward(q, cos, sin, T, H, HD, pos);
+      ropeForward(k, cos, sin, T, KV, HD, pos);
+      this.#k[l].set(k, pos * kvRow);
+      this.#v[l].set(v, pos * kvRow);
+      const keys = this.#k[l].subarray(0, (pos + T) * kvRow),
+        values = this.#v[l].subarray(0, (pos + T) * kvRow);
+      const attn =
+        attentionForward(q, keys, values, { t: T, h: H, kv: KV, hd: HD, offset: pos }).out;
+      residualAdd(x, p("o_proj", attn)); // x += o(attn)
+      const n2 = rmsnormForward(x, layer.mlpNorm, T, D, eps).y;
+      const hidden = swigluForward(p("gate_proj", n2), p("up_proj", n2)); // (T, I)
+      residualAdd(x, p("down_proj", hidden)); // x += down(hidden)
+    });
+    this.#position += T;
+    const rows = allRows ? T : 1;
+    const last = x.subarray((T - rows) * D);
+    const nf = rmsnormForward(last, m.norm, rows, D, eps).y;
+    return linearForward(nf, m.lmHead, rows, D, c.vocabSize); // (rows, V)
+  }
+
+  #project(
+    lin: ReferenceModel<Float32Array>["layers"][number]["proj"][Projection],
+    x: Float32Array,
+    T: number,
+  ) {
+    const y = linearForward(x, lin.w, T, lin.inFeatures, lin.outFeatures);
+    if (lin.lora) {
+      const { a, b, r } = lin.lora;
+      loraForward(y, x, a, b, this.#model.loraScale, {
+        m: T,
+        k: lin.inFeatures,
+        n: lin.outFeatures,
+        r,
+      });
+    }
+    return y;
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Loading a model: files from a folder, a URL or memory → a checked checkpoint, a tokenizer,
+ * and a backend (WebGPU, or the CPU reference where no adapter exists).
+ *
+ * @module
+ */
+import type { KvCacheDtype } from "../ops/rope.ts";
+import { readCheckpoint } from "../format/checkpoint.ts";
+import { acquireGpu, findAdapter, type Gpu, withGpuErrors } from "../gpu/device.ts";
+import { Model } from "./model.ts";
+import { CpuEngine } from "./cpu_engine.ts";
+import { GpuEngine } from "./gpu_engine.ts";
+import { tuneMatmul } from "../ops/matmul_tuning.ts";
+import { uploadWeights } from "./gpu_weights.ts";
+import { type ModelSource, readJson, urlModelSource } from "../format/model_source.ts";
+import { entryToF32 } from "../format/safetensors.ts";
+import { TextTokenizer } from "../text/tokenizer.ts";
+
+/** Options of {@linkcode loadModel}. */
+export interface LoadModelOptions {
+  /**
+   * Where to compute: "webgpu", "cpu" (the plain-TypeScript reference, no adapter needed), or
+   * "auto" (WebGPU when an adapter exists, else CPU). Default "auto".
+   */
+  backend?: "auto" | "webgpu" | "cpu";
+  /** A device to share between models (one is acquired otherwise). */
+  gpu?: Gpu;
+  /** KV-cache slots: the longest prompt + completion. Default min(max positions, 2048). */
+  maxContext?: number;
+  /** Tokens per prefill chunk on the GPU. Default 256. */
+  chunkTokens?: number;
+  /** Element type of the GPU KV cache: "f32" (default) or "f16" (half the memory). */
+  kvCacheDtype?: KvCacheDtype;
+  /** Caps a storage binding below the adapter's limit (tests force chunking with it). */
+  maxBindingBytes?: number;
+}
+
+/**
+ * Loads a Hugging Face Llama checkpoint (config.json, safetensors, tokenizer files). `source`
+ * is a folder path (Deno), a URL, or a {@linkcode ModelSource}. On WebGPU, the first load on an
+ * adapter measures its matmul kernel variants (`tuneMatmul`, well under a second).
+ *
+ * @example
+ * ```ts
+ * const model = await loadModel("./model_cache/LLM-Research/Llama-3___2-1B");
+ * const { text } = await model.generate("为什么天是蓝的？", { maxTokens: 32, temperature: 0 });
+ * const onCpu = await loadModel("https://example.com/models/tiny/", { backend: "cpu" });
+ * ```
+ */
+export async function loadModel(
+  source: string | URL | ModelSource,
+  options: LoadModelOptions = {},
+): Promise<Model> {
+  const src = await resolveSource(source);
+  const checkpoint = await readCheckpoint(src);
+  const { config } = checkpoint;
+  const tokenizer = await readTokenizer(src);
+  const backend = options.backend ?? "auto";
+  const useGpu = backend === "webgpu" || (backend === "auto" && await adapterExists());
+  if (useGpu) {
+    const gpu = options.gpu ?? await acquireGpu({ maxBindingBytes: options.maxBindingBytes });
+    await tuneMatmul(gpu); // once per adapter: the matmul kernels the model records are chosen now
+    // One error scope around the upload and the pipeline builds: a GPU error names the tensor
+    // (buffers carry their checkpoint names) or the kernel (pipelines carry theirs).
+    return await withGpuErrors(gpu.device, `loading ${src.name}`, () => {
+      const weights = uploadWeights(gpu, config, checkpoint.tensors);
+      const engine = new GpuEngine(gpu, config, weights, options);
+      return new Model({ name: src.name, config, tokenizer, engine, gpu, weights });
+    });
+  }
+  const f32 = new Map<string, Float32Array>();
+  for (const [name, entry] of checkpoint.tensors) f32.set(name, entryToF32(entry));
+  const engine = new CpuEngine(config, f32, options.maxContext);
+  return new Model({ name: src.name, config, tokenizer, engine, gpu: null, weights: null });
+}
+
+async function adapterExists(): Promise<boolean> {
+  return (await findAdapter()) !== null;
+}
+
+async function resolveSource(source: string | URL | ModelSource): Promise<ModelSource> {
+  if (typeof source === "object" && !(source instanceof URL)) return source;
+  const text = String(source);
+  if (source instanceof URL || /^(https?|file):\/\//.test(text)) return urlModelSource(text);
+  const { dirModelSource } = await import("../format/fs_model_source.ts");
+  return dirModelSource(text);
+}
+
+/**
+ * The tokenizer of a model folder, or null when it has no tokenizer.json.
+ *
+ * @example
+ * ```ts
+ * const tokenizer = await readTokenizer(dirModelSource("./model_cache/LLM-Research/Llama-3___2-1B"));
+ * tokenizer?.encode("Hello"); // [128000, 9906]
+ * ```
+ */
+export async function readTokenizer(source: ModelSource): Promise<TextTokenizer | null> {
+  if (!(await source.has("tokenizer.json"))) return null;
+  const optional = async (path: string) =>
+    (await source.has(path)) ? await readJson(source, path) : undefined;
+  return TextTokenizer.fromJson(
+    await readJson(source, "tokenizer.json"),
+    await optional("tokenizer_config.json"),
+    { generationConfig: await optional("generation_config.json") },
+  );
+}
