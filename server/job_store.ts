@@ -214,13 +214,14 @@ export class JobStore {
 
   /** Adds a new job and persists it. */
   async create(job: FineTuningJob): Promise<void> {
+    await this.#writes.run(() => this.#write(job.id, job, undefined));
     this.#jobs.set(job.id, { job, events: [] });
-    await this.#persist(job.id, true, undefined);
   }
 
   /**
    * Changes fields of job `id` and, when `event` is given, appends that event, in one write;
-   * the listeners then hear the event with the changed job. Returns the job.
+   * the change is visible (to `get`, `events` and the listeners) only once it is on disk, so a
+   * crash never loses what a client was already shown. Returns the job.
    */
   async update(
     id: string,
@@ -228,16 +229,21 @@ export class JobStore {
     event?: NewJobEvent,
   ): Promise<FineTuningJob> {
     const record = this.#record(id);
-    record.job = { ...record.job, ...patch };
     const added = event && this.#newEvent(event);
-    if (added) record.events.push(added);
-    await this.#persist(id, Object.keys(patch).length > 0, added);
+    const changed = Object.keys(patch).length > 0;
+    const job = await this.#writes.run(async () => {
+      const job = { ...record.job, ...patch }; // merged in turn, after every earlier update
+      await this.#write(id, changed ? job : null, added);
+      record.job = job;
+      if (added) record.events.push(added);
+      return job;
+    });
     if (added) {
       for (const listener of this.#listeners.get(id) ?? []) {
-        listener(added, record.job);
+        listener(added, job);
       }
     }
-    return record.job;
+    return job;
   }
 
   /** Appends an event to job `id`, persists it and tells the listeners. */
@@ -279,22 +285,16 @@ export class JobStore {
     return record;
   }
 
-  /** Rewrites the job file when the job changed, then appends `event` to its events file. */
-  #persist(id: string, jobChanged: boolean, event: JobEvent | undefined): Promise<void> {
-    return this.#writes.run(async () => {
-      if (jobChanged) {
-        const job = this.#record(id).job;
-        await writeFileAtomic(
-          join(this.dir, `${id}.json`),
-          JSON.stringify({ job }, null, 1) + "\n",
-        );
-      }
-      if (event) {
-        await Deno.writeTextFile(eventsFile(this.dir, id), JSON.stringify(event) + "\n", {
-          append: true,
-        });
-      }
-    });
+  /** Rewrites the job file with `job` when given, then appends `event` to its events file. */
+  async #write(id: string, job: FineTuningJob | null, event: JobEvent | undefined): Promise<void> {
+    if (job) {
+      await writeFileAtomic(join(this.dir, `${id}.json`), JSON.stringify({ job }, null, 1) + "\n");
+    }
+    if (event) {
+      await Deno.writeTextFile(eventsFile(this.dir, id), JSON.stringify(event) + "\n", {
+        append: true,
+      });
+    }
   }
 }
 
