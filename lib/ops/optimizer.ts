@@ -34,16 +34,21 @@ export interface SgdHyper {
   weightDecay: number;
 }
 
-/** The AdamW step's derived constants: the decay factor, step size and √(1 − β2ᵗ). */
-export function adamwConstants(
-  h: AdamWHyper,
-): { decay: number; stepSize: number; bc2Sqrt: number } {
+/** Throws unless `step` is an integer ≥ 1 and both betas are in [0, 1). */
+export function checkAdamWHyper(h: AdamWHyper): void {
   if (!Number.isInteger(h.step) || h.step < 1) {
     throw new RangeError(`AdamW step ${h.step} must be an integer of at least 1`);
   }
   for (const [name, beta] of [["beta1", h.beta1], ["beta2", h.beta2]] as const) {
     if (!(beta >= 0 && beta < 1)) throw new RangeError(`AdamW ${name} ${beta} must be in [0, 1)`);
   }
+}
+
+/** The AdamW step's derived constants: the decay factor, step size and √(1 − β2ᵗ). */
+export function adamwConstants(
+  h: AdamWHyper,
+): { decay: number; stepSize: number; bc2Sqrt: number } {
+  checkAdamWHyper(h);
   return {
     decay: 1 - h.lr * h.weightDecay,
     stepSize: h.lr / (1 - h.beta1 ** h.step),

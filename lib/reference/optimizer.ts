@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { AdamWHyper, SgdHyper } from "../ops/optimizer.ts";
+import { type AdamWHyper, checkAdamWHyper, type SgdHyper } from "../ops/optimizer.ts";
 import { checkLength, type FloatArray } from "./_array.ts";
 
 /**
@@ -33,12 +33,7 @@ export function adamwStep(
   checkLength("adamw grad (N)", grad, n);
   checkLength("adamw m (N)", m, n);
   checkLength("adamw v (N)", v, n);
-  if (!Number.isInteger(h.step) || h.step < 1) {
-    throw new RangeError(`AdamW step ${h.step} must be an integer of at least 1`);
-  }
-  for (const [name, beta] of [["beta1", h.beta1], ["beta2", h.beta2]] as const) {
-    if (!(beta >= 0 && beta < 1)) throw new RangeError(`AdamW ${name} ${beta} must be in [0, 1)`);
-  }
+  checkAdamWHyper(h); // argument checks only: the arithmetic below is this file's own
   const bc1 = 1 - h.beta1 ** h.step, bc2 = 1 - h.beta2 ** h.step; // bias corrections
   for (let i = 0; i < n; i++) {
     const g = grad[i] * gradScale;
