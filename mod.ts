@@ -60,12 +60,13 @@ export {
   type SafetensorsFile,
   serializeSafetensors,
 } from "./lib/format/safetensors.ts";
+export { type ModelConfig, parseModelConfig, type RopeScalingLlama3 } from "./lib/model/config.ts";
 export {
-  type ModelConfig,
-  modelParameterCount,
-  parseModelConfig,
-  type RopeScalingLlama3,
-} from "./lib/model/config.ts";
+  ARCHITECTURES,
+  type ArchitectureSpec,
+  type ModelFamily,
+} from "./lib/model/architecture.ts";
+export { modelParameterCount, modelTensorShapes } from "./lib/model/shapes.ts";
 export { type Checkpoint, readCheckpoint } from "./lib/format/checkpoint.ts";
 export { memoryModelSource, type ModelSource, urlModelSource } from "./lib/format/model_source.ts";
 

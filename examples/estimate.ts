@@ -19,7 +19,8 @@
 import { join } from "node:path";
 import { isDType } from "../lib/format/dtype.ts";
 import { estimateInference, estimateTraining } from "../lib/estimate/estimate_memory.ts";
-import { type ModelConfig, modelParameterCount, parseModelConfig } from "../lib/model/config.ts";
+import { type ModelConfig, parseModelConfig } from "../lib/model/config.ts";
+import { modelParameterCount } from "../lib/model/shapes.ts";
 import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { loraParameterCount } from "../lib/lora/lora_weights.ts";
 import { isKvCacheDtype } from "../lib/ops/rope.ts";

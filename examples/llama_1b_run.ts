@@ -24,7 +24,7 @@ import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
 import { writeModelFiles } from "../lib/format/fs_model_source.ts";
 import { acquireGpu } from "../lib/gpu/device.ts";
 import type { MemoryReport } from "../lib/gpu/memory.ts";
-import { modelParameterCount } from "../lib/model/config.ts";
+import { modelParameterCount } from "../lib/model/shapes.ts";
 import { loadModel } from "../lib/model/load_model.ts";
 import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { loraParameterCount } from "../lib/lora/lora_weights.ts";

@@ -11,7 +11,8 @@
 import { parseArgs } from "node:util";
 import { createFixtureModel, type FixtureOptions } from "../lib/fixtures/fixture_model.ts";
 import { writeModelFiles } from "../lib/format/fs_model_source.ts";
-import { modelParameterCount, parseModelConfig } from "../lib/model/config.ts";
+import { parseModelConfig } from "../lib/model/config.ts";
+import { modelParameterCount } from "../lib/model/shapes.ts";
 
 const USAGE =
   "Usage: deno run -A examples/make_fixture.ts --out DIR [--preset tiny|llama-3.2-1b] " +

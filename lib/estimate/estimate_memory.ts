@@ -9,7 +9,8 @@
 import type { DType } from "../format/dtype.ts";
 import { dtypeBytes } from "../format/dtype.ts";
 import type { MemoryReport } from "../gpu/memory.ts";
-import { type ModelConfig, modelParameterCount } from "../model/config.ts";
+import type { ModelConfig } from "../model/config.ts";
+import { modelParameterCount } from "../model/shapes.ts";
 import type { LoraConfig } from "../lora/lora_config.ts";
 import { loraTensorShapes } from "../lora/lora_weights.ts";
 import type { KvCacheDtype } from "../ops/rope.ts";

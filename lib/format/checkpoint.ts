@@ -6,7 +6,8 @@
  * @module
  */
 import { z } from "../deps.ts";
-import { type ModelConfig, modelTensorShapes, parseModelConfig } from "../model/config.ts";
+import { type ModelConfig, parseModelConfig } from "../model/config.ts";
+import { modelTensorShapes } from "../model/shapes.ts";
 import { type ModelSource, readJson } from "./model_source.ts";
 import { parseSafetensors, type SafetensorsEntry } from "./safetensors.ts";
 

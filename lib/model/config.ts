@@ -1,7 +1,7 @@
 /**
- * The Llama model configuration: Hugging Face `config.json` of `LlamaForCausalLM`, validated
- * and turned into the numbers the engine uses, plus the tensor names and shapes that
- * configuration implies.
+ * The model configuration: a Hugging Face `config.json`, validated and turned into the numbers
+ * and architecture features the engine uses (the features come from the family table in
+ * `architecture.ts`; the tensor names and shapes they imply are in `shapes.ts`).
  *
  * Dimensions: L layers, D hidden, I intermediate, H heads, KV kv heads, HD head dim, V vocab.
  *
@@ -9,9 +9,8 @@
  */
 import type { DType } from "../format/dtype.ts";
 import { z } from "../deps.ts";
-import { PROJECTIONS, projectionWeightName } from "./names.ts";
-import { projectionShape } from "./shapes.ts";
-import { shapeSize } from "../format/safetensors.ts";
+import { architectureOf, type ModelFamily } from "./architecture.ts";
+import type { Projection } from "./names.ts";
 
 /** llama3 RoPE frequency scaling (`rope_scaling` with `rope_type: "llama3"`). */
 export interface RopeScalingLlama3 {
@@ -25,8 +24,14 @@ export interface RopeScalingLlama3 {
   originalMaxPositionEmbeddings: number;
 }
 
-/** A validated Llama configuration. */
+/** A validated configuration: sizes, architecture features, RoPE, tokens and dtype. */
 export interface ModelConfig {
+  /** The family (`architectures` / `model_type`), see `architecture.ts`. */
+  family: ModelFamily;
+  /** Projections whose checkpoint holds a bias (out features); none for Llama. */
+  biasedProjections: readonly Projection[];
+  /** Whether q and k get an RMSNorm per head (weight HD) after projection, before RoPE. */
+  qkNorm: boolean;
   /** D, `hidden_size`. */
   hiddenSize: number;
   /** I, `intermediate_size`. */
@@ -102,9 +107,10 @@ const TORCH_DTYPES: Record<string, DType> = {
 };
 
 /**
- * Validates a Hugging Face `config.json` of `LlamaForCausalLM` (model_type `llama`). Other
- * architectures, rope scaling types other than llama3, biases, and activations other than silu
- * are refused by name. Defaults follow transformers' `ModelConfig` (bos 1, eos 2, rms_norm_eps
+ * Validates a Hugging Face `config.json` of a supported architecture (`architecture.ts`:
+ * `LlamaForCausalLM`, model_type `llama`). Other architectures, rope scaling types other than
+ * llama3, biases, and activations other than silu are refused by name. Defaults follow
+ * transformers' `LlamaConfig` (bos 1, eos 2, rms_norm_eps
  * 1e-6, rope_theta 10000), except that a missing dtype means bfloat16.
  *
  * @example
@@ -119,7 +125,7 @@ export function parseModelConfig(json: unknown): ModelConfig {
     throw new Error(`Config must be a JSON object, got ${JSON.stringify(json)}`);
   }
   const raw = structuredClone(json) as Record<string, unknown>;
-  checkArchitecture(raw);
+  const architecture = architectureOf(raw);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new Error(formatIssues(parsed.error.issues, raw));
   const c = parsed.data;
@@ -151,6 +157,9 @@ export function parseModelConfig(json: unknown): ModelConfig {
   // transformers 5 moves rope_theta and the scaling into rope_parameters.
   const rope = c.rope_scaling ?? c.rope_parameters ?? null;
   return {
+    family: architecture.family,
+    biasedProjections: architecture.biasedProjections,
+    qkNorm: architecture.qkNorm,
     hiddenSize: c.hidden_size,
     intermediateSize: c.intermediate_size,
     numLayers: c.num_hidden_layers,
@@ -168,67 +177,6 @@ export function parseModelConfig(json: unknown): ModelConfig {
     torchDtype: parseTorchDtype(c.dtype ?? c.torch_dtype ?? "bfloat16"),
     raw,
   };
-}
-
-/**
- * The name and shape of every weight a Llama checkpoint with this config holds, in model order:
- * embeddings, then per layer the attention norm, q/k/v/o, the MLP norm and gate/up/down, then
- * the final norm and (unless tied) the LM head. Shapes are PyTorch's (out, in) for linears.
- */
-export function modelTensorShapes(config: ModelConfig): Map<string, number[]> {
-  const d = config.hiddenSize;
-  const shapes = new Map<string, number[]>();
-  shapes.set("model.embed_tokens.weight", [config.vocabSize, d]); // (V, D)
-  for (let l = 0; l < config.numLayers; l++) {
-    shapes.set(`model.layers.${l}.input_layernorm.weight`, [d]); // (D)
-    for (const p of PROJECTIONS) {
-      // The MLP norm (D) sits between the attention projections and the MLP ones.
-      if (p === "gate_proj") shapes.set(`model.layers.${l}.post_attention_layernorm.weight`, [d]);
-      shapes.set(projectionWeightName(l, p), projectionShape(config, p)); // (out, in)
-    }
-  }
-  shapes.set("model.norm.weight", [d]); // (D)
-  if (!config.tieWordEmbeddings) shapes.set("lm_head.weight", [config.vocabSize, d]); // (V, D)
-  return shapes;
-}
-
-/**
- * The number of parameters of the model (tied embeddings counted once).
- *
- * @example
- * ```ts
- * const config = parseModelConfig(JSON.parse(await Deno.readTextFile("config.json")));
- * modelParameterCount(config); // 1235814400 for Llama-3.2-1B
- * ```
- */
-export function modelParameterCount(config: ModelConfig): number {
-  let n = 0;
-  for (const shape of modelTensorShapes(config).values()) n += shapeSize(shape);
-  return n;
-}
-
-function checkArchitecture(raw: Record<string, unknown>): void {
-  const { architectures, model_type: modelType } = raw;
-  if (architectures !== undefined && architectures !== null) {
-    if (!Array.isArray(architectures)) {
-      throw new Error(`Invalid architectures ${JSON.stringify(architectures)}: expected a list`);
-    }
-    const other = architectures.find((a) => a !== "LlamaForCausalLM");
-    if (other !== undefined || architectures.length === 0) {
-      throw new Error(
-        `Unsupported architecture ${JSON.stringify(other ?? "")}: only LlamaForCausalLM is ` +
-          `supported`,
-      );
-    }
-  }
-  if (modelType !== undefined && modelType !== "llama") {
-    throw new Error(
-      `Unsupported model_type ${JSON.stringify(modelType)}: only llama is supported`,
-    );
-  }
-  if (architectures == null && modelType === undefined) {
-    throw new Error("Config has neither architectures nor model_type: cannot tell it is Llama");
-  }
 }
 
 function parseRopeScaling(rope: Record<string, unknown> | null): RopeScalingLlama3 | null {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readGoldenJson } from "../../tests/_golden.ts";
-import { modelParameterCount, modelTensorShapes, parseModelConfig } from "./config.ts";
+import { parseModelConfig } from "./config.ts";
+import { modelParameterCount, modelTensorShapes } from "./shapes.ts";
 
 /** Llama-3.2-1B's config.json as published (transformers 4.45). */
 const LLAMA_32_1B = {
@@ -42,6 +43,9 @@ Deno.test("golden tiny configs parse", async () => {
     const json = await readGoldenJson(`${name}/config.json`);
     const config = parseModelConfig(json);
     assert.deepEqual({ ...config, raw: undefined }, {
+      family: "llama",
+      biasedProjections: [],
+      qkNorm: false,
       hiddenSize: 64,
       intermediateSize: 160,
       numLayers: 2,
@@ -195,4 +199,16 @@ Deno.test("invalid values are reported with the field and value", () => {
     ],
   ];
   for (const [json, pattern] of cases) assert.throws(() => parseModelConfig(json), pattern);
+});
+
+Deno.test("tensor shapes follow the architecture spec: biases and per-head q/k norms", () => {
+  const llama = parseModelConfig(LLAMA_32_1B);
+  const spec = { ...llama, numLayers: 1, biasedProjections: ["q_proj", "v_proj"], qkNorm: true };
+  const names = [...modelTensorShapes(spec)].filter(([n]) => /bias|_norm/.test(n));
+  assert.deepEqual(names, [
+    ["model.layers.0.self_attn.q_proj.bias", [2048]],
+    ["model.layers.0.self_attn.v_proj.bias", [512]],
+    ["model.layers.0.self_attn.q_norm.weight", [64]],
+    ["model.layers.0.self_attn.k_norm.weight", [64]],
+  ]);
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { assertClose } from "../../tests/_assert_close.ts";
-import { type ModelConfig, modelTensorShapes, parseModelConfig } from "../model/config.ts";
+import { type ModelConfig, parseModelConfig } from "../model/config.ts";
+import { modelTensorShapes } from "../model/shapes.ts";
 import { loraKey, PROJECTIONS, projectionWeightName } from "../model/names.ts";
 import { hash2 } from "../util/hash.ts";
 import { Rng } from "../util/rng.ts";

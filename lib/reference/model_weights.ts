@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { type ModelConfig, modelTensorShapes } from "../model/config.ts";
+import type { ModelConfig } from "../model/config.ts";
+import { modelTensorShapes } from "../model/shapes.ts";
 import { loraKey, type Projection, PROJECTIONS, projectionWeightName } from "../model/names.ts";
 import { shapeSize } from "../format/safetensors.ts";
 import type { FloatArray } from "./_array.ts";
