@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { readGoldenJson } from "../../tests/_golden.ts";
-import { parseModelConfig } from "./config.ts";
+import { type ModelConfig, parseModelConfig } from "./config.ts";
 import { modelParameterCount, modelTensorShapes } from "./shapes.ts";
 
 /** Llama-3.2-1B's config.json as published (transformers 4.45). */
@@ -203,7 +203,12 @@ Deno.test("invalid values are reported with the field and value", () => {
 
 Deno.test("tensor shapes follow the architecture spec: biases and per-head q/k norms", () => {
   const llama = parseModelConfig(LLAMA_32_1B);
-  const spec = { ...llama, numLayers: 1, biasedProjections: ["q_proj", "v_proj"], qkNorm: true };
+  const spec: ModelConfig = {
+    ...llama,
+    numLayers: 1,
+    biasedProjections: ["q_proj", "v_proj"],
+    qkNorm: true,
+  };
   const names = [...modelTensorShapes(spec)].filter(([n]) => /bias|_norm/.test(n));
   assert.deepEqual(names, [
     ["model.layers.0.self_attn.q_proj.bias", [2048]],
