@@ -10,6 +10,7 @@ import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { IGNORE, packBatch } from "../lib/train/batch.ts";
 import { GpuLoraTrainer } from "../lib/train/gpu_lora_trainer.ts";
 import { planTraining } from "../lib/train/train_plan.ts";
+import { planBuffers } from "../lib/gpu/buffer_plan.ts";
 import { assertClose, maxAbs } from "./_assert_close.ts";
 import { gpuTest } from "./_gpu.ts";
 import { loadFixture, randomAdapter } from "./_lora_fixture.ts";
@@ -42,11 +43,11 @@ gpuTest("gradient checkpointing lowers peak GPU memory and keeps the gradients",
     const grads = await trainer.readGradients();
     const peak = gpu.memory.report().peak - before;
     trainer.dispose();
-    const planned = planTraining(model.config, lora, {
+    const planned = planBuffers(planTraining(model.config, lora, {
       ...sizes,
       maxBindingBytes: gpu.maxBindingBytes,
       optimizerStates: 2,
-    })
+    }))
       .reduce((n, spec) => n + spec.shape.reduce((a, b) => a * b, 1) * 4, 0);
     return { loss, grads, peak, planned };
   };

@@ -14,7 +14,8 @@ import { modelParameterCount } from "../model/shapes.ts";
 import type { LoraConfig } from "../lora/lora_config.ts";
 import { loraTensorShapes } from "../lora/lora_weights.ts";
 import type { KvCacheDtype } from "../ops/rope.ts";
-import { type BufferSpec, inferenceSizes, planInference, specBytes } from "../model/plan.ts";
+import { type BufferSpec, f32Spec, planBuffers, specBytes } from "../gpu/buffer_plan.ts";
+import { inferenceSizes, planInference } from "../model/inference_plan.ts";
 import { planTraining } from "../train/train_plan.ts";
 
 /** Bytes by category. */
@@ -101,14 +102,14 @@ export function estimateTraining(
   config: ModelConfig,
   settings: TrainingEstimateSettings,
 ): MemoryBreakdown {
-  const specs = planTraining(config, settings.lora, {
+  const plan = planTraining(config, settings.lora, {
     batchSize: settings.batchSize,
     seqLen: settings.seqLen,
     gradCheckpoint: settings.gradCheckpoint,
     maxBindingBytes: settings.maxBindingBytes ?? DEFAULT_BINDING,
     optimizerStates: settings.optimizer === "adamw" ? 2 : 0,
   });
-  return sum(weightBytes(config, settings.weightsDtype), specs);
+  return sum(weightBytes(config, settings.weightsDtype), planBuffers(plan));
 }
 
 /**
@@ -129,20 +130,12 @@ export function estimateInference(
   const sizes = inferenceSizes(config, {
     ...settings,
     maxBindingBytes: settings.maxBindingBytes ?? DEFAULT_BINDING,
+    loraRank: settings.lora?.r ?? 0, // the plan's (T, R) scratch of A·x
   });
-  const specs = planInference(config, sizes);
-  if (settings.lora) {
-    // The adapter's A (R, in) and B (out, R), and the (T, R) scratch of A·x.
-    for (const [key, shape] of loraTensorShapes(config, settings.lora)) {
-      specs.push({ name: key, shape, dtype: "f32", category: "lora" });
-    }
-    specs.push({
-      name: "lora.u",
-      shape: [sizes.chunkTokens, settings.lora.r],
-      dtype: "f32",
-      category: "activations",
-    });
-  }
+  const specs = planBuffers(planInference(config, sizes));
+  // The adapter's A (R, in) and B (out, R), as GpuLoraAdapter uploads them.
+  const lora = settings.lora ? loraTensorShapes(config, settings.lora) : new Map();
+  for (const [key, shape] of lora) specs.push(f32Spec(key, shape, "lora"));
   return sum(weightBytes(config, settings.weightsDtype), specs);
 }
 

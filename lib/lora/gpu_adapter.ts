@@ -9,7 +9,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { GpuTensor } from "../gpu/tensor.ts";
 import type { ModelConfig } from "../model/config.ts";
-import type { LoraPair, ProjectionAdapter } from "../model/gpu_engine.ts";
+import type { LoraPair, ProjectionAdapter } from "./projection_adapter.ts";
 import { loraKey, type Projection } from "../model/names.ts";
 import { loraScaleOf } from "./lora_config.ts";
 import { loraTensorShapes, type LoraWeights } from "./lora_weights.ts";

@@ -15,35 +15,25 @@ import type { ModelConfig } from "./config.ts";
 import { ropeTables } from "./rope_frequencies.ts";
 import { recordAttention } from "../ops/attention.ts";
 import { recordEmbedding } from "../ops/embedding.ts";
-import { type FusedLoad, type LinearForwardArgs, recordLinear } from "../ops/matmul.ts";
+import { type FusedLoad, recordLinear } from "../ops/matmul.ts";
 import { matmulChoice, SMALL_M } from "../ops/matmul_variants.ts";
 import { recordRmsnorm } from "../ops/rmsnorm.ts";
 import { recordSwiglu } from "../ops/swiglu.ts";
-import { recordLoraDown } from "../ops/lora.ts";
+import { recordAdaptedLinear } from "../ops/lora.ts";
+import type { ProjectionAdapter } from "../lora/projection_adapter.ts";
 import { isKvCacheDtype, type KvCacheDtype, recordRopeKvAppend } from "../ops/rope.ts";
 import { type GpuSamplingParams as GpuSampling, recordSample } from "../ops/sample.ts";
 import type { GpuWeights } from "./gpu_weights.ts";
 import type { Projection } from "./names.ts";
-import { type InferenceSizes, inferenceSizes, MAX_CHAINED_STEPS, planInference } from "./plan.ts";
-import { projectionShape } from "./shapes.ts";
-
-/** The LoRA matrices of one adapted projection, f32 on the GPU. */
-export interface LoraPair {
-  /** A (R, in). */
-  a: GPUBuffer;
-  /** B (out, R). */
-  b: GPUBuffer;
-}
-
-/** An adapter applied unmerged: y = W·x + scale·B·(A·x). */
-export interface ProjectionAdapter {
-  /** Rank R. */
-  readonly rank: number;
-  /** Scale s (alpha/r, or alpha/√r with rsLoRA). */
-  readonly scale: number;
-  /** The pair for a projection, or undefined when it is not adapted. */
-  pair(layer: number, projection: Projection): LoraPair | undefined;
-}
+import { type Allocated, allocatePlan, destroyAllocated } from "../gpu/buffer_plan.ts";
+import {
+  type InferencePlan,
+  type InferenceSizes,
+  inferenceSizes,
+  MAX_CHAINED_STEPS,
+  planInference,
+} from "./inference_plan.ts";
+import { projectionFeatures as features } from "./shapes.ts";
 
 /** Sizes of the inference buffers. */
 export interface GpuEngineOptions {
@@ -66,11 +56,10 @@ export class GpuEngine {
   readonly maxContext: number;
   readonly #gpu: Gpu;
   readonly #weights: GpuWeights;
-  readonly #sizes: Required<InferenceSizes>; // chunk, logit rows and KV-cache dtype
-  readonly #buffers = new Map<string, GpuTensor>();
+  readonly #sizes: Required<InferenceSizes>; // chunk, logit rows, KV-cache dtype, adapter rank
+  #buffers: Allocated<InferencePlan> | null = null; // null once released, until the next call
   readonly #rec: CommandRecorder;
   #adapter: ProjectionAdapter | null = null;
-  #loraU: GpuTensor | null = null; // (T, R) scratch of A·x
   #position = 0; // tokens held in the KV cache
 
   /** Allocates the planned buffers for `weights` and builds every pipeline. */
@@ -100,9 +89,9 @@ export class GpuEngine {
         maxBindingBytes: gpu.maxBindingBytes,
       }),
       kvCacheDtype,
+      loraRank: 0, // grows with the adapters set
     };
     this.#rec = new CommandRecorder(gpu);
-    this.#allocate();
     this.#buildPipelines();
   }
 
@@ -114,22 +103,22 @@ export class GpuEngine {
   /** Applies `adapter` unmerged to later forwards, or removes it with null. No reload needed. */
   setAdapter(adapter: ProjectionAdapter | null): void {
     this.#adapter = adapter;
-    if (!adapter || (this.#loraU && this.#loraU.shape[1] >= adapter.rank)) return;
-    this.#loraU?.destroy();
-    this.#loraU = GpuTensor.create(this.#gpu, {
-      shape: [this.#sizes.chunkTokens, adapter.rank],
-      dtype: "f32",
-      label: "lora.u",
-      category: "activations",
-    });
+    if (!adapter || adapter.rank <= this.#sizes.loraRank) return;
+    this.#sizes.loraRank = adapter.rank; // the plan's A·x scratch grows to this rank
+    if (this.#buffers) {
+      this.#buffers.loraU?.destroy();
+      const { loraU } = planInference(this.config, this.#sizes);
+      this.#buffers.loraU = GpuTensor.create(this.#gpu, { ...loraU!, label: loraU!.name });
+    }
     this.#buildPipelines(); // the adapter's matmuls
   }
 
   /** Clears the KV cache, runs the prompt, and returns the logits (V) of its last token. */
   async prefill(ids: number[], signal?: AbortSignal): Promise<Float32Array> {
+    this.#ensureBuffers();
     const logits = this.#runPrompt(ids, signal, (row) => {
       this.#recordLogits(row, 1);
-      return this.#rec.read(this.#buf("logits").buffer, 0, this.config.vocabSize * 4);
+      return this.#rec.read(this.#t.logits.buffer, 0, this.config.vocabSize * 4);
     });
     return new Float32Array(await logits);
   }
@@ -137,9 +126,10 @@ export class GpuEngine {
   /** Appends one token to the cache and returns the logits (V) that follow it. */
   async decode(id: number, signal?: AbortSignal): Promise<Float32Array> {
     signal?.throwIfAborted();
+    this.#ensureBuffers();
     this.#recordChunk([id]);
     this.#recordLogits(0, 1);
-    const logits = this.#rec.read(this.#buf("logits").buffer, 0, this.config.vocabSize * 4);
+    const logits = this.#rec.read(this.#t.logits.buffer, 0, this.config.vocabSize * 4);
     this.#rec.submit();
     this.#position += 1;
     return new Float32Array(await logits);
@@ -152,11 +142,12 @@ export class GpuEngine {
   async prefillSample(ids: number[], sampling: GpuSampling, signal?: AbortSignal): Promise<number> {
     const seen = new Uint32Array(this.config.vocabSize); // (V) the prompt's ids, for the penalty
     for (const id of ids) if (id >= 0 && id < seen.length) seen[id] = 1;
-    this.#gpu.device.queue.writeBuffer(this.#buf("seen").buffer, 0, seen);
+    this.#ensureBuffers();
+    this.#gpu.device.queue.writeBuffer(this.#t.seen.buffer, 0, seen);
     const token = this.#runPrompt(ids, signal, (row) => {
       this.#recordLogits(row, 1);
       this.#recordSample(sampling, 0, 0);
-      return this.#rec.read(this.#buf("sampled").buffer, 0, 4);
+      return this.#rec.read(this.#t.sampled.buffer, 0, 4);
     });
     return new Uint32Array(await token)[0];
   }
@@ -176,6 +167,7 @@ export class GpuEngine {
     if (!Number.isInteger(count) || count < 1 || count > MAX_CHAINED_STEPS) {
       throw new RangeError(`Chained decode steps ${count} must be in [1, ${MAX_CHAINED_STEPS}]`);
     }
+    this.#ensureBuffers();
     const start = this.#position;
     try {
       for (let i = 0; i < count; i++) {
@@ -189,7 +181,7 @@ export class GpuEngine {
       this.#rec.prepare(); // drop the partly recorded chain
       throw e;
     }
-    const tokens = this.#rec.read(this.#buf("sampled").buffer, 0, count * 4);
+    const tokens = this.#rec.read(this.#t.sampled.buffer, 0, count * 4);
     this.#rec.submit();
     return [...new Uint32Array(await tokens)];
   }
@@ -219,6 +211,7 @@ export class GpuEngine {
   async logits(ids: number[]): Promise<Float32Array> {
     const V = this.config.vocabSize;
     const out = new Float32Array(ids.length * V);
+    this.#ensureBuffers();
     this.#position = 0;
     for (let start = 0; start < ids.length; start += this.#sizes.chunkTokens) {
       const chunk = ids.slice(start, start + this.#sizes.chunkTokens);
@@ -227,7 +220,7 @@ export class GpuEngine {
       for (let row = 0; row < chunk.length; row += this.#sizes.logitRows) {
         const rows = Math.min(this.#sizes.logitRows, chunk.length - row);
         this.#recordLogits(row, rows);
-        reads.push(this.#rec.read(this.#buf("logits").buffer, 0, rows * V * 4));
+        reads.push(this.#rec.read(this.#t.logits.buffer, 0, rows * V * 4));
         this.#rec.submit(); // the logits buffer is reused by the next group
       }
       let row = start;
@@ -242,23 +235,21 @@ export class GpuEngine {
   }
 
   /**
-   * Frees the KV cache and activations until the next call needs them (training calls it to
-   * make room); the cache's contents are lost.
+   * Frees the planned buffers (KV cache, activations, adapter scratch) until the next
+   * generation call allocates them again (training calls it to make room); the cache's
+   * contents and the adapter selection are lost.
    */
   releaseBuffers(): void {
-    for (const tensor of this.#buffers.values()) tensor.destroy();
-    this.#buffers.clear();
-    this.#loraU?.destroy();
-    this.#loraU = null;
+    if (this.#buffers) destroyAllocated(this.#buffers);
+    this.#buffers = null;
+    this.#sizes.loraRank = 0;
     this.#adapter = null;
     this.#position = 0;
   }
 
-  /** Frees the activation, cache and adapter scratch buffers (not the weights). */
+  /** Frees the planned buffers and the recorder (not the weights). */
   dispose(): void {
-    for (const tensor of this.#buffers.values()) tensor.destroy();
-    this.#buffers.clear();
-    this.#loraU?.destroy();
+    this.releaseBuffers();
     this.#rec.dispose();
   }
 
@@ -267,6 +258,7 @@ export class GpuEngine {
    * fused), without submitting them, so every pipeline they use is built now.
    */
   #buildPipelines(): void {
+    this.#ensureBuffers();
     const position = this.#position;
     this.#position = 0;
     this.#recordChunk([0]);
@@ -294,12 +286,12 @@ export class GpuEngine {
         throw new RangeError(`Token id ${id} is outside the vocabulary of ${c.vocabSize}`);
       }
     }
-    if (ids) this.#gpu.device.queue.writeBuffer(this.#buf("ids").buffer, 0, new Uint32Array(ids));
-    const b = (name: string) => this.#buf(name).buffer;
+    if (ids) this.#gpu.device.queue.writeBuffer(this.#t.ids.buffer, 0, new Uint32Array(ids));
+    const t = this.#t, b = (name: keyof typeof t) => (t[name] as GpuTensor).buffer;
     const x = b("x"), q = b("q"), attn = b("attn");
     const rope = {
-      cos: b("rope.cos"),
-      sin: b("rope.sin"),
+      cos: t.rope.cos.buffer,
+      sin: t.rope.sin.buffer,
       T,
       qHeads: c.numHeads,
       kvHeads: c.numKvHeads,
@@ -307,11 +299,11 @@ export class GpuEngine {
       positionOffset: pos,
       cacheDtype: this.#sizes.kvCacheDtype,
     };
-    const kNew = b("k.new"), vNew = b("v.new");
+    const kNew = b("kNew"), vNew = b("vNew");
 
     recordEmbedding(rec, b("ids"), w.embed, x, T); // x = embed[ids]
     for (let l = 0; l < c.numLayers; l++) {
-      const layer = w.layers[l], k = b(`k.${l}`), v = b(`v.${l}`);
+      const layer = w.layers[l], k = t.kvCache[l].k.buffer, v = t.kvCache[l].v.buffer;
       const n1 = this.#normed(x, layer.inputNorm, T); // n = rmsnorm(x), fused or stored
       this.#project(l, "q_proj", n1.input, q, T, n1); // q = n·Wqᵀ
       this.#project(l, "k_proj", n1.input, kNew, T, n1); // k' = n·Wkᵀ
@@ -331,7 +323,7 @@ export class GpuEngine {
         headDim: c.headDim,
         positionOffset: pos,
         kvDtype: this.#sizes.kvCacheDtype,
-        scratch: b("attn.partials"),
+        scratch: b("attnPartials"),
       }); // attn = softmax(q·kᵀ/√HD)·v (split across chunks of keys in long decode)
       this.#project(l, "o_proj", attn, x, T, { accumulate: true }); // x += attn·Woᵀ
       const n2 = this.#normed(x, layer.postAttentionNorm, T); // n = rmsnorm(x), fused or stored
@@ -359,14 +351,14 @@ export class GpuEngine {
   #normed(x: GPUBuffer, weight: GpuTensor, T: number): { input: GPUBuffer; load: FusedLoad } {
     const eps = this.config.rmsNormEps;
     if (this.#fusesLoads(T)) return { input: x, load: { norm: { weight, eps } } };
-    const y = this.#buf("norm").buffer;
-    recordRmsnorm(this.#rec, { x, weight, y, rstd: this.#buf("rstd").buffer, rows: T, eps });
+    const y = this.#t.norm.buffer;
+    recordRmsnorm(this.#rec, { x, weight, y, rstd: this.#t.rstd.buffer, rows: T, eps });
     return { input: y, load: {} };
   }
 
   /** What the down projection reads: silu(gate)·up fused into its load, or stored here once. */
   #gated(T: number): { input: GPUBuffer; load: FusedLoad } {
-    const b = (name: string) => this.#buf(name).buffer;
+    const t = this.#t, b = (name: "gate" | "up" | "hidden") => t[name].buffer;
     if (this.#fusesLoads(T)) return { input: b("gate"), load: { swigluUp: b("up") } };
     recordSwiglu(this.#rec, b("gate"), b("up"), b("hidden"), T * this.config.intermediateSize);
     return { input: b("hidden"), load: {} };
@@ -378,7 +370,7 @@ export class GpuEngine {
    */
   #recordLogits(row: number, rows: number): void {
     const w = this.#weights;
-    recordLinear(this.#rec, this.#buf("x").buffer, this.#buf("logits").buffer, {
+    recordLinear(this.#rec, this.#t.x.buffer, this.#t.logits.buffer, {
       weight: w.lmHead,
       rows,
       xRowOffset: row,
@@ -390,11 +382,11 @@ export class GpuEngine {
   #recordSample(sampling: GpuSampling, index: number, step: number): void {
     recordSample(this.#rec, {
       ...sampling,
-      logits: this.#buf("logits").buffer,
-      seen: this.#buf("seen").buffer,
-      tokens: this.#buf("sampled").buffer,
+      logits: this.#t.logits.buffer,
+      seen: this.#t.seen.buffer,
+      tokens: this.#t.sampled.buffer,
       outIndex: index,
-      ids: this.#buf("ids").buffer,
+      ids: this.#t.ids.buffer,
       vocabSize: this.config.vocabSize,
       step,
     });
@@ -415,34 +407,35 @@ export class GpuEngine {
     options: { load?: FusedLoad; accumulate?: boolean },
   ): void {
     const weight = this.#weights.layers[layer].projections[projection];
+    const adapter = this.#adapter, pair = adapter?.pair(layer, projection), u = this.#t.loraU;
     const { load = {}, accumulate } = options;
-    const pair = this.#adapter?.pair(layer, projection);
-    let lora: LinearForwardArgs["lora"];
-    if (pair && this.#adapter && this.#loraU) {
-      const [outFeatures, inFeatures] = projectionShape(this.config, projection);
-      const { rank, scale } = this.#adapter;
-      const u = this.#loraU.buffer; // (T, R)
-      recordLoraDown(this.#rec, { rows, inFeatures, outFeatures, rank, scale }, x, pair.a, u, load); // u = n·Aᵀ
-      lora = { u, b: pair.b, rank, scale };
-    }
-    recordLinear(this.#rec, x, y, { weight, rows, accumulate, ...load, lora });
+    const lora = adapter && pair && u
+      ? {
+        ...pair,
+        u: u.buffer, // (T, R)
+        shape: {
+          rows,
+          ...features(this.config, projection),
+          rank: adapter.rank,
+          scale: adapter.scale,
+        },
+      }
+      : undefined;
+    recordAdaptedLinear(this.#rec, x, y, { weight, rows, accumulate, ...load, lora });
   }
 
-  /** Allocates the planned buffers and fills the RoPE tables. */
-  #allocate(): void {
-    const specs = planInference(this.config, this.#sizes);
-    for (const spec of specs) {
-      this.#buffers.set(spec.name, GpuTensor.create(this.#gpu, { ...spec, label: spec.name }));
-    }
+  /** Allocates the planned buffers and fills the RoPE tables, unless they are allocated. */
+  #ensureBuffers(): void {
+    if (this.#buffers) return;
+    this.#buffers = allocatePlan(this.#gpu, planInference(this.config, this.#sizes));
     const { cos, sin } = ropeTables(this.config, this.maxContext);
-    this.#buf("rope.cos").write(new Uint8Array(cos.buffer));
-    this.#buf("rope.sin").write(new Uint8Array(sin.buffer));
+    this.#buffers.rope.cos.write(new Uint8Array(cos.buffer));
+    this.#buffers.rope.sin.write(new Uint8Array(sin.buffer));
   }
 
-  #buf(name: string): GpuTensor {
-    if (this.#buffers.size === 0) this.#allocate(); // after releaseBuffers()
-    const tensor = this.#buffers.get(name);
-    if (!tensor) throw new Error(`No planned buffer ${name}`);
-    return tensor;
+  /** The planned buffers; every public call allocates them first (see releaseBuffers). */
+  get #t(): Allocated<InferencePlan> {
+    if (!this.#buffers) throw new Error("GPU engine buffers are released");
+    return this.#buffers;
   }
 }

@@ -75,3 +75,12 @@ export function modelParameterCount(config: ModelConfig): number {
   for (const shape of modelTensorShapes(config).values()) n += shapeSize(shape);
   return n;
 }
+
+/** In and out features of a projection (`projectionShape` as named fields). */
+export function projectionFeatures(
+  config: ModelConfig,
+  projection: Projection,
+): { inFeatures: number; outFeatures: number } {
+  const [outFeatures, inFeatures] = projectionShape(config, projection);
+  return { inFeatures, outFeatures };
+}

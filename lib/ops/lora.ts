@@ -8,7 +8,7 @@
  * @module
  */
 import type { CommandRecorder } from "../gpu/recorder.ts";
-import { type FusedLoad, recordMatmul } from "./matmul.ts";
+import { type FusedLoad, type LinearForwardArgs, recordLinear, recordMatmul } from "./matmul.ts";
 
 /** The sizes and scale of one adapted projection. */
 export interface LoraShape {
@@ -113,4 +113,38 @@ export function recordLoraBackward(
     K: R,
     accumulate: g.accumulateDx,
   }); // dx (+)= du·A
+}
+
+/** The LoRA branch of {@linkcode recordAdaptedLinear}. */
+export interface AdaptedLora {
+  /** Sizes and scale. */
+  shape: LoraShape;
+  /** A (R, IN), f32. */
+  a: GPUBuffer;
+  /** B (OUT, R), f32. */
+  b: GPUBuffer;
+  /** u = input·Aᵀ (M, R), written here (training saves it for backward). */
+  u: GPUBuffer;
+  /** What A multiplies instead of load(x): dropout(x) in training. Default load(x). */
+  input?: GPUBuffer;
+}
+
+/**
+ * The adapted projection y (+)= load(x)·Wᵀ + s·(load(x)·Aᵀ)·Bᵀ, shared by inference and
+ * training: u = load(x)·Aᵀ first (or input·Aᵀ), then the base product adds s·u·Bᵀ as it
+ * stores y. `load` (RMSNorm or SwiGLU) is fused into both products' loads of x. Without `lora`,
+ * the base product alone.
+ */
+export function recordAdaptedLinear(
+  rec: CommandRecorder,
+  x: GPUBuffer,
+  y: GPUBuffer,
+  args: Omit<LinearForwardArgs, "lora"> & { lora?: AdaptedLora },
+): void {
+  const { lora, ...linear } = args;
+  if (!lora) return recordLinear(rec, x, y, linear);
+  const { shape, a, b, u, input } = lora;
+  const load: FusedLoad = input ? {} : { norm: args.norm, swigluUp: args.swigluUp };
+  recordLoraDown(rec, shape, input ?? x, a, u, load); // u = load(x)·Aᵀ
+  recordLinear(rec, x, y, { ...linear, lora: { u, b, rank: shape.rank, scale: shape.scale } }); // y (+)= load(x)·Wᵀ + s·u·Bᵀ
 }

@@ -1,16 +1,17 @@
 /**
  * Evaluation: the mean loss over the label tokens of tokenised examples, forward only (no
- * dropout), on the GPU trainer's fused cross-entropy. Training's validation loss and the eval
- * command both use it.
+ * dropout), on the fused cross-entropy. Training's validation loss (on the trainer's buffers)
+ * and the eval command (on a {@linkcode GpuEvaluator}) both use it.
  *
  * @module
  */
 import { withGpuErrors } from "../gpu/device.ts";
 import type { Model } from "../model/model.ts";
-import { resolveLoraConfig } from "../lora/lora_config.ts";
-import { initLoraWeights, type LoraWeights } from "../lora/lora_weights.ts";
+import { GpuLoraAdapter } from "../lora/gpu_adapter.ts";
+import type { LoraWeights } from "../lora/lora_weights.ts";
 import { packBatch, type TokenizedExample } from "./batch.ts";
-import { GpuLoraTrainer } from "./gpu_lora_trainer.ts";
+import type { ForwardLoss } from "./forward_loss.ts";
+import { GpuEvaluator } from "./gpu_evaluator.ts";
 
 /** The loss of a set of examples. */
 export interface Evaluation {
@@ -23,11 +24,11 @@ export interface Evaluation {
 }
 
 /**
- * Evaluates `examples` in micro-batches of `batchSize` with a trainer's current adapter. The
- * trainer must have been sized for `batchSize` and the longest example.
+ * Evaluates `examples` in micro-batches of `batchSize` on a forward-only loss (an evaluator,
+ * or a trainer with its current adapter), sized for `batchSize` and the longest example.
  */
 export async function evaluateLoss(
-  trainer: GpuLoraTrainer,
+  evaluator: ForwardLoss,
   examples: TokenizedExample[],
   batchSize: number,
   padId: number,
@@ -36,9 +37,8 @@ export async function evaluateLoss(
   let tokens = 0, sum: Promise<number> | null = null;
   for (let i = 0; i < examples.length; i += batchSize) {
     const batch = packBatch(examples.slice(i, i + batchSize), padId);
-    const options = { lossScale: 1, zeroGrads: false, dropoutSeed: 0, backward: false };
     // The token losses add up on the GPU; only the last batch reads the total back.
-    sum = trainer.microStep(batch, options, i + batchSize >= examples.length);
+    sum = evaluator.forwardLoss(batch, i + batchSize >= examples.length);
     tokens += batch.labelTokens;
   }
   const loss = (await sum!) / Math.max(1, tokens);
@@ -54,8 +54,7 @@ export interface EvaluateModelOptions {
 }
 
 /**
- * Evaluates a WebGPU model, with or without an adapter, on `examples`. Without an adapter it
- * runs with a rank-1 adapter whose B is zero, which leaves every output exactly the base's.
+ * Evaluates a WebGPU model, with or without an adapter (applied unmerged), on `examples`.
  *
  * @example
  * ```ts
@@ -76,27 +75,22 @@ export async function evaluateModel(
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`batchSize ${batchSize} must be a positive integer`);
   }
-  const adapter = options.adapter ??
-    initLoraWeights(
-      model.config,
-      resolveLoraConfig({ r: 1, targetModules: ["q_proj"], dropout: 0 }),
-      0,
-    );
   const seqLen = Math.max(...examples.map((e) => e.inputIds.length));
-  const trainer = await withGpuErrors(
+  const sizes = { batchSize: Math.min(batchSize, examples.length), seqLen };
+  const [adapter, evaluator] = await withGpuErrors(
     gpu.device,
     "allocating evaluation buffers",
-    () =>
-      new GpuLoraTrainer(gpu, model.config, weights, adapter, {
-        batchSize: Math.min(batchSize, examples.length),
-        seqLen,
-        gradCheckpoint: true, // forward only: one shared set of layer activations is enough
-        optimizer: "sgd",
-      }),
+    () => {
+      const adapter = options.adapter
+        ? new GpuLoraAdapter(gpu, model.config, options.adapter)
+        : null;
+      return [adapter, new GpuEvaluator(gpu, model.config, weights, adapter, sizes)] as const;
+    },
   );
   try {
-    return await evaluateLoss(trainer, examples, batchSize, model.tokenizer.eosIds[0] ?? 0);
+    return await evaluateLoss(evaluator, examples, batchSize, model.tokenizer.eosIds[0] ?? 0);
   } finally {
-    trainer.dispose();
+    evaluator.dispose();
+    adapter?.destroy();
   }
 }
