@@ -17,7 +17,7 @@ import {
   type ReferenceWeights,
   resolveReferenceModel,
 } from "../reference/model_weights.ts";
-import { loraForward } from "../reference/lora.ts";
+import { adaptedLinearForward } from "../reference/adapted_linear.ts";
 import { residualAdd } from "../reference/residual.ts";
 import { rmsnormForward } from "../reference/rmsnorm.ts";
 import { ropeForward } from "../reference/rope.ts";
@@ -123,17 +123,7 @@ export class CpuEngine {
     lin: ReferenceModel<Float32Array>["layers"][number]["proj"][Projection],
     x: Float32Array,
     T: number,
-  ) {
-    const y = linearForward(x, lin.w, T, lin.inFeatures, lin.outFeatures);
-    if (lin.lora) {
-      const { a, b, r } = lin.lora;
-      loraForward(y, x, a, b, this.#model.loraScale, {
-        m: T,
-        k: lin.inFeatures,
-        n: lin.outFeatures,
-        r,
-      });
-    }
-    return y;
+  ): Float32Array {
+    return adaptedLinearForward(lin, x, T, this.#model.loraScale).y; // x·Wᵀ (+ s·B·(A·x))
   }
 }

@@ -30,7 +30,8 @@ import {
   type ReferenceWeights,
   resolveReferenceModel,
 } from "./model_weights.ts";
-import { loraBackward, loraForward } from "./lora.ts";
+import { loraBackward } from "./lora.ts";
+import { adaptedLinearForward } from "./adapted_linear.ts";
 import { residualAdd } from "./residual.ts";
 import { rmsnormBackward, rmsnormForward } from "./rmsnorm.ts";
 import { ropeBackward, ropeForward } from "./rope.ts";
@@ -119,13 +120,9 @@ function project<A extends FloatArray>(
   branches: Branches<A>,
   name: Projection,
 ): A {
-  const y = linearForward(x, lin.w, t, lin.inFeatures, lin.outFeatures); // (T, OUT)
-  if (lin.lora) {
-    const { a, b, r } = lin.lora;
-    const dims = { m: t, k: lin.inFeatures, n: lin.outFeatures, r };
-    const xd = branches.dropout(x, name); // (T, IN)
-    branches.saved.set(name, { xd, xa: loraForward(y, xd, a, b, branches.scale, dims) });
-  }
+  const xd = lin.lora ? branches.dropout(x, name) : x; // (T, IN)
+  const { y, xa } = adaptedLinearForward(lin, x, t, branches.scale, xd); // (T, OUT)
+  if (xa) branches.saved.set(name, { xd, xa });
   return y;
 }
 
