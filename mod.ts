@@ -110,6 +110,12 @@ export { evaluateModel, type EvaluateModelOptions, type Evaluation } from "./lib
 
 // GPU memory
 export { acquireGpu, type AcquireGpuOptions, type Gpu } from "./lib/gpu/device.ts";
+export type {
+  KernelChoices,
+  MatmulChoice,
+  MatmulClass,
+  MatmulVariantName,
+} from "./lib/gpu/kernel_choices.ts";
 export { type MemoryReport, MemoryTracker } from "./lib/gpu/memory.ts";
 export { type KernelConstants, PipelineCache } from "./lib/gpu/pipeline_cache.ts";
 export {

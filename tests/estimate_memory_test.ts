@@ -126,7 +126,7 @@ for (const dtype of ["BF16", "F32"] as const) {
         maxContext,
         chunkTokens,
       });
-      // The first load on an adapter measures matmul variants with scratch buffers of its own,
+      // The first load on a device measures matmul variants with scratch buffers of its own,
       // freed before it returns; the peak that matters starts once the model is built.
       gpu.memory.resetPeak();
       if (lora) model.addAdapter("a", initLoraWeights(config, lora, 2));

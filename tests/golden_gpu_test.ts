@@ -8,7 +8,7 @@
 import { GpuLoraAdapter } from "../lib/lora/gpu_adapter.ts";
 import { uploadWeights } from "../lib/model/gpu_weights.ts";
 import { GpuEngine } from "../lib/model/gpu_engine.ts";
-import { matmulChoice, setMatmulChoice } from "../lib/ops/matmul_variants.ts";
+import { setMatmulChoice } from "../lib/ops/matmul_variants.ts";
 import { assertClose, maxAbs } from "./_assert_close.ts";
 import { goldenCase } from "./_golden.ts";
 import { gpuTest, testGpu } from "./_gpu.ts";
@@ -19,15 +19,15 @@ for (const dtype of ["f32", "bf16"] as const) {
   const logitTol = (values: number[]) => ({ atol: 1e-4 * maxAbs(values), rtol: 0 });
 
   // Chunks of at most 4 tokens (decode-sized) fuse the RMSNorms and SwiGLU into the products'
-  // loads where the adapter's choice says so (here: both ways); one chunk of all 11 tokens runs
+  // loads where the device's choice says so (here: both ways); one chunk of all 11 tokens runs
   // them as kernels of their own.
   for (const [chunkTokens, fuseLoads] of [[4, true], [4, false], [16, true]] as const) {
     gpuTest(
       `GPU logits of the ${dtype} golden model match PyTorch, without and with the adapter ` +
         `(chunks of ${chunkTokens}${chunkTokens <= 4 ? `, fuseLoads ${fuseLoads}` : ""})`,
       async (gpu) => {
-        const saved = matmulChoice(gpu.adapterName);
-        setMatmulChoice(gpu.adapterName, { ...saved, fuseLoads });
+        const saved = gpu.kernels.matmul;
+        setMatmulChoice(gpu, { ...saved, fuseLoads });
         try {
           const weights = uploadWeights(gpu, checkpoint.config, checkpoint.tensors);
           const model = new GpuEngine(gpu, checkpoint.config, weights, {
@@ -54,7 +54,7 @@ for (const dtype of ["f32", "bf16"] as const) {
           });
           model.dispose();
         } finally {
-          setMatmulChoice(gpu.adapterName, saved);
+          setMatmulChoice(gpu, saved);
         }
       },
     );

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { defaultKernelChoices, type KernelChoices } from "./kernel_choices.ts";
 import { MemoryTracker } from "./memory.ts";
 import { PipelineCache } from "./pipeline_cache.ts";
 
@@ -36,6 +37,11 @@ export interface Gpu {
   readonly memory: MemoryTracker;
   /** Compiled pipelines, keyed by kernel name and compile-time constants. */
   readonly pipelines: PipelineCache;
+  /**
+   * The kernels this device's ops record (matmul variants, load fusion): the default until
+   * `tuneMatmul` measures them or `setMatmulChoice` sets them.
+   */
+  readonly kernels: KernelChoices;
 }
 
 /** The message shown when no WebGPU adapter exists. */
@@ -116,6 +122,7 @@ export async function acquireGpu(options: AcquireGpuOptions = {}): Promise<Gpu> 
     maxBindingBytes,
     memory: new MemoryTracker(),
     pipelines: new PipelineCache(device),
+    kernels: defaultKernelChoices(),
   };
 }
 

@@ -92,7 +92,7 @@ export class CommandRecorder {
     this.#gpu = gpu;
   }
 
-  /** The device this recorder submits to (ops read its adapter's kernel choices). */
+  /** The device this recorder submits to (ops read its kernel choices, `gpu.kernels`). */
   get gpu(): Gpu {
     return this.#gpu;
   }

@@ -16,7 +16,7 @@ import { ropeTables } from "./rope_frequencies.ts";
 import { recordAttention } from "../ops/attention.ts";
 import { recordEmbedding } from "../ops/embedding.ts";
 import { type FusedLoad, recordLinear } from "../ops/matmul.ts";
-import { matmulChoice, SMALL_M } from "../ops/matmul_variants.ts";
+import { SMALL_M } from "../ops/matmul_variants.ts";
 import { recordRmsnorm } from "../ops/rmsnorm.ts";
 import { recordSwiglu } from "../ops/swiglu.ts";
 import { recordAdaptedLinear } from "../ops/lora.ts";
@@ -336,12 +336,13 @@ export class GpuEngine {
 
   /**
    * Whether this chunk's RMSNorms and SwiGLU are fused into the products' loads: only for a
-   * decode-sized chunk (T ≤ SMALL_M rows, memory-bound products), and only on an adapter whose
-   * measurement at load found that faster (`fuseLoads`). A longer chunk's products are
-   * compute-bound, and a fused load would redo the norm's arithmetic for every block of columns.
+   * decode-sized chunk (T ≤ SMALL_M rows, memory-bound products), and only on a device whose
+   * measurement at load found that faster (`gpu.kernels.matmul.fuseLoads`). A longer chunk's
+   * products are compute-bound, and a fused load would redo the norm's arithmetic for every
+   * block of columns.
    */
   #fusesLoads(T: number): boolean {
-    return T <= SMALL_M && matmulChoice(this.#gpu.adapterName).fuseLoads;
+    return T <= SMALL_M && this.#gpu.kernels.matmul.fuseLoads;
   }
 
   /**

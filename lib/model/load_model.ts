@@ -37,8 +37,8 @@ export interface LoadModelOptions {
 
 /**
  * Loads a Hugging Face Llama checkpoint (config.json, safetensors, tokenizer files). `source`
- * is a folder path (Deno), a URL, or a {@linkcode ModelSource}. On WebGPU, the first load on an
- * adapter measures its matmul kernel variants (`tuneMatmul`, well under a second).
+ * is a folder path (Deno), a URL, or a {@linkcode ModelSource}. On WebGPU, the first load on a
+ * device measures its matmul kernel variants (`tuneMatmul`, well under a second).
  *
  * @example
  * ```ts
@@ -59,7 +59,7 @@ export async function loadModel(
   const useGpu = backend === "webgpu" || (backend === "auto" && await adapterExists());
   if (useGpu) {
     const gpu = options.gpu ?? await acquireGpu({ maxBindingBytes: options.maxBindingBytes });
-    await tuneMatmul(gpu); // once per adapter: the matmul kernels the model records are chosen now
+    await tuneMatmul(gpu); // once per device: the matmul kernels the model records are chosen now
     // One error scope around the upload and the pipeline builds: a GPU error names the tensor
     // (buffers carry their checkpoint names) or the kernel (pipelines carry theirs).
     return await withGpuErrors(gpu.device, `loading ${src.name}`, () => {

@@ -1,8 +1,8 @@
 /**
  * Matrix products on the GPU (`kernels/matmul.wgsl`, `kernels/matmul_vec4.wgsl`): the general
  * form and the two forms a Linear layer needs, over weights that may be split into row chunks.
- * The kernel variant is the one measured fastest on the adapter for the class of M (see
- * `matmul_variants.ts`), unless the caller names one. Every variant can fuse an RMSNorm or a
+ * The kernel variant is the device's choice for the class of M (`Gpu.kernels`, measured by
+ * `tuneMatmul`), unless the caller names one. Every variant can fuse an RMSNorm or a
  * SwiGLU into its load of A, and a LoRA branch or a cross-entropy gradient into its store of C
  * (`kernels/_matmul_io.wgsl`).
  *
@@ -14,12 +14,12 @@ import type { KernelConstants } from "../gpu/pipeline_cache.ts";
 import type { CommandRecorder } from "../gpu/recorder.ts";
 import { ParamWriter } from "../gpu/params.ts";
 import type { GpuDType, GpuTensor } from "../gpu/tensor.ts";
+import type { MatmulVariantName } from "../gpu/kernel_choices.ts";
 import { dtypeCode } from "./dtype_code.ts";
 import {
   MATMUL_VARIANTS,
   type MatmulVariant,
   matmulVariantFor,
-  type MatmulVariantName,
   SMALL_M,
 } from "./matmul_variants.ts";
 
@@ -113,7 +113,7 @@ export interface MatmulArgs {
   /** Store the cross-entropy gradient of the product instead of the product. */
   crossEntropyGrad?: FusedCrossEntropyGrad;
   /**
-   * Use this kernel variant (tests and benchmarks). By default the adapter's choice for the
+   * Use this kernel variant (tests and benchmarks). By default the device's choice for the
    * class of M; a `matmul_vec4` variant falls back to `tiled` when A or B is shorter than 16
    * bytes.
    */
@@ -125,7 +125,7 @@ const TN = 4; // columns of C per invocation of kernels/matmul_vec4.wgsl
 
 /**
  * Records one matmul dispatch. Unless `args.variant` is given, `CommandRecorder.prepare` builds
- * the kernels the adapter uses for both classes of M, so that a model which records one decode
+ * the kernels the device uses for both classes of M, so that a model which records one decode
  * step at load has the pipelines of its prefill too.
  */
 export function recordMatmul(rec: CommandRecorder, args: MatmulArgs): void {
@@ -222,11 +222,11 @@ function pipelineOf(
 }
 
 /**
- * The variant for a product of `M` rows: the caller's, else the adapter's choice for M, where it
+ * The variant for a product of `M` rows: the caller's, else the device's choice for M, where it
  * applies (a vec4 variant needs A and B of at least one 16-byte word).
  */
 function variantOf(rec: CommandRecorder, args: MatmulArgs, M: number): MatmulVariantName {
-  const name = args.variant ?? matmulVariantFor(rec.gpu.adapterName, M);
+  const name = args.variant ?? matmulVariantFor(rec.gpu, M);
   if (MATMUL_VARIANTS[name].kernel === "matmul") return name;
   if (args.a.size >= 16 && args.b.size >= 16) return name;
   if (args.variant === undefined) return "tiled";

@@ -1,34 +1,26 @@
 /**
- * Chooses an adapter's matmul variants by a short measurement: each candidate of a class of M
+ * Chooses a device's matmul variants by a short measurement: each candidate of a class of M
  * (small: decode steps; large: prefill and training) runs a Linear-shaped product with bf16
- * weights, and the fastest is recorded for the adapter (see `matmul_variants.ts`). Then a
+ * weights, and the fastest is recorded in the device's kernel choices (`Gpu.kernels`). Then a
  * decode step's RMSNorm + product and SwiGLU + product run fused and as separate kernels, and
- * the faster way is recorded too. Done once per adapter name in a process; later calls return
- * the recorded choice.
+ * the faster way is recorded too. Done once per device; later calls return its choice.
  *
  * Dimensions: M rows (tokens), N output features, K input features.
  *
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
+import type { MatmulChoice, MatmulClass, MatmulVariantName } from "../gpu/kernel_choices.ts";
 import { GpuTensor } from "../gpu/tensor.ts";
 import { timeRecorded } from "../gpu/time_recorded.ts";
 import { recordSwiglu } from "./swiglu.ts";
 import { recordMatmul } from "./matmul.ts";
-import {
-  hasMatmulChoice,
-  MATMUL_CANDIDATES,
-  type MatmulChoice,
-  matmulChoice,
-  type MatmulClass,
-  type MatmulVariantName,
-  setMatmulChoice,
-} from "./matmul_variants.ts";
+import { MATMUL_CANDIDATES, setMatmulChoice } from "./matmul_variants.ts";
 import { recordRmsnorm } from "./rmsnorm.ts";
 
 /** Options of {@linkcode tuneMatmul}. */
 export interface TuneMatmulOptions {
-  /** Measure again even when the adapter has a choice. */
+  /** Measure again even when the device is tuned. */
   force?: boolean;
   /** Shortest timed run per candidate, in seconds; default 0.03. */
   minSeconds?: number;
@@ -36,11 +28,11 @@ export interface TuneMatmulOptions {
 
 /** What {@linkcode tuneMatmul} decided and, when it measured, what it saw. */
 export interface MatmulTuning {
-  /** The adapter the choice is recorded for. */
+  /** The adapter of the device the choice is recorded for. */
   adapterName: string;
   /** The variants chosen. */
   choice: MatmulChoice;
-  /** Whether this call measured (false: the recorded choice was returned). */
+  /** Whether this call measured (false: the device's choice was returned). */
   measured: boolean;
   /** Seconds per product of each candidate, by class; empty when not measured. */
   timings: Record<MatmulClass, Partial<Record<MatmulVariantName, number>>>;
@@ -60,27 +52,27 @@ const SHAPES: MatmulTuning["shapes"] = {
   large: { M: 64, N: 512, K: 1024 },
 };
 
-const inFlight = new Map<string, Promise<MatmulTuning>>();
+/** Measurements under way, by device: a second call while one runs shares it. */
+const inFlight = new WeakMap<Gpu, Promise<MatmulTuning>>();
 
 /**
- * Measures the matmul candidates on `gpu` and records the fastest for its adapter, unless a
- * choice is already recorded (or being measured) for that adapter name.
+ * Measures the matmul candidates on `gpu` and records the fastest in `gpu.kernels`, unless the
+ * device is already tuned (or being measured).
  */
 export function tuneMatmul(gpu: Gpu, options: TuneMatmulOptions = {}): Promise<MatmulTuning> {
-  const name = gpu.adapterName;
-  const pending = inFlight.get(name);
+  const pending = inFlight.get(gpu);
   if (pending) return pending;
-  if (hasMatmulChoice(name) && !options.force) {
+  if (gpu.kernels.tuned && !options.force) {
     return Promise.resolve({
-      adapterName: name,
-      choice: matmulChoice(name),
+      adapterName: gpu.adapterName,
+      choice: { ...gpu.kernels.matmul },
       measured: false,
       timings: { small: {}, large: {} },
       shapes: SHAPES,
     });
   }
-  const tuning = measure(gpu, options.minSeconds ?? 0.03).finally(() => inFlight.delete(name));
-  inFlight.set(name, tuning);
+  const tuning = measure(gpu, options.minSeconds ?? 0.03).finally(() => inFlight.delete(gpu));
+  inFlight.set(gpu, tuning);
   return tuning;
 }
 
@@ -91,7 +83,7 @@ function tensor(gpu: Gpu, label: string, shape: number[], dtype: "f32" | "bf16")
 
 async function measure(gpu: Gpu, minSeconds: number): Promise<MatmulTuning> {
   const timings: MatmulTuning["timings"] = { small: {}, large: {} };
-  const choice = { ...matmulChoice(gpu.adapterName) };
+  const choice: MatmulChoice = { ...gpu.kernels.matmul };
   for (const kind of ["small", "large"] as const) {
     const { M, N, K } = SHAPES[kind];
     const a = tensor(gpu, "tune.a", [M, K], "f32"); // (M, K)
@@ -121,7 +113,7 @@ async function measure(gpu: Gpu, minSeconds: number): Promise<MatmulTuning> {
   }
   const loads = await measureLoads(gpu, choice.small, minSeconds);
   choice.fuseLoads = loads.fused <= loads.separate;
-  setMatmulChoice(gpu.adapterName, choice);
+  setMatmulChoice(gpu, choice);
   return { adapterName: gpu.adapterName, choice, measured: true, timings, loads, shapes: SHAPES };
 }
 

@@ -6,7 +6,8 @@
  */
 import type { Gpu } from "../../lib/gpu/device.ts";
 import { repeatRecorded } from "../../lib/gpu/time_recorded.ts";
-import { MATMUL_VARIANTS, type MatmulVariantName } from "../../lib/ops/matmul_variants.ts";
+import type { MatmulVariantName } from "../../lib/gpu/kernel_choices.ts";
+import { MATMUL_VARIANTS } from "../../lib/ops/matmul_variants.ts";
 import type { KernelCase, MatmulShape } from "./_kernel_cases.ts";
 import { markdownTable, rate, ratio } from "./_table.ts";
 import type { TfjsPeer } from "./_tfjs_peer.ts";

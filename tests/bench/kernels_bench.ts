@@ -89,7 +89,7 @@ const keepMin = (set: (s: number) => void, get: () => number | undefined) => (s:
 const results: KernelMeasurement[] = KERNEL_CASES.map((kase) => ({ kase, variants: {} }));
 for (const result of results) {
   const { kase } = result;
-  if (gpu && kase.matmul) result.variant = matmulVariantFor(gpu.adapterName, kase.matmul.M);
+  if (gpu && kase.matmul) result.variant = matmulVariantFor(gpu, kase.matmul.M);
   benchWork(
     kase.name,
     kase.name,

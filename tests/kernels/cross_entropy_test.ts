@@ -11,7 +11,8 @@ import {
   recordCrossEntropyStats,
 } from "../../lib/ops/cross_entropy.ts";
 import { recordMatmul } from "../../lib/ops/matmul.ts";
-import { MATMUL_VARIANTS, type MatmulVariantName } from "../../lib/ops/matmul_variants.ts";
+import type { MatmulVariantName } from "../../lib/gpu/kernel_choices.ts";
+import { MATMUL_VARIANTS } from "../../lib/ops/matmul_variants.ts";
 import {
   crossEntropyBackward,
   crossEntropyForward,

@@ -11,12 +11,8 @@ import { matmulNT } from "../../lib/reference/matmul.ts";
 import { rmsnormForward } from "../../lib/reference/rmsnorm.ts";
 import { swigluForward } from "../../lib/reference/swiglu.ts";
 import { recordLinear, recordLinearBackward, recordMatmul } from "../../lib/ops/matmul.ts";
-import {
-  MATMUL_VARIANTS,
-  matmulChoice,
-  type MatmulVariantName,
-  setMatmulChoice,
-} from "../../lib/ops/matmul_variants.ts";
+import type { MatmulVariantName } from "../../lib/gpu/kernel_choices.ts";
+import { MATMUL_VARIANTS, setMatmulChoice } from "../../lib/ops/matmul_variants.ts";
 import { Rng } from "../../lib/util/rng.ts";
 import {
   randomF32,
@@ -41,14 +37,14 @@ function captureDispatches(rec: CommandRecorder): Dispatch[] {
   return seen;
 }
 
-/** Runs `body` with `variant` as the adapter's choice for every M, then restores the choice. */
-async function withChoice(gpu: Gpu, variant: MatmulVariantName, body: () => Promise<void>) {
-  const saved = matmulChoice(gpu.adapterName);
-  setMatmulChoice(gpu.adapterName, { small: variant, large: variant });
+/** Runs `body` with `variant` as each device's choice for every M, then restores the choices. */
+async function withChoice(gpus: Gpu[], variant: MatmulVariantName, body: () => Promise<void>) {
+  const saved = gpus.map((gpu) => gpu.kernels.matmul);
+  for (const gpu of gpus) setMatmulChoice(gpu, { small: variant, large: variant });
   try {
     await body();
   } finally {
-    setMatmulChoice(gpu.adapterName, saved);
+    gpus.forEach((gpu, i) => setMatmulChoice(gpu, saved[i]));
   }
 }
 
@@ -209,7 +205,7 @@ gpuTest(
     const w = randomF32(rng, N * Kw); // (N, K)
     const small = await testGpu({ maxBindingBytes: 16 * Kw * 2 }); // 16 bf16 rows per chunk
     for (const variant of VARIANTS) {
-      await withChoice(gpu, variant, async () => {
+      await withChoice([gpu, small], variant, async () => {
         const results = [];
         for (const device of [gpu, small]) {
           const weight = tensorOf(device, [N, Kw], w, "bf16");
@@ -345,7 +341,7 @@ gpuTest(
       LORA_SCALE,
     ); // (rows, N)
     for (const variant of VARIANTS) {
-      await withChoice(small, variant, async () => {
+      await withChoice([small], variant, async () => {
         const y = emptyF32(small, rows * N); // (rows, N)
         await runRecorded(small, "fused linear", (rec) =>
           recordLinear(rec, upload(small, x), y, {
@@ -413,7 +409,7 @@ gpuTest("recordLinearBackward over a chunked weight matches the reference", asyn
   const dx0 = randomF32(rng, rows * Kw); // (rows, K)
   const grad = linearBackward(dy, w, rows, Kw, N); // (rows, K)
   for (const variant of VARIANTS) {
-    await withChoice(gpu, variant, async () => {
+    await withChoice([gpu], variant, async () => {
       for (const accumulate of [false, true]) {
         const weight = tensorOf(gpu, [N, Kw], w, "f32");
         assert.equal(weight.tensor.chunks.length, 5);
@@ -440,12 +436,12 @@ gpuTest("recordLinearBackward over a chunked weight matches the reference", asyn
   }
 });
 
-gpuTest("recordMatmul uses the adapter's choice for the class of M", async (gpu) => {
+gpuTest("recordMatmul uses the device's choice for the class of M", async (gpu) => {
   const K = 16;
   const a = emptyF32(gpu, 8 * K), b = emptyF32(gpu, 8 * K), c = emptyF32(gpu, 64); // (8, K), (8, K), (8, 8)
   const tiny = emptyF32(gpu, 2); // 8 bytes: too short to be read as a vec4 word
-  const saved = matmulChoice(gpu.adapterName);
-  setMatmulChoice(gpu.adapterName, { small: "gemv", large: "blocked" });
+  const saved = gpu.kernels.matmul;
+  setMatmulChoice(gpu, { small: "gemv", large: "blocked" });
   try {
     let dispatches: Dispatch[] = [];
     await runRecorded(gpu, "matmul choice", (rec) => {
@@ -482,8 +478,9 @@ gpuTest("recordMatmul uses the adapter's choice for the class of M", async (gpu)
         /Matmul variant blocked needs A and B buffers of at least 16 bytes, got A 8 and B 512 bytes/,
       ));
     // Preparing a one-row product builds the large-M kernel as well (on a device of its own,
-    // whose pipeline cache starts empty).
+    // whose pipeline cache starts empty, with the same choice).
     const fresh = await testGpu({});
+    setMatmulChoice(fresh, { small: "gemv", large: "blocked" });
     const args = {
       a: emptyF32(fresh, 8 * K),
       b: emptyF32(fresh, 8 * K),
@@ -501,10 +498,10 @@ gpuTest("recordMatmul uses the adapter's choice for the class of M", async (gpu)
     assert.equal(fresh.pipelines.size, 2);
     rec.dispose();
   } finally {
-    setMatmulChoice(gpu.adapterName, saved);
+    setMatmulChoice(gpu, saved);
   }
   assert.throws(
-    () => setMatmulChoice("x", { small: "fastest" as MatmulVariantName, large: "tiled" }),
+    () => setMatmulChoice(gpu, { small: "fastest" as MatmulVariantName, large: "tiled" }),
     /Unknown matmul variant "fastest"/,
   );
 });

@@ -1,16 +1,13 @@
-// Tests of tuneMatmul: it measures every candidate once per adapter name, records the fastest,
-// and frees what it allocated. No assertion depends on how fast anything ran.
+// Tests of tuneMatmul: it measures every candidate once per device, records the fastest in the
+// device's kernel choices, and frees what it allocated. No assertion depends on how fast
+// anything ran.
 import assert from "node:assert/strict";
 import { gpuTest, testGpu } from "../_gpu.ts";
 import { tuneMatmul } from "../../lib/ops/matmul_tuning.ts";
-import {
-  hasMatmulChoice,
-  MATMUL_CANDIDATES,
-  matmulChoice,
-  setMatmulChoice,
-} from "../../lib/ops/matmul_variants.ts";
+import { MATMUL_CANDIDATES, setMatmulChoice } from "../../lib/ops/matmul_variants.ts";
 
-gpuTest("tuneMatmul records the fastest candidate of each class once per adapter", async (gpu) => {
+gpuTest("tuneMatmul records the fastest candidate of each class once per device", async (gpu) => {
+  const other = await testGpu({}); // another device, on the same adapter
   const before = gpu.memory.report().current;
   // Two calls at once share one measurement.
   const [tuning, same] = await Promise.all([tuneMatmul(gpu), tuneMatmul(gpu)]);
@@ -30,12 +27,16 @@ gpuTest("tuneMatmul records the fastest candidate of each class once per adapter
   const loads = tuning.loads!;
   assert.ok(Number.isFinite(loads.fused) && Number.isFinite(loads.separate));
   assert.equal(tuning.choice.fuseLoads, loads.fused <= loads.separate, "the faster loads chosen");
-  assert.ok(hasMatmulChoice(gpu.adapterName));
-  assert.deepEqual(matmulChoice(gpu.adapterName), tuning.choice);
+  assert.ok(gpu.kernels.tuned);
+  assert.deepEqual(gpu.kernels.matmul, tuning.choice);
 
-  // Another device on the same adapter reuses the recorded choice without measuring.
-  setMatmulChoice(gpu.adapterName, { small: "gemv_split", large: "tiled", fuseLoads: false });
-  const cached = await tuneMatmul(await testGpu({}));
+  // The other device keeps its own choices: not tuned, the default.
+  assert.equal(other.kernels.tuned, false);
+  assert.deepEqual(other.kernels.matmul, { small: "gemv_split", large: "tiled", fuseLoads: true });
+
+  // A tuned device (here: a choice set by hand) returns its choice without measuring.
+  setMatmulChoice(gpu, { small: "gemv_split", large: "tiled", fuseLoads: false });
+  const cached = await tuneMatmul(gpu);
   assert.equal(cached.measured, false);
   assert.deepEqual(cached.choice, { small: "gemv_split", large: "tiled", fuseLoads: false });
   assert.deepEqual(cached.timings, { small: {}, large: {} });
@@ -43,12 +44,13 @@ gpuTest("tuneMatmul records the fastest candidate of each class once per adapter
 
   const again = await tuneMatmul(gpu, { force: true, minSeconds: 0 });
   assert.equal(again.measured, true);
-  assert.deepEqual(matmulChoice(gpu.adapterName), again.choice);
+  assert.deepEqual(gpu.kernels.matmul, again.choice);
 });
 
-gpuTest("an adapter not measured yet uses the default choice", () => {
-  assert.equal(hasMatmulChoice("an adapter nobody measured"), false);
-  assert.deepEqual(matmulChoice("an adapter nobody measured"), {
+gpuTest("a device not measured yet uses the default choice", async () => {
+  const fresh = await testGpu({});
+  assert.equal(fresh.kernels.tuned, false);
+  assert.deepEqual(fresh.kernels.matmul, {
     small: "gemv_split",
     large: "tiled",
     fuseLoads: true,
