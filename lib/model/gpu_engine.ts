@@ -9,9 +9,17 @@
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
+import type { TokenSampler } from "../generate/generate.ts";
 import { CommandRecorder } from "../gpu/recorder.ts";
 import { GpuTensor } from "../gpu/tensor.ts";
 import type { ModelConfig } from "./config.ts";
+import {
+  type EngineAdapter,
+  type EngineOptions,
+  type InferenceEngine,
+  resolveKvCacheDtype,
+  resolveMaxContext,
+} from "./engine.ts";
 import { ropeTables } from "./rope_frequencies.ts";
 import { recordAttention } from "../ops/attention.ts";
 import { recordEmbedding } from "../ops/embedding.ts";
@@ -20,9 +28,11 @@ import { matmulChoice, SMALL_M } from "../ops/matmul_variants.ts";
 import { recordRmsnorm } from "../ops/rmsnorm.ts";
 import { recordSwiglu } from "../ops/swiglu.ts";
 import { recordLoraDown } from "../ops/lora.ts";
-import { isKvCacheDtype, type KvCacheDtype, recordRopeKvAppend } from "../ops/rope.ts";
+import { recordRopeKvAppend } from "../ops/rope.ts";
 import { type GpuSamplingParams as GpuSampling, recordSample } from "../ops/sample.ts";
 import type { GpuWeights } from "./gpu_weights.ts";
+import { GpuLoraAdapter } from "../lora/gpu_adapter.ts";
+import type { LoraWeights } from "../lora/lora_weights.ts";
 import type { Projection } from "./names.ts";
 import { type InferenceSizes, inferenceSizes, MAX_CHAINED_STEPS, planInference } from "./plan.ts";
 import { projectionShape } from "./shapes.ts";
@@ -36,7 +46,7 @@ export interface LoraPair {
 }
 
 /** An adapter applied unmerged: y = W·x + scale·B·(A·x). */
-export interface ProjectionAdapter {
+export interface ProjectionAdapter extends EngineAdapter {
   /** Rank R. */
   readonly rank: number;
   /** Scale s (alpha/r, or alpha/√r with rsLoRA). */
@@ -46,20 +56,15 @@ export interface ProjectionAdapter {
 }
 
 /** Sizes of the inference buffers. */
-export interface GpuEngineOptions {
-  /** KV-cache slots (prompt + completion). Default: min(max_position_embeddings, 2048). */
-  maxContext?: number;
+export interface GpuEngineOptions extends EngineOptions {
   /** Tokens per forward chunk; longer prompts are prefilled in chunks. Default 256. */
   chunkTokens?: number;
-  /**
-   * Element type of the KV cache: "f32" (default) or "f16", which halves its memory and the
-   * bytes attention reads per key, at f16 precision for the cached keys and values.
-   */
-  kvCacheDtype?: KvCacheDtype;
 }
 
 /** A Llama on the GPU that produces logits for prefill and decode steps. */
-export class GpuEngine {
+export class GpuEngine implements InferenceEngine<ProjectionAdapter>, TokenSampler {
+  /** "webgpu". */
+  readonly backend = "webgpu";
   /** The model's configuration. */
   readonly config: ModelConfig;
   /** KV-cache slots. */
@@ -83,11 +88,8 @@ export class GpuEngine {
     this.#gpu = gpu;
     this.config = config;
     this.#weights = weights;
-    this.maxContext = options.maxContext ?? Math.min(config.maxPositionEmbeddings, 2048);
-    const kvCacheDtype = options.kvCacheDtype ?? "f32";
-    if (!isKvCacheDtype(kvCacheDtype)) {
-      throw new RangeError(`KV cache dtype ${kvCacheDtype} is not f32 or f16`);
-    }
+    this.maxContext = resolveMaxContext(config, options.maxContext);
+    const kvCacheDtype = resolveKvCacheDtype(options.kvCacheDtype);
     if (kvCacheDtype === "f16" && config.headDim % 4 !== 0) {
       throw new RangeError(
         `An f16 KV cache needs a head dim that is a multiple of 4, got ${config.headDim}`,
@@ -109,6 +111,11 @@ export class GpuEngine {
   /** GPU traffic counters of this model (submits, dispatches, readbacks). */
   get counters(): CommandRecorder["counters"] {
     return this.#rec.counters;
+  }
+
+  /** Uploads `weights` as an adapter this engine applies (f32 A and B on the GPU). */
+  createAdapter(weights: LoraWeights): GpuLoraAdapter {
+    return new GpuLoraAdapter(this.#gpu, this.config, weights);
   }
 
   /** Applies `adapter` unmerged to later forwards, or removes it with null. No reload needed. */
