@@ -51,8 +51,10 @@ if (!["auto", "webgpu", "cpu"].includes(backend)) {
   fail(`Unknown --backend ${backend}: expected auto, webgpu or cpu`);
 }
 
-const kvCacheDtype = flags["kv-cache"] ?? "f32";
-if (!isKvCacheDtype(kvCacheDtype)) fail(`Unknown --kv-cache ${kvCacheDtype}: expected f32 or f16`);
+const kvCacheDtype = flags["kv-cache"];
+if (kvCacheDtype !== undefined && !isKvCacheDtype(kvCacheDtype)) {
+  fail(`Unknown --kv-cache ${kvCacheDtype}: expected f32 or f16`);
+}
 
 await requireFolder(flags.model, "config.json", "Model");
 if (flags.adapter) await requireFolder(flags.adapter, "adapter_config.json", "Adapter");

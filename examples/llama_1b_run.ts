@@ -29,6 +29,7 @@ import { loadModel } from "../lib/model/load_model.ts";
 import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { loraParameterCount } from "../lib/lora/lora_weights.ts";
 import { trainLora, type TrainStepEvent } from "../lib/train/train_lora.ts";
+import { LORA_DEFAULTS } from "../lib/defaults.ts";
 import { fail, numberFlag, parseFlags } from "./_cli.ts";
 import { formatBytes, memoryTable } from "./_memory_table.ts";
 
@@ -57,10 +58,12 @@ const dir = flags.dir ?? "./model_cache/fixture-llama-3.2-1b";
 const newTokens = positiveInt(flags.tokens, "tokens", 4);
 const steps = positiveInt(flags.steps, "steps", 2);
 const seqLen = positiveInt(flags["seq-len"], "seq-len", 64);
-const maxContext = positiveInt(flags["max-context"], "max-context", 2048);
+const maxContext = flags["max-context"] === undefined
+  ? undefined // the engine's default
+  : positiveInt(flags["max-context"], "max-context", 0);
 const gradCheckpoint = flags["grad-checkpoint"] ?? false;
 const lora = resolveLoraConfig({
-  r: positiveInt(flags.rank, "rank", 16),
+  r: positiveInt(flags.rank, "rank", LORA_DEFAULTS.r),
   targetModules: ["q_proj", "k_proj", "v_proj"],
 });
 const prompt = flags.prompt ?? "What is the capital of France?";
@@ -113,7 +116,10 @@ console.log(
     `${embed.chunks.map((c) => c.rows).join(", ")} rows (LM head tied: ` +
     `${model.gpuWeights!.lmHead === embed})`,
 );
-const inference = estimateInference(config, { maxContext, maxBindingBytes: gpu.maxBindingBytes });
+const inference = estimateInference(config, {
+  maxContext: model.maxContext,
+  maxBindingBytes: gpu.maxBindingBytes,
+});
 printMemory(gpu.memory.report(), "allocated after load", inference, "estimate");
 
 // 3. Generate: the prompt and one token, then N tokens; decoding is the difference.

@@ -76,7 +76,7 @@ export async function fixtureServer(
   for (const [i, name] of (options.adapters ?? []).entries()) {
     await writeAdapter(join(adaptersDir, name), randomAdapter(model.config, 100 + i), model.config);
   }
-  const engine = new ServerEngine(model, { adaptersDir, maxContext: 256, ...options.engine });
+  const engine = new ServerEngine(model, { adaptersDir, ...options.engine });
   await engine.ready;
   const app = createApp(engine, { loopbackOnly: true, ...options.app });
   return { root, adaptersDir, engine, app };

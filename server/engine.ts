@@ -17,6 +17,24 @@ import { FineTuner, JOBS_FOLDER } from "./fine_tuner.ts";
 import { GpuScheduler, QueueFullError } from "./gpu_scheduler.ts";
 import { JobStore } from "./job_store.ts";
 
+/**
+ * The server's own defaults (training settings default to the library's `TRAINING_DEFAULTS`,
+ * the context to the model's own).
+ */
+export const SERVER_DEFAULTS = {
+  /** Generation requests waiting or running at most. */
+  maxQueue: 32,
+  /** Cap on `max_tokens`. */
+  maxTokens: 512,
+  /**
+   * Fine-tuning checkpoint interval in steps. The library checkpoints only at the end by
+   * default; a server job checkpoints as it goes, so that a crash loses at most this many steps.
+   */
+  checkpointEvery: 50,
+  /** Largest data file a job may read, in bytes. */
+  maxDataFileBytes: 256 << 20,
+} as const;
+
 /** Settings of a {@linkcode ServerEngine}. */
 export interface EngineOptions {
   /** The folder of adapters (one PEFT folder each) and of job files (`.jobs`). */
@@ -29,11 +47,9 @@ export interface EngineOptions {
   adapters?: Record<string, string>;
   /** Generation requests waiting or running at most; more get 429. Default 32. */
   maxQueue?: number;
-  /** The model's KV-cache size, as passed to `loadModel`; default min(max positions, 2048). */
-  maxContext?: number;
   /** Cap on `max_tokens`. Default 512. */
   maxTokens?: number;
-  /** Cap on prompt tokens. Default `maxContext` − 1. */
+  /** Cap on prompt tokens. Default the model's `maxContext` − 1. */
   maxPromptTokens?: number;
   /**
    * Whether this server runs fine-tuning jobs (default true). Replicas sharing an adapters
@@ -130,7 +146,7 @@ export class ServerEngine {
   /** Starts loading: `model` may be a promise (the server answers 503 until it settles). */
   constructor(model: Model | Promise<Model>, options: EngineOptions) {
     this.#options = options;
-    this.scheduler = new GpuScheduler(options.maxQueue ?? 32);
+    this.scheduler = new GpuScheduler(options.maxQueue ?? SERVER_DEFAULTS.maxQueue);
     this.ready = this.#init(model).catch((e) => {
       this.#error = (e as Error).message;
       throw e;
@@ -222,7 +238,7 @@ export class ServerEngine {
       this.#options.maxPromptTokens ?? maxContext - 1,
       maxContext - 1,
     );
-    const cap = this.#options.maxTokens ?? 512;
+    const cap = this.#options.maxTokens ?? SERVER_DEFAULTS.maxTokens;
     const chars = typeof prompt.text === "string"
       ? prompt.text.length
       : JSON.stringify(prompt.text).length;
@@ -352,7 +368,7 @@ export class ServerEngine {
     const model = await pending;
     const o = this.#options;
     const modelId = o.modelId ?? basename(model.name.replace(/[\\/]+$/, ""));
-    const maxContext = o.maxContext ?? Math.min(model.config.maxPositionEmbeddings, 2048);
+    const maxContext = model.maxContext;
     await Deno.mkdir(o.adaptersDir, { recursive: true });
     const registry = new AdapterRegistry(model, this.scheduler, {
       adaptersDir: o.adaptersDir,
@@ -368,9 +384,9 @@ export class ServerEngine {
       {
         modelId,
         dataDir: o.dataDir ?? null,
-        checkpointEvery: o.checkpointEvery ?? 50,
+        checkpointEvery: o.checkpointEvery ?? SERVER_DEFAULTS.checkpointEvery,
         maxLength: maxContext,
-        maxFileBytes: o.maxDataFileBytes ?? 256 << 20,
+        maxFileBytes: o.maxDataFileBytes ?? SERVER_DEFAULTS.maxDataFileBytes,
         warn: o.warn ?? console.warn,
       },
     );

@@ -241,7 +241,7 @@ gpuTest(
       assert.ok(seen.last_checkpoint);
 
       const { ServerEngine } = await import("../server/engine.ts");
-      const restarted = new ServerEngine(model, { adaptersDir, maxContext: 256 });
+      const restarted = new ServerEngine(model, { adaptersDir });
       await restarted.ready;
       assert.deepEqual((await restarted.models()).map((m) => m.id), [FIXTURE_ID, "mine"]);
       assert.equal(restarted.fineTuning.store.get(created.id)?.status, "succeeded");

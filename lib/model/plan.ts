@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { DEFAULT_KV_CACHE_DTYPE } from "../defaults.ts";
 import type { ModelConfig } from "./config.ts";
 import { type GpuDType, gpuDTypeBytes } from "../gpu/tensor.ts";
 import { shapeSize } from "../format/safetensors.ts";
@@ -117,7 +118,7 @@ export function planInference(config: ModelConfig, sizes: InferenceSizes): Buffe
     },
   ];
   for (let l = 0; l < config.numLayers; l++) {
-    const dtype = sizes.kvCacheDtype ?? "f32";
+    const dtype = sizes.kvCacheDtype ?? DEFAULT_KV_CACHE_DTYPE;
     specs.push({ name: `k.${l}`, shape: [S, kv], dtype, category: "kv-cache" });
     specs.push({ name: `v.${l}`, shape: [S, kv], dtype, category: "kv-cache" });
   }
