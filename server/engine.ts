@@ -11,7 +11,7 @@ import { basename, join } from "node:path";
 import type { GenerationResult } from "../lib/generate/generate.ts";
 import type { Model, PromptTemplate } from "../lib/model/model.ts";
 import type { ChatMessage } from "../lib/text/tokenizer.ts";
-import { type AdapterEntry, AdapterRegistry } from "./adapter_registry.ts";
+import { AdapterRegistry } from "./adapter_registry.ts";
 import { ApiError } from "./errors.ts";
 import { FineTuner, JOBS_FOLDER } from "./fine_tuner.ts";
 import { GpuScheduler, QueueFullError } from "./gpu_scheduler.ts";
@@ -319,34 +319,33 @@ export class ServerEngine {
   }
 
   /**
-   * A generation turn with its adapter loaded: resolves the model id, waits for the turn, and
-   * checks the adapter is still there (it may have been unloaded meanwhile; then it retries).
+   * A generation turn with its adapter loaded: resolves the model id (loading the adapter
+   * before the wait when it is not loaded), waits for the turn, and within it loads the adapter
+   * again if it was unloaded meanwhile.
    */
   async #turn(
     id: string,
     signal?: AbortSignal,
   ): Promise<{ release: () => void; adapter: string | null }> {
-    const { modelId, registry, model } = this.#get();
-    while (true) {
-      let entry: AdapterEntry | null = null;
-      if (id !== modelId) {
-        entry = await registry.resolve(id);
-        if (!entry) throw modelNotFound(id);
+    const { modelId, registry } = this.#get();
+    const adapter = id === modelId ? null : id;
+    if (adapter !== null && !(await registry.resolve(adapter))) throw modelNotFound(id);
+    let release: () => void;
+    try {
+      release = await this.scheduler.acquire("request", signal);
+    } catch (e) {
+      if (e instanceof QueueFullError) {
+        throw new ApiError(429, e.message, { code: "rate_limit_exceeded" });
       }
-      let release: () => void;
-      try {
-        release = await this.scheduler.acquire("request", signal);
-      } catch (e) {
-        if (e instanceof QueueFullError) {
-          throw new ApiError(429, e.message, { code: "rate_limit_exceeded" });
-        }
-        throw e;
-      }
-      if (!entry || model.adapterNames.includes(entry.name)) {
-        return { release, adapter: entry?.name ?? null };
-      }
-      release();
+      throw e;
     }
+    try {
+      if (adapter !== null && !(await registry.loadInTurn(adapter))) throw modelNotFound(id);
+    } catch (e) {
+      release();
+      throw e;
+    }
+    return { release, adapter };
   }
 
   /** The text and template the model gets: messages through the chat template when it has one. */

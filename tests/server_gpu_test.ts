@@ -44,7 +44,9 @@ async function waitForJob(
 gpuTest(
   "GPU server: 16 concurrent requests on two adapters while a job trains, all correct",
   async (gpu) => {
-    const model = await gpuModel(gpu);
+    // A model of its own: its adapters (a1, a2 and the one trained here) are the server's, and
+    // the restart below lists those of the shared model.
+    const model = await loadFixtureModel("webgpu", gpu);
     const { app, engine } = await fixtureServer(model, { adapters: ["a1", "a2"] });
     const server = serveApp(app);
     try {
@@ -111,6 +113,7 @@ gpuTest(
     } finally {
       await server.close();
       await engine.close();
+      model.dispose();
     }
   },
 );
