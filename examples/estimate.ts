@@ -17,14 +17,20 @@
  * @module
  */
 import { join } from "node:path";
-import { isDType } from "../lib/format/dtype.ts";
-import { estimateInference, estimateTraining } from "../lib/estimate/estimate_memory.ts";
-import { type ModelConfig, modelParameterCount, parseModelConfig } from "../lib/model/config.ts";
-import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
-import { loraParameterCount } from "../lib/lora/lora_weights.ts";
-import { isKvCacheDtype } from "../lib/ops/rope.ts";
-import { DEFAULT_KV_CACHE_DTYPE, TRAINING_DEFAULTS } from "../lib/defaults.ts";
-import { resolveMaxContext } from "../lib/model/engine.ts";
+import {
+  DEFAULT_KV_CACHE_DTYPE,
+  estimateInference,
+  estimateTraining,
+  isDType,
+  isKvCacheDtype,
+  loraParameterCount,
+  type ModelConfig,
+  modelParameterCount,
+  parseModelConfig,
+  resolveLoraConfig,
+  resolveMaxContext,
+  TRAINING_DEFAULTS,
+} from "../mod.ts";
 import { fail, numberFlag, parseFlags } from "./_cli.ts";
 import { memoryTable } from "./_memory_table.ts";
 

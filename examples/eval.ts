@@ -9,13 +9,15 @@
  *
  * @module
  */
-import { loadDatasetFile } from "../lib/data/read_dataset_file.ts";
-import { dirModelSource } from "../lib/format/fs_model_source.ts";
-import { loadModel } from "../lib/model/load_model.ts";
-import { readPeftAdapter } from "../lib/lora/peft_files.ts";
-import { evaluateModel } from "../lib/train/evaluate.ts";
-import { tokenizeExamples } from "../lib/train/tokenize_examples.ts";
-import { TRAINING_DEFAULTS } from "../lib/defaults.ts";
+import {
+  dirModelSource,
+  evaluateModel,
+  loadDatasetFile,
+  loadModel,
+  readPeftAdapter,
+  tokenizeExamples,
+  TRAINING_DEFAULTS,
+} from "../mod.ts";
 import { fail, numberFlag, parseFlags, requireFolder, runCommand } from "./_cli.ts";
 
 const USAGE = "Usage: deno run -A examples/eval.ts --model DIR [--adapter DIR] --data FILE " +

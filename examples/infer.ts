@@ -12,13 +12,15 @@
  *
  * @module
  */
-import { readCheckpoint } from "../lib/format/checkpoint.ts";
-import { dirModelSource } from "../lib/format/fs_model_source.ts";
-import { loadModel } from "../lib/model/load_model.ts";
-import { mergedModelFiles } from "../lib/lora/merge.ts";
-import { readPeftAdapter } from "../lib/lora/peft_files.ts";
-import { memoryModelSource } from "../lib/format/model_source.ts";
-import { isKvCacheDtype } from "../lib/ops/rope.ts";
+import {
+  dirModelSource,
+  isKvCacheDtype,
+  loadModel,
+  memoryModelSource,
+  mergedModelFiles,
+  readCheckpoint,
+  readPeftAdapter,
+} from "../mod.ts";
 import { fail, numberFlag, parseFlags, requireFolder, runCommand } from "./_cli.ts";
 
 const USAGE = "Usage: deno run -A examples/infer.ts --model DIR (--prompt TEXT | --raw TEXT) " +

@@ -15,21 +15,23 @@
  */
 import { join } from "node:path";
 import {
+  acquireGpu,
   estimateInference,
   estimateTraining,
+  loadModel,
+  LORA_DEFAULTS,
+  loraParameterCount,
   measuredBreakdown,
   type MemoryBreakdown,
-} from "../lib/estimate/estimate_memory.ts";
+  type MemoryReport,
+  modelParameterCount,
+  resolveLoraConfig,
+  trainLora,
+  type TrainStepEvent,
+  writeModelFiles,
+} from "../mod.ts";
+// Not in mod.ts: the fixtures carry the 9 MB Llama 3 tokenizer, which mod.ts must not load.
 import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
-import { writeModelFiles } from "../lib/format/fs_model_source.ts";
-import { acquireGpu } from "../lib/gpu/device.ts";
-import type { MemoryReport } from "../lib/gpu/memory.ts";
-import { modelParameterCount } from "../lib/model/config.ts";
-import { loadModel } from "../lib/model/load_model.ts";
-import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
-import { loraParameterCount } from "../lib/lora/lora_weights.ts";
-import { trainLora, type TrainStepEvent } from "../lib/train/train_lora.ts";
-import { LORA_DEFAULTS } from "../lib/defaults.ts";
 import { fail, numberFlag, parseFlags } from "./_cli.ts";
 import { formatBytes, memoryTable } from "./_memory_table.ts";
 

@@ -18,20 +18,26 @@
  * @module
  */
 import { join } from "node:path";
-import { formatCleanReport } from "../lib/data/clean.ts";
-import { loadDatasetFile } from "../lib/data/read_dataset_file.ts";
+import {
+  dirModelSource,
+  formatCleanReport,
+  loadDatasetFile,
+  loadModel,
+  loraParameterCount,
+  lossCurveSvg,
+  readPeftAdapter,
+  readTrainingState,
+  resolveLoraConfig,
+  serializePeftAdapter,
+  serializeTrainingState,
+  tokenizeExamples,
+  TRAINING_DEFAULTS,
+  trainLora,
+  writeFileAtomic,
+  writeFolderAtomic,
+  writeModelFiles,
+} from "../mod.ts";
 import { demoModelSource, SAMPLE_DATA } from "./_demo_model.ts";
-import { writeFolderAtomic } from "../lib/format/folder_atomic.ts";
-import { dirModelSource, writeFileAtomic, writeModelFiles } from "../lib/format/fs_model_source.ts";
-import { loadModel } from "../lib/model/load_model.ts";
-import { loraParameterCount } from "../lib/lora/lora_weights.ts";
-import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
-import { readPeftAdapter, serializePeftAdapter } from "../lib/lora/peft_files.ts";
-import { lossCurveSvg } from "../lib/train/loss_curve_svg.ts";
-import { tokenizeExamples } from "../lib/train/tokenize_examples.ts";
-import { trainLora } from "../lib/train/train_lora.ts";
-import { TRAINING_DEFAULTS } from "../lib/defaults.ts";
-import { readTrainingState, serializeTrainingState } from "../lib/train/training_state.ts";
 import { fail, numberFlag, parseFlags, requireFolder, runCommand } from "./_cli.ts";
 import { followTraining } from "./_train_progress.ts";
 

@@ -9,13 +9,34 @@
  */
 import type { KvCacheDtype } from "./ops/rope.ts";
 
-/** The most KV-cache slots an engine gets by default (fewer when the model has fewer positions). */
+/**
+ * The most KV-cache slots an engine gets by default (fewer when the model has fewer positions).
+ *
+ * @example
+ * ```ts
+ * const model = await loadModel(dir, { maxContext: 2 * DEFAULT_MAX_CONTEXT });
+ * ```
+ */
 export const DEFAULT_MAX_CONTEXT = 2048;
 
-/** The KV cache's element type by default: full precision. */
+/**
+ * The KV cache's element type by default: full precision.
+ *
+ * @example
+ * ```ts
+ * const kvCacheDtype = flags["kv-cache"] ?? DEFAULT_KV_CACHE_DTYPE;
+ * ```
+ */
 export const DEFAULT_KV_CACHE_DTYPE: KvCacheDtype = "f32";
 
-/** LoRA settings by default (PEFT's `LoraConfig` of the user's script). */
+/**
+ * LoRA settings by default (PEFT's `LoraConfig` of the user's script).
+ *
+ * @example
+ * ```ts
+ * const lora = resolveLoraConfig({ r: 2 * LORA_DEFAULTS.r, alpha: 2 * LORA_DEFAULTS.alpha });
+ * ```
+ */
 export const LORA_DEFAULTS = {
   /** Rank r. */
   r: 16,
@@ -29,7 +50,16 @@ export const LORA_DEFAULTS = {
   useRslora: false,
 } as const;
 
-/** Training settings by default (Hugging Face `Trainer`'s, as the user's script sets them). */
+/**
+ * Training settings by default (Hugging Face `Trainer`'s, as the user's script sets them).
+ *
+ * @example
+ * ```ts
+ * const { examples } = tokenizeExamples(tokenizer, data.train, {
+ *   maxLength: TRAINING_DEFAULTS.maxLength,
+ * });
+ * ```
+ */
 export const TRAINING_DEFAULTS = {
   /** Passes over the data. */
   epochs: 3,

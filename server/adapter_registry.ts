@@ -10,12 +10,16 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFolderAtomic } from "../lib/format/folder_atomic.ts";
-import { dirModelSource } from "../lib/format/fs_model_source.ts";
-import type { Model } from "../lib/model/model.ts";
-import type { LoraConfig } from "../lib/lora/lora_config.ts";
-import type { LoraWeights } from "../lib/lora/lora_weights.ts";
-import { ADAPTER_CONFIG, readPeftAdapter, serializePeftAdapter } from "../lib/lora/peft_files.ts";
+import {
+  ADAPTER_CONFIG,
+  dirModelSource,
+  type LoraConfig,
+  type LoraWeights,
+  type Model,
+  readPeftAdapter,
+  serializePeftAdapter,
+  writeFolderAtomic,
+} from "../mod.ts";
 import { ApiError } from "./errors.ts";
 import type { GpuScheduler } from "./gpu_scheduler.ts";
 import { isSafeName, resolveInside } from "./safe_path.ts";

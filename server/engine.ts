@@ -8,9 +8,7 @@
  * @module
  */
 import { basename, join } from "node:path";
-import type { GenerationResult } from "../lib/generate/generate.ts";
-import type { Model, PromptTemplate } from "../lib/model/model.ts";
-import type { ChatMessage } from "../lib/text/tokenizer.ts";
+import type { ChatMessage, GenerationResult, Model, PromptTemplate } from "../mod.ts";
 import { AdapterRegistry } from "./adapter_registry.ts";
 import { ApiError } from "./errors.ts";
 import { FineTuner, JOBS_FOLDER } from "./fine_tuner.ts";

@@ -8,15 +8,19 @@
  * @module
  */
 import { join } from "node:path";
-import { TRAINING_DEFAULTS } from "../lib/defaults.ts";
-import { loadDataset } from "../lib/data/load_dataset.ts";
-import { writeFolderAtomic } from "../lib/format/folder_atomic.ts";
-import type { Model } from "../lib/model/model.ts";
-import { type LoraConfig, resolveLoraConfig } from "../lib/lora/lora_config.ts";
-import type { TokenizedExample } from "../lib/train/batch.ts";
-import { tokenizeExamples } from "../lib/train/tokenize_examples.ts";
-import { trainLora, type TrainLoraOptions } from "../lib/train/train_lora.ts";
-import { serializeTrainingState } from "../lib/train/training_state.ts";
+import {
+  loadDataset,
+  type LoraConfig,
+  type Model,
+  resolveLoraConfig,
+  serializeTrainingState,
+  type TokenizedExample,
+  tokenizeExamples,
+  TRAINING_DEFAULTS,
+  trainLora,
+  type TrainLoraOptions,
+  writeFolderAtomic,
+} from "../mod.ts";
 import type { AdapterRegistry } from "./adapter_registry.ts";
 import { ApiError } from "./errors.ts";
 import type { GpuScheduler } from "./gpu_scheduler.ts";

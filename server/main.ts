@@ -12,8 +12,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { loadModel } from "../lib/model/load_model.ts";
-import { isKvCacheDtype } from "../lib/ops/rope.ts";
+import { isKvCacheDtype, loadModel } from "../mod.ts";
 import { createApp } from "./app.ts";
 import { ServerEngine } from "./engine.ts";
 

@@ -75,7 +75,15 @@ export function resolveMaxContext(config: ModelConfig, requested?: number): numb
   return requested ?? Math.min(config.maxPositionEmbeddings, DEFAULT_MAX_CONTEXT);
 }
 
-/** The KV-cache dtype to use: `requested` (checked) or {@linkcode DEFAULT_KV_CACHE_DTYPE}. */
+/**
+ * The KV-cache dtype to use: `requested` (checked) or {@linkcode DEFAULT_KV_CACHE_DTYPE}.
+ *
+ * @example
+ * ```ts
+ * resolveKvCacheDtype(); // "f32"
+ * resolveKvCacheDtype("bf16"); // throws RangeError
+ * ```
+ */
 export function resolveKvCacheDtype(requested: string = DEFAULT_KV_CACHE_DTYPE): KvCacheDtype {
   if (!isKvCacheDtype(requested)) {
     throw new RangeError(`KV cache dtype ${requested} is not f32 or f16`);
