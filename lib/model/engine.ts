@@ -1,6 +1,6 @@
 /**
  * The one interface of a model's compute engine, which the WebGPU engine (`gpu_engine.ts`) and
- * the CPU engine (`cpu_engine.ts`) both implement, so that {@linkcode Model} drives either one
+ * the CPU engine (`cpu_engine.ts`) both implement, so that `Model` drives either one
  * without asking which; and the rules both follow for their shared options (context size and
  * KV-cache dtype).
  *
