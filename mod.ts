@@ -23,15 +23,31 @@
  * @module
  */
 
+// Defaults shared by the library, the command-line programs and the server
+export {
+  DEFAULT_KV_CACHE_DTYPE,
+  DEFAULT_MAX_CONTEXT,
+  LORA_DEFAULTS,
+  TRAINING_DEFAULTS,
+} from "./lib/defaults.ts";
+
 // Loading and generation
 export { loadModel, type LoadModelOptions, readTokenizer } from "./lib/model/load_model.ts";
+export {
+  type Backend,
+  type EngineAdapter,
+  type EngineOptions,
+  type InferenceEngine,
+  resolveKvCacheDtype,
+  resolveMaxContext,
+} from "./lib/model/engine.ts";
 export {
   Model,
   type Prompt,
   type PromptTemplate,
   type TextGenerationOptions,
 } from "./lib/model/model.ts";
-export type { GenerateOptions, GenerationResult } from "./lib/generate/generate.ts";
+export type { GenerateOptions, GenerationResult, LogitsStepper } from "./lib/generate/generate.ts";
 export type { SamplingOptions } from "./lib/generate/sampling.ts";
 export type { GpuWeights, LayerWeights } from "./lib/model/gpu_weights.ts";
 export {
@@ -42,8 +58,8 @@ export {
 } from "./lib/gpu/tensor.ts";
 export { type KernelName, RAW_KERNEL_SOURCES } from "./lib/gpu/kernel_sources.ts";
 export { type Projection, PROJECTIONS } from "./lib/model/names.ts";
-export type { DType } from "./lib/format/dtype.ts";
-export type { KvCacheDtype } from "./lib/ops/rope.ts";
+export { type DType, isDType } from "./lib/format/dtype.ts";
+export { isKvCacheDtype, type KvCacheDtype } from "./lib/ops/rope.ts";
 export { type ChatMessage, TextTokenizer } from "./lib/text/tokenizer.ts";
 export {
   DEFAULT_PROMPT_TEMPLATE,
@@ -70,6 +86,11 @@ export { modelParameterCount, modelTensorShapes } from "./lib/model/shapes.ts";
 export { type Checkpoint, readCheckpoint } from "./lib/format/checkpoint.ts";
 export { memoryModelSource, type ModelSource, urlModelSource } from "./lib/format/model_source.ts";
 
+// Files on disk (the thin Deno layer)
+export { dirModelSource, writeFileAtomic, writeModelFiles } from "./lib/format/fs_model_source.ts";
+export { writeFolderAtomic } from "./lib/format/folder_atomic.ts";
+export { loadDatasetFile } from "./lib/data/read_dataset_file.ts";
+
 // LoRA adapters
 export {
   type LoraConfig,
@@ -78,13 +99,24 @@ export {
   resolveLoraConfig,
 } from "./lib/lora/lora_config.ts";
 export { initLoraWeights, loraParameterCount, type LoraWeights } from "./lib/lora/lora_weights.ts";
-export { readPeftAdapter, serializePeftAdapter } from "./lib/lora/peft_files.ts";
+export {
+  ADAPTER_CONFIG,
+  ADAPTER_WEIGHTS,
+  readPeftAdapter,
+  serializePeftAdapter,
+} from "./lib/lora/peft_files.ts";
 export { mergeAdapter, mergedModelFiles } from "./lib/lora/merge.ts";
 
 // Training
 export { type TrainingExample } from "./lib/data/to_example.ts";
 export { type Dataset, loadDataset, type LoadDatasetOptions } from "./lib/data/load_dataset.ts";
-export type { CleanOptions, CleanReport, DroppedRecord, DropReason } from "./lib/data/clean.ts";
+export {
+  type CleanOptions,
+  type CleanReport,
+  type DroppedRecord,
+  type DropReason,
+  formatCleanReport,
+} from "./lib/data/clean.ts";
 export { DATASET_FORMATS, type DatasetFormat } from "./lib/data/formats.ts";
 export type { RenderChat } from "./lib/data/to_example.ts";
 export type { TokenizedExample } from "./lib/train/batch.ts";
@@ -107,6 +139,7 @@ export {
   type TrainingState,
 } from "./lib/train/training_state.ts";
 export { evaluateModel, type EvaluateModelOptions, type Evaluation } from "./lib/train/evaluate.ts";
+export { lossCurveSvg } from "./lib/train/loss_curve_svg.ts";
 
 // GPU memory
 export { acquireGpu, type AcquireGpuOptions, type Gpu } from "./lib/gpu/device.ts";
@@ -122,6 +155,22 @@ export {
   estimateInference,
   estimateTraining,
   type InferenceEstimateSettings,
+  measuredBreakdown,
   type MemoryBreakdown,
   type TrainingEstimateSettings,
 } from "./lib/estimate/estimate_memory.ts";
+
+// Downloads from Hugging Face and ModelScope
+export {
+  DEFAULT_MODEL,
+  type DownloadedModel,
+  downloadModel,
+  type DownloadModelOptions,
+} from "./lib/hub/download_model.ts";
+export { HubError, type HubErrorKind } from "./lib/hub/hub_error.ts";
+export { HUB_SOURCES, type HubSource, type OpenRepoOptions } from "./lib/hub/open_repo.ts";
+export type { RetryOptions } from "./lib/hub/retry.ts";
+export type { DownloadEvent, HubFile } from "./lib/hub/types.ts";
+
+// Utilities
+export { AsyncLock } from "./lib/util/async_lock.ts";

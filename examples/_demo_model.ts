@@ -6,9 +6,10 @@
  *
  * @module
  */
+// Not in mod.ts: the fixtures carry the 9 MB Llama 3 tokenizer, which mod.ts must not load.
 import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
 import { byteLevelTokenizer } from "../lib/fixtures/fixture_tokenizer.ts";
-import { memoryModelSource, type ModelSource } from "../lib/format/model_source.ts";
+import { memoryModelSource, type ModelSource } from "../mod.ts";
 
 /** The bundled ruozhiba-style sample data (instruction/output records). */
 export const SAMPLE_DATA = new URL("./data/ruozhiba_sample.json", import.meta.url).pathname;

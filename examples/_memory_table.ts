@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { MemoryBreakdown } from "../lib/estimate/estimate_memory.ts";
+import type { MemoryBreakdown } from "../mod.ts";
 
 /** A column of a memory table. */
 export interface MemoryColumn {

@@ -7,8 +7,7 @@
  */
 import cliProgress from "cli-progress";
 import { join } from "node:path";
-import { writeFileAtomic } from "../lib/format/fs_model_source.ts";
-import type { TrainResult, TrainStepEvent } from "../lib/train/train_lora.ts";
+import { type TrainResult, type TrainStepEvent, writeFileAtomic } from "../mod.ts";
 
 /** The outcome of {@linkcode followTraining}. */
 export interface FollowedRun {

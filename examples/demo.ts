@@ -8,14 +8,18 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic, writeModelFiles } from "../lib/format/fs_model_source.ts";
-import { loadDataset } from "../lib/data/load_dataset.ts";
-import { loadModel } from "../lib/model/load_model.ts";
-import { readPeftAdapter, serializePeftAdapter } from "../lib/lora/peft_files.ts";
-import { dirModelSource } from "../lib/format/fs_model_source.ts";
-import { lossCurveSvg } from "../lib/train/loss_curve_svg.ts";
-import { tokenizeExamples } from "../lib/train/tokenize_examples.ts";
-import { trainLora } from "../lib/train/train_lora.ts";
+import {
+  dirModelSource,
+  loadDataset,
+  loadModel,
+  lossCurveSvg,
+  readPeftAdapter,
+  serializePeftAdapter,
+  tokenizeExamples,
+  trainLora,
+  writeFileAtomic,
+  writeModelFiles,
+} from "../mod.ts";
 import { numberFlag, parseFlags } from "./_cli.ts";
 import { demoModelSource, SAMPLE_DATA } from "./_demo_model.ts";
 import { followTraining } from "./_train_progress.ts";

@@ -17,12 +17,13 @@
 import cliProgress from "cli-progress";
 import {
   DEFAULT_MODEL,
+  type DownloadEvent,
   downloadModel,
   type DownloadModelOptions,
-} from "../lib/hub/download_model.ts";
-import { HubError } from "../lib/hub/hub_error.ts";
-import { HUB_SOURCES, type HubSource } from "../lib/hub/open_repo.ts";
-import type { DownloadEvent } from "../lib/hub/types.ts";
+  HUB_SOURCES,
+  HubError,
+  type HubSource,
+} from "../mod.ts";
 import { fail, parseFlags } from "./_cli.ts";
 import { formatBytes } from "./_memory_table.ts";
 

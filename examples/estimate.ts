@@ -17,13 +17,20 @@
  * @module
  */
 import { join } from "node:path";
-import { isDType } from "../lib/format/dtype.ts";
-import { estimateInference, estimateTraining } from "../lib/estimate/estimate_memory.ts";
-import { type ModelConfig, parseModelConfig } from "../lib/model/config.ts";
-import { modelParameterCount } from "../lib/model/shapes.ts";
-import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
-import { loraParameterCount } from "../lib/lora/lora_weights.ts";
-import { isKvCacheDtype } from "../lib/ops/rope.ts";
+import {
+  DEFAULT_KV_CACHE_DTYPE,
+  estimateInference,
+  estimateTraining,
+  isDType,
+  isKvCacheDtype,
+  loraParameterCount,
+  type ModelConfig,
+  modelParameterCount,
+  parseModelConfig,
+  resolveLoraConfig,
+  resolveMaxContext,
+  TRAINING_DEFAULTS,
+} from "../mod.ts";
 import { fail, numberFlag, parseFlags } from "./_cli.ts";
 import { memoryTable } from "./_memory_table.ts";
 
@@ -56,21 +63,23 @@ if ((flags.model === undefined) === (flags.config === undefined)) {
   fail(`Give exactly one of --model DIR or --config FILE\n\n${USAGE}`);
 }
 
-/** A flag that must be a positive integer. */
-function positiveInt(value: string | undefined, name: string, fallback: number): number {
-  const n = numberFlag(value, name, fallback);
-  if (!Number.isInteger(n) || n < 1) fail(`--${name} must be a positive integer, got ${n}`);
+/** A flag that must be a positive integer, or undefined when absent. */
+function positiveInt(value: string | undefined, name: string): number | undefined {
+  const n = numberFlag(value, name);
+  if (n !== undefined && (!Number.isInteger(n) || n < 1)) {
+    fail(`--${name} must be a positive integer, got ${n}`);
+  }
   return n;
 }
 
-const batchSize = positiveInt(flags["batch-size"], "batch-size", 1);
-const maxLength = positiveInt(flags["max-length"], "max-length", 512);
-const maxContext = positiveInt(flags["max-context"], "max-context", 2048);
-const optimizer = flags.optimizer ?? "adamw";
+const batchSize = positiveInt(flags["batch-size"], "batch-size") ?? TRAINING_DEFAULTS.batchSize;
+const maxLength = positiveInt(flags["max-length"], "max-length") ?? TRAINING_DEFAULTS.maxLength;
+const requestedContext = positiveInt(flags["max-context"], "max-context");
+const optimizer = flags.optimizer ?? TRAINING_DEFAULTS.optimizer;
 if (optimizer !== "adamw" && optimizer !== "sgd") {
   fail(`Unknown --optimizer ${JSON.stringify(optimizer)}: expected adamw or sgd`);
 }
-const kvCacheDtype = flags["kv-cache"] ?? "f32";
+const kvCacheDtype = flags["kv-cache"] ?? DEFAULT_KV_CACHE_DTYPE;
 if (!isKvCacheDtype(kvCacheDtype)) fail(`Unknown --kv-cache ${kvCacheDtype}: expected f32 or f16`);
 const dtype = flags.dtype?.toUpperCase();
 if (dtype !== undefined && !isDType(dtype)) {
@@ -79,7 +88,7 @@ if (dtype !== undefined && !isDType(dtype)) {
 let lora;
 try {
   lora = resolveLoraConfig({
-    r: numberFlag(flags.rank, "rank", 16),
+    r: numberFlag(flags.rank, "rank"),
     targetModules: flags.target?.split(",").map((t) => t.trim()),
   });
 } catch (e) {
@@ -96,6 +105,7 @@ try {
   Deno.exit(1);
 }
 const weightsDtype = dtype ?? config.torchDtype;
+const maxContext = resolveMaxContext(config, requestedContext); // what loadModel would allocate
 
 const training = (gradCheckpoint: boolean) =>
   estimateTraining(config, {

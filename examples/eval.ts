@@ -9,12 +9,15 @@
  *
  * @module
  */
-import { loadDatasetFile } from "../lib/data/read_dataset_file.ts";
-import { dirModelSource } from "../lib/format/fs_model_source.ts";
-import { loadModel } from "../lib/model/load_model.ts";
-import { readPeftAdapter } from "../lib/lora/peft_files.ts";
-import { evaluateModel } from "../lib/train/evaluate.ts";
-import { tokenizeExamples } from "../lib/train/tokenize_examples.ts";
+import {
+  dirModelSource,
+  evaluateModel,
+  loadDatasetFile,
+  loadModel,
+  readPeftAdapter,
+  tokenizeExamples,
+  TRAINING_DEFAULTS,
+} from "../mod.ts";
 import { fail, numberFlag, parseFlags, requireFolder, runCommand } from "./_cli.ts";
 
 const USAGE = "Usage: deno run -A examples/eval.ts --model DIR [--adapter DIR] --data FILE " +
@@ -32,12 +35,12 @@ const flags = parseFlags(Deno.args, {
 
 if (!flags.model) fail(`--model is required\n\n${USAGE}`);
 if (!flags.data) fail(`--data is required\n\n${USAGE}`);
-const trainOn = flags["train-on"] ?? "completion";
+const trainOn = flags["train-on"] ?? TRAINING_DEFAULTS.trainOn;
 if (trainOn !== "completion" && trainOn !== "all") {
   fail(`Unknown --train-on ${trainOn}: expected completion or all`);
 }
-const maxLength = numberFlag(flags["max-length"], "max-length", 512);
-const batchSize = numberFlag(flags["batch-size"], "batch-size", 1);
+const maxLength = numberFlag(flags["max-length"], "max-length", TRAINING_DEFAULTS.maxLength);
+const batchSize = numberFlag(flags["batch-size"], "batch-size", TRAINING_DEFAULTS.batchSize);
 await requireFolder(flags.model, "config.json", "Model");
 if (flags.adapter) await requireFolder(flags.adapter, "adapter_config.json", "Adapter");
 

@@ -12,13 +12,15 @@
  *
  * @module
  */
-import { readCheckpoint } from "../lib/format/checkpoint.ts";
-import { dirModelSource } from "../lib/format/fs_model_source.ts";
-import { loadModel } from "../lib/model/load_model.ts";
-import { mergedModelFiles } from "../lib/lora/merge.ts";
-import { readPeftAdapter } from "../lib/lora/peft_files.ts";
-import { memoryModelSource } from "../lib/format/model_source.ts";
-import { isKvCacheDtype } from "../lib/ops/rope.ts";
+import {
+  dirModelSource,
+  isKvCacheDtype,
+  loadModel,
+  memoryModelSource,
+  mergedModelFiles,
+  readCheckpoint,
+  readPeftAdapter,
+} from "../mod.ts";
 import { fail, numberFlag, parseFlags, requireFolder, runCommand } from "./_cli.ts";
 
 const USAGE = "Usage: deno run -A examples/infer.ts --model DIR (--prompt TEXT | --raw TEXT) " +
@@ -51,8 +53,10 @@ if (!["auto", "webgpu", "cpu"].includes(backend)) {
   fail(`Unknown --backend ${backend}: expected auto, webgpu or cpu`);
 }
 
-const kvCacheDtype = flags["kv-cache"] ?? "f32";
-if (!isKvCacheDtype(kvCacheDtype)) fail(`Unknown --kv-cache ${kvCacheDtype}: expected f32 or f16`);
+const kvCacheDtype = flags["kv-cache"];
+if (kvCacheDtype !== undefined && !isKvCacheDtype(kvCacheDtype)) {
+  fail(`Unknown --kv-cache ${kvCacheDtype}: expected f32 or f16`);
+}
 
 await requireFolder(flags.model, "config.json", "Model");
 if (flags.adapter) await requireFolder(flags.adapter, "adapter_config.json", "Adapter");

@@ -15,20 +15,23 @@
  */
 import { join } from "node:path";
 import {
+  acquireGpu,
   estimateInference,
   estimateTraining,
+  loadModel,
+  LORA_DEFAULTS,
+  loraParameterCount,
   measuredBreakdown,
   type MemoryBreakdown,
-} from "../lib/estimate/estimate_memory.ts";
+  type MemoryReport,
+  modelParameterCount,
+  resolveLoraConfig,
+  trainLora,
+  type TrainStepEvent,
+  writeModelFiles,
+} from "../mod.ts";
+// Not in mod.ts: the fixtures carry the 9 MB Llama 3 tokenizer, which mod.ts must not load.
 import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
-import { writeModelFiles } from "../lib/format/fs_model_source.ts";
-import { acquireGpu } from "../lib/gpu/device.ts";
-import type { MemoryReport } from "../lib/gpu/memory.ts";
-import { modelParameterCount } from "../lib/model/shapes.ts";
-import { loadModel } from "../lib/model/load_model.ts";
-import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
-import { loraParameterCount } from "../lib/lora/lora_weights.ts";
-import { trainLora, type TrainStepEvent } from "../lib/train/train_lora.ts";
 import { fail, numberFlag, parseFlags } from "./_cli.ts";
 import { formatBytes, memoryTable } from "./_memory_table.ts";
 
@@ -57,10 +60,12 @@ const dir = flags.dir ?? "./model_cache/fixture-llama-3.2-1b";
 const newTokens = positiveInt(flags.tokens, "tokens", 4);
 const steps = positiveInt(flags.steps, "steps", 2);
 const seqLen = positiveInt(flags["seq-len"], "seq-len", 64);
-const maxContext = positiveInt(flags["max-context"], "max-context", 2048);
+const maxContext = flags["max-context"] === undefined
+  ? undefined // the engine's default
+  : positiveInt(flags["max-context"], "max-context", 0);
 const gradCheckpoint = flags["grad-checkpoint"] ?? false;
 const lora = resolveLoraConfig({
-  r: positiveInt(flags.rank, "rank", 16),
+  r: positiveInt(flags.rank, "rank", LORA_DEFAULTS.r),
   targetModules: ["q_proj", "k_proj", "v_proj"],
 });
 const prompt = flags.prompt ?? "What is the capital of France?";
@@ -113,7 +118,10 @@ console.log(
     `${embed.chunks.map((c) => c.rows).join(", ")} rows (LM head tied: ` +
     `${model.gpuWeights!.lmHead === embed})`,
 );
-const inference = estimateInference(config, { maxContext, maxBindingBytes: gpu.maxBindingBytes });
+const inference = estimateInference(config, {
+  maxContext: model.maxContext,
+  maxBindingBytes: gpu.maxBindingBytes,
+});
 printMemory(gpu.memory.report(), "allocated after load", inference, "estimate");
 
 // 3. Generate: the prompt and one token, then N tokens; decoding is the difference.

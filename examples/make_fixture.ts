@@ -9,10 +9,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
+// Not in mod.ts: the fixtures carry the 9 MB Llama 3 tokenizer, which mod.ts must not load.
 import { createFixtureModel, type FixtureOptions } from "../lib/fixtures/fixture_model.ts";
-import { writeModelFiles } from "../lib/format/fs_model_source.ts";
-import { parseModelConfig } from "../lib/model/config.ts";
-import { modelParameterCount } from "../lib/model/shapes.ts";
+import { modelParameterCount, parseModelConfig, writeModelFiles } from "../mod.ts";
 
 const USAGE =
   "Usage: deno run -A examples/make_fixture.ts --out DIR [--preset tiny|llama-3.2-1b] " +

@@ -8,11 +8,13 @@
  * @module
  */
 import { resolve } from "node:path";
-import { readCheckpoint } from "../lib/format/checkpoint.ts";
-import { writeFolderAtomic } from "../lib/format/folder_atomic.ts";
-import { dirModelSource } from "../lib/format/fs_model_source.ts";
-import { mergedModelFiles } from "../lib/lora/merge.ts";
-import { readPeftAdapter } from "../lib/lora/peft_files.ts";
+import {
+  dirModelSource,
+  mergedModelFiles,
+  readCheckpoint,
+  readPeftAdapter,
+  writeFolderAtomic,
+} from "../mod.ts";
 import { fail, parseFlags, requireFolder, runCommand } from "./_cli.ts";
 
 const USAGE = "Usage: deno run -A examples/merge.ts --model DIR --adapter DIR --out DIR";

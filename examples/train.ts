@@ -18,19 +18,26 @@
  * @module
  */
 import { join } from "node:path";
-import { formatCleanReport } from "../lib/data/clean.ts";
-import { loadDatasetFile } from "../lib/data/read_dataset_file.ts";
+import {
+  dirModelSource,
+  formatCleanReport,
+  loadDatasetFile,
+  loadModel,
+  loraParameterCount,
+  lossCurveSvg,
+  readPeftAdapter,
+  readTrainingState,
+  resolveLoraConfig,
+  serializePeftAdapter,
+  serializeTrainingState,
+  tokenizeExamples,
+  TRAINING_DEFAULTS,
+  trainLora,
+  writeFileAtomic,
+  writeFolderAtomic,
+  writeModelFiles,
+} from "../mod.ts";
 import { demoModelSource, SAMPLE_DATA } from "./_demo_model.ts";
-import { writeFolderAtomic } from "../lib/format/folder_atomic.ts";
-import { dirModelSource, writeFileAtomic, writeModelFiles } from "../lib/format/fs_model_source.ts";
-import { loadModel } from "../lib/model/load_model.ts";
-import { loraParameterCount } from "../lib/lora/lora_weights.ts";
-import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
-import { readPeftAdapter, serializePeftAdapter } from "../lib/lora/peft_files.ts";
-import { lossCurveSvg } from "../lib/train/loss_curve_svg.ts";
-import { tokenizeExamples } from "../lib/train/tokenize_examples.ts";
-import { trainLora } from "../lib/train/train_lora.ts";
-import { readTrainingState, serializeTrainingState } from "../lib/train/training_state.ts";
 import { fail, numberFlag, parseFlags, requireFolder, runCommand } from "./_cli.ts";
 import { followTraining } from "./_train_progress.ts";
 
@@ -89,16 +96,19 @@ if (!flags.model && !(await exists(DEFAULT_MODEL))) {
 }
 const out = flags.out ?? "./lora_output";
 
-const trainOn = flags["train-on"] ?? "completion";
+const trainOn = flags["train-on"] ?? TRAINING_DEFAULTS.trainOn;
 if (trainOn !== "completion" && trainOn !== "all") {
   fail(`Unknown --train-on ${trainOn}: expected completion or all`);
 }
-const optimizer = flags.optimizer ?? "adamw";
-if (optimizer !== "adamw" && optimizer !== "sgd") {
+const optimizer = flags.optimizer;
+if (optimizer !== undefined && optimizer !== "adamw" && optimizer !== "sgd") {
   fail(`Unknown --optimizer ${optimizer}: expected adamw or sgd`);
 }
-const scheduler = flags.scheduler ?? "linear";
-if (scheduler !== "constant" && scheduler !== "linear" && scheduler !== "cosine") {
+const scheduler = flags.scheduler;
+if (
+  scheduler !== undefined && scheduler !== "constant" && scheduler !== "linear" &&
+  scheduler !== "cosine"
+) {
   fail(`Unknown --scheduler ${scheduler}: expected constant, linear or cosine`);
 }
 if (flags["init-adapter"]) {
@@ -106,25 +116,27 @@ if (flags["init-adapter"]) {
 }
 if (flags.resume) await requireFolder(flags.resume, "trainer_state.json", "Checkpoint");
 
+const seed = numberFlag(flags.seed, "seed", TRAINING_DEFAULTS.seed); // the data split's and the run's
+
 await runCommand(async () => {
   const model = await loadModel(modelSource, { backend: "webgpu" });
   const tokenizer = model.tokenizer;
   const dataset = await loadDatasetFile(dataPath, {
     renderChat: tokenizer.hasChatTemplate ? (m, o) => tokenizer.applyChatTemplate(m, o) : undefined,
-    validation: numberFlag(flags.validation, "validation", 0),
-    seed: numberFlag(flags.seed, "seed", 42),
+    validation: numberFlag(flags.validation, "validation"),
+    seed,
   });
-  const maxLength = numberFlag(flags["max-length"], "max-length", 512);
+  const maxLength = numberFlag(flags["max-length"], "max-length", TRAINING_DEFAULTS.maxLength);
   const train = tokenizeExamples(tokenizer, dataset.train, { trainOn, maxLength });
   const validation = dataset.validation.length
     ? tokenizeExamples(tokenizer, dataset.validation, { trainOn, maxLength }).examples
     : undefined;
   const lora = resolveLoraConfig({
-    r: numberFlag(flags.rank, "rank", 16),
-    alpha: numberFlag(flags.alpha, "alpha", 32),
-    dropout: numberFlag(flags.dropout, "dropout", 0.1),
+    r: numberFlag(flags.rank, "rank"),
+    alpha: numberFlag(flags.alpha, "alpha"),
+    dropout: numberFlag(flags.dropout, "dropout"),
     targetModules: flags.target ? flags.target.split(",").map((t) => t.trim()) : undefined,
-    useRslora: flags.rslora ?? false,
+    useRslora: flags.rslora,
   });
   log(
     `Model ${model.name} (${model.config.numLayers} layers, hidden ${model.config.hiddenSize}) on ` +
@@ -139,26 +151,26 @@ await runCommand(async () => {
   const abort = new AbortController();
   const run = trainLora(model, train.examples, {
     lora,
-    epochs: numberFlag(flags.epochs, "epochs", 3),
+    epochs: numberFlag(flags.epochs, "epochs"),
     maxSteps: numberFlag(flags["max-steps"], "max-steps"),
-    batchSize: numberFlag(flags["batch-size"], "batch-size", 1),
-    gradAccum: numberFlag(flags["grad-accum"], "grad-accum", 4),
-    lr: numberFlag(flags.lr, "lr", 1e-4),
+    batchSize: numberFlag(flags["batch-size"], "batch-size"),
+    gradAccum: numberFlag(flags["grad-accum"], "grad-accum"),
+    lr: numberFlag(flags.lr, "lr"),
     optimizer,
-    weightDecay: numberFlag(flags["weight-decay"], "weight-decay", 0),
+    weightDecay: numberFlag(flags["weight-decay"], "weight-decay"),
     scheduler,
-    warmupSteps: numberFlag(flags["warmup-steps"], "warmup-steps", 0),
-    maxGradNorm: numberFlag(flags["max-grad-norm"], "max-grad-norm", 1),
-    gradCheckpoint: flags["grad-checkpoint"] ?? false,
-    seed: numberFlag(flags.seed, "seed", 42),
+    warmupSteps: numberFlag(flags["warmup-steps"], "warmup-steps"),
+    maxGradNorm: numberFlag(flags["max-grad-norm"], "max-grad-norm"),
+    gradCheckpoint: flags["grad-checkpoint"],
+    seed,
     initAdapter: flags["init-adapter"]
       ? await readPeftAdapter(dirModelSource(flags["init-adapter"]), model.config)
       : undefined,
     resume: flags.resume
       ? await readTrainingState(dirModelSource(flags.resume), model.config)
       : undefined,
-    checkpointEvery: numberFlag(flags["checkpoint-every"], "checkpoint-every", 0),
-    logEvery: numberFlag(flags["log-every"], "log-every", 1),
+    checkpointEvery: numberFlag(flags["checkpoint-every"], "checkpoint-every"),
+    logEvery: numberFlag(flags["log-every"], "log-every"),
     onCheckpoint: (state) =>
       writeFolderAtomic(
         join(out, `checkpoint-${state.step}`),

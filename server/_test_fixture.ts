@@ -5,17 +5,21 @@
  * @module
  */
 import { join } from "node:path";
+// Not in mod.ts: the fixtures carry the 9 MB Llama 3 tokenizer, which mod.ts must not load.
 import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
-import { writeModelFiles } from "../lib/format/fs_model_source.ts";
-import type { Gpu } from "../lib/gpu/device.ts";
-import type { ModelConfig } from "../lib/model/config.ts";
-import type { Model } from "../lib/model/model.ts";
-import { loadModel } from "../lib/model/load_model.ts";
-import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
-import { initLoraWeights, type LoraWeights } from "../lib/lora/lora_weights.ts";
-import { serializePeftAdapter } from "../lib/lora/peft_files.ts";
-import { memoryModelSource } from "../lib/format/model_source.ts";
-import { Rng } from "../lib/util/rng.ts";
+import {
+  type Gpu,
+  initLoraWeights,
+  loadModel,
+  type LoraWeights,
+  memoryModelSource,
+  type Model,
+  type ModelConfig,
+  resolveLoraConfig,
+  serializePeftAdapter,
+  writeModelFiles,
+} from "../mod.ts";
+import { Rng } from "../lib/util/rng.ts"; // test tooling, not public API
 import { type AppOptions, createApp } from "./app.ts";
 import { type EngineOptions, ServerEngine } from "./engine.ts";
 
@@ -76,7 +80,7 @@ export async function fixtureServer(
   for (const [i, name] of (options.adapters ?? []).entries()) {
     await writeAdapter(join(adaptersDir, name), randomAdapter(model.config, 100 + i), model.config);
   }
-  const engine = new ServerEngine(model, { adaptersDir, maxContext: 256, ...options.engine });
+  const engine = new ServerEngine(model, { adaptersDir, ...options.engine });
   await engine.ready;
   const app = createApp(engine, { loopbackOnly: true, ...options.app });
   return { root, adaptersDir, engine, app };

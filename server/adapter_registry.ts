@@ -1,29 +1,33 @@
 /**
- * The adapters a server can use: those named on the command line (`--adapter NAME=DIR`) and
- * every PEFT adapter folder in the adapters directory. The directory is the source of truth:
- * adapters found there are loaded on first use, so replicas sharing the directory serve the
- * same adapters, and unloading one only frees its memory. Adapters are added to and removed
- * from the model in a scheduler turn, never while a generation uses them.
+ * The adapters a server can use: those the model holds, those named on the command line
+ * (`--adapter NAME=DIR`) and every PEFT adapter folder in the adapters directory. Adapters found
+ * there are loaded on first use, so replicas sharing the directory serve the same adapters,
+ * and unloading one only frees its memory. Which adapters are loaded is the model's to say
+ * (`Model.adapterNames`); this registry keeps no set of its own, only where the command-line
+ * adapters live and when each adapter was loaded. Adapters are added to and removed from the
+ * model in a scheduler turn, never while a generation uses them.
  *
  * @module
  */
 import { join } from "node:path";
-import { writeFolderAtomic } from "../lib/format/folder_atomic.ts";
-import { dirModelSource } from "../lib/format/fs_model_source.ts";
-import type { Model } from "../lib/model/model.ts";
-import type { LoraConfig } from "../lib/lora/lora_config.ts";
-import type { LoraWeights } from "../lib/lora/lora_weights.ts";
-import { ADAPTER_CONFIG, readPeftAdapter, serializePeftAdapter } from "../lib/lora/peft_files.ts";
+import {
+  ADAPTER_CONFIG,
+  dirModelSource,
+  type LoraConfig,
+  type LoraWeights,
+  type Model,
+  readPeftAdapter,
+  serializePeftAdapter,
+  writeFolderAtomic,
+} from "../mod.ts";
 import { ApiError } from "./errors.ts";
 import type { GpuScheduler } from "./gpu_scheduler.ts";
 import { isSafeName, resolveInside } from "./safe_path.ts";
 
-/** A loaded adapter. */
+/** An adapter the model holds. */
 export interface AdapterEntry {
   /** Its model id in requests. */
   name: string;
-  /** The folder it was read from. */
-  path: string;
   /** When it was loaded (Unix seconds). */
   created: number;
   /** Its LoRA settings. */
@@ -38,14 +42,17 @@ export interface AdapterRegistryOptions {
   baseModelId: string;
 }
 
-/** Loaded adapters, backed by the adapters directory. */
+const now = () => Math.floor(Date.now() / 1000);
+
+/** The model's adapters, and those the adapters directory and the command line can load. */
 export class AdapterRegistry {
   readonly #model: Model;
   readonly #scheduler: GpuScheduler;
   readonly #options: AdapterRegistryOptions;
-  readonly #loaded = new Map<string, AdapterEntry>();
+  readonly #started = now(); // the load time of adapters the model held before this registry
   readonly #pinned = new Map<string, string>(); // name → folder, from the command line
-  readonly #pending = new Map<string, Promise<AdapterEntry>>();
+  readonly #loadedAt = new Map<string, number>(); // name → when this registry last loaded it
+  readonly #pending = new Map<string, Promise<AdapterEntry>>(); // loads waiting for their turn
 
   /** Makes a registry for `model`, swapping adapters in turns of `scheduler`. */
   constructor(model: Model, scheduler: GpuScheduler, options: AdapterRegistryOptions) {
@@ -59,9 +66,9 @@ export class AdapterRegistry {
     return this.#options.adaptersDir;
   }
 
-  /** The adapters loaded now. */
+  /** The adapters the model holds now. */
   loaded(): AdapterEntry[] {
-    return [...this.#loaded.values()];
+    return this.#model.adapterNames.map((name) => this.#entry(name)!);
   }
 
   /** Loads an adapter from any folder (the operator's `--adapter NAME=DIR`) and keeps its path. */
@@ -90,24 +97,37 @@ export class AdapterRegistry {
   }
 
   /**
-   * The adapter `name`, loading it from the adapters directory on first use; null when no
-   * adapter has that name.
+   * The adapter `name`, loading it (in a turn of its own) when the model does not hold it but
+   * its folder is known; null when no adapter has that name.
    */
   async resolve(name: string): Promise<AdapterEntry | null> {
-    const entry = this.#loaded.get(name);
+    const entry = this.#entry(name);
     if (entry) return entry;
-    const pending = this.#pending.get(name);
-    if (pending) return await pending;
-    if (!this.#pinned.has(name) && !(await this.#inDirectory(name))) return null;
-    return await this.load(name);
+    const folder = await this.#findFolder(name);
+    return folder === null ? null : await this.#load(name, folder);
+  }
+
+  /**
+   * Within a turn the caller holds: makes sure the model holds the adapter `name`, which may have
+   * been unloaded since it was resolved, by loading it again from its folder at once (a load of
+   * its own would wait for the caller's turn to end). False when it is not found any more.
+   */
+  async loadInTurn(name: string): Promise<boolean> {
+    if (this.#entry(name)) return true;
+    const folder = await this.#findFolder(name);
+    if (folder === null) return false;
+    this.#add(name, await this.#read(name, folder));
+    return true;
   }
 
   /** Frees an adapter's memory; one in the adapters directory is loaded again on next use. */
-  async unload(name: string): Promise<boolean> {
-    if (!this.#loaded.has(name)) return false;
-    await this.#scheduler.run("background", () => this.#model.removeAdapter(name));
-    this.#loaded.delete(name);
-    return true;
+  unload(name: string): Promise<boolean> {
+    return this.#scheduler.run("background", () => {
+      if (!this.#model.adapterNames.includes(name)) return false;
+      this.#model.removeAdapter(name);
+      this.#loadedAt.delete(name);
+      return true;
+    });
   }
 
   /** Writes `weights` as a PEFT adapter folder `name` in the adapters directory and loads it. */
@@ -118,12 +138,12 @@ export class AdapterRegistry {
     return await this.load(name);
   }
 
-  /** Names of every adapter: loaded ones and those waiting in the adapters directory, sorted. */
+  /** Names of every adapter: the model's and those waiting in the adapters directory, sorted. */
   async names(): Promise<string[]> {
-    const names = new Set([...this.#loaded.keys(), ...this.#pinned.keys()]);
+    const names = new Set([...this.#model.adapterNames, ...this.#pinned.keys()]);
     try {
       for await (const item of Deno.readDir(this.#options.adaptersDir)) {
-        if (!names.has(item.name) && await this.#inDirectory(item.name)) names.add(item.name);
+        if (!names.has(item.name) && await this.#findFolder(item.name)) names.add(item.name);
       }
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
@@ -131,14 +151,22 @@ export class AdapterRegistry {
     return [...names].sort();
   }
 
-  /** Whether the adapters directory holds a usable adapter folder `name`. */
-  async #inDirectory(name: string): Promise<boolean> {
-    if (!isSafeName(name) || name === this.#options.baseModelId) return false;
+  /** The adapter `name` as the model holds it, or null. */
+  #entry(name: string): AdapterEntry | null {
+    const config = this.#model.adapterConfig(name);
+    if (!config) return null;
+    return { name, created: this.#loadedAt.get(name) ?? this.#started, config };
+  }
+
+  /** The folder of adapter `name`: given on the command line, or in the adapters directory. */
+  async #findFolder(name: string): Promise<string | null> {
+    const pinned = this.#pinned.get(name);
+    if (pinned !== undefined) return pinned;
+    if (!isSafeName(name) || name === this.#options.baseModelId) return null;
     try {
-      await this.#folderOf(name);
-      return true;
+      return await this.#folderOf(name);
     } catch (e) {
-      if (e instanceof ApiError) return false;
+      if (e instanceof ApiError) return null;
       throw e;
     }
   }
@@ -167,34 +195,40 @@ export class AdapterRegistry {
     }
   }
 
+  /** Reads the adapter in `dir`, then adds it to the model in a background turn. */
   #load(name: string, dir: string): Promise<AdapterEntry> {
     const pending = this.#pending.get(name);
     if (pending) return pending;
     const loading = (async () => {
-      let weights: LoraWeights;
-      try {
-        weights = await readPeftAdapter(dirModelSource(dir), this.#model.config);
-      } catch (e) {
-        throw new ApiError(
-          400,
-          `Adapter ${JSON.stringify(name)} cannot be loaded: ${(e as Error).message}`,
-          {
-            param: "model",
-            code: "invalid_adapter",
-          },
-        );
-      }
-      await this.#scheduler.run("background", () => this.#model.addAdapter(name, weights));
-      const entry = {
-        name,
-        path: dir,
-        created: Math.floor(Date.now() / 1000),
-        config: weights.config,
-      };
-      this.#loaded.set(name, entry);
-      return entry;
+      const weights = await this.#read(name, dir);
+      return await this.#scheduler.run("background", () => {
+        this.#add(name, weights);
+        return this.#entry(name)!;
+      });
     })();
     this.#pending.set(name, loading);
     return loading.finally(() => this.#pending.delete(name));
+  }
+
+  /** The adapter in `dir`; a 400 {@linkcode ApiError} when it cannot be read for this model. */
+  async #read(name: string, dir: string): Promise<LoraWeights> {
+    try {
+      return await readPeftAdapter(dirModelSource(dir), this.#model.config);
+    } catch (e) {
+      throw new ApiError(
+        400,
+        `Adapter ${JSON.stringify(name)} cannot be loaded: ${(e as Error).message}`,
+        {
+          param: "model",
+          code: "invalid_adapter",
+        },
+      );
+    }
+  }
+
+  /** Adds an adapter to the model; the caller holds a turn. */
+  #add(name: string, weights: LoraWeights): void {
+    this.#model.addAdapter(name, weights);
+    this.#loadedAt.set(name, now());
   }
 }

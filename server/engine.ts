@@ -8,14 +8,30 @@
  * @module
  */
 import { basename, join } from "node:path";
-import type { GenerationResult } from "../lib/generate/generate.ts";
-import type { Model, PromptTemplate } from "../lib/model/model.ts";
-import type { ChatMessage } from "../lib/text/tokenizer.ts";
-import { type AdapterEntry, AdapterRegistry } from "./adapter_registry.ts";
+import type { ChatMessage, GenerationResult, Model, PromptTemplate } from "../mod.ts";
+import { AdapterRegistry } from "./adapter_registry.ts";
 import { ApiError } from "./errors.ts";
 import { FineTuner, JOBS_FOLDER } from "./fine_tuner.ts";
 import { GpuScheduler, QueueFullError } from "./gpu_scheduler.ts";
 import { JobStore } from "./job_store.ts";
+
+/**
+ * The server's own defaults (training settings default to the library's `TRAINING_DEFAULTS`,
+ * the context to the model's own).
+ */
+export const SERVER_DEFAULTS = {
+  /** Generation requests waiting or running at most. */
+  maxQueue: 32,
+  /** Cap on `max_tokens`. */
+  maxTokens: 512,
+  /**
+   * Fine-tuning checkpoint interval in steps. The library checkpoints only at the end by
+   * default; a server job checkpoints as it goes, so that a crash loses at most this many steps.
+   */
+  checkpointEvery: 50,
+  /** Largest data file a job may read, in bytes. */
+  maxDataFileBytes: 256 << 20,
+} as const;
 
 /** Settings of a {@linkcode ServerEngine}. */
 export interface EngineOptions {
@@ -29,11 +45,9 @@ export interface EngineOptions {
   adapters?: Record<string, string>;
   /** Generation requests waiting or running at most; more get 429. Default 32. */
   maxQueue?: number;
-  /** The model's KV-cache size, as passed to `loadModel`; default min(max positions, 2048). */
-  maxContext?: number;
   /** Cap on `max_tokens`. Default 512. */
   maxTokens?: number;
-  /** Cap on prompt tokens. Default `maxContext` − 1. */
+  /** Cap on prompt tokens. Default the model's `maxContext` − 1. */
   maxPromptTokens?: number;
   /**
    * Whether this server runs fine-tuning jobs (default true). Replicas sharing an adapters
@@ -130,7 +144,7 @@ export class ServerEngine {
   /** Starts loading: `model` may be a promise (the server answers 503 until it settles). */
   constructor(model: Model | Promise<Model>, options: EngineOptions) {
     this.#options = options;
-    this.scheduler = new GpuScheduler(options.maxQueue ?? 32);
+    this.scheduler = new GpuScheduler(options.maxQueue ?? SERVER_DEFAULTS.maxQueue);
     this.ready = this.#init(model).catch((e) => {
       this.#error = (e as Error).message;
       throw e;
@@ -222,7 +236,7 @@ export class ServerEngine {
       this.#options.maxPromptTokens ?? maxContext - 1,
       maxContext - 1,
     );
-    const cap = this.#options.maxTokens ?? 512;
+    const cap = this.#options.maxTokens ?? SERVER_DEFAULTS.maxTokens;
     const chars = typeof prompt.text === "string"
       ? prompt.text.length
       : JSON.stringify(prompt.text).length;
@@ -303,34 +317,33 @@ export class ServerEngine {
   }
 
   /**
-   * A generation turn with its adapter loaded: resolves the model id, waits for the turn, and
-   * checks the adapter is still there (it may have been unloaded meanwhile; then it retries).
+   * A generation turn with its adapter loaded: resolves the model id (loading the adapter
+   * before the wait when it is not loaded), waits for the turn, and within it loads the adapter
+   * again if it was unloaded meanwhile.
    */
   async #turn(
     id: string,
     signal?: AbortSignal,
   ): Promise<{ release: () => void; adapter: string | null }> {
-    const { modelId, registry, model } = this.#get();
-    while (true) {
-      let entry: AdapterEntry | null = null;
-      if (id !== modelId) {
-        entry = await registry.resolve(id);
-        if (!entry) throw modelNotFound(id);
+    const { modelId, registry } = this.#get();
+    const adapter = id === modelId ? null : id;
+    if (adapter !== null && !(await registry.resolve(adapter))) throw modelNotFound(id);
+    let release: () => void;
+    try {
+      release = await this.scheduler.acquire("request", signal);
+    } catch (e) {
+      if (e instanceof QueueFullError) {
+        throw new ApiError(429, e.message, { code: "rate_limit_exceeded" });
       }
-      let release: () => void;
-      try {
-        release = await this.scheduler.acquire("request", signal);
-      } catch (e) {
-        if (e instanceof QueueFullError) {
-          throw new ApiError(429, e.message, { code: "rate_limit_exceeded" });
-        }
-        throw e;
-      }
-      if (!entry || model.adapterNames.includes(entry.name)) {
-        return { release, adapter: entry?.name ?? null };
-      }
-      release();
+      throw e;
     }
+    try {
+      if (adapter !== null && !(await registry.loadInTurn(adapter))) throw modelNotFound(id);
+    } catch (e) {
+      release();
+      throw e;
+    }
+    return { release, adapter };
   }
 
   /** The text and template the model gets: messages through the chat template when it has one. */
@@ -352,7 +365,7 @@ export class ServerEngine {
     const model = await pending;
     const o = this.#options;
     const modelId = o.modelId ?? basename(model.name.replace(/[\\/]+$/, ""));
-    const maxContext = o.maxContext ?? Math.min(model.config.maxPositionEmbeddings, 2048);
+    const maxContext = model.maxContext;
     await Deno.mkdir(o.adaptersDir, { recursive: true });
     const registry = new AdapterRegistry(model, this.scheduler, {
       adaptersDir: o.adaptersDir,
@@ -368,9 +381,9 @@ export class ServerEngine {
       {
         modelId,
         dataDir: o.dataDir ?? null,
-        checkpointEvery: o.checkpointEvery ?? 50,
+        checkpointEvery: o.checkpointEvery ?? SERVER_DEFAULTS.checkpointEvery,
         maxLength: maxContext,
-        maxFileBytes: o.maxDataFileBytes ?? 256 << 20,
+        maxFileBytes: o.maxDataFileBytes ?? SERVER_DEFAULTS.maxDataFileBytes,
         warn: o.warn ?? console.warn,
       },
     );

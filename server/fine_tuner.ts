@@ -8,14 +8,19 @@
  * @module
  */
 import { join } from "node:path";
-import { loadDataset } from "../lib/data/load_dataset.ts";
-import { writeFolderAtomic } from "../lib/format/folder_atomic.ts";
-import type { Model } from "../lib/model/model.ts";
-import { type LoraConfig, resolveLoraConfig } from "../lib/lora/lora_config.ts";
-import type { TokenizedExample } from "../lib/train/batch.ts";
-import { tokenizeExamples } from "../lib/train/tokenize_examples.ts";
-import { trainLora, type TrainLoraOptions } from "../lib/train/train_lora.ts";
-import { serializeTrainingState } from "../lib/train/training_state.ts";
+import {
+  loadDataset,
+  type LoraConfig,
+  type Model,
+  resolveLoraConfig,
+  serializeTrainingState,
+  type TokenizedExample,
+  tokenizeExamples,
+  TRAINING_DEFAULTS,
+  trainLora,
+  type TrainLoraOptions,
+  writeFolderAtomic,
+} from "../mod.ts";
 import type { AdapterRegistry } from "./adapter_registry.ts";
 import { ApiError } from "./errors.ts";
 import type { GpuScheduler } from "./gpu_scheduler.ts";
@@ -55,7 +60,6 @@ interface RunningJob {
 /** The folder of job files and checkpoints, inside the adapters directory. */
 export const JOBS_FOLDER = ".jobs";
 
-const DEFAULT_LR = 1e-4;
 const now = () => Math.floor(Date.now() / 1000);
 
 /** Creates, runs and cancels fine-tuning jobs on one model. */
@@ -118,7 +122,8 @@ export class FineTuner {
     request: FineTuningRequest,
   ): Promise<FineTuningJob> {
     const h = request.hyperparameters ?? {};
-    const maxLength = h.max_length ?? Math.min(512, this.#options.maxLength);
+    const maxLength = h.max_length ??
+      Math.min(TRAINING_DEFAULTS.maxLength, this.#options.maxLength);
     if (maxLength > this.#options.maxLength) {
       throw new ApiError(
         400,
@@ -146,13 +151,14 @@ export class FineTuner {
         code: "training_unavailable",
       });
     }
+    // The job record shows every hyperparameter, so the library's defaults are filled in here.
+    const d = TRAINING_DEFAULTS;
     const lr = h.learning_rate ??
-      DEFAULT_LR *
-        (typeof h.learning_rate_multiplier === "number" ? h.learning_rate_multiplier : 1);
-    const epochs = typeof h.n_epochs === "number" ? h.n_epochs : 3;
-    const batchSize = typeof h.batch_size === "number" ? h.batch_size : 1;
-    const gradAccum = h.gradient_accumulation_steps ?? 4;
-    const seed = request.seed ?? 42;
+      d.lr * (typeof h.learning_rate_multiplier === "number" ? h.learning_rate_multiplier : 1);
+    const epochs = typeof h.n_epochs === "number" ? h.n_epochs : d.epochs;
+    const batchSize = typeof h.batch_size === "number" ? h.batch_size : d.batchSize;
+    const gradAccum = h.gradient_accumulation_steps ?? d.gradAccum;
+    const seed = request.seed ?? d.seed;
     const job: FineTuningJob = {
       object: "fine_tuning.job",
       id,

@@ -6,8 +6,7 @@
  * @module
  */
 import { type Context, Hono } from "hono";
-import type { GenerationResult } from "../lib/generate/generate.ts";
-import type { ChatMessage } from "../lib/text/tokenizer.ts";
+import type { ChatMessage, GenerationResult } from "../mod.ts";
 import type { GenerationRequest, ServerEngine } from "./engine.ts";
 import { randomId } from "./job_store.ts";
 import { type ChatRequest, chatRequest, completionRequest, readBody } from "./request_schemas.ts";

@@ -9,9 +9,8 @@
  * @module
  */
 import { join } from "node:path";
-import { AsyncLock } from "../lib/util/async_lock.ts";
-import { z } from "../lib/deps.ts";
-import { writeFileAtomic } from "../lib/format/fs_model_source.ts";
+import { AsyncLock, writeFileAtomic } from "../mod.ts";
+import { z } from "zod";
 
 /** A job's status, as OpenAI names them. */
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";

@@ -12,8 +12,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { loadModel } from "../lib/model/load_model.ts";
-import { isKvCacheDtype } from "../lib/ops/rope.ts";
+import { isKvCacheDtype, loadModel } from "../mod.ts";
 import { createApp } from "./app.ts";
 import { ServerEngine } from "./engine.ts";
 
@@ -28,8 +27,9 @@ function fail(message: string): never {
   Deno.exit(2);
 }
 
-function integer(value: string | undefined, name: string, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
+/** An integer flag ≥ `min`, or undefined when absent (the engine's default applies). */
+function integer(value: string | undefined, name: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < min) {
     fail(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
@@ -54,7 +54,7 @@ try {
       "max-queue": { type: "string" },
       backend: { type: "string", default: "auto" },
       "max-context": { type: "string" },
-      "kv-cache": { type: "string", default: "f32" },
+      "kv-cache": { type: "string" },
       "max-tokens": { type: "string" },
       "checkpoint-every": { type: "string" },
       "no-training": { type: "boolean" },
@@ -69,7 +69,7 @@ if (backend !== "auto" && backend !== "webgpu" && backend !== "cpu") {
   fail(`--backend must be auto, webgpu or cpu, got ${JSON.stringify(backend)}`);
 }
 const kvCacheDtype = flags["kv-cache"];
-if (!isKvCacheDtype(kvCacheDtype)) {
+if (kvCacheDtype !== undefined && !isKvCacheDtype(kvCacheDtype)) {
   fail(`--kv-cache must be f32 or f16, got ${JSON.stringify(kvCacheDtype)}`);
 }
 const adapters: Record<string, string> = {};
@@ -81,10 +81,8 @@ for (const spec of flags.adapter ?? []) {
   adapters[spec.slice(0, at)] = spec.slice(at + 1);
 }
 const host = flags.host;
-const port = integer(flags.port, "port", 8000, 0);
-const maxContext = flags["max-context"] === undefined
-  ? undefined
-  : integer(flags["max-context"], "max-context", 0, 2);
+const port = integer(flags.port, "port", 0) ?? 8000;
+const maxContext = integer(flags["max-context"], "max-context", 2);
 const apiKey = flags["api-key"] ?? Deno.env.get("WEBGPU_LORA_API_KEY") ?? null;
 const loopbackOnly = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/.test(host);
 
@@ -92,10 +90,9 @@ const engine = new ServerEngine(loadModel(flags.model, { backend, maxContext, kv
   adaptersDir: flags["adapters-dir"],
   dataDir: flags["data-dir"] ?? null,
   adapters,
-  maxQueue: integer(flags["max-queue"], "max-queue", 32, 1),
-  maxContext,
-  maxTokens: integer(flags["max-tokens"], "max-tokens", 512, 1),
-  checkpointEvery: integer(flags["checkpoint-every"], "checkpoint-every", 50, 0),
+  maxQueue: integer(flags["max-queue"], "max-queue", 1),
+  maxTokens: integer(flags["max-tokens"], "max-tokens", 1),
+  checkpointEvery: integer(flags["checkpoint-every"], "checkpoint-every", 0),
   training: !flags["no-training"],
 });
 engine.ready.then(

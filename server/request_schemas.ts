@@ -6,7 +6,7 @@
  * @module
  */
 import type { Context } from "hono";
-import { z } from "../lib/deps.ts";
+import { z } from "zod";
 import { ApiError } from "./errors.ts";
 import { NAME_PATTERN } from "./safe_path.ts";
 

@@ -1,13 +1,16 @@
 /**
  * A KV cache stored in f16 (`kvCacheDtype: "f16"`): decode still equals the full forward (both
  * read the same f16 keys and values), the logits stay within f16 rounding of PyTorch's f32
- * golden logits, and the cache takes half the bytes of an f32 one.
+ * golden logits, and the cache takes half the bytes of an f32 one; the CPU engine rounds its
+ * cache the same way.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { uploadWeights } from "../lib/model/gpu_weights.ts";
 import { GpuEngine } from "../lib/model/gpu_engine.ts";
+import { CpuEngine } from "../lib/model/cpu_engine.ts";
+import { entryToF32 } from "../lib/format/safetensors.ts";
 import { assertClose, maxAbs } from "./_assert_close.ts";
 import { goldenCase } from "./_golden.ts";
 import { gpuTest } from "./_gpu.ts";
@@ -53,3 +56,24 @@ gpuTest(
     f16.model.dispose();
   },
 );
+
+Deno.test("the CPU engine honours an f16 KV cache: logits near PyTorch's, decode equals the full forward", async () => {
+  const weights = new Map([...checkpoint.tensors].map(([name, e]) => [name, entryToF32(e)]));
+  const engine = (kvCacheDtype: "f32" | "f16") =>
+    new CpuEngine(checkpoint.config, weights, { maxContext: 32, kvCacheDtype });
+  const f16 = engine("f16"), ids = expected.ids, V = checkpoint.config.vocabSize;
+  const full = await f16.logits(ids); // (T, V)
+  assertClose(full, expected.logits_base, {
+    atol: 2e-3 * maxAbs(expected.logits_base),
+    rtol: 0,
+    label: "CPU f16 cache vs PyTorch",
+  });
+  const exact = await engine("f32").logits(ids);
+  assert.ok(maxAbs(full.map((x, i) => x - exact[i])) > 0, "the f16 cache rounds K and V");
+  const row = (t: number) => full.subarray(t * V, (t + 1) * V);
+  const tol = { atol: 1e-5 * maxAbs(full), rtol: 1e-4 };
+  assertClose(await f16.prefill(ids.slice(0, 5)), row(4), { ...tol, label: "prefill" });
+  for (let t = 5; t < ids.length; t++) {
+    assertClose(await f16.decode(ids[t]), row(t), { ...tol, label: `decode ${t}` });
+  }
+});

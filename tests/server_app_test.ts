@@ -443,7 +443,10 @@ Deno.test("a full queue answers 429 at once", async () => {
 });
 
 Deno.test("adapters: listed from the folder, loaded on first use, unloaded and reloaded", async () => {
-  const { app, adaptersDir } = await fixtureServer(model, { adapters: ["b1"] });
+  // A model of its own: the server lists the adapters its model holds, and `model` holds a1, a2.
+  const { app, adaptersDir } = await fixtureServer(await loadFixtureModel("cpu"), {
+    adapters: ["b1"],
+  });
   const list = async () => (await (await app.request("/v1/adapters")).json()).data;
   assert.deepEqual((await list()).map((a: { id: string; loaded: boolean }) => [a.id, a.loaded]), [[
     "b1",
@@ -506,6 +509,23 @@ Deno.test("adapters: listed from the folder, loaded on first use, unloaded and r
     "model",
   );
   assert.match(broken.message, /Adapter "broken" cannot be loaded/);
+});
+
+Deno.test("an adapter removed from the model while its request waits is loaded again in the request's turn", async () => {
+  const own = await loadFixtureModel("cpu");
+  const { app, engine } = await fixtureServer(own, { adapters: ["c1"] });
+  const body = { model: "c1", prompt: "Hi", ...greedy };
+  const expected = (await (await post(app, "/v1/completions", body)).json()).choices[0].text;
+  const release = await engine.scheduler.acquire("background"); // holds the model
+  const waiting = post(app, "/v1/completions", body); // resolves c1 (loaded), then waits
+  while (engine.scheduler.waiting === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+  own.removeAdapter("c1"); // the model is the one registry: the server sees it gone
+  assert.deepEqual(own.adapterNames, []);
+  release();
+  const response = await waiting;
+  assert.equal(response.status, 200);
+  assert.equal((await response.json()).choices[0].text, expected);
+  assert.deepEqual(own.adapterNames, ["c1"]);
 });
 
 Deno.test("fine-tuning requests are validated before the backend: paths, data, names", async () => {

@@ -44,7 +44,9 @@ async function waitForJob(
 gpuTest(
   "GPU server: 16 concurrent requests on two adapters while a job trains, all correct",
   async (gpu) => {
-    const model = await gpuModel(gpu);
+    // A model of its own: its adapters (a1, a2 and the one trained here) are the server's, and
+    // the restart below lists those of the shared model.
+    const model = await loadFixtureModel("webgpu", gpu);
     const { app, engine } = await fixtureServer(model, { adapters: ["a1", "a2"] });
     const server = serveApp(app);
     try {
@@ -111,6 +113,7 @@ gpuTest(
     } finally {
       await server.close();
       await engine.close();
+      model.dispose();
     }
   },
 );
@@ -241,7 +244,7 @@ gpuTest(
       assert.ok(seen.last_checkpoint);
 
       const { ServerEngine } = await import("../server/engine.ts");
-      const restarted = new ServerEngine(model, { adaptersDir, maxContext: 256 });
+      const restarted = new ServerEngine(model, { adaptersDir });
       await restarted.ready;
       assert.deepEqual((await restarted.models()).map((m) => m.id), [FIXTURE_ID, "mine"]);
       assert.equal(restarted.fineTuning.store.get(created.id)?.status, "succeeded");

@@ -126,6 +126,12 @@ export function cleanRecords(records: LocatedRecord[], options: CleanOptions = {
 /**
  * Summarises a report in one line, e.g.
  * `Kept 48 of 52 records (dropped: 2 duplicate, 1 empty, 1 mojibake)`.
+ *
+ * @example
+ * ```ts
+ * const data = await loadDatasetFile("./ruozhiba_qa.json");
+ * console.log(formatCleanReport(data.report));
+ * ```
  */
 export function formatCleanReport(report: CleanReport): string {
   const reasons = (Object.entries(report.dropped) as [DropReason, number][])

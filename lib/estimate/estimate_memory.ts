@@ -142,6 +142,13 @@ export function estimateInference(
 /**
  * The bytes a device's {@linkcode MemoryTracker} counts now, in the estimate's categories, so
  * that a measurement can be set beside an estimate.
+ *
+ * @example
+ * ```ts
+ * const model = await loadModel(dir, { gpu });
+ * const measured = measuredBreakdown(gpu.memory.report());
+ * const estimate = estimateInference(model.config, { maxContext: model.maxContext });
+ * ```
  */
 export function measuredBreakdown(report: MemoryReport): MemoryBreakdown {
   const b = emptyBreakdown();

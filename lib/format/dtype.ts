@@ -15,7 +15,15 @@ export type DType = "F32" | "F16" | "BF16";
 /** The dtypes this project reads and writes, in the order error messages list them. */
 export const DTYPES: readonly DType[] = ["F32", "F16", "BF16"];
 
-/** Whether a string is one of the supported {@linkcode DType}s. */
+/**
+ * Whether a string is one of the supported {@linkcode DType}s.
+ *
+ * @example
+ * ```ts
+ * isDType("BF16"); // true
+ * isDType("bf16"); // false: safetensors spells them in capitals
+ * ```
+ */
 export function isDType(value: string): value is DType {
   return (DTYPES as readonly string[]).includes(value);
 }

@@ -8,7 +8,15 @@
 import { basename, dirname, join } from "node:path";
 import { writeModelFiles } from "./fs_model_source.ts";
 
-/** Replaces `dir` with a folder holding exactly `files` (relative path → bytes). */
+/**
+ * Replaces `dir` with a folder holding exactly `files` (relative path → bytes).
+ *
+ * @example
+ * ```ts
+ * const files = serializeTrainingState(state, model.config, "Llama-3.2-1B");
+ * await writeFolderAtomic(`./lora_output/checkpoint-${state.step}`, files);
+ * ```
+ */
 export async function writeFolderAtomic(
   dir: string,
   files: Map<string, Uint8Array>,

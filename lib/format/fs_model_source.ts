@@ -7,7 +7,14 @@
 import { dirname, join } from "node:path";
 import { checkModelPath, ModelFileNotFoundError, type ModelSource } from "./model_source.ts";
 
-/** The model files in a local folder. */
+/**
+ * The model files in a local folder.
+ *
+ * @example
+ * ```ts
+ * const model = await loadModel(dirModelSource("./model_cache/LLM-Research/Llama-3___2-1B"));
+ * ```
+ */
 export function dirModelSource(dir: string): ModelSource {
   const pathOf = (path: string) => {
     checkModelPath(path);
@@ -41,6 +48,11 @@ const WRITE_CHUNK = 64 << 20;
  * Writes a file so that readers see either the old content or the whole new content: the
  * data goes to a temporary file beside `path`, which is then renamed over it. The folder must
  * exist. Large data is written in chunks, without a second copy in memory.
+ *
+ * @example
+ * ```ts
+ * await writeFileAtomic("./lora_output/loss_curve.svg", lossCurveSvg(result.losses));
+ * ```
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
@@ -63,6 +75,11 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
 /**
  * Writes model files (relative path → bytes) into `dir`, creating it and any subfolders, each
  * file atomically.
+ *
+ * @example
+ * ```ts
+ * await writeModelFiles("./lora_output", serializePeftAdapter(adapter, model.config, "Llama-3.2-1B"));
+ * ```
  */
 export async function writeModelFiles(dir: string, files: Map<string, Uint8Array>): Promise<void> {
   for (const path of files.keys()) checkModelPath(path);

@@ -38,7 +38,14 @@ export interface DownloadedModel {
   files: { path: string; size: number; skipped: boolean }[];
 }
 
-/** The default model, as in the user's script. */
+/**
+ * The default model, as in the user's script.
+ *
+ * @example
+ * ```ts
+ * await downloadModel({ model: DEFAULT_MODEL, source: "modelscope" });
+ * ```
+ */
 export const DEFAULT_MODEL = "LLM-Research/Llama-3.2-1B";
 
 /**

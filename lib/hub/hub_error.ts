@@ -14,7 +14,18 @@ export type HubErrorKind =
   | "checksum" // the bytes do not match the hub's sha256
   | "disk_full"; // ENOSPC while writing
 
-/** A download failure, with a message meant for the user. */
+/**
+ * A download failure, with a message meant for the user.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await downloadModel({ model: "LLM-Research/Llama-3.2-1B" });
+ * } catch (e) {
+ *   if (e instanceof HubError && e.kind === "auth") console.error("Set HF_TOKEN:", e.message);
+ * }
+ * ```
+ */
 export class HubError extends Error {
   /** What went wrong. */
   readonly kind: HubErrorKind;

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { LORA_DEFAULTS } from "../defaults.ts";
 import { z } from "../deps.ts";
 import { type Projection, PROJECTIONS } from "../model/names.ts";
 
@@ -44,9 +45,9 @@ export interface LoraOptions {
  * ```
  */
 export function resolveLoraConfig(options: LoraOptions = {}): LoraConfig {
-  const r = options.r ?? 16;
-  const alpha = options.alpha ?? 32;
-  const dropout = options.dropout ?? 0.1;
+  const r = options.r ?? LORA_DEFAULTS.r;
+  const alpha = options.alpha ?? LORA_DEFAULTS.alpha;
+  const dropout = options.dropout ?? LORA_DEFAULTS.dropout;
   if (!Number.isInteger(r) || r < 1) {
     throw new RangeError(`LoRA rank ${r} must be a positive integer`);
   }
@@ -58,8 +59,8 @@ export function resolveLoraConfig(options: LoraOptions = {}): LoraConfig {
     r,
     alpha,
     dropout,
-    targetModules: resolveTargets(options.targetModules ?? ["q_proj", "k_proj", "v_proj"]),
-    useRslora: options.useRslora ?? false,
+    targetModules: resolveTargets(options.targetModules ?? LORA_DEFAULTS.targetModules),
+    useRslora: options.useRslora ?? LORA_DEFAULTS.useRslora,
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * The CPU backend: the plain-TypeScript reference ops with a KV cache, for runtimes without a
- * WebGPU adapter (edge runtimes, CI without lavapipe). Slow but exact: f32 storage, f64 sums.
+ * WebGPU adapter (edge runtimes, CI without lavapipe). Slow but exact: f32 storage, f64 sums;
+ * with an f16 KV cache, the cached keys and values are rounded to f16 as the GPU stores them.
  *
  * Dimensions: T tokens in a step, S cached positions, D hidden, I intermediate, H heads,
  * KV kv heads, HD head dim, V vocab.
@@ -8,6 +9,13 @@
  * @module
  */
 import type { ModelConfig } from "./config.ts";
+import {
+  type EngineAdapter,
+  type EngineOptions,
+  type InferenceEngine,
+  resolveKvCacheDtype,
+  resolveMaxContext,
+} from "./engine.ts";
 import { attentionForward } from "../reference/attention.ts";
 import { embeddingForward } from "../reference/embedding.ts";
 import { linearForward } from "../reference/linear.ts";
@@ -18,6 +26,9 @@ import {
   resolveReferenceModel,
 } from "../reference/model_weights.ts";
 import { adaptedLinearForward } from "../reference/adapted_linear.ts";
+import { loraScaleOf } from "../lora/lora_config.ts";
+import type { LoraWeights } from "../lora/lora_weights.ts";
+import type { KvCacheDtype } from "../ops/rope.ts";
 import { residualAdd } from "../reference/residual.ts";
 import { rmsnormForward } from "../reference/rmsnorm.ts";
 import { ropeForward } from "../reference/rope.ts";
@@ -25,8 +36,13 @@ import { swigluForward } from "../reference/swiglu.ts";
 import { ropeTables } from "./rope_frequencies.ts";
 import type { Projection } from "./names.ts";
 
+/** An adapter in the reference's form: its scale and its PEFT-keyed matrices, on the host. */
+export interface CpuAdapter extends ReferenceLora, EngineAdapter {}
+
 /** A Llama evaluated on the CPU with a KV cache. */
-export class CpuEngine {
+export class CpuEngine implements InferenceEngine<CpuAdapter> {
+  /** "cpu". */
+  readonly backend = "cpu";
   /** The model's configuration. */
   readonly config: ModelConfig;
   /** KV-cache slots. */
@@ -34,15 +50,17 @@ export class CpuEngine {
   readonly #weights: ReferenceWeights;
   #model: ReferenceModel<Float32Array>;
   readonly #tables: { cos: Float32Array; sin: Float32Array };
-  readonly #k: Float32Array[]; // per layer (S, KV·HD)
-  readonly #v: Float32Array[]; // per layer (S, KV·HD)
+  readonly #kvCacheDtype: KvCacheDtype;
+  readonly #k: Float32Array[]; // per layer (S, KV·HD), values rounded to the cache dtype
+  readonly #v: Float32Array[]; // per layer (S, KV·HD), values rounded to the cache dtype
   #position = 0;
 
-  /** Resolves and checks the weights; `maxContext` sizes the KV cache. */
-  constructor(config: ModelConfig, weights: ReferenceWeights, maxContext = 2048) {
+  /** Resolves and checks the weights; the options size the KV cache and pick its dtype. */
+  constructor(config: ModelConfig, weights: ReferenceWeights, options: EngineOptions = {}) {
     this.config = config;
     this.#weights = weights;
-    this.maxContext = Math.min(maxContext, config.maxPositionEmbeddings);
+    this.maxContext = resolveMaxContext(config, options.maxContext);
+    this.#kvCacheDtype = resolveKvCacheDtype(options.kvCacheDtype);
     this.#model = resolveReferenceModel(config, weights);
     this.#tables = ropeTables(config, this.maxContext);
     const kvRow = config.numKvHeads * config.headDim;
@@ -56,8 +74,13 @@ export class CpuEngine {
     );
   }
 
+  /** The adapter as the reference applies it: the same host arrays, and its scale. */
+  createAdapter(weights: LoraWeights): CpuAdapter {
+    return { scale: loraScaleOf(weights.config), tensors: weights.tensors, destroy() {} };
+  }
+
   /** Applies an adapter unmerged (or removes it with null). */
-  setAdapter(lora: ReferenceLora | null): void {
+  setAdapter(lora: CpuAdapter | null): void {
     this.#model = resolveReferenceModel(this.config, this.#weights, lora ?? undefined);
   }
 
@@ -82,7 +105,10 @@ export class CpuEngine {
     return Promise.resolve(this.#step(ids, true));
   }
 
-  /** Nothing to free on the CPU; present for symmetry with the GPU model. */
+  /** Nothing to free: the KV cache is host memory, kept for the next call. */
+  releaseBuffers(): void {}
+
+  /** Nothing to free on the CPU; the garbage collector takes the cache. */
   dispose(): void {}
 
   #step(ids: number[], allRows: boolean): Float32Array {
@@ -101,6 +127,7 @@ export class CpuEngine {
       const q = p("q_proj", n1), k = p("k_proj", n1), v = p("v_proj", n1);
       ropeForward(q, cos, sin, T, H, HD, pos);
       ropeForward(k, cos, sin, T, KV, HD, pos);
+      if (this.#kvCacheDtype === "f16") roundToF16(k, v); // as the GPU's f16 cache stores them
       this.#k[l].set(k, pos * kvRow);
       this.#v[l].set(v, pos * kvRow);
       const keys = this.#k[l].subarray(0, (pos + T) * kvRow),
@@ -125,5 +152,12 @@ export class CpuEngine {
     T: number,
   ): Float32Array {
     return adaptedLinearForward(lin, x, T, this.#model.loraScale).y; // x·Wᵀ (+ s·B·(A·x))
+  }
+}
+
+/** Rounds every value to the nearest f16 (ties to even), in place. */
+function roundToF16(...arrays: Float32Array[]): void {
+  for (const values of arrays) {
+    for (let i = 0; i < values.length; i++) values[i] = Math.f16round(values[i]);
   }
 }

@@ -9,9 +9,17 @@
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
+import type { TokenSampler } from "../generate/generate.ts";
 import { CommandRecorder } from "../gpu/recorder.ts";
 import { GpuTensor } from "../gpu/tensor.ts";
 import type { ModelConfig } from "./config.ts";
+import {
+  type EngineAdapter,
+  type EngineOptions,
+  type InferenceEngine,
+  resolveKvCacheDtype,
+  resolveMaxContext,
+} from "./engine.ts";
 import { ropeTables } from "./rope_frequencies.ts";
 import { recordAttention } from "../ops/attention.ts";
 import { recordEmbedding } from "../ops/embedding.ts";
@@ -20,11 +28,13 @@ import { SMALL_M } from "../ops/matmul_variants.ts";
 import { recordRmsnorm } from "../ops/rmsnorm.ts";
 import { recordSwiglu } from "../ops/swiglu.ts";
 import { recordAdaptedLinear } from "../ops/lora.ts";
-import type { ProjectionAdapter } from "../lora/projection_adapter.ts";
-import { isKvCacheDtype, type KvCacheDtype, recordRopeKvAppend } from "../ops/rope.ts";
+import { recordRopeKvAppend } from "../ops/rope.ts";
 import { type GpuSamplingParams as GpuSampling, recordSample } from "../ops/sample.ts";
 import type { GpuWeights } from "./gpu_weights.ts";
+import { GpuLoraAdapter } from "../lora/gpu_adapter.ts";
+import type { LoraWeights } from "../lora/lora_weights.ts";
 import type { Projection } from "./names.ts";
+import type { ProjectionAdapter } from "../lora/projection_adapter.ts";
 import { type Allocated, allocatePlan, destroyAllocated } from "../gpu/buffer_plan.ts";
 import {
   type InferencePlan,
@@ -36,20 +46,18 @@ import {
 import { projectionFeatures as features } from "./shapes.ts";
 
 /** Sizes of the inference buffers. */
-export interface GpuEngineOptions {
-  /** KV-cache slots (prompt + completion). Default: min(max_position_embeddings, 2048). */
-  maxContext?: number;
+export interface GpuEngineOptions extends EngineOptions {
   /** Tokens per forward chunk; longer prompts are prefilled in chunks. Default 256. */
   chunkTokens?: number;
-  /**
-   * Element type of the KV cache: "f32" (default) or "f16", which halves its memory and the
-   * bytes attention reads per key, at f16 precision for the cached keys and values.
-   */
-  kvCacheDtype?: KvCacheDtype;
 }
 
-/** A Llama on the GPU that produces logits for prefill and decode steps. */
-export class GpuEngine {
+/** What the GPU engine applies: an adapter's matrices on the GPU, which it can free. */
+export type GpuEngineAdapter = ProjectionAdapter & EngineAdapter;
+
+/** A model on the GPU that produces logits for prefill and decode steps. */
+export class GpuEngine implements InferenceEngine<GpuEngineAdapter>, TokenSampler {
+  /** "webgpu". */
+  readonly backend = "webgpu";
   /** The model's configuration. */
   readonly config: ModelConfig;
   /** KV-cache slots. */
@@ -72,11 +80,8 @@ export class GpuEngine {
     this.#gpu = gpu;
     this.config = config;
     this.#weights = weights;
-    this.maxContext = options.maxContext ?? Math.min(config.maxPositionEmbeddings, 2048);
-    const kvCacheDtype = options.kvCacheDtype ?? "f32";
-    if (!isKvCacheDtype(kvCacheDtype)) {
-      throw new RangeError(`KV cache dtype ${kvCacheDtype} is not f32 or f16`);
-    }
+    this.maxContext = resolveMaxContext(config, options.maxContext);
+    const kvCacheDtype = resolveKvCacheDtype(options.kvCacheDtype);
     if (kvCacheDtype === "f16" && config.headDim % 4 !== 0) {
       throw new RangeError(
         `An f16 KV cache needs a head dim that is a multiple of 4, got ${config.headDim}`,
@@ -100,8 +105,13 @@ export class GpuEngine {
     return this.#rec.counters;
   }
 
+  /** Uploads `weights` as an adapter this engine applies (f32 A and B on the GPU). */
+  createAdapter(weights: LoraWeights): GpuLoraAdapter {
+    return new GpuLoraAdapter(this.#gpu, this.config, weights);
+  }
+
   /** Applies `adapter` unmerged to later forwards, or removes it with null. No reload needed. */
-  setAdapter(adapter: ProjectionAdapter | null): void {
+  setAdapter(adapter: GpuEngineAdapter | null): void {
     this.#adapter = adapter;
     if (!adapter || adapter.rank <= this.#sizes.loraRank) return;
     this.#sizes.loraRank = adapter.rank; // the plan's A·x scratch grows to this rank

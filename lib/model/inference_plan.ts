@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { DEFAULT_KV_CACHE_DTYPE } from "../defaults.ts";
 import type { ModelConfig } from "./config.ts";
 import { type BufferSpec, f32Spec } from "../gpu/buffer_plan.ts";
 import { attentionScratchShape } from "../ops/attention.ts";
@@ -116,7 +117,7 @@ export function planInference(config: ModelConfig, sizes: InferenceSizes): Infer
   const D = config.hiddenSize, I = config.intermediateSize, V = config.vocabSize;
   const q = config.numHeads * config.headDim, kv = config.numKvHeads * config.headDim;
   const act = (name: string, shape: number[]) => f32Spec(name, shape, "activations");
-  const kvDtype = sizes.kvCacheDtype ?? "f32";
+  const kvDtype = sizes.kvCacheDtype ?? DEFAULT_KV_CACHE_DTYPE;
   const R = sizes.loraRank ?? 0;
   return {
     ids: { name: "ids", shape: [T], dtype: "u32", category: "activations" },

@@ -4,11 +4,11 @@
  *
  * @module
  */
-import type { KvCacheDtype } from "../ops/rope.ts";
 import { readCheckpoint } from "../format/checkpoint.ts";
 import { acquireGpu, findAdapter, type Gpu, withGpuErrors } from "../gpu/device.ts";
 import { Model } from "./model.ts";
 import { CpuEngine } from "./cpu_engine.ts";
+import type { EngineOptions } from "./engine.ts";
 import { GpuEngine } from "./gpu_engine.ts";
 import { tuneMatmul } from "../ops/matmul_tuning.ts";
 import { uploadWeights } from "./gpu_weights.ts";
@@ -16,8 +16,8 @@ import { type ModelSource, readJson, urlModelSource } from "../format/model_sour
 import { entryToF32 } from "../format/safetensors.ts";
 import { TextTokenizer } from "../text/tokenizer.ts";
 
-/** Options of {@linkcode loadModel}. */
-export interface LoadModelOptions {
+/** Options of {@linkcode loadModel}: the engine's (context, KV-cache dtype) and these. */
+export interface LoadModelOptions extends EngineOptions {
   /**
    * Where to compute: "webgpu", "cpu" (the plain-TypeScript reference, no adapter needed), or
    * "auto" (WebGPU when an adapter exists, else CPU). Default "auto".
@@ -25,12 +25,8 @@ export interface LoadModelOptions {
   backend?: "auto" | "webgpu" | "cpu";
   /** A device to share between models (one is acquired otherwise). */
   gpu?: Gpu;
-  /** KV-cache slots: the longest prompt + completion. Default min(max positions, 2048). */
-  maxContext?: number;
   /** Tokens per prefill chunk on the GPU. Default 256. */
   chunkTokens?: number;
-  /** Element type of the GPU KV cache: "f32" (default) or "f16" (half the memory). */
-  kvCacheDtype?: KvCacheDtype;
   /** Caps a storage binding below the adapter's limit (tests force chunking with it). */
   maxBindingBytes?: number;
 }
@@ -70,7 +66,7 @@ export async function loadModel(
   }
   const f32 = new Map<string, Float32Array>();
   for (const [name, entry] of checkpoint.tensors) f32.set(name, entryToF32(entry));
-  const engine = new CpuEngine(config, f32, options.maxContext);
+  const engine = new CpuEngine(config, f32, options);
   return new Model({ name: src.name, config, tokenizer, engine, gpu: null, weights: null });
 }
 

@@ -14,12 +14,10 @@ import {
 import { encodeText } from "../text/encode_text.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { ModelConfig } from "./config.ts";
-import { GpuLoraAdapter } from "../lora/gpu_adapter.ts";
-import { loraScaleOf } from "../lora/lora_config.ts";
+import type { LoraConfig } from "../lora/lora_config.ts";
 import type { LoraWeights } from "../lora/lora_weights.ts";
 import { destroyWeights, type GpuWeights } from "./gpu_weights.ts";
-import { CpuEngine } from "./cpu_engine.ts";
-import type { GpuEngine } from "./gpu_engine.ts";
+import type { Backend, EngineAdapter, InferenceEngine } from "./engine.ts";
 import { formatPrompt } from "../text/prompt_template.ts";
 import type { ChatMessage, TextTokenizer } from "../text/tokenizer.ts";
 
@@ -51,7 +49,7 @@ export interface ModelParts {
   /** The tokenizer, or null for a checkpoint without tokenizer files. */
   tokenizer: TextTokenizer | null;
   /** The compute engine. */
-  engine: GpuEngine | CpuEngine;
+  engine: InferenceEngine;
   /** The device, for the GPU engine. */
   gpu: Gpu | null;
   /** GPU weights, freed by dispose. */
@@ -77,10 +75,10 @@ export class Model {
   /** Folder or URL it came from. */
   readonly name: string;
   readonly #tokenizer: TextTokenizer | null;
-  readonly #engine: GpuEngine | CpuEngine;
+  readonly #engine: InferenceEngine;
   readonly #gpu: Gpu | null;
   readonly #weights: GpuWeights | null;
-  readonly #adapters = new Map<string, { weights: LoraWeights; gpu: GpuLoraAdapter | null }>();
+  readonly #adapters = new Map<string, { weights: LoraWeights; applied: EngineAdapter }>();
   readonly #lock = new AsyncLock();
 
   /** Wraps an engine; use `loadModel` rather than this constructor. */
@@ -94,8 +92,13 @@ export class Model {
   }
 
   /** "webgpu" or "cpu". */
-  get backend(): "webgpu" | "cpu" {
-    return this.#engine instanceof CpuEngine ? "cpu" : "webgpu";
+  get backend(): Backend {
+    return this.#engine.backend;
+  }
+
+  /** KV-cache slots: the most tokens of prompt plus completion. */
+  get maxContext(): number {
+    return this.#engine.maxContext;
   }
 
   /** The device, on the WebGPU backend. */
@@ -119,16 +122,20 @@ export class Model {
     return [...this.#adapters.keys()];
   }
 
+  /** The LoRA settings of the adapter `name`, or undefined when none has that name. */
+  adapterConfig(name: string): LoraConfig | undefined {
+    return this.#adapters.get(name)?.weights.config;
+  }
+
   /** Adds (or replaces) a named LoRA adapter, applied unmerged when a request names it. */
   addAdapter(name: string, weights: LoraWeights): void {
     this.removeAdapter(name);
-    const gpu = this.#gpu ? new GpuLoraAdapter(this.#gpu, this.config, weights) : null;
-    this.#adapters.set(name, { weights, gpu });
+    this.#adapters.set(name, { weights, applied: this.#engine.createAdapter(weights) });
   }
 
-  /** Removes a named adapter and frees its GPU memory. */
+  /** Removes a named adapter and frees its memory. */
   removeAdapter(name: string): void {
-    this.#adapters.get(name)?.gpu?.destroy();
+    this.#adapters.get(name)?.applied.destroy();
     this.#adapters.delete(name);
   }
 
@@ -196,7 +203,7 @@ export class Model {
    * Training calls it so that its own buffers have the room.
    */
   releaseBuffers(): void {
-    if (!(this.#engine instanceof CpuEngine)) this.#engine.releaseBuffers();
+    this.#engine.releaseBuffers();
   }
 
   /** Frees GPU buffers (weights, caches, adapters). */
@@ -213,12 +220,6 @@ export class Model {
   #select(adapter: string | null): void {
     const entry = adapter === null ? null : this.#adapters.get(adapter);
     if (entry === undefined) throw new Error(`Unknown adapter ${JSON.stringify(adapter)}`);
-    if (this.#engine instanceof CpuEngine) {
-      this.#engine.setAdapter(
-        entry && { scale: loraScaleOf(entry.weights.config), tensors: entry.weights.tensors },
-      );
-    } else {
-      this.#engine.setAdapter(entry?.gpu ?? null);
-    }
+    this.#engine.setAdapter(entry?.applied ?? null);
   }
 }

@@ -60,7 +60,15 @@ export function recordRope(rec: CommandRecorder, args: RopeArgs): void {
 /** Element types a KV cache can be stored in. */
 export type KvCacheDtype = Extract<GpuDType, "f32" | "f16">;
 
-/** Whether `value` names a KV-cache element type ("f32" or "f16"). */
+/**
+ * Whether `value` names a KV-cache element type ("f32" or "f16").
+ *
+ * @example
+ * ```ts
+ * isKvCacheDtype("f16"); // true
+ * isKvCacheDtype("bf16"); // false
+ * ```
+ */
 export function isKvCacheDtype(value: string): value is KvCacheDtype {
   return value === "f32" || value === "f16";
 }

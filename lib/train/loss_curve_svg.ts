@@ -7,7 +7,15 @@
 
 import type { LossPoint } from "./train_lora.ts";
 
-/** Renders training (and optional validation) losses at their steps as an SVG line chart. */
+/**
+ * Renders training (and optional validation) losses at their steps as an SVG line chart.
+ *
+ * @example
+ * ```ts
+ * const svg = lossCurveSvg(result.losses, { validation: [{ step: 30, loss: 1.9 }] });
+ * await Deno.writeTextFile("./lora_output/loss_curve.svg", svg);
+ * ```
+ */
 export function lossCurveSvg(
   losses: LossPoint[],
   options: { title?: string; validation?: LossPoint[] } = {},

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { TRAINING_DEFAULTS } from "../defaults.ts";
 import type { TrainingExample } from "../data/to_example.ts";
 import { encodeText } from "../text/encode_text.ts";
 import type { TextTokenizer } from "../text/tokenizer.ts";
@@ -44,8 +45,8 @@ export function tokenizeExamples(
   examples: TrainingExample[],
   options: TokenizeOptions = {},
 ): { examples: TokenizedExample[]; report: TokenizeReport } {
-  const trainOn = options.trainOn ?? "completion";
-  const maxLength = options.maxLength ?? 512;
+  const trainOn = options.trainOn ?? TRAINING_DEFAULTS.trainOn;
+  const maxLength = options.maxLength ?? TRAINING_DEFAULTS.maxLength;
   if (trainOn !== "completion" && trainOn !== "all") {
     throw new RangeError(`Unknown trainOn ${JSON.stringify(trainOn)}: expected completion or all`);
   }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { TRAINING_DEFAULTS } from "../defaults.ts";
 import { withGpuErrors } from "../gpu/device.ts";
 import type { Model } from "../model/model.ts";
 import { type LoraOptions, resolveLoraConfig } from "../lora/lora_config.ts";
@@ -20,7 +21,10 @@ import type { TrainingState } from "./training_state.ts";
 /** Optimizer steps the host may submit ahead of the GPU's progress when it reads nothing back. */
 const MAX_STEPS_IN_FLIGHT = 2;
 
-/** Options of {@linkcode trainLora}; defaults are those of the user's PEFT + Trainer script. */
+/**
+ * Options of {@linkcode trainLora}; the defaults (`TRAINING_DEFAULTS` in `lib/defaults.ts`) are
+ * those of the user's PEFT + Trainer script.
+ */
 export interface TrainLoraOptions {
   /** LoRA hyper-parameters (r 16, alpha 32, dropout 0.1, q/k/v by default). */
   lora?: LoraOptions;
@@ -306,23 +310,24 @@ function epochOrder(n: number, seed: number, epoch: number): number[] {
 }
 
 function resolveTrainOptions(options: TrainLoraOptions) {
+  const d = TRAINING_DEFAULTS;
   const o = {
-    epochs: options.epochs ?? 3,
+    epochs: options.epochs ?? d.epochs,
     maxSteps: options.maxSteps,
-    batchSize: options.batchSize ?? 1,
-    gradAccum: options.gradAccum ?? 4,
-    lr: options.lr ?? 1e-4,
-    optimizer: options.optimizer ?? "adamw",
-    weightDecay: options.weightDecay ?? 0,
-    betas: options.betas ?? [0.9, 0.999] as [number, number],
-    eps: options.eps ?? 1e-8,
-    scheduler: options.scheduler ?? "linear",
-    warmupSteps: options.warmupSteps ?? 0,
-    maxGradNorm: options.maxGradNorm ?? 1,
-    gradCheckpoint: options.gradCheckpoint ?? false,
-    seed: options.seed ?? 42,
-    checkpointEvery: options.checkpointEvery ?? 0,
-    logEvery: options.logEvery ?? 1,
+    batchSize: options.batchSize ?? d.batchSize,
+    gradAccum: options.gradAccum ?? d.gradAccum,
+    lr: options.lr ?? d.lr,
+    optimizer: options.optimizer ?? d.optimizer,
+    weightDecay: options.weightDecay ?? d.weightDecay,
+    betas: options.betas ?? [...d.betas],
+    eps: options.eps ?? d.eps,
+    scheduler: options.scheduler ?? d.scheduler,
+    warmupSteps: options.warmupSteps ?? d.warmupSteps,
+    maxGradNorm: options.maxGradNorm ?? d.maxGradNorm,
+    gradCheckpoint: options.gradCheckpoint ?? d.gradCheckpoint,
+    seed: options.seed ?? d.seed,
+    checkpointEvery: options.checkpointEvery ?? d.checkpointEvery,
+    logEvery: options.logEvery ?? d.logEvery,
   };
   const positiveInt = (name: string, v: number | undefined) => {
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) {

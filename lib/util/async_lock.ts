@@ -4,7 +4,15 @@
  * @module
  */
 
-/** Serialises access to a shared resource (a model's KV cache, a GPU queue). */
+/**
+ * Serialises access to a shared resource (a model's KV cache, a GPU queue).
+ *
+ * @example
+ * ```ts
+ * const lock = new AsyncLock();
+ * await Promise.all([1, 2].map((i) => lock.run(async () => console.log(i)))); // 1, then 2
+ * ```
+ */
 export class AsyncLock {
   #tail: Promise<void> = Promise.resolve();
 

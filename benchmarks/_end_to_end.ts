@@ -8,24 +8,24 @@
  *
  * @module
  */
-import { readCheckpoint } from "../../lib/format/checkpoint.ts";
-import type { Gpu } from "../../lib/gpu/device.ts";
-import type { GpuCounters } from "../../lib/gpu/recorder.ts";
-import { generateText } from "../../lib/generate/generate.ts";
-import type { ModelConfig } from "../../lib/model/config.ts";
-import { modelParameterCount } from "../../lib/model/shapes.ts";
-import { readTokenizer } from "../../lib/model/load_model.ts";
-import { resolveLoraConfig } from "../../lib/lora/lora_config.ts";
-import { initLoraWeights } from "../../lib/lora/lora_weights.ts";
-import { destroyWeights, type GpuWeights, uploadWeights } from "../../lib/model/gpu_weights.ts";
-import { GpuEngine } from "../../lib/model/gpu_engine.ts";
-import { createFixtureModel } from "../../lib/fixtures/fixture_model.ts";
-import { memoryModelSource, type ModelSource } from "../../lib/format/model_source.ts";
-import { tuneMatmul } from "../../lib/ops/matmul_tuning.ts";
-import { Rng } from "../../lib/util/rng.ts";
-import type { TextTokenizer } from "../../lib/text/tokenizer.ts";
-import { packBatch, type PackedBatch } from "../../lib/train/batch.ts";
-import { GpuLoraTrainer } from "../../lib/train/gpu_lora_trainer.ts";
+import { readCheckpoint } from "../lib/format/checkpoint.ts";
+import type { Gpu } from "../lib/gpu/device.ts";
+import type { GpuCounters } from "../lib/gpu/recorder.ts";
+import { generateText } from "../lib/generate/generate.ts";
+import type { ModelConfig } from "../lib/model/config.ts";
+import { modelParameterCount } from "../lib/model/shapes.ts";
+import { readTokenizer } from "../lib/model/load_model.ts";
+import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
+import { initLoraWeights } from "../lib/lora/lora_weights.ts";
+import { destroyWeights, type GpuWeights, uploadWeights } from "../lib/model/gpu_weights.ts";
+import { GpuEngine } from "../lib/model/gpu_engine.ts";
+import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
+import { memoryModelSource, type ModelSource } from "../lib/format/model_source.ts";
+import { tuneMatmul } from "../lib/ops/matmul_tuning.ts";
+import { Rng } from "../lib/util/rng.ts";
+import type { TextTokenizer } from "../lib/text/tokenizer.ts";
+import { packBatch, type PackedBatch } from "../lib/train/batch.ts";
+import { GpuLoraTrainer } from "../lib/train/gpu_lora_trainer.ts";
 import { bytes, markdownTable, rate } from "./_table.ts";
 
 /** What to run on a model. */
@@ -259,7 +259,7 @@ export interface EndToEndResult {
 /** The command that measures a model's numbers again. */
 function modelCommand(label: string): string {
   const env = label === LLAMA_1B.label ? "BENCH_1B=1 " : "";
-  return `${env}deno bench -A tests/bench/end_to_end_bench.ts --filter "${label}"`;
+  return `${env}deno bench -A benchmarks/end_to_end_bench.ts --filter "${label}"`;
 }
 
 /** Decode's share of a generation: the generation minus its prefill, per decoded token. */

@@ -8,13 +8,13 @@
  *
  * @module
  */
-import type { Gpu } from "../../lib/gpu/device.ts";
-import type { MatmulVariantName } from "../../lib/gpu/kernel_choices.ts";
-import type { CommandRecorder } from "../../lib/gpu/recorder.ts";
-import { gpuDTypeBytes, GpuTensor } from "../../lib/gpu/tensor.ts";
-import { recordAttention } from "../../lib/ops/attention.ts";
-import { recordMatmul } from "../../lib/ops/matmul.ts";
-import { recordRmsnorm } from "../../lib/ops/rmsnorm.ts";
+import type { Gpu } from "../lib/gpu/device.ts";
+import type { MatmulVariantName } from "../lib/gpu/kernel_choices.ts";
+import type { CommandRecorder } from "../lib/gpu/recorder.ts";
+import { gpuDTypeBytes, GpuTensor } from "../lib/gpu/tensor.ts";
+import { recordAttention } from "../lib/ops/attention.ts";
+import { recordMatmul } from "../lib/ops/matmul.ts";
+import { recordRmsnorm } from "../lib/ops/rmsnorm.ts";
 
 /** A Linear-shaped product y(M, N) = x(M, K)·W(N, K)ᵀ with W stored in `dtype`. */
 export interface MatmulShape {

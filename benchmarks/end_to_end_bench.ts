@@ -6,15 +6,15 @@
  * llama-3.2-1b`). Prints tokens/s and the efficiency counters at the end.
  *
  * ```sh
- * deno bench -A tests/bench/end_to_end_bench.ts
- * BENCH_1B=1 deno bench -A tests/bench/end_to_end_bench.ts --filter llama
+ * deno bench -A benchmarks/end_to_end_bench.ts
+ * BENCH_1B=1 deno bench -A benchmarks/end_to_end_bench.ts --filter llama
  * ```
  *
  * @module
  */
-import { dirModelSource } from "../../lib/format/fs_model_source.ts";
-import { acquireGpu, findAdapter } from "../../lib/gpu/device.ts";
-import type { ModelSource } from "../../lib/format/model_source.ts";
+import { dirModelSource } from "../lib/format/fs_model_source.ts";
+import { acquireGpu, findAdapter } from "../lib/gpu/device.ts";
+import type { ModelSource } from "../lib/format/model_source.ts";
 import {
   counterTable,
   EndToEnd,

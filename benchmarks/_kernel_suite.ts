@@ -4,10 +4,10 @@
  *
  * @module
  */
-import type { Gpu } from "../../lib/gpu/device.ts";
-import { repeatRecorded } from "../../lib/gpu/time_recorded.ts";
-import type { MatmulVariantName } from "../../lib/gpu/kernel_choices.ts";
-import { MATMUL_VARIANTS } from "../../lib/ops/matmul_variants.ts";
+import type { Gpu } from "../lib/gpu/device.ts";
+import { repeatRecorded } from "../lib/gpu/time_recorded.ts";
+import type { MatmulVariantName } from "../lib/gpu/kernel_choices.ts";
+import { MATMUL_VARIANTS } from "../lib/ops/matmul_variants.ts";
 import type { KernelCase, MatmulShape } from "./_kernel_cases.ts";
 import { markdownTable, rate, ratio } from "./_table.ts";
 import type { TfjsPeer } from "./_tfjs_peer.ts";
@@ -83,7 +83,7 @@ const gbps = (kase: KernelCase, seconds?: number) =>
 /** The command that measures `kase` again (with every variant, for the variants table). */
 export function kernelCommand(kase: KernelCase, variants = false): string {
   const env = variants ? "BENCH_VARIANTS=1 " : "";
-  return `${env}deno bench -A tests/bench/kernels_bench.ts --filter "${kase.name}"`;
+  return `${env}deno bench -A benchmarks/kernels_bench.ts --filter "${kase.name}"`;
 }
 
 /** The main kernel table: ours and tfjs per case, with the ratio. */

@@ -6,16 +6,16 @@
  * Deno.bench reports the time per submit; the table printed at the end has the derived rates.
  *
  * ```sh
- * deno bench -A tests/bench/kernels_bench.ts [--filter NAME]
- * BENCH_VARIANTS=1 deno bench -A tests/bench/kernels_bench.ts   # also every matmul variant
+ * deno bench -A benchmarks/kernels_bench.ts [--filter NAME]
+ * BENCH_VARIANTS=1 deno bench -A benchmarks/kernels_bench.ts   # also every matmul variant
  * ```
  *
  * @module
  */
-import { acquireGpu, findAdapter } from "../../lib/gpu/device.ts";
-import { completionFloor, timeRepeated } from "../../lib/gpu/time_recorded.ts";
-import { tuneMatmul } from "../../lib/ops/matmul_tuning.ts";
-import { matmulVariantFor } from "../../lib/ops/matmul_variants.ts";
+import { acquireGpu, findAdapter } from "../lib/gpu/device.ts";
+import { completionFloor, timeRepeated } from "../lib/gpu/time_recorded.ts";
+import { tuneMatmul } from "../lib/ops/matmul_tuning.ts";
+import { matmulVariantFor } from "../lib/ops/matmul_variants.ts";
 import { KERNEL_CASES } from "./_kernel_cases.ts";
 import {
   type KernelMeasurement,
