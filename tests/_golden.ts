@@ -33,9 +33,20 @@ export async function readGoldenJson(path: string): Promise<unknown> {
   return JSON.parse(await Deno.readTextFile(new URL(path, GOLDEN)));
 }
 
-/** The expected values for the "f32" or "bf16" model. */
-export async function goldenExpected(dtype: "f32" | "bf16"): Promise<GoldenExpected> {
-  return await readGoldenJson(`expected-${dtype}.json`) as GoldenExpected;
+/** The golden models: Llama in f32 and bf16, Qwen2 and Qwen3 in bf16. */
+export const GOLDEN_MODELS = {
+  f32: { model: "tiny-f32", adapter: "adapter-r4" },
+  bf16: { model: "tiny-bf16", adapter: "adapter-r4" },
+  "qwen2-bf16": { model: "tiny-qwen2-bf16", adapter: "adapter-qwen2-r4" },
+  "qwen3-bf16": { model: "tiny-qwen3-bf16", adapter: "adapter-qwen3-r4" },
+} as const;
+
+/** The name of a golden model: its expected values are `expected-<name>.json`. */
+export type GoldenName = keyof typeof GOLDEN_MODELS;
+
+/** The expected values of a golden model. */
+export async function goldenExpected(name: GoldenName): Promise<GoldenExpected> {
+  return await readGoldenJson(`expected-${name}.json`) as GoldenExpected;
 }
 
 /** Every tensor of a golden safetensors file, widened to f32. */
@@ -50,16 +61,17 @@ export interface GoldenCase {
   expected: GoldenExpected;
   /** The checked checkpoint. */
   checkpoint: Checkpoint;
-  /** The adapter-r4 PEFT adapter, loaded through readPeftAdapter. */
+  /** Its r=4 PEFT adapter, loaded through readPeftAdapter. */
   adapter: LoraWeights;
 }
 
-/** Loads the "f32" or "bf16" golden model and the adapter through the engine's own loaders. */
-export async function goldenCase(dtype: "f32" | "bf16"): Promise<GoldenCase> {
-  const checkpoint = await readCheckpoint(dirModelSource(goldenPath(`tiny-${dtype}`)));
+/** Loads a golden model and its adapter through the engine's own loaders. */
+export async function goldenCase(name: GoldenName): Promise<GoldenCase> {
+  const { model, adapter: adapterFolder } = GOLDEN_MODELS[name];
+  const checkpoint = await readCheckpoint(dirModelSource(goldenPath(model)));
   const adapter = await readPeftAdapter(
-    dirModelSource(goldenPath("adapter-r4")),
+    dirModelSource(goldenPath(adapterFolder)),
     checkpoint.config,
   );
-  return { expected: await goldenExpected(dtype), checkpoint, adapter };
+  return { expected: await goldenExpected(name), checkpoint, adapter };
 }

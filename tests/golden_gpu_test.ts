@@ -1,7 +1,8 @@
 /**
  * The WebGPU model against the PyTorch golden values (tests/golden/README.md): base logits,
  * logits with the PEFT adapter applied unmerged, KV-cache decode against the full forward, and
- * an embedding / LM head forced into several chunks — for the f32 and the bf16 checkpoint.
+ * an embedding / LM head forced into several chunks — for the Llama f32 and bf16 checkpoints
+ * and the Qwen2 (q/k/v biases) and Qwen3 (per-head q/k norms, head_dim 32) bf16 ones.
  *
  * @module
  */
@@ -14,7 +15,7 @@ import { goldenCase } from "./_golden.ts";
 import { gpuTest, testGpu } from "./_gpu.ts";
 import assert from "node:assert/strict";
 
-for (const dtype of ["f32", "bf16"] as const) {
+for (const dtype of ["f32", "bf16", "qwen2-bf16", "qwen3-bf16"] as const) {
   const { expected, checkpoint, adapter } = await goldenCase(dtype);
   const logitTol = (values: number[]) => ({ atol: 1e-4 * maxAbs(values), rtol: 0 });
 

@@ -24,7 +24,7 @@ import {
   type ReferenceWeights,
 } from "../lib/reference/model.ts";
 import { assertClose, maxAbs } from "./_assert_close.ts";
-import { goldenExpected, readGoldenJson, readGoldenTensors } from "./_golden.ts";
+import { GOLDEN_MODELS, goldenExpected, readGoldenJson, readGoldenTensors } from "./_golden.ts";
 
 const config = parseModelConfig(await readGoldenJson("tiny-f32/config.json"));
 const weightsF32: ReferenceWeights = await readGoldenTensors("tiny-f32/model.safetensors");
@@ -72,6 +72,42 @@ for (
     assert.deepEqual([...grads.keys()].sort(), Object.keys(expected.lora_grads).sort());
     for (const [key, want] of Object.entries(expected.lora_grads)) {
       assertClose(grads.get(key)!, want, { atol: 1e-3 * maxAbs(want), rtol: 0, label: key });
+    }
+  });
+}
+
+for (const name of ["qwen2-bf16", "qwen3-bf16"] as const) {
+  const { model, adapter } = GOLDEN_MODELS[name];
+  const familyConfig = parseModelConfig(await readGoldenJson(`${model}/config.json`));
+  const weights: ReferenceWeights = await readGoldenTensors(`${model}/model.safetensors`);
+  const familyLora: ReferenceLora = {
+    scale: 2, // r 4, alpha 8 (the golden README)
+    tensors: await readGoldenTensors(`${adapter}/adapter_model.safetensors`),
+  };
+  const expected = await goldenExpected(name);
+
+  Deno.test(`reference logits of the ${name} golden model match PyTorch, without and with the adapter`, () => {
+    assertLogits(
+      referenceLogits(familyConfig, weights, expected.ids),
+      expected.logits_base,
+      "base",
+    );
+    const adapted = referenceLogits(familyConfig, weights, expected.ids, familyLora);
+    assertLogits(adapted, expected.logits_with_adapter, "with adapter");
+  });
+
+  Deno.test(`reference loss and LoRA gradients (${name}) match PyTorch`, () => {
+    const batch = expected.batch.map((r) => ({ inputIds: r.input_ids, labels: r.labels }));
+    const result = referenceLossAndGrads(familyConfig, weights, batch, familyLora);
+    assert.equal(result.labelTokens, expected.label_tokens);
+    assertClose([result.loss], [expected.loss_with_adapter], {
+      rtol: 1e-5,
+      atol: 0,
+      label: "loss",
+    });
+    assert.equal(result.grads.size, 28);
+    for (const [key, want] of Object.entries(expected.lora_grads)) {
+      assertClose(result.grads.get(key)!, want, { atol: 1e-3 * maxAbs(want), rtol: 0, label: key });
     }
   });
 }

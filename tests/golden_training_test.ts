@@ -1,7 +1,8 @@
 /**
  * GPU LoRA training against the PyTorch golden values (tests/golden/README.md): the loss of a
  * padded batch of three records of different lengths and every LoRA gradient of all seven
- * target modules, for the f32 and the bf16 checkpoint, with and without gradient
+ * target modules, for the Llama f32 and bf16 checkpoints and the Qwen2 (biases) and Qwen3
+ * (per-head q/k norms, head_dim 32 ≠ hidden / heads) bf16 ones, with and without gradient
  * checkpointing, and with a binding limit that splits the tied LM head (V × D = 384 × 64) into
  * three chunks of 180, 180 and 24 rows; and one plain SGD step updates A and B exactly as
  * W − lr·grad.
@@ -9,7 +10,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { gpuDTypeBytes } from "../lib/gpu/tensor.ts";
+import { dtypeBytes } from "../lib/format/dtype.ts";
 import { uploadWeights } from "../lib/model/gpu_weights.ts";
 import { packBatch } from "../lib/train/batch.ts";
 import { GpuLoraTrainer } from "../lib/train/gpu_lora_trainer.ts";
@@ -28,7 +29,7 @@ const VARIANTS = [
   { name: " (LM head in 3 chunks)", gradCheckpoint: false, chunked: true },
 ];
 
-for (const dtype of ["f32", "bf16"] as const) {
+for (const dtype of ["f32", "bf16", "qwen2-bf16", "qwen3-bf16"] as const) {
   const { expected, checkpoint, adapter } = await goldenCase(dtype);
   const { config } = checkpoint;
   const batch = packBatch(
@@ -40,7 +41,7 @@ for (const dtype of ["f32", "bf16"] as const) {
     gpuTest(
       `GPU loss and LoRA gradients of the ${dtype} golden model match PyTorch${name}`,
       async (shared) => {
-        const D = config.hiddenSize, bytes = gpuDTypeBytes(dtype);
+        const D = config.hiddenSize, bytes = dtypeBytes(config.torchDtype);
         const gpu = chunked
           ? await testGpu({ maxBindingBytes: HEAD_CHUNK_ROWS * D * bytes }) // (180, D) a binding
           : shared;

@@ -10,7 +10,8 @@ import type { DType } from "../format/dtype.ts";
 import { dtypeBytes } from "../format/dtype.ts";
 import type { MemoryReport } from "../gpu/memory.ts";
 import type { ModelConfig } from "../model/config.ts";
-import { modelParameterCount } from "../model/shapes.ts";
+import { modelTensorShapes } from "../model/shapes.ts";
+import { shapeSize } from "../format/safetensors.ts";
 import type { LoraConfig } from "../lora/lora_config.ts";
 import { loraTensorShapes } from "../lora/lora_weights.ts";
 import type { KvCacheDtype } from "../ops/rope.ts";
@@ -76,9 +77,16 @@ export interface InferenceEstimateSettings {
 const UNIFORMS = 64 * 256;
 const DEFAULT_BINDING = 128 * 2 ** 20;
 
-/** Bytes of the base weights, tied embeddings once, in `dtype` (default: the config's). */
+/**
+ * Bytes of the base weights as the GPU holds them, tied embeddings once: in `dtype` (default:
+ * the config's), except biases, which are uploaded as f32.
+ */
 export function weightBytes(config: ModelConfig, dtype: DType = config.torchDtype): number {
-  return modelParameterCount(config) * dtypeBytes(dtype);
+  let bytes = 0;
+  for (const [name, shape] of modelTensorShapes(config)) {
+    bytes += shapeSize(shape) * (name.endsWith(".bias") ? 4 : dtypeBytes(dtype));
+  }
+  return bytes;
 }
 
 /**

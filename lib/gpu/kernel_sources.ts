@@ -13,6 +13,7 @@ import packed from "../../kernels/_packed.wgsl" with { type: "text" };
 import reduce from "../../kernels/_reduce.wgsl" with { type: "text" };
 import matmulIo from "../../kernels/_matmul_io.wgsl" with { type: "text" };
 import adamw from "../../kernels/adamw.wgsl" with { type: "text" };
+import biasAdd from "../../kernels/bias_add.wgsl" with { type: "text" };
 import attention from "../../kernels/attention.wgsl" with { type: "text" };
 import attentionCombine from "../../kernels/attention_combine.wgsl" with { type: "text" };
 import attentionBackwardDkv from "../../kernels/attention_backward_dkv.wgsl" with { type: "text" };
@@ -55,6 +56,7 @@ function resolve(source: string): string {
  */
 export const RAW_KERNEL_SOURCES = {
   adamw,
+  bias_add: biasAdd,
   attention,
   attention_combine: attentionCombine,
   attention_backward_dkv: attentionBackwardDkv,

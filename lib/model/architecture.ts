@@ -12,7 +12,15 @@
 import type { Projection } from "./names.ts";
 
 /** A model family the engine runs. */
-export type ModelFamily = "llama";
+export type ModelFamily = "llama" | "mistral" | "qwen2" | "qwen3";
+
+/** The config.json fields that decide which projections carry a bias. */
+export interface BiasFlags {
+  /** `attention_bias` (Llama, Mistral, Qwen3): q, k, v and o. */
+  attention_bias: boolean;
+  /** `mlp_bias` (Llama): gate, up and down. */
+  mlp_bias: boolean;
+}
 
 /** What a family's decoder layer has beyond Llama's (norm, attention, norm, SwiGLU MLP). */
 export interface ArchitectureSpec {
@@ -22,10 +30,20 @@ export interface ArchitectureSpec {
   architecture: string;
   /** `model_type` of its config.json. */
   modelType: string;
-  /** Projections that carry a bias (out features) in the checkpoint; none for Llama. */
-  biasedProjections: readonly Projection[];
+  /** Projections that carry a bias (out features) in the checkpoint, given the config's flags. */
+  biasedProjections(flags: BiasFlags): Projection[];
   /** Whether q and k get an RMSNorm per head (weight of size head_dim) before RoPE. */
   qkNorm: boolean;
+  /** Whether the family reads `use_sliding_window` (Qwen) or `sliding_window` alone (Mistral). */
+  slidingWindow: "use_sliding_window" | "sliding_window" | null;
+}
+
+const ATTENTION: Projection[] = ["q_proj", "k_proj", "v_proj", "o_proj"];
+const MLP: Projection[] = ["gate_proj", "up_proj", "down_proj"];
+
+/** Biases as transformers' Llama builds them: `attention_bias` on q/k/v/o, `mlp_bias` on the MLP. */
+function llamaBiases(flags: BiasFlags): Projection[] {
+  return [...(flags.attention_bias ? ATTENTION : []), ...(flags.mlp_bias ? MLP : [])];
 }
 
 /** Every supported family, by its `architectures` name. */
@@ -34,8 +52,33 @@ export const ARCHITECTURES: Readonly<Record<string, ArchitectureSpec>> = {
     family: "llama",
     architecture: "LlamaForCausalLM",
     modelType: "llama",
-    biasedProjections: [],
+    biasedProjections: llamaBiases,
     qkNorm: false,
+    slidingWindow: null,
+  },
+  MistralForCausalLM: {
+    family: "mistral",
+    architecture: "MistralForCausalLM",
+    modelType: "mistral",
+    biasedProjections: () => [], // transformers' Mistral has no biases
+    qkNorm: false,
+    slidingWindow: "sliding_window",
+  },
+  Qwen2ForCausalLM: {
+    family: "qwen2",
+    architecture: "Qwen2ForCausalLM",
+    modelType: "qwen2",
+    biasedProjections: () => ["q_proj", "k_proj", "v_proj"], // always, and never on o_proj
+    qkNorm: false,
+    slidingWindow: "use_sliding_window",
+  },
+  Qwen3ForCausalLM: {
+    family: "qwen3",
+    architecture: "Qwen3ForCausalLM",
+    modelType: "qwen3",
+    biasedProjections: (flags) => flags.attention_bias ? ATTENTION : [],
+    qkNorm: true,
+    slidingWindow: "use_sliding_window",
   },
 };
 
@@ -54,20 +97,27 @@ export function architectureOf(raw: Record<string, unknown>): ArchitectureSpec {
     }
     const other = architectures.find((a) => !Object.hasOwn(ARCHITECTURES, a));
     if (other !== undefined || architectures.length === 0) {
+      const moe = /Moe|Mixtral/.test(String(other)) ? " (mixture-of-experts models are not)" : "";
       throw new Error(
         `Unsupported architecture ${JSON.stringify(other ?? "")}: only ${
           names("architecture")
-        } is supported`,
+        } are supported${moe}`,
       );
     }
     spec = ARCHITECTURES[architectures[0]];
   }
   if (modelType !== undefined) {
     const byType = supported.find((s) => s.modelType === modelType);
-    if (!byType || (spec && spec !== byType)) {
+    if (!byType) {
       throw new Error(
-        `Unsupported model_type ${JSON.stringify(modelType)}: only ${names("modelType")} is ` +
+        `Unsupported model_type ${JSON.stringify(modelType)}: only ${names("modelType")} are ` +
           `supported`,
+      );
+    }
+    if (spec && spec !== byType) {
+      throw new Error(
+        `Invalid config: model_type ${JSON.stringify(modelType)} does not match architecture ` +
+          spec.architecture,
       );
     }
     spec = byType;

@@ -9,7 +9,7 @@
  */
 import type { DType } from "../format/dtype.ts";
 import { z } from "../deps.ts";
-import { architectureOf, type ModelFamily } from "./architecture.ts";
+import { architectureOf, type ArchitectureSpec, type ModelFamily } from "./architecture.ts";
 import type { Projection } from "./names.ts";
 
 /** llama3 RoPE frequency scaling (`rope_scaling` with `rope_type: "llama3"`). */
@@ -107,9 +107,9 @@ const TORCH_DTYPES: Record<string, DType> = {
 };
 
 /**
- * Validates a Hugging Face `config.json` of a supported architecture (`architecture.ts`:
- * `LlamaForCausalLM`, model_type `llama`). Other architectures, rope scaling types other than
- * llama3, biases, and activations other than silu are refused by name. Defaults follow
+ * Validates a Hugging Face `config.json` of a supported architecture (`architecture.ts`: Llama,
+ * Mistral, Qwen2 and Qwen3). Other architectures, rope scaling types other than llama3,
+ * sliding-window attention, and activations other than silu are refused by name. Defaults follow
  * transformers' `LlamaConfig` (bos 1, eos 2, rms_norm_eps
  * 1e-6, rope_theta 10000), except that a missing dtype means bfloat16.
  *
@@ -117,7 +117,7 @@ const TORCH_DTYPES: Record<string, DType> = {
  * ```ts
  * const config = parseModelConfig(JSON.parse(await Deno.readTextFile("config.json")));
  * config.numKvHeads; // 8 for Llama-3.2-1B
- * parseModelConfig({ architectures: ["Qwen2ForCausalLM"] }); // throws: Unsupported architecture "Qwen2ForCausalLM"
+ * parseModelConfig({ architectures: ["MixtralForCausalLM"] }); // throws: Unsupported architecture "MixtralForCausalLM"
  * ```
  */
 export function parseModelConfig(json: unknown): ModelConfig {
@@ -134,9 +134,7 @@ export function parseModelConfig(json: unknown): ModelConfig {
       `Unsupported hidden_act ${JSON.stringify(c.hidden_act)}: only silu is supported`,
     );
   }
-  for (const key of ["attention_bias", "mlp_bias"] as const) {
-    if (c[key]) throw new Error(`Unsupported ${key} true: Llama linear layers have no bias here`);
-  }
+  checkSlidingWindow(architecture, raw, c.max_position_embeddings);
   const numKvHeads = c.num_key_value_heads ?? c.num_attention_heads;
   if (c.num_attention_heads % numKvHeads !== 0) {
     throw new Error(
@@ -158,7 +156,7 @@ export function parseModelConfig(json: unknown): ModelConfig {
   const rope = c.rope_scaling ?? c.rope_parameters ?? null;
   return {
     family: architecture.family,
-    biasedProjections: architecture.biasedProjections,
+    biasedProjections: architecture.biasedProjections(c),
     qkNorm: architecture.qkNorm,
     hiddenSize: c.hidden_size,
     intermediateSize: c.intermediate_size,
@@ -177,6 +175,33 @@ export function parseModelConfig(json: unknown): ModelConfig {
     torchDtype: parseTorchDtype(c.dtype ?? c.torch_dtype ?? "bfloat16"),
     raw,
   };
+}
+
+/**
+ * Refuses sliding-window attention by name: Qwen's `use_sliding_window: true`, or Mistral's
+ * `sliding_window` shorter than the model's context (a window at least that long never slides).
+ */
+function checkSlidingWindow(
+  architecture: ArchitectureSpec,
+  raw: Record<string, unknown>,
+  maxPositions: number,
+): void {
+  const { use_sliding_window: use, sliding_window: window } = raw;
+  if (architecture.slidingWindow === "use_sliding_window" && use === true) {
+    throw new Error(
+      `Unsupported use_sliding_window true in ${architecture.architecture}: sliding-window ` +
+        `attention is not supported`,
+    );
+  }
+  if (
+    architecture.slidingWindow === "sliding_window" && window !== undefined && window !== null &&
+    !(typeof window === "number" && window >= maxPositions)
+  ) {
+    throw new Error(
+      `Unsupported sliding_window ${JSON.stringify(window)} in ${architecture.architecture}: ` +
+        `only null or at least max_position_embeddings (${maxPositions}) is supported`,
+    );
+  }
 }
 
 function parseRopeScaling(rope: Record<string, unknown> | null): RopeScalingLlama3 | null {

@@ -134,12 +134,41 @@ Deno.test("defaults: head_dim, kv heads, dtype, eos lists, newer keys", () => {
 Deno.test("unsupported models are refused by name", () => {
   const cases: [Record<string, unknown>, RegExp][] = [
     [
-      { ...LLAMA_32_1B, architectures: ["Qwen2ForCausalLM"], model_type: "qwen2" },
-      /^Error: Unsupported architecture "Qwen2ForCausalLM": only LlamaForCausalLM is supported$/,
+      { ...LLAMA_32_1B, architectures: ["Qwen2MoeForCausalLM"], model_type: "qwen2_moe" },
+      /^Error: Unsupported architecture "Qwen2MoeForCausalLM": only LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM are supported \(mixture-of-experts models are not\)$/,
     ],
     [
-      { ...LLAMA_32_1B, architectures: undefined, model_type: "mistral" },
-      /^Error: Unsupported model_type "mistral": only llama is supported$/,
+      { ...LLAMA_32_1B, architectures: ["MixtralForCausalLM"] },
+      /Unsupported architecture "MixtralForCausalLM".*mixture-of-experts/,
+    ],
+    [{ ...LLAMA_32_1B, architectures: ["Gemma2ForCausalLM"] }, /Unsupported architecture "Gemma2/],
+    [{ ...LLAMA_32_1B, architectures: ["Phi3ForCausalLM"] }, /Unsupported architecture "Phi3/],
+    [
+      { ...LLAMA_32_1B, architectures: undefined, model_type: "gemma" },
+      /^Error: Unsupported model_type "gemma": only llama, mistral, qwen2, qwen3 are supported$/,
+    ],
+    [
+      { ...LLAMA_32_1B, model_type: "qwen2" },
+      /^Error: Invalid config: model_type "qwen2" does not match architecture LlamaForCausalLM$/,
+    ],
+    [
+      {
+        ...LLAMA_32_1B,
+        architectures: ["Qwen2ForCausalLM"],
+        model_type: "qwen2",
+        use_sliding_window: true,
+      },
+      /^Error: Unsupported use_sliding_window true in Qwen2ForCausalLM: sliding-window attention is not supported$/,
+    ],
+    [
+      {
+        ...LLAMA_32_1B,
+        architectures: ["MistralForCausalLM"],
+        model_type: "mistral",
+        sliding_window: 4096,
+        max_position_embeddings: 32768,
+      },
+      /^Error: Unsupported sliding_window 4096 in MistralForCausalLM: only null or at least max_position_embeddings \(32768\) is supported$/,
     ],
     [
       { ...LLAMA_32_1B, architectures: undefined, model_type: undefined },
@@ -153,8 +182,6 @@ Deno.test("unsupported models are refused by name", () => {
       { ...LLAMA_32_1B, rope_scaling: { rope_type: "linear", factor: 2 } },
       /Unsupported rope_scaling type "linear"/,
     ],
-    [{ ...LLAMA_32_1B, attention_bias: true }, /Unsupported attention_bias true/],
-    [{ ...LLAMA_32_1B, mlp_bias: true }, /Unsupported mlp_bias true/],
     [{ ...LLAMA_32_1B, hidden_act: "gelu" }, /Unsupported hidden_act "gelu": only silu/],
     [
       { ...LLAMA_32_1B, torch_dtype: "int8" },
@@ -215,5 +242,43 @@ Deno.test("tensor shapes follow the architecture spec: biases and per-head q/k n
     ["model.layers.0.self_attn.v_proj.bias", [512]],
     ["model.layers.0.self_attn.q_norm.weight", [64]],
     ["model.layers.0.self_attn.k_norm.weight", [64]],
+  ]);
+});
+
+Deno.test("families: Qwen2 biases, Qwen3 q/k norms and head_dim, Mistral and Llama biases", async () => {
+  const qwen2 = parseModelConfig(await readGoldenJson("tiny-qwen2-bf16/config.json"));
+  assert.deepEqual([qwen2.family, qwen2.biasedProjections, qwen2.qkNorm, qwen2.headDim], [
+    "qwen2",
+    ["q_proj", "k_proj", "v_proj"],
+    false,
+    16,
+  ]);
+  const qwen3 = parseModelConfig(await readGoldenJson("tiny-qwen3-bf16/config.json"));
+  assert.deepEqual([qwen3.family, qwen3.biasedProjections, qwen3.qkNorm, qwen3.headDim], [
+    "qwen3",
+    [],
+    true,
+    32,
+  ]);
+  assert.deepEqual(modelTensorShapes(qwen3).get("model.layers.1.self_attn.q_proj.weight"), [
+    128,
+    64,
+  ]);
+  const mistral = parseModelConfig({
+    ...LLAMA_32_1B,
+    architectures: ["MistralForCausalLM"],
+    model_type: "mistral",
+    sliding_window: null,
+  });
+  assert.equal(mistral.family, "mistral");
+  const biased = parseModelConfig({ ...LLAMA_32_1B, attention_bias: true, mlp_bias: true });
+  assert.deepEqual(biased.biasedProjections, [
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
   ]);
 });

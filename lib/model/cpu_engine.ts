@@ -124,7 +124,12 @@ export class CpuEngine implements InferenceEngine<CpuAdapter> {
       const p = (name: Projection, input: Float32Array) =>
         this.#project(layer.proj[name], input, T);
       const n1 = rmsnormForward(x, layer.attnNorm, T, D, eps).y; // (T, D)
-      const q = p("q_proj", n1), k = p("k_proj", n1), v = p("v_proj", n1);
+      let q = p("q_proj", n1), k = p("k_proj", n1); // (T, H·HD), (T, KV·HD)
+      const v = p("v_proj", n1); // (T, KV·HD)
+      if (layer.qNorm && layer.kNorm) { // Qwen3: each head of q and k normed before RoPE
+        q = rmsnormForward(q, layer.qNorm, T * H, HD, eps).y;
+        k = rmsnormForward(k, layer.kNorm, T * KV, HD, eps).y;
+      }
       ropeForward(q, cos, sin, T, H, HD, pos);
       ropeForward(k, cos, sin, T, KV, HD, pos);
       if (this.#kvCacheDtype === "f16") roundToF16(k, v); // as the GPU's f16 cache stores them

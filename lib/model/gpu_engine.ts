@@ -28,6 +28,7 @@ import { SMALL_M } from "../ops/matmul_variants.ts";
 import { recordRmsnorm } from "../ops/rmsnorm.ts";
 import { recordSwiglu } from "../ops/swiglu.ts";
 import { recordAdaptedLinear } from "../ops/lora.ts";
+import { recordBiasAdd } from "../ops/bias_add.ts";
 import { recordRopeKvAppend } from "../ops/rope.ts";
 import { type GpuSamplingParams as GpuSampling, recordSample } from "../ops/sample.ts";
 import type { GpuWeights } from "./gpu_weights.ts";
@@ -315,9 +316,29 @@ export class GpuEngine implements InferenceEngine<GpuEngineAdapter>, TokenSample
     for (let l = 0; l < c.numLayers; l++) {
       const layer = w.layers[l], k = t.kvCache[l].k.buffer, v = t.kvCache[l].v.buffer;
       const n1 = this.#normed(x, layer.inputNorm, T); // n = rmsnorm(x), fused or stored
-      this.#project(l, "q_proj", n1.input, q, T, n1); // q = n·Wqᵀ
-      this.#project(l, "k_proj", n1.input, kNew, T, n1); // k' = n·Wkᵀ
-      this.#project(l, "v_proj", n1.input, vNew, T, n1); // v' = n·Wvᵀ
+      const qk = t.qkNorm, norms = layer.qkNorm; // Qwen3: q and k normed per head before RoPE
+      this.#project(l, "q_proj", n1.input, qk ? qk.qRaw.buffer : q, T, n1); // q = n·Wqᵀ (+ b)
+      this.#project(l, "k_proj", n1.input, qk ? qk.kRaw.buffer : kNew, T, n1); // k' = n·Wkᵀ (+ b)
+      this.#project(l, "v_proj", n1.input, vNew, T, n1); // v' = n·Wvᵀ (+ b)
+      if (qk && norms) {
+        const eps = c.rmsNormEps, rstd = qk.rstd.buffer;
+        recordRmsnorm(rec, {
+          x: qk.qRaw.buffer,
+          weight: norms.q,
+          y: q,
+          rstd,
+          rows: T * c.numHeads,
+          eps,
+        }); // q = rmsnorm per head (T·H, HD)
+        recordRmsnorm(rec, {
+          x: qk.kRaw.buffer,
+          weight: norms.k,
+          y: kNew,
+          rstd,
+          rows: T * c.numKvHeads,
+          eps,
+        }); // k' = rmsnorm per head (T·KV, HD)
+      }
       recordRopeKvAppend(rec, { ...rope, q, kNew, vNew, kCache: k, vCache: v }); // rotate q; k[pos..] = rope(k'), v[pos..] = v
       recordAttention(rec, {
         q,
@@ -404,7 +425,7 @@ export class GpuEngine implements InferenceEngine<GpuEngineAdapter>, TokenSample
   }
 
   /**
-   * y (+)= n·Wᵀ, plus scale·(n·Aᵀ)·Bᵀ when the projection is adapted, where n is x, or what
+   * y (+)= n·Wᵀ (+ b), plus scale·(n·Aᵀ)·Bᵀ when the projection is adapted, where n is x, or what
    * `load` makes of it (rmsnorm(x), or silu(x)·up). That is fused into each product's load of
    * x, and the LoRA branch into the base product's store: u = n·Aᵀ first, then
    * y = n·Wᵀ + s·u·Bᵀ.
@@ -433,6 +454,8 @@ export class GpuEngine implements InferenceEngine<GpuEngineAdapter>, TokenSample
       }
       : undefined;
     recordAdaptedLinear(this.#rec, x, y, { weight, rows, accumulate, ...load, lora });
+    const bias = this.#weights.layers[layer].biases[projection];
+    if (bias) recordBiasAdd(this.#rec, { bias: bias.buffer, y, rows, n: bias.shape[0] }); // y += b
   }
 
   /** Allocates the planned buffers and fills the RoPE tables, unless they are allocated. */

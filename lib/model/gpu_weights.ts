@@ -10,7 +10,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { type GpuDType, GpuTensor } from "../gpu/tensor.ts";
 import type { ModelConfig } from "./config.ts";
-import type { SafetensorsEntry } from "../format/safetensors.ts";
+import { entryToF32, type SafetensorsEntry } from "../format/safetensors.ts";
 import { type Projection, PROJECTIONS, projectionWeightName } from "./names.ts";
 
 /** The weights of one decoder layer. */
@@ -21,9 +21,13 @@ export interface LayerWeights {
   postAttentionNorm: GpuTensor;
   /** The seven projections, each (out, in). */
   projections: Record<Projection, GpuTensor>;
+  /** The biases (out), f32, of the projections that have one (Qwen2: q, k, v). */
+  biases: Partial<Record<Projection, GpuTensor>>;
+  /** The per-head RMSNorm weights of q and k (HD each), or null (Qwen3 has them). */
+  qkNorm: { q: GpuTensor; k: GpuTensor } | null;
 }
 
-/** All weights of a Llama on the GPU. */
+/** All weights of a model on the GPU. */
 export interface GpuWeights {
   /** Token embedding (V, D). */
   embed: GpuTensor;
@@ -56,17 +60,18 @@ export function uploadWeights(
   tensors: Map<string, SafetensorsEntry>,
 ): GpuWeights {
   let staged = 0;
-  const upload = (name: string): GpuTensor => {
+  const upload = (name: string, asF32 = false): GpuTensor => {
     const entry = tensors.get(name);
     if (!entry) throw new Error(`Missing tensor ${name}`);
     const tensor = GpuTensor.create(gpu, {
       shape: entry.shape,
-      dtype: gpuDtypeOf(entry),
+      dtype: asF32 ? "f32" : gpuDtypeOf(entry),
       label: name,
       category: "weights",
     });
-    tensor.write(entry.bytes);
-    staged += entry.bytes.byteLength;
+    const bytes = asF32 ? new Uint8Array(entryToF32(entry).buffer) : entry.bytes;
+    tensor.write(bytes);
+    staged += bytes.byteLength;
     if (staged > STAGING_FLUSH_BYTES) {
       gpu.device.queue.submit([]); // releases writeBuffer staging memory
       staged = 0;
@@ -78,10 +83,19 @@ export function uploadWeights(
   for (let l = 0; l < config.numLayers; l++) {
     const projections = {} as Record<Projection, GpuTensor>;
     for (const p of PROJECTIONS) projections[p] = upload(projectionWeightName(l, p));
+    const biases: LayerWeights["biases"] = {};
+    for (const p of config.biasedProjections) {
+      biases[p] = upload(projectionWeightName(l, p).replace(/weight$/, "bias"), true); // (out) f32
+    }
+    const attn = `model.layers.${l}.self_attn`;
     layers.push({
       inputNorm: upload(`model.layers.${l}.input_layernorm.weight`),
       postAttentionNorm: upload(`model.layers.${l}.post_attention_layernorm.weight`),
       projections,
+      biases,
+      qkNorm: config.qkNorm
+        ? { q: upload(`${attn}.q_norm.weight`), k: upload(`${attn}.k_norm.weight`) }
+        : null,
     });
   }
   const finalNorm = upload("model.norm.weight");
@@ -97,6 +111,9 @@ export function destroyWeights(weights: GpuWeights): void {
     layer.inputNorm.destroy();
     layer.postAttentionNorm.destroy();
     for (const p of PROJECTIONS) layer.projections[p].destroy();
+    for (const bias of Object.values(layer.biases)) bias.destroy();
+    layer.qkNorm?.q.destroy();
+    layer.qkNorm?.k.destroy();
   }
   weights.finalNorm.destroy();
   weights.lmHead.destroy();

@@ -107,6 +107,11 @@ export interface InferencePlan {
   attnPartials: BufferSpec;
   /** A·x of an adapted projection (T, R), when an adapter of rank R > 0 is planned. */
   loraU?: BufferSpec;
+  /**
+   * q (T, H·HD) and k (T, KV·HD) before their per-head norms, and the norms' 1/rms (T·H), when
+   * the model has them (Qwen3).
+   */
+  qkNorm?: { qRaw: BufferSpec; kRaw: BufferSpec; rstd: BufferSpec };
   /** The KV cache, one entry per layer. */
   kvCache: KvCachePlan[];
 }
@@ -150,6 +155,15 @@ export function planInference(config: ModelConfig, sizes: InferenceSizes): Infer
       "workspace",
     ),
     ...(R > 0 ? { loraU: act("lora.u", [T, R]) } : {}),
+    ...(config.qkNorm
+      ? {
+        qkNorm: {
+          qRaw: act("q.raw", [T, q]),
+          kRaw: act("k.raw", [T, kv]),
+          rstd: act("qk.rstd", [T * config.numHeads]),
+        },
+      }
+      : {}),
     kvCache: Array.from({ length: config.numLayers }, (_, l) => ({
       k: { name: `k.${l}`, shape: [S, kv], dtype: kvDtype, category: "kv-cache" },
       v: { name: `v.${l}`, shape: [S, kv], dtype: kvDtype, category: "kv-cache" },

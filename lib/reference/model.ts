@@ -1,9 +1,11 @@
 /**
- * The reference Llama (Hugging Face `LlamaForCausalLM` semantics) with unmerged PEFT LoRA:
+ * The reference model (Hugging Face `LlamaForCausalLM` semantics, with the biases of Qwen2 and
+ * the per-head q/k norms of Qwen3 where the config has them) with unmerged PEFT LoRA:
  * logits, and the loss and LoRA gradients of a batch. It chains the plain-loop reference ops,
  * one record at a time (no padding), with a flat forward and a mirror-image backward.
  *
- * Layer: x += o(attn(rope(q(n1)), rope(k(n1)), v(n1))) with n1 = rmsnorm(x);
+ * Layer: x += o(attn(rope(q(n1)), rope(k(n1)), v(n1))) with n1 = rmsnorm(x) (Qwen3: q and k
+ *        each normed per head before RoPE; Qwen2: q, k and v with a bias);
  *        x += down(silu(gate(n2)) · up(n2))           with n2 = rmsnorm(x);
  * then logits = rmsnorm(x)·lm_headᵀ. Base weights and embeddings are frozen; only the LoRA
  * matrices get gradients. Each adapted projection is y = W·x + s·B·A·dropout(x), as in PEFT;
@@ -79,6 +81,7 @@ export interface ReferenceLossAndGrads<A extends FloatArray> {
 interface LayerActivations<A extends FloatArray> {
   xIn: A; // (T, D) residual stream entering the layer
   rstd1: A; // (T)
+  qk: HeadNorms<A> | null; // q and k before their per-head norms (Qwen3), or null
   q: A; // (T, H·HD) rotated queries
   k: A; // (T, KV·HD) rotated keys
   v: A; // (T, KV·HD)
@@ -88,6 +91,14 @@ interface LayerActivations<A extends FloatArray> {
   g: A; // (T, I) gate projection
   u: A; // (T, I) up projection
   branches: Branches<A>; // inputs of the adapted projections, as their LoRA branches saw them
+}
+
+/** What the per-head q/k norms (Qwen3) keep for backward. */
+interface HeadNorms<A extends FloatArray> {
+  qPre: A; // (T, H·HD) the q projection, before its norm
+  kPre: A; // (T, KV·HD) the k projection, before its norm
+  rstdQ: A; // (T·H)
+  rstdK: A; // (T·KV)
 }
 
 /** The LoRA branches of one layer of one record: their scale, dropout and saved values. */
@@ -177,9 +188,17 @@ function forward<A extends FloatArray>(
     };
     const xIn = x.slice() as A; // (T, D) the layer input, kept for backward
     const { y: n1, rstd: rstd1 } = rmsnormForward(x, layer.attnNorm, t, d, eps); // (T, D)
-    const q = project(p.q_proj, n1, t, br, "q_proj"); // (T, H·HD)
-    const k = project(p.k_proj, n1, t, br, "k_proj"); // (T, KV·HD)
+    let q = project(p.q_proj, n1, t, br, "q_proj"); // (T, H·HD)
+    let k = project(p.k_proj, n1, t, br, "k_proj"); // (T, KV·HD)
     const v = project(p.v_proj, n1, t, br, "v_proj"); // (T, KV·HD)
+    let qk: HeadNorms<A> | null = null;
+    if (layer.qNorm && layer.kNorm) {
+      const nq = rmsnormForward(q, layer.qNorm, t * h, hd, eps); // each head of q: (T·H, HD)
+      const nk = rmsnormForward(k, layer.kNorm, t * kv, hd, eps); // each head of k: (T·KV, HD)
+      qk = { qPre: q, kPre: k, rstdQ: nq.rstd, rstdK: nk.rstd };
+      q = nq.y;
+      k = nk.y;
+    }
     ropeForward(q, cos, sin, t, h, hd, 0); // rotate queries in place
     ropeForward(k, cos, sin, t, kv, hd, 0); // rotate keys in place
     const { out: att, probs } = attentionForward(q, k, v, attnDims); // (T, H·HD), (H, T, T)
@@ -190,7 +209,7 @@ function forward<A extends FloatArray>(
     const u = project(p.up_proj, n2, t, br, "up_proj"); // (T, I)
     const hAct = swigluForward(g, u); // (T, I)
     residualAdd(x, project(p.down_proj, hAct, t, br, "down_proj")); // x += down(h)
-    layers.push({ xIn, rstd1, q, k, v, probs, xMid, rstd2, g, u, branches: br });
+    layers.push({ xIn, rstd1, qk, q, k, v, probs, xMid, rstd2, g, u, branches: br });
   }
   const { y: nf, rstd: rstdF } = rmsnormForward(x, model.norm, t, d, eps); // (T, D)
   const logits = linearForward(nf, model.lmHead, t, d, config.vocabSize); // (T, V)
@@ -228,8 +247,11 @@ function backward<A extends FloatArray>(
     const { dq, dk, dv } = attentionBackward(datt, a.q, a.k, a.v, a.probs, attnDims);
     ropeBackward(dq, cos, sin, t, h, hd, 0); // (T, H·HD)
     ropeBackward(dk, cos, sin, t, kv, hd, 0); // (T, KV·HD)
-    const dn1 = projectBackward(p.q_proj, dq, t, br, "q_proj", grads); // (T, D)
-    residualAdd(dn1, projectBackward(p.k_proj, dk, t, br, "k_proj", grads));
+    const qk = a.qk, qn = layer.qNorm!, kn = layer.kNorm!; // per-head norms' backward (Qwen3)
+    const dqPre = qk ? rmsnormBackward(dq, qk.qPre, qn, qk.rstdQ, t * h, hd) : dq; // (T, H·HD)
+    const dkPre = qk ? rmsnormBackward(dk, qk.kPre, kn, qk.rstdK, t * kv, hd) : dk; // (T, KV·HD)
+    const dn1 = projectBackward(p.q_proj, dqPre, t, br, "q_proj", grads); // (T, D)
+    residualAdd(dn1, projectBackward(p.k_proj, dkPre, t, br, "k_proj", grads));
     residualAdd(dn1, projectBackward(p.v_proj, dv, t, br, "v_proj", grads));
     residualAdd(dx, rmsnormBackward(dn1, a.xIn, layer.attnNorm, a.rstd1, t, d)); // (T, D)
   }

@@ -83,6 +83,29 @@ Deno.test("referenceLossAndGrads' LoRA gradients match finite differences of its
   for (const [key, value] of lora.tensors) assertGradient(loss, value, grads.get(key)!, key);
 });
 
+for (
+  const [family, extra] of [
+    ["Qwen2ForCausalLM", { hidden_size: 12, head_dim: undefined }], // biases on q, k, v
+    ["Qwen3ForCausalLM", { head_dim: 6 }], // per-head q/k norms; q_proj 10 → 18
+    ["LlamaForCausalLM", { attention_bias: true, mlp_bias: true }], // a bias on every linear
+  ] as const
+) {
+  Deno.test(`${family}: the LoRA gradients match finite differences of the loss`, () => {
+    const config = parseModelConfig({
+      ...tinyConfig(false).raw,
+      architectures: [family],
+      rope_scaling: null,
+      ...extra,
+    });
+    const rng = new Rng(33);
+    const weights = randomWeights(config, rng);
+    const lora = randomLora(config, rng);
+    const { grads } = referenceLossAndGrads(config, weights, batch, lora);
+    const loss = () => referenceLossAndGrads(config, weights, batch, lora).loss;
+    for (const [key, value] of lora.tensors) assertGradient(loss, value, grads.get(key)!, key);
+  });
+}
+
 /** Dropout p = 0.3 whose mask is fixed by a hash of (record, layer, projection, element). */
 const fixedDropout: LoraDropout<Float64Array> = (x, { record, layer, projection }) =>
   dropoutForward(x, 0.3, hash2(record, layer * 7 + PROJECTIONS.indexOf(projection)));

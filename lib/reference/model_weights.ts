@@ -54,6 +54,8 @@ export interface ReferenceLinear<A extends FloatArray> {
   inFeatures: number;
   /** OUT, the output features. */
   outFeatures: number;
+  /** The frozen bias (OUT), or null when the family has none here. */
+  bias: A | null;
   /** The adapter's matrices, or null when this layer is not adapted. */
   lora: LoraPair<A> | null;
 }
@@ -64,6 +66,10 @@ export interface ReferenceLayer<A extends FloatArray> {
   attnNorm: A;
   /** `post_attention_layernorm.weight`. (D) */
   mlpNorm: A;
+  /** `self_attn.q_norm.weight` (HD), the per-head RMSNorm of q, or null (not Qwen3). */
+  qNorm: A | null;
+  /** `self_attn.k_norm.weight` (HD), the per-head RMSNorm of k, or null (not Qwen3). */
+  kNorm: A | null;
   /** The seven projections. */
   proj: Record<Projection, ReferenceLinear<A>>;
 }
@@ -104,7 +110,7 @@ export function resolveReferenceModel<A extends FloatArray>(
     return value ?? (new Float32Array(0) as A);
   };
   const adapterKeys = new Set(lora?.tensors.keys());
-  const pair = (layer: number, projection: Projection, w: A, shape: number[]) => {
+  const pair = (layer: number, projection: Projection, w: A, bias: A | null, shape: number[]) => {
     const [outFeatures, inFeatures] = shape;
     const keyA = loraKey(layer, projection, "A"), keyB = loraKey(layer, projection, "B");
     adapterKeys.delete(keyA);
@@ -123,18 +129,24 @@ export function resolveReferenceModel<A extends FloatArray>(
         problems.push(`adapter ${keyB} has ${b.length} elements, expected (${outFeatures}, ${r})`);
       } else loraPair = { a, b, r, keyA, keyB };
     }
-    return { w, inFeatures, outFeatures, lora: loraPair };
+    return { w, inFeatures, outFeatures, bias, lora: loraPair };
   };
   const layers: ReferenceLayer<A>[] = [];
   for (let l = 0; l < config.numLayers; l++) {
     const proj = {} as Record<Projection, ReferenceLinear<A>>;
     for (const p of PROJECTIONS) {
       const name = projectionWeightName(l, p);
-      proj[p] = pair(l, p, base(name), shapes.get(name)!);
+      const bias = config.biasedProjections.includes(p)
+        ? base(name.replace(/weight$/, "bias"))
+        : null;
+      proj[p] = pair(l, p, base(name), bias, shapes.get(name)!);
     }
+    const attn = `model.layers.${l}.self_attn`;
     layers.push({
       attnNorm: base(`model.layers.${l}.input_layernorm.weight`),
       mlpNorm: base(`model.layers.${l}.post_attention_layernorm.weight`),
+      qNorm: config.qkNorm ? base(`${attn}.q_norm.weight`) : null,
+      kNorm: config.qkNorm ? base(`${attn}.k_norm.weight`) : null,
       proj,
     });
   }
@@ -146,7 +158,9 @@ export function resolveReferenceModel<A extends FloatArray>(
     lmHead: config.tieWordEmbeddings ? embed : base("lm_head.weight"),
     loraScale: lora?.scale ?? 0,
   };
-  for (const key of adapterKeys) problems.push(`adapter key ${key} names no Llama projection`);
+  for (const key of adapterKeys) {
+    problems.push(`adapter key ${key} names no projection of the model`);
+  }
   if (lora !== undefined && !Number.isFinite(lora.scale)) {
     problems.push(`LoRA scale ${lora.scale} is not finite`);
   }

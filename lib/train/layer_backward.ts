@@ -87,8 +87,31 @@ export function recordLayerBackward(
     headDim: c.headDim,
   }); // d q, d k, d v
   recordRope(rec, { ...ropeArgs(ctx, true), q: g.q.buffer, k: g.k.buffer }); // un-rotate d q and d k
-  back("q_proj", a.n1.buffer, g.q.buffer, dn, false); // d n1 = d q·Wq
-  back("k_proj", a.n1.buffer, g.k.buffer, dn, true); // d n1 += d k·Wk
+  const qk = a.qkNorm, raw = g.qkRaw?.buffer; // Qwen3: through the per-head norms first
+  if (qk && raw) {
+    const norms = w.qkNorm!;
+    recordRmsnormBackward(rec, {
+      x: qk.qRaw.buffer,
+      weight: norms.q,
+      rstd: qk.rstdQ.buffer,
+      dy: g.q.buffer,
+      dx: raw,
+      rows: N * c.numHeads,
+    }); // d q before its norm
+    back("q_proj", a.n1.buffer, raw, dn, false); // d n1 = d q·Wq
+    recordRmsnormBackward(rec, {
+      x: qk.kRaw.buffer,
+      weight: norms.k,
+      rstd: qk.rstdK.buffer,
+      dy: g.k.buffer,
+      dx: raw,
+      rows: N * c.numKvHeads,
+    }); // d k before its norm
+    back("k_proj", a.n1.buffer, raw, dn, true); // d n1 += d k·Wk
+  } else {
+    back("q_proj", a.n1.buffer, g.q.buffer, dn, false); // d n1 = d q·Wq
+    back("k_proj", a.n1.buffer, g.k.buffer, dn, true); // d n1 += d k·Wk
+  }
   back("v_proj", a.n1.buffer, g.v.buffer, dn, true); // d n1 += d v·Wv
   recordRmsnormBackward(rec, {
     x,

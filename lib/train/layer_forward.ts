@@ -11,6 +11,7 @@
 import type { Allocated } from "../gpu/buffer_plan.ts";
 import type { Projection } from "../model/names.ts";
 import { recordAttention } from "../ops/attention.ts";
+import { recordBiasAdd } from "../ops/bias_add.ts";
 import { recordDropout } from "../ops/dropout.ts";
 import { recordEmbedding } from "../ops/embedding.ts";
 import { recordAdaptedLinear, recordLoraDown } from "../ops/lora.ts";
@@ -76,9 +77,29 @@ export function recordLayerForward(
     rows: N,
     eps,
   }); // n1 = rmsnorm(x)
-  project("q_proj", a.n1.buffer, a.q.buffer); // q = n1·Wqᵀ (+ LoRA)
-  project("k_proj", a.n1.buffer, a.k.buffer); // k = n1·Wkᵀ (+ LoRA)
-  project("v_proj", a.n1.buffer, a.v.buffer); // v = n1·Wvᵀ (+ LoRA)
+  const qk = a.qkNorm; // Qwen3: q and k are normed per head before RoPE
+  project("q_proj", a.n1.buffer, (qk?.qRaw ?? a.q).buffer); // q = n1·Wqᵀ (+ b) (+ LoRA)
+  project("k_proj", a.n1.buffer, (qk?.kRaw ?? a.k).buffer); // k = n1·Wkᵀ (+ b) (+ LoRA)
+  project("v_proj", a.n1.buffer, a.v.buffer); // v = n1·Wvᵀ (+ b) (+ LoRA)
+  if (qk) {
+    const norms = w.qkNorm!;
+    recordRmsnorm(rec, {
+      x: qk.qRaw.buffer,
+      weight: norms.q,
+      y: a.q.buffer,
+      rstd: qk.rstdQ.buffer,
+      rows: N * c.numHeads,
+      eps,
+    }); // q = rmsnorm per head (N·H, HD)
+    recordRmsnorm(rec, {
+      x: qk.kRaw.buffer,
+      weight: norms.k,
+      y: a.k.buffer,
+      rstd: qk.rstdK.buffer,
+      rows: N * c.numKvHeads,
+      eps,
+    }); // k = rmsnorm per head (N·KV, HD)
+  }
   recordRope(rec, { ...ropeArgs(ctx, false), q: a.q.buffer, k: a.k.buffer }); // rotate q and k
   recordAttention(rec, {
     q: a.q.buffer,
@@ -117,8 +138,9 @@ export function recordLayerForward(
 }
 
 /**
- * y (+)= x·Wᵀ, plus s·u·Bᵀ when `p` is adapted: u = dropout(x)·Aᵀ first (saved in the
- * layer's activations for backward), then the base product adds the branch as it stores y.
+ * y (+)= x·Wᵀ (+ b), plus s·u·Bᵀ when `p` is adapted: u = dropout(x)·Aᵀ first (saved in the
+ * layer's activations for backward), then the base product adds the branch as it stores y,
+ * then the bias, if the family has one here.
  */
 function recordProjection(
   ctx: PassContext,
@@ -136,8 +158,10 @@ function recordProjection(
     shape: loraShapeOf(ctx, p),
     input: adapterInput(ctx, l, p, x),
   };
-  const weight = ctx.weights.layers[l].projections[p], rows = passRows(ctx);
-  recordAdaptedLinear(ctx.rec, x, y, { weight, rows, accumulate, lora }); // y (+)= x·Wᵀ (+ s·u·Bᵀ)
+  const { projections, biases } = ctx.weights.layers[l], rows = passRows(ctx);
+  recordAdaptedLinear(ctx.rec, x, y, { weight: projections[p], rows, accumulate, lora }); // y (+)= x·Wᵀ (+ s·u·Bᵀ)
+  const bias = biases[p];
+  if (bias) recordBiasAdd(ctx.rec, { bias: bias.buffer, y, rows, n: bias.shape[0] }); // y += b
 }
 
 /** Records u = dropout(x)·Aᵀ (N, R) of an adapted projection into the layer's activations. */

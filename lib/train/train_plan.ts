@@ -63,6 +63,20 @@ export interface LayerActivationsPlan {
   hidden: BufferSpec;
   /** u = dropout(x)·Aᵀ (N, R) of each adapted projection. */
   u: Partial<Record<Projection, BufferSpec>>;
+  /** q and k before their per-head norms, and the norms' 1/rms (Qwen3), when the model has them. */
+  qkNorm?: QkNormPlan;
+}
+
+/** What the per-head q/k norms (Qwen3) save for backward. */
+export interface QkNormPlan {
+  /** The q projection (N, H·HD), before its norm. */
+  qRaw: BufferSpec;
+  /** The k projection (N, KV·HD), before its norm. */
+  kRaw: BufferSpec;
+  /** 1/rms of each head of q (N·H). */
+  rstdQ: BufferSpec;
+  /** 1/rms of each head of k (N·KV). */
+  rstdK: BufferSpec;
 }
 
 /** The vocabulary-chunked loss workspace. */
@@ -122,6 +136,8 @@ export interface GradientPlan {
   hidden: BufferSpec;
   /** d(A·x) (N, R). */
   u: BufferSpec;
+  /** d of q or k before its per-head norm (N, H·HD), when the model has them (Qwen3). */
+  qkRaw?: BufferSpec;
 }
 
 /** One LoRA matrix's parameter, gradient and optimizer states (its shape each). */
@@ -181,6 +197,7 @@ export function planTraining(
       up: ws("up", [N, I]),
       hidden: ws("hidden", [N, I]),
       u: ws("u", [N, R]),
+      ...(config.qkNorm ? { qkRaw: ws("qk.raw", [N, q]) } : {}),
     },
     loraScratch: f32Spec("lora.scratch", [N, Math.max(D, I, q)], "workspace"),
     gradNorm: { sumSq: ws("sumsq", [1]), scale: ws("scale", [1]) },
@@ -235,6 +252,16 @@ function planForward(
     u: Object.fromEntries(
       (lora?.targetModules ?? []).map((t) => [t, act(`${p}.u.${t}`, [N, lora!.r])]),
     ),
+    ...(config.qkNorm
+      ? {
+        qkNorm: {
+          qRaw: act(`${p}.q.raw`, [N, q]),
+          kRaw: act(`${p}.k.raw`, [N, kv]),
+          rstdQ: act(`${p}.q.rstd`, [N * config.numHeads]),
+          rstdK: act(`${p}.k.rstd`, [N * config.numKvHeads]),
+        },
+      }
+      : {}),
   });
   const shared = count.layers === 1 && config.numLayers > 1;
   return {
