@@ -122,7 +122,7 @@ const peftSchema = z.looseObject({
   r: z.number().int().positive(),
   lora_alpha: z.number().positive(),
   lora_dropout: z.number().min(0).max(1).optional(),
-  target_modules: z.union([z.array(z.string()), z.string()]),
+  target_modules: z.union([z.array(z.string()), z.string()]).nullish(),
   bias: z.string().optional(),
   use_rslora: z.boolean().optional(),
   use_dora: z.boolean().optional(),
@@ -134,9 +134,14 @@ const peftSchema = z.looseObject({
 
 /**
  * Parses a PEFT `adapter_config.json`, refusing by name, all in one error, the features this
- * engine lacks.
+ * engine lacks. Without `target_modules`, the adapter targets `defaultTargets`: PEFT's own
+ * default for the model's family (`ARCHITECTURES[…].peftTargetModules`, q_proj and v_proj).
  */
-export function parsePeftAdapterConfig(json: unknown, where = "adapter_config.json"): LoraConfig {
+export function parsePeftAdapterConfig(
+  json: unknown,
+  where = "adapter_config.json",
+  defaultTargets: readonly string[] = ["q_proj", "v_proj"],
+): LoraConfig {
   const parsed = peftSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -158,7 +163,7 @@ export function parsePeftAdapterConfig(json: unknown, where = "adapter_config.js
   if (refused.length > 0) throw new Error(`Unsupported adapter in ${where}: ${refused.join("; ")}`);
   const targets = typeof c.target_modules === "string"
     ? (c.target_modules === "all-linear" ? "all-linear" : [c.target_modules])
-    : c.target_modules;
+    : c.target_modules ?? defaultTargets;
   return resolveLoraConfig({
     r: c.r,
     alpha: c.lora_alpha,

@@ -115,3 +115,10 @@ Deno.test("PEFT configs this engine cannot apply are refused by name", () => {
     /^Error: Unsupported adapter in adapter_config.json of x: use_dora true; bias "all"$/,
   );
 });
+
+Deno.test("an adapter_config.json without target_modules targets PEFT's default: q_proj and v_proj", () => {
+  const json = { peft_type: "LORA", r: 4, lora_alpha: 8, target_modules: null };
+  assert.deepEqual(parsePeftAdapterConfig(json).targetModules, ["q_proj", "v_proj"]);
+  const { target_modules: _, ...missing } = json;
+  assert.deepEqual(parsePeftAdapterConfig(missing, "x", ["q_proj"]).targetModules, ["q_proj"]);
+});

@@ -5,6 +5,7 @@
  * @module
  */
 import type { ModelConfig } from "../model/config.ts";
+import { familySpec } from "../model/architecture.ts";
 import { type ModelSource, readJson } from "../format/model_source.ts";
 import {
   entryToF32,
@@ -64,6 +65,7 @@ export async function readPeftAdapter(
   const config = parsePeftAdapterConfig(
     await readJson(source, ADAPTER_CONFIG),
     `${ADAPTER_CONFIG} of ${where}`,
+    familySpec(model.family).peftTargetModules,
   );
   const file = parseSafetensors(
     await source.read(ADAPTER_WEIGHTS),

@@ -36,7 +36,12 @@ export interface ArchitectureSpec {
   qkNorm: boolean;
   /** Whether the family reads `use_sliding_window` (Qwen) or `sliding_window` alone (Mistral). */
   slidingWindow: "use_sliding_window" | "sliding_window" | null;
+  /** PEFT's `target_modules` when a LoRA config names none (its per-model-type mapping). */
+  peftTargetModules: readonly Projection[];
 }
+
+/** PEFT's default LoRA targets for all four families: the original LoRA paper's q and v. */
+const PEFT_QV: readonly Projection[] = ["q_proj", "v_proj"];
 
 const ATTENTION: Projection[] = ["q_proj", "k_proj", "v_proj", "o_proj"];
 const MLP: Projection[] = ["gate_proj", "up_proj", "down_proj"];
@@ -55,6 +60,7 @@ export const ARCHITECTURES: Readonly<Record<string, ArchitectureSpec>> = {
     biasedProjections: llamaBiases,
     qkNorm: false,
     slidingWindow: null,
+    peftTargetModules: PEFT_QV,
   },
   MistralForCausalLM: {
     family: "mistral",
@@ -63,6 +69,7 @@ export const ARCHITECTURES: Readonly<Record<string, ArchitectureSpec>> = {
     biasedProjections: () => [], // transformers' Mistral has no biases
     qkNorm: false,
     slidingWindow: "sliding_window",
+    peftTargetModules: PEFT_QV,
   },
   Qwen2ForCausalLM: {
     family: "qwen2",
@@ -71,6 +78,7 @@ export const ARCHITECTURES: Readonly<Record<string, ArchitectureSpec>> = {
     biasedProjections: () => ["q_proj", "k_proj", "v_proj"], // always, and never on o_proj
     qkNorm: false,
     slidingWindow: "use_sliding_window",
+    peftTargetModules: PEFT_QV,
   },
   Qwen3ForCausalLM: {
     family: "qwen3",
@@ -79,8 +87,14 @@ export const ARCHITECTURES: Readonly<Record<string, ArchitectureSpec>> = {
     biasedProjections: (flags) => flags.attention_bias ? ATTENTION : [],
     qkNorm: true,
     slidingWindow: "use_sliding_window",
+    peftTargetModules: PEFT_QV,
   },
 };
+
+/** The spec of a family. */
+export function familySpec(family: ModelFamily): ArchitectureSpec {
+  return Object.values(ARCHITECTURES).find((s) => s.family === family)!;
+}
 
 /**
  * The spec of a config.json's architecture (from `architectures`, or else `model_type`);
