@@ -1,9 +1,11 @@
 /**
  * Estimate the GPU memory of LoRA training (with and without gradient checkpointing) and of
- * inference, from a model folder's config.json (no weights needed) or a config file. The
- * numbers come from the same planner that allocates the real buffers.
+ * inference, from a model folder's config.json (no weights needed), a config file, or the
+ * published config of a model the fixture writer knows (`--preset qwen3-1.7b`: llama-3.2-1b,
+ * qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b, qwen3-1.7b). The numbers come from the same planner
+ * that allocates the real buffers.
  *
- *   deno run -A examples/estimate.ts (--model DIR | --config FILE) [--batch-size 1]
+ *   deno run -A examples/estimate.ts (--model DIR | --config FILE | --preset NAME) [--batch-size 1]
  *     [--max-length 512] [--rank 16] [--target q_proj,k_proj,v_proj|all-linear]
  *     [--optimizer adamw|sgd] [--grad-checkpoint] [--max-context 2048] [--dtype bf16|f16|f32]
  *     [--kv-cache f32|f16] [--json]
@@ -17,6 +19,8 @@
  * @module
  */
 import { join } from "node:path";
+// Not in mod.ts: the fixtures carry the real tokenizers (whose sizes the presets' configs use).
+import { fixtureConfig, type FixturePreset } from "../lib/fixtures/fixture_model.ts";
 import {
   DEFAULT_KV_CACHE_DTYPE,
   estimateInference,
@@ -34,7 +38,8 @@ import {
 import { fail, numberFlag, parseFlags } from "./_cli.ts";
 import { memoryTable } from "./_memory_table.ts";
 
-const USAGE = "Usage: deno run -A examples/estimate.ts (--model DIR | --config FILE) " +
+const USAGE =
+  "Usage: deno run -A examples/estimate.ts (--model DIR | --config FILE | --preset NAME) " +
   "[--batch-size 1] [--max-length 512] [--rank 16] [--target q_proj,k_proj,v_proj|all-linear] " +
   "[--optimizer adamw|sgd] [--grad-checkpoint] [--max-context 2048] [--dtype bf16|f16|f32] " +
   "[--kv-cache f32|f16] [--json]";
@@ -42,6 +47,7 @@ const USAGE = "Usage: deno run -A examples/estimate.ts (--model DIR | --config F
 const flags = parseFlags(Deno.args, {
   model: { type: "string" },
   config: { type: "string" },
+  preset: { type: "string" },
   "batch-size": { type: "string" },
   "max-length": { type: "string" },
   rank: { type: "string" },
@@ -59,8 +65,8 @@ if (flags.help) {
   console.log(USAGE);
   Deno.exit(0);
 }
-if ((flags.model === undefined) === (flags.config === undefined)) {
-  fail(`Give exactly one of --model DIR or --config FILE\n\n${USAGE}`);
+if ([flags.model, flags.config, flags.preset].filter((f) => f !== undefined).length !== 1) {
+  fail(`Give exactly one of --model DIR, --config FILE or --preset NAME\n\n${USAGE}`);
 }
 
 /** A flag that must be a positive integer, or undefined when absent. */
@@ -95,13 +101,17 @@ try {
   fail((e as Error).message);
 }
 
-const configPath = flags.config ?? join(flags.model!, "config.json");
+const configPath = flags.config ?? (flags.model && join(flags.model, "config.json"));
 let config: ModelConfig;
 try {
-  config = parseModelConfig(JSON.parse(await Deno.readTextFile(configPath)));
+  config = parseModelConfig(
+    configPath === undefined
+      ? fixtureConfig({ preset: flags.preset as FixturePreset })
+      : JSON.parse(await Deno.readTextFile(configPath)),
+  );
 } catch (e) {
   const reason = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
-  console.error(`Cannot read the config ${configPath}: ${reason}`);
+  console.error(`Cannot read the config ${configPath ?? `of --preset ${flags.preset}`}: ${reason}`);
   Deno.exit(1);
 }
 const weightsDtype = dtype ?? config.torchDtype;

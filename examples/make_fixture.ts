@@ -1,21 +1,23 @@
 /**
- * Writes a random Llama model in Hugging Face format into a folder, for tests and demos.
+ * Writes a random model in Hugging Face format into a folder, for tests and demos: a tiny
+ * Llama, or exactly the config of Llama-3.2-1B, Qwen2.5-0.5B-Instruct or Qwen3-0.6B.
  *
  * ```sh
- * deno run -A examples/make_fixture.ts --out DIR [--preset tiny|llama-3.2-1b] \
- *   [--dtype bf16|f32] [--tokenizer small|llama3] [--seed N] [--shard-bytes N]
+ * deno run -A examples/make_fixture.ts --out DIR \
+ *   [--preset tiny|llama-3.2-1b|qwen2.5-0.5b|qwen3-0.6b] [--dtype bf16|f32] \
+ *   [--tokenizer small|llama3|qwen3] [--seed N] [--shard-bytes N]
  * ```
  *
  * @module
  */
 import { parseArgs } from "node:util";
-// Not in mod.ts: the fixtures carry the 9 MB Llama 3 tokenizer, which mod.ts must not load.
+// Not in mod.ts: the fixtures carry the real tokenizers (9 MB and more), which mod.ts must not load.
 import { createFixtureModel, type FixtureOptions } from "../lib/fixtures/fixture_model.ts";
 import { modelParameterCount, parseModelConfig, writeModelFiles } from "../mod.ts";
 
-const USAGE =
-  "Usage: deno run -A examples/make_fixture.ts --out DIR [--preset tiny|llama-3.2-1b] " +
-  "[--dtype bf16|f32] [--tokenizer small|llama3] [--seed N] [--shard-bytes N]";
+const USAGE = "Usage: deno run -A examples/make_fixture.ts --out DIR " +
+  "[--preset tiny|llama-3.2-1b|qwen2.5-0.5b|qwen3-0.6b] [--dtype bf16|f32] " +
+  "[--tokenizer small|llama3|qwen3] [--seed N] [--shard-bytes N]";
 
 /** Parses the command line into fixture options and the output folder. */
 function parseCommandLine(args: string[]): { out: string; options: FixtureOptions } {

@@ -1,15 +1,16 @@
 /**
- * A Llama-3.2-1B-shaped model on this machine's WebGPU adapter: a random model with exactly
- * Llama-3.2-1B's config (16 layers, hidden 2048, vocab 128256, bf16) and the real Llama 3
- * tokenizer is created (once), loaded, generates a few greedy tokens, then trains a few LoRA
- * steps. Each phase prints its wall time, tokens/s, the GPU bytes the runtime allocated (by
- * category) and the memory estimator's prediction for the same settings.
+ * A real-sized model on this machine's WebGPU adapter: a random model with exactly the config
+ * of Llama-3.2-1B (16 layers, hidden 2048, vocab 128256, the real Llama 3 tokenizer),
+ * Qwen2.5-0.5B-Instruct or Qwen3-0.6B (the real Qwen3 tokenizer), in bf16, is created (once),
+ * loaded, generates a few greedy tokens, then trains a few LoRA steps. Each phase prints its
+ * wall time, tokens/s, the GPU bytes the runtime allocated (by category) and the memory
+ * estimator's prediction for the same settings.
  *
- *   deno run -A examples/llama_1b_run.ts [--dir ./model_cache/fixture-llama-3.2-1b]
- *     [--tokens 4] [--steps 2] [--seq-len 64] [--rank 16] [--grad-checkpoint]
- *     [--max-context 2048] [--prompt TEXT]
+ *   deno run -A examples/fixture_run.ts [--preset llama-3.2-1b|qwen2.5-0.5b|qwen3-0.6b]
+ *     [--dir ./model_cache/fixture-PRESET] [--tokens 4] [--steps 2] [--seq-len 64] [--rank 16]
+ *     [--grad-checkpoint] [--max-context 2048] [--prompt TEXT]
  *
- * Not a test: on a CPU adapter (lavapipe) it takes minutes and about 6 GB of memory.
+ * Not a test: on a CPU adapter (lavapipe) it takes minutes and several GB of memory.
  *
  * @module
  */
@@ -30,15 +31,18 @@ import {
   type TrainStepEvent,
   writeModelFiles,
 } from "../mod.ts";
-// Not in mod.ts: the fixtures carry the 9 MB Llama 3 tokenizer, which mod.ts must not load.
+// Not in mod.ts: the fixtures carry the real tokenizers (9 MB and more), which mod.ts must not load.
 import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
 import { fail, numberFlag, parseFlags } from "./_cli.ts";
 import { formatBytes, memoryTable } from "./_memory_table.ts";
 
-const USAGE = "Usage: deno run -A examples/llama_1b_run.ts [--dir DIR] [--tokens 4] [--steps 2] " +
-  "[--seq-len 64] [--rank 16] [--grad-checkpoint] [--max-context 2048] [--prompt TEXT]";
+const PRESETS = ["llama-3.2-1b", "qwen2.5-0.5b", "qwen3-0.6b"] as const;
+const USAGE = `Usage: deno run -A examples/fixture_run.ts [--preset ${PRESETS.join("|")}] ` +
+  "[--dir DIR] [--tokens 4] [--steps 2] [--seq-len 64] [--rank 16] [--grad-checkpoint] " +
+  "[--max-context 2048] [--prompt TEXT]";
 
 const flags = parseFlags(Deno.args, {
+  preset: { type: "string" },
   dir: { type: "string" },
   tokens: { type: "string" },
   steps: { type: "string" },
@@ -56,7 +60,9 @@ function positiveInt(value: string | undefined, name: string, fallback: number):
   return n;
 }
 
-const dir = flags.dir ?? "./model_cache/fixture-llama-3.2-1b";
+const preset = (flags.preset ?? "llama-3.2-1b") as typeof PRESETS[number];
+if (!PRESETS.includes(preset)) fail(`--preset must be one of ${PRESETS.join(", ")}, got ${preset}`);
+const dir = flags.dir ?? `./model_cache/fixture-${preset}`;
 const newTokens = positiveInt(flags.tokens, "tokens", 4);
 const steps = positiveInt(flags.steps, "steps", 2);
 const seqLen = positiveInt(flags["seq-len"], "seq-len", 64);
@@ -97,9 +103,9 @@ function printMemory(
 
 // 1. The fixture.
 if (!(await Deno.stat(join(dir, "config.json")).then(() => true, () => false))) {
-  console.log(`Creating the llama-3.2-1b fixture (bf16, Llama 3 tokenizer) in ${dir}...`);
+  console.log(`Creating the ${preset} fixture (bf16, the family's real tokenizer) in ${dir}...`);
   const start = performance.now();
-  await writeModelFiles(dir, createFixtureModel({ preset: "llama-3.2-1b", dtype: "BF16" }));
+  await writeModelFiles(dir, createFixtureModel({ preset, dtype: "BF16" }));
   console.log(`  created in ${seconds(start).toFixed(1)} s`);
 }
 
