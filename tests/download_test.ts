@@ -4,6 +4,9 @@ import { downloadModel } from "../lib/hub/download_model.ts";
 import { HubError } from "../lib/hub/hub_error.ts";
 import type { DownloadEvent } from "../lib/hub/types.ts";
 import { MockHub, type MockRepo } from "./_mock_hub.ts";
+import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
+import { readCheckpoint } from "../lib/format/checkpoint.ts";
+import { dirModelSource } from "../lib/format/fs_model_source.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const shard = (n: number, fill: number) => new Uint8Array(n).fill(fill);
@@ -213,4 +216,40 @@ Deno.test("examples/download.ts downloads, reports, and prints where the model i
       /^Error: ModelScope has no repository Org\/Nope at revision master \(HTTP 404/,
     );
   });
+});
+
+Deno.test("a Qwen3 repository downloads from either hub into the ModelScope layout and loads", async () => {
+  const files = createFixtureModel({
+    overrides: { architectures: ["Qwen3ForCausalLM"], model_type: "qwen3", head_dim: 32 },
+  });
+  const repo: MockRepo = {
+    files: {
+      ...Object.fromEntries(files),
+      "merges.txt": enc("#version: 0.2\n"), // the slow tokenizer's files, not needed
+      "vocab.json": enc("{}"),
+      "LICENSE": enc("Apache-2.0"),
+    },
+    lfs: ["model.safetensors"],
+  };
+  for (const source of ["modelscope", "huggingface"] as const) {
+    const hub = MockHub.start({ "Qwen/Qwen3-0.6B": repo });
+    const out = await Deno.makeTempDir();
+    try {
+      const { dir } = await downloadModel({
+        model: "Qwen/Qwen3-0.6B",
+        source,
+        out,
+        endpoint: hub.url,
+        retry: NO_WAIT,
+        env: () => undefined,
+      });
+      assert.equal(dir, join(out, "Qwen", "Qwen3-0___6B"));
+      assert.deepEqual(await listDir(dir), [...files.keys()].sort());
+      const checkpoint = await readCheckpoint(dirModelSource(dir));
+      assert.deepEqual([checkpoint.config.family, checkpoint.config.headDim], ["qwen3", 32]);
+    } finally {
+      await hub.close();
+      await Deno.remove(out, { recursive: true });
+    }
+  }
 });
