@@ -5,7 +5,10 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { readCheckpoint } from "../lib/format/checkpoint.ts";
+import { mergedModelFiles } from "../lib/lora/merge.ts";
+import { assertClose, maxAbs } from "./_assert_close.ts";
 import { createFixtureModel, type FixtureOptions } from "../lib/fixtures/fixture_model.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
 import type { ModelConfig } from "../lib/model/config.ts";
@@ -55,4 +58,36 @@ export async function loadFixture(gpu: Gpu, options: FixtureOptions = {}): Promi
 export async function referenceWeights(files: Map<string, Uint8Array>): Promise<ReferenceWeights> {
   const checkpoint = await readCheckpoint(memoryModelSource("fixture", files));
   return new Map([...checkpoint.tensors].map(([name, entry]) => [name, entryToF32(entry)]));
+}
+
+/**
+ * Merges `adapter` (added to `model` as `name`) into the fixture's files, loads the merged
+ * folder on `gpu`, and checks that its logits of `ids` equal the unmerged adapter's within f32
+ * rounding, and that the adapter moves them by far more than that (or the check means nothing).
+ */
+export async function assertMergedMatchesUnmerged(
+  gpu: Gpu,
+  model: Model,
+  files: Map<string, Uint8Array>,
+  adapter: LoraWeights,
+  name: string,
+  ids: number[],
+): Promise<void> {
+  const unmerged = await model.forward(ids, { adapter: name });
+  const base = await model.forward(ids);
+  const source = memoryModelSource("fixture", files);
+  const mergedFiles = await mergedModelFiles(await readCheckpoint(source), adapter, source);
+  const merged = await loadModel(memoryModelSource("merged", mergedFiles), {
+    backend: "webgpu",
+    gpu,
+  });
+  const logits = await merged.forward(ids);
+  assertClose(logits, unmerged, {
+    atol: 2e-5 * maxAbs(unmerged),
+    rtol: 0,
+    label: "merged vs unmerged",
+  });
+  const effect = maxAbs(unmerged.map((v, i) => v - base[i]));
+  assert.ok(effect > 100 * 2e-5 * maxAbs(unmerged), `adapter effect ${effect}`);
+  merged.dispose();
 }

@@ -7,16 +7,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { readCheckpoint } from "../lib/format/checkpoint.ts";
 import type { FixtureOptions } from "../lib/fixtures/fixture_model.ts";
 import { memoryModelSource } from "../lib/format/model_source.ts";
 import { loadModel } from "../lib/model/load_model.ts";
 import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
-import { mergedModelFiles } from "../lib/lora/merge.ts";
 import { trainLora } from "../lib/train/train_lora.ts";
-import { assertClose, maxAbs } from "./_assert_close.ts";
 import { gpuTest } from "./_gpu.ts";
-import { loadFixture, randomAdapter } from "./_lora_fixture.ts";
+import { assertMergedMatchesUnmerged, loadFixture, randomAdapter } from "./_lora_fixture.ts";
 
 /** Tiny models of each family: Llama's sizes with the family's architecture fields. */
 const FAMILIES: Record<string, FixtureOptions> = {
@@ -82,20 +79,7 @@ for (const [family, options] of Object.entries(FAMILIES)) {
 
       const adapter = randomAdapter(model.config, lora, 4);
       model.addAdapter("a", adapter);
-      const ids = [9, 205, 30, 151, 7, 88, 3];
-      const unmerged = await model.forward(ids, { adapter: "a" });
-      const base = await model.forward(ids);
-      const source = memoryModelSource("fixture", files);
-      const mergedFiles = await mergedModelFiles(await readCheckpoint(source), adapter, source);
-      const merged = await loadModel(memoryModelSource("merged", mergedFiles), {
-        backend: "webgpu",
-        gpu,
-      });
-      const logits = await merged.forward(ids);
-      assertClose(logits, unmerged, { atol: 2e-5 * maxAbs(unmerged), rtol: 0, label: "merged" });
-      const effect = maxAbs(unmerged.map((v, i) => v - base[i]));
-      assert.ok(effect > 100 * 2e-5 * maxAbs(unmerged), `adapter effect ${effect}`);
-      merged.dispose();
+      await assertMergedMatchesUnmerged(gpu, model, files, adapter, "a", [9, 205, 30, 151, 7, 88]);
       model.dispose();
     },
   );

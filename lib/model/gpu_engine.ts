@@ -25,7 +25,7 @@ import { recordAttention } from "../ops/attention.ts";
 import { recordEmbedding } from "../ops/embedding.ts";
 import { type FusedLoad, recordLinear } from "../ops/matmul.ts";
 import { SMALL_M } from "../ops/matmul_variants.ts";
-import { recordRmsnorm } from "../ops/rmsnorm.ts";
+import { recordHeadNorms, recordRmsnorm } from "../ops/rmsnorm.ts";
 import { recordSwiglu } from "../ops/swiglu.ts";
 import { recordAdaptedLinear } from "../ops/lora.ts";
 import { recordBiasAdd } from "../ops/bias_add.ts";
@@ -321,23 +321,16 @@ export class GpuEngine implements InferenceEngine<GpuEngineAdapter>, TokenSample
       this.#project(l, "k_proj", n1.input, qk ? qk.kRaw.buffer : kNew, T, n1); // k' = n·Wkᵀ (+ b)
       this.#project(l, "v_proj", n1.input, vNew, T, n1); // v' = n·Wvᵀ (+ b)
       if (qk && norms) {
-        const eps = c.rmsNormEps, rstd = qk.rstd.buffer;
-        recordRmsnorm(rec, {
-          x: qk.qRaw.buffer,
-          weight: norms.q,
-          y: q,
-          rstd,
-          rows: T * c.numHeads,
-          eps,
-        }); // q = rmsnorm per head (T·H, HD)
-        recordRmsnorm(rec, {
-          x: qk.kRaw.buffer,
-          weight: norms.k,
-          y: kNew,
-          rstd,
-          rows: T * c.numKvHeads,
-          eps,
-        }); // k' = rmsnorm per head (T·KV, HD)
+        recordHeadNorms(rec, {
+          q: { raw: qk.qRaw.buffer, normed: q },
+          k: { raw: qk.kRaw.buffer, normed: kNew },
+          rstd: { q: qk.rstd.buffer, k: qk.rstd.buffer }, // not kept: inference has no backward
+          weights: norms,
+          tokens: T,
+          heads: c.numHeads,
+          kvHeads: c.numKvHeads,
+          eps: c.rmsNormEps,
+        }); // q, k' = rmsnorm of each head
       }
       recordRopeKvAppend(rec, { ...rope, q, kNew, vNew, kCache: k, vCache: v }); // rotate q; k[pos..] = rope(k'), v[pos..] = v
       recordAttention(rec, {

@@ -15,7 +15,7 @@ import { recordBiasAdd } from "../ops/bias_add.ts";
 import { recordDropout } from "../ops/dropout.ts";
 import { recordEmbedding } from "../ops/embedding.ts";
 import { recordAdaptedLinear, recordLoraDown } from "../ops/lora.ts";
-import { recordRmsnorm } from "../ops/rmsnorm.ts";
+import { recordHeadNorms, recordRmsnorm } from "../ops/rmsnorm.ts";
 import { recordRope } from "../ops/rope.ts";
 import { recordSwiglu } from "../ops/swiglu.ts";
 import { dropoutMaskSeed, loraShapeOf, type PassContext, passRows } from "./pass_context.ts";
@@ -82,23 +82,16 @@ export function recordLayerForward(
   project("k_proj", a.n1.buffer, (qk?.kRaw ?? a.k).buffer); // k = n1·Wkᵀ (+ b) (+ LoRA)
   project("v_proj", a.n1.buffer, a.v.buffer); // v = n1·Wvᵀ (+ b) (+ LoRA)
   if (qk) {
-    const norms = w.qkNorm!;
-    recordRmsnorm(rec, {
-      x: qk.qRaw.buffer,
-      weight: norms.q,
-      y: a.q.buffer,
-      rstd: qk.rstdQ.buffer,
-      rows: N * c.numHeads,
+    recordHeadNorms(rec, {
+      q: { raw: qk.qRaw.buffer, normed: a.q.buffer },
+      k: { raw: qk.kRaw.buffer, normed: a.k.buffer },
+      rstd: { q: qk.rstdQ.buffer, k: qk.rstdK.buffer },
+      weights: w.qkNorm!,
+      tokens: N,
+      heads: c.numHeads,
+      kvHeads: c.numKvHeads,
       eps,
-    }); // q = rmsnorm per head (N·H, HD)
-    recordRmsnorm(rec, {
-      x: qk.kRaw.buffer,
-      weight: norms.k,
-      y: a.k.buffer,
-      rstd: qk.rstdK.buffer,
-      rows: N * c.numKvHeads,
-      eps,
-    }); // k = rmsnorm per head (N·KV, HD)
+    }); // q, k = rmsnorm of each head
   }
   recordRope(rec, { ...ropeArgs(ctx, false), q: a.q.buffer, k: a.k.buffer }); // rotate q and k
   recordAttention(rec, {
