@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readGoldenJson } from "../../tests/_golden.ts";
 import { type ModelConfig, parseModelConfig } from "./config.ts";
 import { modelParameterCount, modelTensorShapes } from "./shapes.ts";
+import { PROJECTIONS } from "./names.ts";
 
 /** Llama-3.2-1B's config.json as published (transformers 4.45). */
 const LLAMA_32_1B = {
@@ -272,13 +273,5 @@ Deno.test("families: Qwen2 biases, Qwen3 q/k norms and head_dim, Mistral and Lla
   });
   assert.equal(mistral.family, "mistral");
   const biased = parseModelConfig({ ...LLAMA_32_1B, attention_bias: true, mlp_bias: true });
-  assert.deepEqual(biased.biasedProjections, [
-    "q_proj",
-    "k_proj",
-    "v_proj",
-    "o_proj",
-    "gate_proj",
-    "up_proj",
-    "down_proj",
-  ]);
+  assert.deepEqual(biased.biasedProjections, [...PROJECTIONS]); // attention's four, then the MLP's
 });
