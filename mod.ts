@@ -84,6 +84,7 @@ export { type ModelConfig, parseModelConfig, type RopeScalingLlama3 } from "./li
 export {
   ARCHITECTURES,
   type ArchitectureSpec,
+  type BiasFlags,
   type ModelFamily,
 } from "./lib/model/architecture.ts";
 export { modelParameterCount, modelTensorShapes } from "./lib/model/shapes.ts";
