@@ -26,7 +26,7 @@ export function checkChatTemplateKwargs(value: unknown): ChatTemplateKwargs {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new TypeError(
       `Chat template kwargs must be a JSON object of template variables, got ${
-        JSON.stringify(value)
+        String(JSON.stringify(value)).slice(0, 60)
       }`,
     );
   }
