@@ -60,7 +60,11 @@ export { type KernelName, RAW_KERNEL_SOURCES } from "./lib/gpu/kernel_sources.ts
 export { type Projection, PROJECTIONS } from "./lib/model/names.ts";
 export { type DType, isDType } from "./lib/format/dtype.ts";
 export { isKvCacheDtype, type KvCacheDtype } from "./lib/ops/rope.ts";
-export { type ChatMessage, TextTokenizer } from "./lib/text/tokenizer.ts";
+export { type ChatMessage, type ChatTemplateOptions, TextTokenizer } from "./lib/text/tokenizer.ts";
+export {
+  type ChatTemplateKwargs,
+  checkChatTemplateKwargs,
+} from "./lib/text/chat_template_kwargs.ts";
 export {
   DEFAULT_PROMPT_TEMPLATE,
   DEFAULT_TRAINING_TEMPLATE,
@@ -80,6 +84,7 @@ export { type ModelConfig, parseModelConfig, type RopeScalingLlama3 } from "./li
 export {
   ARCHITECTURES,
   type ArchitectureSpec,
+  type BiasFlags,
   type ModelFamily,
 } from "./lib/model/architecture.ts";
 export { modelParameterCount, modelTensorShapes } from "./lib/model/shapes.ts";

@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { type ChatTemplateKwargs, checkChatTemplateKwargs } from "../mod.ts";
 
 /** Parses `args` strictly; an unknown flag or a missing value exits with a usage message. */
 export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
@@ -35,6 +36,25 @@ export function numberFlag(
     fail(`--${name} must be a number, got ${JSON.stringify(value)}`);
   }
   return n;
+}
+
+/**
+ * `--chat-template-kwargs`: a JSON object of chat template variables, e.g.
+ * `'{"enable_thinking": false}'`, or undefined when absent; exits on bad JSON or a non-object.
+ */
+export function chatTemplateKwargsFlag(value: string | undefined): ChatTemplateKwargs | undefined {
+  if (value === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (e) {
+    fail(`--chat-template-kwargs is not valid JSON (${(e as Error).message}): ${value}`);
+  }
+  try {
+    return checkChatTemplateKwargs(parsed);
+  } catch (e) {
+    fail(`--chat-template-kwargs: ${(e as Error).message}`);
+  }
 }
 
 /** Prints `message` to stderr and exits with status 2. */

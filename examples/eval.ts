@@ -3,7 +3,11 @@
  * mean loss over label tokens (the same tokens training learns from) and its perplexity.
  *
  *   deno run -A examples/eval.ts --model DIR [--adapter DIR] --data FILE
- *     [--train-on completion|all] [--max-length 512] [--batch-size 1] [--json]
+ *     [--train-on completion|all] [--max-length 512] [--batch-size 1]
+ *     [--chat-template-kwargs JSON] [--json]
+ *
+ * Chat records are rendered as training renders them: with the model's chat template, whose
+ * variables `--chat-template-kwargs` sets (e.g. `'{"enable_thinking": false}'` for Qwen3).
  *
  * With --json it prints one object `{"loss","tokens","perplexity"}`.
  *
@@ -18,10 +22,18 @@ import {
   tokenizeExamples,
   TRAINING_DEFAULTS,
 } from "../mod.ts";
-import { fail, numberFlag, parseFlags, requireFolder, runCommand } from "./_cli.ts";
+import {
+  chatTemplateKwargsFlag,
+  fail,
+  numberFlag,
+  parseFlags,
+  requireFolder,
+  runCommand,
+} from "./_cli.ts";
 
 const USAGE = "Usage: deno run -A examples/eval.ts --model DIR [--adapter DIR] --data FILE " +
-  "[--train-on completion|all] [--max-length 512] [--batch-size 1] [--json]";
+  "[--train-on completion|all] [--max-length 512] [--batch-size 1] " +
+  "[--chat-template-kwargs JSON] [--json]";
 
 const flags = parseFlags(Deno.args, {
   model: { type: "string" },
@@ -30,6 +42,7 @@ const flags = parseFlags(Deno.args, {
   "train-on": { type: "string" },
   "max-length": { type: "string" },
   "batch-size": { type: "string" },
+  "chat-template-kwargs": { type: "string" },
   json: { type: "boolean" },
 }, USAGE);
 
@@ -41,6 +54,7 @@ if (trainOn !== "completion" && trainOn !== "all") {
 }
 const maxLength = numberFlag(flags["max-length"], "max-length", TRAINING_DEFAULTS.maxLength);
 const batchSize = numberFlag(flags["batch-size"], "batch-size", TRAINING_DEFAULTS.batchSize);
+const chatTemplateKwargs = chatTemplateKwargsFlag(flags["chat-template-kwargs"]);
 await requireFolder(flags.model, "config.json", "Model");
 if (flags.adapter) await requireFolder(flags.adapter, "adapter_config.json", "Adapter");
 
@@ -52,6 +66,7 @@ await runCommand(async () => {
   const tokenizer = model.tokenizer;
   const data = await loadDatasetFile(flags.data!, {
     renderChat: tokenizer.hasChatTemplate ? (m, o) => tokenizer.applyChatTemplate(m, o) : undefined,
+    chatTemplateKwargs,
   });
   const { examples, report } = tokenizeExamples(tokenizer, data.train, { trainOn, maxLength });
   const result = await evaluateModel(model, examples, { adapter, batchSize });

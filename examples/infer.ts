@@ -3,10 +3,12 @@
  * into the weights first with --merge).
  *
  *   deno run -A examples/infer.ts --model DIR (--prompt TEXT | --raw TEXT) [--adapter DIR]
- *     [--merge] [--max-tokens 100] [--temperature 0.7] [--top-p 1] [--top-k 0] [--seed 42]
- *     [--backend auto|webgpu|cpu] [--kv-cache f32|f16] [--json]
+ *     [--merge] [--chat [--chat-template-kwargs JSON]] [--max-tokens 100] [--temperature 0.7]
+ *     [--top-p 1] [--top-k 0] [--seed 42] [--backend auto|webgpu|cpu] [--kv-cache f32|f16] [--json]
  *
- * --prompt applies the `Human: {prompt}\nAssistant:` template; --raw does not. --kv-cache f16
+ * --prompt applies the `Human: {prompt}\nAssistant:` template, or with --chat the model's chat
+ * template to the prompt as a user message (its variables set by --chat-template-kwargs, e.g.
+ * `'{"enable_thinking": false}'` for Qwen3); --raw applies no template. --kv-cache f16
  * stores the GPU KV cache in f16 (half the memory). Without --json
  * the text streams to the terminal; with it one JSON object is printed.
  *
@@ -18,13 +20,21 @@ import {
   loadModel,
   memoryModelSource,
   mergedModelFiles,
+  type PromptTemplate,
   readCheckpoint,
   readPeftAdapter,
 } from "../mod.ts";
-import { fail, numberFlag, parseFlags, requireFolder, runCommand } from "./_cli.ts";
+import {
+  chatTemplateKwargsFlag,
+  fail,
+  numberFlag,
+  parseFlags,
+  requireFolder,
+  runCommand,
+} from "./_cli.ts";
 
 const USAGE = "Usage: deno run -A examples/infer.ts --model DIR (--prompt TEXT | --raw TEXT) " +
-  "[--adapter DIR] [--merge] [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] " +
+  "[--adapter DIR] [--merge] [--chat [--chat-template-kwargs JSON]] [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] " +
   "[--seed N] [--backend auto|webgpu|cpu] [--kv-cache f32|f16] [--json]";
 
 const flags = parseFlags(Deno.args, {
@@ -33,6 +43,8 @@ const flags = parseFlags(Deno.args, {
   raw: { type: "string" },
   adapter: { type: "string" },
   merge: { type: "boolean" },
+  chat: { type: "boolean" },
+  "chat-template-kwargs": { type: "string" },
   "max-tokens": { type: "string" },
   temperature: { type: "string" },
   "top-p": { type: "string" },
@@ -48,6 +60,14 @@ if ((flags.prompt === undefined) === (flags.raw === undefined)) {
   fail(`Give exactly one of --prompt or --raw\n\n${USAGE}`);
 }
 if (flags.merge && !flags.adapter) fail("--merge needs --adapter");
+if (flags.chat && flags.raw !== undefined) {
+  fail("--chat needs --prompt (--raw applies no template)");
+}
+if (flags["chat-template-kwargs"] !== undefined && !flags.chat) {
+  fail("--chat-template-kwargs needs --chat");
+}
+const template: PromptTemplate = flags.raw !== undefined ? "none" : flags.chat ? "chat" : "default";
+const chatTemplateKwargs = chatTemplateKwargsFlag(flags["chat-template-kwargs"]);
 const backend = flags.backend ?? "auto";
 if (!["auto", "webgpu", "cpu"].includes(backend)) {
   fail(`Unknown --backend ${backend}: expected auto, webgpu or cpu`);
@@ -83,7 +103,8 @@ await runCommand(async () => {
   }
 
   const options = {
-    template: flags.prompt !== undefined ? "default" as const : "none" as const,
+    template,
+    chatTemplateKwargs,
     adapter: flags.adapter && !flags.merge ? "adapter" : null,
     maxTokens: numberFlag(flags["max-tokens"], "max-tokens", 100),
     temperature: numberFlag(flags.temperature, "temperature", 0.7),

@@ -7,7 +7,11 @@
  *     [--optimizer adamw|sgd] [--weight-decay 0] [--scheduler linear|constant|cosine]
  *     [--warmup-steps 0] [--max-length 512] [--train-on completion|all] [--max-grad-norm 1.0]
  *     [--validation F] [--init-adapter DIR] [--resume DIR] [--checkpoint-every N]
- *     [--log-every 1] [--grad-checkpoint] [--seed 42] [--json]
+ *     [--log-every 1] [--grad-checkpoint] [--seed 42] [--chat-template-kwargs JSON] [--json]
+ *
+ * Chat records (`messages`) are rendered with the model's chat template, whose variables
+ * `--chat-template-kwargs` sets, e.g. `'{"enable_thinking": false}'` for Qwen3; alpaca
+ * records use `Human: {instruction}\nAssistant: {output}`.
  *
  * `--log-every N` reads the loss back every N steps (the mean of those steps' losses, like
  * Hugging Face's `logging_steps`); the steps between cost no readback.
@@ -38,7 +42,14 @@ import {
   writeModelFiles,
 } from "../mod.ts";
 import { demoModelSource, SAMPLE_DATA } from "./_demo_model.ts";
-import { fail, numberFlag, parseFlags, requireFolder, runCommand } from "./_cli.ts";
+import {
+  chatTemplateKwargsFlag,
+  fail,
+  numberFlag,
+  parseFlags,
+  requireFolder,
+  runCommand,
+} from "./_cli.ts";
 import { followTraining } from "./_train_progress.ts";
 
 const DEFAULT_MODEL = "./model_cache/LLM-Research/Llama-3___2-1B";
@@ -75,6 +86,7 @@ const flags = parseFlags(Deno.args, {
   "log-every": { type: "string" },
   "grad-checkpoint": { type: "boolean" },
   seed: { type: "string" },
+  "chat-template-kwargs": { type: "string" },
   json: { type: "boolean" },
 }, USAGE);
 
@@ -117,12 +129,14 @@ if (flags["init-adapter"]) {
 if (flags.resume) await requireFolder(flags.resume, "trainer_state.json", "Checkpoint");
 
 const seed = numberFlag(flags.seed, "seed", TRAINING_DEFAULTS.seed); // the data split's and the run's
+const chatTemplateKwargs = chatTemplateKwargsFlag(flags["chat-template-kwargs"]);
 
 await runCommand(async () => {
   const model = await loadModel(modelSource, { backend: "webgpu" });
   const tokenizer = model.tokenizer;
   const dataset = await loadDatasetFile(dataPath, {
     renderChat: tokenizer.hasChatTemplate ? (m, o) => tokenizer.applyChatTemplate(m, o) : undefined,
+    chatTemplateKwargs,
     validation: numberFlag(flags.validation, "validation"),
     seed,
   });

@@ -8,7 +8,13 @@
  * @module
  */
 import { basename, join } from "node:path";
-import type { ChatMessage, GenerationResult, Model, PromptTemplate } from "../mod.ts";
+import type {
+  ChatMessage,
+  ChatTemplateKwargs,
+  GenerationResult,
+  Model,
+  PromptTemplate,
+} from "../mod.ts";
 import { AdapterRegistry } from "./adapter_registry.ts";
 import { ApiError } from "./errors.ts";
 import { FineTuner, JOBS_FOLDER } from "./fine_tuner.ts";
@@ -71,6 +77,11 @@ export interface GenerationRequest {
   model: string;
   /** A raw prompt (no template), or chat messages. */
   prompt: string | ChatMessage[];
+  /**
+   * Variables of the chat template for chat messages (vLLM's `chat_template_kwargs`); unused
+   * when the model has no chat template.
+   */
+  chatTemplateKwargs?: ChatTemplateKwargs;
   /** Most tokens to generate; default the most the context and cap allow. */
   maxTokens?: number | null;
   /** 0 is greedy. Default 1. */
@@ -245,7 +256,7 @@ export class ServerEngine {
     }
     let ids: number[];
     try {
-      ids = model.encodePrompt(prompt.text, prompt.template);
+      ids = model.encodePrompt(prompt.text, prompt.template, request.chatTemplateKwargs);
     } catch (e) {
       throw new ApiError(400, `Invalid ${param}: ${(e as Error).message}`, { param });
     }

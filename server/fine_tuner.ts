@@ -316,6 +316,7 @@ export class FineTuner {
         renderChat: tokenizer.hasChatTemplate
           ? (m, o) => tokenizer.applyChatTemplate(m, o)
           : undefined,
+        chatTemplateKwargs: request.chat_template_kwargs,
       });
       return tokenizeExamples(tokenizer, dataset.train, { maxLength }).examples;
     } catch (e) {

@@ -146,6 +146,7 @@ export function generationRoutes(
     const request = {
       ...samplingOf(body),
       prompt: chatMessages(body.messages),
+      chatTemplateKwargs: body.chat_template_kwargs,
       maxTokens: body.max_completion_tokens ?? body.max_tokens,
     };
     return await respond(c, engine, request, body, (id, created) => {

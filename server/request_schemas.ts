@@ -1,12 +1,14 @@
 /**
  * Request bodies, validated with zod: OpenAI's completion, chat and fine-tuning requests and
  * the adapter routes. Fields OpenAI clients send by default are accepted; features this server
- * lacks (n > 1, logprobs, penalties, tools) are refused by name rather than ignored.
+ * lacks (n > 1, logprobs, penalties, tools) are refused by name rather than ignored. Chat and
+ * fine-tuning requests also take vLLM's `chat_template_kwargs`.
  *
  * @module
  */
 import type { Context } from "hono";
 import { z } from "zod";
+import { checkChatTemplateKwargs } from "../mod.ts";
 import { ApiError } from "./errors.ts";
 import { NAME_PATTERN } from "./safe_path.ts";
 
@@ -17,6 +19,17 @@ function off(what: string, allowed: unknown[] = []) {
     { error: `${what} is not supported by this server` },
   ).optional();
 }
+
+/** vLLM's `chat_template_kwargs`: variables of the chat template, e.g. `{"enable_thinking": false}`. */
+const chatTemplateKwargs = z.unknown().transform((value, ctx) => {
+  if (value === null) return undefined;
+  try {
+    return checkChatTemplateKwargs(value);
+  } catch (e) {
+    ctx.issues.push({ code: "custom", message: (e as Error).message, input: value });
+    return z.NEVER;
+  }
+}).optional();
 
 const stopSchema = z.union([
   z.string().min(1).max(256),
@@ -79,6 +92,7 @@ export const chatRequest = z.object({
   functions: off("functions", [[]]),
   function_call: off("function_call", ["none"]),
   response_format: off("response_format other than text", [{ type: "text" }]),
+  chat_template_kwargs: chatTemplateKwargs,
 });
 
 /** A parsed chat completion request. */
@@ -109,6 +123,7 @@ export const fineTuningRequest = z.strictObject({
     error: "Expected 1 to 64 letters, digits, ., _ or -, not starting with .",
   }).optional(),
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  chat_template_kwargs: chatTemplateKwargs,
   validation_file: off("validation_file"),
 }).refine((r) => (r.training_file === undefined) !== (r.training_data === undefined), {
   error: "Give exactly one of training_file and training_data",

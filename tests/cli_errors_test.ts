@@ -77,6 +77,31 @@ Deno.test("a bad flag exits 2 with the usage", async () => {
   );
 });
 
+Deno.test("--chat-template-kwargs must be a JSON object and goes with --chat", async () => {
+  assertFails(
+    await runExample("train", ["--model", model, "--data", data, "--chat-template-kwargs", "{x"]),
+    2,
+    /^--chat-template-kwargs is not valid JSON \(.*\): \{x/,
+  );
+  assertFails(
+    await runExample("eval", ["--model", model, "--data", data, "--chat-template-kwargs", "[1]"]),
+    2,
+    /^--chat-template-kwargs: Chat template kwargs must be a JSON object of template variables, got \[1\]/,
+  );
+  const infer = (...args: string[]) => runExample("infer", ["--model", model, ...args]);
+  assertFails(
+    await infer("--chat", "--prompt", "a", "--chat-template-kwargs", '{"messages": []}'),
+    2,
+    /must not set messages/,
+  );
+  assertFails(
+    await infer("--prompt", "a", "--chat-template-kwargs", "{}"),
+    2,
+    /^--chat-template-kwargs needs --chat/,
+  );
+  assertFails(await infer("--raw", "a", "--chat"), 2, /^--chat needs --prompt/);
+});
+
 Deno.test("a missing model or adapter folder is named", async () => {
   assertFails(
     await runExample("train", ["--model", missing, "--data", data]),

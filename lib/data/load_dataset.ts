@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ChatTemplateKwargs } from "../text/chat_template_kwargs.ts";
 import { type CleanOptions, cleanRecords, type CleanReport } from "./clean.ts";
 import { DATASET_FORMATS, type DatasetFormat, detectFormat, parseRecord } from "./formats.ts";
 import { parseRecords } from "./parse_records.ts";
@@ -19,6 +20,8 @@ export interface LoadDatasetOptions extends CleanOptions {
   source?: string;
   /** The model's chat template; required for chat records. */
   renderChat?: RenderChat;
+  /** Variables of the chat template, e.g. `{ enable_thinking: false }` for Qwen3. */
+  chatTemplateKwargs?: ChatTemplateKwargs;
   /** The training template of alpaca records (see `prompt_template.ts`). */
   template?: string;
   /** Validation split: a fraction below 1 or a whole count. Default 0 (none). */
@@ -74,7 +77,7 @@ export function loadDataset(text: string, options: LoadDatasetOptions = {}): Dat
     throw new RangeError(`Data set ${source} has no records left after cleaning`);
   }
   const examples = cleaned.records.map(({ where, record }) =>
-    toExample(record, where, options.renderChat, options.template)
+    toExample(record, where, options.renderChat, options.template, options.chatTemplateKwargs)
   );
   const { train, validation } = splitDataset(examples, options.validation ?? 0, options.seed);
   return { format, train, validation, report: cleaned.report };

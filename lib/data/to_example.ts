@@ -6,6 +6,8 @@
  */
 
 import { formatTrainingRecord } from "../text/prompt_template.ts";
+import type { ChatTemplateKwargs } from "../text/chat_template_kwargs.ts";
+import type { ChatTemplateOptions } from "../text/tokenizer.ts";
 import type { ChatMessage, DatasetRecord } from "./formats.ts";
 
 /** One training example, ready to tokenise. */
@@ -15,10 +17,7 @@ export type TrainingExample = { prompt: string; completion: string } | { text: s
  * Renders chat messages with the model's chat template, e.g.
  * `(m, o) => tokenizer.applyChatTemplate(m, o)` for a `TextTokenizer`.
  */
-export type RenderChat = (
-  messages: ChatMessage[],
-  options: { addGenerationPrompt?: boolean },
-) => string;
+export type RenderChat = (messages: ChatMessage[], options: ChatTemplateOptions) => string;
 
 /**
  * Converts one record to a training example.
@@ -27,13 +26,15 @@ export type RenderChat = (
  *   line), with the system text, when there is one, on a line of its own before it;
  * - prompt/completion: as is;
  * - chat: the prompt is the template applied to every turn before the last assistant turn,
- *   with the generation prompt; the completion is the rest of the full rendering;
+ *   with the generation prompt; the completion is the rest of the full rendering; both
+ *   renderings get `chatTemplateKwargs` as template variables;
  * - text: as is.
  *
  * @param record a validated (and usually cleaned) record
  * @param where its location, for messages
  * @param renderChat the chat template, required for chat records
  * @param template the training template for alpaca records (see `prompt_template.ts`)
+ * @param chatTemplateKwargs variables of the chat template, e.g. `{ enable_thinking: false }`
  * @throws {Error} for chat records without `renderChat`, or when the template's rendering of the
  *   prompt is not a prefix of the rendering of the whole conversation
  */
@@ -42,6 +43,7 @@ export function toExample(
   where: string,
   renderChat?: RenderChat,
   template?: string,
+  chatTemplateKwargs?: ChatTemplateKwargs,
 ): TrainingExample {
   switch (record.format) {
     case "alpaca": {
@@ -59,8 +61,11 @@ export function toExample(
             `(a tokenizer's applyChatTemplate)`,
         );
       }
-      const prompt = renderChat(record.messages.slice(0, -1), { addGenerationPrompt: true });
-      const full = renderChat(record.messages, { addGenerationPrompt: false });
+      const prompt = renderChat(record.messages.slice(0, -1), {
+        addGenerationPrompt: true,
+        chatTemplateKwargs,
+      });
+      const full = renderChat(record.messages, { addGenerationPrompt: false, chatTemplateKwargs });
       if (!full.startsWith(prompt)) {
         throw new Error(
           `Chat template output for the record at ${where} does not start with its prompt ` +

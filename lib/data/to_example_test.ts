@@ -92,3 +92,18 @@ Deno.test("toExample needs renderChat for chats and a template whose prompt is a
     /for the record at line 2 of c\.jsonl does not start with its prompt/,
   );
 });
+
+Deno.test("toExample gives chatTemplateKwargs to both renderings of a chat", () => {
+  const seen: unknown[] = [];
+  const recording: RenderChat = (m, o) => {
+    seen.push(o.chatTemplateKwargs);
+    return llama3(m, o);
+  };
+  const messages: ChatMessage[] = [
+    { role: "user", content: "Q" },
+    { role: "assistant", content: "A" },
+  ];
+  const kwargs = { enable_thinking: false };
+  toExample({ format: "chat", messages }, "i", recording, undefined, kwargs);
+  assert.deepEqual(seen, [kwargs, kwargs]);
+});

@@ -20,6 +20,7 @@ import { destroyWeights, type GpuWeights } from "./gpu_weights.ts";
 import type { Backend, EngineAdapter, InferenceEngine } from "./engine.ts";
 import { formatPrompt } from "../text/prompt_template.ts";
 import type { ChatMessage, TextTokenizer } from "../text/tokenizer.ts";
+import type { ChatTemplateKwargs } from "../text/chat_template_kwargs.ts";
 
 /** How a string prompt becomes text: the `Human: …\nAssistant:` template, the chat template, or as is. */
 export type PromptTemplate = "default" | "chat" | "none";
@@ -34,6 +35,8 @@ export type Prompt = string | ChatMessage[] | { ids: number[] };
 export interface TextGenerationOptions extends Omit<GenerateOptions, "eosIds"> {
   /** How a string prompt is templated; default "default". Messages always use "chat". */
   template?: PromptTemplate;
+  /** Variables of the chat template, e.g. `{ enable_thinking: false }` for Qwen3. */
+  chatTemplateKwargs?: ChatTemplateKwargs;
   /** Name of an adapter added with {@linkcode Model.addAdapter}; none by default. */
   adapter?: string | null;
   /** Extra end-of-sequence ids besides the tokenizer's. */
@@ -147,12 +150,19 @@ export class Model {
     });
   }
 
-  /** Token ids of a prompt: templated as asked, then encoded with BOS; given ids pass as they are. */
-  encodePrompt(prompt: Prompt, template: PromptTemplate = "default"): number[] {
+  /**
+   * Token ids of a prompt: templated as asked (the chat template with `chatTemplateKwargs` as
+   * its variables), then encoded with BOS; given ids pass as they are.
+   */
+  encodePrompt(
+    prompt: Prompt,
+    template: PromptTemplate = "default",
+    chatTemplateKwargs?: ChatTemplateKwargs,
+  ): number[] {
     if (typeof prompt === "object" && "ids" in prompt) return prompt.ids;
     const tok = this.tokenizer;
     const chat = (messages: ChatMessage[]) =>
-      tok.applyChatTemplate(messages, { addGenerationPrompt: true });
+      tok.applyChatTemplate(messages, { addGenerationPrompt: true, chatTemplateKwargs });
     if (Array.isArray(prompt)) return encodeText(tok, chat(prompt));
     if (template === "chat") return encodeText(tok, chat([{ role: "user", content: prompt }]));
     return encodeText(tok, template === "default" ? formatPrompt(prompt) : prompt);
@@ -163,7 +173,7 @@ export class Model {
     prompt: Prompt,
     options: TextGenerationOptions = {},
   ): Promise<GenerationResult> {
-    const ids = this.encodePrompt(prompt, options.template);
+    const ids = this.encodePrompt(prompt, options.template, options.chatTemplateKwargs);
     return this.#lock.run(() => {
       this.#select(options.adapter ?? null);
       return generateText(this.#engine, this.tokenizer, ids, this.#generateOptions(options));
@@ -178,7 +188,7 @@ export class Model {
     prompt: Prompt,
     options: TextGenerationOptions = {},
   ): AsyncGenerator<string, GenerationResult> {
-    const ids = this.encodePrompt(prompt, options.template);
+    const ids = this.encodePrompt(prompt, options.template, options.chatTemplateKwargs);
     const release = await this.#lock.acquire();
     try {
       this.#select(options.adapter ?? null);

@@ -5,6 +5,7 @@
  * @module
  */
 import { Template, Tokenizer } from "../deps.ts";
+import { type ChatTemplateKwargs, checkChatTemplateKwargs } from "./chat_template_kwargs.ts";
 
 /** One chat message, as passed to a chat template. */
 export interface ChatMessage {
@@ -25,6 +26,14 @@ export interface TextTokenizerOptions {
   eosIds?: number[];
   /** A parsed `generation_config.json`; its `eos_token_id` (a number or list) joins `eosIds`. */
   generationConfig?: unknown;
+}
+
+/** Options of {@linkcode TextTokenizer.applyChatTemplate}. */
+export interface ChatTemplateOptions {
+  /** End with the header of an assistant turn, for generation. Default false. */
+  addGenerationPrompt?: boolean;
+  /** Extra template variables, e.g. `{ enable_thinking: false }` for Qwen3. */
+  chatTemplateKwargs?: ChatTemplateKwargs;
 }
 
 const ROLES = new Set(["system", "user", "assistant"]);
@@ -94,6 +103,11 @@ export class TextTokenizer {
   readonly bosId: number | null;
   /** Ids that end generation: the config's `eos_token` plus any extra ids given. */
   readonly eosIds: number[];
+  /**
+   * The id that pads a batch: the config's `pad_token` (Qwen's `<|endoftext|>`), else (also when
+   * that token is not in the vocabulary) the first EOS id; null when there is neither.
+   */
+  readonly padId: number | null;
   readonly #tokenizer: Tokenizer;
   readonly #specialIds: Set<number>;
   readonly #addBos: boolean | undefined;
@@ -144,6 +158,9 @@ export class TextTokenizer {
     ];
     for (const id of eosIds) this.#checkId(id, "EOS id");
     this.eosIds = [...new Set(eosIds)];
+    // Padding is masked from the loss, so a pad_token missing from the vocabulary is no error.
+    const pad = this.#templateVars.pad_token;
+    this.padId = (pad === undefined ? undefined : this.tokenToId(pad)) ?? this.eosIds[0] ?? null;
 
     const configAddBos = config.add_bos_token;
     this.#addBos = options.addBosToken ??
@@ -224,12 +241,11 @@ export class TextTokenizer {
 
   /**
    * Renders messages with the model's chat template. The result already holds the BOS text
-   * when the template writes it, so encode it with `{ addSpecialTokens: false }`.
+   * when the template writes it, so encode it with `{ addSpecialTokens: false }`. The
+   * `chatTemplateKwargs` are template variables, and may override the special tokens' text
+   * (`bos_token`, `eos_token`...), as in Hugging Face's `apply_chat_template`.
    */
-  applyChatTemplate(
-    messages: ChatMessage[],
-    options: { addGenerationPrompt?: boolean } = {},
-  ): string {
+  applyChatTemplate(messages: ChatMessage[], options: ChatTemplateOptions = {}): string {
     if (this.#templateSource === null) {
       throw new Error(
         "Tokenizer has no chat_template in tokenizer_config.json; format prompts with " +
@@ -245,10 +261,14 @@ export class TextTokenizer {
         );
       }
     });
+    const kwargs = options.chatTemplateKwargs === undefined
+      ? {}
+      : checkChatTemplateKwargs(options.chatTemplateKwargs);
     try {
       this.#template ??= new Template(this.#templateSource);
       return this.#template.render({
         ...this.#templateVars,
+        ...kwargs,
         messages,
         add_generation_prompt: options.addGenerationPrompt ?? false,
       });

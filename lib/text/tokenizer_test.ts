@@ -189,3 +189,16 @@ Deno.test("TextTokenizer rejects bad input with clear errors", () => {
   assert.throws(() => tok.decode([1.5]), /Token id 1.5 is outside/);
   assert.throws(() => tok.encode(42 as never), /Text to encode must be a string, got number/);
 });
+
+Deno.test("TextTokenizer pads with pad_token, else the first EOS id", () => {
+  assert.equal(tok.padId, 128001, "Llama 3 names no pad_token");
+  const padded = TextTokenizer.fromJson(llama32Json, {
+    ...llama3Config,
+    pad_token: { content: "<|reserved_special_token_0|>" },
+  });
+  assert.equal(padded.padId, 128002);
+  const unknownPad = TextTokenizer.fromJson(llama32Json, { ...llama3Config, pad_token: "<pad>" });
+  assert.equal(unknownPad.padId, 128001, "a pad_token outside the vocabulary is not used");
+  const { eos_token: _, ...noEos } = llama3Config;
+  assert.equal(TextTokenizer.fromJson(llama32Json, noEos).padId, null);
+});

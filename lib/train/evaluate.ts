@@ -88,7 +88,7 @@ export async function evaluateModel(
     },
   );
   try {
-    return await evaluateLoss(evaluator, examples, batchSize, model.tokenizer.eosIds[0] ?? 0);
+    return await evaluateLoss(evaluator, examples, batchSize, model.tokenizer.padId ?? 0);
   } finally {
     evaluator.dispose();
     adapter?.destroy();

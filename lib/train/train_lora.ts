@@ -177,7 +177,7 @@ export async function* trainLora(
     ...examples.map((e) => e.inputIds.length),
     ...(options.validation ?? []).map((e) => e.inputIds.length),
   );
-  const padId = model.tokenizer.eosIds[0] ?? 0;
+  const padId = model.tokenizer.padId ?? 0; // masked from the loss
   model.releaseBuffers(); // the KV cache is not needed while training
   gpu.memory.resetPeak();
   const trainer = await withGpuErrors(
