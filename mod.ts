@@ -48,6 +48,7 @@ export {
   type TextGenerationOptions,
 } from "./lib/model/model.ts";
 export type { GenerateOptions, GenerationResult, LogitsStepper } from "./lib/generate/generate.ts";
+export { NonFiniteLogitsError } from "./lib/generate/non_finite_logits.ts";
 export type { SamplingOptions } from "./lib/generate/sampling.ts";
 export type { GpuWeights, LayerWeights } from "./lib/model/gpu_weights.ts";
 export {
@@ -144,6 +145,7 @@ export {
   type TrainingState,
 } from "./lib/train/training_state.ts";
 export { evaluateModel, type EvaluateModelOptions, type Evaluation } from "./lib/train/evaluate.ts";
+export { TrainingDivergedError } from "./lib/train/diverged.ts";
 export { lossCurveSvg } from "./lib/train/loss_curve_svg.ts";
 
 // GPU memory

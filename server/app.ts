@@ -11,6 +11,7 @@ import { bodyLimit } from "hono/body-limit";
 import { adapterRoutes } from "./adapter_routes.ts";
 import type { ServerEngine } from "./engine.ts";
 import { ApiError } from "./errors.ts";
+import { NonFiniteLogitsError } from "../mod.ts";
 import { fineTuningRoutes } from "./fine_tuning_routes.ts";
 import { generationRoutes } from "./generation_routes.ts";
 
@@ -71,6 +72,10 @@ export function createApp(engine: ServerEngine, options: AppOptions = {}): Hono 
 
   app.onError((err, c: Context) => {
     if (err instanceof ApiError) return err.toResponse();
+    if (err instanceof NonFiniteLogitsError) {
+      // The model or the adapter the request named is broken, not the server.
+      return new ApiError(422, err.message, { code: "non_finite_logits" }).toResponse();
+    }
     if (c.req.raw.signal.aborted) {
       return new ApiError(400, "The client closed the request", { code: "request_aborted" })
         .toResponse();

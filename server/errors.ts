@@ -6,7 +6,7 @@
  */
 
 /** The HTTP statuses the server answers errors with. */
-export type ApiErrorStatus = 400 | 401 | 403 | 404 | 413 | 429 | 500 | 503;
+export type ApiErrorStatus = 400 | 401 | 403 | 404 | 413 | 422 | 429 | 500 | 503;
 
 /** What an {@linkcode ApiError} may say besides its message. */
 export interface ApiErrorDetails {
@@ -30,6 +30,7 @@ const TYPES: Record<ApiErrorStatus, string> = {
   403: "permission_error",
   404: "not_found_error",
   413: "invalid_request_error",
+  422: "invalid_request_error",
   429: "rate_limit_error",
   500: "server_error",
   503: "server_error",

@@ -175,3 +175,32 @@ gpuTest(
     );
   },
 );
+
+Deno.test("train.ts with a learning rate that diverges exits 1 naming the step, and saves no adapter", async () => {
+  const out = join(dir, "diverged");
+  assertFails(
+    await runExample("train", [
+      "--model",
+      model,
+      "--data",
+      data,
+      "--out",
+      out,
+      "--lr",
+      "1e30",
+      "--max-grad-norm",
+      "0",
+      "--max-steps",
+      "6",
+      "--batch-size",
+      "1",
+      "--grad-accum",
+      "1",
+      "--log-every",
+      "1",
+    ]),
+    1,
+    /^Training diverged at step \d+: loss (NaN|-?Infinity), gradient norm/m,
+  );
+  await assert.rejects(Deno.stat(join(out, ADAPTER_WEIGHTS)), Deno.errors.NotFound);
+});

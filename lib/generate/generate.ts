@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { NO_TOKEN, NonFiniteLogitsError } from "./non_finite_logits.ts";
 import { IncrementalDetokenizer } from "../text/incremental_detokenizer.ts";
 import { Rng } from "../util/rng.ts";
 import {
@@ -206,6 +207,7 @@ export async function* streamTokens(
     const batches = sampledTokens(stepper, promptIds, resolveSampling(options), limit, signal);
     generation: for await (const batch of batches) {
       for (const id of batch) {
+        if (id === NO_TOKEN) throw new NonFiniteLogitsError(tokens.length);
         tokens.push(id);
         if (eosIds.has(id)) {
           finishReason = "stop";
@@ -275,7 +277,7 @@ async function* sampledTokens(
   const history = [...promptIds]; // prompt and generated ids, for the repetition penalty
   let logits = await stepper.prefill(promptIds, signal); // (V)
   while (true) {
-    const id = sampleToken(logits, sampling, rng, history);
+    const id = logits.some(Number.isNaN) ? NO_TOKEN : sampleToken(logits, sampling, rng, history);
     history.push(id);
     yield [id];
     logits = await stepper.decode(id, signal);

@@ -72,6 +72,22 @@ export function initLoraWeights(model: ModelConfig, lora: LoraConfig, seed: numb
 }
 
 /**
+ * Throws unless every value of the adapter is finite: a NaN or infinite adapter (a diverged
+ * run's) would turn every logit it touches into NaN.
+ */
+export function checkLoraValues(tensors: Map<string, Float32Array>, where: string): void {
+  for (const [key, values] of tensors) {
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new Error(
+        `Adapter ${where} has a non-finite value (${values[bad]}) in ${key} at index ${bad}: ` +
+          `it comes from a diverged run and cannot be applied`,
+      );
+    }
+  }
+}
+
+/**
  * Checks that `tensors` holds exactly the adapter's keys with the right shapes; throws one
  * error listing every missing, unexpected or mis-shaped tensor.
  */

@@ -14,7 +14,12 @@ import {
   serializeSafetensors,
 } from "../format/safetensors.ts";
 import { parsePeftAdapterConfig, peftAdapterConfig } from "./lora_config.ts";
-import { checkLoraTensors, loraTensorShapes, type LoraWeights } from "./lora_weights.ts";
+import {
+  checkLoraTensors,
+  checkLoraValues,
+  loraTensorShapes,
+  type LoraWeights,
+} from "./lora_weights.ts";
 
 /** File name of the adapter config. */
 export const ADAPTER_CONFIG = "adapter_config.json";
@@ -74,5 +79,6 @@ export async function readPeftAdapter(
   checkLoraTensors(model, config, file.tensors, where);
   const tensors = new Map<string, Float32Array>();
   for (const [key, entry] of file.tensors) tensors.set(key, entryToF32(entry));
+  checkLoraValues(tensors, where);
   return { config, tensors };
 }

@@ -13,6 +13,7 @@ import { initLoraWeights, type LoraWeights } from "../lora/lora_weights.ts";
 import { hash2 } from "../util/hash.ts";
 import { Rng } from "../util/rng.ts";
 import { packBatch, type TokenizedExample } from "./batch.ts";
+import { TrainingDivergedError } from "./diverged.ts";
 import { evaluateLoss } from "./evaluate.ts";
 import { GpuLoraTrainer } from "./gpu_lora_trainer.ts";
 import { learningRateAt, type LrScheduler } from "./lr_schedule.ts";
@@ -131,7 +132,8 @@ export interface TrainResult {
 
 /**
  * Trains a LoRA adapter on `examples` for a WebGPU `model`, yielding an event per optimizer
- * step and returning the adapter.
+ * step and returning the adapter. A logged step whose loss or gradient norm is NaN or infinite
+ * stops the run with a {@linkcode TrainingDivergedError}, before any checkpoint of it is saved.
  *
  * @example
  * ```ts
@@ -200,8 +202,10 @@ export async function* trainLora(
   let tokens = 0, unloggedSteps = 0, step = start.step, status: TrainResult["status"] = "completed";
   const inFlight: Promise<void>[] = []; // completion of the steps submitted and not yet waited for
   let validationLoss: number | undefined;
+  let lastCheckpoint: number | null = options.resume?.step ?? null;
   const checkpoint = async () => {
     if (!options.onCheckpoint) return;
+    lastCheckpoint = step;
     const slots = o.optimizer === "adamw" ? [0, 1] : [];
     await options.onCheckpoint({
       step,
@@ -264,6 +268,9 @@ export async function* trainLora(
       let logs: { loss: number; gradNorm: number } | undefined;
       if (logged) {
         logs = { loss: (await total!) / unloggedSteps, gradNorm: await trainer.lastGradNorm() };
+        if (!Number.isFinite(logs.loss) || !Number.isFinite(logs.gradNorm)) {
+          throw new TrainingDivergedError(step, logs.loss, logs.gradNorm, lastCheckpoint);
+        }
         losses.push({ step, loss: logs.loss });
         unloggedSteps = 0;
       }
