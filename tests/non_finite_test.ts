@@ -84,7 +84,7 @@ gpuTest(
 
     // The server answers it with a 422 that says so.
     const engine = new ServerEngine(Promise.resolve(cpu), { adaptersDir: await tempDir() });
-  await engine.ready;
+    await engine.ready;
     const response = await createApp(engine).request("/v1/completions", {
       method: "POST",
       headers: { "content-type": "application/json" },
