@@ -55,22 +55,42 @@ export function hasWebGpu(): boolean {
 }
 
 /**
- * The WebGPU adapter, or null when there is none. On headless Linux under Deno it first sets
- * XDG_RUNTIME_DIR (when unset and permitted), which Mesa's Vulkan drivers otherwise warn about
- * on every start.
+ * The Vulkan-only backend choice for Deno on Linux. wgpu otherwise also opens its OpenGL
+ * backend (Mesa's EGL), whose exit handler races with the thread-local EGL state of the threads
+ * that created it: a process that made WebGPU instances on several threads, as `deno test` does
+ * with one per test module, aborted at exit with `double free or corruption` in about one run in
+ * four of an 8-module reproducer, and in none of 80 runs with Vulkan only. Every adapter we can
+ * use (lavapipe included) is a Vulkan one there; a `DENO_WEBGPU_BACKEND` the user set is kept.
+ */
+const LINUX_WEBGPU_BACKEND = "vulkan";
+
+/**
+ * Sets what Deno's WebGPU needs on headless Linux before its first instance, where unset and
+ * permitted: `XDG_RUNTIME_DIR`, which Mesa's drivers otherwise warn about on every start, and
+ * `DENO_WEBGPU_BACKEND` (Vulkan only, for the reason given at `LINUX_WEBGPU_BACKEND`).
+ */
+function prepareLinuxEnvironment(): void {
+  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+  if (deno?.build.os !== "linux") return;
+  try {
+    if (!deno.env.get("XDG_RUNTIME_DIR")) deno.env.set("XDG_RUNTIME_DIR", "/tmp");
+    if (!deno.env.get("DENO_WEBGPU_BACKEND")) {
+      deno.env.set("DENO_WEBGPU_BACKEND", LINUX_WEBGPU_BACKEND);
+    }
+  } catch {
+    // No env permission: the defaults stay (a warning, and the exit race in multi-isolate runs).
+  }
+}
+
+/**
+ * The WebGPU adapter, or null when there is none. On Linux under Deno it first prepares the
+ * environment: `XDG_RUNTIME_DIR`, and Vulkan as the only backend (see `LINUX_WEBGPU_BACKEND`).
  */
 export async function findAdapter(
   powerPreference?: GPUPowerPreference,
 ): Promise<GPUAdapter | null> {
   if (!hasWebGpu()) return null;
-  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
-  if (deno?.build.os === "linux") {
-    try {
-      if (!deno.env.get("XDG_RUNTIME_DIR")) deno.env.set("XDG_RUNTIME_DIR", "/tmp");
-    } catch {
-      // No env permission: the warning is harmless.
-    }
-  }
+  prepareLinuxEnvironment();
   return await navigator.gpu.requestAdapter({ powerPreference });
 }
 
