@@ -32,7 +32,8 @@ export {
 } from "./lib/defaults.ts";
 
 // Loading and generation
-export { loadModel, type LoadModelOptions, readTokenizer } from "./lib/model/load_model.ts";
+export { loadModel, type LoadModelOptions } from "./lib/model/load_model.ts";
+export { CHAT_TEMPLATE_FILE, readTokenizer, TOKENIZER_FILES } from "./lib/text/tokenizer_files.ts";
 export {
   type Backend,
   type EngineAdapter,

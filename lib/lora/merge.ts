@@ -16,6 +16,7 @@ import {
   type SafetensorsEntry,
   serializeSafetensors,
 } from "../format/safetensors.ts";
+import { TOKENIZER_FILES } from "../text/tokenizer_files.ts";
 import { loraScaleOf } from "./lora_config.ts";
 import type { LoraWeights } from "./lora_weights.ts";
 
@@ -57,13 +58,6 @@ export function mergeAdapter(
   return merged;
 }
 
-const COPIED_FILES = [
-  "tokenizer.json",
-  "tokenizer_config.json",
-  "special_tokens_map.json",
-  "generation_config.json",
-];
-
 /**
  * The files of a merged model folder: config.json, model.safetensors (base dtype, header
  * `{"format":"pt"}`) and the tokenizer and generation files of `source`.
@@ -86,7 +80,7 @@ export async function mergedModelFiles(
     new TextEncoder().encode(JSON.stringify(checkpoint.config.raw, null, 2) + "\n"),
   );
   files.set("model.safetensors", serializeSafetensors([...merged.values()], { format: "pt" }));
-  for (const name of COPIED_FILES) {
+  for (const name of TOKENIZER_FILES) {
     if (await source.has(name)) files.set(name, await source.read(name));
   }
   return files;
