@@ -17,7 +17,7 @@ import {
   serializeSafetensors,
 } from "../format/safetensors.ts";
 import { TOKENIZER_FILES } from "../text/tokenizer_files.ts";
-import { loraScaleOf } from "./lora_config.ts";
+import { adaptedLayers, loraScaleOf } from "./lora_config.ts";
 import type { LoraWeights } from "./lora_weights.ts";
 
 /**
@@ -35,7 +35,7 @@ export function mergeAdapter(
 ): Map<string, SafetensorsEntry> {
   const merged = new Map(checkpoint.tensors);
   const s = loraScaleOf(adapter.config), R = adapter.config.r;
-  for (let l = 0; l < checkpoint.config.numLayers; l++) {
+  for (const l of adaptedLayers(adapter.config, checkpoint.config.numLayers)) {
     for (const p of adapter.config.targetModules) {
       const name = projectionWeightName(l, p);
       const base = checkpoint.tensors.get(name)!;

@@ -87,3 +87,15 @@ Deno.test("mergedModelFiles: config, model.safetensors with format pt, tokenizer
   const merged = await readCheckpoint(memoryModelSource("merged", out)); // loads back
   assert.deepEqual(merged.config, checkpoint.config);
 });
+
+Deno.test("an adapter on a layer subset merges into those layers only", async () => {
+  const checkpoint = await readCheckpoint(memoryModelSource("fixture", createFixtureModel()));
+  const lora = resolveLoraConfig({ r: 4, alpha: 8, targetModules: ["q_proj"], layers: [1] });
+  const merged = mergeAdapter(checkpoint, randomAdapter(checkpoint.config, lora, 4));
+  const name = (l: number) => projectionWeightName(l, "q_proj");
+  assert.equal(merged.get(name(0)), checkpoint.tensors.get(name(0)));
+  assert.notDeepEqual(
+    entryToF32(merged.get(name(1))!),
+    entryToF32(checkpoint.tensors.get(name(1))!),
+  );
+});

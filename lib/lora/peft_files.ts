@@ -13,7 +13,8 @@ import {
   parseSafetensors,
   serializeSafetensors,
 } from "../format/safetensors.ts";
-import { parsePeftAdapterConfig, peftAdapterConfig } from "./lora_config.ts";
+import { peftAdapterConfig } from "./lora_config.ts";
+import { parsePeftAdapterConfig } from "./peft_config.ts";
 import {
   checkLoraTensors,
   checkLoraValues,
@@ -25,6 +26,8 @@ import {
 export const ADAPTER_CONFIG = "adapter_config.json";
 /** File name of the adapter weights. */
 export const ADAPTER_WEIGHTS = "adapter_model.safetensors";
+/** The pickled weights file older PEFT versions wrote, which this engine does not read. */
+const PICKLED_WEIGHTS = "adapter_model.bin";
 
 /**
  * The two files of a PEFT adapter (name → bytes), tensors in f32.
@@ -69,9 +72,17 @@ export async function readPeftAdapter(
   const where = JSON.stringify(source.name);
   const config = parsePeftAdapterConfig(
     await readJson(source, ADAPTER_CONFIG),
+    model.numLayers,
     `${ADAPTER_CONFIG} of ${where}`,
     familySpec(model.family).peftTargetModules,
   );
+  if (!(await source.has(ADAPTER_WEIGHTS)) && await source.has(PICKLED_WEIGHTS)) {
+    throw new Error(
+      `Adapter ${where} has only ${PICKLED_WEIGHTS}: .bin adapters are not supported (they are ` +
+        `Python pickles); convert it to ${ADAPTER_WEIGHTS}, e.g. by loading it with PEFT and ` +
+        `calling save_pretrained(dir, safe_serialization=True)`,
+    );
+  }
   const file = parseSafetensors(
     await source.read(ADAPTER_WEIGHTS),
     `${source.name}/${ADAPTER_WEIGHTS}`,
