@@ -33,6 +33,7 @@ export {
 
 // Loading and generation
 export { loadModel, type LoadModelOptions } from "./lib/model/load_model.ts";
+export { checkSeed, MAX_SEED } from "./lib/util/seed.ts";
 export { CHAT_TEMPLATE_FILE, readTokenizer, TOKENIZER_FILES } from "./lib/text/tokenizer_files.ts";
 export {
   type Backend,

@@ -8,7 +8,7 @@
  */
 import type { Context } from "hono";
 import { z } from "zod";
-import { checkChatTemplateKwargs } from "../mod.ts";
+import { checkChatTemplateKwargs, MAX_SEED } from "../mod.ts";
 import { ApiError } from "./errors.ts";
 import { NAME_PATTERN } from "./safe_path.ts";
 
@@ -44,7 +44,7 @@ const generationFields = {
   top_p: z.number().gt(0).max(1).nullish(),
   top_k: z.number().int().min(-1).max(1_000_000).nullish(),
   repetition_penalty: z.number().gt(0).max(100).nullish(),
-  seed: z.number().int().nullish(),
+  seed: z.number().int().min(0).max(MAX_SEED).nullish(),
   stop: stopSchema.nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
@@ -122,7 +122,7 @@ export const fineTuningRequest = z.strictObject({
   suffix: z.string().regex(NAME_PATTERN, {
     error: "Expected 1 to 64 letters, digits, ., _ or -, not starting with .",
   }).optional(),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  seed: z.number().int().min(0).max(MAX_SEED).optional(),
   chat_template_kwargs: chatTemplateKwargs,
   validation_file: off("validation_file"),
 }).refine((r) => (r.training_file === undefined) !== (r.training_data === undefined), {
