@@ -47,6 +47,10 @@ Deno.test("adapter_model.safetensors has PEFT's metadata, key names, shapes and 
   for (const entry of file.tensors.values()) assert.equal(entry.dtype, "F32");
   assert.equal(configJson.peft_type, "LORA");
   assert.equal(configJson.base_model_name_or_path, "fixture/tiny");
+  assert.match(
+    new TextDecoder().decode(files.get("README.md")),
+    /^---\nbase_model: fixture\/tiny\nlibrary_name: peft\n/,
+  );
 });
 
 Deno.test("BF16 adapter weights are widened to f32", async () => {
