@@ -34,6 +34,7 @@ export {
 // Loading and generation
 export { loadModel, type LoadModelOptions } from "./lib/model/load_model.ts";
 export { checkSeed, MAX_SEED } from "./lib/util/seed.ts";
+export { parseByteSize } from "./lib/util/byte_size.ts";
 export { CHAT_TEMPLATE_FILE, readTokenizer, TOKENIZER_FILES } from "./lib/text/tokenizer_files.ts";
 export {
   type Backend,
@@ -96,7 +97,7 @@ export { memoryModelSource, type ModelSource, urlModelSource } from "./lib/forma
 
 // Files on disk (the thin Deno layer)
 export { dirModelSource, writeFileAtomic, writeModelFiles } from "./lib/format/fs_model_source.ts";
-export { writeFolderAtomic } from "./lib/format/folder_atomic.ts";
+export { replaceFolderAtomic, writeFolderAtomic } from "./lib/format/folder_atomic.ts";
 export { loadDatasetFile } from "./lib/data/read_dataset_file.ts";
 
 // LoRA adapters
@@ -110,10 +111,20 @@ export { initLoraWeights, loraParameterCount, type LoraWeights } from "./lib/lor
 export {
   ADAPTER_CONFIG,
   ADAPTER_WEIGHTS,
+  MODEL_CARD,
   readPeftAdapter,
   serializePeftAdapter,
 } from "./lib/lora/peft_files.ts";
-export { mergeAdapter, mergedModelFiles } from "./lib/lora/merge.ts";
+export {
+  mergeAdapter,
+  type MergedFile,
+  mergedModelFiles,
+  mergedSideFiles,
+  mergedWeightFiles,
+} from "./lib/lora/merge.ts";
+export { writeMergedModel, type WriteMergedOptions } from "./lib/lora/write_merged_model.ts";
+export { adapterModelCard, isHubModelId, mergedModelCard } from "./lib/lora/model_card.ts";
+export { parsePeftAdapterConfig } from "./lib/lora/peft_config.ts";
 
 // Training
 export { type TrainingExample } from "./lib/data/to_example.ts";
@@ -179,6 +190,7 @@ export {
 export { HubError, type HubErrorKind } from "./lib/hub/hub_error.ts";
 export { HUB_SOURCES, type HubSource, type OpenRepoOptions } from "./lib/hub/open_repo.ts";
 export type { RetryOptions } from "./lib/hub/retry.ts";
+export { HUB_SOURCE_FILE, readHubModelId } from "./lib/hub/hub_source.ts";
 export type { DownloadEvent, HubFile } from "./lib/hub/types.ts";
 
 // Utilities

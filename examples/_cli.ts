@@ -50,7 +50,9 @@ export async function checkOutFolder(out: string, overwrite: boolean): Promise<v
   if (!stat.isDirectory) fail(`--out ${out} is a file, not a folder`);
   const entries = await Array.fromAsync(Deno.readDir(out));
   if (entries.length > 0 && !overwrite) {
-    fail(`Output folder ${out} is not empty: choose a new folder, or pass --overwrite to replace it`);
+    fail(
+      `Output folder ${out} is not empty: choose a new folder, or pass --overwrite to replace it`,
+    );
   }
 }
 

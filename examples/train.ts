@@ -27,15 +27,16 @@ import {
   formatCleanReport,
   loadDatasetFile,
   loadModel,
+  LORA_DEFAULTS,
   loraParameterCount,
   lossCurveSvg,
+  readHubModelId,
   readPeftAdapter,
   readTrainingState,
   resolveLoraConfig,
   serializePeftAdapter,
   serializeTrainingState,
   tokenizeExamples,
-  LORA_DEFAULTS,
   TRAINING_DEFAULTS,
   trainLora,
   writeFileAtomic,
@@ -65,8 +66,14 @@ const flags = parseCommand(Deno.args, {
   flags: {
     model: { value: "DIR", help: `The base model folder (default ${DEFAULT_MODEL})` },
     data: { value: "FILE", help: `JSON array or JSONL of records (default ${DEFAULT_DATA})` },
-    out: { value: "DIR", help: "Where the adapter goes: a new or empty folder (default ./lora_output)" },
-    overwrite: { type: "boolean", help: "Allow a non-empty --out (its adapter files are replaced)" },
+    out: {
+      value: "DIR",
+      help: "Where the adapter goes: a new or empty folder (default ./lora_output)",
+    },
+    overwrite: {
+      type: "boolean",
+      help: "Allow a non-empty --out (its adapter files are replaced)",
+    },
     "base-model-id": {
       value: "ID",
       help: "Hub id written as base_model_name_or_path (default: the id download.ts recorded)",
@@ -81,30 +88,60 @@ const flags = parseCommand(Deno.args, {
     rslora: { type: "boolean", help: "rsLoRA scaling alpha/√r" },
     epochs: { value: "N", help: `Epochs (default ${TRAINING_DEFAULTS.epochs})` },
     "max-steps": { value: "N", help: "Stop after N optimizer steps" },
-    "batch-size": { value: "N", help: `Examples per micro-batch (default ${TRAINING_DEFAULTS.batchSize})` },
-    "grad-accum": { value: "N", help: `Micro-batches per step (default ${TRAINING_DEFAULTS.gradAccum})` },
+    "batch-size": {
+      value: "N",
+      help: `Examples per micro-batch (default ${TRAINING_DEFAULTS.batchSize})`,
+    },
+    "grad-accum": {
+      value: "N",
+      help: `Micro-batches per step (default ${TRAINING_DEFAULTS.gradAccum})`,
+    },
     lr: { value: "LR", help: `Peak learning rate (default ${TRAINING_DEFAULTS.lr})` },
     optimizer: { value: "adamw|sgd", help: `Optimizer (default ${TRAINING_DEFAULTS.optimizer})` },
-    "weight-decay": { value: "W", help: `Decoupled weight decay (default ${TRAINING_DEFAULTS.weightDecay})` },
+    "weight-decay": {
+      value: "W",
+      help: `Decoupled weight decay (default ${TRAINING_DEFAULTS.weightDecay})`,
+    },
     scheduler: {
       value: "linear|constant|cosine",
       help: `Learning-rate schedule (default ${TRAINING_DEFAULTS.scheduler})`,
     },
-    "warmup-steps": { value: "N", help: `Linear warm-up steps (default ${TRAINING_DEFAULTS.warmupSteps})` },
-    "max-length": { value: "N", help: `Truncate examples to N tokens (default ${TRAINING_DEFAULTS.maxLength})` },
+    "warmup-steps": {
+      value: "N",
+      help: `Linear warm-up steps (default ${TRAINING_DEFAULTS.warmupSteps})`,
+    },
+    "max-length": {
+      value: "N",
+      help: `Truncate examples to N tokens (default ${TRAINING_DEFAULTS.maxLength})`,
+    },
     "train-on": {
       value: "completion|all",
       help: `Which tokens the loss covers (default ${TRAINING_DEFAULTS.trainOn})`,
     },
-    "max-grad-norm": { value: "N", help: `Gradient clipping norm, 0 off (default ${TRAINING_DEFAULTS.maxGradNorm})` },
-    validation: { value: "F", help: "Hold out this fraction (or count) of the data for validation" },
+    "max-grad-norm": {
+      value: "N",
+      help: `Gradient clipping norm, 0 off (default ${TRAINING_DEFAULTS.maxGradNorm})`,
+    },
+    validation: {
+      value: "F",
+      help: "Hold out this fraction (or count) of the data for validation",
+    },
     "init-adapter": { value: "DIR", help: "Start from this PEFT adapter" },
     resume: { value: "DIR", help: "Resume from a checkpoint-N folder" },
     "checkpoint-every": { value: "N", help: "Write --out/checkpoint-N every N steps" },
-    "log-every": { value: "N", help: `Read the loss back every N steps (default ${TRAINING_DEFAULTS.logEvery})` },
+    "log-every": {
+      value: "N",
+      help: `Read the loss back every N steps (default ${TRAINING_DEFAULTS.logEvery})`,
+    },
     "grad-checkpoint": { type: "boolean", help: "Recompute activations in backward (less memory)" },
-    seed: { value: "N", help: `Seed of the data split and the run, in [0, 2^32) (default ${TRAINING_DEFAULTS.seed})` },
-    "chat-template-kwargs": { value: "JSON", help: "Chat template variables, e.g. '{\"enable_thinking\": false}'" },
+    seed: {
+      value: "N",
+      help: `Seed of the data split and the run, in [0, 2^32) (default ${TRAINING_DEFAULTS.seed})`,
+    },
+    "chat-template-kwargs": {
+      value: "JSON",
+      help: "Chat template variables, e.g. '{\"enable_thinking\": false}'",
+    },
     json: { type: "boolean", help: "Print one JSON line per step and a final summary line" },
   },
   notes: "Each step is appended to --out/train_log.jsonl. With no arguments it trains the " +
@@ -186,7 +223,9 @@ await runCommand(async () => {
       `${loraParameterCount(model.config, lora).toLocaleString("en-US")}`,
   );
 
-  const baseModel = flags.model ?? modelSource.name;
+  // Adapters name their base by hub id where it is known, so they load beside the Hub model.
+  const baseModel = flags["base-model-id"] ?? await readHubModelId(modelSource) ??
+    flags.model ?? modelSource.name;
   const abort = new AbortController();
   const run = trainLora(model, train.examples, {
     lora,
@@ -224,11 +263,10 @@ await runCommand(async () => {
     abort.abort();
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
-  const { result, validation: validationPoints } = await followTraining(
-    run,
-    out,
-    flags.json ?? false,
-  );
+  const { result, validation: validationPoints } = await followTraining(run, out, {
+    json: flags.json ?? false,
+    resumed: flags.resume !== undefined,
+  });
   Deno.removeSignalListener("SIGINT", onInterrupt);
   await writeModelFiles(out, serializePeftAdapter(result.adapter, model.config, baseModel));
   await writeFileAtomic(
@@ -244,12 +282,15 @@ await runCommand(async () => {
     tokens_per_second: result.tokensPerSecond,
     peak_gpu_bytes: result.peakGpuBytes,
     status: result.status,
+    base_model: baseModel,
   };
   if (flags.json) console.log(JSON.stringify({ summary }));
   else {
     console.log(
-      `Saved the adapter to ${out} (adapter_config.json, adapter_model.safetensors, loss_curve.svg, ` +
-        `train_log.jsonl). ${result.steps} steps, loss ${summary.first_loss?.toFixed(4)} → ` +
+      `Saved the adapter to ${out} (adapter_config.json, adapter_model.safetensors, README.md, ` +
+        `loss_curve.svg, train_log.jsonl); base model ${baseModel}. ${result.steps} steps, loss ${
+          summary.first_loss?.toFixed(4)
+        } → ` +
         `${summary.final_loss?.toFixed(4)}, ${
           result.tokensPerSecond.toFixed(0)
         } tokens/s, peak GPU ` +

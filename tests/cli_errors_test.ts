@@ -43,7 +43,7 @@ Deno.test("a bad flag exits 2 with the usage", async () => {
   assertFails(
     await runExample("train", ["--model", model, "--bogus", "1"]),
     2,
-    /Unknown option '--bogus'[\s\S]*Usage: deno run -A examples\/train\.ts/,
+    /Unknown flag --bogus\n\nUsage: deno run -A examples\/train\.ts/,
   );
   assertFails(
     await runExample("train", ["--model", model, "--data", data, "--optimizer", "adam"]),
@@ -140,7 +140,37 @@ Deno.test("merge refuses an adapter for another model, a corrupt adapter and a n
   assertFails(
     await runExample("merge", ["--model", model, "--adapter", otherModel, "--out", dir]),
     2,
+    /Output folder .* is not empty: choose a new folder, or pass --overwrite/,
+  );
+  assertFails(
+    await runExample("merge", [
+      "--model",
+      model,
+      "--adapter",
+      otherModel,
+      "--out",
+      dir,
+      "--overwrite",
+    ]),
+    2,
     /exists and is not a model folder/,
+  );
+  assertFails(
+    await runExample("merge", [
+      "--model",
+      model,
+      "--adapter",
+      otherModel,
+      "--out",
+      join(missing, "m"),
+    ]),
+    2,
+    /--out .*: its parent folder .*missing does not exist/,
+  );
+  assertFails(
+    await runExample("merge", ["--model", model, "--adapter", otherModel, "--out", data]),
+    2,
+    /--out .*data\.json is a file, not a folder/,
   );
   assert.ok(!(await Deno.stat(out).then(() => true, () => false)), "nothing written");
 });

@@ -1,24 +1,64 @@
 /**
  * Merging an adapter into the base weights (PEFT's `merge_and_unload`): W' = W + s·B·A,
  * computed in f32 and stored back in the base dtype, and the export of the merged model as a
- * Hugging Face folder that `loadModel` and transformers load.
+ * Hugging Face folder that `loadModel` and transformers load. The weights come out shard by
+ * shard (transformers' `max_shard_size`), each built only when it is asked for, so a writer
+ * holds one shard and one f32 projection at a time beside the base model.
  *
  * Dimensions: R rank, in/out the projection's features.
  *
  * @module
  */
-import type { Checkpoint } from "../format/checkpoint.ts";
+import { type Checkpoint, SAFETENSORS_INDEX } from "../format/checkpoint.ts";
 import type { ModelSource } from "../format/model_source.ts";
-import { loraKey, projectionWeightName } from "../model/names.ts";
+import { loraKey, type Projection, projectionWeightName } from "../model/names.ts";
+import { dtypeBytes } from "../format/dtype.ts";
 import {
+  allocateSafetensors,
   entryToF32,
   f32Entry,
   type SafetensorsEntry,
-  serializeSafetensors,
+  shapeSize,
 } from "../format/safetensors.ts";
 import { TOKENIZER_FILES } from "../text/tokenizer_files.ts";
 import { adaptedLayers, loraScaleOf } from "./lora_config.ts";
 import type { LoraWeights } from "./lora_weights.ts";
+
+/** The weights file of an unsharded model. */
+const SINGLE = "model.safetensors";
+
+/** Checkpoint name → (layer, projection) of every projection `adapter` adapts. */
+function adaptedWeights(checkpoint: Checkpoint, adapter: LoraWeights) {
+  const adapted = new Map<string, [number, Projection]>();
+  for (const l of adaptedLayers(adapter.config, checkpoint.config.numLayers)) {
+    for (const p of adapter.config.targetModules) adapted.set(projectionWeightName(l, p), [l, p]);
+  }
+  return adapted;
+}
+
+/** W + s·B·A of one projection, in f32. */
+function mergedValues(
+  base: SafetensorsEntry,
+  adapter: LoraWeights,
+  layer: number,
+  projection: Projection,
+): Float32Array {
+  const s = loraScaleOf(adapter.config), R = adapter.config.r;
+  const [out, inp] = base.shape;
+  const w = entryToF32(base); // (out, in)
+  const a = adapter.tensors.get(loraKey(layer, projection, "A"))!; // (R, in)
+  const b = adapter.tensors.get(loraKey(layer, projection, "B"))!; // (out, R)
+  for (let o = 0; o < out; o++) {
+    const row = o * inp;
+    for (let r = 0; r < R; r++) {
+      const coef = s * b[o * R + r];
+      if (coef === 0) continue;
+      const ar = r * inp;
+      for (let i = 0; i < inp; i++) w[row + i] += coef * a[ar + i];
+    }
+  }
+  return w;
+}
 
 /**
  * The checkpoint's tensors with every adapted projection replaced by W + s·B·A.
@@ -34,33 +74,111 @@ export function mergeAdapter(
   adapter: LoraWeights,
 ): Map<string, SafetensorsEntry> {
   const merged = new Map(checkpoint.tensors);
-  const s = loraScaleOf(adapter.config), R = adapter.config.r;
-  for (const l of adaptedLayers(adapter.config, checkpoint.config.numLayers)) {
-    for (const p of adapter.config.targetModules) {
-      const name = projectionWeightName(l, p);
-      const base = checkpoint.tensors.get(name)!;
-      const [out, inp] = base.shape;
-      const w = entryToF32(base); // (out, in)
-      const a = adapter.tensors.get(loraKey(l, p, "A"))!; // (R, in)
-      const b = adapter.tensors.get(loraKey(l, p, "B"))!; // (out, R)
-      for (let o = 0; o < out; o++) {
-        const row = o * inp;
-        for (let r = 0; r < R; r++) {
-          const coef = s * b[o * R + r];
-          if (coef === 0) continue;
-          const ar = r * inp;
-          for (let i = 0; i < inp; i++) w[row + i] += coef * a[ar + i];
-        }
-      }
-      merged.set(name, f32Entry(name, base.shape, w, base.dtype));
-    }
+  for (const [name, [l, p]] of adaptedWeights(checkpoint, adapter)) {
+    const base = checkpoint.tensors.get(name)!;
+    merged.set(name, f32Entry(name, base.shape, mergedValues(base, adapter, l, p), base.dtype));
   }
   return merged;
 }
 
+/** One file of a merged model's weights. */
+export interface MergedFile {
+  /** Its name in the model folder. */
+  path: string;
+  /** Its bytes. */
+  bytes: Uint8Array;
+}
+
+/** The checkpoint's tensors grouped into shards of at most `maxShardBytes` (a bigger tensor alone). */
+function planShards(checkpoint: Checkpoint, maxShardBytes: number): SafetensorsEntry[][] {
+  const shards: SafetensorsEntry[][] = [];
+  let current: SafetensorsEntry[] = [], size = 0;
+  for (const entry of checkpoint.tensors.values()) {
+    const bytes = shapeSize(entry.shape) * dtypeBytes(entry.dtype);
+    if (current.length > 0 && size + bytes > maxShardBytes) {
+      shards.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(entry);
+    size += bytes;
+  }
+  if (current.length > 0) shards.push(current);
+  return shards;
+}
+
 /**
- * The files of a merged model folder: config.json, model.safetensors (base dtype, header
- * `{"format":"pt"}`) and the tokenizer and generation files of `source`.
+ * The merged model's weight files, built one at a time as the generator is advanced: one
+ * `model.safetensors`, or (past `maxShardBytes`) transformers' shards
+ * `model-0000i-of-0000n.safetensors` then `model.safetensors.index.json`. Tensors keep the
+ * base's order and dtype; files have header `{"format":"pt"}`.
+ *
+ * @example
+ * ```ts
+ * for (const { path, bytes } of mergedWeightFiles(checkpoint, adapter, 5e9)) {
+ *   await Deno.writeFile(`./merged/${path}`, bytes); // one shard in memory at a time
+ * }
+ * ```
+ */
+export function* mergedWeightFiles(
+  checkpoint: Checkpoint,
+  adapter: LoraWeights,
+  maxShardBytes = Infinity,
+): Generator<MergedFile> {
+  const adapted = adaptedWeights(checkpoint, adapter);
+  const shards = planShards(checkpoint, maxShardBytes);
+  const n = shards.length;
+  const weightMap: Record<string, string> = {};
+  let totalSize = 0;
+  for (const [i, specs] of shards.entries()) {
+    const path = n === 1
+      ? SINGLE
+      : `model-${String(i + 1).padStart(5, "0")}-of-${String(n).padStart(5, "0")}.safetensors`;
+    const file = allocateSafetensors(specs, { format: "pt" });
+    specs.forEach((base, j) => {
+      const target = file.entries[j].bytes;
+      const at = adapted.get(base.name);
+      const bytes = at === undefined
+        ? base.bytes
+        : f32Entry(base.name, base.shape, mergedValues(base, adapter, ...at), base.dtype).bytes;
+      target.set(bytes);
+      weightMap[base.name] = path;
+      totalSize += target.length;
+    });
+    yield { path, bytes: file.bytes };
+  }
+  if (n > 1) {
+    const index = { metadata: { total_size: totalSize }, weight_map: weightMap };
+    yield {
+      path: SAFETENSORS_INDEX,
+      bytes: new TextEncoder().encode(JSON.stringify(index, null, 2) + "\n"),
+    };
+  }
+}
+
+/**
+ * The files of a merged model folder besides its weights: config.json, and the tokenizer, chat
+ * template and generation files of `source`.
+ */
+export async function mergedSideFiles(
+  checkpoint: Checkpoint,
+  source: ModelSource,
+): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  files.set(
+    "config.json",
+    new TextEncoder().encode(JSON.stringify(checkpoint.config.raw, null, 2) + "\n"),
+  );
+  for (const name of TOKENIZER_FILES) {
+    if (await source.has(name)) files.set(name, await source.read(name));
+  }
+  return files;
+}
+
+/**
+ * The files of a merged model folder, in memory: config.json, model.safetensors (base dtype,
+ * header `{"format":"pt"}`) and the tokenizer and generation files of `source`. For big models
+ * write {@linkcode mergedWeightFiles} shard by shard instead.
  *
  * @example
  * ```ts
@@ -73,15 +191,7 @@ export async function mergedModelFiles(
   adapter: LoraWeights,
   source: ModelSource,
 ): Promise<Map<string, Uint8Array>> {
-  const merged = mergeAdapter(checkpoint, adapter);
-  const files = new Map<string, Uint8Array>();
-  files.set(
-    "config.json",
-    new TextEncoder().encode(JSON.stringify(checkpoint.config.raw, null, 2) + "\n"),
-  );
-  files.set("model.safetensors", serializeSafetensors([...merged.values()], { format: "pt" }));
-  for (const name of TOKENIZER_FILES) {
-    if (await source.has(name)) files.set(name, await source.read(name));
-  }
+  const files = await mergedSideFiles(checkpoint, source);
+  for (const { path, bytes } of mergedWeightFiles(checkpoint, adapter)) files.set(path, bytes);
   return files;
 }

@@ -64,3 +64,27 @@ export function adapterModelCard(config: LoraConfig, baseModel: string): string 
     "",
   ].join("\n");
 }
+
+/**
+ * The card of a model with an adapter merged in: `base_model` (a hub id only) and a line on
+ * the adapter; `baseModel` is the hub id when known, else the base folder.
+ *
+ * @example
+ * ```ts
+ * mergedModelCard(adapter.config, "meta-llama/Llama-3.2-1B"); // "---\nbase_model: meta-llama/..."
+ * ```
+ */
+export function mergedModelCard(config: LoraConfig, baseModel: string): string {
+  return [
+    "---",
+    ...(isHubModelId(baseModel) ? [`base_model: ${baseModel}`] : []),
+    "tags:",
+    "- lora-merged",
+    "- webgpu-lora",
+    "---",
+    "",
+    `${baseModel} with a LoRA adapter (r ${config.r}, lora_alpha ${config.alpha}, ` +
+    `${config.targetModules.join(", ")}) merged into its weights by webgpu-lora.`,
+    "",
+  ].join("\n");
+}

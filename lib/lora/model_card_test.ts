@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { resolveLoraConfig } from "./lora_config.ts";
-import { adapterModelCard, isHubModelId } from "./model_card.ts";
+import { adapterModelCard, isHubModelId, mergedModelCard } from "./model_card.ts";
 
 Deno.test("hub ids are told from local paths", () => {
   for (const id of ["meta-llama/Llama-3.2-1B", "LLM-Research/Llama-3.2-1B", "Qwen/Qwen2.5-0.5B"]) {
@@ -32,4 +32,13 @@ Deno.test("the card's front matter has library_name peft and base_model for a hu
   assert.match(local, /^---\nlibrary_name: peft\n/);
   assert.doesNotMatch(local, /base_model:/);
   assert.doesNotMatch(local, /llama\.cpp/);
+});
+
+Deno.test("a merged model's card names its hub base model", () => {
+  const config = resolveLoraConfig({ r: 8, alpha: 16 });
+  assert.match(
+    mergedModelCard(config, "Qwen/Qwen2.5-0.5B"),
+    /^---\nbase_model: Qwen\/Qwen2\.5-0\.5B\n/,
+  );
+  assert.doesNotMatch(mergedModelCard(config, "/models/qwen"), /base_model:/);
 });
