@@ -68,21 +68,20 @@ export function helpText(command: CommandSpec): string {
   ].join("\n");
 }
 
-/** Levenshtein distance between two short strings. */
+/** Edit distance between two short strings, a swap of neighbours counting as one edit. */
 function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
-    const row = [i];
     for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(
-        previous[j] + 1,
-        row[j - 1] + 1,
-        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      }
     }
-    previous = row;
   }
-  return previous[b.length];
+  return d[a.length][b.length];
 }
 
 /**
@@ -140,7 +139,7 @@ export function parseCommand<const F extends Record<string, FlagSpec>>(
     version: { type: "boolean" },
   };
   for (const [name, flag] of Object.entries(command.flags)) {
-    options[name] = { type: flag.type ?? "string", multiple: flag.multiple };
+    options[name] = { type: flag.type ?? "string", ...(flag.multiple ? { multiple: true } : {}) };
   }
   let values: Record<string, unknown>;
   try {

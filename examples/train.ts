@@ -151,6 +151,7 @@ const flags = parseCommand(Deno.args, {
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 const log = (message: string) => (flags.json ? console.error : console.log)(message);
 
+const seed = seedFlag(flags.seed, TRAINING_DEFAULTS.seed); // the data split's and the run's
 if (flags.model) await requireFolder(flags.model, "config.json", "Model");
 let modelSource = dirModelSource(flags.model ?? DEFAULT_MODEL);
 let dataPath = flags.data ?? DEFAULT_DATA;
@@ -190,7 +191,6 @@ if (flags["init-adapter"]) {
 }
 if (flags.resume) await requireFolder(flags.resume, "trainer_state.json", "Checkpoint");
 
-const seed = seedFlag(flags.seed, TRAINING_DEFAULTS.seed); // the data split's and the run's
 const chatTemplateKwargs = chatTemplateKwargsFlag(flags["chat-template-kwargs"]);
 
 await runCommand(async () => {

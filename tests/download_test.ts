@@ -215,6 +215,36 @@ Deno.test("examples/download.ts downloads, reports, and prints where the model i
       new TextDecoder().decode(missing.stderr),
       /^Error: ModelScope has no repository Org\/Nope at revision master \(HTTP 404/,
     );
+    // --json: one object, no progress lines.
+    const json = await run(["--source", "huggingface", "--json"]);
+    assert.equal(json.code, 0, new TextDecoder().decode(json.stderr));
+    const report = JSON.parse(new TextDecoder().decode(json.stdout));
+    assert.equal(report.dir, join(out, "Org", "Tiny-0___1B"));
+    assert.equal(report.source, "huggingface");
+    assert.equal(report.files.length, 7);
+    assert.ok(report.files.every((f: { skipped: boolean }) => f.skipped));
+    // The folder records where it came from, for adapters' base_model_name_or_path.
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(join(report.dir, ".hub_source.json"))), {
+      source: "huggingface",
+      model: "Org/Tiny-0.1B",
+      revision: null,
+    });
+    // A file as --out, or an --out that cannot be created: a message, no stack trace.
+    const file = join(out, "a-file");
+    await Deno.writeTextFile(file, "x");
+    const onFile = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "examples/download.ts", "--out", file, "--endpoint", hub.url],
+      cwd: new URL("..", import.meta.url),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(onFile.code, 2);
+    assert.match(new TextDecoder().decode(onFile.stderr), /--out .*a-file is a file, not a folder/);
+    const under = await run(["--source", "huggingface", "--out", join(file, "sub")]);
+    const underErr = new TextDecoder().decode(under.stderr);
+    assert.equal(under.code, 1, underErr);
+    assert.match(underErr, /^Error: /);
+    assert.doesNotMatch(underErr, /^\s+at /m);
   });
 });
 
