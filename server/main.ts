@@ -27,12 +27,18 @@ function fail(message: string): never {
   Deno.exit(2);
 }
 
-/** An integer flag ≥ `min`, or undefined when absent (the engine's default applies). */
-function integer(value: string | undefined, name: string, min: number): number | undefined {
+/** An integer flag in [`min`, `max`], or undefined when absent (the engine's default applies). */
+function integer(
+  value: string | undefined,
+  name: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min) {
-    fail(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+    fail(`--${name} must be an integer ${range}, got ${JSON.stringify(value)}`);
   }
   return n;
 }
@@ -58,10 +64,15 @@ try {
       "max-tokens": { type: "string" },
       "checkpoint-every": { type: "string" },
       "no-training": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
     },
   }).values;
 } catch (e) {
   fail((e as Error).message);
+}
+if (flags.help) {
+  console.log(`Serves a model over an OpenAI-compatible API.\n\n${USAGE}`);
+  Deno.exit(0);
 }
 if (!flags.model) fail("Missing --model DIR");
 const backend = flags.backend;
@@ -81,7 +92,7 @@ for (const spec of flags.adapter ?? []) {
   adapters[spec.slice(0, at)] = spec.slice(at + 1);
 }
 const host = flags.host;
-const port = integer(flags.port, "port", 0) ?? 8000;
+const port = integer(flags.port, "port", 0, 65535) ?? 8000;
 const maxContext = integer(flags["max-context"], "max-context", 2);
 const apiKey = flags["api-key"] ?? Deno.env.get("WEBGPU_LORA_API_KEY") ?? null;
 const loopbackOnly = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/.test(host);
@@ -107,14 +118,25 @@ if (!loopbackOnly && !apiKey) {
 }
 
 const app = createApp(engine, { apiKey, loopbackOnly });
-const server = Deno.serve({
-  hostname: host,
-  port,
-  onListen: ({ hostname, port }) =>
-    console.log(
-      `Listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`,
-    ),
-}, app.fetch);
+let server: Deno.HttpServer;
+try {
+  server = Deno.serve({
+    hostname: host,
+    port,
+    onListen: ({ hostname, port }) =>
+      console.log(
+        `Listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`,
+      ),
+  }, app.fetch);
+} catch (e) {
+  const reason = e instanceof Deno.errors.AddrInUse
+    ? "the port is in use (is another server running? choose another --port)"
+    : e instanceof Deno.errors.PermissionDenied
+    ? "permission denied (ports below 1024 need privileges)"
+    : (e as Error).message;
+  console.error(`Cannot listen on ${host}:${port}: ${reason}`);
+  Deno.exit(1);
+}
 const stop = async () => {
   await engine.close(); // the running job is marked interrupted, with its last checkpoint
   await server.shutdown(); // lets streams in flight finish
