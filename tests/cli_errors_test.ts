@@ -185,6 +185,16 @@ gpuTest(
       1,
       /^Data set .*empty\.jsonl has no records/,
     );
+    // Options refused once the model is loaded leave no --out folder behind.
+    for (const bad of [["--rank", "0"], ["--lr=-1"]]) {
+      const o = join(dir, "never");
+      assertFails(
+        await runExample("train", ["--model", model, "--data", data, "--out", o, ...bad]),
+        1,
+        /LoRA rank 0 must be a positive integer|Learning rate -1 must be positive/,
+      );
+      assert.ok(!(await Deno.stat(o).then(() => true, () => false)), `${bad}: no --out folder`);
+    }
     const short = await runExample("eval", [
       "--model",
       model,
