@@ -118,6 +118,7 @@ export {
 export {
   mergeAdapter,
   type MergedFile,
+  mergedFileBytes,
   mergedModelFiles,
   mergedSideFiles,
   mergedWeightFiles,

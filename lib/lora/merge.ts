@@ -2,8 +2,8 @@
  * Merging an adapter into the base weights (PEFT's `merge_and_unload`): W' = W + s·B·A,
  * computed in f32 and stored back in the base dtype, and the export of the merged model as a
  * Hugging Face folder that `loadModel` and transformers load. The weights come out shard by
- * shard (transformers' `max_shard_size`), each built only when it is asked for, so a writer
- * holds one shard and one f32 projection at a time beside the base model.
+ * shard (transformers' `max_shard_size`), each tensor merged only when it is written, so a
+ * writer holds one tensor at a time beside the base model.
  *
  * Dimensions: R rank, in/out the projection's features.
  *
@@ -14,10 +14,10 @@ import type { ModelSource } from "../format/model_source.ts";
 import { loraKey, type Projection, projectionWeightName } from "../model/names.ts";
 import { dtypeBytes } from "../format/dtype.ts";
 import {
-  allocateSafetensors,
   entryToF32,
   f32Entry,
   type SafetensorsEntry,
+  safetensorsHeader,
   shapeSize,
 } from "../format/safetensors.ts";
 import { TOKENIZER_FILES } from "../text/tokenizer_files.ts";
@@ -81,12 +81,33 @@ export function mergeAdapter(
   return merged;
 }
 
-/** One file of a merged model's weights. */
+/** One file of a merged model's weights, produced piece by piece. */
 export interface MergedFile {
   /** Its name in the model folder. */
   path: string;
-  /** Its bytes. */
-  bytes: Uint8Array;
+  /** Its length in bytes. */
+  size: number;
+  /** Its bytes in order (the header, then one tensor at a time), each made when reached. */
+  parts(): Generator<Uint8Array>;
+}
+
+/**
+ * A merged file's bytes in one buffer.
+ *
+ * @example
+ * ```ts
+ * const [weights] = mergedWeightFiles(checkpoint, adapter);
+ * parseSafetensors(mergedFileBytes(weights), weights.path);
+ * ```
+ */
+export function mergedFileBytes(file: MergedFile): Uint8Array {
+  const bytes = new Uint8Array(file.size);
+  let offset = 0;
+  for (const part of file.parts()) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return bytes;
 }
 
 /** The checkpoint's tensors grouped into shards of at most `maxShardBytes` (a bigger tensor alone). */
@@ -108,52 +129,61 @@ function planShards(checkpoint: Checkpoint, maxShardBytes: number): SafetensorsE
 }
 
 /**
- * The merged model's weight files, built one at a time as the generator is advanced: one
- * `model.safetensors`, or (past `maxShardBytes`) transformers' shards
- * `model-0000i-of-0000n.safetensors` then `model.safetensors.index.json`. Tensors keep the
- * base's order and dtype; files have header `{"format":"pt"}`.
+ * The merged model's weight files: one `model.safetensors`, or (past `maxShardBytes`)
+ * transformers' shards `model-0000i-of-0000n.safetensors` then `model.safetensors.index.json`.
+ * Tensors keep the base's order and dtype; files have header `{"format":"pt"}`. Each tensor is
+ * merged only when its part is reached, so a writer holds one tensor at a time.
  *
  * @example
  * ```ts
- * for (const { path, bytes } of mergedWeightFiles(checkpoint, adapter, 5e9)) {
- *   await Deno.writeFile(`./merged/${path}`, bytes); // one shard in memory at a time
+ * for (const file of mergedWeightFiles(checkpoint, adapter, 5e9)) {
+ *   using out = await Deno.open(`./merged/${file.path}`, { write: true, create: true });
+ *   for (const part of file.parts()) await out.write(part); // one tensor in memory at a time
  * }
  * ```
  */
-export function* mergedWeightFiles(
+export function mergedWeightFiles(
   checkpoint: Checkpoint,
   adapter: LoraWeights,
   maxShardBytes = Infinity,
-): Generator<MergedFile> {
+): MergedFile[] {
   const adapted = adaptedWeights(checkpoint, adapter);
   const shards = planShards(checkpoint, maxShardBytes);
   const n = shards.length;
   const weightMap: Record<string, string> = {};
-  let totalSize = 0;
-  for (const [i, specs] of shards.entries()) {
+  const files: MergedFile[] = shards.map((specs, i) => {
     const path = n === 1
       ? SINGLE
       : `model-${String(i + 1).padStart(5, "0")}-of-${String(n).padStart(5, "0")}.safetensors`;
-    const file = allocateSafetensors(specs, { format: "pt" });
-    specs.forEach((base, j) => {
-      const target = file.entries[j].bytes;
-      const at = adapted.get(base.name);
-      const bytes = at === undefined
-        ? base.bytes
-        : f32Entry(base.name, base.shape, mergedValues(base, adapter, ...at), base.dtype).bytes;
-      target.set(bytes);
-      weightMap[base.name] = path;
-      totalSize += target.length;
-    });
-    yield { path, bytes: file.bytes };
-  }
-  if (n > 1) {
-    const index = { metadata: { total_size: totalSize }, weight_map: weightMap };
-    yield {
-      path: SAFETENSORS_INDEX,
-      bytes: new TextEncoder().encode(JSON.stringify(index, null, 2) + "\n"),
+    const { header, spans } = safetensorsHeader(specs, { format: "pt" });
+    for (const { name } of specs) weightMap[name] = path;
+    return {
+      path,
+      size: header.length + spans[spans.length - 1],
+      *parts() {
+        yield header;
+        for (const base of specs) {
+          const at = adapted.get(base.name);
+          yield at === undefined
+            ? base.bytes
+            : f32Entry(base.name, base.shape, mergedValues(base, adapter, ...at), base.dtype).bytes;
+        }
+      },
     };
+  });
+  if (n > 1) {
+    const totalSize = [...checkpoint.tensors.values()].reduce((sum, e) => sum + e.bytes.length, 0);
+    const index = { metadata: { total_size: totalSize }, weight_map: weightMap };
+    const bytes = new TextEncoder().encode(JSON.stringify(index, null, 2) + "\n");
+    files.push({
+      path: SAFETENSORS_INDEX,
+      size: bytes.length,
+      *parts() {
+        yield bytes;
+      },
+    });
   }
+  return files;
 }
 
 /**
@@ -192,6 +222,8 @@ export async function mergedModelFiles(
   source: ModelSource,
 ): Promise<Map<string, Uint8Array>> {
   const files = await mergedSideFiles(checkpoint, source);
-  for (const { path, bytes } of mergedWeightFiles(checkpoint, adapter)) files.set(path, bytes);
+  for (const file of mergedWeightFiles(checkpoint, adapter)) {
+    files.set(file.path, mergedFileBytes(file));
+  }
   return files;
 }

@@ -8,7 +8,7 @@ import { entryToF32, parseSafetensors } from "../format/safetensors.ts";
 import { resolveLoraConfig } from "./lora_config.ts";
 import { randomAdapter } from "../../tests/_lora_fixture.ts";
 import type { LoraWeights } from "./lora_weights.ts";
-import { mergeAdapter, mergedModelFiles, mergedWeightFiles } from "./merge.ts";
+import { mergeAdapter, mergedFileBytes, mergedModelFiles, mergedWeightFiles } from "./merge.ts";
 import { dtypeBytes } from "../format/dtype.ts";
 import { shapeSize } from "../format/safetensors.ts";
 
@@ -113,7 +113,10 @@ Deno.test("mergedWeightFiles shards by size with transformers' names and index, 
     shapeSize(e.shape) * dtypeBytes(e.dtype)
   );
   const limit = Math.max(...sizes); // every shard holds at most this many tensor bytes
-  const shards = [...mergedWeightFiles(checkpoint, adapter, limit)];
+  const shards = mergedWeightFiles(checkpoint, adapter, limit).map((f) => ({
+    path: f.path,
+    bytes: mergedFileBytes(f),
+  }));
   const n = shards.length - 1;
   assert.ok(n > 2, `${n} shards`);
   assert.deepEqual(

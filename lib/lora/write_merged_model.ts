@@ -1,13 +1,13 @@
 /**
- * Writing a merged model folder (the thin Deno layer): shard by shard into a temporary folder
- * that then replaces the output whole, so the merged model is never held in memory at once.
+ * Writing a merged model folder (the thin Deno layer): tensor by tensor into a temporary folder
+ * that then replaces the output whole, so the merged model is never held in memory.
  *
  * @module
  */
 import { join } from "node:path";
 import type { Checkpoint } from "../format/checkpoint.ts";
 import { replaceFolderAtomic } from "../format/folder_atomic.ts";
-import { writeModelFiles } from "../format/fs_model_source.ts";
+import { writeAll, writeModelFiles } from "../format/fs_model_source.ts";
 import type { ModelSource } from "../format/model_source.ts";
 import type { LoraWeights } from "./lora_weights.ts";
 import { mergedSideFiles, mergedWeightFiles } from "./merge.ts";
@@ -47,8 +47,9 @@ export async function writeMergedModel(
     await writeModelFiles(temp, side);
     for (const [path, bytes] of side) written.push({ path, size: bytes.length });
     for (const file of mergedWeightFiles(checkpoint, adapter, options.maxShardBytes ?? 5e9)) {
-      await Deno.writeFile(join(temp, file.path), file.bytes);
-      written.push({ path: file.path, size: file.bytes.length });
+      using handle = await Deno.open(join(temp, file.path), { write: true, createNew: true });
+      for (const part of file.parts()) await writeAll(handle, part);
+      written.push({ path: file.path, size: file.size });
     }
   });
   return written;
