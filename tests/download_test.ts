@@ -41,6 +41,8 @@ const FETCHED = [
   "tokenizer.json",
   "tokenizer_config.json",
 ];
+/** What a download leaves: the files fetched and `.hub_source.json`, where they came from. */
+const WRITTEN = [".hub_source.json", ...FETCHED];
 const NO_WAIT = { attempts: 3, sleep: () => Promise.resolve() };
 
 async function withHub(fn: (hub: MockHub, out: string) => Promise<void>, repo = SHARDED) {
@@ -74,7 +76,7 @@ Deno.test("downloadModel fetches what a model needs from either hub into the Mod
         onEvent: (e) => events.push(e),
       });
       assert.equal(dir, join(out, "Org", "Tiny-0___1B"));
-      assert.deepEqual(await listDir(dir), FETCHED);
+      assert.deepEqual(await listDir(dir), WRITTEN);
       for (const name of FETCHED) {
         assert.deepEqual(await Deno.readFile(join(dir, name)), SHARDED.files[name]);
       }
@@ -121,7 +123,7 @@ Deno.test("downloadModel resumes a shard after a cut and leaves no .part behind"
       hub.byteRequests("model-00001-of-00002.safetensors").map((r) => r.range),
       [null, "bytes=7000-"],
     );
-    assert.deepEqual(await listDir(dir), FETCHED);
+    assert.deepEqual(await listDir(dir), WRITTEN);
   });
 });
 
@@ -274,7 +276,7 @@ Deno.test("a Qwen3 repository downloads from either hub into the ModelScope layo
         env: () => undefined,
       });
       assert.equal(dir, join(out, "Qwen", "Qwen3-0___6B"));
-      assert.deepEqual(await listDir(dir), [...files.keys()].sort());
+      assert.deepEqual(await listDir(dir), [".hub_source.json", ...files.keys()].sort());
       const checkpoint = await readCheckpoint(dirModelSource(dir));
       assert.deepEqual([checkpoint.config.family, checkpoint.config.headDim], ["qwen3", 32]);
     } finally {
