@@ -24,6 +24,8 @@ export interface FlagSpec {
 export interface CommandSpec {
   /** The script under examples/, without `.ts`, e.g. `train`. */
   name: string;
+  /** The script's path when it is not `examples/{name}.ts`, e.g. `benchmarks/main.ts`. */
+  path?: string;
   /** One sentence on what it does. */
   summary: string;
   /** The usage line's arguments, e.g. `--model DIR --data FILE --out DIR [options]`. */
@@ -46,7 +48,7 @@ export const VERSION: string = denoJson.version;
 
 /** The usage line of `command`. */
 export function usageLine(command: CommandSpec): string {
-  return `Usage: deno run -A examples/${command.name}.ts ${command.usage}`;
+  return `Usage: deno run -A ${command.path ?? `examples/${command.name}.ts`} ${command.usage}`;
 }
 
 /** The full `--help` text: summary, usage, and every flag with its help. */
