@@ -8,6 +8,11 @@
  *     [--warmup-steps 0] [--max-length 512] [--train-on completion|all] [--max-grad-norm 1.0]
  *     [--validation F] [--init-adapter DIR] [--resume DIR] [--checkpoint-every N]
  *     [--log-every 1] [--grad-checkpoint] [--seed 42] [--chat-template-kwargs JSON] [--json]
+ *     [--overwrite] [--base-model-id ID]
+ *
+ * `--help` lists every flag. `--out` must be new or empty (or `--overwrite`); it is created at
+ * the first step, and each step is appended to its `train_log.jsonl`. The adapter names its base
+ * model by hub id where known (`--base-model-id`, else the folder's `.hub_source.json`).
  *
  * Chat records (`messages`) are rendered with the model's chat template, whose variables
  * `--chat-template-kwargs` sets, e.g. `'{"enable_thinking": false}'` for Qwen3; alpaca
