@@ -16,8 +16,6 @@ export interface FlagSpec {
   value?: string;
   /** What it does, with its default. */
   help: string;
-  /** Whether it may repeat (its values come as a list). */
-  multiple?: boolean;
 }
 
 /** A command: its script name, what it does, its usage line and its flags. */
@@ -38,9 +36,7 @@ export interface CommandSpec {
 
 /** The parsed values of a command's flags. */
 export type FlagValues<F extends Record<string, FlagSpec>> = {
-  [K in keyof F]?: F[K]["type"] extends "boolean" ? boolean
-    : F[K]["multiple"] extends true ? string[]
-    : string;
+  [K in keyof F]?: F[K]["type"] extends "boolean" ? boolean : string;
 };
 
 /** This package's version, from deno.json. */
@@ -55,7 +51,7 @@ export function usageLine(command: CommandSpec): string {
 export function helpText(command: CommandSpec): string {
   const rows: [string, string][] = Object.entries(command.flags).map(([name, flag]) => [
     `--${name}${flag.type === "boolean" ? "" : ` ${flag.value ?? "VALUE"}`}`,
-    flag.help + (flag.multiple ? " (repeatable)" : ""),
+    flag.help,
   ]);
   rows.push(["-h, --help", "Show this help and exit"], ["--version", "Print the version and exit"]);
   const width = Math.max(...rows.map(([left]) => left.length)) + 2;
@@ -133,15 +129,12 @@ export function parseCommand<const F extends Record<string, FlagSpec>>(
   args: string[],
   command: CommandSpec & { flags: F },
 ): FlagValues<F> {
-  const options: Record<
-    string,
-    { type: "string" | "boolean"; multiple?: boolean; short?: string }
-  > = {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
     help: { type: "boolean", short: "h" },
     version: { type: "boolean" },
   };
   for (const [name, flag] of Object.entries(command.flags)) {
-    options[name] = { type: flag.type ?? "string", ...(flag.multiple ? { multiple: true } : {}) };
+    options[name] = { type: flag.type ?? "string" };
   }
   let values: Record<string, unknown>;
   try {
