@@ -92,6 +92,17 @@ export { modelParameterCount, modelTensorShapes } from "./lib/model/shapes.ts";
 export { type Checkpoint, readCheckpoint } from "./lib/format/checkpoint.ts";
 export { memoryModelSource, type ModelSource, urlModelSource } from "./lib/format/model_source.ts";
 
+// Browser files: picked folders, File System Access handles, the OPFS cache, zipped adapters
+export type {
+  DirectoryHandle,
+  FileHandle,
+  PickedFile,
+  WritableFile,
+} from "./lib/browser/file_handles.ts";
+export { directoryModelSource, pickedFilesModelSource } from "./lib/browser/folder_sources.ts";
+export { cachedModelSource, opfsFolder, writeFilesToFolder } from "./lib/browser/opfs.ts";
+export { unzipFiles, zipFiles } from "./lib/browser/zip.ts";
+
 // Files on disk (the thin Deno layer, loaded by dynamic imports so that browsers never fetch it)
 export {
   dirModelSource,
