@@ -173,7 +173,11 @@ export type {
   MatmulVariantName,
 } from "./lib/gpu/kernel_choices.ts";
 export { type MemoryReport, MemoryTracker } from "./lib/gpu/memory.ts";
-export { type KernelConstants, PipelineCache } from "./lib/gpu/pipeline_cache.ts";
+export {
+  type CompiledPipeline,
+  type KernelConstants,
+  PipelineCache,
+} from "./lib/gpu/pipeline_cache.ts";
 export {
   estimateInference,
   estimateTraining,

@@ -65,7 +65,9 @@ export async function writeFilesToFolder(
 
 /**
  * A model source that reads each file from `cache` when it is there, and otherwise from `source`,
- * keeping a copy in `cache` (an OPFS folder, {@linkcode opfsFolder}) for the next time.
+ * keeping a copy in `cache` (an OPFS folder, {@linkcode opfsFolder}) for the next time. A file
+ * the source lacks is remembered too (an empty `<path>.absent` file), so a reload asks the
+ * source nothing at all; empty the folder to fetch a changed model again.
  *
  * @example
  * ```ts
@@ -85,7 +87,18 @@ export function cachedModelSource(source: ModelSource, cache: DirectoryHandle): 
       return bytes;
     },
     async has(path) {
-      return await cached.has(path) || await source.has(path);
+      if (await cached.has(path)) return true;
+      if (await cached.has(absentMarker(path))) return false;
+      const present = await source.has(path);
+      if (!present) {
+        await writeFilesToFolder(cache, new Map([[absentMarker(path), new Uint8Array()]]));
+      }
+      return present;
     },
   };
+}
+
+/** The empty file that records that the source has no `path`. */
+function absentMarker(path: string): string {
+  return `${path}.absent`;
 }

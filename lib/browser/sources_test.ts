@@ -57,8 +57,12 @@ Deno.test("cachedModelSource reads each file from its source once, then from the
   const reloaded = cachedModelSource(origin, cache); // as after a page reload
   assert.equal(dec(await reloaded.read("config.json")), `{"n":1}`);
   assert.deepEqual(reads, ["config.json"]);
-  assert.equal(await reloaded.has("config.json"), true);
-  assert.equal(await reloaded.has("tokenizer.json"), false);
+  assert.equal(await first.has("tokenizer.json"), false);
+  let asked = 0;
+  const offline = cachedModelSource({ ...origin, has: () => Promise.resolve(!!++asked) }, cache);
+  assert.equal(await offline.has("config.json"), true);
+  assert.equal(await offline.has("tokenizer.json"), false); // remembered as absent
+  assert.equal(asked, 0);
   await assert.rejects(reloaded.read("tokenizer.json"), ModelFileNotFoundError);
   assert.equal(cache.entries.has("tokenizer.json"), false); // nothing cached for a failed read
 });
