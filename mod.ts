@@ -102,6 +102,7 @@ export type {
 export { directoryModelSource, pickedFilesModelSource } from "./lib/browser/folder_sources.ts";
 export { cachedModelSource, opfsFolder, writeFilesToFolder } from "./lib/browser/opfs.ts";
 export { unzipFiles, zipFiles } from "./lib/browser/zip.ts";
+export { checkModelFit, type ModelFit, type ModelFitOptions } from "./lib/browser/model_fit.ts";
 
 // Files on disk (the thin Deno layer, loaded by dynamic imports so that browsers never fetch it)
 export {
