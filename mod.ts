@@ -178,6 +178,7 @@ export {
   type CompiledPipeline,
   type KernelConstants,
   PipelineCache,
+  pipelineKey,
 } from "./lib/gpu/pipeline_cache.ts";
 export {
   estimateInference,

@@ -41,7 +41,9 @@ export interface ModelFit {
   message: string;
 }
 
-const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+/** Bytes in GiB, or in MiB below 1 GiB. */
+const gib = (bytes: number) =>
+  bytes < 2 ** 30 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 
 /**
  * Estimates a model's GPU memory for inference and training and compares it with a budget.

@@ -33,5 +33,8 @@ Deno.test("checkModelFit compares the estimator's bytes with the budget", () => 
   );
   const small = checkModelFit(tiny, { ...options, budgetBytes: GiB });
   assert.deepEqual([small.fitsInference, small.fitsTraining], [true, true]);
-  assert.match(small.message, /^The model fits: it needs 0\.00 GiB/);
+  assert.match(
+    small.message,
+    /^The model fits: it needs \d+\.\d MiB to generate and \d+\.\d MiB to train, within 1\.00 GiB$/,
+  );
 });

@@ -78,7 +78,14 @@ export class PipelineCache {
   }
 }
 
-/** The cache key: the kernel name and its constants in a stable order. */
+/**
+ * The cache key: the kernel name and its constants in a stable order.
+ *
+ * @example
+ * ```ts
+ * pipelineKey("matmul", { B_TRANS: 1, A_TRANS: 0 }); // "matmul(A_TRANS=0,B_TRANS=1)"
+ * ```
+ */
 export function pipelineKey(kernel: KernelName, constants: KernelConstants): string {
   const parts = Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`);
   return parts.length ? `${kernel}(${parts.join(",")})` : kernel;

@@ -8,7 +8,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Page } from "puppeteer-core";
 import { createFixtureModel } from "../../lib/fixtures/fixture_model.ts";
-import { loadModel, memoryModelSource, readPeftAdapter, writeModelFiles } from "../../mod.ts";
+import {
+  type Gpu,
+  loadModel,
+  memoryModelSource,
+  readPeftAdapter,
+  writeModelFiles,
+} from "../../mod.ts";
 import { assertClose, maxAbs } from "../_assert_close.ts";
 import { GOLDEN, GOLDEN_MODELS, goldenExpected, type GoldenName } from "../_golden.ts";
 import { browserTest, launchBrowser, openPage, screenshot, startWebServer } from "./_browser.ts";
@@ -26,13 +32,15 @@ async function modelFolder(): Promise<string> {
 /** Runs `fn(lib, ...args)` in the page, with the library imported from the build. */
 function inPage<A extends unknown[], R>(
   page: Page,
-  fn: (lib: Lib, ...args: A) => Promise<R>,
+  fn: (lib: Lib, gpu: Gpu, ...args: A) => Promise<R>,
   ...args: A
 ): Promise<R> {
   return page.evaluate(
     async (source: string, ...rest: unknown[]) => {
       const lib = await import(new URL("/dist/webgpu-lora.js", location.href).href);
-      return await (0, eval)(`(${source})`)(lib, ...rest);
+      const page = globalThis as { testGpu?: Promise<unknown> };
+      page.testGpu ??= lib.acquireGpu(); // one device per page: pipelines are built once
+      return await (0, eval)(`(${source})`)(lib, await page.testGpu, ...rest);
     },
     fn.toString(),
     ...args,
@@ -55,18 +63,17 @@ browserTest(
         const started = performance.now();
         const got = await inPage(
           page,
-          async (lib, model: string, adapter: string, ids: number[]) => {
+          async (lib, gpu, model: string, adapter: string, ids: number[]) => {
             const url = (path: string) => new URL(`/model/golden/${path}/`, location.href);
-            const m = await lib.loadModel(url(model), { backend: "webgpu" });
+            const m = await lib.loadModel(url(model), { gpu });
             const base = Array.from(await m.forward(ids));
             m.addAdapter(
               "golden",
               await lib.readPeftAdapter(lib.urlModelSource(url(adapter)), m.config),
             );
             const adapted = Array.from(await m.forward(ids, { adapter: "golden" }));
-            const gpu = m.gpu!.adapterName;
             m.dispose();
-            return { base, adapted, gpu };
+            return { base, adapted, gpu: gpu.adapterName };
           },
           model,
           adapter,
@@ -94,8 +101,8 @@ browserTest(
       const ids = [1, 5, 9, 2, 7, 3];
       const trained = await inPage(
         page,
-        async (lib, records: string, ids: number[]) => {
-          const m = await lib.loadModel(new URL("/model/fixture/", location.href));
+        async (lib, gpu, records: string, ids: number[]) => {
+          const m = await lib.loadModel(new URL("/model/fixture/", location.href), { gpu });
           const data = lib.loadDataset(records);
           const { examples } = lib.tokenizeExamples(m.tokenizer, data.train.slice(0, 4), {
             maxLength: 48,
@@ -141,8 +148,8 @@ browserTest(
       }
 
       // Streaming: the deltas add up to the same greedy text as generate().
-      const streamed = await inPage(page, async (lib) => {
-        const m = await lib.loadModel(new URL("/model/fixture/", location.href));
+      const streamed = await inPage(page, async (lib, gpu) => {
+        const m = await lib.loadModel(new URL("/model/fixture/", location.href), { gpu });
         const options = { maxTokens: 8, temperature: 0 };
         const deltas: string[] = [];
         for await (const delta of m.stream("Hello", options)) deltas.push(delta);
@@ -159,11 +166,11 @@ browserTest(
         "request",
         (r) => r.url().includes("/model/fixture/") && weightRequests.push(r.url()),
       );
-      const loadCached = (lib: Lib, ids: number[]) =>
+      const loadCached = (lib: Lib, gpu: Gpu, ids: number[]) =>
         (async () => {
           const origin = lib.urlModelSource(new URL("/model/fixture/", location.href));
           const source = lib.cachedModelSource(origin, await lib.opfsFolder("test/fixture"));
-          const m = await lib.loadModel(source);
+          const m = await lib.loadModel(source, { gpu });
           const logits = Array.from(await m.forward(ids));
           m.dispose();
           return logits;

@@ -26,7 +26,18 @@ const ROOT = new URL("../../", import.meta.url);
 async function startServer(modelDir: string) {
   await buildWeb(fileURLToPath(new URL("dist", ROOT)));
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "server/main.ts", "--model", modelDir, "--port", "0", "--backend", "cpu"],
+    args: [
+      "run",
+      "-A",
+      "--unstable-no-legacy-abort",
+      "server/main.ts",
+      "--model",
+      modelDir,
+      "--port",
+      "0",
+      "--backend",
+      "cpu",
+    ],
     cwd: ROOT,
     stdout: "piped",
     stderr: "inherit",
@@ -106,7 +117,8 @@ browserTest(
       await statusMatches(page, "data-report", /^Format: alpaca; \d+ training and 0 validation/);
       await screenshot(page, "3-data");
 
-      for (const [id, value] of [["#train-steps", "10"], ["#train-max-length", "64"]]) {
+      const settings = [["#train-steps", "10"], ["#train-max-length", "64"], ["#train-lr", "0.01"]];
+      for (const [id, value] of settings) {
         await page.$eval(id, (el, v) => (el as HTMLInputElement).value = v, value);
       }
       await page.click("#train-start");
