@@ -1,8 +1,8 @@
 /**
  * The library's browser build in headless Chromium (WebGPU on SwiftShader): the golden models
  * match PyTorch with and without their adapters, a short training run lowers the loss and its
- * PEFT files give the same logits in Deno, generation streams, and the OPFS cache spares a
- * reload the download.
+ * PEFT files give the same logits in Deno, generation streams, the OPFS cache spares a reload
+ * the download, and a model loads from another origin through Hugging Face-style redirects.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -29,6 +29,28 @@ async function modelFolder(): Promise<string> {
   return dir;
 }
 
+/**
+ * A server shaped like Hugging Face's for `dir`: `/org/tiny/resolve/main/PATH` redirects (302) to
+ * `/cdn/PATH`, and every answer allows any origin (CORS), as huggingface.co's do.
+ */
+function huggingFaceLike(dir: string): Deno.HttpServer<Deno.NetAddr> {
+  const cors = { "access-control-allow-origin": "*" };
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
+    const path = new URL(request.url).pathname;
+    const resolve = /^\/org\/tiny\/resolve\/main\/([\w.-]+)$/.exec(path);
+    if (resolve) {
+      return new Response(null, {
+        status: 302,
+        headers: { ...cors, location: `/cdn/${resolve[1]}` },
+      });
+    }
+    const file = /^\/cdn\/([\w.-]+)$/.exec(path);
+    const bytes = file && await Deno.readFile(join(dir, file[1])).catch(() => null);
+    if (!bytes) return new Response("Entry not found", { status: 404, headers: cors });
+    return new Response(request.method === "HEAD" ? null : bytes, { headers: cors });
+  });
+}
+
 /** Runs `fn(lib, ...args)` in the page, with the library imported from the build. */
 function inPage<A extends unknown[], R>(
   page: Page,
@@ -48,10 +70,11 @@ function inPage<A extends unknown[], R>(
 }
 
 browserTest(
-  "the browser build runs the engine in Chromium: golden logits, training, streaming, OPFS",
+  "the browser build runs the engine in Chromium: golden logits, training, streaming, OPFS, CORS",
   async () => {
     const models = await modelFolder();
     const server = await startWebServer({ modelDir: models });
+    const hub = huggingFaceLike(join(models, "fixture"));
     const browser = await launchBrowser();
     try {
       const page = await openPage(browser, `${server.url}blank`); // any page of the origin
@@ -182,10 +205,26 @@ browserTest(
       const second = await inPage(page, loadCached, ids);
       assert.deepEqual(weightRequests, []);
       assert.deepEqual(second, first);
+
+      // Another origin that allows CORS, with Hugging Face's resolve/main/ URLs and redirects.
+      const hubUrl = `http://127.0.0.1:${hub.addr.port}/org/tiny/resolve/main/`;
+      const crossOrigin = await inPage(
+        page,
+        async (lib, gpu, url: string, ids: number[]) => {
+          const m = await lib.loadModel(lib.urlModelSource(url), { gpu });
+          const logits = Array.from(await m.forward(ids));
+          m.dispose();
+          return logits;
+        },
+        hubUrl,
+        ids,
+      );
+      assert.deepEqual(crossOrigin, first);
       await screenshot(page, "library");
     } finally {
       await browser.close();
       await server.close();
+      await hub.shutdown();
       await Deno.remove(models, { recursive: true });
     }
   },
