@@ -2,7 +2,8 @@
 /**
  * The playground, driven in headless Chromium as a user drives it: load the server's tiny model
  * into the tab, chat (in the tab, then through the server's OpenAI API), paste a data set, train
- * 10 steps, compare answers, and save the adapter (the downloaded zip's PEFT files are checked).
+ * 10 steps, compare answers, save the adapter (the downloaded zip's PEFT files are checked), and
+ * cancel a long run.
  * Screenshots of each stage go to tests/browser/artifacts/.
  */
 import assert from "node:assert/strict";
@@ -157,6 +158,13 @@ browserTest(
       await page.click("#save-opfs");
       await statusMatches(page, "save-status", /^Saved in this browser's private storage/);
       await screenshot(page, "5-saved");
+
+      // Cancel: a long run stops after the step under way, and its adapter is kept.
+      await page.$eval("#train-steps", (el) => (el as HTMLInputElement).value = "1000");
+      await page.click("#train-start");
+      await statusMatches(page, "train-status", /^Step \d+\/\d+,/);
+      await page.click("#train-cancel");
+      await statusMatches(page, "train-status", /^Cancelled after \d+ steps: loss/);
     } finally {
       await browser.close();
       server.child.kill("SIGTERM");
