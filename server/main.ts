@@ -109,7 +109,8 @@ if (!loopbackOnly && !apiKey) {
 }
 
 const app = createApp(engine, { apiKey, loopbackOnly });
-app.route("/", webRoutes({ modelDir: flags.model })); // the playground, its build and the model
+// The playground, its build, and the model folder (a model given as a URL is not re-served).
+app.route("/", webRoutes({ modelDir: /^[a-z]+:\/\//.test(flags.model) ? null : flags.model }));
 const server = Deno.serve({
   hostname: host,
   port,

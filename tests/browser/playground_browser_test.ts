@@ -83,7 +83,7 @@ async function chat(page: Page, text: string, answers: number): Promise<string> 
 }
 
 browserTest(
-  "the playground: load the server's model, chat, train 10 steps, save the adapter",
+  "the playground: load the server's model, chat, train 10 steps, save the adapter, cancel",
   async () => {
     const modelDir = await Deno.makeTempDir({ prefix: "webgpu-lora-model-" });
     const downloads = await Deno.makeTempDir({ prefix: "webgpu-lora-downloads-" });
@@ -171,6 +171,44 @@ browserTest(
       await server.child.status;
       await Deno.remove(modelDir, { recursive: true });
       await Deno.remove(downloads, { recursive: true });
+    }
+  },
+);
+
+browserTest(
+  "the playground says clearly when WebGPU is missing and when a model does not fit",
+  async () => {
+    const modelDir = await Deno.makeTempDir({ prefix: "webgpu-lora-model-" });
+    await writeModelFiles(modelDir, createFixtureModel({ seed: 5 }));
+    const server = await startServer(modelDir);
+    const browser = await launchBrowser();
+    try {
+      const noGpu = await browser.newPage();
+      await noGpu.evaluateOnNewDocument(() => {
+        Object.defineProperty(Navigator.prototype, "gpu", { get: () => undefined });
+      });
+      await noGpu.goto(server.url);
+      await statusMatches(noGpu, "gpu-status", /^WebGPU is not available in this browser/);
+      assert.equal(
+        await noGpu.$eval("#use-server", (el) => (el as HTMLInputElement).checked),
+        true,
+      );
+      await screenshot(noGpu, "no-webgpu");
+
+      const page = await openPage(browser, server.url);
+      await statusMatches(page, "gpu-status", /^GPU: /);
+      await page.$eval("#budget", (el) => (el as HTMLInputElement).value = "0.001"); // 1 MiB
+      await page.click("#load-model");
+      await statusMatches(
+        page,
+        "model-status",
+        /^The model does not fit: it needs \d+\.\d MiB to generate and \d+\.\d MiB to train, more than the budget of 1\.0 MiB$/,
+      );
+    } finally {
+      await browser.close();
+      server.child.kill("SIGTERM");
+      await server.child.status;
+      await Deno.remove(modelDir, { recursive: true });
     }
   },
 );
