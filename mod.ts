@@ -92,10 +92,27 @@ export { modelParameterCount, modelTensorShapes } from "./lib/model/shapes.ts";
 export { type Checkpoint, readCheckpoint } from "./lib/format/checkpoint.ts";
 export { memoryModelSource, type ModelSource, urlModelSource } from "./lib/format/model_source.ts";
 
-// Files on disk (the thin Deno layer)
-export { dirModelSource, writeFileAtomic, writeModelFiles } from "./lib/format/fs_model_source.ts";
-export { writeFolderAtomic } from "./lib/format/folder_atomic.ts";
-export { loadDatasetFile } from "./lib/data/read_dataset_file.ts";
+// Browser files: picked folders, File System Access handles, the OPFS cache, zipped adapters
+export type {
+  DirectoryHandle,
+  FileHandle,
+  PickedFile,
+  WritableFile,
+} from "./lib/browser/file_handles.ts";
+export { directoryModelSource, pickedFilesModelSource } from "./lib/browser/folder_sources.ts";
+export { cachedModelSource, opfsFolder, writeFilesToFolder } from "./lib/browser/opfs.ts";
+export { unzipFiles, zipFiles } from "./lib/browser/zip.ts";
+export { checkModelFit, type ModelFit, type ModelFitOptions } from "./lib/browser/model_fit.ts";
+
+// Files on disk (the thin Deno layer, loaded by dynamic imports so that browsers never fetch it)
+export {
+  dirModelSource,
+  downloadModel,
+  loadDatasetFile,
+  writeFileAtomic,
+  writeFolderAtomic,
+  writeModelFiles,
+} from "./lib/deno_layer.ts";
 
 // LoRA adapters
 export {
@@ -157,7 +174,12 @@ export type {
   MatmulVariantName,
 } from "./lib/gpu/kernel_choices.ts";
 export { type MemoryReport, MemoryTracker } from "./lib/gpu/memory.ts";
-export { type KernelConstants, PipelineCache } from "./lib/gpu/pipeline_cache.ts";
+export {
+  type CompiledPipeline,
+  type KernelConstants,
+  PipelineCache,
+  pipelineKey,
+} from "./lib/gpu/pipeline_cache.ts";
 export {
   estimateInference,
   estimateTraining,
@@ -168,12 +190,8 @@ export {
 } from "./lib/estimate/estimate_memory.ts";
 
 // Downloads from Hugging Face and ModelScope
-export {
-  DEFAULT_MODEL,
-  type DownloadedModel,
-  downloadModel,
-  type DownloadModelOptions,
-} from "./lib/hub/download_model.ts";
+export { DEFAULT_MODEL } from "./lib/hub/model_id.ts";
+export type { DownloadedModel, DownloadModelOptions } from "./lib/hub/download_model.ts";
 export { HubError, type HubErrorKind } from "./lib/hub/hub_error.ts";
 export { HUB_SOURCES, type HubSource, type OpenRepoOptions } from "./lib/hub/open_repo.ts";
 export type { RetryOptions } from "./lib/hub/retry.ts";

@@ -7,7 +7,8 @@
  *     [--checkpoint-every 50] [--no-training]
  *
  * The API key may also come from the environment variable `WEBGPU_LORA_API_KEY`.
- * `GET /health` answers 503 while the model loads, then 200.
+ * `GET /health` answers 503 while the model loads, then 200. `/` serves the browser playground
+ * (`web/`, with the build `deno task serve` writes first in `dist/`, and the model at `/model/`).
  *
  * @module
  */
@@ -15,6 +16,7 @@ import { parseArgs } from "node:util";
 import { isKvCacheDtype, loadModel } from "../mod.ts";
 import { createApp } from "./app.ts";
 import { ServerEngine } from "./engine.ts";
+import { webRoutes } from "./web_routes.ts";
 
 const USAGE = "Usage: deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] " +
   "[--port 8000] [--api-key KEY] [--adapters-dir DIR] [--data-dir DIR] [--max-queue N] " +
@@ -107,6 +109,8 @@ if (!loopbackOnly && !apiKey) {
 }
 
 const app = createApp(engine, { apiKey, loopbackOnly });
+// The playground, its build, and the model folder (a model given as a URL is not re-served).
+app.route("/", webRoutes({ modelDir: /^[a-z]+:\/\//.test(flags.model) ? null : flags.model }));
 const server = Deno.serve({
   hostname: host,
   port,
