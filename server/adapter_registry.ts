@@ -130,12 +130,29 @@ export class AdapterRegistry {
     });
   }
 
-  /** Writes `weights` as a PEFT adapter folder `name` in the adapters directory and loads it. */
-  async save(name: string, weights: LoraWeights): Promise<AdapterEntry> {
+  /**
+   * Writes `weights` as a new PEFT adapter folder in the adapters directory and loads it. It
+   * never replaces anything: the folder is `name`, or, when something already has that name,
+   * the first free `name-2`, `name-3`… (as OpenAI numbers repeated suffixes). Returns the entry,
+   * whose name is the one used.
+   */
+  async saveNew(name: string, weights: LoraWeights): Promise<AdapterEntry> {
     this.#checkName(name);
     const files = serializePeftAdapter(weights, this.#model.config, this.#options.baseModelId);
-    await writeFolderAtomic(join(this.#options.adaptersDir, name), files);
-    return await this.load(name);
+    await Deno.mkdir(this.#options.adaptersDir, { recursive: true });
+    for (let n = 1;; n++) {
+      const candidate = n === 1 ? name : `${name.slice(0, 60)}-${n}`;
+      if (this.#pinned.has(candidate) || this.#model.adapterNames.includes(candidate)) continue;
+      const dir = join(this.#options.adaptersDir, candidate);
+      try {
+        await Deno.mkdir(dir); // claims the name: fails when anything has it
+      } catch (e) {
+        if (e instanceof Deno.errors.AlreadyExists) continue;
+        throw e;
+      }
+      await writeFolderAtomic(dir, files);
+      return await this.load(candidate);
+    }
   }
 
   /** Names of every adapter: the model's and those waiting in the adapters directory, sorted. */

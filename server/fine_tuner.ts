@@ -258,20 +258,28 @@ export class FineTuner {
     return job;
   }
 
-  /** Reserves an adapter name for a new job; throws when an adapter or job already has it. */
+  /**
+   * Reserves an adapter name for a new job; a 409 when an adapter, a job, or anything at all in
+   * the adapters directory (a folder or file the server did not write) already has it, so that
+   * a job never replaces what it names.
+   */
   async #reserveName(name: string): Promise<void> {
     const names = await this.#registry.names();
+    const onDisk = await Deno.lstat(join(this.#registry.adaptersDir, name)).then(
+      () => true,
+      (e) => {
+        if (e instanceof Deno.errors.NotFound) return false;
+        throw e;
+      },
+    );
     if (
       name === this.#options.modelId || names.includes(name) || this.#reserved.has(name) ||
-      this.store.list().some((j) => j.fine_tuned_model === name)
+      onDisk || this.store.list().some((j) => j.fine_tuned_model === name)
     ) {
       throw new ApiError(
-        400,
+        409,
         `Model name ${JSON.stringify(name)} is already taken; choose another suffix`,
-        {
-          param: "suffix",
-          code: "name_taken",
-        },
+        { param: "suffix", code: "name_taken" },
       );
     }
     this.#reserved.add(name);
@@ -382,16 +390,17 @@ export class FineTuner {
         }
         if (next.done) {
           if (next.value.status === "cancelled") break;
-          await this.#registry.save(pending.adapterName, next.value.adapter);
+          // Something may have taken the name since the job was created: then a counter.
+          const { name } = await this.#registry.saveNew(pending.adapterName, next.value.adapter);
           await this.store.update(id, {
             status: "succeeded",
             finished_at: now(),
             estimated_finish: null,
-            fine_tuned_model: pending.adapterName,
-            result_files: [pending.adapterName],
+            fine_tuned_model: name,
+            result_files: [name],
           }, {
             level: "info",
-            message: `The job has successfully completed: model ${pending.adapterName}`,
+            message: `The job has successfully completed: model ${name}`,
           });
           return;
         }

@@ -4,23 +4,23 @@
  *   deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] [--port 8000]
  *     [--api-key KEY] [--adapters-dir ./adapters] [--data-dir DIR] [--max-queue 32]
  *     [--backend auto|webgpu|cpu] [--max-context N] [--kv-cache f32|f16] [--max-tokens 512]
- *     [--checkpoint-every 50] [--no-training]
+ *     [--checkpoint-every 50] [--no-training] [--cors-origin ORIGIN ...]
  *
- * The API key may also come from the environment variable `WEBGPU_LORA_API_KEY`.
+ * The API key may also come from the environment variable `WEBGPU_LORA_API_KEY`; an empty key
+ * (flag or variable) is refused rather than read as "no authentication".
  * `GET /health` answers 503 while the model loads, then 200.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { isKvCacheDtype, loadModel } from "../mod.ts";
-import { createApp } from "./app.ts";
+import { checkApiKey, createApp } from "./app.ts";
 import { ServerEngine } from "./engine.ts";
 
 const USAGE = "Usage: deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] " +
   "[--port 8000] [--api-key KEY] [--adapters-dir DIR] [--data-dir DIR] [--max-queue N] " +
   "[--backend auto|webgpu|cpu] [--max-context N] [--kv-cache f32|f16] [--max-tokens N] " +
-  "[--checkpoint-every N] " +
-  "[--no-training]";
+  "[--checkpoint-every N] [--no-training] [--cors-origin ORIGIN ...]";
 
 function fail(message: string): never {
   console.error(`${message}\n\n${USAGE}`);
@@ -58,6 +58,7 @@ try {
       "max-tokens": { type: "string" },
       "checkpoint-every": { type: "string" },
       "no-training": { type: "boolean" },
+      "cors-origin": { type: "string", multiple: true },
     },
   }).values;
 } catch (e) {
@@ -83,7 +84,16 @@ for (const spec of flags.adapter ?? []) {
 const host = flags.host;
 const port = integer(flags.port, "port", 0) ?? 8000;
 const maxContext = integer(flags["max-context"], "max-context", 2);
-const apiKey = flags["api-key"] ?? Deno.env.get("WEBGPU_LORA_API_KEY") ?? null;
+let apiKey: string | null = null;
+try {
+  apiKey = checkApiKey(flags["api-key"] ?? Deno.env.get("WEBGPU_LORA_API_KEY") ?? null);
+} catch (e) {
+  fail(
+    `${(e as Error).message} (from ${
+      flags["api-key"] !== undefined ? "--api-key" : "WEBGPU_LORA_API_KEY"
+    })`,
+  );
+}
 const loopbackOnly = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/.test(host);
 
 const engine = new ServerEngine(loadModel(flags.model, { backend, maxContext, kvCacheDtype }), {
@@ -103,10 +113,18 @@ engine.ready.then(
   },
 );
 if (!loopbackOnly && !apiKey) {
-  console.warn(`Listening on ${host} without --api-key: training and adapter routes are disabled`);
+  console.warn(
+    `Listening on ${host} without --api-key: generation is open to anyone who can reach it; ` +
+      "training and adapter routes are disabled",
+  );
 }
 
-const app = createApp(engine, { apiKey, loopbackOnly });
+let app;
+try {
+  app = createApp(engine, { apiKey, loopbackOnly, corsOrigins: flags["cors-origin"] ?? [] });
+} catch (e) {
+  fail((e as Error).message);
+}
 const server = Deno.serve({
   hostname: host,
   port,

@@ -107,7 +107,7 @@ Deno.test("main.ts: serves a model folder with --adapter and --api-key, exits cl
     );
     const completion = await fetch(`${server.url}/v1/completions`, {
       method: "POST",
-      headers: auth,
+      headers: { ...auth, "content-type": "application/json" },
       body: JSON.stringify({ model: "mine", prompt: "Hi", max_tokens: 3, temperature: 0 }),
     });
     assert.equal((await completion.json()).usage.completion_tokens, 3);
@@ -171,6 +171,7 @@ gpuTest(
       await healthy(first.url);
       const job = await (await fetch(`${first.url}/v1/fine_tuning/jobs`, {
         method: "POST",
+        headers: { "content-type": "application/json" },
         body: JSON.stringify({
           model: "tiny-model",
           training_data: [{ instruction: "Q?", output: "A." }, { instruction: "R?", output: "B." }],
