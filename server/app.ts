@@ -164,7 +164,7 @@ export function createApp(engine: ServerEngine, options: AppOptions = {}): Hono 
   );
 
   app.route("/v1", generationRoutes(engine, onUnexpected));
-  app.route("/v1/fine_tuning", fineTuningRoutes(engine, onUnexpected));
+  app.route("/v1/fine_tuning", fineTuningRoutes(engine));
   app.route("/v1/adapters", adapterRoutes(engine));
   return app;
 }

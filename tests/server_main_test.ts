@@ -122,9 +122,10 @@ Deno.test("main.ts: serves a model folder with --adapter and --api-key, exits cl
 
 Deno.test("main.ts: bad flags and a missing model exit with a clear message", async () => {
   const { modelDir } = await fixtureFolders();
-  const run = async (args: string[]) => {
+  const run = async (args: string[], env: Record<string, string> = {}) => {
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", MAIN, ...args],
+      env,
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -148,6 +149,16 @@ Deno.test("main.ts: bad flags and a missing model exit with a clear message", as
     assert.equal(code, cases[i][1], stderr);
     assert.match(stderr, cases[i][2]);
   });
+  // An empty key would otherwise be read as "no authentication".
+  const emptyFlag = await run(["--model", modelDir, "--api-key", ""]);
+  assert.equal(emptyFlag.code, 2, emptyFlag.stderr);
+  assert.match(emptyFlag.stderr, /The API key is empty.*\(from --api-key\)/);
+  const emptyEnv = await run(["--model", modelDir], { WEBGPU_LORA_API_KEY: "" });
+  assert.equal(emptyEnv.code, 2, emptyEnv.stderr);
+  assert.match(emptyEnv.stderr, /The API key is empty.*\(from WEBGPU_LORA_API_KEY\)/);
+  const badOrigin = await run(["--model", modelDir, "--cors-origin", "app.example"]);
+  assert.equal(badOrigin.code, 2, badOrigin.stderr);
+  assert.match(badOrigin.stderr, /Invalid CORS origin "app\.example"/);
 });
 
 gpuTest(
