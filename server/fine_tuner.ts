@@ -40,6 +40,10 @@ export interface FineTunerOptions {
   maxLength: number;
   /** Largest data file read, in bytes. */
   maxFileBytes: number;
+  /** Jobs waiting to run at most (those still being prepared count); more get 429. */
+  maxQueuedJobs: number;
+  /** Job records kept; beyond it the oldest finished jobs are deleted. */
+  maxJobRecords: number;
   /** Receives problems that concern no request (a job record that cannot be written). */
   warn: (message: string) => void;
 }
@@ -72,6 +76,7 @@ export class FineTuner {
   readonly #options: FineTunerOptions;
   readonly #queue: PendingJob[] = [];
   readonly #reserved = new Set<string>(); // adapter names of queued and running jobs
+  #preparing = 0; // requests being checked and tokenised, to be queued
   #running: RunningJob | null = null;
   #worker: Promise<void> | null = null;
 
@@ -105,15 +110,44 @@ export class FineTuner {
         },
       );
     }
+    const max = this.#options.maxQueuedJobs;
+    if (this.#queue.length + this.#preparing >= max) {
+      throw new ApiError(
+        429,
+        `Too many fine-tuning jobs are waiting (at most ${max}); retry once one has started`,
+        { code: "too_many_jobs" },
+      );
+    }
+    this.#preparing++;
     const id = randomId("ftjob-");
     const adapterName = request.suffix ?? `ft-${id.slice(6, 18)}`;
-    await this.#reserveName(adapterName);
     try {
-      return await this.#queueJob(id, adapterName, request);
-    } catch (e) {
-      this.#reserved.delete(adapterName);
-      throw e;
+      await this.#reserveName(adapterName);
+      try {
+        return await this.#queueJob(id, adapterName, request);
+      } catch (e) {
+        this.#reserved.delete(adapterName);
+        throw e;
+      }
+    } finally {
+      this.#preparing--;
     }
+  }
+
+  /**
+   * Deletes a finished job's record, events and checkpoints (its adapter stays); a 409 for a
+   * job still queued or running.
+   */
+  async delete(id: string): Promise<{ id: string; object: "fine_tuning.job"; deleted: true }> {
+    const job = this.get(id);
+    if (!TERMINAL_STATUSES.includes(job.status)) {
+      throw new ApiError(409, `Job ${id} is ${job.status}: cancel it before deleting it`, {
+        param: "fine_tuning_job_id",
+        code: "job_not_finished",
+      });
+    }
+    await this.store.delete(id);
+    return { id, object: "fine_tuning.job", deleted: true };
   }
 
   async #queueJob(
@@ -192,6 +226,7 @@ export class FineTuner {
       last_checkpoint: null,
     };
     await this.store.create(job);
+    await this.store.prune(this.#options.maxJobRecords);
     await this.store.addEvent(
       id,
       "info",

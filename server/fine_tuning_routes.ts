@@ -1,6 +1,7 @@
 /**
  * Fine-tuning job routes shaped like OpenAI's, mounted under `/v1/fine_tuning`:
- * `POST /jobs`, `GET /jobs`, `GET /jobs/{id}`, `POST /jobs/{id}/cancel` and
+ * `POST /jobs`, `GET /jobs`, `GET /jobs/{id}`, `DELETE /jobs/{id}` (a finished job's record),
+ * `POST /jobs/{id}/cancel` and
  * `GET /jobs/{id}/events` (a page of events, or live SSE with `?stream=true`).
  *
  * @module
@@ -42,6 +43,8 @@ export function fineTuningRoutes(engine: ServerEngine): Hono {
   });
 
   app.get("/jobs/:id", (c) => c.json(engine.fineTuning.get(c.req.param("id"))));
+
+  app.delete("/jobs/:id", async (c) => c.json(await engine.fineTuning.delete(c.req.param("id"))));
 
   app.post(
     "/jobs/:id/cancel",

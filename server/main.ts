@@ -5,6 +5,7 @@
  *     [--api-key KEY] [--adapters-dir ./adapters] [--data-dir DIR] [--max-queue 32]
  *     [--backend auto|webgpu|cpu] [--max-context N] [--kv-cache f32|f16] [--max-tokens 512]
  *     [--checkpoint-every 50] [--no-training] [--cors-origin ORIGIN ...]
+ *     [--max-queued-jobs 8] [--max-job-records 100]
  *
  * The API key may also come from the environment variable `WEBGPU_LORA_API_KEY`; an empty key
  * (flag or variable) is refused rather than read as "no authentication".
@@ -20,7 +21,8 @@ import { ServerEngine } from "./engine.ts";
 const USAGE = "Usage: deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] " +
   "[--port 8000] [--api-key KEY] [--adapters-dir DIR] [--data-dir DIR] [--max-queue N] " +
   "[--backend auto|webgpu|cpu] [--max-context N] [--kv-cache f32|f16] [--max-tokens N] " +
-  "[--checkpoint-every N] [--no-training] [--cors-origin ORIGIN ...]";
+  "[--checkpoint-every N] [--no-training] [--cors-origin ORIGIN ...] [--max-queued-jobs N] " +
+  "[--max-job-records N]";
 
 function fail(message: string): never {
   console.error(`${message}\n\n${USAGE}`);
@@ -59,6 +61,8 @@ try {
       "checkpoint-every": { type: "string" },
       "no-training": { type: "boolean" },
       "cors-origin": { type: "string", multiple: true },
+      "max-queued-jobs": { type: "string" },
+      "max-job-records": { type: "string" },
     },
   }).values;
 } catch (e) {
@@ -104,6 +108,8 @@ const engine = new ServerEngine(loadModel(flags.model, { backend, maxContext, kv
   maxTokens: integer(flags["max-tokens"], "max-tokens", 1),
   checkpointEvery: integer(flags["checkpoint-every"], "checkpoint-every", 0),
   training: !flags["no-training"],
+  maxQueuedJobs: integer(flags["max-queued-jobs"], "max-queued-jobs", 1),
+  maxJobRecords: integer(flags["max-job-records"], "max-job-records", 1),
 });
 engine.ready.then(
   () => console.log(`Model ${engine.modelId} ready on ${engine.model.backend}`),
