@@ -1,6 +1,7 @@
 /**
- * Fine-tuning jobs: a request is checked and its data loaded and tokenised at once (so bad
- * data is a 400, not a failed job), then jobs run one at a time. Each optimizer step runs in
+ * Fine-tuning jobs: a request is checked and its data loaded and tokenised at once, in a
+ * Worker so the server keeps answering meanwhile (bad data is a 400, not a failed job), then
+ * jobs run one at a time. Each optimizer step runs in
  * its own scheduler turn, so generation requests keep being served while a job trains. A job
  * writes a checkpoint every `checkpointEvery` steps (keeping the newest), and on success saves
  * its adapter to the adapters directory, where it is loaded and listed at once.
@@ -9,19 +10,18 @@
  */
 import { join } from "node:path";
 import {
-  loadDataset,
   type LoraConfig,
   type Model,
   resolveLoraConfig,
   serializeTrainingState,
   type TokenizedExample,
-  tokenizeExamples,
   TRAINING_DEFAULTS,
   trainLora,
   type TrainLoraOptions,
   writeFolderAtomic,
 } from "../mod.ts";
 import type { AdapterRegistry } from "./adapter_registry.ts";
+import { DatasetPreparer, InvalidDataError } from "./dataset_preparer.ts";
 import { ApiError } from "./errors.ts";
 import type { GpuScheduler } from "./gpu_scheduler.ts";
 import { type FineTuningJob, type JobStore, randomId, TERMINAL_STATUSES } from "./job_store.ts";
@@ -74,6 +74,7 @@ export class FineTuner {
   readonly #scheduler: GpuScheduler;
   readonly #registry: AdapterRegistry;
   readonly #options: FineTunerOptions;
+  #preparer: DatasetPreparer | null = null; // made on first use: it needs the tokenizer
   readonly #queue: PendingJob[] = [];
   readonly #reserved = new Set<string>(); // adapter names of queued and running jobs
   #preparing = 0; // requests being checked and tokenised, to be queued
@@ -276,6 +277,7 @@ export class FineTuner {
 
   /** Stops the worker: the running job is marked failed as interrupted; queued jobs stay queued. */
   async close(): Promise<void> {
+    this.#preparer?.close();
     this.#queue.length = 0;
     this.#running?.controller.abort("shutdown");
     await this.#worker;
@@ -352,21 +354,16 @@ export class FineTuner {
       const data = request.training_data!;
       text = typeof data === "string" ? data : JSON.stringify(data);
     }
-    const tokenizer = this.#model.tokenizer;
     try {
-      const dataset = loadDataset(text, {
+      this.#preparer ??= new DatasetPreparer(this.#model.tokenizer);
+      return await this.#preparer.prepare(text, {
         source,
-        renderChat: tokenizer.hasChatTemplate
-          ? (m, o) => tokenizer.applyChatTemplate(m, o)
-          : undefined,
+        maxLength,
         chatTemplateKwargs: request.chat_template_kwargs,
       });
-      return tokenizeExamples(tokenizer, dataset.train, { maxLength }).examples;
     } catch (e) {
-      throw new ApiError(400, `Invalid ${param}: ${(e as Error).message}`, {
-        param,
-        code: "invalid_data",
-      });
+      if (!(e instanceof InvalidDataError)) throw e;
+      throw new ApiError(400, `Invalid ${param}: ${e.message}`, { param, code: "invalid_data" });
     }
   }
 

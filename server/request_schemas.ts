@@ -10,6 +10,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { checkChatTemplateKwargs } from "../mod.ts";
 import { ApiError } from "./errors.ts";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json_depth.ts";
 import { NAME_PATTERN } from "./safe_path.ts";
 
 /** Accepts only absent, null, or one of `allowed`; anything else is refused as unsupported. */
@@ -164,11 +165,20 @@ export function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
   return parsed.data;
 }
 
-/** Reads the request body as JSON and validates it with `schema` (400 on bad JSON or fields). */
+/**
+ * Reads the request body as JSON and validates it with `schema` (400 on bad JSON or fields, and
+ * on JSON nested deeper than {@linkcode MAX_JSON_DEPTH}, which is refused before parsing).
+ */
 export async function readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+  const text = await c.req.text();
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw new ApiError(400, `Request body nests deeper than ${MAX_JSON_DEPTH} levels`, {
+      code: "json_too_deep",
+    });
+  }
   let value: unknown;
   try {
-    value = JSON.parse(await c.req.text());
+    value = JSON.parse(text);
   } catch (e) {
     throw new ApiError(400, `Request body is not valid JSON: ${(e as Error).message}`, {
       code: "invalid_json",
