@@ -15,6 +15,7 @@ import type { ServerEngine } from "./engine.ts";
 import { crossSiteGuard } from "./cross_site.ts";
 import { ApiError } from "./errors.ts";
 import { NonFiniteLogitsError } from "../mod.ts";
+import { filesRoutes } from "./files_routes.ts";
 import { fineTuningRoutes } from "./fine_tuning_routes.ts";
 import { generationRoutes } from "./generation_routes.ts";
 
@@ -35,7 +36,7 @@ export interface AppOptions {
   loopbackOnly?: boolean;
   /** Body limit of generation and adapter requests, in bytes. Default 1 MiB. */
   maxBodyBytes?: number;
-  /** Body limit of fine-tuning requests (inline data), in bytes. Default 32 MiB. */
+  /** Body limit of fine-tuning requests (inline data) and file uploads, in bytes. Default 32 MiB. */
   maxTrainingBodyBytes?: number;
   /**
    * Receives errors that are not the client's fault: those answered 500, and failures of a
@@ -73,7 +74,7 @@ function limit(bytes: number): MiddlewareHandler {
 
 /**
  * Builds the app over `engine`. Routes: `GET /health`; under `/v1`: `models`, `completions`,
- * `chat/completions`, `fine_tuning/jobs…` and `adapters…`.
+ * `chat/completions`, `fine_tuning/jobs…`, `files…` and `adapters…`.
  *
  * @example
  * ```ts
@@ -154,17 +155,24 @@ export function createApp(engine: ServerEngine, options: AppOptions = {}): Hono 
     await next();
   };
   app.use("/v1/fine_tuning/*", privileged);
+  app.use("/v1/files", privileged);
+  app.use("/v1/files/*", privileged);
   app.use("/v1/adapters", privileged);
   app.use("/v1/adapters/*", privileged);
   const small = limit(options.maxBodyBytes ?? 1 << 20);
   const large = limit(options.maxTrainingBodyBytes ?? 32 << 20);
   app.use(
     "/v1/*",
-    (c, next) => (c.req.path.startsWith("/v1/fine_tuning/") ? large : small)(c, next),
+    (c, next) =>
+      (c.req.path.startsWith("/v1/fine_tuning/") || c.req.path === "/v1/files" ? large : small)(
+        c,
+        next,
+      ),
   );
 
   app.route("/v1", generationRoutes(engine, onUnexpected));
   app.route("/v1/fine_tuning", fineTuningRoutes(engine));
   app.route("/v1/adapters", adapterRoutes(engine));
+  app.route("/v1/files", filesRoutes(engine));
   return app;
 }

@@ -9,7 +9,7 @@
  *   is allowed (`--cors-origin`), in which case it also gets CORS headers. Same-origin pages
  *   (the browser playground served by this server) and clients that send no `Origin` (curl,
  *   SDKs) pass.
- * - **Content-Type**: a request with a body must say `application/json` (415 otherwise), which
+ * - **Content-Type**: a POST (PUT, PATCH) that is not empty must say `application/json` (415 otherwise), which
  *   a cross-site HTML form or `no-cors` fetch cannot send without a CORS preflight. File
  *   uploads (`POST /v1/files`) take `multipart/form-data` instead.
  *
@@ -29,6 +29,9 @@ export interface CrossSiteOptions {
 
 /** Host names that always mean this machine. */
 const LOOPBACK_HOST = /^(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])$/i;
+
+/** Methods whose bodies are read (Deno gives even a bodiless DELETE a body stream). */
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 
 /** Paths whose POST bodies are file uploads, with the content type they take. */
 const UPLOAD_PATHS: Record<string, string> = { "/v1/files": "multipart/form-data" };
@@ -89,7 +92,7 @@ export function crossSiteGuard(options: CrossSiteOptions): MiddlewareHandler {
       );
     }
     if (c.req.method === "OPTIONS") return await corsHeaders(c, next);
-    if (c.req.raw.body !== null) {
+    if (BODY_METHODS.has(c.req.method) && c.req.header("content-length") !== "0") {
       const expected = UPLOAD_PATHS[c.req.path] ?? "application/json";
       const got = mediaType(c.req.header("content-type"));
       if (got !== expected) {

@@ -17,7 +17,8 @@ import type {
 } from "../mod.ts";
 import { AdapterRegistry } from "./adapter_registry.ts";
 import { ApiError } from "./errors.ts";
-import { FineTuner, JOBS_FOLDER } from "./fine_tuner.ts";
+import { JOBS_FOLDER } from "./checkpoint_ids.ts";
+import { FineTuner } from "./fine_tuner.ts";
 import { GpuScheduler, QueueFullError } from "./gpu_scheduler.ts";
 import { JobStore } from "./job_store.ts";
 import { removeStaleTemporaries } from "./stale_temporaries.ts";

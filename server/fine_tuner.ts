@@ -21,6 +21,8 @@ import {
   writeFolderAtomic,
 } from "../mod.ts";
 import type { AdapterRegistry } from "./adapter_registry.ts";
+import { checkpointFolder, checkpointModelId, checkpointStep } from "./checkpoint_ids.ts";
+import { FILE_ID, FileStore } from "./file_store.ts";
 import { DatasetPreparer, InvalidDataError } from "./dataset_preparer.ts";
 import { ApiError } from "./errors.ts";
 import type { GpuScheduler } from "./gpu_scheduler.ts";
@@ -61,8 +63,26 @@ interface RunningJob {
   done: Promise<void>;
 }
 
-/** The folder of job files and checkpoints, inside the adapters directory. */
-export const JOBS_FOLDER = ".jobs";
+/** The folder of uploaded files, inside the data directory. */
+export const FILES_FOLDER = ".files";
+
+/** A checkpoint of a job, shaped like OpenAI's `fine_tuning.job.checkpoint`. */
+export interface JobCheckpoint {
+  /** Always "fine_tuning.job.checkpoint". */
+  object: "fine_tuning.job.checkpoint";
+  /** `ftckpt-…`. */
+  id: string;
+  /** Unix seconds. */
+  created_at: number;
+  /** The model id that serves it: `<job id>:ckpt-step-<step>`. */
+  fine_tuned_model_checkpoint: string;
+  /** Its job. */
+  fine_tuning_job_id: string;
+  /** The optimizer step it was taken after. */
+  step_number: number;
+  /** The step's metrics (step, train_loss, learning_rate…). */
+  metrics: Record<string, number>;
+}
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -77,6 +97,7 @@ export class FineTuner {
   #preparer: DatasetPreparer | null = null; // made on first use: it needs the tokenizer
   readonly #queue: PendingJob[] = [];
   readonly #reserved = new Set<string>(); // adapter names of queued and running jobs
+  readonly #files: FileStore | null;
   #preparing = 0; // requests being checked and tokenised, to be queued
   #running: RunningJob | null = null;
   #worker: Promise<void> | null = null;
@@ -94,6 +115,9 @@ export class FineTuner {
     this.#registry = registry;
     this.store = store;
     this.#options = options;
+    this.#files = options.dataDir === null
+      ? null
+      : new FileStore(join(options.dataDir, FILES_FOLDER));
   }
 
   /**
@@ -156,7 +180,7 @@ export class FineTuner {
     adapterName: string,
     request: FineTuningRequest,
   ): Promise<FineTuningJob> {
-    const h = request.hyperparameters ?? {};
+    const h = request.method?.supervised?.hyperparameters ?? request.hyperparameters ?? {};
     const maxLength = h.max_length ??
       Math.min(TRAINING_DEFAULTS.maxLength, this.#options.maxLength);
     if (maxLength > this.#options.maxLength) {
@@ -194,6 +218,18 @@ export class FineTuner {
     const batchSize = typeof h.batch_size === "number" ? h.batch_size : d.batchSize;
     const gradAccum = h.gradient_accumulation_steps ?? d.gradAccum;
     const seed = request.seed ?? d.seed;
+    const hyperparameters = {
+      n_epochs: epochs,
+      batch_size: batchSize,
+      learning_rate: lr,
+      lora_r: lora.r,
+      lora_alpha: lora.alpha,
+      lora_dropout: lora.dropout,
+      target_modules: lora.targetModules,
+      max_steps: h.max_steps ?? null,
+      gradient_accumulation_steps: gradAccum,
+      max_length: maxLength,
+    };
     const job: FineTuningJob = {
       object: "fine_tuning.job",
       id,
@@ -206,18 +242,7 @@ export class FineTuner {
       status: "queued",
       validation_file: null,
       training_file: request.training_file ?? null,
-      hyperparameters: {
-        n_epochs: epochs,
-        batch_size: batchSize,
-        learning_rate: lr,
-        lora_r: lora.r,
-        lora_alpha: lora.alpha,
-        lora_dropout: lora.dropout,
-        target_modules: lora.targetModules,
-        max_steps: h.max_steps ?? null,
-        gradient_accumulation_steps: gradAccum,
-        max_length: maxLength,
-      },
+      hyperparameters,
       trained_tokens: null,
       error: null,
       seed,
@@ -225,6 +250,8 @@ export class FineTuner {
       user_provided_suffix: request.suffix ?? null,
       integrations: [],
       last_checkpoint: null,
+      method: { type: "supervised", supervised: { hyperparameters } },
+      metadata: request.metadata ?? null,
     };
     await this.store.create(job);
     await this.store.prune(this.#options.maxJobRecords);
@@ -283,6 +310,37 @@ export class FineTuner {
     await this.#worker;
   }
 
+  /** The uploaded files, kept under the data directory (a 400 when the server has none). */
+  get files(): FileStore {
+    if (this.#files === null) {
+      throw new ApiError(400, "This server has no --data-dir to keep uploaded files in", {
+        code: "files_unavailable",
+      });
+    }
+    return this.#files;
+  }
+
+  /**
+   * The checkpoints of job `id`, newest first, as OpenAI's `fine_tuning.job.checkpoint`
+   * objects: the job keeps its newest one, which is servable under the model id
+   * `<job id>:ckpt-step-<step>`.
+   */
+  checkpoints(id: string): JobCheckpoint[] {
+    const job = this.get(id);
+    const step = job.last_checkpoint === null ? null : checkpointStep(job.last_checkpoint);
+    if (step === null) return [];
+    const event = this.store.events(id).findLast((e) => e.data?.step === step);
+    return [{
+      object: "fine_tuning.job.checkpoint",
+      id: `ftckpt-${id.slice("ftjob-".length)}-${step}`,
+      created_at: event?.created_at ?? job.created_at,
+      fine_tuned_model_checkpoint: checkpointModelId(id, step),
+      fine_tuning_job_id: id,
+      step_number: step,
+      metrics: { step, ...(event?.data ?? {}) },
+    }];
+  }
+
   /** The job `id`; a 404 {@linkcode ApiError} when there is none. */
   get(id: string): FineTuningJob {
     const job = this.store.get(id);
@@ -325,7 +383,20 @@ export class FineTuner {
   /** The request's data, loaded, cleaned and tokenised; every problem is a 400. */
   async #examples(request: FineTuningRequest, maxLength: number): Promise<TokenizedExample[]> {
     let text: string, source: string, param: string;
-    if (request.training_file !== undefined) {
+    if (request.training_file !== undefined && FILE_ID.test(request.training_file)) {
+      param = "training_file";
+      source = request.training_file;
+      const file = await this.files.get(source, param);
+      if (file.bytes > this.#options.maxFileBytes) {
+        throw new ApiError(
+          400,
+          `Invalid training_file ${JSON.stringify(source)}: expected a file of at most ` +
+            `${this.#options.maxFileBytes} bytes`,
+          { param },
+        );
+      }
+      text = new TextDecoder().decode(await this.files.content(source, param));
+    } else if (request.training_file !== undefined) {
       param = "training_file";
       source = request.training_file;
       if (this.#options.dataDir === null) {
@@ -400,7 +471,7 @@ export class FineTuner {
         signal,
         checkpointEvery: this.#options.checkpointEvery,
         onCheckpoint: async (state) => {
-          const path = `${JOBS_FOLDER}/${id}/checkpoint-${state.step}`;
+          const path = checkpointFolder(id, state.step);
           const files = serializeTrainingState(state, model.config, this.#options.modelId);
           await writeFolderAtomic(join(adaptersDir, path), files);
           // The job names the new checkpoint before the old one goes, so it never names a gap.

@@ -1,7 +1,7 @@
 /**
  * Fine-tuning job routes shaped like OpenAI's, mounted under `/v1/fine_tuning`:
  * `POST /jobs`, `GET /jobs`, `GET /jobs/{id}`, `DELETE /jobs/{id}` (a finished job's record),
- * `POST /jobs/{id}/cancel` and
+ * `GET /jobs/{id}/checkpoints`, `POST /jobs/{id}/cancel` and
  * `GET /jobs/{id}/events` (a page of events, or live SSE with `?stream=true`).
  *
  * @module
@@ -43,6 +43,17 @@ export function fineTuningRoutes(engine: ServerEngine): Hono {
   });
 
   app.get("/jobs/:id", (c) => c.json(engine.fineTuning.get(c.req.param("id"))));
+
+  app.get("/jobs/:id/checkpoints", (c) => {
+    const query = parseWith(pageQuery, c.req.query());
+    const checkpoints = engine.fineTuning.checkpoints(c.req.param("id"));
+    const listed = page(checkpoints, query.after, query.limit ?? 10);
+    return c.json({
+      ...listed,
+      first_id: listed.data[0]?.id ?? null,
+      last_id: listed.data.at(-1)?.id ?? null,
+    });
+  });
 
   app.delete("/jobs/:id", async (c) => c.json(await engine.fineTuning.delete(c.req.param("id"))));
 

@@ -84,6 +84,10 @@ export interface FineTuningJob {
   integrations: unknown[];
   /** The newest checkpoint folder, relative to the adapters directory, or null. */
   last_checkpoint: string | null;
+  /** How it trains, as OpenAI shows it: supervised, with the hyper-parameters. */
+  method?: { type: "supervised"; supervised: { hyperparameters: JobHyperparameters } };
+  /** The request's key-value metadata, or null. */
+  metadata?: Record<string, string> | null;
 }
 
 /** One entry of a job's log, shaped like OpenAI's `fine_tuning.job.event`. */
