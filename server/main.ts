@@ -5,7 +5,7 @@
  *     [--api-key KEY] [--adapters-dir ./adapters] [--data-dir DIR] [--max-queue 32]
  *     [--backend auto|webgpu|cpu] [--max-context N] [--kv-cache f32|f16] [--max-tokens 512]
  *     [--checkpoint-every 50] [--no-training] [--cors-origin ORIGIN ...]
- *     [--max-queued-jobs 8] [--max-job-records 100]
+ *     [--max-queued-jobs 8] [--max-job-records 100] [--header-timeout 10] [--body-timeout 30]
  *
  * The API key may also come from the environment variable `WEBGPU_LORA_API_KEY`; an empty key
  * (flag or variable) is refused rather than read as "no authentication".
@@ -16,13 +16,14 @@
 import { parseArgs } from "node:util";
 import { isKvCacheDtype, loadModel } from "../mod.ts";
 import { checkApiKey, createApp } from "./app.ts";
+import { serveGuarded } from "./connection_guard.ts";
 import { ServerEngine } from "./engine.ts";
 
 const USAGE = "Usage: deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] " +
   "[--port 8000] [--api-key KEY] [--adapters-dir DIR] [--data-dir DIR] [--max-queue N] " +
   "[--backend auto|webgpu|cpu] [--max-context N] [--kv-cache f32|f16] [--max-tokens N] " +
   "[--checkpoint-every N] [--no-training] [--cors-origin ORIGIN ...] [--max-queued-jobs N] " +
-  "[--max-job-records N]";
+  "[--max-job-records N] [--header-timeout SECONDS] [--body-timeout SECONDS]";
 
 function fail(message: string): never {
   console.error(`${message}\n\n${USAGE}`);
@@ -63,6 +64,8 @@ try {
       "cors-origin": { type: "string", multiple: true },
       "max-queued-jobs": { type: "string" },
       "max-job-records": { type: "string" },
+      "header-timeout": { type: "string" },
+      "body-timeout": { type: "string" },
     },
   }).values;
 } catch (e) {
@@ -131,14 +134,22 @@ try {
 } catch (e) {
   fail((e as Error).message);
 }
-const server = Deno.serve({
-  hostname: host,
-  port,
-  onListen: ({ hostname, port }) =>
-    console.log(
-      `Listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`,
-    ),
-}, app.fetch);
+const onListen = ({ hostname, port }: Deno.NetAddr) =>
+  console.log(
+    `Listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`,
+  );
+const headerTimeout = integer(flags["header-timeout"], "header-timeout", 0) ?? 10;
+const bodyTimeout = integer(flags["body-timeout"], "body-timeout", 0) ?? 30;
+// Slow clients (slowloris) are cut off by the guard; both timeouts 0 serve without it.
+const server = headerTimeout === 0 && bodyTimeout === 0
+  ? Deno.serve({ hostname: host, port, onListen }, app.fetch)
+  : await serveGuarded({
+    hostname: host,
+    port,
+    headerTimeoutMs: (headerTimeout || 1e6) * 1000,
+    bodyTimeoutMs: (bodyTimeout || 1e6) * 1000,
+    onListen,
+  }, app.fetch);
 const stop = async () => {
   await engine.close(); // the running job is marked interrupted, with its last checkpoint
   await server.shutdown(); // lets streams in flight finish
