@@ -10,8 +10,10 @@
  */
 import { join } from "node:path";
 import {
+  dirModelSource,
   type LoraConfig,
   type Model,
+  readTrainingState,
   resolveLoraConfig,
   serializeTrainingState,
   type TokenizedExample,
@@ -96,7 +98,8 @@ export class FineTuner {
   readonly #options: FineTunerOptions;
   #preparer: DatasetPreparer | null = null; // made on first use: it needs the tokenizer
   readonly #queue: PendingJob[] = [];
-  readonly #reserved = new Set<string>(); // adapter names of queued and running jobs
+  readonly #reserved = new Set<string>(); // adapter names of queued, running and paused jobs
+  readonly #paused = new Map<string, PendingJob>(); // paused jobs, with their data, to resume
   readonly #files: FileStore | null;
   #preparing = 0; // requests being checked and tokenised, to be queued
   #running: RunningJob | null = null;
@@ -295,11 +298,61 @@ export class FineTuner {
         message: "The job was cancelled before it started",
       });
     }
+    const paused = this.#paused.get(id);
+    if (paused) {
+      this.#paused.delete(id);
+      this.#reserved.delete(paused.adapterName);
+      return await this.store.update(id, { status: "cancelled", finished_at: now() }, {
+        level: "info",
+        message: `The paused job was cancelled; last checkpoint ${job.last_checkpoint}`,
+      });
+    }
     if (this.#running?.id === id) {
       this.#running.controller.abort("cancel");
       await this.#running.done;
     }
     return this.get(id);
+  }
+
+  /**
+   * Pauses a running job: it stops after its current step, writing a checkpoint, and keeps its
+   * data (in memory: a restart ends it) and its adapter name until it is resumed or cancelled.
+   */
+  async pause(id: string): Promise<FineTuningJob> {
+    const job = this.get(id);
+    if (job.status !== "running" || this.#running?.id !== id) {
+      throw new ApiError(409, `Job ${id} is ${job.status}; only a running job can be paused`, {
+        param: "fine_tuning_job_id",
+        code: "job_not_running",
+      });
+    }
+    this.#running.controller.abort("pause");
+    await this.#running.done;
+    return this.get(id);
+  }
+
+  /** Queues a paused job again, to continue from its checkpoint. */
+  async resume(id: string): Promise<FineTuningJob> {
+    const job = this.get(id);
+    const pending = this.#paused.get(id);
+    if (job.status !== "paused" || !pending) {
+      throw new ApiError(409, `Job ${id} is ${job.status}; only a paused job can be resumed`, {
+        param: "fine_tuning_job_id",
+        code: "job_not_paused",
+      });
+    }
+    const resume = job.last_checkpoint === null ? undefined : await readTrainingState(
+      dirModelSource(join(this.#registry.adaptersDir, job.last_checkpoint)),
+      this.#model.config,
+    );
+    this.#paused.delete(id);
+    this.#queue.push({ ...pending, options: { ...pending.options, resume } });
+    const resumed = await this.store.update(id, { status: "queued" }, {
+      level: "info",
+      message: `The job was resumed from ${job.last_checkpoint ?? "the start"}`,
+    });
+    this.#worker ??= this.#work();
+    return resumed;
   }
 
   /** Stops the worker: the running job is marked failed as interrupted; queued jobs stay queued. */
@@ -449,7 +502,7 @@ export class FineTuner {
         this.#running = { id, controller, done };
         await done;
         this.#running = null;
-        this.#reserved.delete(adapterName);
+        if (!this.#paused.has(id)) this.#reserved.delete(adapterName);
       }
     } finally {
       this.#worker = null;
@@ -460,7 +513,7 @@ export class FineTuner {
     const { id } = pending;
     const model = this.#model;
     const adaptersDir = this.#registry.adaptersDir;
-    let checkpoint: string | null = null;
+    let checkpoint = this.get(id).last_checkpoint; // a resumed job's, replaced by its next
     try {
       await this.store.update(id, { status: "running" }, {
         level: "info",
@@ -527,6 +580,14 @@ export class FineTuner {
             eta_seconds: e.etaSeconds,
           },
         });
+      }
+      if (signal.reason === "pause") {
+        this.#paused.set(id, pending);
+        await this.store.update(id, { status: "paused", estimated_finish: null }, {
+          level: "info",
+          message: `The job was paused; last checkpoint ${checkpoint}`,
+        });
+        return;
       }
       if (signal.reason === "shutdown") {
         await this.#fail(

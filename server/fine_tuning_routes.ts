@@ -1,7 +1,8 @@
 /**
  * Fine-tuning job routes shaped like OpenAI's, mounted under `/v1/fine_tuning`:
  * `POST /jobs`, `GET /jobs`, `GET /jobs/{id}`, `DELETE /jobs/{id}` (a finished job's record),
- * `GET /jobs/{id}/checkpoints`, `POST /jobs/{id}/cancel` and
+ * `GET /jobs/{id}/checkpoints`, `POST /jobs/{id}/pause`, `POST /jobs/{id}/resume`,
+ * `POST /jobs/{id}/cancel` and
  * `GET /jobs/{id}/events` (a page of events, or live SSE with `?stream=true`).
  *
  * @module
@@ -56,6 +57,16 @@ export function fineTuningRoutes(engine: ServerEngine): Hono {
   });
 
   app.delete("/jobs/:id", async (c) => c.json(await engine.fineTuning.delete(c.req.param("id"))));
+
+  app.post(
+    "/jobs/:id/pause",
+    async (c) => c.json(await engine.fineTuning.pause(c.req.param("id"))),
+  );
+
+  app.post(
+    "/jobs/:id/resume",
+    async (c) => c.json(await engine.fineTuning.resume(c.req.param("id"))),
+  );
 
   app.post(
     "/jobs/:id/cancel",

@@ -3,8 +3,8 @@
  * survive a restart: the job as one JSON file (`<dir>/<id>.json`, rewritten atomically when it
  * changes) and its events as one JSON line each, appended to `<dir>/<id>.events.jsonl`, so a
  * step's event costs one short append however long the job has run. A job that was queued or
- * running when the server stopped is marked failed on the next start, naming its last
- * checkpoint. A crash mid-write is repaired on start: a half-written last event line is cut off
+ * running when the server stopped (or paused: its data was held in memory) is marked failed on
+ * the next start, naming its last checkpoint. A crash mid-write is repaired on start: a half-written last event line is cut off
  * (so the restart's own event starts on a line of its own), and temporaries are removed.
  *
  * @module
@@ -15,7 +15,7 @@ import { z } from "zod";
 import { removeStaleTemporaries } from "./stale_temporaries.ts";
 
 /** A job's status, as OpenAI names them. */
-export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+export type JobStatus = "queued" | "running" | "paused" | "succeeded" | "failed" | "cancelled";
 
 /** Statuses a job never leaves. */
 export const TERMINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "cancelled"];
@@ -125,7 +125,7 @@ const storedSchema = z.object({
   job: z.looseObject({
     object: z.literal("fine_tuning.job"),
     id: z.string(),
-    status: z.enum(["queued", "running", "succeeded", "failed", "cancelled"]),
+    status: z.enum(["queued", "running", "paused", "succeeded", "failed", "cancelled"]),
     created_at: z.number(),
     last_checkpoint: z.string().nullable(),
   }),
@@ -191,7 +191,7 @@ export class JobStore {
       const job = parsed.data.job as unknown as FineTuningJob;
       const record = { job, events: await readEvents(eventsFile(dir, job.id), warn) };
       store.#jobs.set(job.id, record);
-      if (record.job.status === "queued" || record.job.status === "running") {
+      if (!TERMINAL_STATUSES.includes(record.job.status)) { // queued, running or paused
         const checkpoint = record.job.last_checkpoint;
         const message = "Interrupted by a server restart; " +
           (checkpoint ? `last checkpoint ${checkpoint}` : "no checkpoint was saved");
