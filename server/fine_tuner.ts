@@ -206,7 +206,10 @@ export class FineTuner {
     } catch (e) {
       throw new ApiError(400, (e as Error).message, { param: "hyperparameters" });
     }
-    const examples = await this.#examples(request, maxLength);
+    const examples = await this.#examples(request, "training_file", maxLength);
+    const validation = request.validation_file
+      ? await this.#examples(request, "validation_file", maxLength)
+      : undefined;
     if (!this.#model.gpu) {
       throw new ApiError(400, "Fine-tuning needs the WebGPU backend; this server runs on the CPU", {
         param: "model",
@@ -243,7 +246,7 @@ export class FineTuner {
       organization_id: "local",
       result_files: [],
       status: "queued",
-      validation_file: null,
+      validation_file: request.validation_file ?? null,
       training_file: request.training_file ?? null,
       hyperparameters,
       trained_tokens: null,
@@ -267,7 +270,16 @@ export class FineTuner {
       id,
       examples,
       adapterName,
-      options: { lora, epochs, maxSteps: h.max_steps, batchSize, gradAccum, lr, seed },
+      options: {
+        lora,
+        epochs,
+        maxSteps: h.max_steps,
+        batchSize,
+        gradAccum,
+        lr,
+        seed,
+        validation,
+      },
     });
     this.#worker ??= this.#work();
     return job;
@@ -433,51 +445,23 @@ export class FineTuner {
     this.#reserved.add(name);
   }
 
-  /** The request's data, loaded, cleaned and tokenised; every problem is a 400. */
-  async #examples(request: FineTuningRequest, maxLength: number): Promise<TokenizedExample[]> {
-    let text: string, source: string, param: string;
-    if (request.training_file !== undefined && FILE_ID.test(request.training_file)) {
-      param = "training_file";
-      source = request.training_file;
-      const file = await this.files.get(source, param);
-      if (file.bytes > this.#options.maxFileBytes) {
-        throw new ApiError(
-          400,
-          `Invalid training_file ${JSON.stringify(source)}: expected a file of at most ` +
-            `${this.#options.maxFileBytes} bytes`,
-          { param },
-        );
-      }
-      text = new TextDecoder().decode(await this.files.content(source, param));
-    } else if (request.training_file !== undefined) {
-      param = "training_file";
-      source = request.training_file;
-      if (this.#options.dataDir === null) {
-        throw new ApiError(
-          400,
-          "This server has no --data-dir; send the records as training_data",
-          {
-            param,
-          },
-        );
-      }
-      const path = await resolveInside(this.#options.dataDir, source, param);
-      const info = await Deno.stat(path);
-      if (!info.isFile || info.size > this.#options.maxFileBytes) {
-        throw new ApiError(
-          400,
-          `Invalid training_file ${JSON.stringify(source)}: expected a file of at most ` +
-            `${this.#options.maxFileBytes} bytes`,
-          { param },
-        );
-      }
-      text = await Deno.readTextFile(path);
-    } else {
-      param = "training_data";
-      source = "training_data";
-      const data = request.training_data!;
-      text = typeof data === "string" ? data : JSON.stringify(data);
-    }
+  /**
+   * A data set of the request, loaded, cleaned and tokenised; every problem is a 400 naming
+   * `param`. `file` is an uploaded file's id or a path under the data directory; without it,
+   * the inline `data`.
+   */
+  async #examples(
+    request: FineTuningRequest,
+    param: "training_file" | "validation_file",
+    maxLength: number,
+  ): Promise<TokenizedExample[]> {
+    const file = request[param] ?? undefined;
+    const text = file !== undefined
+      ? await this.#fileText(file, param)
+      : typeof request.training_data === "string"
+      ? request.training_data
+      : JSON.stringify(request.training_data);
+    const source = file ?? "training_data";
     try {
       this.#preparer ??= new DatasetPreparer(this.#model.tokenizer);
       return await this.#preparer.prepare(text, {
@@ -487,8 +471,38 @@ export class FineTuner {
       });
     } catch (e) {
       if (!(e instanceof InvalidDataError)) throw e;
-      throw new ApiError(400, `Invalid ${param}: ${e.message}`, { param, code: "invalid_data" });
+      const where = file === undefined ? "training_data" : param;
+      throw new ApiError(400, `Invalid ${where}: ${e.message}`, {
+        param: where,
+        code: "invalid_data",
+      });
     }
+  }
+
+  /** The text of an uploaded file (by id) or of a file under the data directory. */
+  async #fileText(file: string, param: string): Promise<string> {
+    const tooBig = () =>
+      new ApiError(
+        400,
+        `Invalid ${param} ${JSON.stringify(file)}: expected a file of at most ` +
+          `${this.#options.maxFileBytes} bytes`,
+        { param },
+      );
+    if (FILE_ID.test(file)) {
+      if ((await this.files.get(file, param)).bytes > this.#options.maxFileBytes) throw tooBig();
+      return new TextDecoder().decode(await this.files.content(file, param));
+    }
+    if (this.#options.dataDir === null) {
+      throw new ApiError(
+        400,
+        "This server has no --data-dir; upload the data to /v1/files or send it as training_data",
+        { param },
+      );
+    }
+    const path = await resolveInside(this.#options.dataDir, file, param);
+    const info = await Deno.stat(path);
+    if (!info.isFile || info.size > this.#options.maxFileBytes) throw tooBig();
+    return await Deno.readTextFile(path);
   }
 
   async #work(): Promise<void> {
@@ -574,6 +588,7 @@ export class FineTuner {
             total_steps: e.totalSteps,
             epoch: e.epoch,
             ...(e.loss !== undefined ? { train_loss: e.loss, grad_norm: e.gradNorm! } : {}),
+            ...(e.validationLoss !== undefined ? { valid_loss: e.validationLoss } : {}),
             learning_rate: e.lr,
             tokens_per_second: e.tokensPerSecond,
             elapsed_seconds: e.elapsedSeconds,

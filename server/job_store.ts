@@ -64,8 +64,8 @@ export interface FineTuningJob {
   result_files: string[];
   /** Where the job stands. */
   status: JobStatus;
-  /** Always null: validation files are not supported. */
-  validation_file: null;
+  /** The validation data's file id or path under the data directory, or null. */
+  validation_file: string | null;
   /** The data file under the data directory, or null for inline data. */
   training_file: string | null;
   /** The settings it runs with. */

@@ -143,7 +143,7 @@ export const fineTuningRequest = z.strictObject({
     error: "Integrations are not supported by this server",
   }).nullish(),
   chat_template_kwargs: chatTemplateKwargs,
-  validation_file: off("validation_file"),
+  validation_file: z.string().min(1).max(1024).nullish(),
 }).refine((r) => (r.training_file === undefined) !== (r.training_data === undefined), {
   error: "Give exactly one of training_file and training_data",
   path: ["training_file"],

@@ -1,8 +1,8 @@
 /**
  * OpenAI's Files API and fine-tuning flow: uploads, listing, content and deletion on the CPU
  * backend, and (on WebGPU) the official `openai` client running
- * `files.create → fineTuning.jobs.create({training_file: id, method}) → checkpoints`, then
- * generating with the checkpoint as a model.
+ * `files.create → fineTuning.jobs.create({training_file: id, validation_file: id, method}) →
+ * checkpoints`, then generating with the checkpoint as a model.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -106,9 +106,14 @@ gpuTest(
         purpose: "fine-tune",
       });
       assert.equal(file.purpose, "fine-tune");
+      const validationFile = await client.files.create({
+        file: await toFile(new TextEncoder().encode(JSONL), "valid.jsonl"),
+        purpose: "fine-tune",
+      });
       let job = await client.fineTuning.jobs.create({
         model: FIXTURE_ID,
         training_file: file.id,
+        validation_file: validationFile.id,
         suffix: "sdk",
         seed: 3,
         metadata: { team: "tests" },
@@ -119,6 +124,7 @@ gpuTest(
         },
       });
       assert.equal(job.training_file, file.id);
+      assert.equal(job.validation_file, validationFile.id);
       assert.deepEqual(job.metadata, { team: "tests" });
       assert.equal(job.method?.type, "supervised");
       assert.equal(job.method?.supervised?.hyperparameters?.n_epochs, 1);
@@ -128,6 +134,14 @@ gpuTest(
       }
       assert.equal(job.status, "succeeded", JSON.stringify(job.error));
       assert.equal(job.fine_tuned_model, "sdk");
+      // The validation data was evaluated at the end of the epoch.
+      const events = (await client.fineTuning.jobs.listEvents(job.id, { limit: 100 })).data;
+      const validLoss = events.flatMap((e) => {
+        const data = e.data as Record<string, number> | undefined;
+        return data?.valid_loss === undefined ? [] : [data.valid_loss];
+      });
+      assert.equal(validLoss.length, 1, JSON.stringify(events));
+      assert.ok(Number.isFinite(validLoss[0]) && validLoss[0] > 0);
 
       const checkpoints = [];
       for await (const checkpoint of client.fineTuning.jobs.checkpoints.list(job.id)) {
@@ -158,7 +172,10 @@ gpuTest(
 
       const content = await (await client.files.content(file.id)).text();
       assert.equal(content, JSONL);
-      assert.deepEqual((await client.files.list()).data.map((f) => f.id), [file.id]);
+      assert.deepEqual(
+        (await client.files.list()).data.map((f) => f.id).sort(),
+        [file.id, validationFile.id].sort(),
+      );
       assert.equal((await client.files.delete(file.id)).deleted, true);
     } finally {
       await engine.close();
