@@ -141,7 +141,9 @@ async function relayConnection(
       arm(framing.phase === "idle" ? null : framing.phase);
       await writer.write(chunk);
     }
-    await writer.close(); // the client is done sending: the app answers, then closes
+    // The client is done sending: half-close towards the app, which answers, then closes.
+    writer.releaseLock();
+    await upstream.closeWrite();
   })();
   toApp.catch(close); // bad framing, or a connection that broke
   await upstream.readable.pipeTo(client.writable, { preventClose: true }).catch(() => {});
