@@ -446,9 +446,9 @@ export class FineTuner {
   }
 
   /**
-   * A data set of the request, loaded, cleaned and tokenised; every problem is a 400 naming
-   * `param`. `file` is an uploaded file's id or a path under the data directory; without it,
-   * the inline `data`.
+   * A data set of the request, loaded, cleaned and tokenised in the Worker; every problem is a
+   * 400. The request's `param` names an uploaded file's id or a path under the data directory;
+   * when it names none, the inline `training_data` is used.
    */
   async #examples(
     request: FineTuningRequest,
