@@ -61,7 +61,13 @@ export { type KernelName, RAW_KERNEL_SOURCES } from "./lib/gpu/kernel_sources.ts
 export { type Projection, PROJECTIONS } from "./lib/model/names.ts";
 export { type DType, isDType } from "./lib/format/dtype.ts";
 export { isKvCacheDtype, type KvCacheDtype } from "./lib/ops/rope.ts";
-export { type ChatMessage, type ChatTemplateOptions, TextTokenizer } from "./lib/text/tokenizer.ts";
+export {
+  type ChatMessage,
+  type ChatTemplateOptions,
+  TextTokenizer,
+  type TextTokenizerOptions,
+  type TextTokenizerSpec,
+} from "./lib/text/tokenizer.ts";
 export {
   type ChatTemplateKwargs,
   checkChatTemplateKwargs,
