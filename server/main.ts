@@ -4,23 +4,28 @@
  *   deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] [--port 8000]
  *     [--api-key KEY] [--adapters-dir ./adapters] [--data-dir DIR] [--max-queue 32]
  *     [--backend auto|webgpu|cpu] [--max-context N] [--kv-cache f32|f16] [--max-tokens 512]
- *     [--checkpoint-every 50] [--no-training]
+ *     [--checkpoint-every 50] [--no-training] [--cors-origin ORIGIN ...]
+ *     [--max-queued-jobs 8] [--max-job-records 100] [--header-timeout 10] [--body-timeout 30]
  *
- * The API key may also come from the environment variable `WEBGPU_LORA_API_KEY`.
- * `GET /health` answers 503 while the model loads, then 200.
+ * The API key may also come from the environment variable `WEBGPU_LORA_API_KEY`; an empty key
+ * (flag or variable) is refused rather than read as "no authentication".
+ * `GET /health` answers 503 while the model loads, then 200. `/` serves the browser playground
+ * (`web/`, with the build `deno task serve` writes first in `dist/`, and the model at `/model/`).
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { isKvCacheDtype, loadModel } from "../mod.ts";
-import { createApp } from "./app.ts";
+import { checkApiKey, createApp } from "./app.ts";
+import { serveGuarded } from "./connection_guard.ts";
 import { ServerEngine } from "./engine.ts";
+import { webRoutes } from "./web_routes.ts";
 
 const USAGE = "Usage: deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] " +
   "[--port 8000] [--api-key KEY] [--adapters-dir DIR] [--data-dir DIR] [--max-queue N] " +
   "[--backend auto|webgpu|cpu] [--max-context N] [--kv-cache f32|f16] [--max-tokens N] " +
-  "[--checkpoint-every N] " +
-  "[--no-training]";
+  "[--checkpoint-every N] [--no-training] [--cors-origin ORIGIN ...] [--max-queued-jobs N] " +
+  "[--max-job-records N] [--header-timeout SECONDS] [--body-timeout SECONDS]";
 
 function fail(message: string): never {
   console.error(`${message}\n\n${USAGE}`);
@@ -64,6 +69,11 @@ try {
       "max-tokens": { type: "string" },
       "checkpoint-every": { type: "string" },
       "no-training": { type: "boolean" },
+      "cors-origin": { type: "string", multiple: true },
+      "max-queued-jobs": { type: "string" },
+      "max-job-records": { type: "string" },
+      "header-timeout": { type: "string" },
+      "body-timeout": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   }).values;
@@ -94,7 +104,16 @@ for (const spec of flags.adapter ?? []) {
 const host = flags.host;
 const port = integer(flags.port, "port", 0, 65535) ?? 8000;
 const maxContext = integer(flags["max-context"], "max-context", 2);
-const apiKey = flags["api-key"] ?? Deno.env.get("WEBGPU_LORA_API_KEY") ?? null;
+let apiKey: string | null = null;
+try {
+  apiKey = checkApiKey(flags["api-key"] ?? Deno.env.get("WEBGPU_LORA_API_KEY") ?? null);
+} catch (e) {
+  fail(
+    `${(e as Error).message} (from ${
+      flags["api-key"] !== undefined ? "--api-key" : "WEBGPU_LORA_API_KEY"
+    })`,
+  );
+}
 const loopbackOnly = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/.test(host);
 
 const engine = new ServerEngine(loadModel(flags.model, { backend, maxContext, kvCacheDtype }), {
@@ -105,6 +124,8 @@ const engine = new ServerEngine(loadModel(flags.model, { backend, maxContext, kv
   maxTokens: integer(flags["max-tokens"], "max-tokens", 1),
   checkpointEvery: integer(flags["checkpoint-every"], "checkpoint-every", 0),
   training: !flags["no-training"],
+  maxQueuedJobs: integer(flags["max-queued-jobs"], "max-queued-jobs", 1),
+  maxJobRecords: integer(flags["max-job-records"], "max-job-records", 1),
 });
 engine.ready.then(
   () => console.log(`Model ${engine.modelId} ready on ${engine.model.backend}`),
@@ -114,20 +135,38 @@ engine.ready.then(
   },
 );
 if (!loopbackOnly && !apiKey) {
-  console.warn(`Listening on ${host} without --api-key: training and adapter routes are disabled`);
+  console.warn(
+    `Listening on ${host} without --api-key: generation is open to anyone who can reach it; ` +
+      "training and adapter routes are disabled",
+  );
 }
 
-const app = createApp(engine, { apiKey, loopbackOnly });
-let server: Deno.HttpServer;
+let app;
 try {
-  server = Deno.serve({
-    hostname: host,
-    port,
-    onListen: ({ hostname, port }) =>
-      console.log(
-        `Listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`,
-      ),
-  }, app.fetch);
+  app = createApp(engine, { apiKey, loopbackOnly, corsOrigins: flags["cors-origin"] ?? [] });
+} catch (e) {
+  fail((e as Error).message);
+}
+// The playground, its build, and the model folder (a model given as a URL is not re-served).
+app.route("/", webRoutes({ modelDir: /^[a-z]+:\/\//.test(flags.model) ? null : flags.model }));
+const onListen = ({ hostname, port }: Deno.NetAddr) =>
+  console.log(
+    `Listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`,
+  );
+const headerTimeout = integer(flags["header-timeout"], "header-timeout", 0) ?? 10;
+const bodyTimeout = integer(flags["body-timeout"], "body-timeout", 0) ?? 30;
+// Slow clients (slowloris) are cut off by the guard; both timeouts 0 serve without it.
+let server: Deno.HttpServer | Awaited<ReturnType<typeof serveGuarded>>;
+try {
+  server = headerTimeout === 0 && bodyTimeout === 0
+    ? Deno.serve({ hostname: host, port, onListen }, app.fetch)
+    : await serveGuarded({
+      hostname: host,
+      port,
+      headerTimeoutMs: (headerTimeout || 1e6) * 1000,
+      bodyTimeoutMs: (bodyTimeout || 1e6) * 1000,
+      onListen,
+    }, app.fetch);
 } catch (e) {
   const reason = e instanceof Deno.errors.AddrInUse
     ? "the port is in use (is another server running? choose another --port)"

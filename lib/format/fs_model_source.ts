@@ -62,7 +62,7 @@ async function readFileOnce(path: string): Promise<Uint8Array> {
 
 /**
  * Writes a file so that readers see either the old content or the whole new content: the
- * data goes to a temporary file beside `path`, which is then renamed over it. The folder must
+ * data goes to a temporary file beside `path`, flushed to disk, which is then renamed over it. The folder must
  * exist. Large data is written in chunks, without a second copy in memory.
  *
  * @example
@@ -77,6 +77,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     {
       using file = await Deno.open(temp, { write: true, createNew: true });
       await writeAll(file, bytes);
+      await file.sync(); // on disk before the rename, so a crash never leaves a torn file
     } // closed before the rename, which Windows requires
     await Deno.rename(temp, path);
   } catch (e) {
