@@ -32,7 +32,10 @@ export {
 } from "./lib/defaults.ts";
 
 // Loading and generation
-export { loadModel, type LoadModelOptions, readTokenizer } from "./lib/model/load_model.ts";
+export { loadModel, type LoadModelOptions } from "./lib/model/load_model.ts";
+export { checkSeed, MAX_SEED } from "./lib/util/seed.ts";
+export { parseByteSize } from "./lib/util/byte_size.ts";
+export { CHAT_TEMPLATE_FILE, readTokenizer, TOKENIZER_FILES } from "./lib/text/tokenizer_files.ts";
 export {
   type Backend,
   type EngineAdapter,
@@ -117,6 +120,7 @@ export {
   loadDatasetFile,
   writeFileAtomic,
   writeFolderAtomic,
+  writeMergedModel,
   writeModelFiles,
 } from "./lib/deno_layer.ts";
 
@@ -131,10 +135,21 @@ export { initLoraWeights, loraParameterCount, type LoraWeights } from "./lib/lor
 export {
   ADAPTER_CONFIG,
   ADAPTER_WEIGHTS,
+  MODEL_CARD,
   readPeftAdapter,
   serializePeftAdapter,
 } from "./lib/lora/peft_files.ts";
-export { mergeAdapter, mergedModelFiles } from "./lib/lora/merge.ts";
+export {
+  mergeAdapter,
+  type MergedFile,
+  mergedFileBytes,
+  mergedModelFiles,
+  mergedSideFiles,
+  mergedWeightFiles,
+} from "./lib/lora/merge.ts";
+export type { WriteMergedOptions } from "./lib/lora/write_merged_model.ts";
+export { adapterModelCard, isHubModelId, mergedModelCard } from "./lib/lora/model_card.ts";
+export { parsePeftAdapterConfig } from "./lib/lora/peft_config.ts";
 
 // Training
 export { type TrainingExample } from "./lib/data/to_example.ts";
@@ -201,6 +216,7 @@ export type { DownloadedModel, DownloadModelOptions } from "./lib/hub/download_m
 export { HubError, type HubErrorKind } from "./lib/hub/hub_error.ts";
 export { HUB_SOURCES, type HubSource, type OpenRepoOptions } from "./lib/hub/open_repo.ts";
 export type { RetryOptions } from "./lib/hub/retry.ts";
+export { HUB_SOURCE_FILE, readHubModelId } from "./lib/hub/hub_source.ts";
 export type { DownloadEvent, HubFile } from "./lib/hub/types.ts";
 
 // Utilities

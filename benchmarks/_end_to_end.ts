@@ -14,7 +14,7 @@ import type { GpuCounters } from "../lib/gpu/recorder.ts";
 import { generateText } from "../lib/generate/generate.ts";
 import type { ModelConfig } from "../lib/model/config.ts";
 import { modelParameterCount } from "../lib/model/shapes.ts";
-import { readTokenizer } from "../lib/model/load_model.ts";
+import { readTokenizer } from "../lib/text/tokenizer_files.ts";
 import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { initLoraWeights } from "../lib/lora/lora_weights.ts";
 import { destroyWeights, type GpuWeights, uploadWeights } from "../lib/model/gpu_weights.ts";

@@ -45,20 +45,25 @@ import {
 } from "./_kernel_suite.ts";
 import { markdownTable, millis, rate } from "./_table.ts";
 import { startTfjs, type TfjsPeer } from "./_tfjs_peer.ts";
-import { fail, numberFlag, parseFlags, runCommand } from "../examples/_cli.ts";
+import { fail, numberFlag, runCommand } from "../examples/_cli.ts";
+import { parseCommand } from "../examples/_flags.ts";
 
-const USAGE = "Usage: deno run -A benchmarks/main.ts [--out BENCHMARKS.md] [--no-1b] " +
-  "[--no-variants] [--min-seconds 0.25] [--peak-gb-s N --peak-gflop-s N]";
 const GOAL = 1.5; // ours ÷ tfjs on every matmul shape
 
-const flags = parseFlags(Deno.args, {
-  out: { type: "string" },
-  "no-1b": { type: "boolean" },
-  "no-variants": { type: "boolean" },
-  "min-seconds": { type: "string" },
-  "peak-gb-s": { type: "string" },
-  "peak-gflop-s": { type: "string" },
-}, USAGE);
+const flags = parseCommand(Deno.args, {
+  name: "benchmarks",
+  path: "benchmarks/main.ts",
+  summary: "Run the benchmarks and write BENCHMARKS.md.",
+  usage: "[--out BENCHMARKS.md] [options]",
+  flags: {
+    out: { value: "FILE", help: "Where the report goes (default BENCHMARKS.md)" },
+    "no-1b": { type: "boolean", help: "Skip the Llama-3.2-1B-shaped runs" },
+    "no-variants": { type: "boolean", help: "Skip the kernel variant comparisons" },
+    "min-seconds": { value: "S", help: "Least time per measurement (default 0.25)" },
+    "peak-gb-s": { value: "N", help: "The device's peak bandwidth, for roofline fractions" },
+    "peak-gflop-s": { value: "N", help: "The device's peak compute, with --peak-gb-s" },
+  },
+});
 const minSeconds = numberFlag(flags["min-seconds"], "min-seconds", 0.25);
 if (!(minSeconds > 0)) fail(`--min-seconds must be positive, got ${minSeconds}`);
 const peakGb = numberFlag(flags["peak-gb-s"], "peak-gb-s");

@@ -4,22 +4,8 @@
  *
  * @module
  */
-import { join } from "node:path";
-import { parseArgs, type ParseArgsConfig } from "node:util";
-import { type ChatTemplateKwargs, checkChatTemplateKwargs } from "../mod.ts";
-
-/** Parses `args` strictly; an unknown flag or a missing value exits with a usage message. */
-export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
-  args: string[],
-  options: T,
-  usage: string,
-) {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
-  } catch (e) {
-    fail(`${(e as Error).message}\n\n${usage}`);
-  }
-}
+import { dirname, join, resolve } from "node:path";
+import { type ChatTemplateKwargs, checkChatTemplateKwargs, checkSeed } from "../mod.ts";
 
 /** A numeric flag, or `fallback` when absent; exits on a non-number. */
 export function numberFlag(value: string | undefined, name: string, fallback: number): number;
@@ -36,6 +22,38 @@ export function numberFlag(
     fail(`--${name} must be a number, got ${JSON.stringify(value)}`);
   }
   return n;
+}
+
+/** `--seed`: an integer in [0, 2^32) (the GPU kernels' seeds are 32-bit), or `fallback`. */
+export function seedFlag(value: string | undefined, fallback: number): number {
+  const seed = numberFlag(value, "seed", fallback);
+  try {
+    checkSeed(seed, "--seed");
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  return seed;
+}
+
+/**
+ * Checks an output folder before any work: its parent must be an existing folder, and the
+ * folder itself new or empty unless `overwrite` (`--overwrite`) allows replacing what is there;
+ * exits 2 with the reason otherwise. Creates nothing.
+ */
+export async function checkOutFolder(out: string, overwrite: boolean): Promise<void> {
+  const parent = dirname(resolve(out));
+  const parentIsDir = await Deno.stat(parent).then((s) => s.isDirectory, () => null);
+  if (parentIsDir === null) fail(`--out ${out}: its parent folder ${parent} does not exist`);
+  if (!parentIsDir) fail(`--out ${out}: ${parent} is not a folder`);
+  const stat = await Deno.stat(out).catch(() => null);
+  if (stat === null) return;
+  if (!stat.isDirectory) fail(`--out ${out} is a file, not a folder`);
+  const entries = await Array.fromAsync(Deno.readDir(out));
+  if (entries.length > 0 && !overwrite) {
+    fail(
+      `Output folder ${out} is not empty: choose a new folder, or pass --overwrite to replace it`,
+    );
+  }
 }
 
 /**

@@ -1,13 +1,13 @@
 /**
  * Drives a training run for the command line: a progress bar (or JSONL on stdout with
- * `json`), a `train_log.jsonl` written beside the adapter after every step, and the
- * validation points for the loss curve.
+ * `json`), each step appended to `train_log.jsonl` beside the adapter, and the validation
+ * points for the loss curve.
  *
  * @module
  */
 import cliProgress from "cli-progress";
 import { join } from "node:path";
-import { type TrainResult, type TrainStepEvent, writeFileAtomic } from "../mod.ts";
+import type { TrainResult, TrainStepEvent } from "../mod.ts";
 
 /** The outcome of {@linkcode followTraining}. */
 export interface FollowedRun {
@@ -33,14 +33,25 @@ function stepJson(e: TrainStepEvent): string {
   });
 }
 
-/** Consumes the run's events; `out` receives train_log.jsonl. */
+/** How {@linkcode followTraining} reports. */
+export interface FollowOptions {
+  /** JSON lines on stdout instead of a progress bar. */
+  json: boolean;
+  /** A resumed run appends to the earlier run's log; a fresh one starts it anew. */
+  resumed: boolean;
+}
+
+/**
+ * Consumes the run's events. `out` and its `train_log.jsonl` are made at the first step (so a
+ * run refused before it leaves no folder behind); each step is appended as one line.
+ */
 export async function followTraining(
   run: AsyncGenerator<TrainStepEvent, TrainResult>,
   out: string,
-  json: boolean,
+  { json, resumed }: FollowOptions,
 ): Promise<FollowedRun> {
-  await Deno.mkdir(out, { recursive: true });
-  const lines: string[] = [];
+  const logPath = join(out, "train_log.jsonl");
+  let log: Deno.FsFile | undefined;
   const validation: { step: number; loss: number }[] = [];
   const bar = json ? null : new cliProgress.SingleBar({
     format: "train |{bar}| {value}/{total} steps | loss {loss} | {tps} tok/s | ETA {eta_formatted}",
@@ -52,7 +63,16 @@ export async function followTraining(
       if (next.done) return { result: next.value, validation };
       const e = next.value;
       const line = stepJson(e);
-      lines.push(line);
+      if (log === undefined) {
+        await Deno.mkdir(out, { recursive: true });
+        log = await Deno.open(logPath, {
+          create: true,
+          write: true,
+          append: resumed,
+          truncate: !resumed,
+        });
+      }
+      await log.write(new TextEncoder().encode(line + "\n"));
       if (e.validationLoss !== undefined) validation.push({ step: e.step, loss: e.validationLoss });
       if (json) console.log(line);
       else {
@@ -60,9 +80,9 @@ export async function followTraining(
         const loss = e.loss?.toFixed(4);
         bar!.update(e.step, { ...(loss ? { loss } : {}), tps: e.tokensPerSecond.toFixed(0) });
       }
-      await writeFileAtomic(join(out, "train_log.jsonl"), lines.join("\n") + "\n");
     }
   } finally {
     bar?.stop();
+    log?.close();
   }
 }

@@ -20,15 +20,20 @@ import {
   writeFileAtomic,
   writeModelFiles,
 } from "../mod.ts";
-import { numberFlag, parseFlags } from "./_cli.ts";
+import { numberFlag } from "./_cli.ts";
+import { parseCommand } from "./_flags.ts";
 import { demoModelSource, SAMPLE_DATA } from "./_demo_model.ts";
 import { followTraining } from "./_train_progress.ts";
 
-const flags = parseFlags(
-  Deno.args,
-  { out: { type: "string" }, records: { type: "string" } },
-  "Usage: deno task demo [--out DIR] [--records N]",
-);
+const flags = parseCommand(Deno.args, {
+  name: "demo",
+  summary: "The whole cycle on a built-in tiny model: generate, train, generate with the adapter.",
+  usage: "[--out DIR] [--records N]",
+  flags: {
+    out: { value: "DIR", help: "Where the adapter goes (default ./demo_output)" },
+    records: { value: "N", help: "Sample records to train on (default 6)" },
+  },
+});
 const out = flags.out ?? "./demo_output";
 const records = numberFlag(flags.records, "records", 6);
 const heading = (text: string) => console.log(`\n== ${text}`);
@@ -77,7 +82,7 @@ const run = trainLora(model, examples, {
   scheduler: "constant",
   seed: 42,
 });
-const { result } = await followTraining(run, out, false);
+const { result } = await followTraining(run, out, { json: false, resumed: false });
 console.log(
   `${result.steps} steps, loss ${result.losses[0].loss.toFixed(3)} → ${
     result.losses.at(-1)!.loss.toFixed(3)

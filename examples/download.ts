@@ -6,7 +6,7 @@
  *
  * ```sh
  * deno run -A examples/download.ts [--model LLM-Research/Llama-3.2-1B] \
- *   [--source modelscope|huggingface] [--revision R] [--out ./model_cache] [--endpoint URL]
+ *   [--source modelscope|huggingface] [--revision R] [--out ./model_cache] [--endpoint URL] [--json]
  * ```
  *
  * Tokens come from `MODELSCOPE_API_TOKEN` or `HF_TOKEN`; endpoints from `MODELSCOPE_DOMAIN` or
@@ -21,33 +21,48 @@ import {
   downloadModel,
   type DownloadModelOptions,
   HUB_SOURCES,
-  HubError,
   type HubSource,
 } from "../mod.ts";
-import { fail, parseFlags } from "./_cli.ts";
+import { fail } from "./_cli.ts";
+import { parseCommand, usageLine } from "./_flags.ts";
 import { formatBytes } from "./_memory_table.ts";
 
-const USAGE = "Usage: deno run -A examples/download.ts [--model ID] [--source " +
-  `${HUB_SOURCES.join("|")}] [--revision R] [--out DIR] [--endpoint URL]`;
+const command = {
+  name: "download",
+  summary: "Download a model's config, tokenizer and safetensors weights from a hub.",
+  usage: "[--model ID] [--source modelscope|huggingface] [options]",
+  flags: {
+    model: { value: "ID", help: `The model id, owner/name (default ${DEFAULT_MODEL})` },
+    source: { value: HUB_SOURCES.join("|"), help: "The hub (default modelscope)" },
+    revision: { value: "R", help: "A branch, tag or commit (default the main branch)" },
+    out: { value: "DIR", help: "The cache folder (default ./model_cache)" },
+    endpoint: {
+      value: "URL",
+      help: "The hub's URL (default from MODELSCOPE_DOMAIN or HF_ENDPOINT)",
+    },
+    json: { type: "boolean", help: "No progress; print one JSON object describing the files" },
+  },
+  notes: "Tokens come from MODELSCOPE_API_TOKEN or HF_TOKEN. The folder gets .hub_source.json, " +
+    "which train.ts and merge.ts read to name the base model by its hub id.",
+} as const;
 
 /** Parses the command line into download options; bad flags exit with status 2. */
-function parseCommandLine(args: string[]): DownloadModelOptions {
-  const values = parseFlags(args, {
-    model: { type: "string", default: DEFAULT_MODEL },
-    source: { type: "string", default: "modelscope" },
-    revision: { type: "string" },
-    out: { type: "string", default: "./model_cache" },
-    endpoint: { type: "string" },
-  }, USAGE);
-  if (!(HUB_SOURCES as readonly string[]).includes(values.source)) {
-    fail(`--source must be ${HUB_SOURCES.join(" or ")}, got ${values.source}\n${USAGE}`);
+async function parseCommandLine(args: string[]): Promise<DownloadModelOptions & { json: boolean }> {
+  const values = parseCommand(args, command);
+  const source = values.source ?? "modelscope";
+  if (!(HUB_SOURCES as readonly string[]).includes(source)) {
+    fail(`--source must be ${HUB_SOURCES.join(" or ")}, got ${source}\n${usageLine(command)}`);
   }
+  const out = values.out ?? "./model_cache";
+  const stat = await Deno.stat(out).catch(() => null);
+  if (stat !== null && !stat.isDirectory) fail(`--out ${out} is a file, not a folder`);
   return {
-    model: values.model,
-    source: values.source as HubSource,
+    model: values.model ?? DEFAULT_MODEL,
+    source: source as HubSource,
     revision: values.revision,
-    out: values.out,
+    out,
     endpoint: values.endpoint,
+    json: values.json ?? false,
   };
 }
 
@@ -133,8 +148,10 @@ function progressDisplay(interactive: boolean) {
 }
 
 async function main(args: string[]): Promise<number> {
-  const options = parseCommandLine(args);
-  const display = progressDisplay(Deno.stdout.isTerminal());
+  const { json, ...options } = await parseCommandLine(args);
+  const display = json
+    ? { onEvent: () => {}, stop: () => {} }
+    : progressDisplay(Deno.stdout.isTerminal());
   const controller = new AbortController();
   const interrupt = () => controller.abort();
   Deno.addSignalListener("SIGINT", interrupt);
@@ -146,6 +163,16 @@ async function main(args: string[]): Promise<number> {
     });
     display.stop();
     const fresh = files.filter((f) => !f.skipped).length;
+    if (json) {
+      console.log(JSON.stringify({
+        dir,
+        model: options.model,
+        source: options.source,
+        revision: options.revision ?? null,
+        files: files.map(({ path, size, skipped }) => ({ path, bytes: size, skipped })),
+      }));
+      return 0;
+    }
     console.log(
       `Model ready in ${dir} (${files.length} files: ${fresh} downloaded, ` +
         `${files.length - fresh} already present)`,
@@ -157,11 +184,9 @@ async function main(args: string[]): Promise<number> {
       console.error("Interrupted: run the same command again to resume");
       return 130;
     }
-    if (error instanceof HubError || error instanceof TypeError) {
-      console.error(`Error: ${error.message}`);
-      return 1;
-    }
-    throw error;
+    // Hub errors, bad ids or endpoints, and file-system errors (an unwritable --out) alike.
+    console.error(`Error: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
   } finally {
     Deno.removeSignalListener("SIGINT", interrupt);
   }

@@ -12,8 +12,8 @@
  *
  * The inference column applies the adapter unmerged. --grad-checkpoint marks the training
  * column of the run's setting; --dtype estimates the weights as if stored in another dtype.
- * With --json one object is printed: `{model, settings, loraParameters, training:
- * {withoutCheckpointing, withCheckpointing}, inference}`, in bytes. Training frees the loaded
+ * With --json one object is printed, with snake_case keys: `{model, settings, lora_parameters,
+ * training: {without_checkpointing, with_checkpointing}, inference}`, in bytes. Training frees the loaded
  * model's KV cache and inference activations, so the training estimate is the whole run.
  *
  * @module
@@ -28,6 +28,7 @@ import {
   isDType,
   isKvCacheDtype,
   loraParameterCount,
+  type MemoryBreakdown,
   type ModelConfig,
   modelParameterCount,
   parseModelConfig,
@@ -35,36 +36,49 @@ import {
   resolveMaxContext,
   TRAINING_DEFAULTS,
 } from "../mod.ts";
-import { fail, numberFlag, parseFlags } from "./_cli.ts";
+import { fail, numberFlag } from "./_cli.ts";
+import { parseCommand, usageLine } from "./_flags.ts";
 import { memoryTable } from "./_memory_table.ts";
 
-const USAGE =
-  "Usage: deno run -A examples/estimate.ts (--model DIR | --config FILE | --preset NAME) " +
-  "[--batch-size 1] [--max-length 512] [--rank 16] [--target q_proj,k_proj,v_proj|all-linear] " +
-  "[--optimizer adamw|sgd] [--grad-checkpoint] [--max-context 2048] [--dtype bf16|f16|f32] " +
-  "[--kv-cache f32|f16] [--json]";
+const command = {
+  name: "estimate",
+  summary: "Estimate the GPU memory of LoRA training and of inference from a model's config.",
+  usage: "(--model DIR | --config FILE | --preset NAME) [options]",
+  flags: {
+    model: { value: "DIR", help: "A model folder (only its config.json is read)" },
+    config: { value: "FILE", help: "A config.json file" },
+    preset: {
+      value: "NAME",
+      help: "A known config: llama-3.2-1b, qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b, qwen3-1.7b",
+    },
+    "batch-size": {
+      value: "N",
+      help: `Examples per micro-batch (default ${TRAINING_DEFAULTS.batchSize})`,
+    },
+    "max-length": {
+      value: "N",
+      help: `Tokens per example (default ${TRAINING_DEFAULTS.maxLength})`,
+    },
+    rank: { value: "N", help: "LoRA rank (default 16)" },
+    target: { value: "LIST", help: "Comma-separated projections or all-linear (default q,k,v)" },
+    optimizer: { value: "adamw|sgd", help: `Optimizer (default ${TRAINING_DEFAULTS.optimizer})` },
+    "grad-checkpoint": {
+      type: "boolean",
+      help: "Mark the gradient-checkpointing column as the run's",
+    },
+    "max-context": { value: "N", help: "Inference context (default the model's, capped at 2048)" },
+    dtype: { value: "bf16|f16|f32", help: "Estimate the weights as if stored in this dtype" },
+    "kv-cache": { value: "f32|f16", help: `KV cache dtype (default ${DEFAULT_KV_CACHE_DTYPE})` },
+    json: {
+      type: "boolean",
+      help: "Print one JSON object (snake_case keys, bytes): model, settings, lora_parameters, " +
+        "training {without_checkpointing, with_checkpointing}, inference",
+    },
+  },
+} as const;
+const USAGE = usageLine(command);
+const flags = parseCommand(Deno.args, command);
 
-const flags = parseFlags(Deno.args, {
-  model: { type: "string" },
-  config: { type: "string" },
-  preset: { type: "string" },
-  "batch-size": { type: "string" },
-  "max-length": { type: "string" },
-  rank: { type: "string" },
-  target: { type: "string" },
-  optimizer: { type: "string" },
-  "grad-checkpoint": { type: "boolean" },
-  "max-context": { type: "string" },
-  "kv-cache": { type: "string" },
-  dtype: { type: "string" },
-  json: { type: "boolean" },
-  help: { type: "boolean" },
-}, USAGE);
-
-if (flags.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
 if ([flags.model, flags.config, flags.preset].filter((f) => f !== undefined).length !== 1) {
   fail(`Give exactly one of --model DIR, --config FILE or --preset NAME\n\n${USAGE}`);
 }
@@ -133,29 +147,47 @@ const gradCheckpoint = flags["grad-checkpoint"] ?? false;
 const parameters = modelParameterCount(config);
 const loraParameters = loraParameterCount(config, lora);
 
+/** A breakdown with snake_case keys, as all JSON the commands print. */
+function snakeBreakdown(b: MemoryBreakdown) {
+  return {
+    weights: b.weights,
+    lora: b.lora,
+    gradients: b.gradients,
+    optimizer: b.optimizer,
+    activations: b.activations,
+    kv_cache: b.kvCache,
+    workspace: b.workspace,
+    total: b.total,
+  };
+}
+
 if (flags.json) {
   console.log(JSON.stringify({
     model: {
-      config: configPath,
+      config: configPath ?? null,
+      preset: flags.preset ?? null,
       layers: config.numLayers,
-      hiddenSize: config.hiddenSize,
-      vocabSize: config.vocabSize,
+      hidden_size: config.hiddenSize,
+      vocab_size: config.vocabSize,
       parameters,
-      weightsDtype,
+      weights_dtype: weightsDtype,
     },
     settings: {
-      batchSize,
-      maxLength,
+      batch_size: batchSize,
+      max_length: maxLength,
       rank: lora.r,
-      targetModules: lora.targetModules,
+      target_modules: lora.targetModules,
       optimizer,
-      gradCheckpoint,
-      maxContext,
-      kvCacheDtype,
+      grad_checkpoint: gradCheckpoint,
+      max_context: maxContext,
+      kv_cache_dtype: kvCacheDtype,
     },
-    loraParameters,
-    training: { withoutCheckpointing, withCheckpointing },
-    inference,
+    lora_parameters: loraParameters,
+    training: {
+      without_checkpointing: snakeBreakdown(withoutCheckpointing),
+      with_checkpointing: snakeBreakdown(withCheckpointing),
+    },
+    inference: snakeBreakdown(inference),
   }));
 } else {
   const mark = (on: boolean) => on === gradCheckpoint ? " *" : "";

@@ -22,29 +22,35 @@ import {
   tokenizeExamples,
   TRAINING_DEFAULTS,
 } from "../mod.ts";
-import {
-  chatTemplateKwargsFlag,
-  fail,
-  numberFlag,
-  parseFlags,
-  requireFolder,
-  runCommand,
-} from "./_cli.ts";
+import { chatTemplateKwargsFlag, fail, numberFlag, requireFolder, runCommand } from "./_cli.ts";
+import { parseCommand, usageLine } from "./_flags.ts";
 
-const USAGE = "Usage: deno run -A examples/eval.ts --model DIR [--adapter DIR] --data FILE " +
-  "[--train-on completion|all] [--max-length 512] [--batch-size 1] " +
-  "[--chat-template-kwargs JSON] [--json]";
-
-const flags = parseFlags(Deno.args, {
-  model: { type: "string" },
-  adapter: { type: "string" },
-  data: { type: "string" },
-  "train-on": { type: "string" },
-  "max-length": { type: "string" },
-  "batch-size": { type: "string" },
-  "chat-template-kwargs": { type: "string" },
-  json: { type: "boolean" },
-}, USAGE);
+const command = {
+  name: "eval",
+  summary: "Evaluate a model, with or without a LoRA adapter: mean label loss and perplexity.",
+  usage: "--model DIR [--adapter DIR] --data FILE [options]",
+  flags: {
+    model: { value: "DIR", help: "The model folder" },
+    adapter: { value: "DIR", help: "A PEFT adapter folder to apply" },
+    data: { value: "FILE", help: "JSON array or JSONL of records" },
+    "train-on": {
+      value: "completion|all",
+      help: `Which tokens count, as in training (default ${TRAINING_DEFAULTS.trainOn})`,
+    },
+    "max-length": {
+      value: "N",
+      help: `Truncate to N tokens (default ${TRAINING_DEFAULTS.maxLength})`,
+    },
+    "batch-size": {
+      value: "N",
+      help: `Examples per batch (default ${TRAINING_DEFAULTS.batchSize})`,
+    },
+    "chat-template-kwargs": { value: "JSON", help: "Chat template variables for chat records" },
+    json: { type: "boolean", help: 'Print one JSON object {"loss","tokens","perplexity"}' },
+  },
+} as const;
+const USAGE = usageLine(command);
+const flags = parseCommand(Deno.args, command);
 
 if (!flags.model) fail(`--model is required\n\n${USAGE}`);
 if (!flags.data) fail(`--data is required\n\n${USAGE}`);

@@ -33,25 +33,28 @@ import {
 } from "../mod.ts";
 // Not in mod.ts: the fixtures carry the real tokenizers (9 MB and more), which mod.ts must not load.
 import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
-import { fail, numberFlag, parseFlags } from "./_cli.ts";
+import { fail, numberFlag } from "./_cli.ts";
+import { parseCommand } from "./_flags.ts";
 import { formatBytes, memoryTable } from "./_memory_table.ts";
 
 const PRESETS = ["llama-3.2-1b", "qwen2.5-0.5b", "qwen3-0.6b"] as const;
-const USAGE = `Usage: deno run -A examples/fixture_run.ts [--preset ${PRESETS.join("|")}] ` +
-  "[--dir DIR] [--tokens 4] [--steps 2] [--seq-len 64] [--rank 16] [--grad-checkpoint] " +
-  "[--max-context 2048] [--prompt TEXT]";
-
-const flags = parseFlags(Deno.args, {
-  preset: { type: "string" },
-  dir: { type: "string" },
-  tokens: { type: "string" },
-  steps: { type: "string" },
-  "seq-len": { type: "string" },
-  rank: { type: "string" },
-  "grad-checkpoint": { type: "boolean" },
-  "max-context": { type: "string" },
-  prompt: { type: "string" },
-}, USAGE);
+const flags = parseCommand(Deno.args, {
+  name: "fixture_run",
+  summary: "Load, generate with and train a random model of a real model's exact shape, " +
+    "with measured and estimated GPU memory.",
+  usage: "[--preset NAME] [options]",
+  flags: {
+    preset: { value: PRESETS.join("|"), help: "The shape (default llama-3.2-1b)" },
+    dir: { value: "DIR", help: "Where the fixture lives (default ./model_cache/fixture-PRESET)" },
+    tokens: { value: "N", help: "Tokens to generate (default 4)" },
+    steps: { value: "N", help: "Training steps (default 2)" },
+    "seq-len": { value: "N", help: "Training sequence length (default 64)" },
+    rank: { value: "N", help: `LoRA rank (default ${LORA_DEFAULTS.r})` },
+    "grad-checkpoint": { type: "boolean", help: "Train with gradient checkpointing" },
+    "max-context": { value: "N", help: "Inference context (default the engine's)" },
+    prompt: { value: "TEXT", help: "The prompt to generate from" },
+  },
+});
 
 /** A flag that must be a positive integer. */
 function positiveInt(value: string | undefined, name: string, fallback: number): number {

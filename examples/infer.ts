@@ -28,32 +28,36 @@ import {
   chatTemplateKwargsFlag,
   fail,
   numberFlag,
-  parseFlags,
   requireFolder,
   runCommand,
+  seedFlag,
 } from "./_cli.ts";
+import { parseCommand, usageLine } from "./_flags.ts";
 
-const USAGE = "Usage: deno run -A examples/infer.ts --model DIR (--prompt TEXT | --raw TEXT) " +
-  "[--adapter DIR] [--merge] [--chat [--chat-template-kwargs JSON]] [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] " +
-  "[--seed N] [--backend auto|webgpu|cpu] [--kv-cache f32|f16] [--json]";
-
-const flags = parseFlags(Deno.args, {
-  model: { type: "string" },
-  prompt: { type: "string" },
-  raw: { type: "string" },
-  adapter: { type: "string" },
-  merge: { type: "boolean" },
-  chat: { type: "boolean" },
-  "chat-template-kwargs": { type: "string" },
-  "max-tokens": { type: "string" },
-  temperature: { type: "string" },
-  "top-p": { type: "string" },
-  "top-k": { type: "string" },
-  seed: { type: "string" },
-  backend: { type: "string" },
-  "kv-cache": { type: "string" },
-  json: { type: "boolean" },
-}, USAGE);
+const command = {
+  name: "infer",
+  summary: "Generate text with a model, optionally with a LoRA adapter (unmerged or merged).",
+  usage: "--model DIR (--prompt TEXT | --raw TEXT) [options]",
+  flags: {
+    model: { value: "DIR", help: "The model folder" },
+    prompt: { value: "TEXT", help: "A prompt, in the Human:/Assistant: template (or --chat)" },
+    raw: { value: "TEXT", help: "Text given to the model as it is, with no template" },
+    adapter: { value: "DIR", help: "A PEFT adapter folder to apply" },
+    merge: { type: "boolean", help: "Merge the adapter into the weights first" },
+    chat: { type: "boolean", help: "Apply the model's chat template to --prompt" },
+    "chat-template-kwargs": { value: "JSON", help: "Chat template variables (with --chat)" },
+    "max-tokens": { value: "N", help: "Most tokens to generate (default 100)" },
+    temperature: { value: "T", help: "Sampling temperature, 0 greedy (default 0.7)" },
+    "top-p": { value: "P", help: "Nucleus sampling mass (default 1)" },
+    "top-k": { value: "K", help: "Sample from the K likeliest tokens, 0 off (default 0)" },
+    seed: { value: "N", help: "Sampling seed in [0, 2^32) (default 42)" },
+    backend: { value: "auto|webgpu|cpu", help: "Where to compute (default auto)" },
+    "kv-cache": { value: "f32|f16", help: "KV cache dtype on the GPU (default f32)" },
+    json: { type: "boolean", help: "Print one JSON object instead of streaming the text" },
+  },
+} as const;
+const USAGE = usageLine(command);
+const flags = parseCommand(Deno.args, command);
 
 if (!flags.model) fail(`--model is required\n\n${USAGE}`);
 if ((flags.prompt === undefined) === (flags.raw === undefined)) {
@@ -78,6 +82,7 @@ if (kvCacheDtype !== undefined && !isKvCacheDtype(kvCacheDtype)) {
   fail(`Unknown --kv-cache ${kvCacheDtype}: expected f32 or f16`);
 }
 
+const seed = seedFlag(flags.seed, 42);
 await requireFolder(flags.model, "config.json", "Model");
 if (flags.adapter) await requireFolder(flags.adapter, "adapter_config.json", "Adapter");
 
@@ -110,7 +115,7 @@ await runCommand(async () => {
     temperature: numberFlag(flags.temperature, "temperature", 0.7),
     topP: numberFlag(flags["top-p"], "top-p"),
     topK: numberFlag(flags["top-k"], "top-k"),
-    seed: numberFlag(flags.seed, "seed", 42),
+    seed,
   };
   const prompt = (flags.prompt ?? flags.raw)!;
   if (flags.json) {

@@ -10,29 +10,32 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 // Not in mod.ts: the fixtures carry the real tokenizers (9 MB and more), which mod.ts must not load.
 import { createFixtureModel, type FixtureOptions } from "../lib/fixtures/fixture_model.ts";
 import { modelParameterCount, parseModelConfig, writeModelFiles } from "../mod.ts";
+import { parseCommand, usageLine } from "./_flags.ts";
 
-const USAGE = "Usage: deno run -A examples/make_fixture.ts --out DIR " +
-  "[--preset tiny|llama-3.2-1b|qwen2.5-0.5b|qwen3-0.6b] [--dtype bf16|f32] " +
-  "[--tokenizer small|llama3|qwen3] [--seed N] [--shard-bytes N]";
+const command = {
+  name: "make_fixture",
+  summary: "Write a random model in Hugging Face format, for tests and demos.",
+  usage: "--out DIR [options]",
+  flags: {
+    out: { value: "DIR", help: "The model folder to write" },
+    preset: {
+      value: "tiny|llama-3.2-1b|qwen2.5-0.5b|qwen3-0.6b",
+      help: "The shape (default tiny)",
+    },
+    dtype: { value: "bf16|f32", help: "Weights dtype (default bf16)" },
+    tokenizer: { value: "small|llama3|qwen3", help: "The tokenizer (default the preset's)" },
+    seed: { value: "N", help: "Seed of the random weights (default 0)" },
+    "shard-bytes": { value: "N", help: "Split the weights into shards of at most N bytes" },
+  },
+} as const;
 
 /** Parses the command line into fixture options and the output folder. */
 function parseCommandLine(args: string[]): { out: string; options: FixtureOptions } {
-  const { values } = parseArgs({
-    args,
-    options: {
-      out: { type: "string" },
-      preset: { type: "string" },
-      dtype: { type: "string" },
-      tokenizer: { type: "string" },
-      seed: { type: "string" },
-      "shard-bytes": { type: "string" },
-    },
-  });
-  if (values.out === undefined) throw new Error(`Missing --out\n${USAGE}`);
+  const values = parseCommand(args, command);
+  if (values.out === undefined) throw new Error(`Missing --out\n${usageLine(command)}`);
   const integer = (flag: string, text: string | undefined) => {
     if (text === undefined) return undefined;
     const n = Number(text);

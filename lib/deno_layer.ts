@@ -9,6 +9,9 @@
 import type { Dataset, LoadDatasetOptions } from "./data/load_dataset.ts";
 import type { ModelSource } from "./format/model_source.ts";
 import type { DownloadedModel, DownloadModelOptions } from "./hub/download_model.ts";
+import type { Checkpoint } from "./format/checkpoint.ts";
+import type { LoraWeights } from "./lora/lora_weights.ts";
+import type { WriteMergedOptions } from "./lora/write_merged_model.ts";
 
 const fsModelSource = () => import("./format/fs_model_source.ts");
 
@@ -102,4 +105,31 @@ export async function loadDatasetFile(
  */
 export async function downloadModel(options: DownloadModelOptions = {}): Promise<DownloadedModel> {
   return await (await import("./hub/download_model.ts")).downloadModel(options);
+}
+
+/**
+ * Merges `adapter` into `checkpoint` and writes the folder `out` tensor by tensor, as one
+ * `model.safetensors` or shards with an index, replaced atomically (Deno only).
+ *
+ * @example
+ * ```ts
+ * const files = await writeMergedModel("./merged", checkpoint, adapter, dirModelSource(dir), {
+ *   maxShardBytes: 5e9,
+ * });
+ * ```
+ */
+export async function writeMergedModel(
+  out: string,
+  checkpoint: Checkpoint,
+  adapter: LoraWeights,
+  source: ModelSource,
+  options: WriteMergedOptions = {},
+): Promise<{ path: string; size: number }[]> {
+  return await (await import("./lora/write_merged_model.ts")).writeMergedModel(
+    out,
+    checkpoint,
+    adapter,
+    source,
+    options,
+  );
 }

@@ -32,12 +32,18 @@ function fail(message: string): never {
   Deno.exit(2);
 }
 
-/** An integer flag ≥ `min`, or undefined when absent (the engine's default applies). */
-function integer(value: string | undefined, name: string, min: number): number | undefined {
+/** An integer flag in [`min`, `max`], or undefined when absent (the engine's default applies). */
+function integer(
+  value: string | undefined,
+  name: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min) {
-    fail(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+    fail(`--${name} must be an integer ${range}, got ${JSON.stringify(value)}`);
   }
   return n;
 }
@@ -68,10 +74,15 @@ try {
       "max-job-records": { type: "string" },
       "header-timeout": { type: "string" },
       "body-timeout": { type: "string" },
+      help: { type: "boolean", short: "h" },
     },
   }).values;
 } catch (e) {
   fail((e as Error).message);
+}
+if (flags.help) {
+  console.log(`Serves a model over an OpenAI-compatible API.\n\n${USAGE}`);
+  Deno.exit(0);
 }
 if (!flags.model) fail("Missing --model DIR");
 const backend = flags.backend;
@@ -91,7 +102,7 @@ for (const spec of flags.adapter ?? []) {
   adapters[spec.slice(0, at)] = spec.slice(at + 1);
 }
 const host = flags.host;
-const port = integer(flags.port, "port", 0) ?? 8000;
+const port = integer(flags.port, "port", 0, 65535) ?? 8000;
 const maxContext = integer(flags["max-context"], "max-context", 2);
 let apiKey: string | null = null;
 try {
@@ -145,15 +156,26 @@ const onListen = ({ hostname, port }: Deno.NetAddr) =>
 const headerTimeout = integer(flags["header-timeout"], "header-timeout", 0) ?? 10;
 const bodyTimeout = integer(flags["body-timeout"], "body-timeout", 0) ?? 30;
 // Slow clients (slowloris) are cut off by the guard; both timeouts 0 serve without it.
-const server = headerTimeout === 0 && bodyTimeout === 0
-  ? Deno.serve({ hostname: host, port, onListen }, app.fetch)
-  : await serveGuarded({
-    hostname: host,
-    port,
-    headerTimeoutMs: (headerTimeout || 1e6) * 1000,
-    bodyTimeoutMs: (bodyTimeout || 1e6) * 1000,
-    onListen,
-  }, app.fetch);
+let server: Deno.HttpServer | Awaited<ReturnType<typeof serveGuarded>>;
+try {
+  server = headerTimeout === 0 && bodyTimeout === 0
+    ? Deno.serve({ hostname: host, port, onListen }, app.fetch)
+    : await serveGuarded({
+      hostname: host,
+      port,
+      headerTimeoutMs: (headerTimeout || 1e6) * 1000,
+      bodyTimeoutMs: (bodyTimeout || 1e6) * 1000,
+      onListen,
+    }, app.fetch);
+} catch (e) {
+  const reason = e instanceof Deno.errors.AddrInUse
+    ? "the port is in use (is another server running? choose another --port)"
+    : e instanceof Deno.errors.PermissionDenied
+    ? "permission denied (ports below 1024 need privileges)"
+    : (e as Error).message;
+  console.error(`Cannot listen on ${host}:${port}: ${reason}`);
+  Deno.exit(1);
+}
 const stop = async () => {
   await engine.close(); // the running job is marked interrupted, with its last checkpoint
   await server.shutdown(); // lets streams in flight finish

@@ -8,7 +8,7 @@
  */
 import type { Context } from "hono";
 import { z } from "zod";
-import { checkChatTemplateKwargs } from "../mod.ts";
+import { checkChatTemplateKwargs, MAX_SEED } from "../mod.ts";
 import { ApiError } from "./errors.ts";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json_depth.ts";
 import { NAME_PATTERN } from "./safe_path.ts";
@@ -45,7 +45,7 @@ const generationFields = {
   top_p: z.number().gt(0).max(1).nullish(),
   top_k: z.number().int().min(-1).max(1_000_000).nullish(),
   repetition_penalty: z.number().gt(0).max(100).nullish(),
-  seed: z.number().int().nullish(),
+  seed: z.number().int().min(0).max(MAX_SEED).nullish(),
   stop: stopSchema.nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
@@ -134,7 +134,7 @@ export const fineTuningRequest = z.strictObject({
   suffix: z.string().regex(NAME_PATTERN, {
     error: "Expected 1 to 64 letters, digits, ., _ or -, not starting with .",
   }).optional(),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  seed: z.number().int().min(0).max(MAX_SEED).optional(),
   metadata: z.record(z.string().max(64), z.string().max(512)).refine(
     (m) => Object.keys(m).length <= 16,
     { error: "Expected at most 16 keys" },

@@ -31,3 +31,20 @@ gpuTest("save → load → logits unchanged; merge → logits equal to unmerged 
   await assertMergedMatchesUnmerged(gpu, model, files, adapter, "original", ids);
   model.dispose();
 });
+
+gpuTest(
+  "an adapter on one layer (layers_to_transform) applies on the GPU as merged",
+  async (gpu) => {
+    const { model, files } = await loadFixture(gpu, { dtype: "F32", seed: 22 });
+    const subset = resolveLoraConfig({
+      r: 4,
+      alpha: 8,
+      targetModules: ["q_proj", "up_proj"],
+      layers: [1],
+    });
+    const adapter = randomAdapter(model.config, subset, 6);
+    model.addAdapter("subset", adapter);
+    await assertMergedMatchesUnmerged(gpu, model, files, adapter, "subset", ids);
+    model.dispose();
+  },
+);

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { readCheckpoint } from "../lib/format/checkpoint.ts";
 import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
 import { DECODE_CHAIN, generateText, type LogitsStepper } from "../lib/generate/generate.ts";
-import { readTokenizer } from "../lib/model/load_model.ts";
+import { readTokenizer } from "../lib/text/tokenizer_files.ts";
 import { uploadWeights } from "../lib/model/gpu_weights.ts";
 import { GpuEngine } from "../lib/model/gpu_engine.ts";
 import { memoryModelSource } from "../lib/format/model_source.ts";

@@ -115,6 +115,26 @@ gpuTest(
         await Deno.readFile(join(out, "adapter_model.safetensors")),
         "resuming from checkpoint-2 ends with the same adapter",
       );
+      // Resumed inside its own --out, the run continues its log: step 3 is appended after 1-3.
+      ok(
+        await runExample("train", [
+          ...trainArgs,
+          "--out",
+          out,
+          "--resume",
+          join(out, "checkpoint-2"),
+        ]),
+      );
+      const appended = (await Deno.readTextFile(join(out, "train_log.jsonl"))).trim().split("\n");
+      assert.deepEqual(appended.map((l) => JSON.parse(l).step), [1, 2, 3, 3]);
+      assert.match(
+        await Deno.readTextFile(join(out, "README.md")),
+        /^---\n(base_model: .*\n)?library_name: peft\n/,
+      );
+      // A fresh run into the non-empty --out is refused, and with --overwrite starts a new log.
+      const refused = await runExample("train", [...trainArgs, "--out", out]);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, /is not empty: choose a new folder, or pass --overwrite/);
 
       const infer = async (extra: string[]) => {
         const args = [
@@ -146,6 +166,7 @@ gpuTest(
       ok(await runExample("merge", ["--model", model, "--adapter", out, "--out", mergedDir]));
       const mergedFiles = [...Deno.readDirSync(mergedDir)].map((e) => e.name).sort();
       assert.deepEqual(mergedFiles, [
+        "README.md",
         "config.json",
         "generation_config.json",
         "model.safetensors",

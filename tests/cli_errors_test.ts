@@ -43,7 +43,7 @@ Deno.test("a bad flag exits 2 with the usage", async () => {
   assertFails(
     await runExample("train", ["--model", model, "--bogus", "1"]),
     2,
-    /Unknown option '--bogus'[\s\S]*Usage: deno run -A examples\/train\.ts/,
+    /Unknown flag --bogus\n\nUsage: deno run -A examples\/train\.ts/,
   );
   assertFails(
     await runExample("train", ["--model", model, "--data", data, "--optimizer", "adam"]),
@@ -140,7 +140,37 @@ Deno.test("merge refuses an adapter for another model, a corrupt adapter and a n
   assertFails(
     await runExample("merge", ["--model", model, "--adapter", otherModel, "--out", dir]),
     2,
+    /Output folder .* is not empty: choose a new folder, or pass --overwrite/,
+  );
+  assertFails(
+    await runExample("merge", [
+      "--model",
+      model,
+      "--adapter",
+      otherModel,
+      "--out",
+      dir,
+      "--overwrite",
+    ]),
+    2,
     /exists and is not a model folder/,
+  );
+  assertFails(
+    await runExample("merge", [
+      "--model",
+      model,
+      "--adapter",
+      otherModel,
+      "--out",
+      join(missing, "m"),
+    ]),
+    2,
+    /--out .*: its parent folder .*missing does not exist/,
+  );
+  assertFails(
+    await runExample("merge", ["--model", model, "--adapter", otherModel, "--out", data]),
+    2,
+    /--out .*data\.json is a file, not a folder/,
   );
   assert.ok(!(await Deno.stat(out).then(() => true, () => false)), "nothing written");
 });
@@ -155,6 +185,16 @@ gpuTest(
       1,
       /^Data set .*empty\.jsonl has no records/,
     );
+    // Options refused once the model is loaded leave no --out folder behind.
+    for (const bad of [["--rank", "0"], ["--lr=-1"]]) {
+      const o = join(dir, "never");
+      assertFails(
+        await runExample("train", ["--model", model, "--data", data, "--out", o, ...bad]),
+        1,
+        /LoRA rank 0 must be a positive integer|Learning rate -1 must be positive/,
+      );
+      assert.ok(!(await Deno.stat(o).then(() => true, () => false)), `${bad}: no --out folder`);
+    }
     const short = await runExample("eval", [
       "--model",
       model,

@@ -41,6 +41,8 @@ const FETCHED = [
   "tokenizer.json",
   "tokenizer_config.json",
 ];
+/** What a download leaves: the files fetched and `.hub_source.json`, where they came from. */
+const WRITTEN = [".hub_source.json", ...FETCHED];
 const NO_WAIT = { attempts: 3, sleep: () => Promise.resolve() };
 
 async function withHub(fn: (hub: MockHub, out: string) => Promise<void>, repo = SHARDED) {
@@ -74,7 +76,7 @@ Deno.test("downloadModel fetches what a model needs from either hub into the Mod
         onEvent: (e) => events.push(e),
       });
       assert.equal(dir, join(out, "Org", "Tiny-0___1B"));
-      assert.deepEqual(await listDir(dir), FETCHED);
+      assert.deepEqual(await listDir(dir), WRITTEN);
       for (const name of FETCHED) {
         assert.deepEqual(await Deno.readFile(join(dir, name)), SHARDED.files[name]);
       }
@@ -121,7 +123,7 @@ Deno.test("downloadModel resumes a shard after a cut and leaves no .part behind"
       hub.byteRequests("model-00001-of-00002.safetensors").map((r) => r.range),
       [null, "bytes=7000-"],
     );
-    assert.deepEqual(await listDir(dir), FETCHED);
+    assert.deepEqual(await listDir(dir), WRITTEN);
   });
 });
 
@@ -215,6 +217,36 @@ Deno.test("examples/download.ts downloads, reports, and prints where the model i
       new TextDecoder().decode(missing.stderr),
       /^Error: ModelScope has no repository Org\/Nope at revision master \(HTTP 404/,
     );
+    // --json: one object, no progress lines.
+    const json = await run(["--source", "huggingface", "--json"]);
+    assert.equal(json.code, 0, new TextDecoder().decode(json.stderr));
+    const report = JSON.parse(new TextDecoder().decode(json.stdout));
+    assert.equal(report.dir, join(out, "Org", "Tiny-0___1B"));
+    assert.equal(report.source, "huggingface");
+    assert.equal(report.files.length, 7);
+    assert.ok(report.files.every((f: { skipped: boolean }) => f.skipped));
+    // The folder records where it came from, for adapters' base_model_name_or_path.
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(join(report.dir, ".hub_source.json"))), {
+      source: "huggingface",
+      model: "Org/Tiny-0.1B",
+      revision: null,
+    });
+    // A file as --out, or an --out that cannot be created: a message, no stack trace.
+    const file = join(out, "a-file");
+    await Deno.writeTextFile(file, "x");
+    const onFile = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "examples/download.ts", "--out", file, "--endpoint", hub.url],
+      cwd: new URL("..", import.meta.url),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(onFile.code, 2);
+    assert.match(new TextDecoder().decode(onFile.stderr), /--out .*a-file is a file, not a folder/);
+    const under = await run(["--source", "huggingface", "--out", join(file, "sub")]);
+    const underErr = new TextDecoder().decode(under.stderr);
+    assert.equal(under.code, 1, underErr);
+    assert.match(underErr, /^Error: /);
+    assert.doesNotMatch(underErr, /^\s+at /m);
   });
 });
 
@@ -244,7 +276,7 @@ Deno.test("a Qwen3 repository downloads from either hub into the ModelScope layo
         env: () => undefined,
       });
       assert.equal(dir, join(out, "Qwen", "Qwen3-0___6B"));
-      assert.deepEqual(await listDir(dir), [...files.keys()].sort());
+      assert.deepEqual(await listDir(dir), [".hub_source.json", ...files.keys()].sort());
       const checkpoint = await readCheckpoint(dirModelSource(dir));
       assert.deepEqual([checkpoint.config.family, checkpoint.config.headDim], ["qwen3", 32]);
     } finally {

@@ -7,7 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { estimateInference, estimateTraining } from "../lib/estimate/estimate_memory.ts";
+import {
+  estimateInference,
+  estimateTraining,
+  type MemoryBreakdown,
+} from "../lib/estimate/estimate_memory.ts";
 import { fixtureConfig } from "../lib/fixtures/fixture_model.ts";
 import { parseModelConfig } from "../lib/model/config.ts";
 import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
@@ -58,26 +62,30 @@ Deno.test("estimate --json from a model folder with only config.json matches the
     const out = JSON.parse(stdout);
     const lora = resolveLoraConfig({ r: 8, targetModules: ["q_proj", "v_proj", "down_proj"] });
     const settings = { lora, batchSize: 2, seqLen: 256, optimizer: "sgd" as const };
+    // snake_case keys, as every command's JSON.
+    const snake = ({ kvCache, ...rest }: MemoryBreakdown) => ({ ...rest, kv_cache: kvCache });
     assert.deepEqual(out.training, {
-      withoutCheckpointing: estimateTraining(CONFIG, { ...settings, gradCheckpoint: false }),
-      withCheckpointing: estimateTraining(CONFIG, { ...settings, gradCheckpoint: true }),
+      without_checkpointing: snake(
+        estimateTraining(CONFIG, { ...settings, gradCheckpoint: false }),
+      ),
+      with_checkpointing: snake(estimateTraining(CONFIG, { ...settings, gradCheckpoint: true })),
     });
     assert.deepEqual(
       out.inference,
-      estimateInference(CONFIG, { maxContext: 1024, lora, kvCacheDtype: "f16" }),
+      snake(estimateInference(CONFIG, { maxContext: 1024, lora, kvCacheDtype: "f16" })),
     );
-    assert.equal(out.loraParameters, loraParameterCount(CONFIG, lora));
+    assert.equal(out.lora_parameters, loraParameterCount(CONFIG, lora));
     assert.deepEqual(out.settings, {
-      batchSize: 2,
-      maxLength: 256,
+      batch_size: 2,
+      max_length: 256,
       rank: 8,
-      targetModules: ["q_proj", "v_proj", "down_proj"],
+      target_modules: ["q_proj", "v_proj", "down_proj"],
       optimizer: "sgd",
-      gradCheckpoint: true,
-      maxContext: 1024,
-      kvCacheDtype: "f16",
+      grad_checkpoint: true,
+      max_context: 1024,
+      kv_cache_dtype: "f16",
     });
-    assert.equal(out.model.weightsDtype, "BF16");
+    assert.equal(out.model.weights_dtype, "BF16");
     assert.equal(out.model.layers, 16);
   } finally {
     await Deno.remove(dir, { recursive: true });

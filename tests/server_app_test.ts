@@ -288,6 +288,8 @@ Deno.test("bad requests get OpenAI errors with the right status and param", asyn
     ["/v1/chat/completions", chat({ temperature: -1 }), 400, "temperature"],
     ["/v1/chat/completions", chat({ temperature: "hot" }), 400, "temperature"],
     ["/v1/chat/completions", chat({ top_p: 0 }), 400, "top_p"],
+    ["/v1/chat/completions", chat({ seed: 2 ** 32 }), 400, "seed"], // GPU seeds are 32-bit
+    ["/v1/chat/completions", chat({ seed: -1 }), 400, "seed"],
     ["/v1/chat/completions", chat({ stop: ["a", "b", "c", "d", "e"] }), 400, "stop"],
     ["/v1/chat/completions", chat({ stop: "" }), 400, "stop"],
     ["/v1/chat/completions", chat({ n: 2 }), 400, "n"],

@@ -49,8 +49,12 @@ Deno.test("main.ts: serves a model folder with --adapter and --api-key, exits cl
   }
 });
 
-Deno.test("main.ts: bad flags and a missing model exit with a clear message", async () => {
+Deno.test("main.ts: bad flags, a busy port and a missing model exit with a clear message", async () => {
   const { modelDir } = await fixtureFolders();
+  const busy = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response(),
+  );
   const run = async (args: string[], env: Record<string, string> = {}) => {
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", MAIN, ...args],
@@ -62,7 +66,21 @@ Deno.test("main.ts: bad flags and a missing model exit with a clear message", as
   };
   const cases: [string[], number, RegExp][] = [
     [[], 2, /Missing --model DIR/],
-    [["--model", modelDir, "--port", "http"], 2, /--port must be an integer ≥ 0, got "http"/],
+    [
+      ["--model", modelDir, "--port", "http"],
+      2,
+      /--port must be an integer from 0 to 65535, got "http"/,
+    ],
+    [
+      ["--model", modelDir, "--port", "99999"],
+      2,
+      /--port must be an integer from 0 to 65535, got "99999"/,
+    ],
+    [
+      ["--model", modelDir, "--backend", "cpu", "--port", String(busy.addr.port)],
+      1,
+      /^Cannot listen on 127\.0\.0\.1:\d+: the port is in use/,
+    ],
     [["--model", modelDir, "--adapter", "nodir"], 2, /--adapter must be NAME=DIR, got "nodir"/],
     [["--model", modelDir, "--backend", "tpu"], 2, /--backend must be auto, webgpu or cpu/],
     [["--model", modelDir, "--kv-cache", "f8"], 2, /--kv-cache must be f32 or f16, got "f8"/],
@@ -74,9 +92,15 @@ Deno.test("main.ts: bad flags and a missing model exit with a clear message", as
     ],
   ];
   const results = await Promise.all(cases.map(([args]) => run(args)));
+  await busy.shutdown();
+  const help = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", MAIN, "-h"] })
+    .output();
+  assert.equal(help.code, 0);
+  assert.match(new TextDecoder().decode(help.stdout), /Usage: deno task serve --model DIR/);
   results.forEach(({ code, stderr }, i) => {
     assert.equal(code, cases[i][1], stderr);
     assert.match(stderr, cases[i][2]);
+    assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
   });
   // An empty key would otherwise be read as "no authentication".
   const emptyFlag = await run(["--model", modelDir, "--api-key", ""]);

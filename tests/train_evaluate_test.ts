@@ -10,6 +10,7 @@ import { loraScaleOf, resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { referenceLossAndGrads } from "../lib/reference/model.ts";
 import { IGNORE, type TokenizedExample } from "../lib/train/batch.ts";
 import { evaluateModel } from "../lib/train/evaluate.ts";
+import { trainLora } from "../lib/train/train_lora.ts";
 import { assertClose } from "./_assert_close.ts";
 import { gpuTest } from "./_gpu.ts";
 import { loadFixture, randomAdapter, referenceWeights } from "./_lora_fixture.ts";
@@ -68,6 +69,11 @@ gpuTest(
     await assert.rejects(
       evaluateModel(model, examples, { batchSize: 0 }),
       /batchSize 0 must be a positive integer/,
+    );
+    // The dropout masks and data order hash 32-bit seeds: a larger one is refused, not cut.
+    await assert.rejects(
+      trainLora(model, examples, { seed: 2 ** 32 }).next(),
+      /Training seed must be an integer in \[0, 2\^32\)/,
     );
     model.dispose();
   },

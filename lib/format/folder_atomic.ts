@@ -17,16 +17,32 @@ import { writeModelFiles } from "./fs_model_source.ts";
  * await writeFolderAtomic(`./lora_output/checkpoint-${state.step}`, files);
  * ```
  */
-export async function writeFolderAtomic(
+export function writeFolderAtomic(dir: string, files: Map<string, Uint8Array>): Promise<void> {
+  return replaceFolderAtomic(dir, (temp) => writeModelFiles(temp, files));
+}
+
+/**
+ * Replaces `dir` with the folder `fill` writes into the temporary sibling folder it is given
+ * (created empty), e.g. a file at a time, so that big folders never sit whole in memory.
+ *
+ * @example
+ * ```ts
+ * await replaceFolderAtomic("./merged", async (temp) => {
+ *   for (const { path, bytes } of shards) await Deno.writeFile(join(temp, path), bytes);
+ * });
+ * ```
+ */
+export async function replaceFolderAtomic(
   dir: string,
-  files: Map<string, Uint8Array>,
+  fill: (temp: string) => Promise<void>,
 ): Promise<void> {
   const parent = dirname(dir);
   await Deno.mkdir(parent, { recursive: true });
   const temp = join(parent, `.${basename(dir)}.tmp-${crypto.randomUUID()}`);
   const old = join(parent, `.${basename(dir)}.old-${crypto.randomUUID()}`);
   try {
-    await writeModelFiles(temp, files);
+    await Deno.mkdir(temp);
+    await fill(temp);
     const existed = await Deno.rename(dir, old).then(() => true, (e) => {
       if (e instanceof Deno.errors.NotFound) return false;
       throw e;

@@ -24,7 +24,7 @@ export function dirModelSource(dir: string): ModelSource {
     name: dir,
     async read(path) {
       try {
-        return await Deno.readFile(pathOf(path));
+        return await readFileOnce(pathOf(path));
       } catch (e) {
         if (e instanceof Deno.errors.NotFound) throw new ModelFileNotFoundError(dir, path);
         throw e;
@@ -41,8 +41,24 @@ export function dirModelSource(dir: string): ModelSource {
   };
 }
 
-/** Bytes handed to one write call, so that large files are not copied whole. */
+/** Bytes handed to one read or write call, so that large files are not copied whole. */
 const WRITE_CHUNK = 64 << 20;
+
+/**
+ * Reads a file into one buffer of its size, in chunks: `Deno.readFile` holds a second copy of
+ * the whole file for a moment, which doubles the peak memory of loading a model.
+ */
+async function readFileOnce(path: string): Promise<Uint8Array> {
+  using file = await Deno.open(path);
+  const size = (await file.stat()).size;
+  const bytes = new Uint8Array(size);
+  for (let offset = 0; offset < size;) {
+    const n = await file.read(bytes.subarray(offset, Math.min(size, offset + WRITE_CHUNK)));
+    if (n === null) throw new Error(`${path} ended at ${offset} of ${size} bytes while reading`);
+    offset += n;
+  }
+  return bytes;
+}
 
 /**
  * Writes a file so that readers see either the old content or the whole new content: the
@@ -60,16 +76,21 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   try {
     {
       using file = await Deno.open(temp, { write: true, createNew: true });
-      for (let offset = 0; offset < bytes.length;) {
-        const end = Math.min(offset + WRITE_CHUNK, bytes.length);
-        offset += await file.write(bytes.subarray(offset, end));
-      }
+      await writeAll(file, bytes);
       await file.sync(); // on disk before the rename, so a crash never leaves a torn file
     } // closed before the rename, which Windows requires
     await Deno.rename(temp, path);
   } catch (e) {
     await Deno.remove(temp).catch(() => {}); // the temporary file may not exist
     throw e;
+  }
+}
+
+/** Writes all of `bytes` to `file`, in chunks, without a second copy in memory. */
+export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.length;) {
+    const end = Math.min(offset + WRITE_CHUNK, bytes.length);
+    offset += await file.write(bytes.subarray(offset, end));
   }
 }
 

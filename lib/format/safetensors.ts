@@ -134,16 +134,14 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): Safetenso
 }
 
 /**
- * Allocates a complete safetensors file for these tensors, with its header written and the
- * data section zeroed, and returns entries whose `bytes` are views into that file's data, to be
- * filled in place. The header is padded with spaces to a multiple of 8 bytes, so the data
- * section starts at an 8-byte aligned offset of the returned buffer. Tensors are laid out
- * contiguously in the given order; `__metadata__` is written only when `metadata` is given.
+ * The start of a safetensors file for these tensors: the 8-byte length and the JSON header,
+ * padded with spaces to a multiple of 8 bytes. The tensors' data follows it, contiguous in the
+ * given order, at the byte offsets `spans` (N + 1 of them) into the data section.
  */
-export function allocateSafetensors(
+export function safetensorsHeader(
   specs: readonly SafetensorsTensorSpec[],
   metadata?: Record<string, string>,
-): { bytes: Uint8Array; entries: SafetensorsEntry[] } {
+): { header: Uint8Array; spans: number[] } {
   const header: Record<string, unknown> = Object.create(null); // any name is an own key
   if (metadata !== undefined) header["__metadata__"] = metadata;
   let offset = 0;
@@ -164,11 +162,28 @@ export function allocateSafetensors(
   spans.push(offset);
   const json = new TextEncoder().encode(JSON.stringify(header));
   const headerLength = Math.ceil(json.length / 8) * 8;
-  const bytes = new Uint8Array(8 + headerLength + offset);
+  const bytes = new Uint8Array(8 + headerLength);
   new DataView(bytes.buffer).setBigUint64(0, BigInt(headerLength), true);
   bytes.set(json, 8);
-  bytes.fill(0x20, 8 + json.length, 8 + headerLength);
-  const data = bytes.subarray(8 + headerLength);
+  bytes.fill(0x20, 8 + json.length);
+  return { header: bytes, spans };
+}
+
+/**
+ * Allocates a complete safetensors file for these tensors, with its header written and the
+ * data section zeroed, and returns entries whose `bytes` are views into that file's data, to be
+ * filled in place. The header is padded with spaces to a multiple of 8 bytes, so the data
+ * section starts at an 8-byte aligned offset of the returned buffer. Tensors are laid out
+ * contiguously in the given order; `__metadata__` is written only when `metadata` is given.
+ */
+export function allocateSafetensors(
+  specs: readonly SafetensorsTensorSpec[],
+  metadata?: Record<string, string>,
+): { bytes: Uint8Array; entries: SafetensorsEntry[] } {
+  const { header, spans } = safetensorsHeader(specs, metadata);
+  const bytes = new Uint8Array(header.length + spans[spans.length - 1]);
+  bytes.set(header);
+  const data = bytes.subarray(header.length);
   const entries = specs.map(({ name, dtype, shape }, i) => ({
     name,
     dtype,

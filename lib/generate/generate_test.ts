@@ -279,5 +279,6 @@ Deno.test("streamTokens rejects bad prompts and options", async () => {
   );
   await assert.rejects(collect(stepper, prompt, { maxTokens: 0 }), /maxTokens must be .* got 0/);
   await assert.rejects(collect(stepper, prompt, { stop: ["ok", ""] }), /got ""/);
-  await assert.rejects(collect(stepper, prompt, { seed: 0.5 }), /seed must be a safe integer/);
+  await assert.rejects(collect(stepper, prompt, { seed: 0.5 }), /Sampling seed must be an integer/);
+  await assert.rejects(collect(stepper, prompt, { seed: 2 ** 32 }), /in \[0, 2\^32\)/);
 });

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { checkSeed } from "../util/seed.ts";
 import type { Rng } from "../util/rng.ts";
 
 /** How to pick the next token. */
@@ -42,6 +43,7 @@ export function resolveSampling(options: SamplingOptions): ResolvedSampling {
   const { temperature = 1, topK = 0, topP = 1, repetitionPenalty = 1 } = options;
   checkOptions(temperature, topK, topP, repetitionPenalty);
   const seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0];
+  checkSeed(seed, "Sampling seed");
   return { temperature, topK, topP, repetitionPenalty, seed };
 }
 

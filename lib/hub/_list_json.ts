@@ -18,14 +18,19 @@ export interface JsonPage {
 
 /**
  * GETs `url` as JSON for `repo`'s file listing. Error statuses become {@linkcode HubError}s
- * that name the repository; a body that is not JSON is a retryable `bad_response`.
+ * that name the repository; a body that is not JSON is a retryable `bad_response`. The
+ * repository's credentials go only to `url`s on `credentialOrigin` (default: any), as for
+ * redirects: a next-page link to another host gets none.
  */
 export async function getListingJson(
   repo: Omit<HubRepo, "listFiles">,
   url: string,
   signal?: AbortSignal,
+  credentialOrigin?: string,
 ): Promise<JsonPage> {
-  const { response } = await getFollowingRedirects(url, repo.authHeaders, signal);
+  const sameOrigin = credentialOrigin === undefined || new URL(url).origin === credentialOrigin;
+  const headers = sameOrigin ? repo.authHeaders : {};
+  const { response } = await getFollowingRedirects(url, headers, signal);
   if (!response.ok) {
     const what = `repository ${repo.model} at revision ${repo.revision}`;
     throw errorForStatus(response.status, failureContext(repo, what), await errorDetail(response));

@@ -13,6 +13,8 @@ import { type HubSource, openRepo, type OpenRepoOptions } from "./open_repo.ts";
 import { type RetryOptions, withRetry } from "./retry.ts";
 import { parseWeightMap, SAFETENSORS_INDEX } from "../format/checkpoint.ts";
 import { selectModelFiles } from "./select_files.ts";
+import { HUB_SOURCE_FILE, hubSourceJson } from "./hub_source.ts";
+import { writeFileAtomic } from "../format/fs_model_source.ts";
 import type { DownloadEvent, HubFile } from "./types.ts";
 
 /** Options of {@linkcode downloadModel}. */
@@ -43,6 +45,7 @@ export interface DownloadedModel {
  * Downloads a model's config, tokenizer and safetensors weights. Lists the repository, fetches
  * `model.safetensors.index.json` first when there is one (to fetch only the shards it names),
  * then every other file in turn. Re-running skips complete files and resumes partial ones.
+ * Last it writes `.hub_source.json` (hub, id, revision), which names adapters' base model.
  *
  * @example
  * ```ts
@@ -91,6 +94,12 @@ export async function downloadModel(options: DownloadModelOptions = {}): Promise
       : await fetchOne(file);
     done.push({ path: file.path, size, skipped });
   }
+  const record = {
+    source: options.source ?? "modelscope",
+    model,
+    revision: options.revision ?? null,
+  };
+  await writeFileAtomic(join(dir, HUB_SOURCE_FILE), hubSourceJson(record));
   return { dir, files: done };
 }
 

@@ -1,6 +1,6 @@
 /**
  * The Hugging Face hub: file list from `/api/models/{repo}/tree/{rev}?recursive=true` (paged by
- * `Link` headers), files from `/{repo}/resolve/{rev}/{path}`, token as `Authorization: Bearer`,
+ * `Link` headers, at most {@linkcode MAX_LISTING_PAGES}, the token sent only on the hub's origin), files from `/{repo}/resolve/{rev}/{path}`, token as `Authorization: Bearer`,
  * sha256 of LFS files from the listing's `lfs.oid` or the `X-Linked-Etag` header.
  *
  * @module
@@ -10,6 +10,12 @@ import { z } from "../deps.ts";
 import { getListingJson } from "./_list_json.ts";
 import { HubError } from "./hub_error.ts";
 import type { HubFile, HubRepo } from "./types.ts";
+
+/**
+ * The most listing pages followed (the Hub serves 1,000 entries a page): a listing that never
+ * ends, e.g. a `Link` that points back at itself, is an error rather than an endless loop.
+ */
+export const MAX_LISTING_PAGES = 1000;
 
 /** The public Hugging Face endpoint. */
 export const HUGGING_FACE_ENDPOINT = "https://huggingface.co";
@@ -57,9 +63,21 @@ export function huggingFaceRepo(
     },
     async listFiles(signal) {
       const files: HubFile[] = [];
+      const origin = new URL(endpoint).origin; // the token goes to the hub's own pages only
       let url: string | undefined = `${endpoint}/api/models/${model}/tree/${rev}?recursive=true`;
+      const seen = new Set<string>();
       while (url !== undefined) {
-        const { body, link } = await getListingJson(repo, url, signal);
+        if (seen.has(url) || seen.size === MAX_LISTING_PAGES) {
+          throw new HubError(
+            "bad_response",
+            `Hugging Face's file list for ${model} does not end: ` +
+              (seen.has(url)
+                ? `its next page ${url} was already listed`
+                : `more than ${MAX_LISTING_PAGES} pages`),
+          );
+        }
+        seen.add(url);
+        const { body, link } = await getListingJson(repo, url, signal, origin);
         const page = TreePage.safeParse(body);
         if (!page.success) {
           throw new HubError(
@@ -74,7 +92,8 @@ export function huggingFaceRepo(
           const sha256 = entry.lfs?.oid.toLowerCase();
           files.push({ path: entry.path, size: entry.size, ...(sha256 ? { sha256 } : {}) });
         }
-        url = link?.match(/<([^>]+)>\s*;\s*rel="next"/)?.[1];
+        const next = link?.match(/<([^>]+)>\s*;\s*rel="next"/)?.[1];
+        url = next === undefined ? undefined : new URL(next, url).href;
       }
       return files;
     },

@@ -9,16 +9,10 @@ import { HubError } from "./hub_error.ts";
 import type { HubFile } from "./types.ts";
 
 import { SAFETENSORS_INDEX } from "../format/checkpoint.ts";
+import { TOKENIZER_FILES } from "../text/tokenizer_files.ts";
 
 /** Files fetched when present; `config.json` is required. */
-export const MODEL_FILES = [
-  "config.json",
-  "generation_config.json",
-  "tokenizer.json",
-  "tokenizer_config.json",
-  "special_tokens_map.json",
-  SAFETENSORS_INDEX,
-];
+export const MODEL_FILES = ["config.json", ...TOKENIZER_FILES, SAFETENSORS_INDEX];
 
 /**
  * Picks the files a model needs from a repository listing: the files of {@linkcode MODEL_FILES}

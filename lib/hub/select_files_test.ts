@@ -15,15 +15,17 @@ const LISTING = [
   f("special_tokens_map.json"),
   f("tokenizer.json"),
   f("tokenizer_config.json"),
+  f("chat_template.jinja"),
 ];
 
 Deno.test("selectModelFiles takes config, tokenizer and top-level safetensors only", () => {
   assert.deepEqual(selectModelFiles(LISTING, "m").map((x) => x.path), [
     "config.json",
-    "generation_config.json",
     "tokenizer.json",
     "tokenizer_config.json",
+    "chat_template.jinja",
     "special_tokens_map.json",
+    "generation_config.json",
     "model.safetensors",
   ]);
 });

@@ -11,7 +11,7 @@ import { GpuTensor } from "../gpu/tensor.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { LoraPair, ProjectionAdapter } from "./projection_adapter.ts";
 import { loraKey, type Projection } from "../model/names.ts";
-import { loraScaleOf } from "./lora_config.ts";
+import { adaptedLayers, loraScaleOf } from "./lora_config.ts";
 import { loraTensorShapes, type LoraWeights } from "./lora_weights.ts";
 
 /** The A and B tensors of one adapted projection. */
@@ -40,7 +40,7 @@ export class GpuLoraAdapter implements ProjectionAdapter {
     this.rank = weights.config.r;
     this.scale = loraScaleOf(weights.config);
     const shapes = loraTensorShapes(model, weights.config);
-    for (let l = 0; l < model.numLayers; l++) {
+    for (const l of adaptedLayers(weights.config, model.numLayers)) {
       for (const p of weights.config.targetModules) {
         const upload = (matrix: "A" | "B") => {
           const key = loraKey(l, p, matrix);
@@ -73,7 +73,7 @@ export class GpuLoraAdapter implements ProjectionAdapter {
 
   /** Every adapted (layer, projection) with its tensors, in layer order. */
   *entries(): Generator<[number, Projection, LoraTensors]> {
-    for (let l = 0; l < this.#model.numLayers; l++) {
+    for (const l of adaptedLayers(this.weights.config, this.#model.numLayers)) {
       for (const p of this.weights.config.targetModules) yield [l, p, this.tensors(l, p)!];
     }
   }

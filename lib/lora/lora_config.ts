@@ -4,7 +4,6 @@
  * @module
  */
 import { LORA_DEFAULTS } from "../defaults.ts";
-import { z } from "../deps.ts";
 import { type Projection, PROJECTIONS } from "../model/names.ts";
 
 /** LoRA hyper-parameters, as PEFT's `LoraConfig`. */
@@ -19,6 +18,11 @@ export interface LoraConfig {
   targetModules: Projection[];
   /** rsLoRA: scale alpha/√r instead of alpha/r. */
   useRslora: boolean;
+  /**
+   * The adapted layers, ascending (PEFT's `layers_to_transform`); absent when every layer is
+   * adapted.
+   */
+  layers?: readonly number[];
 }
 
 /** User-facing LoRA options: target modules may be `"all-linear"`. */
@@ -33,6 +37,8 @@ export interface LoraOptions {
   targetModules?: readonly string[] | "all-linear";
   /** rsLoRA scaling; default false. */
   useRslora?: boolean;
+  /** Only these layers (indices from 0); default every layer. */
+  layers?: readonly number[];
 }
 
 /**
@@ -61,7 +67,35 @@ export function resolveLoraConfig(options: LoraOptions = {}): LoraConfig {
     dropout,
     targetModules: resolveTargets(options.targetModules ?? LORA_DEFAULTS.targetModules),
     useRslora: options.useRslora ?? LORA_DEFAULTS.useRslora,
+    ...(options.layers === undefined ? {} : { layers: resolveLayers(options.layers) }),
   };
+}
+
+function resolveLayers(layers: readonly number[]): number[] {
+  const bad = layers.filter((l) => !Number.isInteger(l) || l < 0);
+  if (bad.length > 0) throw new RangeError(`LoRA layers ${bad.join(", ")} are not layer indices`);
+  if (layers.length === 0) throw new RangeError("LoRA layers are empty");
+  return [...new Set(layers)].sort((a, b) => a - b);
+}
+
+/**
+ * The layers `lora` adapts in a model of `numLayers` layers: its `layers`, or all of them.
+ *
+ * @example
+ * ```ts
+ * adaptedLayers(resolveLoraConfig({ layers: [3, 1] }), 16); // [1, 3]
+ * adaptedLayers(resolveLoraConfig(), 2); // [0, 1]
+ * ```
+ */
+export function adaptedLayers(lora: LoraConfig, numLayers: number): readonly number[] {
+  if (lora.layers === undefined) return Array.from({ length: numLayers }, (_, l) => l);
+  const outside = lora.layers.filter((l) => l >= numLayers);
+  if (outside.length > 0) {
+    throw new RangeError(
+      `LoRA layers ${outside.join(", ")} are outside the model's ${numLayers} layers`,
+    );
+  }
+  return lora.layers;
 }
 
 function resolveTargets(targets: readonly string[] | "all-linear"): Projection[] {
@@ -111,64 +145,8 @@ export function peftAdapterConfig(config: LoraConfig, baseModel: string): Record
     rank_pattern: {},
     alpha_pattern: {},
     init_lora_weights: true,
-    layers_to_transform: null,
+    layers_to_transform: config.layers ?? null,
     layers_pattern: null,
     revision: null,
   };
-}
-
-const peftSchema = z.looseObject({
-  peft_type: z.string().optional(),
-  r: z.number().int().positive(),
-  lora_alpha: z.number().positive(),
-  lora_dropout: z.number().min(0).max(1).optional(),
-  target_modules: z.union([z.array(z.string()), z.string()]).nullish(),
-  bias: z.string().optional(),
-  use_rslora: z.boolean().optional(),
-  use_dora: z.boolean().optional(),
-  fan_in_fan_out: z.boolean().optional(),
-  rank_pattern: z.record(z.string(), z.unknown()).nullish(),
-  alpha_pattern: z.record(z.string(), z.unknown()).nullish(),
-  modules_to_save: z.array(z.string()).nullish(),
-});
-
-/**
- * Parses a PEFT `adapter_config.json`, refusing by name, all in one error, the features this
- * engine lacks. Without `target_modules`, the adapter targets `defaultTargets`: PEFT's own
- * default for the model's family (`ARCHITECTURES[…].peftTargetModules`, q_proj and v_proj).
- */
-export function parsePeftAdapterConfig(
-  json: unknown,
-  where = "adapter_config.json",
-  defaultTargets: readonly string[] = ["q_proj", "v_proj"],
-): LoraConfig {
-  const parsed = peftSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`Invalid ${where}: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
-  }
-  const c = parsed.data;
-  const refused: string[] = [];
-  if (c.peft_type !== undefined && c.peft_type !== "LORA") refused.push(`peft_type ${c.peft_type}`);
-  if (c.use_dora) refused.push("use_dora true");
-  if (c.fan_in_fan_out) refused.push("fan_in_fan_out true");
-  if (c.bias !== undefined && c.bias !== "none") refused.push(`bias ${JSON.stringify(c.bias)}`);
-  if (c.rank_pattern && Object.keys(c.rank_pattern).length) {
-    refused.push("a non-empty rank_pattern");
-  }
-  if (c.alpha_pattern && Object.keys(c.alpha_pattern).length) {
-    refused.push("a non-empty alpha_pattern");
-  }
-  if (c.modules_to_save?.length) refused.push(`modules_to_save ${c.modules_to_save.join(", ")}`);
-  if (refused.length > 0) throw new Error(`Unsupported adapter in ${where}: ${refused.join("; ")}`);
-  const targets = typeof c.target_modules === "string"
-    ? (c.target_modules === "all-linear" ? "all-linear" : [c.target_modules])
-    : c.target_modules ?? defaultTargets;
-  return resolveLoraConfig({
-    r: c.r,
-    alpha: c.lora_alpha,
-    dropout: c.lora_dropout ?? 0,
-    targetModules: targets,
-    useRslora: c.use_rslora ?? false,
-  });
 }

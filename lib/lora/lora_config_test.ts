@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  loraScaleOf,
-  parsePeftAdapterConfig,
-  peftAdapterConfig,
-  resolveLoraConfig,
-} from "./lora_config.ts";
+import { adaptedLayers, loraScaleOf, peftAdapterConfig, resolveLoraConfig } from "./lora_config.ts";
+import { parsePeftAdapterConfig } from "./peft_config.ts";
 
 const ALL = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
 
@@ -72,53 +68,18 @@ Deno.test("adapter_config.json holds DESIGN.md's fields with PEFT's values", () 
     alpha_pattern: {},
   };
   for (const [key, value] of Object.entries(expected)) assert.deepEqual(json[key], value, key);
-  assert.deepEqual(parsePeftAdapterConfig(JSON.parse(JSON.stringify(json))), config);
+  assert.deepEqual(parsePeftAdapterConfig(JSON.parse(JSON.stringify(json)), 2), config);
 });
 
-Deno.test("a PEFT config with target_modules all-linear or one string is read", () => {
-  const base = { r: 4, lora_alpha: 8 };
-  assert.deepEqual(
-    parsePeftAdapterConfig({ ...base, target_modules: "all-linear" }).targetModules,
-    ALL,
-  );
-  assert.deepEqual(parsePeftAdapterConfig({ ...base, target_modules: "v_proj" }).targetModules, [
-    "v_proj",
-  ]);
-  assert.equal(parsePeftAdapterConfig({ ...base, target_modules: ["q_proj"] }).dropout, 0);
-});
-
-Deno.test("PEFT configs this engine cannot apply are refused by name", () => {
-  const base = { peft_type: "LORA", r: 4, lora_alpha: 8, target_modules: ["q_proj"] };
-  const cases: [Record<string, unknown>, RegExp][] = [
-    [{ use_dora: true }, /Unsupported adapter in adapter_config.json: use_dora true/],
-    [{ bias: "all" }, /Unsupported adapter in adapter_config.json: bias "all"/],
-    [{ bias: "lora_only" }, /bias "lora_only"/],
-    [{ fan_in_fan_out: true }, /fan_in_fan_out true/],
-    [{ peft_type: "IA3" }, /peft_type IA3/],
-    [{ rank_pattern: { q_proj: 8 } }, /a non-empty rank_pattern/],
-    [{ alpha_pattern: { q_proj: 8 } }, /a non-empty alpha_pattern/],
-    [{ modules_to_save: ["lm_head"] }, /modules_to_save lm_head/],
-    [{ target_modules: ["c_attn"] }, /Unknown target modules "c_attn"/],
-    [{ r: 0 }, /Invalid adapter_config.json: r: /],
-    [{ lora_alpha: "8" }, /Invalid adapter_config.json: lora_alpha: /],
-  ];
-  for (const [change, message] of cases) {
-    assert.throws(
-      () => parsePeftAdapterConfig({ ...base, ...change }),
-      message,
-      JSON.stringify(change),
-    );
-  }
-  assert.throws(
-    () =>
-      parsePeftAdapterConfig({ ...base, use_dora: true, bias: "all" }, "adapter_config.json of x"),
-    /^Error: Unsupported adapter in adapter_config.json of x: use_dora true; bias "all"$/,
-  );
-});
-
-Deno.test("an adapter_config.json without target_modules targets PEFT's default: q_proj and v_proj", () => {
-  const json = { peft_type: "LORA", r: 4, lora_alpha: 8, target_modules: null };
-  assert.deepEqual(parsePeftAdapterConfig(json).targetModules, ["q_proj", "v_proj"]);
-  const { target_modules: _, ...missing } = json;
-  assert.deepEqual(parsePeftAdapterConfig(missing, "x", ["q_proj"]).targetModules, ["q_proj"]);
+Deno.test("a layer subset is kept sorted, written as layers_to_transform and read back", () => {
+  const config = resolveLoraConfig({ r: 4, layers: [3, 1, 3] });
+  assert.deepEqual(config.layers, [1, 3]);
+  assert.deepEqual(adaptedLayers(config, 4), [1, 3]);
+  assert.deepEqual(adaptedLayers(resolveLoraConfig(), 3), [0, 1, 2]);
+  assert.throws(() => adaptedLayers(config, 2), /LoRA layers 3 are outside the model's 2 layers/);
+  assert.throws(() => resolveLoraConfig({ layers: [] }), /LoRA layers are empty/);
+  assert.throws(() => resolveLoraConfig({ layers: [-1, 0.5] }), /LoRA layers -1, 0.5 are not/);
+  const json = peftAdapterConfig(config, "m");
+  assert.deepEqual(json.layers_to_transform, [1, 3]);
+  assert.deepEqual(parsePeftAdapterConfig(JSON.parse(JSON.stringify(json)), 4), config);
 });

@@ -10,7 +10,7 @@ import type { ModelConfig } from "../model/config.ts";
 import { loraKey } from "../model/names.ts";
 import { projectionShape } from "../model/shapes.ts";
 import { Rng } from "../util/rng.ts";
-import type { LoraConfig } from "./lora_config.ts";
+import { adaptedLayers, type LoraConfig } from "./lora_config.ts";
 
 /** An adapter's matrices: `lora_A` (R, in) and `lora_B` (out, R) by PEFT key, f32. */
 export interface LoraWeights {
@@ -23,7 +23,7 @@ export interface LoraWeights {
 /** Every (key, shape) an adapter with `lora` on `model` holds, in layer order, A before B. */
 export function loraTensorShapes(model: ModelConfig, lora: LoraConfig): Map<string, number[]> {
   const shapes = new Map<string, number[]>();
-  for (let l = 0; l < model.numLayers; l++) {
+  for (const l of adaptedLayers(lora, model.numLayers)) {
     for (const p of lora.targetModules) {
       const [out, inp] = projectionShape(model, p);
       shapes.set(loraKey(l, p, "A"), [lora.r, inp]); // (R, in)

@@ -13,7 +13,9 @@ import {
   parseSafetensors,
   serializeSafetensors,
 } from "../format/safetensors.ts";
-import { parsePeftAdapterConfig, peftAdapterConfig } from "./lora_config.ts";
+import { peftAdapterConfig } from "./lora_config.ts";
+import { parsePeftAdapterConfig } from "./peft_config.ts";
+import { adapterModelCard } from "./model_card.ts";
 import {
   checkLoraTensors,
   checkLoraValues,
@@ -25,14 +27,19 @@ import {
 export const ADAPTER_CONFIG = "adapter_config.json";
 /** File name of the adapter weights. */
 export const ADAPTER_WEIGHTS = "adapter_model.safetensors";
+/** File name of the model card. */
+export const MODEL_CARD = "README.md";
+/** The pickled weights file older PEFT versions wrote, which this engine does not read. */
+const PICKLED_WEIGHTS = "adapter_model.bin";
 
 /**
- * The two files of a PEFT adapter (name → bytes), tensors in f32.
+ * The files of a PEFT adapter (name → bytes): config, tensors in f32, and the model card
+ * (`README.md`, whose `base_model` is `baseModel` when that is a hub id).
  *
  * @example
  * ```ts
  * const files = serializePeftAdapter(result.adapter, model.config, "LLM-Research/Llama-3.2-1B");
- * await writeModelFiles("./lora_output", files); // adapter_config.json + adapter_model.safetensors
+ * await writeModelFiles("./lora_output", files); // adapter_config.json, adapter_model.safetensors, README.md
  * ```
  */
 export function serializePeftAdapter(
@@ -49,6 +56,7 @@ export function serializePeftAdapter(
   return new Map([
     [ADAPTER_CONFIG, new TextEncoder().encode(config)],
     [ADAPTER_WEIGHTS, serializeSafetensors(entries, { format: "pt" })],
+    [MODEL_CARD, new TextEncoder().encode(adapterModelCard(adapter.config, baseModel))],
   ]);
 }
 
@@ -69,9 +77,17 @@ export async function readPeftAdapter(
   const where = JSON.stringify(source.name);
   const config = parsePeftAdapterConfig(
     await readJson(source, ADAPTER_CONFIG),
+    model.numLayers,
     `${ADAPTER_CONFIG} of ${where}`,
     familySpec(model.family).peftTargetModules,
   );
+  if (!(await source.has(ADAPTER_WEIGHTS)) && await source.has(PICKLED_WEIGHTS)) {
+    throw new Error(
+      `Adapter ${where} has only ${PICKLED_WEIGHTS}: .bin adapters are not supported (they are ` +
+        `Python pickles); convert it to ${ADAPTER_WEIGHTS}, e.g. by loading it with PEFT and ` +
+        `calling save_pretrained(dir, safe_serialization=True)`,
+    );
+  }
   const file = parseSafetensors(
     await source.read(ADAPTER_WEIGHTS),
     `${source.name}/${ADAPTER_WEIGHTS}`,

@@ -47,6 +47,10 @@ Deno.test("adapter_model.safetensors has PEFT's metadata, key names, shapes and 
   for (const entry of file.tensors.values()) assert.equal(entry.dtype, "F32");
   assert.equal(configJson.peft_type, "LORA");
   assert.equal(configJson.base_model_name_or_path, "fixture/tiny");
+  assert.match(
+    new TextDecoder().decode(files.get("README.md")),
+    /^---\nbase_model: fixture\/tiny\nlibrary_name: peft\n/,
+  );
 });
 
 Deno.test("BF16 adapter weights are widened to f32", async () => {
@@ -190,5 +194,51 @@ Deno.test("an rsLoRA adapter (r 16, alpha 32) saves and loads back at scale alph
   assert.equal(
     loraScaleOf((await readPeftAdapter(memoryModelSource("plain", files), model)).config),
     2, // 32/16
+  );
+});
+
+Deno.test("a Hub-style adapter on some layers (regex target_modules) is read with those layers", async () => {
+  const subset = resolveLoraConfig({ r: 4, alpha: 8, targetModules: ["v_proj"], layers: [1] });
+  const saved = serializePeftAdapter(randomAdapter(model, subset, 5), model, "fixture/tiny");
+  assert.deepEqual([...parseSafetensors(saved.get(ADAPTER_WEIGHTS)!, "x").tensors.keys()], [
+    loraKey(1, "v_proj", "A"),
+    loraKey(1, "v_proj", "B"),
+  ]);
+  assert.deepEqual(
+    (await readPeftAdapter(memoryModelSource("saved", saved), model)).config,
+    subset,
+  );
+
+  const handWritten = {
+    peft_type: "LORA",
+    r: 4,
+    lora_alpha: 8,
+    target_modules: "model\\.layers\\.1\\.self_attn\\.v_proj",
+  };
+  const hub = new Map([...saved, [
+    ADAPTER_CONFIG,
+    new TextEncoder().encode(JSON.stringify(handWritten)),
+  ]]);
+  assert.deepEqual((await readPeftAdapter(memoryModelSource("hub", hub), model)).config.layers, [
+    1,
+  ]);
+  // A config that targets layer 0 too, with tensors for layer 1 only: layer 0's are missing.
+  hub.set(
+    ADAPTER_CONFIG,
+    new TextEncoder().encode(JSON.stringify({ ...handWritten, target_modules: ["v_proj"] })),
+  );
+  await assert.rejects(
+    readPeftAdapter(memoryModelSource("hub", hub), model),
+    /missing base_model\.model\.model\.layers\.0\.self_attn\.v_proj\.lora_A\.weight/,
+  );
+});
+
+Deno.test("an adapter with only adapter_model.bin is refused as a .bin adapter", async () => {
+  const pickled = new Map(files);
+  pickled.delete(ADAPTER_WEIGHTS);
+  pickled.set("adapter_model.bin", new Uint8Array([0x80, 2]));
+  await assert.rejects(
+    readPeftAdapter(memoryModelSource("old", pickled), model),
+    /has only adapter_model\.bin: \.bin adapters are not supported/,
   );
 });

@@ -12,9 +12,9 @@ import type { EngineOptions } from "./engine.ts";
 import { GpuEngine } from "./gpu_engine.ts";
 import { tuneMatmul } from "../ops/matmul_tuning.ts";
 import { uploadWeights } from "./gpu_weights.ts";
-import { type ModelSource, readJson, urlModelSource } from "../format/model_source.ts";
+import { type ModelSource, urlModelSource } from "../format/model_source.ts";
 import { entryToF32 } from "../format/safetensors.ts";
-import { TextTokenizer } from "../text/tokenizer.ts";
+import { readTokenizer } from "../text/tokenizer_files.ts";
 
 /** Options of {@linkcode loadModel}: the engine's (context, KV-cache dtype) and these. */
 export interface LoadModelOptions extends EngineOptions {
@@ -80,24 +80,4 @@ async function resolveSource(source: string | URL | ModelSource): Promise<ModelS
   if (source instanceof URL || /^(https?|file):\/\//.test(text)) return urlModelSource(text);
   const { dirModelSource } = await import("../format/fs_model_source.ts");
   return dirModelSource(text);
-}
-
-/**
- * The tokenizer of a model folder, or null when it has no tokenizer.json.
- *
- * @example
- * ```ts
- * const tokenizer = await readTokenizer(dirModelSource("./model_cache/LLM-Research/Llama-3___2-1B"));
- * tokenizer?.encode("Hello"); // [128000, 9906]
- * ```
- */
-export async function readTokenizer(source: ModelSource): Promise<TextTokenizer | null> {
-  if (!(await source.has("tokenizer.json"))) return null;
-  const optional = async (path: string) =>
-    (await source.has(path)) ? await readJson(source, path) : undefined;
-  return TextTokenizer.fromJson(
-    await readJson(source, "tokenizer.json"),
-    await optional("tokenizer_config.json"),
-    { generationConfig: await optional("generation_config.json") },
-  );
 }

@@ -26,6 +26,11 @@ export interface TextTokenizerOptions {
   eosIds?: number[];
   /** A parsed `generation_config.json`; its `eos_token_id` (a number or list) joins `eosIds`. */
   generationConfig?: unknown;
+  /**
+   * The chat template from `chat_template.jinja`, which current transformers writes instead of
+   * the config's `chat_template`; it takes precedence over the config's, as in transformers.
+   */
+  chatTemplate?: string;
 }
 
 /**
@@ -184,7 +189,7 @@ export class TextTokenizer {
       (typeof configAddBos === "boolean" ? configAddBos : undefined);
     this.#postProcessorAddsBos = this.bosId !== null &&
       this.#tokenizer.encode("", { add_special_tokens: true }).ids[0] === this.bosId;
-    this.#templateSource = defaultChatTemplate(config);
+    this.#templateSource = options.chatTemplate ?? defaultChatTemplate(config);
   }
 
   /**
@@ -266,7 +271,7 @@ export class TextTokenizer {
     return this.#specialIds.has(id);
   }
 
-  /** Whether `tokenizer_config.json` carries a chat template. */
+  /** Whether the model has a chat template (`chat_template.jinja` or the config's). */
   get hasChatTemplate(): boolean {
     return this.#templateSource !== null;
   }
@@ -280,7 +285,8 @@ export class TextTokenizer {
   applyChatTemplate(messages: ChatMessage[], options: ChatTemplateOptions = {}): string {
     if (this.#templateSource === null) {
       throw new Error(
-        "Tokenizer has no chat_template in tokenizer_config.json; format prompts with " +
+        "Tokenizer has no chat template (chat_template.jinja or tokenizer_config.json's " +
+          "chat_template); format prompts with " +
           "prompt_template.ts instead",
       );
     }

@@ -151,7 +151,7 @@ Deno.test("TextTokenizer handles configs without or with named chat templates", 
   const { chat_template: _, ...baseConfig } = llama3Config;
   const base = TextTokenizer.fromJson(llama32Json, baseConfig);
   assert.equal(base.hasChatTemplate, false);
-  assert.throws(() => base.applyChatTemplate([{ role: "user", content: "x" }]), /no chat_template/);
+  assert.throws(() => base.applyChatTemplate([{ role: "user", content: "x" }]), /no chat template/);
 
   const named = TextTokenizer.fromJson(llama32Json, {
     ...baseConfig,

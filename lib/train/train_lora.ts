@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { checkSeed } from "../util/seed.ts";
 import { TRAINING_DEFAULTS } from "../defaults.ts";
 import { withGpuErrors } from "../gpu/device.ts";
 import type { Model } from "../model/model.ts";
@@ -347,6 +348,7 @@ function resolveTrainOptions(options: TrainLoraOptions) {
   positiveInt("gradAccum", o.gradAccum);
   positiveInt("logEvery", o.logEvery);
   if (!(o.lr > 0)) throw new RangeError(`Learning rate ${o.lr} must be positive`);
+  checkSeed(o.seed, "Training seed");
   if (o.optimizer !== "adamw" && o.optimizer !== "sgd") {
     throw new RangeError(`Unknown optimizer ${JSON.stringify(o.optimizer)}: expected adamw or sgd`);
   }
