@@ -20,11 +20,12 @@ struct Params {
   step: u32,
   out_index: u32,
   logits_off: u32,
+  seen_off: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;       // (V) at logits_off
-@group(0) @binding(2) var<storage, read_write> seen: array<u32>;   // (V) 1 once an id is in the context
+@group(0) @binding(2) var<storage, read_write> seen: array<u32>;   // (V) at seen_off: 1 once an id is in the context
 @group(0) @binding(3) var<storage, read_write> tokens: array<u32>; // (N) sampled ids
 @group(0) @binding(4) var<storage, read_write> ids: array<u32>;    // (≥1) next step's input id
 
@@ -35,7 +36,7 @@ var<workgroup> chosen: u32;
 
 fn score(i: u32) -> f32 {
   var l = logits[p.logits_off + i];
-  if (p.penalty != 1.0 && seen[i] != 0u) {
+  if (p.penalty != 1.0 && seen[p.seen_off + i] != 0u) {
     l = select(l / p.penalty, l * p.penalty, l < 0.0);
   }
   return l;
@@ -168,6 +169,6 @@ fn main(@builtin(local_invocation_index) li: u32) {
     let id = chosen;
     tokens[p.out_index] = id;
     ids[0] = id;
-    seen[id] = 1u;
+    seen[p.seen_off + id] = 1u;
   }
 }

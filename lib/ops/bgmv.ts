@@ -73,7 +73,7 @@ export function padLoraToRank(
   lora: { a: Float32Array; b: Float32Array; rank: number },
   padded: number,
   dims: { inFeatures: number; outFeatures: number },
-): { a: Float32Array; b: Float32Array } {
+): { a: Float32Array<ArrayBuffer>; b: Float32Array<ArrayBuffer> } {
   const { rank: R } = lora, { inFeatures: IN, outFeatures: OUT } = dims;
   if (R > padded) throw new RangeError(`LoRA rank ${R} exceeds the slots' rank ${padded}`);
   const a = new Float32Array(padded * IN); // (padded, IN)
