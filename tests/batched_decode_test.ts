@@ -30,9 +30,9 @@ gpuTest(
       "a",
       randomAdapter(
         model.config,
-        resolveLoraConfig({ r: 4, targetModules: ["q_proj", "v_proj"] }),
+        resolveLoraConfig({ r: 4, targetModules: "all-linear" }),
         1,
-        0.5,
+        1,
       ),
     );
     model.addAdapter(
@@ -50,11 +50,11 @@ gpuTest(
     for (let i = 0; i < PROMPTS.length; i++) {
       alone.push(await model.generate(PROMPTS[i], options(i)));
     }
-    assert.notDeepEqual(
-      alone[0].tokens,
-      alone[3].tokens.slice(0, alone[0].tokens.length),
-      "the adapters change the output",
-    );
+    for (let i = 0; i < PROMPTS.length; i++) { // each adapter changes its request's output
+      if (ADAPTERS[i] === null) continue;
+      const base = await model.generate(PROMPTS[i], { ...options(i), adapter: null });
+      assert.notDeepEqual(alone[i].tokens, base.tokens, `adapter ${ADAPTERS[i]} on request ${i}`);
+    }
 
     const batched = new BatchedModel(model, {
       maxBatch: 4, // six requests: two wait for a slot
