@@ -2,7 +2,8 @@
  * The adapter slots of a batch engine, as a least-recently-used cache (vLLM's `--max-loras`):
  * an adapter is uploaded into a slot when a request first needs it, stays while requests use
  * it, and the least recently used idle one is replaced when a new one needs room. A request
- * that finds every slot in use waits for one to become idle.
+ * that finds every slot in use waits for one to become idle. An adapter is known by its
+ * weights: one replaced under the same name (new weights) is uploaded again.
  *
  * @module
  */
@@ -35,7 +36,7 @@ export class AdapterSlots {
 
   /** Names of the adapters resident now, most recently used first. */
   get resident(): string[] {
-    return this.#slots.filter((s) => s.weights)
+    return this.#slots.filter((s) => s.weights && s.name !== "")
       .sort((a, b) => b.lastUsed - a.lastUsed)
       .map((s) => s.name);
   }
@@ -55,6 +56,7 @@ export class AdapterSlots {
         const slot = this.#slots[index];
         if (slot.weights !== weights) {
           this.#upload(index, weights);
+          for (const other of this.#slots) if (other.name === name) other.name = ""; // replaced
           Object.assign(slot, { weights, name });
         }
         slot.users += 1;
@@ -70,13 +72,6 @@ export class AdapterSlots {
     const slot = this.#slots[index];
     slot.users -= 1;
     if (slot.users === 0) this.#waiters.splice(0).forEach((wake) => wake());
-  }
-
-  /** Forgets an adapter (removed or replaced): its slot is free once its users are done. */
-  forget(name: string): void {
-    for (const slot of this.#slots) {
-      if (slot.name === name) slot.name = ""; // its weights stay until the slot is reused
-    }
   }
 
   /** The slot of these weights, else a free idle one, else the least recently used idle one, else −1. */

@@ -32,14 +32,14 @@ Deno.test("adapter slots: resident adapters are reused, the least recently used 
   assert.equal(uploads.length, 4);
 });
 
-Deno.test("adapter slots: a forgotten adapter is uploaded again, and no slots refuses clearly", async () => {
+Deno.test("adapter slots: an adapter replaced under its name is uploaded again, and no slots refuses clearly", async () => {
   const uploads: number[] = [];
-  const slots = new AdapterSlots(1, (slot) => uploads.push(slot));
+  const slots = new AdapterSlots(2, (slot) => uploads.push(slot));
   const a = weights();
   slots.release(await slots.acquire("a", a));
-  slots.forget("a");
   const replaced = weights();
   slots.release(await slots.acquire("a", replaced));
   assert.equal(uploads.length, 2);
+  assert.deepEqual(slots.resident, ["a"]);
   await assert.rejects(new AdapterSlots(0, () => {}).acquire("a", a), /--max-loras is 0/);
 });

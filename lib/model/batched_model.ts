@@ -83,14 +83,6 @@ export class BatchedModel {
     return this.#slots.resident;
   }
 
-  /**
-   * Forgets the resident copy of an adapter the model removed or replaced; requests already
-   * using it finish with it.
-   */
-  forgetAdapter(name: string): void {
-    this.#slots.forget(name);
-  }
-
   /** Generates a completion and returns it whole; see {@linkcode stream}. */
   async generate(prompt: Prompt, options: TextGenerationOptions = {}): Promise<GenerationResult> {
     const deltas = this.stream(prompt, options);
