@@ -47,6 +47,14 @@ export {
   type PromptTemplate,
   type TextGenerationOptions,
 } from "./lib/model/model.ts";
+export { BatchedModel, type BatchedModelOptions } from "./lib/model/batched_model.ts";
+export {
+  DEFAULT_MAX_BATCH,
+  DEFAULT_MAX_LORA_RANK,
+  type GpuBatchEngineOptions,
+} from "./lib/model/gpu_batch_engine.ts";
+export type { BatchSizes } from "./lib/model/batch_plan.ts";
+export type { BatchStats } from "./lib/generate/batch_scheduler.ts";
 export type { GenerateOptions, GenerationResult, LogitsStepper } from "./lib/generate/generate.ts";
 export { NonFiniteLogitsError } from "./lib/generate/non_finite_logits.ts";
 export type { SamplingOptions } from "./lib/generate/sampling.ts";
@@ -159,6 +167,7 @@ export type {
 export { type MemoryReport, MemoryTracker } from "./lib/gpu/memory.ts";
 export { type KernelConstants, PipelineCache } from "./lib/gpu/pipeline_cache.ts";
 export {
+  estimateBatchInference,
   estimateInference,
   estimateTraining,
   type InferenceEstimateSettings,

@@ -14,6 +14,7 @@ import { ApiError } from "./errors.ts";
 import { NonFiniteLogitsError } from "../mod.ts";
 import { fineTuningRoutes } from "./fine_tuning_routes.ts";
 import { generationRoutes } from "./generation_routes.ts";
+import { vllmAdapterRoutes, vllmRootRoutes } from "./vllm_routes.ts";
 
 /** Options of {@linkcode createApp}. */
 export interface AppOptions {
@@ -101,7 +102,7 @@ export function createApp(engine: ServerEngine, options: AppOptions = {}): Hono 
     return c.json({ status: "ok", model: engine.modelId, backend: engine.model.backend, queue });
   });
 
-  app.use("/v1/*", async (c, next) => {
+  const authorized: MiddlewareHandler = async (c, next) => {
     if (apiKey !== null) {
       const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(c.req.header("authorization") ?? "");
       if (!match || !sameSecret(match[1], apiKey)) {
@@ -111,7 +112,10 @@ export function createApp(engine: ServerEngine, options: AppOptions = {}): Hono 
       }
     }
     await next();
-  });
+  };
+  app.use("/v1/*", authorized);
+  app.use("/tokenize", authorized); // vLLM leaves them open; they are work on request
+  app.use("/detokenize", authorized);
   const privileged: MiddlewareHandler = async (_c, next) => {
     if (apiKey === null && !options.loopbackOnly) {
       throw new ApiError(
@@ -125,6 +129,8 @@ export function createApp(engine: ServerEngine, options: AppOptions = {}): Hono 
   app.use("/v1/fine_tuning/*", privileged);
   app.use("/v1/adapters", privileged);
   app.use("/v1/adapters/*", privileged);
+  app.use("/v1/load_lora_adapter", privileged);
+  app.use("/v1/unload_lora_adapter", privileged);
   const small = limit(options.maxBodyBytes ?? 1 << 20);
   const large = limit(options.maxTrainingBodyBytes ?? 32 << 20);
   app.use(
@@ -132,6 +138,10 @@ export function createApp(engine: ServerEngine, options: AppOptions = {}): Hono 
     (c, next) => (c.req.path.startsWith("/v1/fine_tuning/") ? large : small)(c, next),
   );
 
+  app.use("/tokenize", small);
+  app.use("/detokenize", small);
+  app.route("/", vllmRootRoutes(engine));
+  app.route("/v1", vllmAdapterRoutes(engine));
   app.route("/v1", generationRoutes(engine, onUnexpected));
   app.route("/v1/fine_tuning", fineTuningRoutes(engine, onUnexpected));
   app.route("/v1/adapters", adapterRoutes(engine));

@@ -4,7 +4,13 @@
  *   deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] [--port 8000]
  *     [--api-key KEY] [--adapters-dir ./adapters] [--data-dir DIR] [--max-queue 32]
  *     [--backend auto|webgpu|cpu] [--max-context N] [--kv-cache f32|f16] [--max-tokens 512]
- *     [--checkpoint-every 50] [--no-training]
+ *     [--checkpoint-every 50] [--no-training] [--max-batch 16] [--max-loras 4]
+ *     [--max-lora-rank 16] [--served-model-name NAME] [--lora-modules NAME=DIR ...]
+ *
+ * On WebGPU, concurrent generations decode together in batches of up to --max-batch sequences
+ * (continuous batching), each with its own adapter; --max-loras adapters stay resident on the
+ * GPU (least recently used replaced), of rank at most --max-lora-rank. --lora-modules is
+ * vLLM's name for --adapter; --served-model-name sets the base model's id.
  *
  * The API key may also come from the environment variable `WEBGPU_LORA_API_KEY`.
  * `GET /health` answers 503 while the model loads, then 200.
@@ -12,15 +18,18 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { isKvCacheDtype, loadModel } from "../mod.ts";
+import { DEFAULT_MAX_BATCH, DEFAULT_MAX_LORA_RANK, isKvCacheDtype, loadModel } from "../mod.ts";
 import { createApp } from "./app.ts";
 import { ServerEngine } from "./engine.ts";
 
 const USAGE = "Usage: deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] " +
   "[--port 8000] [--api-key KEY] [--adapters-dir DIR] [--data-dir DIR] [--max-queue N] " +
   "[--backend auto|webgpu|cpu] [--max-context N] [--kv-cache f32|f16] [--max-tokens N] " +
-  "[--checkpoint-every N] " +
-  "[--no-training]";
+  "[--checkpoint-every N] [--no-training] [--max-batch N] [--max-loras N] [--max-lora-rank N] " +
+  "[--served-model-name NAME] [--lora-modules NAME=DIR ...]";
+
+/** Adapters resident on the GPU for batched generation unless --max-loras says otherwise. */
+const DEFAULT_MAX_LORAS = 4;
 
 function fail(message: string): never {
   console.error(`${message}\n\n${USAGE}`);
@@ -58,6 +67,11 @@ try {
       "max-tokens": { type: "string" },
       "checkpoint-every": { type: "string" },
       "no-training": { type: "boolean" },
+      "max-batch": { type: "string" },
+      "max-loras": { type: "string" },
+      "max-lora-rank": { type: "string" },
+      "served-model-name": { type: "string" },
+      "lora-modules": { type: "string", multiple: true },
     },
   }).values;
 } catch (e) {
@@ -73,10 +87,10 @@ if (kvCacheDtype !== undefined && !isKvCacheDtype(kvCacheDtype)) {
   fail(`--kv-cache must be f32 or f16, got ${JSON.stringify(kvCacheDtype)}`);
 }
 const adapters: Record<string, string> = {};
-for (const spec of flags.adapter ?? []) {
+for (const spec of [...flags.adapter ?? [], ...flags["lora-modules"] ?? []]) {
   const at = spec.indexOf("=");
   if (at < 1 || at === spec.length - 1) {
-    fail(`--adapter must be NAME=DIR, got ${JSON.stringify(spec)}`);
+    fail(`--adapter and --lora-modules must be NAME=DIR, got ${JSON.stringify(spec)}`);
   }
   adapters[spec.slice(0, at)] = spec.slice(at + 1);
 }
@@ -94,6 +108,12 @@ const engine = new ServerEngine(loadModel(flags.model, { backend, maxContext, kv
   maxTokens: integer(flags["max-tokens"], "max-tokens", 1),
   checkpointEvery: integer(flags["checkpoint-every"], "checkpoint-every", 0),
   training: !flags["no-training"],
+  modelId: flags["served-model-name"],
+  batch: {
+    maxBatch: integer(flags["max-batch"], "max-batch", 1) ?? DEFAULT_MAX_BATCH,
+    maxLoras: integer(flags["max-loras"], "max-loras", 0) ?? DEFAULT_MAX_LORAS,
+    maxLoraRank: integer(flags["max-lora-rank"], "max-lora-rank", 1) ?? DEFAULT_MAX_LORA_RANK,
+  },
 });
 engine.ready.then(
   () => console.log(`Model ${engine.modelId} ready on ${engine.model.backend}`),
