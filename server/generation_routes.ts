@@ -105,7 +105,7 @@ async function respond(
   if (n > 1 && engine.batched === null) {
     throw new ApiError(
       400,
-      "n > 1 needs continuous batching (the WebGPU backend, --max-batch ≥ 1)",
+      "Several choices (n > 1) need continuous batching: the WebGPU backend with --max-batch",
       {
         param: "n",
       },

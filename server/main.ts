@@ -87,10 +87,14 @@ if (kvCacheDtype !== undefined && !isKvCacheDtype(kvCacheDtype)) {
   fail(`--kv-cache must be f32 or f16, got ${JSON.stringify(kvCacheDtype)}`);
 }
 const adapters: Record<string, string> = {};
-for (const spec of [...flags.adapter ?? [], ...flags["lora-modules"] ?? []]) {
+const specs = [
+  ...(flags.adapter ?? []).map((spec) => ({ flag: "adapter", spec })),
+  ...(flags["lora-modules"] ?? []).map((spec) => ({ flag: "lora-modules", spec })),
+];
+for (const { flag, spec } of specs) {
   const at = spec.indexOf("=");
   if (at < 1 || at === spec.length - 1) {
-    fail(`--adapter and --lora-modules must be NAME=DIR, got ${JSON.stringify(spec)}`);
+    fail(`--${flag} must be NAME=DIR, got ${JSON.stringify(spec)}`);
   }
   adapters[spec.slice(0, at)] = spec.slice(at + 1);
 }
