@@ -41,8 +41,8 @@
 override KV_DTYPE: u32 = 0u;  // element type of k and v: 0 f32, 2 f16 (two per u32)
 override SPLIT: u32 = 0u;  // 1: one chunk of keys per workgroup, partials to binding 4
 // 1 (batched decode): sequence b (workgroup z) is one query row (T = 1) whose position and
-// cache slot come from row_table[b] = (slot, position): it reads keys slot·S .. of k and v.
-// Not combined with SPLIT.
+// cache slot come from row_table[b] = (slot, position): it reads keys slot·S .. of k and v, up
+// to position + pos_offset (the step of a chain of batched decode steps). Not combined with SPLIT.
 override ROW_TABLE: u32 = 0u;
 
 struct Params {
@@ -128,7 +128,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var kv_seq = b;  // the sequence whose keys the rows read
   if (ROW_TABLE == 1u) {
     kv_seq = row_table[2u * b];
-    pos_offset = row_table[2u * b + 1u];
+    pos_offset = row_table[2u * b + 1u] + p.pos_offset;
   }
   var j_end = pos_offset + (n0 + rows - 1u) / group + 1u;
   if (SPLIT == 1u) {

@@ -6,7 +6,8 @@
 // so that with f16 each of its writes fills whole words (HD a multiple of 4 there).
 // With ROW_TABLE = 1 (batched decode), each row is a token of its own sequence: row t's
 // position and cache slot come from row_table[t] = (slot, position), and its cache row is
-// slot·S + position, where the caches hold B sequences of S rows; pos_offset is unused.
+// slot·S + position, where the caches hold B sequences of S rows; pos_offset is added to every
+// row's position (the step of a chain of batched decode steps).
 // Dimensions: T rows, QH query heads, KVH kv heads, HD head dim, S cache rows per sequence,
 // B sequences, P table positions.
 
@@ -52,7 +53,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var pos = p.pos_offset + t;
   var cache_row = pos;
   if (ROW_TABLE == 1u) {
-    pos = row_table[2u * t + 1u];
+    pos = row_table[2u * t + 1u] + p.pos_offset;
     cache_row = row_table[2u * t] * p.S + pos;
   }
   let ci = pos * half + j0;

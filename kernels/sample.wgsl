@@ -3,8 +3,8 @@
 // top-p (the smallest most-likely set whose mass reaches p of the top-k mass; ties at the
 // boundary kept), then one draw by inverse CDF in id order with u = hash(seed, step).
 // Thresholds are found by bisection over the order-preserving u32 keys of the f32 scores,
-// so they are exact. One workgroup; the chosen id goes to tokens[out_index] and ids[0] (the
-// next decode step's input), and is marked seen.
+// so they are exact. One workgroup; the chosen id goes to tokens[out_index] and ids[ids_index]
+// (the next decode step's input), and is marked seen.
 // Dimensions: V vocab.
 
 //!include hash
@@ -21,6 +21,7 @@ struct Params {
   out_index: u32,
   logits_off: u32,
   seen_off: u32,
+  ids_index: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -168,7 +169,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
   if (li == 0u) {
     let id = chosen;
     tokens[p.out_index] = id;
-    ids[0] = id;
+    ids[p.ids_index] = id;
     seen[p.seen_off + id] = 1u;
   }
 }

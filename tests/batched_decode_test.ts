@@ -80,6 +80,8 @@ gpuTest(
         `${steps} steps for ${generated} tokens: rows share steps`,
       );
       assert.ok(rows > generated, "prefill rows ran too");
+      const submits = batched.engine.counters.submits;
+      assert.ok(submits < steps * 0.5, `${submits} submits for ${steps} steps: decode steps chained`);
       assert.deepEqual(batched.residentAdapters.sort(), ["a", "b"]);
     } finally {
       batched.dispose();

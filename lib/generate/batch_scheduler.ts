@@ -9,12 +9,15 @@
  *
  * Each sequence is a {@linkcode TokenSampler}, so the generation loop (`streamTokens`) runs on
  * it unchanged: stop strings, EOS, detokenizing and aborts work as for one sequence, and a
- * greedy sequence gets the same tokens as alone.
+ * greedy sequence gets the same tokens as alone. When no prompt is waiting to be prefilled, up to
+ * {@linkcode DECODE_CHAIN} decode steps are chained in one submit (one readback), each row's
+ * sampled id feeding its next step on the GPU; tokens a sequence has not asked for yet wait in
+ * its buffer.
  *
  * @module
  */
 import type { ResolvedSampling } from "./sampling.ts";
-import type { TokenSampler } from "./generate.ts";
+import { DECODE_CHAIN, type TokenSampler } from "./generate.ts";
 
 /** One token row of a step (`GpuBatchEngine`'s). */
 export interface BatchRow {
@@ -46,8 +49,11 @@ export interface BatchStepper {
   readonly sizes: { maxBatch: number; stepTokens: number; maxContext: number };
   /** Marks a sequence's prompt ids as seen, for the repetition penalty. */
   startSequence(slot: number, promptIds: number[]): void;
-  /** Runs the rows and returns one sampled id per sample. */
-  step(rows: BatchRow[], samples: BatchSample[]): Promise<number[]>;
+  /**
+   * Runs the rows and returns one sampled id per sample; with `chain` > 1 (decode rows only,
+   * each sampled in row order), `chain` steps, step k's ids at [k·samples, (k + 1)·samples).
+   */
+  step(rows: BatchRow[], samples: BatchSample[], chain: number): Promise<number[]>;
 }
 
 /** Counters of the scheduler, for metrics. */
@@ -82,6 +88,8 @@ export class BatchSequence implements TokenSampler {
   readonly maxContext: number;
   /** Adapter slot, −1 for none. */
   readonly adapter: number;
+  /** The most tokens it will ask for (its caller's maxTokens), when known. */
+  readonly maxTokens: number;
   readonly #scheduler: BatchScheduler;
   /** KV-cache slot, −1 until admitted. */
   slot = -1;
@@ -95,6 +103,8 @@ export class BatchSequence implements TokenSampler {
   last = -1;
   /** Tokens sampled so far. */
   produced = 0;
+  /** Tokens sampled but not asked for yet (a chain ran ahead of the caller). */
+  buffer: number[] = [];
   /** Sampling settings. */
   sampling: ResolvedSampling | null = null;
   /** The call waiting for tokens. */
@@ -103,10 +113,16 @@ export class BatchSequence implements TokenSampler {
   closed = false;
 
   /** Use {@linkcode BatchScheduler.open}. */
-  constructor(scheduler: BatchScheduler, adapter: number, maxContext: number) {
+  constructor(scheduler: BatchScheduler, adapter: number, maxContext: number, maxTokens: number) {
     this.#scheduler = scheduler;
     this.adapter = adapter;
     this.maxContext = maxContext;
+    this.maxTokens = maxTokens;
+  }
+
+  /** Tokens it may still sample: within its maxTokens and its context. */
+  get remaining(): number {
+    return Math.min(this.maxTokens, this.maxContext - this.prompt.length) - this.produced;
   }
 
   /** Queues the prompt and resolves with the first sampled id. */
@@ -135,16 +151,11 @@ export class BatchSequence implements TokenSampler {
     firstStep: number,
     signal?: AbortSignal,
   ): Promise<number[]> {
-    if (firstStep !== this.produced) {
-      throw new RangeError(
-        `Decode step ${firstStep} does not follow the ${this.produced} tokens sampled`,
-      );
+    const given = this.produced - this.buffer.length;
+    if (firstStep !== given) {
+      throw new RangeError(`Decode step ${firstStep} does not follow the ${given} tokens given`);
     }
-    if (this.position + count > this.maxContext) {
-      throw new RangeError(
-        `Context of ${this.position + count} tokens exceeds maxContext ${this.maxContext}`,
-      );
-    }
+    if (this.buffer.length >= count) return Promise.resolve(this.buffer.splice(0, count));
     return this.#wait(count, signal);
   }
 
@@ -170,7 +181,7 @@ export class BatchSequence implements TokenSampler {
       const done = () => signal?.removeEventListener("abort", onAbort);
       this.pending = {
         count,
-        tokens: [],
+        tokens: this.buffer.splice(0), // what a chain sampled ahead comes first
         resolve: (ids) => (done(), resolve(ids)),
         reject: (e) => (done(), reject(e)),
       };
@@ -194,9 +205,12 @@ export class BatchScheduler {
     this.#freeSlots = Array.from({ length: model.sizes.maxBatch }, (_, i) => i);
   }
 
-  /** A new sequence using adapter slot `adapter` (−1: none). */
-  open(adapter = -1): BatchSequence {
-    return new BatchSequence(this, adapter, this.#model.sizes.maxContext);
+  /**
+   * A new sequence using adapter slot `adapter` (−1: none) that asks for at most `maxTokens`
+   * tokens (its chains never run past them).
+   */
+  open(adapter = -1, maxTokens = Infinity): BatchSequence {
+    return new BatchSequence(this, adapter, this.#model.sizes.maxContext, maxTokens);
   }
 
   /** Counters for metrics. */
@@ -238,7 +252,8 @@ export class BatchScheduler {
       }
       let ids: number[];
       try {
-        ids = await this.#model.step(plan.rows, plan.samples.map((s) => s.sample));
+        const samples = plan.samples.map((s) => s.sample);
+        ids = await this.#model.step(plan.rows, samples, plan.chain);
       } catch (error) {
         for (const { seq } of plan.advances) {
           seq.pending?.reject(error);
@@ -247,13 +262,17 @@ export class BatchScheduler {
         continue;
       }
       this.#stats.steps += 1;
-      this.#stats.rows += plan.rows.length;
-      this.#stats.sampled += plan.samples.length;
+      this.#stats.rows += plan.rows.length * plan.chain;
+      this.#stats.steps += plan.chain - 1;
+      this.#stats.sampled += plan.samples.length * plan.chain;
       for (const { seq, position } of plan.advances) {
         seq.position = position;
         seq.prefilled = Math.max(seq.prefilled, Math.min(position, seq.prompt.length));
       }
-      plan.samples.forEach(({ seq }, i) => this.#deliver(seq, ids[i]));
+      const m = plan.samples.length;
+      for (let k = 0; k < plan.chain; k++) {
+        plan.samples.forEach(({ seq }, i) => this.#deliver(seq, ids[k * m + i]));
+      }
       // Let the consumers of the tokens just delivered ask for their next ones before the
       // next step is planned, so that they ride it.
       await new Promise((resolve) => setTimeout(resolve, 0));
@@ -279,6 +298,7 @@ export class BatchScheduler {
     rows: BatchRow[];
     samples: { seq: BatchSequence; sample: BatchSample }[];
     advances: { seq: BatchSequence; position: number }[];
+    chain: number;
   } {
     const rows: BatchRow[] = [];
     const samples: { seq: BatchSequence; sample: BatchSample }[] = [];
@@ -300,6 +320,7 @@ export class BatchScheduler {
       advances.push({ seq, position: seq.position + 1 });
       sample(seq);
     }
+    const decodeRows = rows.length;
     for (const seq of this.#running) {
       const budget = this.#model.sizes.stepTokens - rows.length;
       if (budget === 0) break;
@@ -311,15 +332,28 @@ export class BatchScheduler {
       advances.push({ seq, position: end });
       if (end === seq.prompt.length) sample(seq);
     }
-    return { rows, samples, advances };
+    // Chain decode steps when no prompt waits for its chunks (a new one waits one chain at most).
+    const prefilling = rows.length > decodeRows ||
+      (this.#waiting.length > 0 && this.#freeSlots.length > 0);
+    const chain = prefilling || samples.length === 0
+      ? 1
+      : Math.max(1, Math.min(DECODE_CHAIN, ...samples.map(({ seq }) => seq.remaining)));
+    for (const advance of advances) advance.position += chain - 1; // decode rows only when chained
+    return { rows, samples, advances, chain };
   }
 
-  /** Hands a sampled id to its sequence and resolves its call once it has its tokens. */
+  /**
+   * Hands a sampled id to its sequence and resolves its call once it has its tokens; ids it has
+   * not asked for go to its buffer.
+   */
   #deliver(seq: BatchSequence, id: number): void {
     seq.last = id;
     seq.produced += 1;
     const pending = seq.pending;
-    if (!pending) return;
+    if (!pending) {
+      seq.buffer.push(id);
+      return;
+    }
     pending.tokens.push(id);
     if (pending.tokens.length === pending.count) {
       seq.pending = null;

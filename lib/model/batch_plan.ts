@@ -14,7 +14,12 @@
 import type { ModelConfig } from "./config.ts";
 import { type BufferSpec, f32Spec } from "../gpu/buffer_plan.ts";
 import type { KvCacheDtype } from "../ops/rope.ts";
-import { type InferencePlan, type KvCachePlan, planInference } from "./inference_plan.ts";
+import {
+  type InferencePlan,
+  type KvCachePlan,
+  MAX_CHAINED_STEPS,
+  planInference,
+} from "./inference_plan.ts";
 import { type Projection, PROJECTIONS } from "./names.ts";
 import { projectionFeatures } from "./shapes.ts";
 
@@ -83,7 +88,7 @@ export interface BatchPlan extends
   logits: BufferSpec;
   /** Ids in each sequence's context (B, V), u32, for the repetition penalty. */
   seen: BufferSpec;
-  /** The ids sampled in a step (B), u32. */
+  /** The ids sampled in a chain of steps (MAX_CHAINED_STEPS, B), u32. */
   sampled: BufferSpec;
   /** The KV cache, per layer (B, S, KV·HD). */
   kvCache: KvCachePlan[];
@@ -136,7 +141,7 @@ export function planBatch(config: ModelConfig, sizes: BatchSizes): BatchPlan {
     xLast: f32Spec("x.last", [B, D], "activations"),
     logits: f32Spec("logits", [B, V], "activations"),
     seen: u32("seen", [B, V]),
-    sampled: u32("sampled", [B]),
+    sampled: u32("sampled", [MAX_CHAINED_STEPS, B]),
     kvCache: Array.from({ length: config.numLayers }, (_, l) => ({
       k: { name: `k.${l}`, shape: [B, S, kv], dtype, category: "kv-cache" },
       v: { name: `v.${l}`, shape: [B, S, kv], dtype, category: "kv-cache" },

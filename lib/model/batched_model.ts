@@ -63,7 +63,7 @@ export class BatchedModel {
     this.#scheduler = new BatchScheduler({
       sizes: engine.sizes,
       startSequence: (slot, ids) => engine.startSequence(slot, ids),
-      step: (rows, samples) => runStep(() => engine.step(rows, samples)),
+      step: (rows, samples, chain) => runStep(() => engine.step(rows, samples, chain)),
     });
     this.#slots = new AdapterSlots(engine.sizes.maxLoras, (slot, w) => engine.loadAdapter(slot, w));
   }
@@ -105,7 +105,7 @@ export class BatchedModel {
     const weights = name === null ? null : this.model.adapterWeights(name);
     if (weights === undefined) throw new Error(`Unknown adapter ${JSON.stringify(name)}`);
     const slot = weights ? await this.#slots.acquire(name!, weights, options.signal) : -1;
-    const sequence = this.#scheduler.open(slot);
+    const sequence = this.#scheduler.open(slot, options.maxTokens);
     try {
       const eosIds = [...this.model.tokenizer.eosIds, ...(options.eosIds ?? [])];
       const chunks = streamTokens(sequence, this.model.tokenizer, ids, { ...options, eosIds });

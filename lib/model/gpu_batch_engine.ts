@@ -34,6 +34,7 @@ import { padLoraToRank, recordBgmvExpand, recordBgmvShrink } from "../ops/bgmv.t
 import type { LoraWeights } from "../lora/lora_weights.ts";
 import { loraScaleOf } from "../lora/lora_config.ts";
 import type { KvCacheDtype } from "../ops/rope.ts";
+import { MAX_CHAINED_STEPS } from "./inference_plan.ts";
 
 /** Sizes of a batch engine; defaults as documented. */
 export interface GpuBatchEngineOptions {
@@ -191,10 +192,12 @@ export class GpuBatchEngine {
   /**
    * Runs `rows` through the model (appending their keys and values to their sequences' caches)
    * and samples one token per entry of `samples`; returns the sampled ids in that order
-   * (0xffffffff where the logits were not finite).
+   * (0xffffffff where the logits were not finite). With `chain` > 1 (decode rows only, each
+   * sampled), runs `chain` steps in one submit, each row's sampled id feeding its next step on
+   * the GPU; returns step k's ids at [k·samples.length, (k + 1)·samples.length).
    */
-  async step(rows: StepRow[], samples: StepSample[]): Promise<number[]> {
-    this.#check(rows, samples);
+  async step(rows: StepRow[], samples: StepSample[], chain = 1): Promise<number[]> {
+    this.#check(rows, samples, chain);
     const t = this.#buffers, c = this.config, w = this.#weights, rec = this.#rec;
     const n = rows.length, S = this.sizes.maxContext, queue = this.#gpu.device.queue;
     queue.writeBuffer(t.ids.buffer, 0, new Uint32Array(rows.map((r) => r.id)));
@@ -251,92 +254,102 @@ export class GpuBatchEngine {
     const rmsnorm = (weight: GpuWeights["finalNorm"]) =>
       recordRmsnorm(rec, { x, weight, y: norm, rstd: b(t.rstd), rows: n, eps: c.rmsNormEps }); // norm = rmsnorm(x)
 
-    recordEmbedding(rec, b(t.ids), w.embed, x, n); // x = embed[ids]
-    for (let l = 0; l < c.numLayers; l++) {
-      const layer = w.layers[l], cache = t.kvCache[l], qk = t.qkNorm;
-      rmsnorm(layer.inputNorm);
-      project(l, "q_proj", norm, qk ? b(qk.qRaw) : q);
-      project(l, "k_proj", norm, qk ? b(qk.kRaw) : kNew);
-      project(l, "v_proj", norm, vNew);
-      if (qk && layer.qkNorm) {
-        recordHeadNorms(rec, {
-          q: { raw: b(qk.qRaw), normed: q },
-          k: { raw: b(qk.kRaw), normed: kNew },
-          rstd: { q: b(qk.rstd), k: b(qk.rstd) },
-          weights: layer.qkNorm,
-          tokens: n,
+    const m = samples.length, V = c.vocabSize;
+    const forward = (step: number) => {
+      recordEmbedding(rec, b(t.ids), w.embed, x, n); // x = embed[ids]
+      for (let l = 0; l < c.numLayers; l++) {
+        const layer = w.layers[l], cache = t.kvCache[l], qk = t.qkNorm;
+        rmsnorm(layer.inputNorm);
+        project(l, "q_proj", norm, qk ? b(qk.qRaw) : q);
+        project(l, "k_proj", norm, qk ? b(qk.kRaw) : kNew);
+        project(l, "v_proj", norm, vNew);
+        if (qk && layer.qkNorm) {
+          recordHeadNorms(rec, {
+            q: { raw: b(qk.qRaw), normed: q },
+            k: { raw: b(qk.kRaw), normed: kNew },
+            rstd: { q: b(qk.rstd), k: b(qk.rstd) },
+            weights: layer.qkNorm,
+            tokens: n,
+            heads: c.numHeads,
+            kvHeads: c.numKvHeads,
+            eps: c.rmsNormEps,
+          }); // Qwen3: q, k' = rmsnorm of each head
+        }
+        recordRopeKvAppend(rec, {
+          q,
+          kNew,
+          vNew,
+          kCache: b(cache.k),
+          vCache: b(cache.v),
+          cacheDtype: this.sizes.kvCacheDtype,
+          cos: b(t.rope.cos),
+          sin: b(t.rope.sin),
+          T: n,
+          qHeads: c.numHeads,
+          kvHeads: c.numKvHeads,
+          headDim: c.headDim,
+          positionOffset: step,
+          rowTable: { buffer: b(t.rowTable), cacheRows: S },
+        }); // rotate q; cache[slot, pos] = rope(k'), v' per row
+        recordAttention(rec, {
+          q,
+          k: b(cache.k),
+          v: b(cache.v),
+          out: b(t.attn),
+          lse: b(t.lse),
+          batch: n,
+          T: 1,
+          S,
           heads: c.numHeads,
           kvHeads: c.numKvHeads,
-          eps: c.rmsNormEps,
-        }); // Qwen3: q, k' = rmsnorm of each head
+          headDim: c.headDim,
+          positionOffset: step,
+          kvDtype: this.sizes.kvCacheDtype,
+          rowTable: b(t.rowTable),
+        }); // each row attends to its own sequence's keys up to its position
+        project(l, "o_proj", b(t.attn), x, true); // x += attn·Woᵀ
+        rmsnorm(layer.postAttentionNorm);
+        project(l, "gate_proj", norm, b(t.gate));
+        project(l, "up_proj", norm, b(t.up));
+        recordSwiglu(rec, b(t.gate), b(t.up), b(t.hidden), n * c.intermediateSize); // h = silu(gate)·up
+        project(l, "down_proj", b(t.hidden), x, true); // x += h·Wdᵀ
       }
-      recordRopeKvAppend(rec, {
-        q,
-        kNew,
-        vNew,
-        kCache: b(cache.k),
-        vCache: b(cache.v),
-        cacheDtype: this.sizes.kvCacheDtype,
-        cos: b(t.rope.cos),
-        sin: b(t.rope.sin),
-        T: n,
-        qHeads: c.numHeads,
-        kvHeads: c.numKvHeads,
-        headDim: c.headDim,
-        positionOffset: 0,
-        rowTable: { buffer: b(t.rowTable), cacheRows: S },
-      }); // rotate q; cache[slot, pos] = rope(k'), v' per row
-      recordAttention(rec, {
-        q,
-        k: b(cache.k),
-        v: b(cache.v),
-        out: b(t.attn),
-        lse: b(t.lse),
-        batch: n,
-        T: 1,
-        S,
-        heads: c.numHeads,
-        kvHeads: c.numKvHeads,
-        headDim: c.headDim,
-        positionOffset: 0,
-        kvDtype: this.sizes.kvCacheDtype,
-        rowTable: b(t.rowTable),
-      }); // each row attends to its own sequence's keys up to its position
-      project(l, "o_proj", b(t.attn), x, true); // x += attn·Woᵀ
-      rmsnorm(layer.postAttentionNorm);
-      project(l, "gate_proj", norm, b(t.gate));
-      project(l, "up_proj", norm, b(t.up));
-      recordSwiglu(rec, b(t.gate), b(t.up), b(t.hidden), n * c.intermediateSize); // h = silu(gate)·up
-      project(l, "down_proj", b(t.hidden), x, true); // x += h·Wdᵀ
-    }
-    if (samples.length === 0) {
-      rec.submit();
-      return [];
-    }
-    const m = samples.length, V = c.vocabSize;
-    recordEmbedding(rec, b(t.logitRows), t.x, b(t.xLast), m); // xLast = x[logitRows]
-    recordLinear(rec, b(t.xLast), b(t.logits), {
-      weight: w.lmHead,
-      rows: m,
-      norm: { weight: w.finalNorm, eps: c.rmsNormEps },
-    }); // logits = rmsnorm(xLast)·Eᵀ
-    samples.forEach((s, i) => {
-      recordSample(rec, {
-        ...s.sampling,
-        logits: b(t.logits),
-        logitsOffset: i * V,
-        seen: b(t.seen),
-        seenOffset: s.slot * V,
-        tokens: b(t.sampled),
-        outIndex: i,
-        ids: b(t.ids), // the kernel also writes the id to element 0; the next step rewrites ids
-        vocabSize: V,
-        step: s.step,
+    };
+    const sample = (step: number) => {
+      recordEmbedding(rec, b(t.logitRows), t.x, b(t.xLast), m); // xLast = x[logitRows]
+      recordLinear(rec, b(t.xLast), b(t.logits), {
+        weight: w.lmHead,
+        rows: m,
+        norm: { weight: w.finalNorm, eps: c.rmsNormEps },
+      }); // logits = rmsnorm(xLast)·Eᵀ
+      samples.forEach((s, i) => {
+        recordSample(rec, {
+          ...s.sampling,
+          logits: b(t.logits),
+          logitsOffset: i * V,
+          seen: b(t.seen),
+          seenOffset: s.slot * V,
+          tokens: b(t.sampled),
+          outIndex: step * m + i,
+          ids: b(t.ids),
+          idsIndex: s.row, // a chained step's input: the same row, one position on
+          vocabSize: V,
+          step: s.step + step,
+        });
       });
-    });
-    const read = rec.read(b(t.sampled), 0, m * 4);
+    };
+    try {
+      for (let step = 0; step < chain; step++) {
+        forward(step); // rows at their positions + step
+        if (m > 0) sample(step);
+      }
+    } catch (e) {
+      rec.prepare(); // drop the partly recorded steps
+      throw e;
+    }
+    const read = m > 0 ? rec.read(b(t.sampled), 0, chain * m * 4) : null;
     rec.submit();
-    return [...new Uint32Array(await read)];
+    return read ? [...new Uint32Array(await read)] : [];
   }
 
   /** Frees the planned buffers and the recorder (not the weights). */
@@ -352,7 +365,7 @@ export class GpuBatchEngine {
   }
 
   /** Throws unless every row and sample is in range. */
-  #check(rows: StepRow[], samples: StepSample[]): void {
+  #check(rows: StepRow[], samples: StepSample[], chain: number): void {
     const { stepTokens: N, maxBatch: B, maxContext: S, maxLoras: NS } = this.sizes;
     const V = this.config.vocabSize;
     if (rows.length === 0 || rows.length > N) {
@@ -380,5 +393,14 @@ export class GpuBatchEngine {
         throw new RangeError(`Sampled row ${s.row} is not a row of the step`);
       }
     }
+    if (!inRange(chain, MAX_CHAINED_STEPS + 1, 1)) {
+      throw new RangeError(`Chained steps ${chain} must be in [1, ${MAX_CHAINED_STEPS}]`);
+    }
+    if (chain === 1) return;
+    if (samples.length !== rows.length || samples.some((s, i) => s.row !== i)) {
+      throw new RangeError("Chained steps need every row sampled, in row order (decode rows only)");
+    }
+    const last = Math.max(...rows.map((r) => r.position)) + chain - 1;
+    if (last >= S) throw new RangeError(`Position ${last} exceeds the context of ${S}`);
   }
 }

@@ -63,8 +63,8 @@ export interface AttentionArgs {
   splitChunk?: number;
   /**
    * Batched decode: the (slot, position) of each of the `batch` sequences (B, 2), u32, each one
-   * query row (T = 1): sequence b reads the keys of cache slot `slot` up to `position`, and
-   * `positionOffset` is unused. Runs in one pass (no split).
+   * query row (T = 1): sequence b reads the keys of cache slot `slot` up to `position` +
+   * `positionOffset`. Runs in one pass (no split).
    */
   rowTable?: GPUBuffer;
 }

@@ -99,7 +99,7 @@ export interface RopeKvAppendArgs {
   kvHeads: number;
   /** Head dimension (a multiple of 4 for an f16 cache). */
   headDim: number;
-  /** Absolute position (and cache row) of token 0; unused with `rowTable`. */
+  /** Absolute position (and cache row) of token 0; with `rowTable`, added to each row's. */
   positionOffset: number;
   /**
    * Batched decode: the (slot, position) of each row (T, 2), u32. Row t's key and value go to
