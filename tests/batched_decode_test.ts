@@ -81,8 +81,17 @@ gpuTest(
       );
       assert.ok(rows > generated, "prefill rows ran too");
       const submits = batched.engine.counters.submits;
-      assert.ok(submits < steps * 0.5, `${submits} submits for ${steps} steps: decode steps chained`);
+      assert.ok(
+        submits < steps * 0.5,
+        `${submits} submits for ${steps} steps: decode steps chained`,
+      );
       assert.deepEqual(batched.residentAdapters.sort(), ["a", "b"]);
+      const chunk = [0, 1, 2].map((position) => ({ id: 7, slot: 0, position, adapter: -1 }));
+      assert.deepEqual(
+        await batched.engine.step(chunk, []),
+        [],
+        "a prefill chunk alone samples nothing",
+      );
     } finally {
       batched.dispose();
       model.dispose();

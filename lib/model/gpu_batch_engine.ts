@@ -214,7 +214,9 @@ export class GpuBatchEngine {
         new Int32Array(rows.map((r) => r.adapter)),
       );
     }
-    queue.writeBuffer(t.logitRows.buffer, 0, new Uint32Array(samples.map((s) => s.row)));
+    if (samples.length > 0) { // an empty write panics Deno's WebGPU queue
+      queue.writeBuffer(t.logitRows.buffer, 0, new Uint32Array(samples.map((s) => s.row)));
+    }
 
     const b = (tensor: { buffer: GPUBuffer }) => tensor.buffer;
     const x = b(t.x), norm = b(t.norm), q = b(t.q), kNew = b(t.kNew), vNew = b(t.vNew);
