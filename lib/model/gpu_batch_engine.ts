@@ -13,7 +13,7 @@
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
-import { CommandRecorder } from "../gpu/recorder.ts";
+import { CommandRecorder, type GpuCounters } from "../gpu/recorder.ts";
 import { type Allocated, allocatePlan, destroyAllocated } from "../gpu/buffer_plan.ts";
 import type { ModelConfig } from "./config.ts";
 import type { GpuWeights } from "./gpu_weights.ts";
@@ -29,7 +29,8 @@ import { recordSwiglu } from "../ops/swiglu.ts";
 import { recordBiasAdd } from "../ops/bias_add.ts";
 import { recordRopeKvAppend } from "../ops/rope.ts";
 import { recordAttention } from "../ops/attention.ts";
-import { type GpuSamplingParams, recordSample } from "../ops/sample.ts";
+import { recordSample } from "../ops/sample.ts";
+import type { ResolvedSampling } from "../generate/sampling.ts";
 import { padLoraToRank, recordBgmvExpand, recordBgmvShrink } from "../ops/bgmv.ts";
 import type { LoraWeights } from "../lora/lora_weights.ts";
 import { loraScaleOf } from "../lora/lora_config.ts";
@@ -71,7 +72,7 @@ export interface StepSample {
   /** Its sequence's KV-cache slot (its seen flags). */
   slot: number;
   /** Sampling settings. */
-  sampling: GpuSamplingParams;
+  sampling: ResolvedSampling;
   /** Index of the token among the sequence's generated ones (seeds the draw). */
   step: number;
 }
@@ -140,7 +141,7 @@ export class GpuBatchEngine {
   }
 
   /** GPU traffic counters (submits, dispatches, readbacks). */
-  get counters(): CommandRecorder["counters"] {
+  get counters(): GpuCounters {
     return this.#rec.counters;
   }
 
