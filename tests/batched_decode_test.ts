@@ -11,6 +11,7 @@ import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import type { GenerationResult } from "../lib/generate/generate.ts";
 import { gpuTest } from "./_gpu.ts";
 import { loadFixture, randomAdapter } from "./_lora_fixture.ts";
+import { FAMILIES } from "./_families.ts";
 
 const PROMPTS = [
   "The capital of France is",
@@ -98,3 +99,47 @@ gpuTest(
     }
   },
 );
+
+for (const [family, fixture] of Object.entries(FAMILIES)) {
+  gpuTest(
+    `${family}: batched greedy decode equals unbatched, with and without an adapter`,
+    async (gpu) => {
+      const { model } = await loadFixture(gpu, {
+        ...fixture,
+        tokenizer: "small", // the family's layers with the small vocabulary: a quick test
+        overrides: { ...fixture.overrides, vocab_size: 512 },
+        embeddingStd: 1,
+      });
+      const lora = resolveLoraConfig({ r: 4, targetModules: "all-linear" });
+      model.addAdapter("a", randomAdapter(model.config, lora, 3, 1));
+      const prompts = [[9, 205, 30, 151, 7], [44, 12, 300, 3], [5, 6, 7, 8, 9, 10, 11]];
+      const adapters = [null, "a", "a"];
+      const options = (i: number) => ({
+        maxTokens: 10,
+        temperature: 0,
+        adapter: adapters[i],
+        eosIds: [],
+      });
+      const alone: GenerationResult[] = [];
+      for (let i = 0; i < prompts.length; i++) {
+        alone.push(await model.generate({ ids: prompts[i] }, options(i)));
+      }
+      const batched = new BatchedModel(model, {
+        maxBatch: 2,
+        stepTokens: 4,
+        maxLoras: 1,
+        maxLoraRank: 4,
+        maxContext: 32,
+      });
+      try {
+        const together = await Promise.all(
+          prompts.map((ids, i) => batched.generate({ ids }, options(i))),
+        );
+        together.forEach((r, i) => assert.deepEqual(r.tokens, alone[i].tokens, `request ${i}`));
+      } finally {
+        batched.dispose();
+        model.dispose();
+      }
+    },
+  );
+}
