@@ -143,3 +143,40 @@ for (const [family, fixture] of Object.entries(FAMILIES)) {
     },
   );
 }
+
+gpuTest(
+  "an aborted batched stream frees its row at once, and a request waiting for a slot takes it",
+  async (gpu) => {
+    const { model } = await loadFixture(gpu, { seed: 5, embeddingStd: 1 });
+    const batched = new BatchedModel(model, { maxBatch: 1, maxContext: 96 });
+    try {
+      const abort = new AbortController();
+      const first = batched.stream("The capital of France is", {
+        maxTokens: 80,
+        temperature: 0,
+        eosIds: [],
+        template: "none",
+        signal: abort.signal,
+      });
+      await first.next(); // running: holds the only slot
+      const waiting = batched.generate("A", {
+        maxTokens: 4,
+        temperature: 0,
+        eosIds: [],
+        template: "none",
+      });
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(batched.stats.waiting, 1, "the second request waits for the slot");
+      abort.abort();
+      let result = await first.next();
+      while (!result.done) result = await first.next();
+      assert.equal(result.value.finishReason, "abort");
+      assert.ok(result.value.completionTokens < 80);
+      assert.equal((await waiting).completionTokens, 4);
+      assert.deepEqual([batched.stats.running, batched.stats.waiting], [0, 0]);
+    } finally {
+      batched.dispose();
+      model.dispose();
+    }
+  },
+);

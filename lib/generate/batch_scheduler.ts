@@ -221,14 +221,20 @@ export class BatchScheduler {
   /** Called by a sequence that waits for tokens: queues it if new and runs the loop. */
   wake(seq: BatchSequence): void {
     if (seq.slot < 0 && !this.#waiting.includes(seq)) this.#waiting.push(seq);
+    this.#kick();
+  }
+
+  /** Runs the step loop unless it runs already. */
+  #kick(): void {
     if (this.#looping) return;
     this.#looping = true;
-    this.#run().catch((error) => {
+    this.#run().catch((error) => { // #run clears #looping itself when it ends normally
+      this.#looping = false;
       for (const seq of [...this.#running, ...this.#waiting]) {
         seq.pending?.reject(error);
         seq.pending = null;
       }
-    }).finally(() => (this.#looping = false));
+    });
   }
 
   /** Called by a closing sequence: frees its slot. */
@@ -240,6 +246,7 @@ export class BatchScheduler {
     }
     const w = this.#waiting.indexOf(seq);
     if (w >= 0) this.#waiting.splice(w, 1);
+    if (this.#waiting.length > 0) this.#kick(); // a waiting sequence can take the slot
   }
 
   async #run(): Promise<void> {
