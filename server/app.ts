@@ -7,19 +7,29 @@
  * @module
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
 import { adapterRoutes } from "./adapter_routes.ts";
 import type { ServerEngine } from "./engine.ts";
+import { crossSiteGuard } from "./cross_site.ts";
 import { ApiError } from "./errors.ts";
 import { NonFiniteLogitsError } from "../mod.ts";
+import { filesRoutes } from "./files_routes.ts";
 import { fineTuningRoutes } from "./fine_tuning_routes.ts";
 import { generationRoutes } from "./generation_routes.ts";
 import { vllmAdapterRoutes, vllmRootRoutes } from "./vllm_routes.ts";
 
 /** Options of {@linkcode createApp}. */
 export interface AppOptions {
-  /** When set, every `/v1` route requires `Authorization: Bearer <apiKey>`. */
+  /**
+   * When set, every `/v1` route requires `Authorization: Bearer <apiKey>`. An empty key is
+   * refused (it would otherwise read as "no key"), and so is one with characters a bearer token
+   * cannot hold (RFC 6750: letters, digits and `-._~+/`, then `=` padding).
+   */
   apiKey?: string | null;
+  /** Origins whose web pages may call `/v1` routes (with CORS headers). Default none. */
+  corsOrigins?: readonly string[];
   /**
    * Whether the server listens on loopback only. Without an API key, training and adapter
    * routes are refused unless this is true. Default false.
@@ -27,7 +37,7 @@ export interface AppOptions {
   loopbackOnly?: boolean;
   /** Body limit of generation and adapter requests, in bytes. Default 1 MiB. */
   maxBodyBytes?: number;
-  /** Body limit of fine-tuning requests (inline data), in bytes. Default 32 MiB. */
+  /** Body limit of fine-tuning requests (inline data) and file uploads, in bytes. Default 32 MiB. */
   maxTrainingBodyBytes?: number;
   /**
    * Receives errors that are not the client's fault: those answered 500, and failures of a
@@ -36,12 +46,19 @@ export interface AppOptions {
   onUnexpectedError?: (error: unknown) => void;
 }
 
-/** Compares two strings in time that does not depend on where they differ. */
-function sameSecret(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a), y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i % Math.max(1, y.length)];
-  return diff === 0;
+/** What a bearer token may hold (RFC 6750's b64token, as `hono/bearer-auth` checks it). */
+const BEARER_TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
+
+/** Checks an API key option: null or absent for none, else a non-empty bearer token. */
+export function checkApiKey(apiKey: string | null | undefined): string | null {
+  if (apiKey === null || apiKey === undefined) return null;
+  if (apiKey === "") {
+    throw new Error("The API key is empty: give a key, or none to run without authentication");
+  }
+  if (!BEARER_TOKEN.test(apiKey)) {
+    throw new Error("The API key may hold only letters, digits and -._~+/ (then = padding)");
+  }
+  return apiKey;
 }
 
 /** A body limit answering with an OpenAI 413 error. */
@@ -58,7 +75,7 @@ function limit(bytes: number): MiddlewareHandler {
 
 /**
  * Builds the app over `engine`. Routes: `GET /health`; under `/v1`: `models`, `completions`,
- * `chat/completions`, `fine_tuning/jobs…` and `adapters…`.
+ * `chat/completions`, `fine_tuning/jobs…`, `files…` and `adapters…`.
  *
  * @example
  * ```ts
@@ -67,12 +84,13 @@ function limit(bytes: number): MiddlewareHandler {
  * ```
  */
 export function createApp(engine: ServerEngine, options: AppOptions = {}): Hono {
-  const apiKey = options.apiKey || null;
+  const apiKey = checkApiKey(options.apiKey);
   const onUnexpected = options.onUnexpectedError ?? console.error;
   const app = new Hono();
 
   app.onError((err, c: Context) => {
     if (err instanceof ApiError) return err.toResponse();
+    if (err instanceof HTTPException) return err.getResponse();
     if (err instanceof NonFiniteLogitsError) {
       // The model or the adapter the request named is broken, not the server.
       return new ApiError(422, err.message, { code: "non_finite_logits" }).toResponse();
@@ -102,20 +120,32 @@ export function createApp(engine: ServerEngine, options: AppOptions = {}): Hono 
     return c.json({ status: "ok", model: engine.modelId, backend: engine.model.backend, queue });
   });
 
-  const authorized: MiddlewareHandler = async (c, next) => {
-    if (apiKey !== null) {
-      const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(c.req.header("authorization") ?? "");
-      if (!match || !sameSecret(match[1], apiKey)) {
-        throw new ApiError(401, "Missing or invalid API key: send Authorization: Bearer <key>", {
+  // Every route after /health, the playground's static files and /model/ included.
+  app.use(
+    "*",
+    crossSiteGuard({
+      allowedOrigins: options.corsOrigins ?? [],
+      loopbackHostOnly: apiKey === null && options.loopbackOnly === true,
+    }),
+  );
+  if (apiKey !== null) {
+    // Every failure is OpenAI's 401 (hono's own answer to a malformed header is a bare 400).
+    const refused = {
+      message: () =>
+        new ApiError(401, "Missing or invalid API key: send Authorization: Bearer <key>", {
           code: "invalid_api_key",
-        });
-      }
-    }
-    await next();
-  };
-  app.use("/v1/*", authorized);
-  app.use("/tokenize", authorized); // vLLM leaves them open; they are work on request
-  app.use("/detokenize", authorized);
+        }).toResponse(),
+    };
+    const authorized = bearerAuth({
+      token: apiKey,
+      noAuthenticationHeader: refused,
+      invalidAuthenticationHeader: refused,
+      invalidToken: refused,
+    });
+    app.use("/v1/*", authorized);
+    app.use("/tokenize", authorized); // vLLM leaves them open; they are work on request
+    app.use("/detokenize", authorized);
+  }
   const privileged: MiddlewareHandler = async (_c, next) => {
     if (apiKey === null && !options.loopbackOnly) {
       throw new ApiError(
@@ -127,6 +157,8 @@ export function createApp(engine: ServerEngine, options: AppOptions = {}): Hono 
     await next();
   };
   app.use("/v1/fine_tuning/*", privileged);
+  app.use("/v1/files", privileged);
+  app.use("/v1/files/*", privileged);
   app.use("/v1/adapters", privileged);
   app.use("/v1/adapters/*", privileged);
   app.use("/v1/load_lora_adapter", privileged);
@@ -134,16 +166,19 @@ export function createApp(engine: ServerEngine, options: AppOptions = {}): Hono 
   const small = limit(options.maxBodyBytes ?? 1 << 20);
   const large = limit(options.maxTrainingBodyBytes ?? 32 << 20);
   app.use(
-    "/v1/*",
-    (c, next) => (c.req.path.startsWith("/v1/fine_tuning/") ? large : small)(c, next),
+    "*",
+    (c, next) =>
+      (c.req.path.startsWith("/v1/fine_tuning/") || c.req.path === "/v1/files" ? large : small)(
+        c,
+        next,
+      ),
   );
 
-  app.use("/tokenize", small);
-  app.use("/detokenize", small);
   app.route("/", vllmRootRoutes(engine));
   app.route("/v1", vllmAdapterRoutes(engine));
   app.route("/v1", generationRoutes(engine, onUnexpected));
-  app.route("/v1/fine_tuning", fineTuningRoutes(engine, onUnexpected));
+  app.route("/v1/fine_tuning", fineTuningRoutes(engine));
   app.route("/v1/adapters", adapterRoutes(engine));
+  app.route("/v1/files", filesRoutes(engine));
   return app;
 }

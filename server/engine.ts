@@ -18,10 +18,12 @@ import {
 } from "../mod.ts";
 import { AdapterRegistry } from "./adapter_registry.ts";
 import { ApiError } from "./errors.ts";
-import { FineTuner, JOBS_FOLDER } from "./fine_tuner.ts";
+import { JOBS_FOLDER } from "./checkpoint_ids.ts";
+import { FineTuner } from "./fine_tuner.ts";
 import { GpuScheduler, QueueFullError } from "./gpu_scheduler.ts";
 import { JobStore } from "./job_store.ts";
 import { ServerMetrics } from "./metrics.ts";
+import { removeStaleTemporaries } from "./stale_temporaries.ts";
 
 /**
  * The server's own defaults (training settings default to the library's `TRAINING_DEFAULTS`,
@@ -39,6 +41,10 @@ export const SERVER_DEFAULTS = {
   checkpointEvery: 50,
   /** Largest data file a job may read, in bytes. */
   maxDataFileBytes: 256 << 20,
+  /** Fine-tuning jobs waiting to run at most; more get 429. */
+  maxQueuedJobs: 8,
+  /** Job records kept: beyond it, the oldest finished jobs are deleted as new ones come. */
+  maxJobRecords: 100,
 } as const;
 
 /** Settings of a {@linkcode ServerEngine}. */
@@ -73,6 +79,13 @@ export interface EngineOptions {
    * recently used replaced, of rank at most `maxLoraRank`). Absent: one generation at a time.
    */
   batch?: { maxBatch: number; maxLoras: number; maxLoraRank: number } | null;
+  /** Fine-tuning jobs waiting to run at most (the running one aside); more get 429. Default 8. */
+  maxQueuedJobs?: number;
+  /**
+   * Job records kept (with their events and checkpoints); the oldest finished ones are deleted
+   * beyond it. Default 100.
+   */
+  maxJobRecords?: number;
   /** Called after each generation, e.g. to log it. */
   onGeneration?: (info: GenerationInfo) => void;
   /** Receives warnings (unreadable or unwritable job files); default console.warn. */
@@ -464,6 +477,8 @@ export class ServerEngine {
     });
     for (const [name, dir] of Object.entries(o.adapters ?? {})) await registry.addFolder(name, dir);
     // A server without training leaves the jobs alone: they belong to the instance that trains.
+    // The one that trains cleans up after its own crash (adapters half saved).
+    if (o.training !== false) await removeStaleTemporaries(o.adaptersDir);
     const fineTuner = o.training === false ? null : new FineTuner(
       model,
       this.scheduler,
@@ -475,6 +490,8 @@ export class ServerEngine {
         checkpointEvery: o.checkpointEvery ?? SERVER_DEFAULTS.checkpointEvery,
         maxLength: maxContext,
         maxFileBytes: o.maxDataFileBytes ?? SERVER_DEFAULTS.maxDataFileBytes,
+        maxQueuedJobs: o.maxQueuedJobs ?? SERVER_DEFAULTS.maxQueuedJobs,
+        maxJobRecords: o.maxJobRecords ?? SERVER_DEFAULTS.maxJobRecords,
         warn: o.warn ?? console.warn,
       },
     );

@@ -6,7 +6,19 @@
  */
 
 /** The HTTP statuses the server answers errors with. */
-export type ApiErrorStatus = 400 | 401 | 403 | 404 | 413 | 422 | 429 | 500 | 503;
+export type ApiErrorStatus =
+  | 400
+  | 401
+  | 403
+  | 404
+  | 408
+  | 409
+  | 413
+  | 415
+  | 422
+  | 429
+  | 500
+  | 503;
 
 /** What an {@linkcode ApiError} may say besides its message. */
 export interface ApiErrorDetails {
@@ -29,12 +41,29 @@ const TYPES: Record<ApiErrorStatus, string> = {
   401: "authentication_error",
   403: "permission_error",
   404: "not_found_error",
+  408: "invalid_request_error",
+  409: "invalid_request_error",
   413: "invalid_request_error",
+  415: "invalid_request_error",
   422: "invalid_request_error",
   429: "rate_limit_error",
   500: "server_error",
   503: "server_error",
 };
+
+/**
+ * Absolute paths (POSIX `/a/b/c`, Windows `C:\\a\\b`) that follow the start, a space, a quote
+ * `'` or `"`, `(`, `[` or `=`: file system errors quote them so. URLs (`http://…`) do not match.
+ */
+const ABSOLUTE_PATH = /(?<=^|[\s'"(\[=])(?:\/|[A-Za-z]:\\)[^\s'"()\]]*/g;
+
+/**
+ * `message` with every absolute path shortened to its last segment, `…/name`, so that errors
+ * tell clients what went wrong without telling them where the server keeps its files.
+ */
+export function hideServerPaths(message: string): string {
+  return message.replace(ABSOLUTE_PATH, (path) => `…/${path.split(/[\\/]/).pop()}`);
+}
 
 /** An error a route answers with: a status and an OpenAI error object. */
 export class ApiError extends Error {
@@ -57,10 +86,15 @@ export class ApiError extends Error {
     this.code = details.code ?? null;
   }
 
-  /** The OpenAI error object. */
+  /** The OpenAI error object; absolute server paths in the message are hidden. */
   toBody(): ApiErrorBody {
     return {
-      error: { message: this.message, type: this.type, param: this.param, code: this.code },
+      error: {
+        message: hideServerPaths(this.message),
+        type: this.type,
+        param: this.param,
+        code: this.code,
+      },
     };
   }
 

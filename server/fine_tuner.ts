@@ -1,6 +1,7 @@
 /**
- * Fine-tuning jobs: a request is checked and its data loaded and tokenised at once (so bad
- * data is a 400, not a failed job), then jobs run one at a time. Each optimizer step runs in
+ * Fine-tuning jobs: a request is checked and its data loaded and tokenised at once, in a
+ * Worker so the server keeps answering meanwhile (bad data is a 400, not a failed job), then
+ * jobs run one at a time. Each optimizer step runs in
  * its own scheduler turn, so generation requests keep being served while a job trains. A job
  * writes a checkpoint every `checkpointEvery` steps (keeping the newest), and on success saves
  * its adapter to the adapters directory, where it is loaded and listed at once.
@@ -9,19 +10,22 @@
  */
 import { join } from "node:path";
 import {
-  loadDataset,
+  dirModelSource,
   type LoraConfig,
   type Model,
+  readTrainingState,
   resolveLoraConfig,
   serializeTrainingState,
   type TokenizedExample,
-  tokenizeExamples,
   TRAINING_DEFAULTS,
   trainLora,
   type TrainLoraOptions,
   writeFolderAtomic,
 } from "../mod.ts";
 import type { AdapterRegistry } from "./adapter_registry.ts";
+import { checkpointFolder, checkpointModelId, checkpointStep } from "./checkpoint_ids.ts";
+import { FILE_ID, FileStore } from "./file_store.ts";
+import { DatasetPreparer, InvalidDataError } from "./dataset_preparer.ts";
 import { ApiError } from "./errors.ts";
 import type { GpuScheduler } from "./gpu_scheduler.ts";
 import { type FineTuningJob, type JobStore, randomId, TERMINAL_STATUSES } from "./job_store.ts";
@@ -40,6 +44,10 @@ export interface FineTunerOptions {
   maxLength: number;
   /** Largest data file read, in bytes. */
   maxFileBytes: number;
+  /** Jobs waiting to run at most (those still being prepared count); more get 429. */
+  maxQueuedJobs: number;
+  /** Job records kept; beyond it the oldest finished jobs are deleted. */
+  maxJobRecords: number;
   /** Receives problems that concern no request (a job record that cannot be written). */
   warn: (message: string) => void;
 }
@@ -57,8 +65,26 @@ interface RunningJob {
   done: Promise<void>;
 }
 
-/** The folder of job files and checkpoints, inside the adapters directory. */
-export const JOBS_FOLDER = ".jobs";
+/** The folder of uploaded files, inside the data directory. */
+export const FILES_FOLDER = ".files";
+
+/** A checkpoint of a job, shaped like OpenAI's `fine_tuning.job.checkpoint`. */
+export interface JobCheckpoint {
+  /** Always "fine_tuning.job.checkpoint". */
+  object: "fine_tuning.job.checkpoint";
+  /** `ftckpt-…`. */
+  id: string;
+  /** Unix seconds. */
+  created_at: number;
+  /** The model id that serves it: `<job id>:ckpt-step-<step>`. */
+  fine_tuned_model_checkpoint: string;
+  /** Its job. */
+  fine_tuning_job_id: string;
+  /** The optimizer step it was taken after. */
+  step_number: number;
+  /** The step's metrics (step, train_loss, learning_rate…). */
+  metrics: Record<string, number>;
+}
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -70,8 +96,12 @@ export class FineTuner {
   readonly #scheduler: GpuScheduler;
   readonly #registry: AdapterRegistry;
   readonly #options: FineTunerOptions;
+  #preparer: DatasetPreparer | null = null; // made on first use: it needs the tokenizer
   readonly #queue: PendingJob[] = [];
-  readonly #reserved = new Set<string>(); // adapter names of queued and running jobs
+  readonly #reserved = new Set<string>(); // adapter names of queued, running and paused jobs
+  readonly #paused = new Map<string, PendingJob>(); // paused jobs, with their data, to resume
+  readonly #files: FileStore | null;
+  #preparing = 0; // requests being checked and tokenised, to be queued
   #running: RunningJob | null = null;
   #worker: Promise<void> | null = null;
 
@@ -88,6 +118,9 @@ export class FineTuner {
     this.#registry = registry;
     this.store = store;
     this.#options = options;
+    this.#files = options.dataDir === null
+      ? null
+      : new FileStore(join(options.dataDir, FILES_FOLDER));
   }
 
   /**
@@ -105,15 +138,44 @@ export class FineTuner {
         },
       );
     }
+    const max = this.#options.maxQueuedJobs;
+    if (this.#queue.length + this.#preparing >= max) {
+      throw new ApiError(
+        429,
+        `Too many fine-tuning jobs are waiting (at most ${max}); retry once one has started`,
+        { code: "too_many_jobs" },
+      );
+    }
+    this.#preparing++;
     const id = randomId("ftjob-");
     const adapterName = request.suffix ?? `ft-${id.slice(6, 18)}`;
-    await this.#reserveName(adapterName);
     try {
-      return await this.#queueJob(id, adapterName, request);
-    } catch (e) {
-      this.#reserved.delete(adapterName);
-      throw e;
+      await this.#reserveName(adapterName);
+      try {
+        return await this.#queueJob(id, adapterName, request);
+      } catch (e) {
+        this.#reserved.delete(adapterName);
+        throw e;
+      }
+    } finally {
+      this.#preparing--;
     }
+  }
+
+  /**
+   * Deletes a finished job's record, events and checkpoints (its adapter stays); a 409 for a
+   * job still queued or running.
+   */
+  async delete(id: string): Promise<{ id: string; object: "fine_tuning.job"; deleted: true }> {
+    const job = this.get(id);
+    if (!TERMINAL_STATUSES.includes(job.status)) {
+      throw new ApiError(409, `Job ${id} is ${job.status}: cancel it before deleting it`, {
+        param: "fine_tuning_job_id",
+        code: "job_not_finished",
+      });
+    }
+    await this.store.delete(id);
+    return { id, object: "fine_tuning.job", deleted: true };
   }
 
   async #queueJob(
@@ -121,7 +183,7 @@ export class FineTuner {
     adapterName: string,
     request: FineTuningRequest,
   ): Promise<FineTuningJob> {
-    const h = request.hyperparameters ?? {};
+    const h = request.method?.supervised?.hyperparameters ?? request.hyperparameters ?? {};
     const maxLength = h.max_length ??
       Math.min(TRAINING_DEFAULTS.maxLength, this.#options.maxLength);
     if (maxLength > this.#options.maxLength) {
@@ -144,7 +206,10 @@ export class FineTuner {
     } catch (e) {
       throw new ApiError(400, (e as Error).message, { param: "hyperparameters" });
     }
-    const examples = await this.#examples(request, maxLength);
+    const examples = await this.#examples(request, "training_file", maxLength);
+    const validation = request.validation_file
+      ? await this.#examples(request, "validation_file", maxLength)
+      : undefined;
     if (!this.#model.gpu) {
       throw new ApiError(400, "Fine-tuning needs the WebGPU backend; this server runs on the CPU", {
         param: "model",
@@ -159,6 +224,18 @@ export class FineTuner {
     const batchSize = typeof h.batch_size === "number" ? h.batch_size : d.batchSize;
     const gradAccum = h.gradient_accumulation_steps ?? d.gradAccum;
     const seed = request.seed ?? d.seed;
+    const hyperparameters = {
+      n_epochs: epochs,
+      batch_size: batchSize,
+      learning_rate: lr,
+      lora_r: lora.r,
+      lora_alpha: lora.alpha,
+      lora_dropout: lora.dropout,
+      target_modules: lora.targetModules,
+      max_steps: h.max_steps ?? null,
+      gradient_accumulation_steps: gradAccum,
+      max_length: maxLength,
+    };
     const job: FineTuningJob = {
       object: "fine_tuning.job",
       id,
@@ -169,20 +246,9 @@ export class FineTuner {
       organization_id: "local",
       result_files: [],
       status: "queued",
-      validation_file: null,
+      validation_file: request.validation_file ?? null,
       training_file: request.training_file ?? null,
-      hyperparameters: {
-        n_epochs: epochs,
-        batch_size: batchSize,
-        learning_rate: lr,
-        lora_r: lora.r,
-        lora_alpha: lora.alpha,
-        lora_dropout: lora.dropout,
-        target_modules: lora.targetModules,
-        max_steps: h.max_steps ?? null,
-        gradient_accumulation_steps: gradAccum,
-        max_length: maxLength,
-      },
+      hyperparameters,
       trained_tokens: null,
       error: null,
       seed,
@@ -190,8 +256,11 @@ export class FineTuner {
       user_provided_suffix: request.suffix ?? null,
       integrations: [],
       last_checkpoint: null,
+      method: { type: "supervised", supervised: { hyperparameters } },
+      metadata: request.metadata ?? null,
     };
     await this.store.create(job);
+    await this.store.prune(this.#options.maxJobRecords);
     await this.store.addEvent(
       id,
       "info",
@@ -201,7 +270,16 @@ export class FineTuner {
       id,
       examples,
       adapterName,
-      options: { lora, epochs, maxSteps: h.max_steps, batchSize, gradAccum, lr, seed },
+      options: {
+        lora,
+        epochs,
+        maxSteps: h.max_steps,
+        batchSize,
+        gradAccum,
+        lr,
+        seed,
+        validation,
+      },
     });
     this.#worker ??= this.#work();
     return job;
@@ -232,6 +310,15 @@ export class FineTuner {
         message: "The job was cancelled before it started",
       });
     }
+    const paused = this.#paused.get(id);
+    if (paused) {
+      this.#paused.delete(id);
+      this.#reserved.delete(paused.adapterName);
+      return await this.store.update(id, { status: "cancelled", finished_at: now() }, {
+        level: "info",
+        message: `The paused job was cancelled; last checkpoint ${job.last_checkpoint}`,
+      });
+    }
     if (this.#running?.id === id) {
       this.#running.controller.abort("cancel");
       await this.#running.done;
@@ -239,11 +326,84 @@ export class FineTuner {
     return this.get(id);
   }
 
+  /**
+   * Pauses a running job: it stops after its current step, writing a checkpoint, and keeps its
+   * data (in memory: a restart ends it) and its adapter name until it is resumed or cancelled.
+   */
+  async pause(id: string): Promise<FineTuningJob> {
+    const job = this.get(id);
+    if (job.status !== "running" || this.#running?.id !== id) {
+      throw new ApiError(409, `Job ${id} is ${job.status}; only a running job can be paused`, {
+        param: "fine_tuning_job_id",
+        code: "job_not_running",
+      });
+    }
+    this.#running.controller.abort("pause");
+    await this.#running.done;
+    return this.get(id);
+  }
+
+  /** Queues a paused job again, to continue from its checkpoint. */
+  async resume(id: string): Promise<FineTuningJob> {
+    const job = this.get(id);
+    const pending = this.#paused.get(id);
+    if (job.status !== "paused" || !pending) {
+      throw new ApiError(409, `Job ${id} is ${job.status}; only a paused job can be resumed`, {
+        param: "fine_tuning_job_id",
+        code: "job_not_paused",
+      });
+    }
+    const resume = job.last_checkpoint === null ? undefined : await readTrainingState(
+      dirModelSource(join(this.#registry.adaptersDir, job.last_checkpoint)),
+      this.#model.config,
+    );
+    this.#paused.delete(id);
+    this.#queue.push({ ...pending, options: { ...pending.options, resume } });
+    const resumed = await this.store.update(id, { status: "queued" }, {
+      level: "info",
+      message: `The job was resumed from ${job.last_checkpoint ?? "the start"}`,
+    });
+    this.#worker ??= this.#work();
+    return resumed;
+  }
+
   /** Stops the worker: the running job is marked failed as interrupted; queued jobs stay queued. */
   async close(): Promise<void> {
+    this.#preparer?.close();
     this.#queue.length = 0;
     this.#running?.controller.abort("shutdown");
     await this.#worker;
+  }
+
+  /** The uploaded files, kept under the data directory (a 400 when the server has none). */
+  get files(): FileStore {
+    if (this.#files === null) {
+      throw new ApiError(400, "This server has no --data-dir to keep uploaded files in", {
+        code: "files_unavailable",
+      });
+    }
+    return this.#files;
+  }
+
+  /**
+   * The checkpoints of job `id`, newest first, as OpenAI's `fine_tuning.job.checkpoint`
+   * objects: the job keeps its newest one, which is servable under the model id
+   * `<job id>:ckpt-step-<step>`.
+   */
+  checkpoints(id: string): JobCheckpoint[] {
+    const job = this.get(id);
+    const step = job.last_checkpoint === null ? null : checkpointStep(job.last_checkpoint);
+    if (step === null) return [];
+    const event = this.store.events(id).findLast((e) => e.data?.step === step);
+    return [{
+      object: "fine_tuning.job.checkpoint",
+      id: `ftckpt-${id.slice("ftjob-".length)}-${step}`,
+      created_at: event?.created_at ?? job.created_at,
+      fine_tuned_model_checkpoint: checkpointModelId(id, step),
+      fine_tuning_job_id: id,
+      step_number: step,
+      metrics: { step, ...(event?.data ?? {}) },
+    }];
   }
 
   /** The job `id`; a 404 {@linkcode ApiError} when there is none. */
@@ -258,73 +418,91 @@ export class FineTuner {
     return job;
   }
 
-  /** Reserves an adapter name for a new job; throws when an adapter or job already has it. */
+  /**
+   * Reserves an adapter name for a new job; a 409 when an adapter, a job, or anything at all in
+   * the adapters directory (a folder or file the server did not write) already has it, so that
+   * a job never replaces what it names.
+   */
   async #reserveName(name: string): Promise<void> {
     const names = await this.#registry.names();
+    const onDisk = await Deno.lstat(join(this.#registry.adaptersDir, name)).then(
+      () => true,
+      (e) => {
+        if (e instanceof Deno.errors.NotFound) return false;
+        throw e;
+      },
+    );
     if (
       name === this.#options.modelId || names.includes(name) || this.#reserved.has(name) ||
-      this.store.list().some((j) => j.fine_tuned_model === name)
+      onDisk || this.store.list().some((j) => j.fine_tuned_model === name)
     ) {
       throw new ApiError(
-        400,
+        409,
         `Model name ${JSON.stringify(name)} is already taken; choose another suffix`,
-        {
-          param: "suffix",
-          code: "name_taken",
-        },
+        { param: "suffix", code: "name_taken" },
       );
     }
     this.#reserved.add(name);
   }
 
-  /** The request's data, loaded, cleaned and tokenised; every problem is a 400. */
-  async #examples(request: FineTuningRequest, maxLength: number): Promise<TokenizedExample[]> {
-    let text: string, source: string, param: string;
-    if (request.training_file !== undefined) {
-      param = "training_file";
-      source = request.training_file;
-      if (this.#options.dataDir === null) {
-        throw new ApiError(
-          400,
-          "This server has no --data-dir; send the records as training_data",
-          {
-            param,
-          },
-        );
-      }
-      const path = await resolveInside(this.#options.dataDir, source, param);
-      const info = await Deno.stat(path);
-      if (!info.isFile || info.size > this.#options.maxFileBytes) {
-        throw new ApiError(
-          400,
-          `Invalid training_file ${JSON.stringify(source)}: expected a file of at most ` +
-            `${this.#options.maxFileBytes} bytes`,
-          { param },
-        );
-      }
-      text = await Deno.readTextFile(path);
-    } else {
-      param = "training_data";
-      source = "training_data";
-      const data = request.training_data!;
-      text = typeof data === "string" ? data : JSON.stringify(data);
-    }
-    const tokenizer = this.#model.tokenizer;
+  /**
+   * A data set of the request, loaded, cleaned and tokenised in the Worker; every problem is a
+   * 400. The request's `param` names an uploaded file's id or a path under the data directory;
+   * when it names none, the inline `training_data` is used.
+   */
+  async #examples(
+    request: FineTuningRequest,
+    param: "training_file" | "validation_file",
+    maxLength: number,
+  ): Promise<TokenizedExample[]> {
+    const file = request[param] ?? undefined;
+    const text = file !== undefined
+      ? await this.#fileText(file, param)
+      : typeof request.training_data === "string"
+      ? request.training_data
+      : JSON.stringify(request.training_data);
+    const source = file ?? "training_data";
     try {
-      const dataset = loadDataset(text, {
+      this.#preparer ??= new DatasetPreparer(this.#model.tokenizer);
+      return await this.#preparer.prepare(text, {
         source,
-        renderChat: tokenizer.hasChatTemplate
-          ? (m, o) => tokenizer.applyChatTemplate(m, o)
-          : undefined,
+        maxLength,
         chatTemplateKwargs: request.chat_template_kwargs,
       });
-      return tokenizeExamples(tokenizer, dataset.train, { maxLength }).examples;
     } catch (e) {
-      throw new ApiError(400, `Invalid ${param}: ${(e as Error).message}`, {
-        param,
+      if (!(e instanceof InvalidDataError)) throw e;
+      const where = file === undefined ? "training_data" : param;
+      throw new ApiError(400, `Invalid ${where}: ${e.message}`, {
+        param: where,
         code: "invalid_data",
       });
     }
+  }
+
+  /** The text of an uploaded file (by id) or of a file under the data directory. */
+  async #fileText(file: string, param: string): Promise<string> {
+    const tooBig = () =>
+      new ApiError(
+        400,
+        `Invalid ${param} ${JSON.stringify(file)}: expected a file of at most ` +
+          `${this.#options.maxFileBytes} bytes`,
+        { param },
+      );
+    if (FILE_ID.test(file)) {
+      if ((await this.files.get(file, param)).bytes > this.#options.maxFileBytes) throw tooBig();
+      return new TextDecoder().decode(await this.files.content(file, param));
+    }
+    if (this.#options.dataDir === null) {
+      throw new ApiError(
+        400,
+        "This server has no --data-dir; upload the data to /v1/files or send it as training_data",
+        { param },
+      );
+    }
+    const path = await resolveInside(this.#options.dataDir, file, param);
+    const info = await Deno.stat(path);
+    if (!info.isFile || info.size > this.#options.maxFileBytes) throw tooBig();
+    return await Deno.readTextFile(path);
   }
 
   async #work(): Promise<void> {
@@ -338,7 +516,7 @@ export class FineTuner {
         this.#running = { id, controller, done };
         await done;
         this.#running = null;
-        this.#reserved.delete(adapterName);
+        if (!this.#paused.has(id)) this.#reserved.delete(adapterName);
       }
     } finally {
       this.#worker = null;
@@ -349,7 +527,7 @@ export class FineTuner {
     const { id } = pending;
     const model = this.#model;
     const adaptersDir = this.#registry.adaptersDir;
-    let checkpoint: string | null = null;
+    let checkpoint = this.get(id).last_checkpoint; // a resumed job's, replaced by its next
     try {
       await this.store.update(id, { status: "running" }, {
         level: "info",
@@ -360,7 +538,7 @@ export class FineTuner {
         signal,
         checkpointEvery: this.#options.checkpointEvery,
         onCheckpoint: async (state) => {
-          const path = `${JOBS_FOLDER}/${id}/checkpoint-${state.step}`;
+          const path = checkpointFolder(id, state.step);
           const files = serializeTrainingState(state, model.config, this.#options.modelId);
           await writeFolderAtomic(join(adaptersDir, path), files);
           // The job names the new checkpoint before the old one goes, so it never names a gap.
@@ -382,16 +560,17 @@ export class FineTuner {
         }
         if (next.done) {
           if (next.value.status === "cancelled") break;
-          await this.#registry.save(pending.adapterName, next.value.adapter);
+          // Something may have taken the name since the job was created: then a counter.
+          const { name } = await this.#registry.saveNew(pending.adapterName, next.value.adapter);
           await this.store.update(id, {
             status: "succeeded",
             finished_at: now(),
             estimated_finish: null,
-            fine_tuned_model: pending.adapterName,
-            result_files: [pending.adapterName],
+            fine_tuned_model: name,
+            result_files: [name],
           }, {
             level: "info",
-            message: `The job has successfully completed: model ${pending.adapterName}`,
+            message: `The job has successfully completed: model ${name}`,
           });
           return;
         }
@@ -409,12 +588,21 @@ export class FineTuner {
             total_steps: e.totalSteps,
             epoch: e.epoch,
             ...(e.loss !== undefined ? { train_loss: e.loss, grad_norm: e.gradNorm! } : {}),
+            ...(e.validationLoss !== undefined ? { valid_loss: e.validationLoss } : {}),
             learning_rate: e.lr,
             tokens_per_second: e.tokensPerSecond,
             elapsed_seconds: e.elapsedSeconds,
             eta_seconds: e.etaSeconds,
           },
         });
+      }
+      if (signal.reason === "pause") {
+        this.#paused.set(id, pending);
+        await this.store.update(id, { status: "paused", estimated_finish: null }, {
+          level: "info",
+          message: `The job was paused; last checkpoint ${checkpoint}`,
+        });
+        return;
       }
       if (signal.reason === "shutdown") {
         await this.#fail(

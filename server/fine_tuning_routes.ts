@@ -1,6 +1,8 @@
 /**
  * Fine-tuning job routes shaped like OpenAI's, mounted under `/v1/fine_tuning`:
- * `POST /jobs`, `GET /jobs`, `GET /jobs/{id}`, `POST /jobs/{id}/cancel` and
+ * `POST /jobs`, `GET /jobs`, `GET /jobs/{id}`, `DELETE /jobs/{id}` (a finished job's record),
+ * `GET /jobs/{id}/checkpoints`, `POST /jobs/{id}/pause`, `POST /jobs/{id}/resume`,
+ * `POST /jobs/{id}/cancel` and
  * `GET /jobs/{id}/events` (a page of events, or live SSE with `?stream=true`).
  *
  * @module
@@ -8,9 +10,8 @@
 import { Hono } from "hono";
 import type { ServerEngine } from "./engine.ts";
 import { ApiError } from "./errors.ts";
-import { TERMINAL_STATUSES } from "./job_store.ts";
 import { fineTuningRequest, pageQuery, parseWith, readBody } from "./request_schemas.ts";
-import { eventStream } from "./sse.ts";
+import { jobEventStream } from "./job_event_stream.ts";
 
 /** OpenAI's list page: items after the one with id `after`, at most `limit`. */
 function page<T extends { id: string }>(items: T[], after: string | undefined, limit: number) {
@@ -28,14 +29,8 @@ function page<T extends { id: string }>(items: T[], after: string | undefined, l
   return { object: "list", data, has_more: start + limit < items.length };
 }
 
-/**
- * The `/v1/fine_tuning` routes of `engine`; `onUnexpected` receives failures of an event
- * stream that has already started.
- */
-export function fineTuningRoutes(
-  engine: ServerEngine,
-  onUnexpected: (error: unknown) => void,
-): Hono {
+/** The `/v1/fine_tuning` routes of `engine`. */
+export function fineTuningRoutes(engine: ServerEngine): Hono {
   const app = new Hono();
 
   app.post("/jobs", async (c) => {
@@ -49,6 +44,29 @@ export function fineTuningRoutes(
   });
 
   app.get("/jobs/:id", (c) => c.json(engine.fineTuning.get(c.req.param("id"))));
+
+  app.get("/jobs/:id/checkpoints", (c) => {
+    const query = parseWith(pageQuery, c.req.query());
+    const checkpoints = engine.fineTuning.checkpoints(c.req.param("id"));
+    const listed = page(checkpoints, query.after, query.limit ?? 10);
+    return c.json({
+      ...listed,
+      first_id: listed.data[0]?.id ?? null,
+      last_id: listed.data.at(-1)?.id ?? null,
+    });
+  });
+
+  app.delete("/jobs/:id", async (c) => c.json(await engine.fineTuning.delete(c.req.param("id"))));
+
+  app.post(
+    "/jobs/:id/pause",
+    async (c) => c.json(await engine.fineTuning.pause(c.req.param("id"))),
+  );
+
+  app.post(
+    "/jobs/:id/resume",
+    async (c) => c.json(await engine.fineTuning.resume(c.req.param("id"))),
+  );
 
   app.post(
     "/jobs/:id/cancel",
@@ -64,27 +82,7 @@ export function fineTuningRoutes(
     if (query.stream !== "true") {
       return c.json(page([...store.events(id)].reverse(), query.after, query.limit ?? 20));
     }
-    // Live: every event so far, oldest first, then each new one until the job ends.
-    const abort = new AbortController();
-    return eventStream(
-      (send) =>
-        new Promise<void>((resolve) => {
-          const finish = () => {
-            unsubscribe();
-            resolve();
-          };
-          const unsubscribe = store.subscribe(id, (event, job) => {
-            send(event);
-            if (TERMINAL_STATUSES.includes(job.status)) finish();
-          });
-          abort.signal.addEventListener("abort", finish, { once: true });
-          c.req.raw.signal.addEventListener("abort", finish, { once: true });
-          for (const event of store.events(id)) send(event);
-          if (TERMINAL_STATUSES.includes(fineTuning.get(id).status)) finish();
-        }),
-      abort,
-      onUnexpected,
-    );
+    return jobEventStream(c, store, id);
   });
 
   return app;

@@ -3,17 +3,19 @@
  * survive a restart: the job as one JSON file (`<dir>/<id>.json`, rewritten atomically when it
  * changes) and its events as one JSON line each, appended to `<dir>/<id>.events.jsonl`, so a
  * step's event costs one short append however long the job has run. A job that was queued or
- * running when the server stopped is marked failed on the next start, naming its last
- * checkpoint.
+ * running when the server stopped (or paused: its data was held in memory) is marked failed on
+ * the next start, naming its last checkpoint. A crash mid-write is repaired on start: a half-written last event line is cut off
+ * (so the restart's own event starts on a line of its own), and temporaries are removed.
  *
  * @module
  */
 import { join } from "node:path";
 import { AsyncLock, writeFileAtomic } from "../mod.ts";
 import { z } from "zod";
+import { removeStaleTemporaries } from "./stale_temporaries.ts";
 
 /** A job's status, as OpenAI names them. */
-export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+export type JobStatus = "queued" | "running" | "paused" | "succeeded" | "failed" | "cancelled";
 
 /** Statuses a job never leaves. */
 export const TERMINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "cancelled"];
@@ -62,8 +64,8 @@ export interface FineTuningJob {
   result_files: string[];
   /** Where the job stands. */
   status: JobStatus;
-  /** Always null: validation files are not supported. */
-  validation_file: null;
+  /** The validation data's file id or path under the data directory, or null. */
+  validation_file: string | null;
   /** The data file under the data directory, or null for inline data. */
   training_file: string | null;
   /** The settings it runs with. */
@@ -82,6 +84,10 @@ export interface FineTuningJob {
   integrations: unknown[];
   /** The newest checkpoint folder, relative to the adapters directory, or null. */
   last_checkpoint: string | null;
+  /** How it trains, as OpenAI shows it: supervised, with the hyper-parameters. */
+  method?: { type: "supervised"; supervised: { hyperparameters: JobHyperparameters } };
+  /** The request's key-value metadata, or null. */
+  metadata?: Record<string, string> | null;
 }
 
 /** One entry of a job's log, shaped like OpenAI's `fine_tuning.job.event`. */
@@ -119,7 +125,7 @@ const storedSchema = z.object({
   job: z.looseObject({
     object: z.literal("fine_tuning.job"),
     id: z.string(),
-    status: z.enum(["queued", "running", "succeeded", "failed", "cancelled"]),
+    status: z.enum(["queued", "running", "paused", "succeeded", "failed", "cancelled"]),
     created_at: z.number(),
     last_checkpoint: z.string().nullable(),
   }),
@@ -162,6 +168,12 @@ export class JobStore {
   ): Promise<JobStore> {
     const store = new JobStore(dir);
     await Deno.mkdir(dir, { recursive: true });
+    await removeStaleTemporaries(dir);
+    for await (const item of Deno.readDir(dir)) {
+      if (item.isDirectory && /^ftjob-[A-Za-z0-9]+$/.test(item.name)) {
+        await removeStaleTemporaries(join(dir, item.name)); // checkpoints
+      }
+    }
     for await (const item of Deno.readDir(dir)) {
       if (!item.isFile || !/^ftjob-[A-Za-z0-9]+\.json$/.test(item.name)) continue;
       const path = join(dir, item.name);
@@ -179,7 +191,7 @@ export class JobStore {
       const job = parsed.data.job as unknown as FineTuningJob;
       const record = { job, events: await readEvents(eventsFile(dir, job.id), warn) };
       store.#jobs.set(job.id, record);
-      if (record.job.status === "queued" || record.job.status === "running") {
+      if (!TERMINAL_STATUSES.includes(record.job.status)) { // queued, running or paused
         const checkpoint = record.job.last_checkpoint;
         const message = "Interrupted by a server restart; " +
           (checkpoint ? `last checkpoint ${checkpoint}` : "no checkpoint was saved");
@@ -209,6 +221,39 @@ export class JobStore {
   /** The events of job `id`, oldest first (empty for an unknown job). */
   events(id: string): JobEvent[] {
     return this.#jobs.get(id)?.events ?? [];
+  }
+
+  /**
+   * Deletes job `id` for good: its record, its events and its checkpoints (not the adapter it
+   * trained). The job must have ended.
+   */
+  async delete(id: string): Promise<void> {
+    const record = this.#record(id);
+    if (!TERMINAL_STATUSES.includes(record.job.status)) {
+      throw new Error(`Job ${id} is ${record.job.status}; only a finished job can be deleted`);
+    }
+    await this.#writes.run(async () => {
+      for (
+        const path of [join(this.dir, `${id}.json`), eventsFile(this.dir, id), join(this.dir, id)]
+      ) {
+        await Deno.remove(path, { recursive: true }).catch((e) => {
+          if (!(e instanceof Deno.errors.NotFound)) throw e;
+        });
+      }
+      this.#jobs.delete(id);
+    });
+  }
+
+  /**
+   * Deletes the oldest finished jobs (see {@linkcode JobStore.delete}) until at most `max`
+   * remain, or only unfinished ones are left over; returns the ids deleted.
+   */
+  async prune(max: number): Promise<string[]> {
+    const finished = this.list().filter((j) => TERMINAL_STATUSES.includes(j.status)).reverse();
+    const excess = this.#jobs.size - max;
+    const doomed = finished.slice(0, Math.max(0, excess)).map((j) => j.id);
+    for (const id of doomed) await this.delete(id);
+    return doomed;
   }
 
   /** Adds a new job and persists it. */
@@ -298,8 +343,10 @@ export class JobStore {
 }
 
 /**
- * The events of an events file, oldest first; none when it is missing. A line that is not an
- * event (a write cut short by a crash, say) is skipped with a warning naming the file and line.
+ * The events of an events file, oldest first; none when it is missing. A last line without its
+ * newline (an append cut short by a crash) is cut off the file, with a warning, so that the next
+ * event starts a line of its own; any other line that is not an event is skipped with a warning
+ * naming the file and line.
  */
 async function readEvents(path: string, warn: (message: string) => void): Promise<JobEvent[]> {
   let text: string;
@@ -308,6 +355,15 @@ async function readEvents(path: string, warn: (message: string) => void): Promis
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return [];
     throw e;
+  }
+  if (text !== "" && !text.endsWith("\n")) {
+    const kept = text.slice(0, text.lastIndexOf("\n") + 1);
+    await Deno.truncate(path, new TextEncoder().encode(kept).length);
+    warn(
+      `Cut a partial last line (${text.length - kept.length} characters) off ${path}: ` +
+        "a write cut short",
+    );
+    text = kept;
   }
   const events: JobEvent[] = [];
   text.split("\n").forEach((line, i) => {

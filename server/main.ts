@@ -4,29 +4,36 @@
  *   deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] [--port 8000]
  *     [--api-key KEY] [--adapters-dir ./adapters] [--data-dir DIR] [--max-queue 32]
  *     [--backend auto|webgpu|cpu] [--max-context N] [--kv-cache f32|f16] [--max-tokens 512]
- *     [--checkpoint-every 50] [--no-training] [--max-batch 16] [--max-loras 4]
- *     [--max-lora-rank 16] [--served-model-name NAME] [--lora-modules NAME=DIR ...]
+ *     [--checkpoint-every 50] [--no-training] [--cors-origin ORIGIN ...]
+ *     [--max-queued-jobs 8] [--max-job-records 100] [--header-timeout 10] [--body-timeout 30]
+ *     [--max-batch 16] [--max-loras 4] [--max-lora-rank 16] [--served-model-name NAME]
+ *     [--lora-modules NAME=DIR ...]
  *
  * On WebGPU, concurrent generations decode together in batches of up to --max-batch sequences
  * (continuous batching), each with its own adapter; --max-loras adapters stay resident on the
  * GPU (least recently used replaced), of rank at most --max-lora-rank. --lora-modules is
  * vLLM's name for --adapter; --served-model-name sets the base model's id.
  *
- * The API key may also come from the environment variable `WEBGPU_LORA_API_KEY`.
- * `GET /health` answers 503 while the model loads, then 200.
+ * The API key may also come from the environment variable `WEBGPU_LORA_API_KEY`; an empty key
+ * (flag or variable) is refused rather than read as "no authentication".
+ * `GET /health` answers 503 while the model loads, then 200. `/` serves the browser playground
+ * (`web/`, with the build `deno task serve` writes first in `dist/`, and the model at `/model/`).
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_LORA_RANK, isKvCacheDtype, loadModel } from "../mod.ts";
-import { createApp } from "./app.ts";
+import { checkApiKey, createApp } from "./app.ts";
+import { serveGuarded } from "./connection_guard.ts";
 import { ServerEngine } from "./engine.ts";
+import { webRoutes } from "./web_routes.ts";
 
 const USAGE = "Usage: deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] " +
   "[--port 8000] [--api-key KEY] [--adapters-dir DIR] [--data-dir DIR] [--max-queue N] " +
   "[--backend auto|webgpu|cpu] [--max-context N] [--kv-cache f32|f16] [--max-tokens N] " +
-  "[--checkpoint-every N] [--no-training] [--max-batch N] [--max-loras N] [--max-lora-rank N] " +
-  "[--served-model-name NAME] [--lora-modules NAME=DIR ...]";
+  "[--checkpoint-every N] [--no-training] [--cors-origin ORIGIN ...] [--max-queued-jobs N] " +
+  "[--max-job-records N] [--header-timeout SECONDS] [--body-timeout SECONDS] [--max-batch N] " +
+  "[--max-loras N] [--max-lora-rank N] [--served-model-name NAME] [--lora-modules NAME=DIR ...]";
 
 /** Adapters resident on the GPU for batched generation unless --max-loras says otherwise. */
 const DEFAULT_MAX_LORAS = 4;
@@ -67,6 +74,11 @@ try {
       "max-tokens": { type: "string" },
       "checkpoint-every": { type: "string" },
       "no-training": { type: "boolean" },
+      "cors-origin": { type: "string", multiple: true },
+      "max-queued-jobs": { type: "string" },
+      "max-job-records": { type: "string" },
+      "header-timeout": { type: "string" },
+      "body-timeout": { type: "string" },
       "max-batch": { type: "string" },
       "max-loras": { type: "string" },
       "max-lora-rank": { type: "string" },
@@ -101,7 +113,16 @@ for (const { flag, spec } of specs) {
 const host = flags.host;
 const port = integer(flags.port, "port", 0) ?? 8000;
 const maxContext = integer(flags["max-context"], "max-context", 2);
-const apiKey = flags["api-key"] ?? Deno.env.get("WEBGPU_LORA_API_KEY") ?? null;
+let apiKey: string | null = null;
+try {
+  apiKey = checkApiKey(flags["api-key"] ?? Deno.env.get("WEBGPU_LORA_API_KEY") ?? null);
+} catch (e) {
+  fail(
+    `${(e as Error).message} (from ${
+      flags["api-key"] !== undefined ? "--api-key" : "WEBGPU_LORA_API_KEY"
+    })`,
+  );
+}
 const loopbackOnly = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/.test(host);
 
 const engine = new ServerEngine(loadModel(flags.model, { backend, maxContext, kvCacheDtype }), {
@@ -112,6 +133,8 @@ const engine = new ServerEngine(loadModel(flags.model, { backend, maxContext, kv
   maxTokens: integer(flags["max-tokens"], "max-tokens", 1),
   checkpointEvery: integer(flags["checkpoint-every"], "checkpoint-every", 0),
   training: !flags["no-training"],
+  maxQueuedJobs: integer(flags["max-queued-jobs"], "max-queued-jobs", 1),
+  maxJobRecords: integer(flags["max-job-records"], "max-job-records", 1),
   modelId: flags["served-model-name"],
   batch: {
     maxBatch: integer(flags["max-batch"], "max-batch", 1) ?? DEFAULT_MAX_BATCH,
@@ -127,18 +150,36 @@ engine.ready.then(
   },
 );
 if (!loopbackOnly && !apiKey) {
-  console.warn(`Listening on ${host} without --api-key: training and adapter routes are disabled`);
+  console.warn(
+    `Listening on ${host} without --api-key: generation is open to anyone who can reach it; ` +
+      "training and adapter routes are disabled",
+  );
 }
 
-const app = createApp(engine, { apiKey, loopbackOnly });
-const server = Deno.serve({
-  hostname: host,
-  port,
-  onListen: ({ hostname, port }) =>
-    console.log(
-      `Listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`,
-    ),
-}, app.fetch);
+let app;
+try {
+  app = createApp(engine, { apiKey, loopbackOnly, corsOrigins: flags["cors-origin"] ?? [] });
+} catch (e) {
+  fail((e as Error).message);
+}
+// The playground, its build, and the model folder (a model given as a URL is not re-served).
+app.route("/", webRoutes({ modelDir: /^[a-z]+:\/\//.test(flags.model) ? null : flags.model }));
+const onListen = ({ hostname, port }: Deno.NetAddr) =>
+  console.log(
+    `Listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`,
+  );
+const headerTimeout = integer(flags["header-timeout"], "header-timeout", 0) ?? 10;
+const bodyTimeout = integer(flags["body-timeout"], "body-timeout", 0) ?? 30;
+// Slow clients (slowloris) are cut off by the guard; both timeouts 0 serve without it.
+const server = headerTimeout === 0 && bodyTimeout === 0
+  ? Deno.serve({ hostname: host, port, onListen }, app.fetch)
+  : await serveGuarded({
+    hostname: host,
+    port,
+    headerTimeoutMs: (headerTimeout || 1e6) * 1000,
+    bodyTimeoutMs: (bodyTimeout || 1e6) * 1000,
+    onListen,
+  }, app.fetch);
 const stop = async () => {
   await engine.close(); // the running job is marked interrupted, with its last checkpoint
   await server.shutdown(); // lets streams in flight finish

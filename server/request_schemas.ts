@@ -12,6 +12,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { checkChatTemplateKwargs } from "../mod.ts";
 import { ApiError } from "./errors.ts";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json_depth.ts";
 import { NAME_PATTERN } from "./safe_path.ts";
 
 /** Accepts only absent, null, or one of `allowed`; anything else is refused as unsupported. */
@@ -105,36 +106,57 @@ export const chatRequest = z.object({
 /** A parsed chat completion request. */
 export type ChatRequest = z.infer<typeof chatRequest>;
 
-/** `POST /v1/fine_tuning/jobs`: data from a file under `--data-dir` or inline. */
+/** A fine-tuning job's hyper-parameters: OpenAI's names plus the LoRA ones. */
+const hyperparameters = z.strictObject({
+  n_epochs: z.union([z.literal("auto"), z.number().int().min(1).max(1000)]).optional(),
+  batch_size: z.union([z.literal("auto"), z.number().int().min(1).max(64)]).optional(),
+  learning_rate: z.number().gt(0).max(1).optional(),
+  learning_rate_multiplier: z.union([z.literal("auto"), z.number().gt(0).max(1000)]).optional(),
+  lora_r: z.number().int().min(1).max(512).optional(),
+  lora_alpha: z.number().gt(0).max(65536).optional(),
+  lora_dropout: z.number().min(0).lt(1).optional(),
+  target_modules: z.union([z.literal("all-linear"), z.array(z.string()).min(1).max(7)])
+    .optional(),
+  max_steps: z.number().int().min(1).max(10_000_000).optional(),
+  gradient_accumulation_steps: z.number().int().min(1).max(4096).optional(),
+  max_length: z.number().int().min(2).max(1_000_000).optional(),
+});
+
+/**
+ * `POST /v1/fine_tuning/jobs`: data as an uploaded file's id, a file under `--data-dir`, or
+ * inline; hyper-parameters at the top (OpenAI's older form) or in
+ * `method: {type: "supervised", supervised: {hyperparameters}}`.
+ */
 export const fineTuningRequest = z.strictObject({
   model: z.string().min(1).max(256),
   training_file: z.string().min(1).max(1024).optional(),
   training_data: z.union([z.string().min(1), z.array(z.unknown()).min(1)], {
     error: "Expected the text of a JSON or JSONL data set, or an array of records",
   }).optional(),
-  hyperparameters: z.strictObject({
-    n_epochs: z.union([z.literal("auto"), z.number().int().min(1).max(1000)]).optional(),
-    batch_size: z.union([z.literal("auto"), z.number().int().min(1).max(64)]).optional(),
-    learning_rate: z.number().gt(0).max(1).optional(),
-    learning_rate_multiplier: z.union([z.literal("auto"), z.number().gt(0).max(1000)]).optional(),
-    lora_r: z.number().int().min(1).max(512).optional(),
-    lora_alpha: z.number().gt(0).max(65536).optional(),
-    lora_dropout: z.number().min(0).lt(1).optional(),
-    target_modules: z.union([z.literal("all-linear"), z.array(z.string()).min(1).max(7)])
-      .optional(),
-    max_steps: z.number().int().min(1).max(10_000_000).optional(),
-    gradient_accumulation_steps: z.number().int().min(1).max(4096).optional(),
-    max_length: z.number().int().min(2).max(1_000_000).optional(),
+  hyperparameters: hyperparameters.optional(),
+  method: z.strictObject({
+    type: z.literal("supervised", { error: 'Only method type "supervised" is supported' }),
+    supervised: z.strictObject({ hyperparameters: hyperparameters.optional() }).optional(),
   }).optional(),
   suffix: z.string().regex(NAME_PATTERN, {
     error: "Expected 1 to 64 letters, digits, ., _ or -, not starting with .",
   }).optional(),
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  metadata: z.record(z.string().max(64), z.string().max(512)).refine(
+    (m) => Object.keys(m).length <= 16,
+    { error: "Expected at most 16 keys" },
+  ).nullish(),
+  integrations: z.array(z.unknown()).max(0, {
+    error: "Integrations are not supported by this server",
+  }).nullish(),
   chat_template_kwargs: chatTemplateKwargs,
-  validation_file: off("validation_file"),
+  validation_file: z.string().min(1).max(1024).nullish(),
 }).refine((r) => (r.training_file === undefined) !== (r.training_data === undefined), {
   error: "Give exactly one of training_file and training_data",
   path: ["training_file"],
+}).refine((r) => !(r.hyperparameters && r.method?.supervised?.hyperparameters), {
+  error: "Give hyperparameters either at the top or in method.supervised, not both",
+  path: ["hyperparameters"],
 });
 
 /** A parsed fine-tuning request. */
@@ -209,11 +231,20 @@ export function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
   return parsed.data;
 }
 
-/** Reads the request body as JSON and validates it with `schema` (400 on bad JSON or fields). */
+/**
+ * Reads the request body as JSON and validates it with `schema` (400 on bad JSON or fields, and
+ * on JSON nested deeper than {@linkcode MAX_JSON_DEPTH}, which is refused before parsing).
+ */
 export async function readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+  const text = await c.req.text();
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw new ApiError(400, `Request body nests deeper than ${MAX_JSON_DEPTH} levels`, {
+      code: "json_too_deep",
+    });
+  }
   let value: unknown;
   try {
-    value = JSON.parse(await c.req.text());
+    value = JSON.parse(text);
   } catch (e) {
     throw new ApiError(400, `Request body is not valid JSON: ${(e as Error).message}`, {
       code: "invalid_json",

@@ -4,6 +4,10 @@
  * OpenAI error object, without `[DONE]` (and, unless it is an {@linkcode ApiError}, reported to
  * `onUnexpected`). When the client goes away, `abort` is aborted.
  *
+ * Generation streams use this rather than Hono's `streamSSE` (which job events use): each
+ * `streamSSE` write waits until the client has read the one before, so a slow reader would hold
+ * the model's turn, and every other request with it. Here the producer never waits.
+ *
  * @module
  */
 import { ApiError } from "./errors.ts";

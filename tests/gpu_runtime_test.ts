@@ -91,5 +91,8 @@ gpuTest("pipelines are keyed by kernel and constants only, and built once at loa
   await model.generate("Hello", { maxTokens: 3, temperature: 0 });
   await model.forward([1, 2, 3, 4, 5]);
   assert.equal(gpu.pipelines.size, built, "no pipeline is compiled after load");
+  const keys = gpu.pipelines.compiled.map((p) => pipelineKey(p.kernel, p.constants));
+  assert.equal(new Set(keys).size, built, "compiled lists each pipeline once");
+  assert.ok(keys.includes("embedding") || keys.some((k) => k.startsWith("embedding(")), `${keys}`);
   model.dispose();
 });

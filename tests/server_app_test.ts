@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Hono } from "hono";
 import { createApp } from "../server/app.ts";
 import { humanAssistantTranscript, ServerEngine } from "../server/engine.ts";
 import {
@@ -15,17 +14,10 @@ import {
   tempDir,
   writeAdapter,
 } from "../server/_test_fixture.ts";
+import { expectError, post } from "./_server_requests.ts";
 
 const model = await loadFixtureModel("cpu");
 const server = await fixtureServer(model, { adapters: ["a1", "a2"] });
-
-function post(app: Hono, path: string, body: unknown, headers: Record<string, string> = {}) {
-  return app.request(path, {
-    method: "POST",
-    body: typeof body === "string" ? body : JSON.stringify(body),
-    headers: { "content-type": "application/json", ...headers },
-  });
-}
 
 /** The JSON events of an SSE body; asserts the `data: …\n\n` framing and the final [DONE]. */
 function events(text: string): Record<string, unknown>[] {
@@ -36,16 +28,6 @@ function events(text: string): Record<string, unknown>[] {
     assert.ok(block.startsWith("data: ") && !block.includes("\n"), block);
     return JSON.parse(block.slice(6));
   });
-}
-
-async function expectError(response: Response, status: number, param?: string | null) {
-  const body = await response.json();
-  assert.equal(response.status, status, JSON.stringify(body));
-  assert.deepEqual(Object.keys(body), ["error"]);
-  assert.deepEqual(Object.keys(body.error).sort(), ["code", "message", "param", "type"]);
-  assert.match(body.error.message, /^[A-Z]/);
-  if (param !== undefined) assert.equal(body.error.param, param, body.error.message);
-  return body.error;
 }
 
 const greedy = { temperature: 0, max_tokens: 6 };
@@ -414,7 +396,14 @@ Deno.test("bodies over the limit get 413, with or without Content-Length", async
       c.close();
     },
   });
-  await expectError(await app.request("/v1/completions", { method: "POST", body: chunked }), 413);
+  await expectError(
+    await app.request("/v1/completions", {
+      method: "POST",
+      body: chunked,
+      headers: { "content-type": "application/json" },
+    }),
+    413,
+  );
   // Fine-tuning has its own, larger limit.
   const data = await expectError(
     await post(app, "/v1/fine_tuning/jobs", { model: FIXTURE_ID, training_data: "y".repeat(1500) }),

@@ -38,6 +38,7 @@ async function complete(
   const response = await app.request("/v1/completions", {
     method: "POST",
     body: JSON.stringify(body),
+    headers: { "content-type": "application/json" },
   });
   const json = await response.json();
   assert.equal(response.status, 200, JSON.stringify(json));

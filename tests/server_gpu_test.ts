@@ -16,6 +16,8 @@ import type { Gpu } from "../lib/gpu/device.ts";
 let shared: Promise<Model> | null = null;
 const gpuModel = (gpu: Gpu) => (shared ??= loadFixtureModel("webgpu", gpu));
 
+const JSON_HEADERS = { "content-type": "application/json" };
+
 const DATA = [1, 2, 3, 4].map((i) => ({ instruction: `Question ${i}?`, output: `Answer ${i}.` }));
 
 async function json(url: string, init?: RequestInit) {
@@ -26,7 +28,7 @@ async function json(url: string, init?: RequestInit) {
 }
 
 const postJson = (url: string, body: unknown) =>
-  json(url, { method: "POST", body: JSON.stringify(body) });
+  json(url, { method: "POST", headers: JSON_HEADERS, body: JSON.stringify(body) });
 
 /** Polls job `id` until `done(job)` holds. */
 async function waitForJob(
@@ -181,9 +183,10 @@ gpuTest(
       // The name is now taken.
       const again = await fetch(`${server.url}/v1/fine_tuning/jobs`, {
         method: "POST",
+        headers: JSON_HEADERS,
         body: JSON.stringify({ model: FIXTURE_ID, training_data: DATA, suffix: "mine" }),
       });
-      assert.equal(again.status, 400);
+      assert.equal(again.status, 409);
       assert.equal((await again.json()).error.code, "name_taken");
 
       // Cancel: a long job is stopped after a step; the job queued behind it never starts.
@@ -276,6 +279,7 @@ gpuTest("GPU server: a client that disconnects mid-stream stops its generation",
     const abort = new AbortController();
     const response = await fetch(`${server.url}/v1/completions`, {
       method: "POST",
+      headers: JSON_HEADERS,
       body: JSON.stringify({
         model: FIXTURE_ID,
         prompt: "Once",

@@ -119,6 +119,7 @@ function hostileRequests(): Hostile[] {
       body: typeof body === "string" || body instanceof Uint8Array
         ? body as string | Uint8Array<ArrayBuffer>
         : JSON.stringify(body),
+      headers: { "content-type": "application/json" },
     });
   const endpoints = [
     "/v1/completions",
@@ -308,7 +309,7 @@ function hostileRequests(): Hostile[] {
       list.push({
         method,
         path,
-        headers,
+        headers: { "content-type": "application/json", ...headers },
         keyed: true,
         body: method === "POST" ? JSON.stringify(chat) : undefined,
       });
@@ -359,6 +360,7 @@ Deno.test("HTTP: hundreds of malformed and hostile requests all get a 4xx; the s
     }
     const ok = await fetch(`${plain.url}/v1/completions`, {
       method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ model: "a1", prompt: "Hi", max_tokens: 3 }),
     });
     assert.equal(ok.status, 200);

@@ -86,7 +86,7 @@ Deno.test("job store: jobs and events persist; interrupted jobs fail naming thei
   const reopened = await JobStore.open(dir, (m) => warnings.push(m));
   assert.equal(warnings.length, 3, warnings.join("\n"));
   assert.ok(warnings.some((w) => w.includes("ftjob-broken.json")));
-  assert.ok(warnings.some((w) => /line 1 of .*ftjob-done\.events\.jsonl/.test(w)));
+  assert.ok(warnings.some((w) => /partial last line .*ftjob-done\.events\.jsonl/.test(w)));
   assert.deepEqual(reopened.events("ftjob-done"), []);
 
   assert.equal(reopened.get("ftjob-done")?.status, "succeeded");
@@ -105,6 +105,65 @@ Deno.test("job store: jobs and events persist; interrupted jobs fail naming thei
   // A third start changes nothing more: the failed jobs stay as they are.
   const again = await JobStore.open(dir, () => {});
   assert.deepEqual(again.get("ftjob-running"), running);
+});
+
+Deno.test("job store: after a crash mid-append, the restart's event is kept and temporaries go", async () => {
+  const dir = join(await tempDir(), ".jobs");
+  const store = await JobStore.open(dir);
+  await store.create(job("ftjob-crashed", "running", 100));
+  await store.addEvent("ftjob-crashed", "info", "Step 1/3", { step: 1 });
+  // The crash: half an event line, a temporary job file and half-written checkpoint folders.
+  const events = join(dir, "ftjob-crashed.events.jsonl");
+  await Deno.writeTextFile(events, '{"object":"fine_tuning.job.event","id":"ftev', {
+    append: true,
+  });
+  const uuid = crypto.randomUUID();
+  await Deno.writeTextFile(join(dir, `ftjob-crashed.json.tmp-${uuid}`), "{");
+  const checkpoints = join(dir, "ftjob-crashed");
+  await Deno.mkdir(join(checkpoints, `.checkpoint-2.tmp-${uuid}`), { recursive: true });
+  // Caught between writeFolderAtomic's two renames: the previous folder was moved aside.
+  await Deno.mkdir(join(checkpoints, `.checkpoint-1.old-${uuid}`));
+  await Deno.writeTextFile(join(checkpoints, `.checkpoint-1.old-${uuid}`, "state"), "step 1");
+
+  const warnings: string[] = [];
+  const restarted = await JobStore.open(dir, (m) => warnings.push(m));
+  assert.equal(warnings.length, 1, warnings.join("\n"));
+  assert.match(warnings[0], /partial last line/);
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+    "ftjob-crashed",
+    "ftjob-crashed.events.jsonl",
+    "ftjob-crashed.json",
+  ]);
+  assert.deepEqual([...Deno.readDirSync(checkpoints)].map((e) => e.name), ["checkpoint-1"]);
+  assert.equal(await Deno.readTextFile(join(checkpoints, "checkpoint-1", "state")), "step 1");
+  assert.equal(restarted.get("ftjob-crashed")?.error?.code, "interrupted");
+
+  // The next start reads the restart's event back, with no warning at all.
+  const quiet: string[] = [];
+  const again = await JobStore.open(dir, (m) => quiet.push(m));
+  assert.deepEqual(quiet, []);
+  assert.deepEqual(again.events("ftjob-crashed").map((e) => e.message), [
+    "Step 1/3",
+    "Interrupted by a server restart; no checkpoint was saved",
+  ]);
+});
+
+Deno.test("job store: delete removes a finished job's files; prune keeps the newest", async () => {
+  const dir = join(await tempDir(), ".jobs");
+  const store = await JobStore.open(dir);
+  for (let i = 1; i <= 4; i++) {
+    await store.create(job(`ftjob-${i}`, i === 1 ? "running" : "succeeded", i));
+    await store.addEvent(`ftjob-${i}`, "info", "Created");
+    await Deno.mkdir(join(dir, `ftjob-${i}`, "checkpoint-1"), { recursive: true });
+  }
+  await assert.rejects(store.delete("ftjob-1"), /running; only a finished job can be deleted/);
+  // The oldest finished ones go first; the running one stays though it is the oldest.
+  assert.deepEqual(await store.prune(2), ["ftjob-2", "ftjob-3"]);
+  assert.deepEqual(store.list().map((j) => j.id), ["ftjob-4", "ftjob-1"]);
+  assert.deepEqual(await store.prune(1), ["ftjob-4"]);
+  assert.deepEqual(await store.prune(1), []);
+  const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  assert.deepEqual(left, ["ftjob-1", "ftjob-1.events.jsonl", "ftjob-1.json"]);
 });
 
 Deno.test("safe paths: names and relative paths stay inside their folder", async () => {

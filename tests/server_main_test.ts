@@ -5,79 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeModelFiles } from "../lib/format/fs_model_source.ts";
-import { parseModelConfig } from "../lib/model/config.ts";
-import {
-  fixtureModelFiles,
-  randomAdapter,
-  tempDir,
-  writeAdapter,
-} from "../server/_test_fixture.ts";
 import { gpuTest } from "./_gpu.ts";
-
-const MAIN = new URL("../server/main.ts", import.meta.url).pathname;
-
-/** A fixture model folder and an adapter folder for it. */
-async function fixtureFolders() {
-  const root = await tempDir();
-  const files = fixtureModelFiles();
-  const modelDir = join(root, "tiny-model");
-  await writeModelFiles(modelDir, files);
-  const config = parseModelConfig(JSON.parse(new TextDecoder().decode(files.get("config.json"))));
-  const adapterDir = join(root, "my-adapter");
-  await writeAdapter(adapterDir, randomAdapter(config, 5), config);
-  return { root, modelDir, adapterDir };
-}
-
-/** Starts main.ts with `args`; resolves once it prints its address. */
-async function start(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "--port", "0", ...args],
-    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (!/Listening on (http:\/\/\S+?)\/\n/.test(out)) {
-    const { value, done } = await lines.read();
-    if (done) {
-      throw new Error(
-        `main.ts exited before listening:\n${out}\n${
-          new TextDecoder().decode((await child.output()).stderr)
-        }`,
-      );
-    }
-    out += value;
-  }
-  const url = /Listening on (http:\/\/\S+?)\/\n/.exec(out)![1];
-  const drain = (async () => {
-    while (!(await lines.read()).done) { /* keep the pipe flowing */ }
-  })();
-  const stderr = new Response(child.stderr).text();
-  return {
-    url,
-    child,
-    /** Sends `signal` and returns the exit code and stderr. */
-    async stop(signal: Deno.Signal = "SIGTERM") {
-      child.kill(signal);
-      const status = await child.status;
-      await drain;
-      return { code: status.code, stderr: await stderr };
-    },
-  };
-}
-
-async function healthy(url: string) {
-  while (true) {
-    const response = await fetch(`${url}/health`);
-    const body = await response.json();
-    if (response.status === 200) return body;
-    assert.equal(response.status, 503);
-    assert.equal(body.status, "loading");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { fixtureFolders, healthy, MAIN, start } from "./_server_process.ts";
 
 Deno.test("main.ts: serves a model folder with --adapter and --api-key, exits cleanly on SIGTERM", async () => {
   const { root, modelDir, adapterDir } = await fixtureFolders();
@@ -107,7 +36,7 @@ Deno.test("main.ts: serves a model folder with --adapter and --api-key, exits cl
     );
     const completion = await fetch(`${server.url}/v1/completions`, {
       method: "POST",
-      headers: auth,
+      headers: { ...auth, "content-type": "application/json" },
       body: JSON.stringify({ model: "mine", prompt: "Hi", max_tokens: 3, temperature: 0 }),
     });
     assert.equal((await completion.json()).usage.completion_tokens, 3);
@@ -122,9 +51,10 @@ Deno.test("main.ts: serves a model folder with --adapter and --api-key, exits cl
 
 Deno.test("main.ts: bad flags and a missing model exit with a clear message", async () => {
   const { modelDir } = await fixtureFolders();
-  const run = async (args: string[]) => {
+  const run = async (args: string[], env: Record<string, string> = {}) => {
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", MAIN, ...args],
+      env,
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -151,6 +81,16 @@ Deno.test("main.ts: bad flags and a missing model exit with a clear message", as
     assert.equal(code, cases[i][1], stderr);
     assert.match(stderr, cases[i][2]);
   });
+  // An empty key would otherwise be read as "no authentication".
+  const emptyFlag = await run(["--model", modelDir, "--api-key", ""]);
+  assert.equal(emptyFlag.code, 2, emptyFlag.stderr);
+  assert.match(emptyFlag.stderr, /The API key is empty.*\(from --api-key\)/);
+  const emptyEnv = await run(["--model", modelDir], { WEBGPU_LORA_API_KEY: "" });
+  assert.equal(emptyEnv.code, 2, emptyEnv.stderr);
+  assert.match(emptyEnv.stderr, /The API key is empty.*\(from WEBGPU_LORA_API_KEY\)/);
+  const badOrigin = await run(["--model", modelDir, "--cors-origin", "app.example"]);
+  assert.equal(badOrigin.code, 2, badOrigin.stderr);
+  assert.match(badOrigin.stderr, /Invalid CORS origin "app\.example"/);
 });
 
 gpuTest(
@@ -174,6 +114,7 @@ gpuTest(
       await healthy(first.url);
       const job = await (await fetch(`${first.url}/v1/fine_tuning/jobs`, {
         method: "POST",
+        headers: { "content-type": "application/json" },
         body: JSON.stringify({
           model: "tiny-model",
           training_data: [{ instruction: "Q?", output: "A." }, { instruction: "R?", output: "B." }],

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Hono } from "hono";
+import { expectError, post } from "./_server_requests.ts";
 import {
   FIXTURE_ID,
   fixtureServer,
@@ -19,10 +19,6 @@ import {
 const model = await loadFixtureModel("cpu");
 const { app, adaptersDir } = await fixtureServer(model, { adapters: ["a1"] });
 
-function post(app: Hono, path: string, body: unknown) {
-  return app.request(path, { method: "POST", body: JSON.stringify(body) });
-}
-
 async function ok(response: Response) {
   const text = await response.text();
   assert.equal(response.status, 200, text);
@@ -30,10 +26,7 @@ async function ok(response: Response) {
 }
 
 async function error(response: Response, status: number, param: string | null) {
-  const body = await response.json();
-  assert.equal(response.status, status, JSON.stringify(body));
-  assert.equal(body.error.param, param, body.error.message);
-  return body.error.message as string;
+  return (await expectError(response, status, param)).message;
 }
 
 Deno.test("tokenize and detokenize round-trip a prompt and tokenize chat messages as generation sees them", async () => {

@@ -46,7 +46,7 @@ const WRITE_CHUNK = 64 << 20;
 
 /**
  * Writes a file so that readers see either the old content or the whole new content: the
- * data goes to a temporary file beside `path`, which is then renamed over it. The folder must
+ * data goes to a temporary file beside `path`, flushed to disk, which is then renamed over it. The folder must
  * exist. Large data is written in chunks, without a second copy in memory.
  *
  * @example
@@ -64,6 +64,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
         const end = Math.min(offset + WRITE_CHUNK, bytes.length);
         offset += await file.write(bytes.subarray(offset, end));
       }
+      await file.sync(); // on disk before the rename, so a crash never leaves a torn file
     } // closed before the rename, which Windows requires
     await Deno.rename(temp, path);
   } catch (e) {

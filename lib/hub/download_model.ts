@@ -8,6 +8,7 @@ import { isAbsolute, join, normalize, sep } from "node:path";
 import { modelCacheDir } from "./cache_path.ts";
 import { downloadFile } from "./download_file.ts";
 import { HubError } from "./hub_error.ts";
+import { DEFAULT_MODEL } from "./model_id.ts";
 import { type HubSource, openRepo, type OpenRepoOptions } from "./open_repo.ts";
 import { type RetryOptions, withRetry } from "./retry.ts";
 import { parseWeightMap, SAFETENSORS_INDEX } from "../format/checkpoint.ts";
@@ -37,16 +38,6 @@ export interface DownloadedModel {
   /** The files in it, with whether each was already there. */
   files: { path: string; size: number; skipped: boolean }[];
 }
-
-/**
- * The default model, as in the user's script.
- *
- * @example
- * ```ts
- * await downloadModel({ model: DEFAULT_MODEL, source: "modelscope" });
- * ```
- */
-export const DEFAULT_MODEL = "LLM-Research/Llama-3.2-1B";
 
 /**
  * Downloads a model's config, tokenizer and safetensors weights. Lists the repository, fetches

@@ -5,6 +5,16 @@
  */
 
 /**
+ * The default model, as in the user's script.
+ *
+ * @example
+ * ```ts
+ * await downloadModel({ model: DEFAULT_MODEL, source: "modelscope" });
+ * ```
+ */
+export const DEFAULT_MODEL = "LLM-Research/Llama-3.2-1B";
+
+/**
  * Checks that a model id is `owner/name` made of letters, digits, `-`, `_` and `.`.
  *
  * @throws {TypeError} naming the id

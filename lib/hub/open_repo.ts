@@ -24,7 +24,7 @@ export interface OpenRepoOptions {
   endpoint?: string;
   /** Access token; overrides `MODELSCOPE_API_TOKEN` / `HF_TOKEN`. */
   token?: string;
-  /** Reads an environment variable. Default `Deno.env.get`. */
+  /** Reads an environment variable. Default `Deno.env.get` (none outside Deno). */
   env?: (name: string) => string | undefined;
 }
 
@@ -47,7 +47,7 @@ export function openRepo(
   options: OpenRepoOptions = {},
 ): HubRepo {
   checkModelId(model);
-  const env = (name: string) => (options.env ?? ((n) => Deno.env.get(n)))(name) || undefined;
+  const env = (name: string) => (options.env ?? denoEnv)(name) || undefined;
   let endpoint: string;
   let token: string | undefined;
   if (source === "modelscope") {
@@ -73,4 +73,9 @@ export function openRepo(
 /** Prepends `https://` to a bare domain. */
 function withScheme(domain: string): string {
   return /^https?:\/\//.test(domain) ? domain : `https://${domain}`;
+}
+
+/** `Deno.env.get` in Deno; elsewhere (a browser tab) no variable is set. */
+function denoEnv(name: string): string | undefined {
+  return (globalThis as { Deno?: typeof Deno }).Deno?.env.get(name);
 }

@@ -28,6 +28,20 @@ export interface TextTokenizerOptions {
   generationConfig?: unknown;
 }
 
+/**
+ * Everything a {@linkcode TextTokenizer} is made from, as plain JSON values: it can be posted to
+ * a Worker (structured clone) and made into an equal tokenizer there with
+ * {@linkcode TextTokenizer.fromSpec}.
+ */
+export interface TextTokenizerSpec {
+  /** The parsed `tokenizer.json`. */
+  tokenizerJson: Record<string, unknown>;
+  /** The parsed `tokenizer_config.json` (empty when there was none). */
+  config: Record<string, unknown>;
+  /** The options it was made with. */
+  options: TextTokenizerOptions;
+}
+
 /** Options of {@linkcode TextTokenizer.applyChatTemplate}. */
 export interface ChatTemplateOptions {
   /** End with the header of an assistant turn, for generation. Default false. */
@@ -108,6 +122,8 @@ export class TextTokenizer {
    * that token is not in the vocabulary) the first EOS id; null when there is neither.
    */
   readonly padId: number | null;
+  /** What it was made from, for {@linkcode TextTokenizer.fromSpec} in another thread. */
+  readonly spec: TextTokenizerSpec;
   readonly #tokenizer: Tokenizer;
   readonly #specialIds: Set<number>;
   readonly #addBos: boolean | undefined;
@@ -121,6 +137,7 @@ export class TextTokenizer {
     config: Record<string, unknown>,
     options: TextTokenizerOptions,
   ) {
+    this.spec = { tokenizerJson, config, options };
     try {
       this.#tokenizer = new Tokenizer(tokenizerJson, config);
     } catch (err) {
@@ -187,6 +204,21 @@ export class TextTokenizer {
       ? {}
       : asObject(tokenizerConfigJson, "Tokenizer config");
     return new TextTokenizer(json, config, options);
+  }
+
+  /**
+   * Makes the tokenizer `spec` describes (see {@linkcode TextTokenizer.spec}), e.g. in a Worker
+   * that received it.
+   *
+   * @example
+   * ```ts
+   * worker.postMessage(model.tokenizer.spec);
+   * // in the worker:
+   * self.onmessage = (e) => { const tokenizer = TextTokenizer.fromSpec(e.data); };
+   * ```
+   */
+  static fromSpec(spec: TextTokenizerSpec): TextTokenizer {
+    return TextTokenizer.fromJson(spec.tokenizerJson, spec.config, spec.options);
   }
 
   /**
