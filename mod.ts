@@ -50,9 +50,20 @@ export {
   type PromptTemplate,
   type TextGenerationOptions,
 } from "./lib/model/model.ts";
+export { BatchedModel, type BatchedModelOptions } from "./lib/model/batched_model.ts";
+export {
+  DEFAULT_MAX_BATCH,
+  DEFAULT_MAX_LORA_RANK,
+  GpuBatchEngine,
+  type GpuBatchEngineOptions,
+  type StepRow,
+  type StepSample,
+} from "./lib/model/gpu_batch_engine.ts";
+export type { BatchSizes } from "./lib/model/batch_plan.ts";
+export type { BatchStats } from "./lib/generate/batch_scheduler.ts";
 export type { GenerateOptions, GenerationResult, LogitsStepper } from "./lib/generate/generate.ts";
 export { NonFiniteLogitsError } from "./lib/generate/non_finite_logits.ts";
-export type { SamplingOptions } from "./lib/generate/sampling.ts";
+export type { ResolvedSampling, SamplingOptions } from "./lib/generate/sampling.ts";
 export type { GpuWeights, LayerWeights } from "./lib/model/gpu_weights.ts";
 export {
   type GpuDType,
@@ -195,6 +206,7 @@ export type {
   MatmulVariantName,
 } from "./lib/gpu/kernel_choices.ts";
 export { type MemoryReport, MemoryTracker } from "./lib/gpu/memory.ts";
+export type { GpuCounters } from "./lib/gpu/recorder.ts";
 export {
   type CompiledPipeline,
   type KernelConstants,
@@ -202,6 +214,7 @@ export {
   pipelineKey,
 } from "./lib/gpu/pipeline_cache.ts";
 export {
+  estimateBatchInference,
   estimateInference,
   estimateTraining,
   type InferenceEstimateSettings,

@@ -40,6 +40,10 @@
 
 override KV_DTYPE: u32 = 0u;  // element type of k and v: 0 f32, 2 f16 (two per u32)
 override SPLIT: u32 = 0u;  // 1: one chunk of keys per workgroup, partials to binding 4
+// 1 (batched decode): sequence b (workgroup z) is one query row (T = 1) whose position and
+// cache slot come from row_table[b] = (slot, position): it reads keys slot·S .. of k and v, up
+// to position + pos_offset (the step of a chain of batched decode steps). Not combined with SPLIT.
+override ROW_TABLE: u32 = 0u;
 
 struct Params {
   T: u32, H: u32, KV: u32, HD: u32,
@@ -57,6 +61,7 @@ struct Params {
 // (B, T, H, HD); with SPLIT the partials (B, T, H, NC, HD + 2): acc (HD), m, l per record
 @group(0) @binding(4) var<storage, read_write> o: array<f32>;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;    // (B, H, T); unused by SPLIT
+@group(0) @binding(6) var<storage, read> row_table: array<u32>;    // (B, 2) slot, position; ROW_TABLE
 
 const WG = 64u;
 const ROWS = 8u;            // query rows per workgroup (ROWS in lib/ops/attention.ts)
@@ -119,12 +124,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let ks = hd4 + 1u;                             // kv_tile row stride, padded
   // Keys j_begin .. j_end − 1: up to the last key any row of the block sees, within the chunk.
   var j_begin = 0u;
-  var j_end = p.pos_offset + (n0 + rows - 1u) / group + 1u;
+  var pos_offset = p.pos_offset;
+  var kv_seq = b;  // the sequence whose keys the rows read
+  if (ROW_TABLE == 1u) {
+    kv_seq = row_table[2u * b];
+    pos_offset = row_table[2u * b + 1u] + p.pos_offset;
+  }
+  var j_end = pos_offset + (n0 + rows - 1u) / group + 1u;
   if (SPLIT == 1u) {
     j_begin = chunk_id * p.chunk;
     j_end = min(j_end, j_begin + p.chunk);
   }
-  let kv_base = b * p.S * p.KV * p.HD + kvh * p.HD;
+  let kv_base = kv_seq * p.S * p.KV * p.HD + kvh * p.HD;
   let lane = li % LANES;
   let quad = li / LANES;
   let row_sets = select(1u, 2u, rows > 4u);      // rows quad, quad + 4 in use
@@ -160,16 +171,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       if (row_sets > 1u) { s1 += dot(q_tile[(quad + 4u) * hd4 + c], kc); }
     }
     let key = j0 + lane;
-    p_tile[quad * BK + lane] = select(MASKED, s0, key <= p.pos_offset + (n0 + quad) / group);
+    p_tile[quad * BK + lane] = select(MASKED, s0, key <= pos_offset + (n0 + quad) / group);
     if (row_sets > 1u) {
       p_tile[(quad + 4u) * BK + lane] =
-        select(MASKED, s1, key <= p.pos_offset + (n0 + quad + 4u) / group);
+        select(MASKED, s1, key <= pos_offset + (n0 + quad + 4u) / group);
     }
     workgroupBarrier();
 
     load_tile(true, kv_base, j0, count, ks, li);
     if (li < rows) {
-      let limit = p.pos_offset + (n0 + li) / group;
+      let limit = pos_offset + (n0 + li) / group;
       let m_old = row_m[li];
       var m_new = m_old;
       for (var j = 0u; j < count; j++) { m_new = max(m_new, p_tile[li * BK + j]); }

@@ -3,8 +3,8 @@
 // top-p (the smallest most-likely set whose mass reaches p of the top-k mass; ties at the
 // boundary kept), then one draw by inverse CDF in id order with u = hash(seed, step).
 // Thresholds are found by bisection over the order-preserving u32 keys of the f32 scores,
-// so they are exact. One workgroup; the chosen id goes to tokens[out_index] and ids[0] (the
-// next decode step's input), and is marked seen.
+// so they are exact. One workgroup; the chosen id goes to tokens[out_index] and ids[ids_index]
+// (the next decode step's input), and is marked seen.
 // Dimensions: V vocab.
 
 //!include hash
@@ -20,11 +20,13 @@ struct Params {
   step: u32,
   out_index: u32,
   logits_off: u32,
+  seen_off: u32,
+  ids_index: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;       // (V) at logits_off
-@group(0) @binding(2) var<storage, read_write> seen: array<u32>;   // (V) 1 once an id is in the context
+@group(0) @binding(2) var<storage, read_write> seen: array<u32>;   // (V) at seen_off: 1 once an id is in the context
 @group(0) @binding(3) var<storage, read_write> tokens: array<u32>; // (N) sampled ids
 @group(0) @binding(4) var<storage, read_write> ids: array<u32>;    // (≥1) next step's input id
 
@@ -35,7 +37,7 @@ var<workgroup> chosen: u32;
 
 fn score(i: u32) -> f32 {
   var l = logits[p.logits_off + i];
-  if (p.penalty != 1.0 && seen[i] != 0u) {
+  if (p.penalty != 1.0 && seen[p.seen_off + i] != 0u) {
     l = select(l / p.penalty, l * p.penalty, l < 0.0);
   }
   return l;
@@ -167,7 +169,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
   if (li == 0u) {
     let id = chosen;
     tokens[p.out_index] = id;
-    ids[0] = id;
-    seen[id] = 1u;
+    ids[p.ids_index] = id;
+    seen[p.seen_off + id] = 1u;
   }
 }

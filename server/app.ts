@@ -18,6 +18,7 @@ import { NonFiniteLogitsError } from "../mod.ts";
 import { filesRoutes } from "./files_routes.ts";
 import { fineTuningRoutes } from "./fine_tuning_routes.ts";
 import { generationRoutes } from "./generation_routes.ts";
+import { vllmAdapterRoutes, vllmRootRoutes } from "./vllm_routes.ts";
 
 /** Options of {@linkcode createApp}. */
 export interface AppOptions {
@@ -135,15 +136,15 @@ export function createApp(engine: ServerEngine, options: AppOptions = {}): Hono 
           code: "invalid_api_key",
         }).toResponse(),
     };
-    app.use(
-      "/v1/*",
-      bearerAuth({
-        token: apiKey,
-        noAuthenticationHeader: refused,
-        invalidAuthenticationHeader: refused,
-        invalidToken: refused,
-      }),
-    );
+    const authorized = bearerAuth({
+      token: apiKey,
+      noAuthenticationHeader: refused,
+      invalidAuthenticationHeader: refused,
+      invalidToken: refused,
+    });
+    app.use("/v1/*", authorized);
+    app.use("/tokenize", authorized); // vLLM leaves them open; they are work on request
+    app.use("/detokenize", authorized);
   }
   const privileged: MiddlewareHandler = async (_c, next) => {
     if (apiKey === null && !options.loopbackOnly) {
@@ -160,6 +161,8 @@ export function createApp(engine: ServerEngine, options: AppOptions = {}): Hono 
   app.use("/v1/files/*", privileged);
   app.use("/v1/adapters", privileged);
   app.use("/v1/adapters/*", privileged);
+  app.use("/v1/load_lora_adapter", privileged);
+  app.use("/v1/unload_lora_adapter", privileged);
   const small = limit(options.maxBodyBytes ?? 1 << 20);
   const large = limit(options.maxTrainingBodyBytes ?? 32 << 20);
   app.use(
@@ -171,6 +174,8 @@ export function createApp(engine: ServerEngine, options: AppOptions = {}): Hono 
       ),
   );
 
+  app.route("/", vllmRootRoutes(engine));
+  app.route("/v1", vllmAdapterRoutes(engine));
   app.route("/v1", generationRoutes(engine, onUnexpected));
   app.route("/v1/fine_tuning", fineTuningRoutes(engine));
   app.route("/v1/adapters", adapterRoutes(engine));

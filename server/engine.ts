@@ -8,12 +8,13 @@
  * @module
  */
 import { basename, join } from "node:path";
-import type {
-  ChatMessage,
-  ChatTemplateKwargs,
-  GenerationResult,
-  Model,
-  PromptTemplate,
+import {
+  BatchedModel,
+  type ChatMessage,
+  type ChatTemplateKwargs,
+  type GenerationResult,
+  type Model,
+  type PromptTemplate,
 } from "../mod.ts";
 import { AdapterRegistry } from "./adapter_registry.ts";
 import { ApiError } from "./errors.ts";
@@ -21,6 +22,7 @@ import { JOBS_FOLDER } from "./checkpoint_ids.ts";
 import { FineTuner } from "./fine_tuner.ts";
 import { GpuScheduler, QueueFullError } from "./gpu_scheduler.ts";
 import { JobStore } from "./job_store.ts";
+import { ServerMetrics } from "./metrics.ts";
 import { removeStaleTemporaries } from "./stale_temporaries.ts";
 
 /**
@@ -71,6 +73,12 @@ export interface EngineOptions {
   checkpointEvery?: number;
   /** Largest data file a job may read, in bytes. Default 256 MiB. */
   maxDataFileBytes?: number;
+  /**
+   * Continuous batching on the WebGPU backend: concurrent generations decode together, up to
+   * `maxBatch` at once, each with its own adapter (`maxLoras` resident on the GPU, least
+   * recently used replaced, of rank at most `maxLoraRank`). Absent: one generation at a time.
+   */
+  batch?: { maxBatch: number; maxLoras: number; maxLoraRank: number } | null;
   /** Fine-tuning jobs waiting to run at most (the running one aside); more get 429. Default 8. */
   maxQueuedJobs?: number;
   /**
@@ -109,6 +117,8 @@ export interface GenerationRequest {
   seed?: number | null;
   /** Stop strings. */
   stop?: string[];
+  /** Token ids that end generation besides the tokenizer's EOS (vLLM's `stop_token_ids`). */
+  stopTokenIds?: number[];
 }
 
 /** A finished generation, for logs and metrics. */
@@ -145,6 +155,7 @@ export interface ModelCard {
 
 interface Ready {
   model: Model;
+  batched: BatchedModel | null;
   modelId: string;
   maxContext: number;
   registry: AdapterRegistry;
@@ -161,7 +172,10 @@ export class ServerEngine {
   readonly ready: Promise<void>;
   /** Shares the model between generation requests and training steps. */
   readonly scheduler: GpuScheduler;
+  /** Counters and histograms of the generations served (`GET /metrics`). */
+  readonly metrics: ServerMetrics = new ServerMetrics();
   readonly #options: EngineOptions;
+  #generating = 0; // batched generations accepted and not finished
   #ready: Ready | null = null;
   #error: string | null = null;
 
@@ -194,6 +208,25 @@ export class ServerEngine {
   /** The loaded model (503 while loading). */
   get model(): Model {
     return this.#get().model;
+  }
+
+  /** The batched model, when batching is on (503 while loading). */
+  get batched(): BatchedModel | null {
+    return this.#get().batched;
+  }
+
+  /** Generations running and waiting, for `/metrics`. */
+  get load(): { running: number; waiting: number; batchOccupancy: number } {
+    const stats = this.#ready?.batched?.stats;
+    if (!stats) {
+      const waiting = this.scheduler.waiting;
+      return { running: this.scheduler.requests - waiting, waiting, batchOccupancy: 0 };
+    }
+    return {
+      running: stats.running,
+      waiting: this.#generating - stats.running,
+      batchOccupancy: stats.steps === 0 ? 0 : stats.sampled / stats.steps,
+    };
   }
 
   /** The adapters (503 while loading). */
@@ -267,12 +300,7 @@ export class ServerEngine {
     if (chars > 32 * maxPromptTokens) {
       throw tooLong(`Prompt of ${chars} characters`, maxPromptTokens, param);
     }
-    let ids: number[];
-    try {
-      ids = model.encodePrompt(prompt.text, prompt.template, request.chatTemplateKwargs);
-    } catch (e) {
-      throw new ApiError(400, `Invalid ${param}: ${(e as Error).message}`, { param });
-    }
+    const ids = this.encode(request.prompt, request.chatTemplateKwargs);
     const promptTokens = ids.length;
     if (promptTokens === 0) {
       throw new ApiError(400, `Invalid ${param}: the prompt has no tokens`, { param });
@@ -298,20 +326,56 @@ export class ServerEngine {
         { param: "max_tokens", code: "context_length_exceeded" },
       );
     }
-    const { release, adapter } = await this.#turn(request.model, signal);
-    const started = performance.now();
+    const batched = this.#get().batched;
+    const maxQueue = this.scheduler.maxQueue;
+    if (batched && this.#generating >= maxQueue) {
+      throw new ApiError(
+        429,
+        `Server is busy: ${maxQueue} generation requests are already queued or running`,
+        { code: "rate_limit_exceeded" },
+      );
+    }
+    if (batched) this.#generating += 1;
+    let turn: { release: () => void; adapter: string | null };
     try {
-      const result = yield* model.stream({ ids }, { // encoded once, above
-        adapter,
-        maxTokens,
-        temperature: request.temperature ?? 1,
-        topP: request.topP ?? 1,
-        topK: Math.max(0, request.topK ?? 0),
-        repetitionPenalty: request.repetitionPenalty ?? 1,
-        seed: request.seed ?? undefined,
-        stop: request.stop,
-        signal,
-      });
+      turn = await this.#turn(request.model, signal);
+    } catch (e) {
+      if (batched) this.#generating -= 1;
+      throw e;
+    }
+    const { adapter } = turn;
+    // Batched: the turn only made sure the adapter is loaded; the batch steps take turns of
+    // their own. Unbatched: the turn is held for the whole generation.
+    const release = batched ? () => (this.#generating -= 1) : turn.release;
+    if (batched) turn.release();
+    const started = performance.now();
+    const options = {
+      adapter,
+      maxTokens,
+      temperature: request.temperature ?? 1,
+      topP: request.topP ?? 1,
+      topK: Math.max(0, request.topK ?? 0),
+      repetitionPenalty: request.repetitionPenalty ?? 1,
+      seed: request.seed ?? undefined,
+      stop: request.stop,
+      eosIds: request.stopTokenIds,
+      signal,
+    };
+    let finish = "error", generated = 0;
+    try {
+      const deltas = (batched ?? model).stream({ ids }, options); // encoded once, above
+      let last = started;
+      let next = await deltas.next();
+      while (!next.done) {
+        const now = performance.now();
+        if (last === started) this.metrics.firstToken((now - started) / 1000);
+        else this.metrics.betweenTokens((now - last) / 1000);
+        last = now;
+        yield next.value;
+        next = await deltas.next();
+      }
+      const result = next.value;
+      [finish, generated] = [result.finishReason, result.completionTokens];
       this.#options.onGeneration?.({
         model: request.model,
         promptTokens: result.promptTokens,
@@ -321,7 +385,23 @@ export class ServerEngine {
       });
       return result;
     } finally {
+      this.metrics.finished(finish, promptTokens, generated);
       release();
+    }
+  }
+
+  /**
+   * The token ids the model gets for a prompt: a raw prompt as is (with BOS), chat messages
+   * through the chat template (or the `Human:`/`Assistant:` transcript without one). 400 when
+   * the template fails.
+   */
+  encode(prompt: string | ChatMessage[], chatTemplateKwargs?: ChatTemplateKwargs): number[] {
+    const { text, template } = this.#prompt(prompt);
+    try {
+      return this.#get().model.encodePrompt(text, template, chatTemplateKwargs);
+    } catch (e) {
+      const param = Array.isArray(prompt) ? "messages" : "prompt";
+      throw new ApiError(400, `Invalid ${param}: ${(e as Error).message}`, { param });
     }
   }
 
@@ -415,8 +495,16 @@ export class ServerEngine {
         warn: o.warn ?? console.warn,
       },
     );
+    const batch = o.batch && model.backend === "webgpu"
+      ? new BatchedModel(model, {
+        ...o.batch,
+        maxContext,
+        runStep: (step) => this.scheduler.run("background", step), // turns with training steps
+      })
+      : null;
     this.#ready = {
       model,
+      batched: batch,
       modelId,
       maxContext,
       registry,

@@ -8,35 +8,67 @@
 import { type Context, Hono } from "hono";
 import type { ChatMessage, GenerationResult } from "../mod.ts";
 import type { GenerationRequest, ServerEngine } from "./engine.ts";
+import { ApiError } from "./errors.ts";
 import { randomId } from "./job_store.ts";
 import { type ChatRequest, chatRequest, completionRequest, readBody } from "./request_schemas.ts";
 import { eventStream } from "./sse.ts";
 
-/** How one endpoint shapes its response and its stream chunks. */
+/** How one endpoint shapes its response and its stream chunks; `index` numbers the choice. */
 interface Shape {
-  /** The whole response of a non-streamed request. */
-  full(result: GenerationResult): Record<string, unknown>;
-  /** Chunks sent before the first text (chat: the assistant role). */
-  opening: Record<string, unknown>[];
+  /** The whole response of a non-streamed request: one result per choice. */
+  full(results: GenerationResult[]): Record<string, unknown>;
+  /** Chunks sent before the first text of choice `index` (chat: the assistant role). */
+  opening(index: number): Record<string, unknown>[];
   /** A chunk with new text. */
-  delta(text: string): Record<string, unknown>;
-  /** The last chunk with a choice, carrying the finish reason. */
-  finish(reason: string): Record<string, unknown>;
+  delta(text: string, index: number): Record<string, unknown>;
+  /** The last chunk of a choice, carrying its finish reason. */
+  finish(reason: string, index: number): Record<string, unknown>;
 }
 
-/** The OpenAI `usage` object of a result. */
-function usage(result: GenerationResult) {
+/** The OpenAI `usage` object of a request's choices (the prompt counted once). */
+function usage(results: GenerationResult[]) {
+  const completion = results.reduce((n, r) => n + r.completionTokens, 0);
   return {
-    prompt_tokens: result.promptTokens,
-    completion_tokens: result.completionTokens,
-    total_tokens: result.promptTokens + result.completionTokens,
+    prompt_tokens: results[0].promptTokens,
+    completion_tokens: completion,
+    total_tokens: results[0].promptTokens + completion,
   };
+}
+
+type Deltas = AsyncGenerator<string, GenerationResult>;
+type Step = IteratorResult<string, GenerationResult>;
+
+/** The steps of several generations as they come: each with its generation's index. */
+async function* interleaved(
+  streams: Deltas[],
+  firsts: Step[],
+): AsyncGenerator<{ index: number; step: Step }> {
+  const pending = new Map<number, Promise<{ index: number; step: Step }>>();
+  firsts.forEach((step, index) => pending.set(index, Promise.resolve({ index, step })));
+  while (pending.size > 0) {
+    const next = await Promise.race(pending.values());
+    if (next.step.done) pending.delete(next.index);
+    else {
+      pending.set(
+        next.index,
+        streams[next.index].next().then((step) => ({ index: next.index, step })),
+      );
+    }
+    yield next;
+  }
 }
 
 /** The sampling fields both endpoints share. */
 type SamplingFields = Pick<
   ChatRequest,
-  "model" | "temperature" | "top_p" | "top_k" | "repetition_penalty" | "seed" | "stop"
+  | "model"
+  | "temperature"
+  | "top_p"
+  | "top_k"
+  | "repetition_penalty"
+  | "seed"
+  | "stop"
+  | "stop_token_ids"
 >;
 
 /** The sampling fields of a request, in engine terms. */
@@ -49,6 +81,7 @@ function samplingOf(body: SamplingFields) {
     repetitionPenalty: body.repetition_penalty,
     seed: body.seed,
     stop: body.stop === undefined || body.stop === null ? undefined : [body.stop].flat(),
+    stopTokenIds: body.stop_token_ids ?? undefined,
   };
 }
 
@@ -61,33 +94,60 @@ async function respond(
   c: Context,
   engine: ServerEngine,
   request: GenerationRequest,
-  body: Pick<ChatRequest, "stream" | "stream_options">,
+  body: Pick<ChatRequest, "stream" | "stream_options" | "n">,
   makeShape: (id: string, created: number) => Shape,
   onUnexpected: (error: unknown) => void,
 ): Promise<Response> {
   const abort = new AbortController(); // aborted when the client goes away
   c.req.raw.signal.addEventListener("abort", () => abort.abort(), { once: true });
   const shape = makeShape(randomId(""), Math.floor(Date.now() / 1000));
-  const deltas = engine.stream(request, abort.signal);
-  let next = await deltas.next(); // waits for the turn; errors so far are JSON responses
+  const n = body.n ?? 1;
+  if (n > 1 && engine.batched === null) {
+    throw new ApiError(
+      400,
+      "Several choices (n > 1) need continuous batching: the WebGPU backend with --max-batch",
+      {
+        param: "n",
+      },
+    );
+  }
+  // Choice i draws with seed + i, so that seeded choices differ and repeat.
+  const seedOf = (i: number) =>
+    request.seed === undefined || request.seed === null ? request.seed : request.seed + i;
+  const streams = Array.from(
+    { length: n },
+    (_, i) => engine.stream({ ...request, seed: seedOf(i) }, abort.signal),
+  );
+  let firsts: Step[];
+  try {
+    firsts = await Promise.all(streams.map((s) => s.next())); // errors so far are JSON responses
+  } catch (e) {
+    abort.abort();
+    await Promise.allSettled(streams.map((s) => s.return(undefined as never)));
+    throw e;
+  }
+  const results: GenerationResult[] = [];
   if (!body.stream) {
-    while (!next.done) next = await deltas.next();
-    return c.json(shape.full(next.value));
+    for await (const { index, step } of interleaved(streams, firsts)) {
+      if (step.done) results[index] = step.value;
+    }
+    return c.json(shape.full(results));
   }
   const includeUsage = body.stream_options?.include_usage ?? false;
   const withUsage = (chunk: Record<string, unknown>) =>
     includeUsage ? { ...chunk, usage: null } : chunk;
   return eventStream(
     async (send) => {
-      for (const chunk of shape.opening) send(withUsage(chunk));
-      while (!next.done) {
-        send(withUsage(shape.delta(next.value)));
-        next = await deltas.next();
+      for (let i = 0; i < n; i++) for (const chunk of shape.opening(i)) send(withUsage(chunk));
+      for await (const { index, step } of interleaved(streams, firsts)) {
+        if (!step.done) send(withUsage(shape.delta(step.value, index)));
+        else {
+          results[index] = step.value;
+          send(withUsage(shape.finish(step.value.finishReason, index)));
+        }
       }
-      const result = next.value;
-      send(withUsage(shape.finish(result.finishReason)));
       if (includeUsage) {
-        send({ ...shape.finish(result.finishReason), choices: [], usage: usage(result) });
+        send({ ...shape.finish("stop", 0), choices: [], usage: usage(results) });
       }
     },
     abort,
@@ -96,7 +156,7 @@ async function respond(
 }
 
 /** Flattens OpenAI message content (a string or text parts) and maps `developer` to `system`. */
-function chatMessages(messages: ChatRequest["messages"]): ChatMessage[] {
+export function chatMessages(messages: ChatRequest["messages"]): ChatMessage[] {
   return messages.map((m) => ({
     role: m.role === "developer" ? "system" : m.role,
     content: typeof m.content === "string" ? m.content : m.content.map((p) => p.text).join(""),
@@ -126,17 +186,21 @@ export function generationRoutes(
     };
     return await respond(c, engine, request, body, (id, created) => {
       const base = { id: `cmpl-${id}`, object: "text_completion", created, model: body.model };
-      const choice = (text: string, finish: string | null) => ({
+      const choice = (text: string, finish: string | null, index: number) => ({
         text,
-        index: 0,
+        index,
         logprobs: null,
         finish_reason: finish,
       });
       return {
-        full: (r) => ({ ...base, choices: [choice(r.text, r.finishReason)], usage: usage(r) }),
-        opening: [],
-        delta: (text) => ({ ...base, choices: [choice(text, null)] }),
-        finish: (reason) => ({ ...base, choices: [choice("", reason)] }),
+        full: (rs) => ({
+          ...base,
+          choices: rs.map((r, i) => choice(r.text, r.finishReason, i)),
+          usage: usage(rs),
+        }),
+        opening: () => [],
+        delta: (text, i) => ({ ...base, choices: [choice(text, null, i)] }),
+        finish: (reason, i) => ({ ...base, choices: [choice("", reason, i)] }),
       };
     }, onUnexpected);
   });
@@ -151,26 +215,26 @@ export function generationRoutes(
     };
     return await respond(c, engine, request, body, (id, created) => {
       const base = { id: `chatcmpl-${id}`, created, model: body.model, system_fingerprint: null };
-      const chunk = (delta: Record<string, unknown>, finish: string | null) => ({
+      const chunk = (delta: Record<string, unknown>, finish: string | null, index: number) => ({
         ...base,
         object: "chat.completion.chunk",
-        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+        choices: [{ index, delta, logprobs: null, finish_reason: finish }],
       });
       return {
-        full: (r) => ({
+        full: (rs) => ({
           ...base,
           object: "chat.completion",
-          choices: [{
-            index: 0,
+          choices: rs.map((r, index) => ({
+            index,
             message: { role: "assistant", content: r.text, refusal: null },
             logprobs: null,
             finish_reason: r.finishReason,
-          }],
-          usage: usage(r),
+          })),
+          usage: usage(rs),
         }),
-        opening: [chunk({ role: "assistant", content: "" }, null)],
-        delta: (text) => chunk({ content: text }, null),
-        finish: (reason) => chunk({}, reason),
+        opening: (i) => [chunk({ role: "assistant", content: "" }, null, i)],
+        delta: (text, i) => chunk({ content: text }, null, i),
+        finish: (reason, i) => chunk({}, reason, i),
       };
     }, onUnexpected);
   });

@@ -6,6 +6,13 @@
  *     [--backend auto|webgpu|cpu] [--max-context N] [--kv-cache f32|f16] [--max-tokens 512]
  *     [--checkpoint-every 50] [--no-training] [--cors-origin ORIGIN ...]
  *     [--max-queued-jobs 8] [--max-job-records 100] [--header-timeout 10] [--body-timeout 30]
+ *     [--max-batch 16] [--max-loras 4] [--max-lora-rank 16] [--served-model-name NAME]
+ *     [--lora-modules NAME=DIR ...]
+ *
+ * On WebGPU, concurrent generations decode together in batches of up to --max-batch sequences
+ * (continuous batching), each with its own adapter; --max-loras adapters stay resident on the
+ * GPU (least recently used replaced), of rank at most --max-lora-rank. --lora-modules is
+ * vLLM's name for --adapter; --served-model-name sets the base model's id.
  *
  * The API key may also come from the environment variable `WEBGPU_LORA_API_KEY`; an empty key
  * (flag or variable) is refused rather than read as "no authentication".
@@ -15,7 +22,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { isKvCacheDtype, loadModel } from "../mod.ts";
+import { DEFAULT_MAX_BATCH, DEFAULT_MAX_LORA_RANK, isKvCacheDtype, loadModel } from "../mod.ts";
 import { checkApiKey, createApp } from "./app.ts";
 import { serveGuarded } from "./connection_guard.ts";
 import { ServerEngine } from "./engine.ts";
@@ -25,7 +32,11 @@ const USAGE = "Usage: deno task serve --model DIR [--adapter NAME=DIR ...] [--ho
   "[--port 8000] [--api-key KEY] [--adapters-dir DIR] [--data-dir DIR] [--max-queue N] " +
   "[--backend auto|webgpu|cpu] [--max-context N] [--kv-cache f32|f16] [--max-tokens N] " +
   "[--checkpoint-every N] [--no-training] [--cors-origin ORIGIN ...] [--max-queued-jobs N] " +
-  "[--max-job-records N] [--header-timeout SECONDS] [--body-timeout SECONDS]";
+  "[--max-job-records N] [--header-timeout SECONDS] [--body-timeout SECONDS] [--max-batch N] " +
+  "[--max-loras N] [--max-lora-rank N] [--served-model-name NAME] [--lora-modules NAME=DIR ...]";
+
+/** Adapters resident on the GPU for batched generation unless --max-loras says otherwise. */
+const DEFAULT_MAX_LORAS = 4;
 
 function fail(message: string): never {
   console.error(`${message}\n\n${USAGE}`);
@@ -75,6 +86,11 @@ try {
       "header-timeout": { type: "string" },
       "body-timeout": { type: "string" },
       help: { type: "boolean", short: "h" },
+      "max-batch": { type: "string" },
+      "max-loras": { type: "string" },
+      "max-lora-rank": { type: "string" },
+      "served-model-name": { type: "string" },
+      "lora-modules": { type: "string", multiple: true },
     },
   }).values;
 } catch (e) {
@@ -94,10 +110,14 @@ if (kvCacheDtype !== undefined && !isKvCacheDtype(kvCacheDtype)) {
   fail(`--kv-cache must be f32 or f16, got ${JSON.stringify(kvCacheDtype)}`);
 }
 const adapters: Record<string, string> = {};
-for (const spec of flags.adapter ?? []) {
+const specs = [
+  ...(flags.adapter ?? []).map((spec) => ({ flag: "adapter", spec })),
+  ...(flags["lora-modules"] ?? []).map((spec) => ({ flag: "lora-modules", spec })),
+];
+for (const { flag, spec } of specs) {
   const at = spec.indexOf("=");
   if (at < 1 || at === spec.length - 1) {
-    fail(`--adapter must be NAME=DIR, got ${JSON.stringify(spec)}`);
+    fail(`--${flag} must be NAME=DIR, got ${JSON.stringify(spec)}`);
   }
   adapters[spec.slice(0, at)] = spec.slice(at + 1);
 }
@@ -126,6 +146,12 @@ const engine = new ServerEngine(loadModel(flags.model, { backend, maxContext, kv
   training: !flags["no-training"],
   maxQueuedJobs: integer(flags["max-queued-jobs"], "max-queued-jobs", 1),
   maxJobRecords: integer(flags["max-job-records"], "max-job-records", 1),
+  modelId: flags["served-model-name"],
+  batch: {
+    maxBatch: integer(flags["max-batch"], "max-batch", 1) ?? DEFAULT_MAX_BATCH,
+    maxLoras: integer(flags["max-loras"], "max-loras", 0) ?? DEFAULT_MAX_LORAS,
+    maxLoraRank: integer(flags["max-lora-rank"], "max-lora-rank", 1) ?? DEFAULT_MAX_LORA_RANK,
+  },
 });
 engine.ready.then(
   () => console.log(`Model ${engine.modelId} ready on ${engine.model.backend}`),

@@ -1,8 +1,10 @@
 /**
  * Request bodies, validated with zod: OpenAI's completion, chat and fine-tuning requests and
  * the adapter routes. Fields OpenAI clients send by default are accepted; features this server
- * lacks (n > 1, logprobs, penalties, tools) are refused by name rather than ignored. Chat and
- * fine-tuning requests also take vLLM's `chat_template_kwargs`.
+ * lacks (logprobs, penalties, min_p, tools) are refused by name rather than ignored. Chat and
+ * fine-tuning requests also take vLLM's `chat_template_kwargs`, and both generation requests
+ * vLLM's `stop_token_ids`; `n` up to {@linkcode MAX_N}. The vLLM routes' bodies (tokenize,
+ * detokenize, load and unload an adapter) are here too.
  *
  * @module
  */
@@ -37,6 +39,9 @@ const stopSchema = z.union([
   z.array(z.string().min(1).max(256)).max(4),
 ], { error: "Expected a non-empty string or up to 4 of them, each at most 256 characters" });
 
+/** The most choices one request may ask for (`n`). */
+export const MAX_N = 16;
+
 /** Sampling and streaming fields shared by completions and chat completions. */
 const generationFields = {
   model: z.string().min(1).max(256),
@@ -50,7 +55,9 @@ const generationFields = {
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   user: z.string().max(256).nullish(),
-  n: off("n other than 1", [1]),
+  n: z.number().int().min(1).max(MAX_N).nullish(),
+  stop_token_ids: z.array(z.number().int().min(0)).max(64).nullish(),
+  min_p: off("min_p other than 0", [0]),
   presence_penalty: off("presence_penalty other than 0", [0]),
   frequency_penalty: off("frequency_penalty other than 0", [0]),
   logit_bias: off("logit_bias", [{}]),
@@ -158,6 +165,44 @@ export type FineTuningRequest = z.infer<typeof fineTuningRequest>;
 /** `POST /v1/adapters`: (re)load an adapter folder of the adapters directory. */
 export const loadAdapterRequest = z.strictObject({
   name: z.string().min(1).max(256),
+});
+
+/** vLLM's `POST /v1/load_lora_adapter`: a PEFT folder inside the adapters directory. */
+export const vllmLoadLoraRequest = z.object({
+  lora_name: z.string().regex(NAME_PATTERN, {
+    error: "Expected 1 to 64 letters, digits, ., _ or -, not starting with .",
+  }),
+  lora_path: z.string().min(1).max(1024),
+});
+
+/** vLLM's `POST /v1/unload_lora_adapter`. */
+export const vllmUnloadLoraRequest = z.object({
+  lora_name: z.string().min(1).max(256),
+  lora_int_id: z.number().int().nullish(),
+});
+
+/** vLLM's `POST /tokenize`: a prompt, or chat messages through the chat template. */
+export const tokenizeRequest = z.union([
+  z.object({
+    model: z.string().max(256).nullish(),
+    prompt: z.string().max(1 << 20),
+    add_special_tokens: z.boolean().nullish(),
+  }),
+  z.object({
+    model: z.string().max(256).nullish(),
+    messages: z.array(z.object({
+      role: z.enum(["system", "developer", "user", "assistant"]),
+      content: z.string(),
+    })).min(1).max(1024),
+    add_generation_prompt: off("add_generation_prompt other than true", [true]),
+    chat_template_kwargs: chatTemplateKwargs,
+  }),
+], { error: "Expected {prompt} or {messages}" });
+
+/** vLLM's `POST /detokenize`. */
+export const detokenizeRequest = z.object({
+  model: z.string().max(256).nullish(),
+  tokens: z.array(z.number().int().min(0)).max(1 << 20),
 });
 
 /** `GET /v1/fine_tuning/jobs/{id}/events` and the jobs list: OpenAI's paging query. */

@@ -7,46 +7,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { FixtureOptions } from "../lib/fixtures/fixture_model.ts";
 import { memoryModelSource } from "../lib/format/model_source.ts";
 import { loadModel } from "../lib/model/load_model.ts";
 import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { trainLora } from "../lib/train/train_lora.ts";
 import { gpuTest } from "./_gpu.ts";
+import { FAMILIES } from "./_families.ts";
 import { assertMergedMatchesUnmerged, loadFixture, randomAdapter } from "./_lora_fixture.ts";
-
-/** Tiny models of each family: Llama's sizes with the family's architecture fields. */
-const FAMILIES: Record<string, FixtureOptions> = {
-  "Qwen2 (q/k/v biases, Qwen3 tokenizer)": {
-    tokenizer: "qwen3",
-    overrides: {
-      architectures: ["Qwen2ForCausalLM"],
-      model_type: "qwen2",
-      head_dim: undefined,
-      rope_scaling: null,
-      rope_theta: 1e6,
-      vocab_size: 151936,
-    },
-  },
-  "Qwen3 (per-head q/k norms, head_dim 32, Qwen3 tokenizer)": {
-    tokenizer: "qwen3",
-    overrides: {
-      architectures: ["Qwen3ForCausalLM"],
-      model_type: "qwen3",
-      head_dim: 32,
-      rope_scaling: null,
-      rope_theta: 1e6,
-      vocab_size: 151936,
-    },
-  },
-  "Mistral (sliding_window null)": {
-    overrides: {
-      architectures: ["MistralForCausalLM"],
-      model_type: "mistral",
-      sliding_window: null,
-    },
-  },
-};
 
 const lora = resolveLoraConfig({ r: 4, alpha: 8, targetModules: "all-linear", dropout: 0 });
 

@@ -18,6 +18,7 @@ import type { KvCacheDtype } from "../ops/rope.ts";
 import { type BufferSpec, f32Spec, planBuffers, specBytes } from "../gpu/buffer_plan.ts";
 import { inferenceSizes, planInference } from "../model/inference_plan.ts";
 import { planTraining } from "../train/train_plan.ts";
+import { type BatchSizes, planBatch } from "../model/batch_plan.ts";
 
 /** Bytes by category. */
 export interface MemoryBreakdown {
@@ -195,4 +196,24 @@ function withTotal(b: MemoryBreakdown): MemoryBreakdown {
   b.total = b.weights + b.lora + b.gradients + b.optimizer + b.activations + b.kvCache +
     b.workspace;
   return b;
+}
+
+/**
+ * GPU memory for batched serving (`BatchedModel`): the weights and the batch plan (a KV cache
+ * of `maxBatch` sequences, one step's activations, `maxLoras` adapter slots of every
+ * projection at `maxLoraRank`), summed from the same plan the engine allocates.
+ *
+ * @example
+ * ```ts
+ * const est = estimateBatchInference(config, {
+ *   maxBatch: 16, stepTokens: 256, maxContext: 2048, kvCacheDtype: "f16", maxLoras: 4, maxLoraRank: 16,
+ * });
+ * console.log(`KV cache ${est.kvCache} bytes of ${est.total}`);
+ * ```
+ */
+export function estimateBatchInference(
+  config: ModelConfig,
+  sizes: BatchSizes & { weightsDtype?: DType },
+): MemoryBreakdown {
+  return sum(weightBytes(config, sizes.weightsDtype), planBuffers(planBatch(config, sizes)));
 }

@@ -47,6 +47,8 @@ export interface TokenSampler {
   ): Promise<number[]>;
   /** The most tokens (prompt plus generated) the cache holds. */
   readonly maxContext: number;
+  /** Tokens asked of each `decodeSample` call; default {@linkcode DECODE_CHAIN}. */
+  readonly decodeChain?: number;
 }
 
 /** Decode steps chained per readback on a {@linkcode TokenSampler}. */
@@ -267,7 +269,7 @@ async function* sampledTokens(
   if ("prefillSample" in stepper) {
     yield [await stepper.prefillSample(promptIds, sampling, signal)];
     for (let produced = 1; produced < limit;) {
-      const count = Math.min(DECODE_CHAIN, limit - produced);
+      const count = Math.min(stepper.decodeChain ?? DECODE_CHAIN, limit - produced);
       yield await stepper.decodeSample(count, sampling, produced, signal);
       produced += count;
     }

@@ -18,6 +18,8 @@ import attention from "../../kernels/attention.wgsl" with { type: "text" };
 import attentionCombine from "../../kernels/attention_combine.wgsl" with { type: "text" };
 import attentionBackwardDkv from "../../kernels/attention_backward_dkv.wgsl" with { type: "text" };
 import attentionBackwardDq from "../../kernels/attention_backward_dq.wgsl" with { type: "text" };
+import bgmvExpand from "../../kernels/bgmv_expand.wgsl" with { type: "text" };
+import bgmvShrink from "../../kernels/bgmv_shrink.wgsl" with { type: "text" };
 import clipScale from "../../kernels/clip_scale.wgsl" with { type: "text" };
 import crossEntropyFinish from "../../kernels/cross_entropy_finish.wgsl" with { type: "text" };
 import crossEntropyReset from "../../kernels/cross_entropy_reset.wgsl" with { type: "text" };
@@ -61,6 +63,8 @@ export const RAW_KERNEL_SOURCES = {
   attention_combine: attentionCombine,
   attention_backward_dkv: attentionBackwardDkv,
   attention_backward_dq: attentionBackwardDq,
+  bgmv_expand: bgmvExpand,
+  bgmv_shrink: bgmvShrink,
   clip_scale: clipScale,
   cross_entropy_finish: crossEntropyFinish,
   cross_entropy_reset: crossEntropyReset,

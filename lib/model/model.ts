@@ -130,6 +130,11 @@ export class Model {
     return this.#adapters.get(name)?.weights.config;
   }
 
+  /** The host weights of the adapter `name` (a batched model uploads them itself), or undefined. */
+  adapterWeights(name: string): LoraWeights | undefined {
+    return this.#adapters.get(name)?.weights;
+  }
+
   /** Adds (or replaces) a named LoRA adapter, applied unmerged when a request names it. */
   addAdapter(name: string, weights: LoraWeights): void {
     this.removeAdapter(name);

@@ -61,6 +61,12 @@ export interface AttentionArgs {
    * place of {@linkcode attentionSplit}'s choice (tests and benchmarks).
    */
   splitChunk?: number;
+  /**
+   * Batched decode: the (slot, position) of each of the `batch` sequences (B, 2), u32, each one
+   * query row (T = 1): sequence b reads the keys of cache slot `slot` up to `position` +
+   * `positionOffset`. Runs in one pass (no split).
+   */
+  rowTable?: GPUBuffer;
 }
 
 /** Sizes that decide the split: those of {@linkcode AttentionArgs}, and the scratch's bytes. */
@@ -130,14 +136,18 @@ export function attentionScratchShape(
  */
 export function recordAttention(rec: CommandRecorder, args: AttentionArgs): void {
   checkAttentionHeads(args);
+  if (args.rowTable && args.T !== 1) {
+    throw new RangeError(`Attention with a row table takes one query per sequence, got ${args.T}`);
+  }
   if (args.positionOffset + args.T > args.S) {
     throw new RangeError(
       `Attention over ${args.positionOffset + args.T} keys exceeds ${args.S} slots`,
     );
   }
-  const scratch = args.scratch;
+  const scratch = args.rowTable ? undefined : args.scratch;
   const split = scratch ? splitOf(args, scratch) : null;
-  const kv = { KV_DTYPE: dtypeCode(args.kvDtype ?? "f32") };
+  const kv = { KV_DTYPE: dtypeCode(args.kvDtype ?? "f32"), ROW_TABLE: args.rowTable ? 1 : 0 };
+  const table = args.rowTable ?? args.q; // read only without ROW_TABLE
   const blocks = Math.ceil((args.T * args.heads / args.kvHeads) / ROWS);
   const params = (s: AttentionSplit | null) =>
     new ParamWriter()
@@ -151,7 +161,7 @@ export function recordAttention(rec: CommandRecorder, args: AttentionArgs): void
       kernel: "attention",
       constants: kv,
       params: params(null),
-      buffers: [args.q, args.k, args.v, args.out, args.lse],
+      buffers: [args.q, args.k, args.v, args.out, args.lse, table],
       workgroups: [blocks, args.kvHeads, args.batch],
       alsoPrepare: scratch
         ? [{ kernel: "attention", constants: { ...kv, SPLIT: 1 } }, { kernel: "attention_combine" }]
@@ -163,7 +173,7 @@ export function recordAttention(rec: CommandRecorder, args: AttentionArgs): void
     kernel: "attention",
     constants: { ...kv, SPLIT: 1 },
     params: params(split),
-    buffers: [args.q, args.k, args.v, scratch, args.lse],
+    buffers: [args.q, args.k, args.v, scratch, args.lse, table],
     workgroups: [blocks * split.chunks, args.kvHeads, args.batch],
     alsoPrepare: [{ kernel: "attention", constants: kv }, { kernel: "attention_combine" }],
   });

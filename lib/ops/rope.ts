@@ -99,8 +99,14 @@ export interface RopeKvAppendArgs {
   kvHeads: number;
   /** Head dimension (a multiple of 4 for an f16 cache). */
   headDim: number;
-  /** Absolute position (and cache row) of token 0. */
+  /** Absolute position (and cache row) of token 0; with `rowTable`, added to each row's. */
   positionOffset: number;
+  /**
+   * Batched decode: the (slot, position) of each row (T, 2), u32. Row t's key and value go to
+   * cache row slot·`cacheRows` + position, its rotation is that position's; the caches hold
+   * one sequence of `cacheRows` rows per slot.
+   */
+  rowTable?: { buffer: GPUBuffer; cacheRows: number };
 }
 
 /**
@@ -113,13 +119,24 @@ export function recordRopeKvAppend(rec: CommandRecorder, args: RopeKvAppendArgs)
     throw new RangeError(`An f16 KV cache needs a head dim that is a multiple of 4, got ${HD}`);
   }
   const perHead = Math.ceil(HD / 4); // invocations per head: two pairs each
+  const table = args.rowTable;
   rec.dispatch({
     kernel: "rope_kv_append",
-    constants: { KV_DTYPE: dtypeCode(cacheDtype) },
+    constants: { KV_DTYPE: dtypeCode(cacheDtype), ROW_TABLE: table ? 1 : 0 },
     params: new ParamWriter()
       .u32(args.T).u32(args.qHeads).u32(args.kvHeads).u32(HD).u32(args.positionOffset)
+      .u32(table?.cacheRows ?? 0)
       .bytes(),
-    buffers: [args.q, args.kNew, args.vNew, args.kCache, args.vCache, args.cos, args.sin],
+    buffers: [
+      args.q,
+      args.kNew,
+      args.vNew,
+      args.kCache,
+      args.vCache,
+      args.cos,
+      args.sin,
+      table?.buffer ?? args.cos, // read only without ROW_TABLE
+    ],
     workgroups: [Math.ceil(((args.qHeads + args.kvHeads) * perHead) / 64), args.T],
   });
 }

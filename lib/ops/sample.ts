@@ -28,14 +28,18 @@ export interface SampleArgs extends GpuSamplingParams {
   logits: GPUBuffer;
   /** Element offset of the row to sample from. */
   logitsOffset?: number;
-  /** Seen flags (V), u32; the chosen id is marked. */
+  /** Seen flags (V) at element offset `seenOffset`, u32; the chosen id is marked. */
   seen: GPUBuffer;
+  /** Element offset of the sequence's seen flags (batched decode: slot · V). */
+  seenOffset?: number;
   /** Sampled ids (N); the chosen id goes to `outIndex`. */
   tokens: GPUBuffer;
   /** Index in `tokens`. */
   outIndex: number;
-  /** The next step's input ids; the chosen id goes to element 0. */
+  /** The next step's input ids; the chosen id goes to element `idsIndex` (default 0). */
   ids: GPUBuffer;
+  /** Element of `ids` that receives the chosen id (batched decode: the sequence's row). */
+  idsIndex?: number;
   /** Vocabulary size V. */
   vocabSize: number;
   /** Step number mixed into the draw. */
@@ -49,7 +53,7 @@ export function recordSample(rec: CommandRecorder, args: SampleArgs): void {
     params: new ParamWriter()
       .u32(args.vocabSize).f32(args.temperature).u32(args.topK).f32(args.topP)
       .f32(args.repetitionPenalty).u32(args.seed >>> 0).u32(args.step >>> 0).u32(args.outIndex)
-      .u32(args.logitsOffset ?? 0)
+      .u32(args.logitsOffset ?? 0).u32(args.seenOffset ?? 0).u32(args.idsIndex ?? 0)
       .bytes(),
     buffers: [args.logits, args.seen, args.tokens, args.ids],
     workgroups: [1],
