@@ -207,6 +207,11 @@ export class EndToEnd {
     };
   }
 
+  /** The model's weights on the GPU. */
+  get weights(): GpuWeights {
+    return this.#weights;
+  }
+
   /** Peak GPU bytes since training started. */
   get peakBytes(): number {
     return this.#gpu.memory.report().peak;

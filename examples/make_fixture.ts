@@ -4,7 +4,7 @@
  *
  * ```sh
  * deno run -A examples/make_fixture.ts --out DIR \
- *   [--preset tiny|llama-3.2-1b|qwen2.5-0.5b|qwen3-0.6b] [--dtype bf16|f32] \
+ *   [--preset tiny|llama-8x1024|llama-3.2-1b|qwen2.5-0.5b|qwen3-0.6b] [--dtype bf16|f32] \
  *   [--tokenizer small|llama3|qwen3] [--seed N] [--shard-bytes N]
  * ```
  *
@@ -16,7 +16,7 @@ import { createFixtureModel, type FixtureOptions } from "../lib/fixtures/fixture
 import { modelParameterCount, parseModelConfig, writeModelFiles } from "../mod.ts";
 
 const USAGE = "Usage: deno run -A examples/make_fixture.ts --out DIR " +
-  "[--preset tiny|llama-3.2-1b|qwen2.5-0.5b|qwen3-0.6b] [--dtype bf16|f32] " +
+  "[--preset tiny|llama-8x1024|llama-3.2-1b|qwen2.5-0.5b|qwen3-0.6b] [--dtype bf16|f32] " +
   "[--tokenizer small|llama3|qwen3] [--seed N] [--shard-bytes N]";
 
 /** Parses the command line into fixture options and the output folder. */

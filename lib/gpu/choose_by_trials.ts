@@ -3,7 +3,7 @@
  * prior (the candidate that wins on this class of adapter), time every candidate in paired
  * trials (one timing of each per trial, in an order that rotates), and switch away from the
  * prior only when a challenger beats it by a clear margin twice over: in its best trial against
- * the prior's best, and in at least `wins` of the paired trials. Two candidates within the noise
+ * the prior's best, and in at least `wins` of the paired trials (a majority). Two candidates within the noise
  * of each other therefore keep the prior, every time.
  *
  * @module
@@ -15,7 +15,7 @@ export interface TrialOptions {
   trials?: number;
   /** How many times faster a challenger must be than the prior; default 1.25. */
   margin?: number;
-  /** Paired trials the challenger must win by `margin`; default 2. */
+  /** Paired trials the challenger must win by `margin`; default 3 (a majority of 5). */
   wins?: number;
 }
 
@@ -33,7 +33,7 @@ export interface TrialOutcome<C extends string> {
 export const TRIAL_DEFAULTS: Readonly<Required<TrialOptions>> = {
   trials: 5,
   margin: 1.25,
-  wins: 2,
+  wins: 3,
 };
 
 /**

@@ -44,7 +44,7 @@ Deno.test("a challenger clearly faster replaces a slow prior in every one of 500
 
 Deno.test("one lucky trial is not enough to switch", async () => {
   // The challenger wins one paired trial by 2× (and so has the best single timing) but loses
-  // the others: it needs two wins by the margin.
+  // the others: it needs a majority of wins by the margin.
   const series: Record<Variant, number[]> = {
     gemv: [1, 1, 1, 1, 1],
     gemv_split: [0.5, 1.1, 1.1, 1.1, 1.1],
