@@ -1,7 +1,8 @@
 /**
  * Where the time of a training step goes, next to a prefill of the same tokens: GPU time per
  * kernel class (`_kernel_classes.ts`) from timestamp queries (`DispatchProfiler`), as shares of
- * each, and the unprofiled wall-clock throughputs with training ÷ prefill. The model is a
+ * each, and the unprofiled wall-clock throughputs with training ÷ prefill, training measured
+ * both with the logits kept and recomputed in the backward (before and after). The model is a
  * random fixture built in memory (default `llama-8x1024`: 8 layers, hidden 1024, vocabulary
  * 128,256); training is one AdamW step on one micro-batch of 1 × T tokens, LoRA r 16 on all
  * seven projections. Minutes on a CPU adapter.
@@ -58,7 +59,11 @@ await runCommand(async () => {
   await e2e.prefill(); // warm-up: bind groups and first-use costs
   const prefill = await e2e.prefill();
   const prefillProfile = secondsByClass(await profiled(gpu, () => e2e.prefill()), lmHead);
-  log(`Training step of 1 × ${T} tokens`);
+  log(`Training step of 1 × ${T} tokens, the LM head recomputed in the backward (before)`);
+  e2e.startTraining({ keepLogits: false });
+  await e2e.trainStep(1); // warm-up
+  const recomputed = await e2e.trainStep(2);
+  log(`Training step of 1 × ${T} tokens, the logits kept (now)`);
   e2e.startTraining();
   await e2e.trainStep(1); // warm-up
   const train = await e2e.trainStep(2);
@@ -73,6 +78,10 @@ await runCommand(async () => {
     kernels: gpu.kernels.matmul,
     prefill: { tokensPerSecond: prefillRate, dispatches: prefill.traffic.dispatches },
     train: { tokensPerSecond: trainRate, dispatches: train.traffic.dispatches },
+    trainRecomputed: {
+      tokensPerSecond: T / recomputed.seconds,
+      dispatches: recomputed.traffic.dispatches,
+    },
     trainOverPrefill: trainRate / prefillRate,
     profile: { prefill: prefillProfile, train: trainProfile },
   };
@@ -98,5 +107,9 @@ await runCommand(async () => {
       }; ` +
       `profiled GPU time: prefill ${prefillProfile.total.toFixed(3)} s, training step ` +
       `${trainProfile.total.toFixed(3)} s`,
+  );
+  console.log(
+    `Before (logits recomputed in the backward): training ${rate(T / recomputed.seconds)} ` +
+      `tok/s, training ÷ prefill ${(T / recomputed.seconds / prefillRate).toFixed(3)}`,
   );
 });
