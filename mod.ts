@@ -200,11 +200,20 @@ export { lossCurveSvg } from "./lib/train/loss_curve_svg.ts";
 // GPU memory
 export { acquireGpu, type AcquireGpuOptions, type Gpu } from "./lib/gpu/device.ts";
 export type {
+  AdapterClass,
+  ChoiceOrigin,
   KernelChoices,
   MatmulChoice,
   MatmulClass,
   MatmulVariantName,
 } from "./lib/gpu/kernel_choices.ts";
+export { KERNEL_CACHE_ENV, KernelChoiceCache } from "./lib/gpu/kernel_choice_cache.ts";
+export {
+  DispatchProfiler,
+  type ProfiledDispatch,
+  type SubmitTimestamps,
+} from "./lib/gpu/dispatch_profiler.ts";
+export type { BufferArg, Dispatch } from "./lib/gpu/recorder.ts";
 export { type MemoryReport, MemoryTracker } from "./lib/gpu/memory.ts";
 export type { GpuCounters } from "./lib/gpu/recorder.ts";
 export {

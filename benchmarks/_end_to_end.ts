@@ -25,7 +25,7 @@ import { tuneMatmul } from "../lib/ops/matmul_tuning.ts";
 import { Rng } from "../lib/util/rng.ts";
 import type { TextTokenizer } from "../lib/text/tokenizer.ts";
 import { packBatch, type PackedBatch } from "../lib/train/batch.ts";
-import { GpuLoraTrainer } from "../lib/train/gpu_lora_trainer.ts";
+import { GpuLoraTrainer, type GpuTrainerOptions } from "../lib/train/gpu_lora_trainer.ts";
 import { bytes, markdownTable, rate } from "./_table.ts";
 
 /** What to run on a model. */
@@ -165,9 +165,13 @@ export class EndToEnd {
     return this.generate(1 + this.#plan.decodeTokens);
   }
 
-  /** Builds the LoRA trainer (frees the inference buffers first and restarts the peak). */
-  startTraining(): void {
+  /**
+   * Builds the LoRA trainer (frees the inference buffers, or the previous trainer, first and
+   * restarts the peak); `keepLogits: false` recomputes the LM head in the backward.
+   */
+  startTraining(options: Pick<GpuTrainerOptions, "keepLogits"> = {}): void {
     this.#engine.dispose();
+    this.#trainer?.trainer.dispose();
     this.#gpu.memory.resetPeak();
     const { batchSize: B, seqLen: T, rank } = this.#plan;
     const lora = resolveLoraConfig({ r: rank, alpha: 2 * rank, targetModules: "all-linear" });
@@ -176,6 +180,7 @@ export class EndToEnd {
       batchSize: B,
       seqLen: T,
       optimizer: "adamw",
+      ...options,
     });
     const rng = new Rng(11);
     const records = Array.from({ length: B }, () => {
@@ -205,6 +210,11 @@ export class EndToEnd {
       seconds: (performance.now() - start) / 1000,
       traffic: minus(trainer.counters, before),
     };
+  }
+
+  /** The model's weights on the GPU. */
+  get weights(): GpuWeights {
+    return this.#weights;
   }
 
   /** Peak GPU bytes since training started. */

@@ -216,7 +216,7 @@ await runCommand(async () => {
   const loadAtStart = loadavg();
   const gpu = await acquireGpu();
   log(`Adapter ${gpu.adapterName}; tuning the matmul variants`);
-  const tuning = await tuneMatmul(gpu);
+  const tuning = await tuneMatmul(gpu, { force: true }); // measured, not read from the cache
   const peer = await startTfjs();
   log("error" in peer ? `tfjs not run: ${peer.error}` : `tfjs ${peer.version} started`);
   const kernels = await measureKernels(gpu, peer, !flags["no-variants"]);
@@ -279,10 +279,12 @@ await runCommand(async () => {
     "",
     "## Kernel choices made at load",
     "",
-    "`tuneMatmul` times each candidate on a small shape when a model is first loaded on a " +
-    "device and keeps the fastest for that device: the matmul variant of each class of M, and " +
-    "whether a decode step fuses its RMSNorms and SwiGLU into the products' loads. This run " +
-    "measured once, and every model below uses its choice:",
+    "`tuneMatmul` times each candidate on a small shape when a model is first loaded on an " +
+    "adapter (then caches the choice on disk): the matmul variant of each class of M, and " +
+    "whether a decode step fuses its RMSNorms and SwiGLU into the products' loads. It starts " +
+    "from the prior of the adapter's class and switches only when a challenger wins by 1.25× " +
+    "in its best of 5 paired trials of at least 0.2 s and in 2 of the pairs. Below: each " +
+    "candidate's best trial. This run measured once, and every model below uses its choice:",
     "",
     tuningTable(tuning),
     "",

@@ -4,7 +4,7 @@
  *
  * ```sh
  * deno run -A examples/make_fixture.ts --out DIR \
- *   [--preset tiny|llama-3.2-1b|qwen2.5-0.5b|qwen3-0.6b] [--dtype bf16|f32] \
+ *   [--preset tiny|llama-8x1024|llama-3.2-1b|qwen2.5-0.5b|qwen3-0.6b] [--dtype bf16|f32] \
  *   [--tokenizer small|llama3|qwen3] [--seed N] [--shard-bytes N]
  * ```
  *
@@ -22,7 +22,7 @@ const command = {
   flags: {
     out: { value: "DIR", help: "The model folder to write" },
     preset: {
-      value: "tiny|llama-3.2-1b|qwen2.5-0.5b|qwen3-0.6b",
+      value: "tiny|llama-8x1024|llama-3.2-1b|qwen2.5-0.5b|qwen3-0.6b",
       help: "The shape (default tiny)",
     },
     dtype: { value: "bf16|f32", help: "Weights dtype (default bf16)" },

@@ -117,7 +117,15 @@ export function createApp(engine: ServerEngine, options: AppOptions = {}): Hono 
     if (engine.status !== "ready") {
       return c.json({ status: engine.status, error: engine.error, queue }, 503);
     }
-    return c.json({ status: "ok", model: engine.modelId, backend: engine.model.backend, queue });
+    const gpu = engine.model.gpu;
+    const kernels = gpu && { adapter: gpu.adapterName, ...gpu.kernels };
+    return c.json({
+      status: "ok",
+      model: engine.modelId,
+      backend: engine.model.backend,
+      kernels,
+      queue,
+    });
   });
 
   // Every route after /health, the playground's static files and /model/ included.

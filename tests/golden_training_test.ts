@@ -4,8 +4,10 @@
  * target modules, for the Llama f32 and bf16 checkpoints and the Qwen2 (biases) and Qwen3
  * (per-head q/k norms, head_dim 32 ≠ hidden / heads) bf16 ones, with and without gradient
  * checkpointing, and with a binding limit that splits the tied LM head (V × D = 384 × 64) into
- * three chunks of 180, 180 and 24 rows; and one plain SGD step updates A and B exactly as
- * W − lr·grad.
+ * three chunks of 180, 180 and 24 rows (the (N, V) logits then do not fit in a binding, so the
+ * backward recomputes them); for f32, a limit that splits it in two (256 and 128 rows) while the
+ * logits fit, so the backward reuses the kept logits piece by piece; and one plain SGD step
+ * updates A and B exactly as W − lr·grad.
  *
  * @module
  */
@@ -14,19 +16,29 @@ import { dtypeBytes } from "../lib/format/dtype.ts";
 import { uploadWeights } from "../lib/model/gpu_weights.ts";
 import { packBatch } from "../lib/train/batch.ts";
 import { GpuLoraTrainer } from "../lib/train/gpu_lora_trainer.ts";
+import { vocabChunkRows } from "../lib/train/train_plan.ts";
 import { assertClose, maxAbs } from "./_assert_close.ts";
 import { goldenCase } from "./_golden.ts";
 import { gpuTest, testGpu } from "./_gpu.ts";
 import { assertLossAndGrads, microStepLossAndGrads } from "./_training_check.ts";
 
-/** LM-head rows per chunk in the chunked case: 384 = 180 + 180 + 24. */
-const HEAD_CHUNK_ROWS = 180;
-
-/** The gradient test's variants: plain, gradient checkpointing, LM head in three chunks. */
+/**
+ * The gradient test's variants: plain (the logits kept), gradient checkpointing, the LM head in
+ * chunks of `headRows` rows with the logits recomputed or (f32 only) kept.
+ */
 const VARIANTS = [
-  { name: "", gradCheckpoint: false, chunked: false },
-  { name: " (gradient checkpointing)", gradCheckpoint: true, chunked: false },
-  { name: " (LM head in 3 chunks)", gradCheckpoint: false, chunked: true },
+  { name: "", gradCheckpoint: false },
+  { name: " (gradient checkpointing)", gradCheckpoint: true },
+  {
+    name: " (LM head in 3 chunks, logits recomputed)",
+    gradCheckpoint: false,
+    head: { rows: 180, chunks: [180, 180, 24], kept: false },
+  },
+  {
+    name: " (LM head in 2 chunks, logits kept)",
+    gradCheckpoint: false,
+    head: { rows: 256, chunks: [256, 128], kept: true },
+  },
 ];
 
 for (const dtype of ["f32", "bf16", "qwen2-bf16", "qwen3-bf16"] as const) {
@@ -37,16 +49,20 @@ for (const dtype of ["f32", "bf16", "qwen2-bf16", "qwen3-bf16"] as const) {
     0,
   );
 
-  for (const { name, gradCheckpoint, chunked } of VARIANTS) {
+  for (const { name, gradCheckpoint, head } of VARIANTS) {
+    const D = config.hiddenSize, bytes = dtypeBytes(config.torchDtype);
+    const bindingBytes = head && head.rows * D * bytes; // (rows, D) a binding
+    const sizes = { batchSize: batch.batchSize, seqLen: batch.seqLen };
+    const kept = (maxBindingBytes: number) =>
+      vocabChunkRows(config, { ...sizes, maxBindingBytes }) === config.vocabSize;
+    if (head && kept(bindingBytes!) !== head.kept) continue; // not this dtype's case
     gpuTest(
       `GPU loss and LoRA gradients of the ${dtype} golden model match PyTorch${name}`,
       async (shared) => {
-        const D = config.hiddenSize, bytes = dtypeBytes(config.torchDtype);
-        const gpu = chunked
-          ? await testGpu({ maxBindingBytes: HEAD_CHUNK_ROWS * D * bytes }) // (180, D) a binding
-          : shared;
+        const gpu = head ? await testGpu({ maxBindingBytes: bindingBytes! }) : shared;
         const weights = uploadWeights(gpu, config, checkpoint.tensors);
-        if (chunked) assert.deepEqual(weights.lmHead.chunks.map((c) => c.rows), [180, 180, 24]);
+        if (head) assert.deepEqual(weights.lmHead.chunks.map((c) => c.rows), head.chunks);
+        else assert.ok(kept(gpu.maxBindingBytes), "the logits are kept");
         assert.equal(batch.labelTokens, expected.label_tokens);
         const step = { gradCheckpoint, dropoutSeed: 1 };
         const actual = await microStepLossAndGrads(gpu, config, weights, adapter, batch, step);

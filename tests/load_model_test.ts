@@ -55,8 +55,16 @@ for (const dtype of ["BF16", "F32"] as const) {
 gpuTest("the CPU backend and the GPU generate the same greedy tokens", async (gpu) => {
   const files = createFixtureModel({ seed: 5, embeddingStd: 0.1 });
   const source = memoryModelSource("fixture", files);
-  const gpuModel = await loadModel(source, { backend: "webgpu", gpu });
-  const cpuModel = await loadModel(source, { backend: "cpu" });
+  const logged: string[] = [];
+  const log = (line: string) => logged.push(line);
+  const gpuModel = await loadModel(source, { backend: "webgpu", gpu, log });
+  const cpuModel = await loadModel(source, { backend: "cpu", log });
+  const { small, large } = gpu.kernels.matmul;
+  assert.equal(logged.length, 1, "one line, from the WebGPU load");
+  assert.match(
+    logged[0],
+    new RegExp(`^Kernels on .+: decode ${small}, prefill and training ${large}`),
+  );
   assert.equal(gpuModel.backend, "webgpu");
   assert.equal(cpuModel.backend, "cpu");
   const options = { maxTokens: 10, temperature: 0 };

@@ -51,6 +51,7 @@ Deno.test("health is 503 while the model loads, then 200; a failed load stays 50
     status: "ok",
     model: FIXTURE_ID,
     backend: "cpu",
+    kernels: null,
     queue: { requests: 0, waiting: 0, max: 32 },
   });
 

@@ -43,6 +43,15 @@ async function waitForJob(
   }
 }
 
+gpuTest("GPU server: /health reports the adapter and its kernel choices", async (gpu) => {
+  const { app } = await fixtureServer(await gpuModel(gpu));
+  const body = await (await app.request("/health")).json();
+  assert.equal(body.backend, "webgpu");
+  assert.deepEqual(body.kernels, { adapter: gpu.adapterName, ...gpu.kernels });
+  assert.equal(body.kernels.tuned, true, "the load chose the kernels");
+  assert.ok(["measured", "cache"].includes(body.kernels.origin), body.kernels.origin);
+});
+
 gpuTest(
   "GPU server: 16 concurrent requests on two adapters while a job trains, all correct",
   async (gpu) => {

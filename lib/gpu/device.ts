@@ -4,7 +4,12 @@
  *
  * @module
  */
-import { defaultKernelChoices, type KernelChoices } from "./kernel_choices.ts";
+import {
+  type AdapterClass,
+  adapterClassOf,
+  defaultKernelChoices,
+  type KernelChoices,
+} from "./kernel_choices.ts";
 import { MemoryTracker } from "./memory.ts";
 import { PipelineCache } from "./pipeline_cache.ts";
 
@@ -25,6 +30,15 @@ export interface Gpu {
   readonly device: GPUDevice;
   /** A description of the adapter, for logs and benchmarks. */
   readonly adapterName: string;
+  /**
+   * Names this adapter and what decides its kernels' speed: vendor, architecture, device and
+   * description, the runtime that drives it (WebGPU reports no driver version; the runtime's
+   * wgpu and the description, which names the driver's LLVM on lavapipe, stand for it) and the
+   * largest binding. The key of the kernel choices cached on disk (`KernelChoiceCache`).
+   */
+  readonly adapterKey: string;
+  /** The adapter's class: its kernels' prior choice (`MATMUL_PRIORS`). */
+  readonly adapterClass: AdapterClass;
   /** Whether the adapter is a software fallback (for example lavapipe). */
   readonly isFallback: boolean;
   /** Whether `shader-f16` was enabled. */
@@ -133,10 +147,20 @@ export async function acquireGpu(options: AcquireGpuOptions = {}): Promise<Gpu> 
   );
   const maxBindingBytes = floorTo4(Math.min(bindingLimit, options.maxBindingBytes ?? Infinity));
   const info = adapter.info;
+  const isFallback = info.isFallbackAdapter ?? false;
   return {
     device,
     adapterName: info.description || `${info.vendor} ${info.architecture} ${info.device}`.trim(),
-    isFallback: info.isFallbackAdapter ?? false,
+    adapterKey: [
+      info.vendor,
+      info.architecture,
+      info.device,
+      info.description,
+      runtimeName(),
+      `binding ${bindingLimit}`,
+    ].join(" / "),
+    adapterClass: adapterClassOf({ ...info, isFallback }),
+    isFallback,
     hasF16: features.includes("shader-f16"),
     hasTimestamps: features.includes("timestamp-query"),
     maxBindingBytes,
@@ -144,6 +168,13 @@ export async function acquireGpu(options: AcquireGpuOptions = {}): Promise<Gpu> 
     pipelines: new PipelineCache(device),
     kernels: defaultKernelChoices(),
   };
+}
+
+/** The JavaScript runtime and its version: Deno's names its wgpu, a browser's its build. */
+function runtimeName(): string {
+  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+  if (deno) return `deno ${deno.version.deno}`;
+  return typeof navigator === "undefined" ? "unknown runtime" : navigator.userAgent;
 }
 
 function floorTo4(n: number): number {

@@ -1,9 +1,10 @@
 /**
  * The kernel choices a device holds: which matmul variant each class of M runs, and whether a
  * decode step fuses its RMSNorms and SwiGLU into the products' loads. Every device starts with
- * {@linkcode DEFAULT_MATMUL_CHOICE}; `tuneMatmul` (`lib/ops/matmul_tuning.ts`) measures and
- * replaces it, and the ops read it from the device their recorder holds. The variants
- * themselves (kernels and compile-time shapes) are `lib/ops/matmul_variants.ts`.
+ * {@linkcode DEFAULT_MATMUL_CHOICE}; `tuneMatmul` (`lib/ops/matmul_tuning.ts`) starts from the
+ * prior of the adapter's class ({@linkcode MATMUL_PRIORS}), measures, and replaces it; the ops
+ * read it from the device their recorder holds. The variants themselves (kernels and
+ * compile-time shapes) are `lib/ops/matmul_variants.ts`.
  *
  * Dimensions: M rows of C (tokens).
  *
@@ -38,6 +39,55 @@ export const DEFAULT_MATMUL_CHOICE: Readonly<MatmulChoice> = {
   fuseLoads: true,
 };
 
+/**
+ * The kinds of adapter whose kernels rank alike: `cpu` (a software rasterizer such as lavapipe
+ * or SwiftShader), `integrated` (shares memory with the CPU) and `discrete`.
+ */
+export type AdapterClass = "cpu" | "integrated" | "discrete";
+
+/**
+ * The choice each class of adapter starts from, which a measurement must beat clearly and
+ * repeatedly to replace (`chooseByTrials`). `cpu` is lavapipe's measured ranking (BENCHMARKS.md:
+ * gemv 0.69 against gemv_split 0.097 GFLOP/s at 1×1024→2048, blocked 1.29 against tiled 0.56
+ * at 64×1024→512, decode norms and SwiGLU faster as kernels of their own); the GPU classes keep
+ * the usual GPU layout, not measured on a GPU yet.
+ */
+export const MATMUL_PRIORS: Readonly<Record<AdapterClass, Readonly<MatmulChoice>>> = {
+  cpu: { small: "gemv", large: "blocked", fuseLoads: false },
+  integrated: DEFAULT_MATMUL_CHOICE,
+  discrete: DEFAULT_MATMUL_CHOICE,
+};
+
+/** The facts of an adapter that {@linkcode adapterClassOf} reads. */
+export interface AdapterFacts {
+  /** `GPUAdapterInfo.vendor`. */
+  vendor: string;
+  /** `GPUAdapterInfo.architecture`. */
+  architecture: string;
+  /** `GPUAdapterInfo.description`. */
+  description: string;
+  /** `GPUAdapterInfo.isFallbackAdapter`. */
+  isFallback: boolean;
+}
+
+/** Software rasterizers, by the names their adapters report. */
+const CPU_ADAPTER = /llvmpipe|lavapipe|swiftshader|software|warp/i;
+/** Integrated GPUs, by vendor (Intel, Apple, Qualcomm, ARM) or name. */
+const INTEGRATED_ADAPTER = /intel|apple|qualcomm|adreno|\barm\b|mali|integrated|\buhd\b|\biris\b/i;
+
+/** The class of an adapter, from its info: a fallback or software renderer is `cpu`. */
+export function adapterClassOf(facts: AdapterFacts): AdapterClass {
+  const names = `${facts.vendor} ${facts.architecture} ${facts.description}`;
+  if (facts.isFallback || CPU_ADAPTER.test(names)) return "cpu";
+  return INTEGRATED_ADAPTER.test(names) ? "integrated" : "discrete";
+}
+
+/**
+ * Where a device's matmul choice came from: the `default` (nothing decided yet), `measured` at
+ * load, read from the on-disk `cache` (`KernelChoiceCache`), or `set` by `setMatmulChoice`.
+ */
+export type ChoiceOrigin = "default" | "measured" | "cache" | "set";
+
 /** The kernel choices of one device (`Gpu.kernels`), read when kernels are recorded. */
 export interface KernelChoices {
   /** The matmul variants and load fusion in use. */
@@ -47,9 +97,11 @@ export interface KernelChoices {
    * while false it is the default, and `tuneMatmul` measures.
    */
   tuned: boolean;
+  /** Where `matmul` came from. */
+  origin: ChoiceOrigin;
 }
 
 /** The choices of a new device: the default, not tuned. */
 export function defaultKernelChoices(): KernelChoices {
-  return { matmul: { ...DEFAULT_MATMUL_CHOICE }, tuned: false };
+  return { matmul: { ...DEFAULT_MATMUL_CHOICE }, tuned: false, origin: "default" };
 }

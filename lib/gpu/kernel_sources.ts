@@ -22,6 +22,7 @@ import bgmvExpand from "../../kernels/bgmv_expand.wgsl" with { type: "text" };
 import bgmvShrink from "../../kernels/bgmv_shrink.wgsl" with { type: "text" };
 import clipScale from "../../kernels/clip_scale.wgsl" with { type: "text" };
 import crossEntropyFinish from "../../kernels/cross_entropy_finish.wgsl" with { type: "text" };
+import crossEntropyGrad from "../../kernels/cross_entropy_grad.wgsl" with { type: "text" };
 import crossEntropyReset from "../../kernels/cross_entropy_reset.wgsl" with { type: "text" };
 import crossEntropyStats from "../../kernels/cross_entropy_stats.wgsl" with { type: "text" };
 import dropout from "../../kernels/dropout.wgsl" with { type: "text" };
@@ -67,6 +68,7 @@ export const RAW_KERNEL_SOURCES = {
   bgmv_shrink: bgmvShrink,
   clip_scale: clipScale,
   cross_entropy_finish: crossEntropyFinish,
+  cross_entropy_grad: crossEntropyGrad,
   cross_entropy_reset: crossEntropyReset,
   cross_entropy_stats: crossEntropyStats,
   dropout,

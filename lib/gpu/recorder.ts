@@ -6,6 +6,7 @@
  * @module
  */
 import type { Gpu } from "./device.ts";
+import { DispatchProfiler } from "./dispatch_profiler.ts";
 import type { KernelConstants } from "./pipeline_cache.ts";
 import type { KernelName } from "./kernel_sources.ts";
 
@@ -164,9 +165,18 @@ export class CommandRecorder {
       device.queue.writeBuffer(uniforms, 0, this.#uniformBytes, 0, this.#uniformUsed);
     }
     const encoder = device.createCommandEncoder();
+    // With a profiler attached, each dispatch gets a pass of its own that writes timestamps.
+    const timestamps = DispatchProfiler.of(this.#gpu)?.forSubmit(
+      this.#commands.flatMap((c) => c.kind === "dispatch" ? [c.dispatch] : []),
+    );
     let pass: GPUComputePassEncoder | null = null;
+    let timed = 0;
     for (const command of this.#commands) {
       if (command.kind === "dispatch") {
+        if (timestamps) {
+          pass?.end();
+          pass = encoder.beginComputePass({ timestampWrites: timestamps.writes(timed++) });
+        }
         pass ??= encoder.beginComputePass();
         this.#encodeDispatch(pass, command.dispatch, uniforms, command.uniformOffset);
         continue;
@@ -186,7 +196,9 @@ export class CommandRecorder {
       }
     }
     pass?.end();
+    timestamps?.resolve(encoder);
     device.queue.submit([encoder.finish()]);
+    timestamps?.collect();
     this.counters.submits++;
     this.#commands = [];
     this.#uniformUsed = 0;

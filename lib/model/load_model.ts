@@ -10,7 +10,7 @@ import { Model } from "./model.ts";
 import { CpuEngine } from "./cpu_engine.ts";
 import type { EngineOptions } from "./engine.ts";
 import { GpuEngine } from "./gpu_engine.ts";
-import { tuneMatmul } from "../ops/matmul_tuning.ts";
+import { describeTuning, tuneMatmul } from "../ops/matmul_tuning.ts";
 import { uploadWeights } from "./gpu_weights.ts";
 import { type ModelSource, urlModelSource } from "../format/model_source.ts";
 import { entryToF32 } from "../format/safetensors.ts";
@@ -29,12 +29,18 @@ export interface LoadModelOptions extends EngineOptions {
   chunkTokens?: number;
   /** Caps a storage binding below the adapter's limit (tests force chunking with it). */
   maxBindingBytes?: number;
+  /**
+   * Receives the one line a WebGPU load writes about its kernel choices (the variants, and
+   * whether they were measured or read from the cache); default `console.error`.
+   */
+  log?: (line: string) => void;
 }
 
 /**
  * Loads a Hugging Face Llama checkpoint (config.json, safetensors, tokenizer files). `source`
- * is a folder path (Deno), a URL, or a {@linkcode ModelSource}. On WebGPU, the first load on a
- * device measures its matmul kernel variants (`tuneMatmul`, well under a second).
+ * is a folder path (Deno), a URL, or a {@linkcode ModelSource}. On WebGPU, the first load on an
+ * adapter measures its matmul kernel variants (`tuneMatmul`: about 10 s on lavapipe) and caches
+ * the choice on disk (`KernelChoiceCache`), which later loads read.
  *
  * @example
  * ```ts
@@ -55,7 +61,8 @@ export async function loadModel(
   const useGpu = backend === "webgpu" || (backend === "auto" && await adapterExists());
   if (useGpu) {
     const gpu = options.gpu ?? await acquireGpu({ maxBindingBytes: options.maxBindingBytes });
-    await tuneMatmul(gpu); // once per device: the matmul kernels the model records are chosen now
+    // Once per adapter (then cached): the matmul kernels the model records are chosen now.
+    (options.log ?? console.error)(describeTuning(await tuneMatmul(gpu)));
     // One error scope around the upload and the pipeline builds: a GPU error names the tensor
     // (buffers carry their checkpoint names) or the kernel (pipelines carry theirs).
     return await withGpuErrors(gpu.device, `loading ${src.name}`, () => {

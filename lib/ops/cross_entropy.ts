@@ -2,9 +2,10 @@
  * Fused softmax cross-entropy over a vocabulary processed in chunks, so the (R, V) logits
  * never need to exist at once (`kernels/cross_entropy_{reset,stats,finish}.wgsl`).
  * Per row, `stats` holds four f32: the running max, the running sum of exp(logit − max), the
- * target's logit and the loss. Record: reset; stats for every chunk; finish. The gradient is
- * not a kernel of its own: the LM-head product that recomputes a chunk's logits writes
- * scale·(softmax − onehot) in their place (`crossEntropyGrad` in `recordMatmul`).
+ * target's logit and the loss. Record: reset; stats for every chunk; finish. The gradient,
+ * scale·(softmax − onehot), is either written in place of logits kept from the forward
+ * ({@linkcode recordCrossEntropyGrad}) or, when they were not kept, by the LM-head product
+ * that recomputes a chunk's logits (`crossEntropyGrad` in `recordMatmul`).
  *
  * A chunk's logits buffer holds columns for vocabulary ids vocabOffset..vocabOffset+count−1,
  * row r at element r·ldLogits. Targets are i32, already shifted by the caller (the label each
@@ -94,6 +95,26 @@ export function recordCrossEntropyFinish(
       .bytes(),
     buffers: [args.targets, args.stats, args.lossSum],
     workgroups: [1],
+  });
+}
+
+/**
+ * Turns a chunk's logits, in place, into their gradient scale·(softmax − onehot(target)) (0
+ * for an ignored row), from the statistics of every chunk (after finish).
+ */
+export function recordCrossEntropyGrad(
+  rec: CommandRecorder,
+  args: CrossEntropyChunk & { scale: number },
+): void {
+  checkChunk(args);
+  rec.dispatch({
+    kernel: "cross_entropy_grad",
+    params: new ParamWriter()
+      .u32(args.rows).u32(args.vocabCount).u32(args.ldLogits).u32(args.vocabOffset)
+      .f32(args.scale)
+      .bytes(),
+    buffers: [args.logits, args.targets, args.stats],
+    workgroups: grid1d(args.rows * args.vocabCount, 256),
   });
 }
 

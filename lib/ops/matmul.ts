@@ -121,7 +121,11 @@ export interface MatmulArgs {
 }
 
 const TILE = 64; // rows and columns of C per workgroup of kernels/matmul.wgsl
-const TN = 4; // columns of C per invocation of kernels/matmul_vec4.wgsl
+/**
+ * Columns of C per invocation of kernels/matmul_vec4.wgsl: 4 when B is read as (N, K), 8 when
+ * it is read as (K, N), where one 16-byte word of a bf16 row holds 8 columns.
+ */
+const tnOf = (layout: KernelConstants) => layout.B_TRANS === 1 ? 4 : 8;
 
 /**
  * Records one matmul dispatch. Unless `args.variant` is given, `CommandRecorder.prepare` builds
@@ -209,13 +213,13 @@ function pipelineOf(
     const { VEC: _, ...constants } = layout;
     return { kernel: "matmul", constants, rows: TILE, columns: TILE };
   }
-  const { rows, split } = variant;
+  const { rows, split } = variant, TN = tnOf(layout);
   const workgroup = split > 1
     ? variant.workgroup
     : Math.min(variant.workgroup, Math.max(8, Math.ceil(N / TN / 8) * 8));
   return {
     kernel: "matmul_vec4",
-    constants: { ...layout, TM: rows, WG: workgroup, SPLIT: split },
+    constants: { ...layout, TM: rows, WG: workgroup, SPLIT: split, TN },
     rows,
     columns: (workgroup / split) * TN,
   };

@@ -11,6 +11,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import {
+  type ChoiceOrigin,
   DEFAULT_MATMUL_CHOICE,
   type MatmulClass,
   type MatmulVariantName,
@@ -64,11 +65,13 @@ export const MATMUL_CANDIDATES: Record<MatmulClass, readonly MatmulVariantName[]
 
 /**
  * Sets the matmul choice of `gpu`, for every product recorded on it from now on, and marks it
- * tuned, so that `tuneMatmul` keeps it; `fuseLoads` defaults to the default choice's.
+ * tuned, so that `tuneMatmul` keeps it; `fuseLoads` defaults to the default choice's. `origin`
+ * says where the choice came from (`tuneMatmul` passes "measured" or "cache").
  */
 export function setMatmulChoice(
   gpu: Gpu,
   choice: Record<MatmulClass, MatmulVariantName> & { fuseLoads?: boolean },
+  origin: Exclude<ChoiceOrigin, "default"> = "set",
 ): void {
   for (const name of [choice.small, choice.large]) {
     if (!(name in MATMUL_VARIANTS)) throw new RangeError(`Unknown matmul variant "${name}"`);
@@ -76,6 +79,7 @@ export function setMatmulChoice(
   const fuseLoads = choice.fuseLoads ?? DEFAULT_MATMUL_CHOICE.fuseLoads;
   gpu.kernels.matmul = { small: choice.small, large: choice.large, fuseLoads };
   gpu.kernels.tuned = true;
+  gpu.kernels.origin = origin;
 }
 
 /** The variant `gpu` uses for a product with `M` rows. */

@@ -50,6 +50,11 @@ export interface GpuTrainerOptions {
   gradCheckpoint?: boolean;
   /** Optimizer kind; decides how much state is allocated. */
   optimizer?: OptimizerKind;
+  /**
+   * Keep the forward's (N, V) logits for the backward when they fit (`KEPT_LOGITS_BYTES`), so
+   * that the LM head is not recomputed; default true (false: benchmarks compare the two).
+   */
+  keepLogits?: boolean;
 }
 
 /** Per-micro-step settings. */
@@ -96,7 +101,7 @@ export class GpuLoraTrainer implements ForwardLoss {
     this.config = config;
     this.#weights = weights;
     this.lora = adapter.config;
-    this.#options = { gradCheckpoint: false, optimizer: "adamw", ...options };
+    this.#options = { gradCheckpoint: false, optimizer: "adamw", keepLogits: true, ...options };
     this.#rec = new CommandRecorder(gpu);
     this.#t = allocatePlan(
       gpu,
@@ -105,6 +110,7 @@ export class GpuLoraTrainer implements ForwardLoss {
         seqLen: options.seqLen,
         gradCheckpoint: this.#options.gradCheckpoint,
         maxBindingBytes: gpu.maxBindingBytes,
+        keepLogits: this.#options.keepLogits,
         optimizerStates: this.#options.optimizer === "adamw" ? 2 : 0,
       }),
     );

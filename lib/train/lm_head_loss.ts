@@ -1,8 +1,13 @@
 /**
- * The LM head and its loss, chunked over the vocabulary so that no (N, V) logits buffer
- * exists: the fused softmax cross-entropy forward (per-row online max and Σexp over the
- * chunks, then loss = lse − target logit), and its backward, which recomputes each chunk's
- * logits and turns them into their gradient in the product's epilogue.
+ * The LM head and its loss, in pieces over the vocabulary (the LM head's weight chunks, cut to
+ * the logits buffer's columns): the fused softmax cross-entropy forward (per-row online max and
+ * Σexp, then loss = lse − target logit), and its backward. Two ways, by the logits buffer the
+ * plan made (`vocabChunkRows`):
+ * - kept: the buffer holds all (N, V) logits (when they fit in `KEPT_LOGITS_BYTES`), the
+ *   forward writes every piece into it, and the backward turns them into their gradient in
+ *   place and multiplies: two products of the LM head's size per micro-step;
+ * - chunked: the buffer holds one piece, and the backward recomputes each piece's logits with
+ *   the gradient in the product's epilogue: three products, but no (N, V) buffer.
  *
  * Dimensions: N = B·T rows, D hidden, V vocab, VC vocab chunk.
  *
@@ -11,10 +16,11 @@
 import type { Allocated } from "../gpu/buffer_plan.ts";
 import {
   recordCrossEntropyFinish,
+  recordCrossEntropyGrad,
   recordCrossEntropyReset,
   recordCrossEntropyStats,
 } from "../ops/cross_entropy.ts";
-import { type FusedCrossEntropyGrad, recordMatmul } from "../ops/matmul.ts";
+import { type MatmulArgs, recordMatmul } from "../ops/matmul.ts";
 import { type PassContext, passRows } from "./pass_context.ts";
 import type { LossPlan } from "./train_plan.ts";
 
@@ -53,20 +59,15 @@ export function recordLoss(
   targets: GPUBuffer,
   total: LossTotal,
 ): void {
-  const rec = ctx.rec, N = passRows(ctx), stats = t.stats.buffer;
+  const rec = ctx.rec, N = passRows(ctx), stats = t.stats.buffer, V = ctx.config.vocabSize;
   recordCrossEntropyReset(rec, { stats, rows: N });
+  const kept = keepsLogits(ctx, t);
   for (const piece of vocabPieces(ctx, t)) {
-    recordLogits(ctx, t, piece); // logits = final.n · E[piece]ᵀ
-    recordCrossEntropyStats(rec, {
-      logits: t.logits.buffer,
-      ldLogits: piece.count,
-      stats,
-      targets,
-      rows: N,
-      vocabOffset: piece.start,
-      vocabCount: piece.count,
-    }); // online max and Σexp per row
+    // logits[:, piece] = final.n · E[piece]ᵀ, into the piece's columns of all V when kept
+    recordLogits(ctx, t, piece, kept ? { cOffset: piece.start, ldc: V } : {});
+    if (!kept) recordStats(ctx, t, targets, piece.start, piece.count); // online max and Σexp
   }
+  if (kept) recordStats(ctx, t, targets, 0, V);
   recordCrossEntropyFinish(rec, {
     stats,
     targets,
@@ -78,7 +79,8 @@ export function recordLoss(
 
 /**
  * Records d final.n (N, D) = Σ over pieces of dlogits · E[piece], where dlogits =
- * scale·(softmax − onehot) comes from each piece's logits recomputed, never stored.
+ * scale·(softmax − onehot) comes from the logits kept by {@linkcode recordLoss} (in place), or
+ * from each piece's logits recomputed, never stored.
  */
 export function recordLossBackward(
   ctx: PassContext,
@@ -87,12 +89,29 @@ export function recordLossBackward(
   scale: number,
   dFinalNorm: GPUBuffer,
 ): void {
-  const D = ctx.config.hiddenSize, N = passRows(ctx), lmHead = ctx.weights.lmHead;
+  const D = ctx.config.hiddenSize, N = passRows(ctx), V = ctx.config.vocabSize;
+  const lmHead = ctx.weights.lmHead, stats = t.stats.buffer, logits = t.logits.buffer;
+  const kept = keepsLogits(ctx, t);
+  if (kept) {
+    recordCrossEntropyGrad(ctx.rec, {
+      logits,
+      ldLogits: V,
+      stats,
+      targets,
+      rows: N,
+      vocabOffset: 0,
+      vocabCount: V,
+      scale,
+    }); // dlogits (N, V), in place
+  }
   vocabPieces(ctx, t).forEach((piece, i) => {
-    const grad = { stats: t.stats.buffer, targets, scale, vocabOffset: piece.start };
-    recordLogits(ctx, t, piece, grad); // dlogits of the piece
+    if (!kept) {
+      const crossEntropyGrad = { stats, targets, scale, vocabOffset: piece.start };
+      recordLogits(ctx, t, piece, { crossEntropyGrad }); // dlogits of the piece
+    }
     recordMatmul(ctx.rec, {
-      a: t.logits.buffer,
+      a: logits,
+      ...(kept ? { aOffset: piece.start, lda: V } : {}),
       b: piece.buffer,
       c: dFinalNorm,
       M: N,
@@ -102,7 +121,31 @@ export function recordLossBackward(
       bDtype: lmHead.dtype,
       bOffset: piece.offsetRows * D,
       accumulate: i > 0,
-    }); // d final.n (+)= dlogits · E[piece]
+    }); // d final.n (+)= dlogits[:, piece] · E[piece]
+  });
+}
+
+/** Whether the plan's logits buffer holds all V columns, so the forward keeps them. */
+function keepsLogits(ctx: PassContext, t: LossBuffers): boolean {
+  return t.logits.shape[1] === ctx.config.vocabSize;
+}
+
+/** Folds logits columns [start, start + count) into the rows' running max and Σexp. */
+function recordStats(
+  ctx: PassContext,
+  t: LossBuffers,
+  targets: GPUBuffer,
+  start: number,
+  count: number,
+): void {
+  recordCrossEntropyStats(ctx.rec, {
+    logits: t.logits.buffer,
+    ldLogits: keepsLogits(ctx, t) ? ctx.config.vocabSize : count,
+    stats: t.stats.buffer,
+    targets,
+    rows: passRows(ctx),
+    vocabOffset: start,
+    vocabCount: count,
   });
 }
 
@@ -122,12 +165,15 @@ function vocabPieces(ctx: PassContext, t: LossBuffers): VocabPiece[] {
   return pieces;
 }
 
-/** logits = final.n · E[piece]ᵀ, or with `grad` their cross-entropy gradient. */
+/**
+ * logits = final.n · E[piece]ᵀ; `store` places them (`cOffset`, `ldc`) or, with
+ * `crossEntropyGrad`, stores their gradient instead.
+ */
 function recordLogits(
   ctx: PassContext,
   t: LossBuffers,
   piece: VocabPiece,
-  grad?: FusedCrossEntropyGrad,
+  store: Pick<MatmulArgs, "cOffset" | "ldc" | "crossEntropyGrad">,
 ): void {
   const D = ctx.config.hiddenSize;
   recordMatmul(ctx.rec, {
@@ -140,6 +186,6 @@ function recordLogits(
     bLayout: "nk",
     bDtype: ctx.weights.lmHead.dtype,
     bOffset: piece.offsetRows * D,
-    crossEntropyGrad: grad,
+    ...store,
   });
 }

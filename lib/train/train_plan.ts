@@ -26,12 +26,17 @@ export interface TrainingSizes {
   gradCheckpoint: boolean;
   /** Largest binding in bytes; bounds the logits chunk. */
   maxBindingBytes: number;
+  /** Keep all (N, V) logits when they fit (`vocabChunkRows`); default true. */
+  keepLogits?: boolean;
   /** The optimizer's state tensors per parameter (AdamW 2, SGD 0). */
   optimizerStates: number;
 }
 
 /** The sizes of a forward-only pass. */
-export type ForwardSizes = Pick<TrainingSizes, "batchSize" | "seqLen" | "maxBindingBytes">;
+export type ForwardSizes = Pick<
+  TrainingSizes,
+  "batchSize" | "seqLen" | "maxBindingBytes" | "keepLogits"
+>;
 
 /** What one decoder layer's forward saves (for backward, or for the next op). */
 export interface LayerActivationsPlan {
@@ -164,9 +169,23 @@ export interface TrainingPlan extends ForwardPlan {
   parameters: ParameterPlan[];
 }
 
-/** Rows of the vocabulary processed per LM-head chunk in the loss. */
+/**
+ * Most bytes of (N, V) f32 logits a micro-step keeps from its forward for its backward, which
+ * then does not recompute them (`lm_head_loss.ts`): 64 MiB holds Llama 3's 128,256-token
+ * vocabulary for 128 rows.
+ */
+export const KEPT_LOGITS_BYTES = 64 << 20;
+
+/**
+ * Columns of the loss's logits buffer: the whole vocabulary when (N, V) fits in one binding and
+ * in {@linkcode KEPT_LOGITS_BYTES} and `keepLogits` is not false (the logits are kept), else one
+ * chunk of the vocabulary.
+ */
 export function vocabChunkRows(config: ModelConfig, sizes: ForwardSizes): number {
   const rows = sizes.batchSize * sizes.seqLen;
+  const whole = rows * config.vocabSize * 4;
+  const fits = whole <= Math.min(sizes.maxBindingBytes, KEPT_LOGITS_BYTES);
+  if (fits && sizes.keepLogits !== false) return config.vocabSize;
   const byBinding = Math.floor(sizes.maxBindingBytes / (rows * 4));
   return Math.max(1, Math.min(config.vocabSize, byBinding, 32768));
 }

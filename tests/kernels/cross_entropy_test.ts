@@ -1,12 +1,15 @@
 // Tests of kernels/cross_entropy_{reset,stats,finish}.wgsl through lib/ops/cross_entropy.ts and
-// of the cross-entropy gradient epilogue of the matmul kernels (recordMatmul's crossEntropyGrad):
-// the vocabulary in several chunks equals the unchunked reference loss and gradient.
+// of the cross-entropy gradient, both as the epilogue of the matmul kernels (recordMatmul's
+// crossEntropyGrad, which recomputes the logits) and in place over kept logits
+// (kernels/cross_entropy_grad.wgsl): the vocabulary in several chunks equals the unchunked
+// reference loss and gradient.
 // Dimensions: R rows, V vocab, LD the row stride of a chunk's logits.
 import assert from "node:assert/strict";
 import { assertClose } from "../_assert_close.ts";
 import { gpuTest, readF32, upload } from "../_gpu.ts";
 import {
   recordCrossEntropyFinish,
+  recordCrossEntropyGrad,
   recordCrossEntropyReset,
   recordCrossEntropyStats,
 } from "../../lib/ops/cross_entropy.ts";
@@ -44,16 +47,17 @@ const IDENTITY = new Float32Array(V * V).map((_, i) => i % (V + 1) === 0 ? 1 : 0
 
 /**
  * Runs reset, stats and finish over column chunks `[start, count)` with row stride `ld`, then
- * each chunk's gradient as an LM-head product would make it: logits·Iᵀ over the chunk's rows of
- * the identity (exactly the chunk's logits) with the cross-entropy epilogue, into a chunk
- * buffer laid out like the logits.
+ * each chunk's gradient: with a matmul `variant`, as an LM-head product that recomputes the
+ * logits makes it (logits·Iᵀ over the chunk's rows of the identity, exactly the chunk's
+ * logits, with the cross-entropy epilogue, into the chunk's buffer); with "kept", in place
+ * over the chunk's logits (`recordCrossEntropyGrad`).
  */
 async function runChunked(
   gpu: Gpu,
   logits: Float32Array,
   chunks: [number, number][],
   ld: number,
-  variant: MatmulVariantName,
+  variant: MatmulVariantName | "kept",
 ): Promise<{ stats: Float32Array; grad: Float32Array; totals: Float32Array }> {
   const [logitsBuf, identity] = [upload(gpu, logits), upload(gpu, IDENTITY)]; // (R, V), (V, V)
   const stats = upload(gpu, new Float32Array(R * 4).fill(123)); // (R, 4), reset must clear it
@@ -82,6 +86,10 @@ async function runChunked(
     recordCrossEntropyFinish(rec, { ...rows, slot: 1, scale, reset: false }); // adds
     recordCrossEntropyFinish(rec, { ...rows, slot: 2, scale: 1, reset: true }); // starts over
     for (const p of pieces) {
+      if (variant === "kept") {
+        recordCrossEntropyGrad(rec, { ...chunk(p), scale });
+        continue;
+      }
       recordMatmul(rec, {
         a: logitsBuf,
         b: identity,
@@ -107,41 +115,44 @@ async function runChunked(
   return { stats: await readF32(gpu, stats, R * 4), grad, totals };
 }
 
-gpuTest("chunked cross-entropy equals the unchunked reference loss and gradient", async (gpu) => {
-  const logits = makeLogits();
-  // The reference shifts labels itself: row t predicts labels[t + 1]; one extra row predicts nothing.
-  const labels = [IGNORE_INDEX, ...targets];
-  const padded = new Float32Array((R + 1) * V); // (R + 1, V)
-  padded.set(logits);
-  const expectedGrad = crossEntropyBackward(padded, labels, R + 1, V, scale).subarray(0, R * V);
-  const expectedLoss = targets.map((_, r) => {
-    const row = new Float32Array(2 * V); // (2, V): row r, then a row that predicts nothing
-    row.set(logits.subarray(r * V, (r + 1) * V));
-    return crossEntropyForward(row, [IGNORE_INDEX, targets[r]], 2, V).lossSum;
-  });
-  const { lossSum, count } = crossEntropyForward(padded, labels, R + 1, V);
-  assert.equal(count, 5);
-  const layouts: [string, [number, number][], number][] = [
-    ["one chunk", [[0, V]], V],
-    ["three chunks, the last one short", [[0, 280], [280, 280], [560, 40]], 280],
-    ["four chunks in a wider buffer", [[0, 160], [160, 160], [320, 160], [480, 120]], 170],
-  ];
-  const variants = Object.keys(MATMUL_VARIANTS) as MatmulVariantName[];
-  for (const [layout, chunks, ld] of layouts) {
-    for (const variant of variants) {
-      const name = `${layout}, ${variant}`;
-      const { stats, grad, totals } = await runChunked(gpu, logits, chunks, ld, variant);
-      const loss = targets.map((_, r) => stats[r * 4 + 3]);
-      assertClose(loss, expectedLoss, { atol: 1e-5, rtol: 1e-5, label: `${name}: loss per row` });
-      assertClose([loss.reduce((a, b) => a + b)], [lossSum], {
-        rtol: 1e-5,
-        label: `${name}: sum`,
-      });
-      assertClose(totals, [TOTALS_BEFORE[0], TOTALS_BEFORE[1] + scale * lossSum, lossSum], {
-        rtol: 1e-5,
-        label: `${name}: running totals (untouched, added to, started over)`,
-      });
-      assertClose(grad, expectedGrad, { atol: 1e-7, rtol: 1e-4, label: `${name}: gradient` });
+gpuTest(
+  "chunked cross-entropy equals the unchunked reference loss and gradient (recomputed or kept logits)",
+  async (gpu) => {
+    const logits = makeLogits();
+    // The reference shifts labels itself: row t predicts labels[t + 1]; one extra row predicts nothing.
+    const labels = [IGNORE_INDEX, ...targets];
+    const padded = new Float32Array((R + 1) * V); // (R + 1, V)
+    padded.set(logits);
+    const expectedGrad = crossEntropyBackward(padded, labels, R + 1, V, scale).subarray(0, R * V);
+    const expectedLoss = targets.map((_, r) => {
+      const row = new Float32Array(2 * V); // (2, V): row r, then a row that predicts nothing
+      row.set(logits.subarray(r * V, (r + 1) * V));
+      return crossEntropyForward(row, [IGNORE_INDEX, targets[r]], 2, V).lossSum;
+    });
+    const { lossSum, count } = crossEntropyForward(padded, labels, R + 1, V);
+    assert.equal(count, 5);
+    const layouts: [string, [number, number][], number][] = [
+      ["one chunk", [[0, V]], V],
+      ["three chunks, the last one short", [[0, 280], [280, 280], [560, 40]], 280],
+      ["four chunks in a wider buffer", [[0, 160], [160, 160], [320, 160], [480, 120]], 170],
+    ];
+    const variants = [...Object.keys(MATMUL_VARIANTS) as MatmulVariantName[], "kept" as const];
+    for (const [layout, chunks, ld] of layouts) {
+      for (const variant of variants) {
+        const name = `${layout}, ${variant}`;
+        const { stats, grad, totals } = await runChunked(gpu, logits, chunks, ld, variant);
+        const loss = targets.map((_, r) => stats[r * 4 + 3]);
+        assertClose(loss, expectedLoss, { atol: 1e-5, rtol: 1e-5, label: `${name}: loss per row` });
+        assertClose([loss.reduce((a, b) => a + b)], [lossSum], {
+          rtol: 1e-5,
+          label: `${name}: sum`,
+        });
+        assertClose(totals, [TOTALS_BEFORE[0], TOTALS_BEFORE[1] + scale * lossSum, lossSum], {
+          rtol: 1e-5,
+          label: `${name}: running totals (untouched, added to, started over)`,
+        });
+        assertClose(grad, expectedGrad, { atol: 1e-7, rtol: 1e-4, label: `${name}: gradient` });
+      }
     }
-  }
-});
+  },
+);

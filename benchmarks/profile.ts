@@ -1,0 +1,115 @@
+/**
+ * Where the time of a training step goes, next to a prefill of the same tokens: GPU time per
+ * kernel class (`_kernel_classes.ts`) from timestamp queries (`DispatchProfiler`), as shares of
+ * each, and the unprofiled wall-clock throughputs with training ÷ prefill, training measured
+ * both with the logits kept and recomputed in the backward (before and after). The model is a
+ * random fixture built in memory (default `llama-8x1024`: 8 layers, hidden 1024, vocabulary
+ * 128,256); training is one AdamW step on one micro-batch of 1 × T tokens, LoRA r 16 on all
+ * seven projections. Minutes on a CPU adapter.
+ *
+ * ```sh
+ * deno run -A benchmarks/profile.ts [--preset llama-8x1024|tiny|…] [--tokens 64] [--json]
+ * ```
+ *
+ * @module
+ */
+import { fail, numberFlag, parseFlags, runCommand } from "../examples/_cli.ts";
+import { createFixtureModel, type FixturePreset } from "../lib/fixtures/fixture_model.ts";
+import { memoryModelSource } from "../lib/format/model_source.ts";
+import { acquireGpu } from "../lib/gpu/device.ts";
+import { DispatchProfiler, type ProfiledDispatch } from "../lib/gpu/dispatch_profiler.ts";
+import { EndToEnd, type Measured } from "./_end_to_end.ts";
+import { KERNEL_CLASSES, secondsByClass } from "./_kernel_classes.ts";
+import { markdownTable, rate } from "./_table.ts";
+
+const USAGE = "Usage: deno run -A benchmarks/profile.ts [--preset NAME] [--tokens T] [--json]";
+const flags = parseFlags(Deno.args, {
+  preset: { type: "string" },
+  tokens: { type: "string" },
+  json: { type: "boolean" },
+}, USAGE);
+
+/** Runs `body` with a profiler attached to `gpu`; the dispatches it submitted, timed. */
+async function profiled(
+  gpu: Parameters<typeof DispatchProfiler.attach>[0],
+  body: () => Promise<Measured>,
+): Promise<ProfiledDispatch[]> {
+  const profiler = DispatchProfiler.attach(gpu);
+  try {
+    await body();
+    return await profiler.collect();
+  } finally {
+    profiler.detach();
+  }
+}
+
+await runCommand(async () => {
+  const preset = (flags.preset ?? "llama-8x1024") as FixturePreset;
+  const T = numberFlag(flags.tokens, "tokens", 64);
+  if (!Number.isInteger(T) || T < 2) fail(`--tokens must be an integer ≥ 2, got ${T}`);
+  const log = (line: string) =>
+    console.error(`[${(performance.now() / 1000).toFixed(1)} s] ${line}`);
+  log(`Building the ${preset} fixture`);
+  const source = memoryModelSource(preset, createFixtureModel({ preset }));
+  const gpu = await acquireGpu();
+  const plan = { promptTokens: T, decodeTokens: 1, batchSize: 1, seqLen: T, rank: 16 };
+  const e2e = await EndToEnd.open(gpu, source, plan);
+  const lmHead = new Set(e2e.weights.lmHead.chunks.map((c) => c.buffer));
+  log(`Prefill of ${T} tokens`);
+  await e2e.prefill(); // warm-up: bind groups and first-use costs
+  const prefill = await e2e.prefill();
+  const prefillProfile = secondsByClass(await profiled(gpu, () => e2e.prefill()), lmHead);
+  log(`Training step of 1 × ${T} tokens, the LM head recomputed in the backward (before)`);
+  e2e.startTraining({ keepLogits: false });
+  await e2e.trainStep(1); // warm-up
+  const recomputed = await e2e.trainStep(2);
+  log(`Training step of 1 × ${T} tokens, the logits kept (now)`);
+  e2e.startTraining();
+  await e2e.trainStep(1); // warm-up
+  const train = await e2e.trainStep(2);
+  const trainProfile = secondsByClass(await profiled(gpu, () => e2e.trainStep(3)), lmHead);
+  e2e.dispose();
+
+  const prefillRate = T / prefill.seconds, trainRate = T / train.seconds;
+  const result = {
+    preset,
+    adapter: gpu.adapterName,
+    tokens: T,
+    kernels: gpu.kernels.matmul,
+    prefill: { tokensPerSecond: prefillRate, dispatches: prefill.traffic.dispatches },
+    train: { tokensPerSecond: trainRate, dispatches: train.traffic.dispatches },
+    trainRecomputed: {
+      tokensPerSecond: T / recomputed.seconds,
+      dispatches: recomputed.traffic.dispatches,
+    },
+    trainOverPrefill: trainRate / prefillRate,
+    profile: { prefill: prefillProfile, train: trainProfile },
+  };
+  if (flags.json) {
+    console.log(JSON.stringify(result));
+    return;
+  }
+  const share = (p: typeof trainProfile, c: typeof KERNEL_CLASSES[number]) =>
+    p.count[c] ? `${(100 * p.byClass[c] / p.total).toFixed(1)}% (${p.count[c]})` : "–";
+  console.log(markdownTable(
+    [
+      "kernel class",
+      "prefill: share of GPU time (dispatches)",
+      "training step: share (dispatches)",
+    ],
+    KERNEL_CLASSES.map((c) => [c, share(prefillProfile, c), share(trainProfile, c)]),
+  ));
+  console.log();
+  console.log(
+    `${preset} on ${gpu.adapterName}, T = ${T}: prefill ${rate(prefillRate)} tok/s, ` +
+      `training ${rate(trainRate)} tok/s, training ÷ prefill ${
+        (trainRate / prefillRate).toFixed(3)
+      }; ` +
+      `profiled GPU time: prefill ${prefillProfile.total.toFixed(3)} s, training step ` +
+      `${trainProfile.total.toFixed(3)} s`,
+  );
+  console.log(
+    `Before (logits recomputed in the backward): training ${rate(T / recomputed.seconds)} ` +
+      `tok/s, training ÷ prefill ${(T / recomputed.seconds / prefillRate).toFixed(3)}`,
+  );
+});
