@@ -7,8 +7,25 @@
  * @module
  */
 import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
-import type { JobEvent } from "../job_store.ts";
+import { type JobEvent, type NewJobEvent, randomId } from "../job_store.ts";
 import { EVENTS_STREAM, eventsSubject } from "./names.ts";
+
+/** A new event in OpenAI's shape: a fresh id, now as its time, "metrics" when it has data. */
+export function newEvent(
+  level: NewJobEvent["level"],
+  message: string,
+  data: Record<string, number> | null = null,
+): JobEvent {
+  return {
+    object: "fine_tuning.job.event",
+    id: randomId("ftevent-"),
+    created_at: Math.floor(Date.now() / 1000),
+    level,
+    message,
+    type: data ? "metrics" : "message",
+    data,
+  };
+}
 
 /** Publishes event `event` of job `jobId`, deduplicated by `key`; false for a duplicate. */
 export async function publishJobEvent(

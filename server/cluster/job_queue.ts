@@ -2,7 +2,9 @@
  * The fine-tuning job queue: a work-queue stream with one subject per base model, and one
  * durable pull consumer per base model that the workers of that model share. A worker holds a
  * job with explicit acks and heartbeats (`working()`); when it dies the heartbeats stop, and
- * after `ack_wait` JetStream hands the job to another worker, at most `max_deliver` times.
+ * after `ack_wait` JetStream hands the job to another worker. The consumer delivers a job once
+ * more than the attempts allowed, so that a job whose last worker died is still seen by a worker,
+ * which marks it failed instead of leaving it running for ever.
  *
  * @module
  */
@@ -19,8 +21,8 @@ import { QUEUE_STREAM, queueSubject, workersConsumer } from "./names.ts";
 export interface QueueOptions {
   /** How long a job stays with a silent worker before it is redelivered, in ms. Default 4000. */
   ackWaitMs?: number;
-  /** Deliveries of a job before it is given up. Default 3. */
-  maxDeliver?: number;
+  /** Attempts at a job before it is given up. Default 3. */
+  maxAttempts?: number;
 }
 
 /** A job taken from the queue; the holder must heartbeat, then ack or term it. */
@@ -29,8 +31,8 @@ export interface QueuedJob {
   jobId: string;
   /** Which delivery this is (1 for the first). */
   delivery: number;
-  /** Whether this is the last delivery allowed. */
-  lastDelivery: boolean;
+  /** Whether every attempt allowed was used: the holder must fail the job, not run it. */
+  exhausted: boolean;
   /** Stops the heartbeats and removes the job from the queue. */
   ack(): Promise<void>;
   /** Stops the heartbeats without acking (the job will be redelivered after ack_wait). */
@@ -52,12 +54,12 @@ export async function enqueueJob(
 export class JobQueue {
   readonly #consumer: Consumer;
   readonly #ackWaitMs: number;
-  readonly #maxDeliver: number;
+  readonly #maxAttempts: number;
 
-  private constructor(consumer: Consumer, ackWaitMs: number, maxDeliver: number) {
+  private constructor(consumer: Consumer, ackWaitMs: number, maxAttempts: number) {
     this.#consumer = consumer;
     this.#ackWaitMs = ackWaitMs;
-    this.#maxDeliver = maxDeliver;
+    this.#maxAttempts = maxAttempts;
   }
 
   /** Opens (creating if needed) the shared consumer of `modelId`'s workers. */
@@ -68,16 +70,16 @@ export class JobQueue {
     options: QueueOptions = {},
   ): Promise<JobQueue> {
     const ackWaitMs = options.ackWaitMs ?? 4000;
-    const maxDeliver = options.maxDeliver ?? 3;
+    const maxAttempts = options.maxAttempts ?? 3;
     const durable = workersConsumer(modelId);
     await jsm.consumers.add(QUEUE_STREAM, {
       durable_name: durable,
       filter_subject: queueSubject(modelId),
       ack_policy: AckPolicy.Explicit,
       ack_wait: ackWaitMs * MS,
-      max_deliver: maxDeliver,
+      max_deliver: maxAttempts + 1,
     });
-    return new JobQueue(await js.consumers.get(QUEUE_STREAM, durable), ackWaitMs, maxDeliver);
+    return new JobQueue(await js.consumers.get(QUEUE_STREAM, durable), ackWaitMs, maxAttempts);
   }
 
   /** Waits up to `waitMs` for a job; null when none came. Heartbeats start at once. */
@@ -94,7 +96,7 @@ export class JobQueue {
     return {
       jobId,
       delivery,
-      lastDelivery: delivery >= this.#maxDeliver,
+      exhausted: delivery > this.#maxAttempts,
       ack: async () => {
         clearInterval(timer);
         await msg.ackAck();

@@ -9,6 +9,7 @@
 import type { KV } from "@nats-io/kv";
 import type { FineTuningJob } from "../job_store.ts";
 import { createJson, getJson, updateJson } from "./kv_cas.ts";
+import type { FolderManifest } from "./object_folder.ts";
 
 /** A job as the cluster keeps it: the API's job plus who runs it and on which attempt. */
 export interface JobRecord {
@@ -20,6 +21,8 @@ export interface JobRecord {
   owner: string | null;
   /** Set by a cancel request; the owner stops after its current step. */
   cancelRequested: boolean;
+  /** The newest checkpoint in the checkpoint store, or null. */
+  checkpoint: FolderManifest | null;
 }
 
 /** Thrown when a worker writes with an attempt older than the record's. */
@@ -42,7 +45,13 @@ export class JobRecords {
 
   /** Stores a new queued job; throws when its id exists. */
   async create(job: FineTuningJob): Promise<void> {
-    const record: JobRecord = { job, attempt: 0, owner: null, cancelRequested: false };
+    const record: JobRecord = {
+      job,
+      attempt: 0,
+      owner: null,
+      cancelRequested: false,
+      checkpoint: null,
+    };
     if (!await createJson(this.#kv, job.id, record)) throw new Error(`Job ${job.id} exists`);
   }
 
@@ -83,9 +92,31 @@ export class JobRecords {
     attempt: number,
     change: (job: FineTuningJob) => Partial<FineTuningJob>,
   ): Promise<JobRecord> {
+    return this.#writeRecord(id, attempt, (r) => ({ ...r, job: { ...r.job, ...change(r.job) } }));
+  }
+
+  /** Records checkpoint `manifest` (named `path` in the job) as the holder of `attempt`. */
+  setCheckpoint(
+    id: string,
+    attempt: number,
+    manifest: FolderManifest,
+    path: string,
+  ): Promise<JobRecord> {
+    return this.#writeRecord(id, attempt, (r) => ({
+      ...r,
+      checkpoint: manifest,
+      job: { ...r.job, last_checkpoint: path },
+    }));
+  }
+
+  async #writeRecord(
+    id: string,
+    attempt: number,
+    change: (record: JobRecord) => JobRecord,
+  ): Promise<JobRecord> {
     const { value } = await updateJson<JobRecord>(this.#kv, id, (r) => {
       if (r.attempt !== attempt) throw new StaleAttemptError(id, attempt, r.attempt);
-      return { ...r, job: { ...r.job, ...change(r.job) } };
+      return change(r);
     });
     return value;
   }

@@ -35,7 +35,8 @@ function natsAvailable(): boolean {
   }
 }
 
-const available = natsAvailable();
+/** Whether the nats-server binary runs here. */
+export const available = natsAvailable();
 if (!available) {
   const message = `${NATS_SERVER} not found: the NATS cluster tests are skipped ` +
     "(apt-get install nats-server; REQUIRE_NATS=1 makes this a failure)";
@@ -43,9 +44,18 @@ if (!available) {
   console.warn(`⚠ ${message}`);
 }
 
-/** Registers a test that needs nats-server, skipped (visibly) when the binary is missing. */
-export function natsTest(name: string, fn: () => Promise<void>): void {
-  Deno.test({ name, ignore: !available, sanitizeResources: false, sanitizeOps: false, fn });
+/**
+ * Registers a test that needs nats-server, skipped (visibly) when the binary is missing, or
+ * when `ignore` says so for another reason (no GPU).
+ */
+export function natsTest(name: string, fn: () => Promise<void>, ignore = false): void {
+  Deno.test({
+    name,
+    ignore: !available || ignore,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn,
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The job queue and events over a real nats-server: a held job stays with its worker past
  * ack_wait while heartbeats flow, goes to another worker once they stop, and is given up after
- * max_deliver; duplicate job events are dropped.
+ * max_deliver, after which one more delivery says the attempts are exhausted; duplicate job events are dropped.
  *
  * @module
  */
@@ -21,23 +21,23 @@ natsTest(
       const { js, jsm } = cluster;
       const a = await JobQueue.open(js, jsm, "org/model.v1", {
         ackWaitMs: ACK_WAIT,
-        maxDeliver: 2,
+        maxAttempts: 1,
       });
       const b = await JobQueue.open(js, jsm, "org/model.v1", {
         ackWaitMs: ACK_WAIT,
-        maxDeliver: 2,
+        maxAttempts: 1,
       });
       await enqueueJob(js, "org/model.v1", "ftjob-1");
       await enqueueJob(js, "org/model.v1", "ftjob-1"); // a duplicate publish queues nothing
       const held = await a.next(2000);
-      assert.deepEqual([held?.jobId, held?.delivery, held?.lastDelivery], ["ftjob-1", 1, false]);
+      assert.deepEqual([held?.jobId, held?.delivery, held?.exhausted], ["ftjob-1", 1, false]);
       // Three ack waits with heartbeats: nobody else gets the job.
       assert.equal(await b.next(3 * ACK_WAIT), null);
       held!.abandon(); // the worker "dies"
       const start = Date.now();
       const taken = await b.next(3 * ACK_WAIT);
       const takeover = Date.now() - start;
-      assert.deepEqual([taken?.jobId, taken?.delivery, taken?.lastDelivery], ["ftjob-1", 2, true]);
+      assert.deepEqual([taken?.jobId, taken?.delivery, taken?.exhausted], ["ftjob-1", 2, true]);
       assert.ok(
         takeover < ACK_WAIT + 500,
         `redelivered ${takeover} ms after the heartbeats stopped`,
