@@ -87,7 +87,7 @@ export class JobRecords {
    * Changes job `id` as the holder of `attempt`: `change` gets the job and returns the fields to
    * set. Throws {@linkcode StaleAttemptError} when another attempt has claimed the job since.
    */
-  async write(
+  write(
     id: string,
     attempt: number,
     change: (job: FineTuningJob) => Partial<FineTuningJob>,
