@@ -3,14 +3,21 @@
  *
  * @module
  */
-import { type Cluster, openCluster } from "../../server/cluster/jetstream_setup.ts";
+import {
+  type Cluster,
+  type ClusterOptions,
+  openCluster,
+} from "../../server/cluster/jetstream_setup.ts";
 import type { FineTuningJob } from "../../server/job_store.ts";
 import { startNatsServer } from "./_nats_test_server.ts";
 
 /** Runs `fn` with a fresh nats-server and a cluster connection, stopping both after. */
-export async function withCluster(fn: (cluster: Cluster, url: string) => Promise<void>) {
+export async function withCluster(
+  fn: (cluster: Cluster, url: string) => Promise<void>,
+  options: Omit<ClusterOptions, "servers"> = {},
+) {
   const server = await startNatsServer();
-  const cluster = await openCluster({ servers: server.url });
+  const cluster = await openCluster({ ...options, servers: server.url });
   try {
     await fn(cluster, server.url);
   } finally {
