@@ -37,7 +37,7 @@ export interface ClusterOptions {
   replicas?: number;
   /** How long a replica's registry entry lives without a refresh, in ms. Default 3000. */
   replicaTtlMs?: number;
-  /** How long a JetStream API call waits for an answer, in ms. Default 20 000. */
+  /** How long a JetStream API call waits for an answer, in ms. Default 2000. */
   apiTimeoutMs?: number;
   /** How long an idempotency key is remembered, in ms. Default 24 h. */
   idempotencyTtlMs?: number;
@@ -79,8 +79,8 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     reconnectTimeWait: 100,
   });
   try {
-    // A 3-node cluster elects a new stream leader within seconds of losing one: API calls wait.
-    const timeout = options.apiTimeoutMs ?? 20_000;
+    // A call whose node died gets no answer: it times out soon, and the caller retries it.
+    const timeout = options.apiTimeoutMs ?? 2000;
     const jsm = await jetstreamManager(nc, { timeout });
     const js = jetstream(nc, { timeout });
     const num_replicas = options.replicas ?? 1;

@@ -2,12 +2,13 @@
  * Job events in the cluster's FT_EVENTS stream, one subject per job. Each event is published
  * with a message id (`<job>:<key>`, the key being the step for step events), so a worker that
  * resumes a job and re-runs steps after the last checkpoint does not log them twice: JetStream
- * drops the duplicates.
+ * drops the duplicates, which also makes a publish whose answer was lost safe to retry.
  *
  * @module
  */
 import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import { type JobEvent, type NewJobEvent, randomId } from "../job_store.ts";
+import { retryUnanswered } from "./kv_cas.ts";
 import { EVENTS_STREAM, eventsSubject } from "./names.ts";
 
 /** A new event in OpenAI's shape: a fresh id, now as its time, "metrics" when it has data. */
@@ -34,9 +35,9 @@ export async function publishJobEvent(
   key: string,
   event: JobEvent,
 ): Promise<boolean> {
-  const ack = await js.publish(eventsSubject(jobId), JSON.stringify(event), {
-    msgID: `${jobId}:${key}`,
-  });
+  const ack = await retryUnanswered(() =>
+    js.publish(eventsSubject(jobId), JSON.stringify(event), { msgID: `${jobId}:${key}` })
+  );
   return !ack.duplicate;
 }
 

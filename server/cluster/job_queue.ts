@@ -15,6 +15,7 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from "@nats-io/jetstream";
+import { retryUnanswered } from "./kv_cas.ts";
 import { QUEUE_STREAM, queueSubject, workersConsumer } from "./names.ts";
 
 /** Settings of the workers' consumer. */
@@ -47,7 +48,9 @@ export async function enqueueJob(
   modelId: string,
   jobId: string,
 ): Promise<void> {
-  await js.publish(queueSubject(modelId), JSON.stringify({ jobId }), { msgID: jobId });
+  await retryUnanswered(() =>
+    js.publish(queueSubject(modelId), JSON.stringify({ jobId }), { msgID: jobId })
+  );
 }
 
 /** A worker's end of the queue of base model `modelId`. */

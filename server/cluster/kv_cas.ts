@@ -37,26 +37,64 @@ export async function createJson<T>(kv: KV, key: string, value: T): Promise<bool
  * Applies `change` to the value at `key` with compare-and-swap, retrying on conflicts (up to
  * `attempts` times). `change` returns the new value, or null to leave the record as it is.
  * Resolves to the stored value (new or unchanged); throws when the key is absent.
+ *
+ * A call that times out (the node it went to died, or the bucket is electing a leader) is
+ * retried until `retryForMs` has passed; a write whose answer was lost is recognised on the
+ * next read (the record holds exactly what it wrote), so it is never applied twice.
  */
 export async function updateJson<T>(
   kv: KV,
   key: string,
   change: (current: T) => T | null,
   attempts = 20,
+  retryForMs = 60_000,
 ): Promise<Versioned<T>> {
-  for (let i = 0; i < attempts; i++) {
-    const current = await getJson<T>(kv, key);
-    if (!current) throw new Error(`No record ${JSON.stringify(key)}`);
-    const next = change(current.value);
-    if (next === null) return current;
+  const deadline = Date.now() + retryForMs;
+  let written: string | null = null; // what a write whose answer was lost wrote
+  for (let i = 0; i < attempts;) {
     try {
-      const revision = await kv.update(key, JSON.stringify(next), current.revision);
+      const current = await getJson<T>(kv, key);
+      if (!current) throw new Error(`No record ${JSON.stringify(key)}`);
+      if (written !== null && JSON.stringify(current.value) === written) return current;
+      const next = change(current.value);
+      if (next === null) return current;
+      written = JSON.stringify(next);
+      const revision = await kv.update(key, written, current.revision);
       return { value: next, revision };
     } catch (e) {
+      if (isUnanswered(e) && Date.now() < deadline) continue;
       if (!isConflict(e)) throw e;
+      written = null;
+      i++;
     }
   }
   throw new Error(`Record ${JSON.stringify(key)} kept changing: ${attempts} conflicting writes`);
+}
+
+/**
+ * Runs `call` until it gets an answer, retrying while it gets none (see `isUnanswered`) for up
+ * to `retryForMs`. Only for calls that are safe to repeat (a publish with a message id).
+ */
+export async function retryUnanswered<T>(call: () => Promise<T>, retryForMs = 60_000): Promise<T> {
+  const deadline = Date.now() + retryForMs;
+  for (;;) {
+    try {
+      return await call();
+    } catch (e) {
+      if (!isUnanswered(e) || Date.now() >= deadline) throw e;
+    }
+  }
+}
+
+/**
+ * Whether `e` says a request got no answer: a timeout, or no responders (JetStream reports "not
+ * enabled") while the bucket elects a leader.
+ */
+function isUnanswered(e: unknown): boolean {
+  for (let cause = e; cause instanceof Error; cause = cause.cause) {
+    if (cause.name === "TimeoutError" || /timeout|no responders/i.test(cause.message)) return true;
+  }
+  return false;
 }
 
 /** Whether `e` is JetStream's "wrong last sequence" answer to a compare-and-swap. */

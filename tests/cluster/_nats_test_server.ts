@@ -11,6 +11,8 @@ const NATS_SERVER = Deno.env.get("NATS_SERVER") ?? "nats-server";
 
 /** A running nats-server. */
 export interface NatsTestServer {
+  /** Its server name (`-n`), for matching stream leaders. */
+  name: string;
   /** `nats://127.0.0.1:PORT`. */
   url: string;
   /** Its JetStream store folder. */
@@ -63,7 +65,7 @@ export function natsTest(name: string, fn: () => Promise<void>, ignore = false):
  * temporary folder when absent), and resolves once it accepts connections.
  */
 export async function startNatsServer(
-  options: { storeDir?: string; port?: number } = {},
+  options: { storeDir?: string; port?: number; extraArgs?: string[] } = {},
 ): Promise<NatsTestServer> {
   const storeDir = options.storeDir ?? await Deno.makeTempDir({ prefix: "nats-test-" });
   const portsDir = await Deno.makeTempDir({ prefix: "nats-ports-" });
@@ -78,6 +80,7 @@ export async function startNatsServer(
       storeDir,
       "--ports_file_dir",
       portsDir,
+      ...options.extraArgs ?? [],
     ],
     stdout: "null",
     stderr: "piped",
@@ -98,7 +101,9 @@ export async function startNatsServer(
       exited = true;
     }
   };
+  const n = options.extraArgs?.indexOf("-n") ?? -1;
   return {
+    name: n >= 0 ? options.extraArgs![n + 1] : `pid-${child.pid}`,
     url,
     storeDir,
     kill,
@@ -126,4 +131,32 @@ async function waitForPort(dir: string, pid: number, log: () => string): Promise
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`nats-server did not start within 10 s:\n${log()}`);
+}
+
+/** A free loopback TCP port (bound, read, released). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Starts a 3-node JetStream cluster (`n1`…`n3`) on loopback, each with its own store. */
+export async function startNatsCluster(): Promise<NatsTestServer[]> {
+  const routePorts = [freePort(), freePort(), freePort()];
+  const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(",");
+  return await Promise.all(routePorts.map((port, i) =>
+    startNatsServer({
+      extraArgs: [
+        "-n",
+        `n${i + 1}`,
+        "--cluster_name",
+        "test",
+        "--cluster",
+        `nats://127.0.0.1:${port}`,
+        "--routes",
+        routes,
+      ],
+    })
+  ));
 }
