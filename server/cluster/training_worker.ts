@@ -84,7 +84,8 @@ export class TrainingWorker {
       const record = await this.#records.claim(jobId, this.#options.workerId);
       if (!record) return await queued.ack(); // finished meanwhile: nothing to run
       if (queued.exhausted) {
-        const message = `Gave up after ${queued.delivery - 1} attempts: every worker stopped`;
+        const n = queued.delivery - 1;
+        const message = `Gave up after ${n} attempt${n === 1 ? "" : "s"}: every worker stopped`;
         await this.#finish(record, "failed", message, { code: "attempts_exhausted", message });
       } else if (record.cancelRequested) {
         await this.#finish(record, "cancelled", "The job was cancelled before it started");
