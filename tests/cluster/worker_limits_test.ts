@@ -36,7 +36,9 @@ natsTest(
     withCluster(async (cluster, url) => {
       const root = await Deno.makeTempDir({ prefix: "limits-" });
       const modelDir = await writeFixtureModel(root);
-      const flags = ["--checkpoint-every", "2", "--ack-wait-ms", "1500", "--max-attempts", "1"];
+      // ack_wait 4 s: the first step compiles pipelines and blocks the worker's event loop (and so its
+      // heartbeats) for over 1.5 s on a loaded lavapipe machine, which redelivered the job at 1.5 s.
+      const flags = ["--checkpoint-every", "2", "--ack-wait-ms", "4000", "--max-attempts", "1"];
       const workers = [
         startWorker("w1", url, modelDir, flags),
         startWorker("w2", url, modelDir, flags),
