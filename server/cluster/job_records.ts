@@ -1,0 +1,138 @@
+/**
+ * Job records in the cluster's KV bucket. Every write is a compare-and-swap, and a worker
+ * writes with the attempt number it claimed the job with: once another worker has claimed the
+ * job (a higher attempt), the old one's writes fail with {@linkcode StaleAttemptError}, so a
+ * "zombie" that lost its job cannot overwrite it.
+ *
+ * @module
+ */
+import type { KV } from "@nats-io/kv";
+import type { FineTuningJob } from "../job_store.ts";
+import { createJson, getJson, updateJson } from "./kv_cas.ts";
+import type { FolderManifest } from "./object_folder.ts";
+
+/** A job as the cluster keeps it: the API's job plus who runs it and on which attempt. */
+export interface JobRecord {
+  /** The job, in OpenAI's shape. */
+  job: FineTuningJob;
+  /** How many times a worker has claimed it (0 while queued). */
+  attempt: number;
+  /** The worker running it, or null. */
+  owner: string | null;
+  /** Set by a cancel request; the owner stops after its current step. */
+  cancelRequested: boolean;
+  /** The newest checkpoint in the checkpoint store, or null. */
+  checkpoint: FolderManifest | null;
+}
+
+/** Thrown when a worker writes with an attempt older than the record's. */
+export class StaleAttemptError extends Error {
+  /** Makes the error for job `id`. */
+  constructor(id: string, attempt: number, current: number) {
+    super(`Job ${id}: attempt ${attempt} was superseded by attempt ${current}`);
+    this.name = "StaleAttemptError";
+  }
+}
+
+/** The cluster's job records. */
+export class JobRecords {
+  readonly #kv: KV;
+
+  /** Wraps the jobs bucket. */
+  constructor(kv: KV) {
+    this.#kv = kv;
+  }
+
+  /** Stores a new queued job; throws when its id exists. */
+  async create(job: FineTuningJob): Promise<void> {
+    const record: JobRecord = {
+      job,
+      attempt: 0,
+      owner: null,
+      cancelRequested: false,
+      checkpoint: null,
+    };
+    if (!await createJson(this.#kv, job.id, record)) throw new Error(`Job ${job.id} exists`);
+  }
+
+  /** The record of job `id`, or null. */
+  async get(id: string): Promise<JobRecord | null> {
+    return (await getJson<JobRecord>(this.#kv, id))?.value ?? null;
+  }
+
+  /** Every job, newest first. */
+  async list(): Promise<FineTuningJob[]> {
+    const jobs: FineTuningJob[] = [];
+    for await (const key of await this.#kv.keys()) {
+      const record = await this.get(key);
+      if (record) jobs.push(record.job);
+    }
+    return jobs.sort((a, b) => b.created_at - a.created_at || b.id.localeCompare(a.id));
+  }
+
+  /**
+   * Claims job `id` for `owner`: bumps the attempt and returns the record as claimed, or null
+   * when the job is already finished (nothing to run).
+   */
+  async claim(id: string, owner: string): Promise<JobRecord | null> {
+    const { value } = await updateJson<JobRecord>(
+      this.#kv,
+      id,
+      (r) => FINISHED.has(r.job.status) ? null : { ...r, attempt: r.attempt + 1, owner },
+    );
+    return value.owner === owner && !FINISHED.has(value.job.status) ? value : null;
+  }
+
+  /**
+   * Changes job `id` as the holder of `attempt`: `change` gets the job and returns the fields to
+   * set. Throws {@linkcode StaleAttemptError} when another attempt has claimed the job since.
+   */
+  write(
+    id: string,
+    attempt: number,
+    change: (job: FineTuningJob) => Partial<FineTuningJob>,
+  ): Promise<JobRecord> {
+    return this.#writeRecord(id, attempt, (r) => ({ ...r, job: { ...r.job, ...change(r.job) } }));
+  }
+
+  /** Records checkpoint `manifest` (named `path` in the job) as the holder of `attempt`. */
+  setCheckpoint(
+    id: string,
+    attempt: number,
+    manifest: FolderManifest,
+    path: string,
+  ): Promise<JobRecord> {
+    return this.#writeRecord(id, attempt, (r) => ({
+      ...r,
+      checkpoint: manifest,
+      job: { ...r.job, last_checkpoint: path },
+    }));
+  }
+
+  async #writeRecord(
+    id: string,
+    attempt: number,
+    change: (record: JobRecord) => JobRecord,
+  ): Promise<JobRecord> {
+    const { value } = await updateJson<JobRecord>(this.#kv, id, (r) => {
+      if (r.attempt !== attempt) throw new StaleAttemptError(id, attempt, r.attempt);
+      return change(r);
+    });
+    return value;
+  }
+
+  /** Asks the owner of job `id` to stop after its current step (or cancels it if queued). */
+  async requestCancel(id: string): Promise<JobRecord> {
+    const { value } = await updateJson<JobRecord>(this.#kv, id, (r) => {
+      if (FINISHED.has(r.job.status)) return null;
+      if (r.job.status === "queued") {
+        const finished_at = Math.floor(Date.now() / 1000);
+        return { ...r, cancelRequested: true, job: { ...r.job, status: "cancelled", finished_at } };
+      }
+      return { ...r, cancelRequested: true };
+    });
+    return value;
+  }
+}
+
+const FINISHED = new Set(["succeeded", "failed", "cancelled"]);

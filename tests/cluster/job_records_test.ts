@@ -1,0 +1,67 @@
+/**
+ * Job records over a real nats-server: compare-and-swap writes from two writers at once lose
+ * nothing, and a worker whose attempt was superseded cannot write.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { JobRecords, StaleAttemptError } from "../../server/cluster/job_records.ts";
+import { natsTest } from "./_nats_test_server.ts";
+import { queuedJob, withCluster } from "./_cluster_fixture.ts";
+
+natsTest(
+  "concurrent compare-and-swap writes to one job all land",
+  () =>
+    withCluster(async (cluster) => {
+      const records = new JobRecords(cluster.jobs);
+      await records.create(queuedJob("ftjob-a"));
+      await assert.rejects(records.create(queuedJob("ftjob-a")), /exists/);
+      const claimed = await records.claim("ftjob-a", "w1");
+      assert.equal(claimed?.attempt, 1);
+      // 20 increments from concurrent writers: each reads, adds 1 and swaps; none may be lost.
+      await Promise.all(
+        Array.from({ length: 20 }, () =>
+          records.write(
+            "ftjob-a",
+            1,
+            (job) => ({ trained_tokens: (job.trained_tokens ?? 0) + 1 }),
+          )),
+      );
+      assert.equal((await records.get("ftjob-a"))?.job.trained_tokens, 20);
+    }),
+);
+
+natsTest(
+  "a worker whose job was claimed again cannot write it",
+  () =>
+    withCluster(async (cluster) => {
+      const records = new JobRecords(cluster.jobs);
+      await records.create(queuedJob("ftjob-b"));
+      await records.claim("ftjob-b", "zombie");
+      const taken = await records.claim("ftjob-b", "rescuer");
+      assert.deepEqual([taken?.attempt, taken?.owner], [2, "rescuer"]);
+      await assert.rejects(
+        records.write("ftjob-b", 1, () => ({ status: "failed" })),
+        StaleAttemptError,
+      );
+      await records.write("ftjob-b", 2, () => ({ status: "succeeded" }));
+      assert.equal((await records.get("ftjob-b"))?.job.status, "succeeded");
+      assert.equal(await records.claim("ftjob-b", "late"), null, "a finished job is not claimed");
+      assert.deepEqual((await records.list()).map((j) => j.id), ["ftjob-b"]);
+    }),
+);
+
+natsTest(
+  "cancelling a queued job ends it; a running one is flagged for its owner",
+  () =>
+    withCluster(async (cluster) => {
+      const records = new JobRecords(cluster.jobs);
+      await records.create(queuedJob("ftjob-q"));
+      assert.equal((await records.requestCancel("ftjob-q")).job.status, "cancelled");
+      await records.create(queuedJob("ftjob-r"));
+      await records.claim("ftjob-r", "w");
+      await records.write("ftjob-r", 1, () => ({ status: "running" }));
+      const flagged = await records.requestCancel("ftjob-r");
+      assert.deepEqual([flagged.job.status, flagged.cancelRequested], ["running", true]);
+    }),
+);
