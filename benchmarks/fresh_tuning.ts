@@ -9,16 +9,21 @@
  *
  * @module
  */
-import { fail, numberFlag, parseFlags, runCommand } from "../examples/_cli.ts";
+import { fail, numberFlag, runCommand } from "../examples/_cli.ts";
+import { parseCommand } from "../examples/_flags.ts";
 import { acquireGpu } from "../lib/gpu/device.ts";
 import { tuneMatmul } from "../lib/ops/matmul_tuning.ts";
 
-const USAGE = "Usage: deno run -A benchmarks/fresh_tuning.ts [--runs N]";
-const flags = parseFlags(
-  Deno.args,
-  { runs: { type: "string" }, child: { type: "boolean" } },
-  USAGE,
-);
+const flags = parseCommand(Deno.args, {
+  name: "fresh_tuning",
+  path: "benchmarks/fresh_tuning.ts",
+  summary: "Tune the matmul variants in fresh processes and count how often each choice wins.",
+  usage: "[--runs N]",
+  flags: {
+    runs: { value: "N", help: "Fresh processes to run (default 20)" },
+    child: { type: "boolean", help: "Internal: run one tuning and print it as JSON" },
+  },
+});
 
 /** One fresh process: its choice and the seconds the measurement took. */
 async function child(): Promise<void> {

@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { fail, numberFlag, parseFlags, runCommand } from "../examples/_cli.ts";
+import { fail, numberFlag, runCommand } from "../examples/_cli.ts";
+import { parseCommand } from "../examples/_flags.ts";
 import { createFixtureModel, type FixturePreset } from "../lib/fixtures/fixture_model.ts";
 import { memoryModelSource } from "../lib/format/model_source.ts";
 import { acquireGpu } from "../lib/gpu/device.ts";
@@ -22,12 +23,17 @@ import { EndToEnd, type Measured } from "./_end_to_end.ts";
 import { KERNEL_CLASSES, secondsByClass } from "./_kernel_classes.ts";
 import { markdownTable, rate } from "./_table.ts";
 
-const USAGE = "Usage: deno run -A benchmarks/profile.ts [--preset NAME] [--tokens T] [--json]";
-const flags = parseFlags(Deno.args, {
-  preset: { type: "string" },
-  tokens: { type: "string" },
-  json: { type: "boolean" },
-}, USAGE);
+const flags = parseCommand(Deno.args, {
+  name: "profile",
+  path: "benchmarks/profile.ts",
+  summary: "Profile a training step and a prefill by kernel class, each dispatch timed.",
+  usage: "[--preset NAME] [--tokens T] [--json]",
+  flags: {
+    preset: { value: "NAME", help: "The fixture's shape (default llama-8x1024)" },
+    tokens: { value: "T", help: "Tokens per sequence" },
+    json: { type: "boolean", help: "Print the profile as JSON" },
+  },
+});
 
 /** Runs `body` with a profiler attached to `gpu`; the dispatches it submitted, timed. */
 async function profiled(

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { FineTuningJob } from "./job_store.ts";
 import { join } from "node:path";
 // Not in mod.ts: the fixtures carry the 9 MB Llama 3 tokenizer, which mod.ts must not load.
 import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
@@ -91,4 +92,41 @@ export function serveApp(app: { fetch: (request: Request) => Response | Promise<
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
   const url = `http://127.0.0.1:${server.addr.port}`;
   return { url, close: () => server.shutdown() };
+}
+
+/** A fine-tuning job record for store and queue tests: queued, tiny hyperparameters, then `patch`. */
+export function sampleJob(id: string, patch: Partial<FineTuningJob> = {}): FineTuningJob {
+  const job: FineTuningJob = {
+    object: "fine_tuning.job",
+    id,
+    model: "tiny",
+    created_at: 1_700_000_000,
+    finished_at: null,
+    fine_tuned_model: null,
+    organization_id: "local",
+    result_files: [],
+    status: "queued",
+    validation_file: null,
+    training_file: null,
+    hyperparameters: {
+      n_epochs: 1,
+      batch_size: 1,
+      learning_rate: 1e-4,
+      lora_r: 4,
+      lora_alpha: 8,
+      lora_dropout: 0,
+      target_modules: ["q_proj"],
+      max_steps: 3,
+      gradient_accumulation_steps: 1,
+      max_length: 64,
+    },
+    trained_tokens: null,
+    error: null,
+    seed: 1,
+    estimated_finish: null,
+    user_provided_suffix: null,
+    integrations: [],
+    last_checkpoint: null,
+  };
+  return { ...job, ...patch };
 }

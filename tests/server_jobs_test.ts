@@ -3,42 +3,10 @@ import { join } from "node:path";
 import { ApiError } from "../server/errors.ts";
 import { type FineTuningJob, JobStore } from "../server/job_store.ts";
 import { isSafeName, resolveInside } from "../server/safe_path.ts";
-import { tempDir } from "../server/_test_fixture.ts";
+import { sampleJob, tempDir } from "../server/_test_fixture.ts";
 
-function job(id: string, status: FineTuningJob["status"], createdAt: number): FineTuningJob {
-  return {
-    object: "fine_tuning.job",
-    id,
-    model: "tiny",
-    created_at: createdAt,
-    finished_at: null,
-    fine_tuned_model: null,
-    organization_id: "local",
-    result_files: [],
-    status,
-    validation_file: null,
-    training_file: null,
-    hyperparameters: {
-      n_epochs: 1,
-      batch_size: 1,
-      learning_rate: 1e-4,
-      lora_r: 4,
-      lora_alpha: 8,
-      lora_dropout: 0,
-      target_modules: ["q_proj"],
-      max_steps: 3,
-      gradient_accumulation_steps: 1,
-      max_length: 64,
-    },
-    trained_tokens: null,
-    error: null,
-    seed: 1,
-    estimated_finish: null,
-    user_provided_suffix: null,
-    integrations: [],
-    last_checkpoint: null,
-  };
-}
+const job = (id: string, status: FineTuningJob["status"], created_at: number) =>
+  sampleJob(id, { status, created_at });
 
 Deno.test("job store: jobs and events persist; interrupted jobs fail naming their last checkpoint", async () => {
   const dir = join(await tempDir(), ".jobs");

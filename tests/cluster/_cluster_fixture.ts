@@ -9,6 +9,8 @@ import {
   openCluster,
 } from "../../server/cluster/jetstream_setup.ts";
 import type { FineTuningJob } from "../../server/job_store.ts";
+import { sampleJob } from "../../server/_test_fixture.ts";
+import type { JobRecord, JobRecords } from "../../server/cluster/job_records.ts";
 import { startNatsServer } from "./_nats_test_server.ts";
 
 /** Runs `fn` with a fresh nats-server and a cluster connection, stopping both after. */
@@ -28,36 +30,25 @@ export async function withCluster(
 
 /** A queued job record with id `id`. */
 export function queuedJob(id: string): FineTuningJob {
+  const job = sampleJob(id);
   return {
-    object: "fine_tuning.job",
-    id,
-    model: "tiny",
-    created_at: 1_700_000_000,
-    finished_at: null,
-    fine_tuned_model: null,
-    organization_id: "local",
-    result_files: [],
-    status: "queued",
-    validation_file: null,
-    training_file: null,
-    hyperparameters: {
-      n_epochs: 1,
-      batch_size: 1,
-      learning_rate: 1e-3,
-      lora_r: 4,
-      lora_alpha: 8,
-      lora_dropout: 0,
-      target_modules: ["q_proj"],
-      max_steps: null,
-      gradient_accumulation_steps: 1,
-      max_length: 64,
-    },
-    trained_tokens: null,
-    error: null,
-    seed: 1,
-    estimated_finish: null,
-    user_provided_suffix: null,
-    integrations: [],
-    last_checkpoint: null,
+    ...job,
+    hyperparameters: { ...job.hyperparameters, learning_rate: 1e-3, max_steps: null },
   };
+}
+
+/** Polls the job's record until `check` holds; throws with the last record after `ms`. */
+export async function waitForRecord(
+  records: JobRecords,
+  id: string,
+  check: (r: JobRecord) => boolean,
+  ms = 120_000,
+): Promise<JobRecord> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const record = await records.get(id);
+    if (record && check(record)) return record;
+    if (Date.now() > deadline) throw new Error(`Job ${id} timed out: ${JSON.stringify(record)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }

@@ -64,8 +64,9 @@ export function startWorker(
   let markReady: () => void;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
   const read = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      output += chunk;
+    const decoder = new TextDecoder();
+    for await (const bytes of stream) {
+      output += decoder.decode(bytes, { stream: true });
       if (output.includes(`Worker ${id} ready`)) markReady();
     }
   };

@@ -10,30 +10,14 @@ import assert from "node:assert/strict";
 import { findAdapter } from "../../lib/gpu/device.ts";
 import { AdapterStore } from "../../server/cluster/adapter_store.ts";
 import { readJobEvents } from "../../server/cluster/job_events.ts";
-import { type JobRecord, JobRecords } from "../../server/cluster/job_records.ts";
+import { JobRecords } from "../../server/cluster/job_records.ts";
 import { natsTest } from "./_nats_test_server.ts";
-import { withCluster } from "./_cluster_fixture.ts";
+import { waitForRecord, withCluster } from "./_cluster_fixture.ts";
 import { startWorker, submitTestJob, writeFixtureModel } from "./_worker_processes.ts";
 
 const ACK_WAIT_MS = 4000;
 const STEPS = 24;
 const gpuMissing = (await findAdapter()) === null && Deno.env.get("REQUIRE_GPU") !== "1";
-
-/** Polls job `id` every 10 ms until `check` holds (within `ms`); returns the record. */
-async function waitFor(
-  records: JobRecords,
-  id: string,
-  check: (r: JobRecord) => boolean,
-  ms: number,
-): Promise<JobRecord> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const record = await records.get(id);
-    if (record && check(record)) return record;
-    if (Date.now() > deadline) throw new Error(`Job ${id} timed out: ${JSON.stringify(record)}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 natsTest(
   "a job whose worker is killed resumes on another with an identical adapter",
@@ -52,7 +36,7 @@ natsTest(
         await Promise.all(workers.map((w) => w.ready));
         // The uninterrupted run.
         await submitTestJob(cluster, "ftjob-whole", "whole", STEPS);
-        const whole = await waitFor(
+        const whole = await waitForRecord(
           records,
           "ftjob-whole",
           (r) => r.job.status === "succeeded",
@@ -62,7 +46,7 @@ natsTest(
 
         // The interrupted one: kill its worker once the first checkpoint is recorded.
         await submitTestJob(cluster, "ftjob-killed", "killed", STEPS);
-        const checkpointed = await waitFor(
+        const checkpointed = await waitForRecord(
           records,
           "ftjob-killed",
           (r) => r.checkpoint !== null,
@@ -72,11 +56,16 @@ natsTest(
         const victim = workers.find((w) => w.id === checkpointed.owner)!;
         await victim.kill();
         const killedAt = Date.now();
-        const resumed = await waitFor(records, "ftjob-killed", (r) => r.attempt === 2, 30_000);
+        const resumed = await waitForRecord(
+          records,
+          "ftjob-killed",
+          (r) => r.attempt === 2,
+          30_000,
+        );
         const takeover = Date.now() - killedAt;
         assert.notEqual(resumed.owner, victim.id);
         assert.ok(takeover <= ACK_WAIT_MS + 1000, `taken over ${takeover} ms after the kill`);
-        const done = await waitFor(
+        const done = await waitForRecord(
           records,
           "ftjob-killed",
           (r) => r.job.status === "succeeded",

@@ -8,27 +8,12 @@
 import assert from "node:assert/strict";
 import { findAdapter } from "../../lib/gpu/device.ts";
 import { readJobEvents } from "../../server/cluster/job_events.ts";
-import { type JobRecord, JobRecords } from "../../server/cluster/job_records.ts";
+import { JobRecords } from "../../server/cluster/job_records.ts";
 import { natsTest } from "./_nats_test_server.ts";
-import { withCluster } from "./_cluster_fixture.ts";
+import { waitForRecord, withCluster } from "./_cluster_fixture.ts";
 import { startWorker, submitTestJob, writeFixtureModel } from "./_worker_processes.ts";
 
 const gpuMissing = (await findAdapter()) === null && Deno.env.get("REQUIRE_GPU") !== "1";
-
-/** Polls job `id` every 10 ms until `check` holds (within 120 s); returns the record. */
-async function waitFor(
-  records: JobRecords,
-  id: string,
-  check: (r: JobRecord) => boolean,
-): Promise<JobRecord> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const record = await records.get(id);
-    if (record && check(record)) return record;
-    if (Date.now() > deadline) throw new Error(`Job ${id} timed out: ${JSON.stringify(record)}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 natsTest(
   "cancel stops a running job; a job out of attempts is failed",
@@ -47,9 +32,9 @@ natsTest(
       try {
         await Promise.all(workers.map((w) => w.ready));
         await submitTestJob(cluster, "ftjob-cancel", "never", 1000);
-        await waitFor(records, "ftjob-cancel", (r) => (r.job.trained_tokens ?? 0) > 0);
+        await waitForRecord(records, "ftjob-cancel", (r) => (r.job.trained_tokens ?? 0) > 0);
         await records.requestCancel("ftjob-cancel");
-        const cancelled = await waitFor(
+        const cancelled = await waitForRecord(
           records,
           "ftjob-cancel",
           (r) => r.job.status === "cancelled",
@@ -59,9 +44,16 @@ natsTest(
         assert.ok(cancelled.checkpoint, "a checkpoint of the last step was kept");
 
         await submitTestJob(cluster, "ftjob-doomed", "doomed", 1000);
-        const running = await waitFor(records, "ftjob-doomed", (r) => r.job.status === "running");
-        await workers.find((w) => w.id === running.owner)!.kill();
-        const failed = await waitFor(records, "ftjob-doomed", (r) => r.job.status === "failed");
+        const running = await waitForRecord(records, "ftjob-doomed", (r) =>
+          r.job.status === "running");
+        await workers.find((w) =>
+          w.id === running.owner
+        )!.kill();
+        const failed = await waitForRecord(
+          records,
+          "ftjob-doomed",
+          (r) => r.job.status === "failed",
+        );
         assert.equal(failed.job.error?.code, "attempts_exhausted");
         assert.equal(failed.job.error?.message, "Gave up after 1 attempt: every worker stopped");
       } finally {
