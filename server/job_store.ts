@@ -208,8 +208,10 @@ export class JobStore {
 
   /** Every job, newest first. */
   list(): FineTuningJob[] {
-    return [...this.#jobs.values()].map((r) => r.job).sort((a, b) =>
-      b.created_at - a.created_at || (a.id < b.id ? 1 : -1)
+    // created_at is in seconds: jobs made in the same second keep their creation order (the
+    // map's insertion order; a stable sort), so retention drops the oldest of them first.
+    return [...this.#jobs.values()].map((r) => r.job).reverse().sort((a, b) =>
+      b.created_at - a.created_at
     );
   }
 

@@ -3,14 +3,16 @@
  * adapter reuses them instead of measuring (and possibly deciding otherwise) again. One JSON
  * file maps `Gpu.adapterKey` to a {@linkcode MatmulChoice}; it is written atomically, and a
  * file that cannot be read or parsed is ignored with a warning (the next measurement rewrites
- * it). Deno only: elsewhere (a browser) there is no cache.
+ * it). Deno only: elsewhere (a browser) there is no cache, and the file layer is loaded by a
+ * dynamic import, so that the browser build does not reach `node:` modules.
  *
  * @module
  */
-import { dirname, join } from "node:path";
-import { z } from "zod";
-import { writeFileAtomic } from "../format/fs_model_source.ts";
+import { z } from "../deps.ts";
 import type { MatmulChoice } from "./kernel_choices.ts";
+
+/** The Deno file layer, loaded on first use (the browser build never reaches it). */
+const textFile = () => import("../format/text_file.ts");
 
 const VARIANT = z.enum(["tiled", "blocked", "gemv", "gemv_split"]);
 const ENTRY = z.object({ small: VARIANT, large: VARIANT, fuseLoads: z.boolean() });
@@ -52,8 +54,8 @@ export class KernelChoiceCache {
       const explicit = deno.env.get(KERNEL_CACHE_ENV);
       if (explicit) return new KernelChoiceCache(explicit);
       const home = deno.env.get("HOME") ?? deno.env.get("USERPROFILE");
-      const base = deno.env.get("XDG_CACHE_HOME") || (home ? join(home, ".cache") : null);
-      return base ? new KernelChoiceCache(join(base, "webgpu-lora", "kernel_choices.json")) : null;
+      const base = deno.env.get("XDG_CACHE_HOME") || (home ? `${home}/.cache` : null);
+      return base ? new KernelChoiceCache(`${base}/webgpu-lora/kernel_choices.json`) : null;
     } catch {
       return null; // no env permission
     }
@@ -69,8 +71,7 @@ export class KernelChoiceCache {
     const file = await this.#read();
     file.choices[adapterKey] = { ...choice };
     try {
-      await Deno.mkdir(dirname(this.path), { recursive: true });
-      await writeFileAtomic(this.path, JSON.stringify(file, null, 2) + "\n");
+      await (await textFile()).writeTextAtomic(this.path, JSON.stringify(file, null, 2) + "\n");
     } catch (e) {
       this.#warn(`Kernel choice cache ${this.path} not written: ${(e as Error).message}`);
     }
@@ -78,15 +79,14 @@ export class KernelChoiceCache {
 
   async #read(): Promise<CacheFile> {
     const empty: CacheFile = { version: 1, choices: {} };
-    let text: string;
+    let text: string | null;
     try {
-      text = await Deno.readTextFile(this.path);
+      text = await (await textFile()).readTextIfPresent(this.path);
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) {
-        this.#warn(`Kernel choice cache ${this.path} not read: ${(e as Error).message}`);
-      }
+      this.#warn(`Kernel choice cache ${this.path} not read: ${(e as Error).message}`);
       return empty;
     }
+    if (text === null) return empty;
     try {
       return FILE.parse(JSON.parse(text));
     } catch {

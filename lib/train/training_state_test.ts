@@ -3,7 +3,7 @@ import { fixtureConfig } from "../fixtures/fixture_model.ts";
 import { parseModelConfig } from "../model/config.ts";
 import { resolveLoraConfig } from "../lora/lora_config.ts";
 import { initLoraWeights } from "../lora/lora_weights.ts";
-import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from "../lora/peft_files.ts";
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, MODEL_CARD } from "../lora/peft_files.ts";
 import { memoryModelSource } from "../format/model_source.ts";
 import {
   OPTIMIZER_FILE,
@@ -30,10 +30,10 @@ const state: TrainingState = {
 };
 const files = serializeTrainingState(state, model, "fixture/tiny");
 
-Deno.test("a checkpoint holds the PEFT adapter, the optimizer state and the step file", () => {
+Deno.test("a checkpoint holds the PEFT adapter with its model card, the optimizer state and the step file", () => {
   assert.deepEqual(
     [...files.keys()].sort(),
-    [ADAPTER_CONFIG, ADAPTER_WEIGHTS, OPTIMIZER_FILE, STATE_FILE].sort(),
+    [ADAPTER_CONFIG, ADAPTER_WEIGHTS, MODEL_CARD, OPTIMIZER_FILE, STATE_FILE].sort(),
   );
   const meta = JSON.parse(new TextDecoder().decode(files.get(STATE_FILE)));
   assert.deepEqual(meta, {
