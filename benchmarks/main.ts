@@ -43,6 +43,7 @@ import {
   variantTable,
   type Work,
 } from "./_kernel_suite.ts";
+import { keptReportBlocks } from "./_report_blocks.ts";
 import { markdownTable, millis, rate } from "./_table.ts";
 import { startTfjs, type TfjsPeer } from "./_tfjs_peer.ts";
 import { fail, numberFlag, runCommand } from "../examples/_cli.ts";
@@ -366,6 +367,8 @@ await runCommand(async () => {
     "memory and barriers slowly), so the variant is measured on each device, never fixed.",
     "",
   ].join("\n");
-  await writeFileAtomic(out, markdown);
+  // Blocks other benchmarks write (load tests, profiles, GPU runs) stay as they were.
+  const kept = await keptReportBlocks(out);
+  await writeFileAtomic(out, kept ? `${markdown}\n${kept}` : markdown);
   log(`Wrote ${out}`);
 });
