@@ -42,6 +42,8 @@ export interface BatchedGenerationOptions extends TextGenerationOptions {
 export interface LogprobChunk extends GenerationChunk {
   /** The logprobs of `tokenIds`, in order, or empty when not asked for. */
   logprobs: (TokenLogprob | null)[];
+  /** On the first chunk, where asked: the prompt's logprobs by position, the first null. */
+  promptLogprobs?: (TokenLogprob | null)[];
 }
 
 /** A finished generation with its prompt logprobs (where asked). */
@@ -174,12 +176,13 @@ export class BatchedModel {
             promptLogprobs: asked.prompt === undefined ? null : sequence.promptLogprobs,
           };
         }
-        const { tokenIds } = next.value;
-        const logprobs = options.logprobs?.tokens === undefined
+        const { tokenIds } = next.value, asked = options.logprobs ?? {};
+        const logprobs = asked.tokens === undefined
           ? []
           : sequence.tokenLogprobs.slice(given, given + tokenIds.length);
+        const first = given === 0 && asked.prompt !== undefined;
         given += tokenIds.length;
-        yield { ...next.value, logprobs };
+        yield { ...next.value, logprobs, ...(first ? { promptLogprobs: sequence.promptLogprobs } : {}) };
       }
     } finally {
       close();
