@@ -182,7 +182,11 @@ export class BatchedModel {
           : sequence.tokenLogprobs.slice(given, given + tokenIds.length);
         const first = given === 0 && asked.prompt !== undefined;
         given += tokenIds.length;
-        yield { ...next.value, logprobs, ...(first ? { promptLogprobs: sequence.promptLogprobs } : {}) };
+        yield {
+          ...next.value,
+          logprobs,
+          ...(first ? { promptLogprobs: sequence.promptLogprobs } : {}),
+        };
       }
     } finally {
       close();

@@ -29,7 +29,7 @@ import { recordSwiglu } from "../ops/swiglu.ts";
 import { recordBiasAdd } from "../ops/bias_add.ts";
 import { recordRopeKvAppend } from "../ops/rope.ts";
 import { recordAttention } from "../ops/attention.ts";
-import { recordSample } from "../ops/sample.ts";
+import { promptSeenCounts, recordSample } from "../ops/sample.ts";
 import {
   decodeLogprobRecord,
   LOGPROB_RECORD_WORDS,
@@ -210,11 +210,10 @@ export class GpuBatchEngine {
     queue.writeBuffer(lora.scale.buffer, slot * 4, new Float32Array([loraScaleOf(weights.config)]));
   }
 
-  /** Starts a sequence in cache slot `slot`: its seen flags become the prompt's ids. */
+  /** Starts a sequence in cache slot `slot`: its seen counts become the prompt's ids. */
   startSequence(slot: number, promptIds: number[]): void {
     const V = this.config.vocabSize;
-    const seen = new Uint32Array(V); // (V)
-    for (const id of promptIds) if (id >= 0 && id < V) seen[id] = 1;
+    const seen = promptSeenCounts(promptIds, V); // (V)
     this.#gpu.device.queue.writeBuffer(this.#buffers.seen.buffer, slot * V * 4, seen);
   }
 
