@@ -115,6 +115,12 @@ export interface GenerationRequest {
   topK?: number | null;
   /** Repetition penalty; 1 is off. */
   repetitionPenalty?: number | null;
+  /** OpenAI's presence penalty over the generated ids, in [−2, 2]; 0 is off. */
+  presencePenalty?: number | null;
+  /** OpenAI's frequency penalty over the generated ids, in [−2, 2]; 0 is off. */
+  frequencyPenalty?: number | null;
+  /** Min-p (vLLM's); 0 is off. */
+  minP?: number | null;
   /** Sampling seed. */
   seed?: number | null;
   /** Stop strings. */
@@ -376,6 +382,9 @@ export class ServerEngine {
       topP: request.topP ?? 1,
       topK: Math.max(0, request.topK ?? 0),
       repetitionPenalty: request.repetitionPenalty ?? 1,
+      presencePenalty: request.presencePenalty ?? 0,
+      frequencyPenalty: request.frequencyPenalty ?? 0,
+      minP: request.minP ?? 0,
       seed: request.seed ?? undefined,
       stop: request.stop,
       eosIds: request.stopTokenIds,

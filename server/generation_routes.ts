@@ -111,6 +111,9 @@ type SamplingFields = Pick<
   | "top_p"
   | "top_k"
   | "repetition_penalty"
+  | "presence_penalty"
+  | "frequency_penalty"
+  | "min_p"
   | "seed"
   | "stop"
   | "stop_token_ids"
@@ -124,6 +127,9 @@ function samplingOf(body: SamplingFields) {
     topP: body.top_p,
     topK: body.top_k,
     repetitionPenalty: body.repetition_penalty,
+    presencePenalty: body.presence_penalty,
+    frequencyPenalty: body.frequency_penalty,
+    minP: body.min_p,
     seed: body.seed,
     stop: body.stop === undefined || body.stop === null ? undefined : [body.stop].flat(),
     stopTokenIds: body.stop_token_ids ?? undefined,

@@ -2,7 +2,8 @@
  * Request bodies, validated with zod: OpenAI's completion, chat and fine-tuning requests and
  * the adapter routes. Fields OpenAI clients send by default are accepted; features this server
  * lacks (tools, JSON mode, logit_bias, best_of, suffix) are refused by name rather than
- * ignored. Logprobs: chat's `logprobs` and `top_logprobs` (0 to 20), completions' `logprobs`
+ * ignored. Penalties: `presence_penalty` and `frequency_penalty` in [−2, 2], `min_p` in [0, 1].
+ * Logprobs: chat's `logprobs` and `top_logprobs` (0 to 20), completions' `logprobs`
  * (0 to 5) and `echo`, with `max_tokens` 0 for echo alone. Chat and
  * fine-tuning requests also take vLLM's `chat_template_kwargs`, and both generation requests
  * vLLM's `stop_token_ids`; `n` up to {@linkcode MAX_N}. The vLLM routes' bodies (tokenize,
@@ -59,9 +60,9 @@ const generationFields = {
   user: z.string().max(256).nullish(),
   n: z.number().int().min(1).max(MAX_N).nullish(),
   stop_token_ids: z.array(z.number().int().min(0)).max(64).nullish(),
-  min_p: off("min_p other than 0", [0]),
-  presence_penalty: off("presence_penalty other than 0", [0]),
-  frequency_penalty: off("frequency_penalty other than 0", [0]),
+  min_p: z.number().min(0).max(1).nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
   logit_bias: off("logit_bias", [{}]),
 };
 

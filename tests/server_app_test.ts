@@ -309,7 +309,9 @@ Deno.test("bad requests get OpenAI errors with the right status and param", asyn
     ["/v1/chat/completions", chat({ n: 2 }), 400, "n"],
     ["/v1/chat/completions", chat({ logprobs: true }), 400, "logprobs"],
     ["/v1/chat/completions", chat({ tools: [{ type: "function" }] }), 400, "tools"],
-    ["/v1/chat/completions", chat({ presence_penalty: 1 }), 400, "presence_penalty"],
+    ["/v1/chat/completions", chat({ presence_penalty: 2.5 }), 400, "presence_penalty"],
+    ["/v1/chat/completions", chat({ frequency_penalty: -3 }), 400, "frequency_penalty"],
+    ["/v1/chat/completions", chat({ min_p: 2 }), 400, "min_p"],
     ["/v1/chat/completions", chat({ stream: "yes" }), 400, "stream"],
     [
       "/v1/chat/completions",

@@ -72,8 +72,8 @@ gpuTest(
       };
       const reply = await client.chat.completions.create(request);
       const content = reply.choices[0].logprobs!.content!;
-    assert.equal(content.length, reply.usage!.completion_tokens, "one entry per token");
-    assert.ok(content.length > 1);
+      assert.equal(content.length, reply.usage!.completion_tokens, "one entry per token");
+      assert.ok(content.length > 1);
       const promptIds = engine.encode(messages);
       const { generated, lps } = await referenceRun(model, promptIds, content.length, true);
       const text = (id: number) => model.tokenizer.decode([id], { skipSpecialTokens: false });
@@ -177,7 +177,7 @@ gpuTest(
       assert.deepEqual(tokens.slice(0, promptIds.length), lp.tokens);
       assert.deepEqual(logprobs.slice(0, promptIds.length), lp.token_logprobs);
       const { generated, lps: all } = await referenceRun(model, promptIds, 4, false);
-    assert.equal(logprobs.length, promptIds.length + 4);
+      assert.equal(logprobs.length, promptIds.length + 4);
       generated.forEach((id, k) => {
         const want = all[promptIds.length - 1 + k][id];
         assert.ok(close(logprobs[promptIds.length + k]!, want), `generated ${k}`);
