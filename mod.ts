@@ -56,14 +56,15 @@ export {
   BatchedModel,
   type BatchedModelOptions,
   type LogprobChunk,
+  SharedPrefill,
 } from "./lib/model/batched_model.ts";
 export {
   DEFAULT_MAX_BATCH,
   DEFAULT_MAX_LORA_RANK,
   GpuBatchEngine,
   type GpuBatchEngineOptions,
-  type StepRow,
   type StepOutput,
+  type StepRow,
   type StepSample,
   type StepScore,
 } from "./lib/model/gpu_batch_engine.ts";

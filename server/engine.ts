@@ -17,6 +17,7 @@ import {
   type LogprobChunk,
   type Model,
   type PromptTemplate,
+  type SharedPrefill,
 } from "../mod.ts";
 import { AdapterRegistry } from "./adapter_registry.ts";
 import { ApiError } from "./errors.ts";
@@ -131,6 +132,8 @@ export interface GenerationRequest {
   logprobs?: number | null;
   /** Top logprobs to return with each prompt token (echo); absent: none. */
   promptLogprobs?: number | null;
+  /** Shares the prompt's prefill with the requests given the same object (choices of `n`). */
+  sharedPrefill?: SharedPrefill;
 }
 
 /** A finished generation, for logs and metrics. */
@@ -393,7 +396,11 @@ export class ServerEngine {
     let finish = "error", generated = 0;
     try {
       const chunks = batched
-        ? generatedChunks(batched, ids, { ...options, logprobs })
+        ? generatedChunks(batched, ids, {
+          ...options,
+          logprobs,
+          sharedPrefill: request.sharedPrefill,
+        })
         : textChunks(model.stream({ ids }, options), ids); // encoded once, above
       let last = started;
       let next = await chunks.next();

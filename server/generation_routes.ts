@@ -6,7 +6,12 @@
  * @module
  */
 import { type Context, Hono } from "hono";
-import type { BatchedGenerationResult, ChatMessage, LogprobChunk } from "../mod.ts";
+import {
+  type BatchedGenerationResult,
+  type ChatMessage,
+  type LogprobChunk,
+  SharedPrefill,
+} from "../mod.ts";
 import type { GenerationRequest, ServerEngine } from "./engine.ts";
 import { chatLogprobs, CompletionLogprobs } from "./logprobs_format.ts";
 import { ApiError } from "./errors.ts";
@@ -165,9 +170,10 @@ async function respond(
   // Choice i draws with seed + i, so that seeded choices differ and repeat.
   const seedOf = (i: number) =>
     request.seed === undefined || request.seed === null ? request.seed : request.seed + i;
+  const sharedPrefill = new SharedPrefill(); // the choices prefill the prompt once
   const streams = Array.from(
     { length: n },
-    (_, i) => engine.stream({ ...request, seed: seedOf(i) }, abort.signal),
+    (_, i) => engine.stream({ ...request, seed: seedOf(i), sharedPrefill }, abort.signal),
   );
   let firsts: Step[];
   try {

@@ -1,7 +1,8 @@
 /**
  * The server with continuous batching (WebGPU): concurrent greedy requests on two adapters and
  * the base give the text each gets alone from a server without batching; `n` > 1 through the
- * official `openai` client; a batch step takes a GPU turn like a training step.
+ * official `openai` client, its choices sharing one prefill; a batch step takes a GPU turn like
+ * a training step.
  *
  * @module
  */
@@ -112,6 +113,9 @@ gpuTest(
       for (const c of greedy.choices) assert.equal(c.text, single.choices[0].text);
       assert.equal(greedy.usage!.completion_tokens, 3 * single.usage!.completion_tokens);
       assert.equal(greedy.usage!.prompt_tokens, single.usage!.prompt_tokens);
+      const { sharedRows } = engine.batched!.stats;
+      const promptTokens = single.usage!.prompt_tokens;
+      assert.equal(sharedRows, 2 * (promptTokens - 1), "two choices copied the first's prefill");
 
       const seeded = await client.chat.completions.create({
         model: "tiny",

@@ -59,8 +59,10 @@ export interface SequenceLogprobs {
 export interface BatchStepper {
   /** Sizes: sequences per step, rows per step, context per sequence. */
   readonly sizes: { maxBatch: number; stepTokens: number; maxContext: number };
-  /** Marks a sequence's prompt ids as seen, for the repetition penalty. */
+  /** Marks a sequence's prompt ids as seen, for the penalties. */
   startSequence(slot: number, promptIds: number[]): void;
+  /** Copies the first `length` cached positions of slot `from` to slot `to`. */
+  copyPrefix(from: number, to: number, length: number): void;
   /**
    * Runs the rows and returns one sampled id per sample (with logprobs where asked) and the
    * logprobs of each score; with `chain` > 1 (decode rows only, each sampled in row order, no
@@ -86,6 +88,8 @@ export interface BatchStats {
   rows: number;
   /** Sequences sampled in all steps (batch occupancy = sampled / steps). */
   sampled: number;
+  /** Prompt positions copied from another sequence's cache instead of prefilled. */
+  sharedRows: number;
 }
 
 interface Pending {
@@ -135,6 +139,11 @@ export class BatchSequence implements TokenSampler {
   pending: Pending | null = null;
   /** Closed: its slot is free. */
   closed = false;
+  /**
+   * A sequence with the same prompt whose cache it copies instead of prefilling (all but the
+   * last prompt position, which it runs itself to sample); null once copied or given up.
+   */
+  prefixSource: BatchSequence | null;
 
   /** Use {@linkcode BatchScheduler.open}. */
   constructor(
@@ -143,9 +152,11 @@ export class BatchSequence implements TokenSampler {
     maxContext: number,
     maxTokens: number,
     logprobs: SequenceLogprobs,
+    prefixSource: BatchSequence | null,
   ) {
     this.#scheduler = scheduler;
     this.logprobs = logprobs;
+    this.prefixSource = prefixSource;
     this.adapter = adapter;
     this.maxContext = maxContext;
     this.maxTokens = maxTokens;
@@ -228,7 +239,7 @@ export class BatchScheduler {
   readonly #waiting: BatchSequence[] = []; // prompt given, no slot yet
   readonly #freeSlots: number[];
   #looping = false;
-  readonly #stats = { steps: 0, rows: 0, sampled: 0 };
+  readonly #stats = { steps: 0, rows: 0, sampled: 0, sharedRows: 0 };
 
   /** Schedules steps of `model`. */
   constructor(model: BatchStepper) {
@@ -238,10 +249,19 @@ export class BatchScheduler {
 
   /**
    * A new sequence using adapter slot `adapter` (−1: none) that asks for at most `maxTokens`
-   * tokens (its chains never run past them) and returns `logprobs`.
+   * tokens (its chains never run past them) and returns `logprobs`. With `prefixSource`, an
+   * open sequence that will have the same prompt, it copies that one's cached prompt instead
+   * of prefilling it (OpenAI's `n`: one prefill for all choices), where it can: the source
+   * holds a slot and the prompts match; else it prefills its own.
    */
-  open(adapter = -1, maxTokens = Infinity, logprobs: SequenceLogprobs = {}): BatchSequence {
-    return new BatchSequence(this, adapter, this.#model.sizes.maxContext, maxTokens, logprobs);
+  open(
+    adapter = -1,
+    maxTokens = Infinity,
+    logprobs: SequenceLogprobs = {},
+    prefixSource: BatchSequence | null = null,
+  ): BatchSequence {
+    const S = this.#model.sizes.maxContext;
+    return new BatchSequence(this, adapter, S, maxTokens, logprobs, prefixSource);
   }
 
   /** Counters for metrics. */
@@ -371,6 +391,7 @@ export class BatchScheduler {
       const budget = this.#model.sizes.stepTokens - rows.length;
       if (budget === 0) break;
       if (seq.prefilled >= seq.prompt.length) continue;
+      if (seq.prefixSource && !this.#takePrefix(seq)) continue; // its source is prefilling
       const { prompt, prefilled } = seq, scored = seq.logprobs.prompt;
       const logitRows = this.#model.sizes.maxBatch - samples.length - scores.length; // left
       let end = Math.min(prompt.length, prefilled + budget);
@@ -394,6 +415,30 @@ export class BatchScheduler {
       : Math.max(1, Math.min(DECODE_CHAIN, ...samples.map(({ seq }) => seq.remaining)));
     for (const advance of advances) advance.position += chain - 1; // decode rows only when chained
     return { rows, samples, scores, advances, chain };
+  }
+
+  /**
+   * Copies the cached prompt of `seq`'s prefix source into its slot once the source has
+   * prefilled it, all but the last position (which `seq` runs to sample its own first token);
+   * gives sharing up where it cannot be done. False while `seq` should wait for the source.
+   */
+  #takePrefix(seq: BatchSequence): boolean {
+    const source = seq.prefixSource!, shared = seq.prompt.length - 1;
+    const same = source.prompt.length === seq.prompt.length &&
+      source.prompt.every((id, i) => id === seq.prompt[i]);
+    if (
+      source.closed || source.slot < 0 || !same || shared < 1 ||
+      seq.logprobs.prompt !== undefined || source.adapter !== seq.adapter
+    ) {
+      seq.prefixSource = null; // prefill its own
+      return true;
+    }
+    if (source.prefilled < shared) return false;
+    this.#model.copyPrefix(source.slot, seq.slot, shared);
+    seq.prefilled = seq.position = shared;
+    seq.prefixSource = null;
+    this.#stats.sharedRows += shared;
+    return true;
   }
 
   /**

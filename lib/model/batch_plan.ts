@@ -96,6 +96,8 @@ export interface BatchPlan extends
   sampled: BufferSpec;
   /** The KV cache, per layer (B, S, KV·HD). */
   kvCache: KvCachePlan[];
+  /** One slot's keys or values (S, KV·HD), through which a prefix is copied between slots. */
+  kvScratch: BufferSpec;
   /** The stacked adapters, when maxLoras > 0. */
   lora?: BatchLoraPlan;
 }
@@ -146,6 +148,7 @@ export function planBatch(config: ModelConfig, sizes: BatchSizes): BatchPlan {
     logits: f32Spec("logits", [B, V], "activations"),
     seen: u32("seen", [B, V]),
     sampled: u32("sampled", [MAX_CHAINED_STEPS, B, 1 + LOGPROB_RECORD_WORDS]),
+    kvScratch: { name: "kv.scratch", shape: [S, kv], dtype, category: "kv-cache" },
     kvCache: Array.from({ length: config.numLayers }, (_, l) => ({
       k: { name: `k.${l}`, shape: [B, S, kv], dtype, category: "kv-cache" },
       v: { name: `v.${l}`, shape: [B, S, kv], dtype, category: "kv-cache" },

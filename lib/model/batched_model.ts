@@ -28,8 +28,20 @@ export interface BatchedModelOptions extends GpuBatchEngineOptions {
   runStep?: <T>(step: () => Promise<T>) => Promise<T>;
 }
 
+/**
+ * Generations of one prompt that share its prefill (OpenAI's `n`): pass the same object as
+ * `sharedPrefill` to each; the first to start prefills the prompt, and the others copy its
+ * KV cache on the GPU instead of running the prompt again.
+ */
+export class SharedPrefill {
+  /** The sequence that prefills, once one has started. */
+  source: BatchSequence | null = null;
+}
+
 /** Options of {@linkcode BatchedModel.chunks}: a generation's, and the logprobs it returns. */
 export interface BatchedGenerationOptions extends TextGenerationOptions {
+  /** Shares the prompt's prefill with the other generations given the same object. */
+  sharedPrefill?: SharedPrefill;
   /**
    * Logprobs to return, computed on the GPU from the model's logits before penalties,
    * temperature and top-k / top-p (vLLM's raw logprobs): `tokens` top alternatives with each
@@ -98,6 +110,7 @@ export class BatchedModel {
     this.#scheduler = new BatchScheduler({
       sizes: engine.sizes,
       startSequence: (slot, ids) => engine.startSequence(slot, ids),
+      copyPrefix: (from, to, length) => engine.copyPrefix(from, to, length),
       step: (rows, samples, chain, scores) =>
         runStep(() => engine.step(rows, samples, chain, scores)),
     });
@@ -229,7 +242,14 @@ export class BatchedModel {
     const weights = name === null ? null : this.model.adapterWeights(name);
     if (weights === undefined) throw new Error(`Unknown adapter ${JSON.stringify(name)}`);
     const slot = weights ? await this.#slots.acquire(name!, weights, options.signal) : -1;
-    const sequence = this.#scheduler.open(slot, options.maxTokens, options.logprobs);
+    const group = options.sharedPrefill;
+    const sequence = this.#scheduler.open(
+      slot,
+      options.maxTokens,
+      options.logprobs,
+      group?.source ?? null,
+    );
+    if (group && !group.source) group.source = sequence;
     const close = () => {
       sequence.close();
       if (slot >= 0) this.#slots.release(slot);

@@ -218,6 +218,31 @@ export class GpuBatchEngine {
   }
 
   /**
+   * Copies the first `length` positions of cache slot `from` to slot `to`, every layer's keys
+   * and values, on the GPU (one submit, no readback): several sequences with the same prompt
+   * (OpenAI's `n`) prefill it once. The copy goes through a scratch slot (`kvScratch`).
+   */
+  copyPrefix(from: number, to: number, length: number): void {
+    const { maxBatch: B, maxContext: S, kvCacheDtype } = this.sizes;
+    const inRange = (v: number, end: number) => Number.isInteger(v) && v >= 0 && v < end;
+    if (!inRange(from, B) || !inRange(to, B) || from === to) {
+      throw new RangeError(`Cache slots ${from} → ${to} must be two different slots in [0, ${B})`);
+    }
+    if (!(Number.isInteger(length) && length >= 1 && length <= S)) {
+      throw new RangeError(`Prefix length ${length} must be in [1, ${S}]`);
+    }
+    const row = this.config.numKvHeads * this.config.headDim * (kvCacheDtype === "f16" ? 2 : 4); // bytes of (KV·HD)
+    const { kvCache, kvScratch } = this.#buffers, size = length * row;
+    for (const cache of kvCache) {
+      for (const t of [cache.k, cache.v]) { // (B, S, KV·HD); a buffer cannot copy to itself
+        this.#rec.copy(t.buffer, from * S * row, kvScratch.buffer, 0, size); // scratch = t[from, :length]
+        this.#rec.copy(kvScratch.buffer, 0, t.buffer, to * S * row, size); // t[to, :length] = scratch
+      }
+    }
+    this.#rec.submit();
+  }
+
+  /**
    * Runs `rows` through the model (appending their keys and values to their sequences' caches)
    * and samples one token per entry of `samples`; returns the sampled ids in that order
    * (0xffffffff where the logits were not finite), with their logprobs where asked, and the
