@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { cpuModel } from "./_machine.ts";
 import { dirModelSource, writeFileAtomic } from "../lib/format/fs_model_source.ts";
 import { acquireGpu, type Gpu } from "../lib/gpu/device.ts";
 import { timeRepeated } from "../lib/gpu/time_recorded.ts";
@@ -145,12 +146,6 @@ async function ensureLlama1b(): Promise<void> {
     stderr: "inherit",
   }).output();
   if (!success) throw new Error(`examples/make_fixture.ts failed to create ${LLAMA_1B.dir}`);
-}
-
-/** The first line of /proc/cpuinfo naming the CPU model, or the platform where there is none. */
-async function cpuModel(): Promise<string> {
-  const info = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
-  return info.match(/^model name\s*:\s*(.+)$/m)?.[1] ?? `${Deno.build.os} ${Deno.build.arch}`;
 }
 
 /** The machine table. */
