@@ -7,9 +7,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import OpenAI from "openai";
 import type { Model } from "../lib/model/model.ts";
-import { fixtureServer, loadFixtureModel, serveApp } from "../server/_test_fixture.ts";
+import { fixtureServer, loadFixtureModel, withOpenAiClient } from "../server/_test_fixture.ts";
 import { gpuTest } from "./_gpu.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
 
@@ -89,13 +88,10 @@ gpuTest(
   "n > 1 through the openai client: greedy choices repeat the single answer, seeded ones draw seed + i",
   async (gpu) => {
     const model = await gpuModel(gpu);
-    const { app, engine } = await fixtureServer(model, {
+    await withOpenAiClient(model, {
       adapters: ["a"],
       engine: { training: false, batch: BATCH },
-    });
-    const server = serveApp(app);
-    try {
-      const client = new OpenAI({ apiKey: "unused", baseURL: `${server.url}/v1`, maxRetries: 0 });
+    }, async (client, engine) => {
       const single = await client.completions.create({
         model: "a",
         prompt: "Human: hi\nAssistant:",
@@ -155,9 +151,6 @@ gpuTest(
       assert.deepEqual(finished, [true, true]);
       assert.equal(texts[0], texts[1]);
       assert.ok(texts[0].length > 0);
-    } finally {
-      await server.close();
-      engine.batched!.dispose();
-    }
+    });
   },
 );

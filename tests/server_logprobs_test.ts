@@ -7,17 +7,15 @@
  * @module
  */
 import assert from "node:assert/strict";
-import OpenAI from "openai";
 import type { Model } from "../lib/model/model.ts";
 import { loraScaleOf } from "../lib/lora/lora_config.ts";
 import { referenceLogits } from "../lib/reference/model.ts";
 import { logSoftmax } from "../lib/reference/logprobs.ts";
 import {
   fixtureModelFiles,
-  fixtureServer,
   loadFixtureModel,
   randomAdapter,
-  serveApp,
+  withOpenAiClient,
 } from "../server/_test_fixture.ts";
 import { gpuTest } from "./_gpu.ts";
 import { referenceWeights } from "./_lora_fixture.ts";
@@ -54,13 +52,10 @@ gpuTest(
   "chat logprobs and top_logprobs through the openai client equal the reference's",
   async (gpu) => {
     const model = await loadFixtureModel("webgpu", gpu);
-    const { app, engine } = await fixtureServer(model, {
+    await withOpenAiClient(model, {
       adapters: ["a"],
       engine: { training: false, batch: BATCH },
-    });
-    const server = serveApp(app);
-    try {
-      const client = new OpenAI({ apiKey: "unused", baseURL: `${server.url}/v1`, maxRetries: 0 });
+    }, async (client, engine) => {
       const messages = [{ role: "user" as const, content: "tell me a story" }];
       const request = {
         model: "a",
@@ -101,10 +96,7 @@ gpuTest(
         top_logprobs: undefined,
       });
       assert.equal(plain.choices[0].logprobs, null);
-    } finally {
-      await server.close();
-      engine.batched!.dispose();
-    }
+    });
   },
 );
 
@@ -112,12 +104,9 @@ gpuTest(
   "completions echo with max_tokens 0 gives the prompt's logprobs, as lm-evaluation-harness asks",
   async (gpu) => {
     const model = await loadFixtureModel("webgpu", gpu);
-    const { app, engine } = await fixtureServer(model, {
+    await withOpenAiClient(model, {
       engine: { training: false, batch: BATCH },
-    });
-    const server = serveApp(app);
-    try {
-      const client = new OpenAI({ apiKey: "unused", baseURL: `${server.url}/v1`, maxRetries: 0 });
+    }, async (client, engine) => {
       const prompt = "Once upon a time there was a little dragon";
       const scored = await client.completions.create({
         model: "tiny",
@@ -182,9 +171,6 @@ gpuTest(
         const want = all[promptIds.length - 1 + k][id];
         assert.ok(close(logprobs[promptIds.length + k]!, want), `generated ${k}`);
       });
-    } finally {
-      await server.close();
-      engine.batched!.dispose();
-    }
+    });
   },
 );

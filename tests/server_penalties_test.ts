@@ -7,16 +7,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import OpenAI from "openai";
 import type { Model } from "../lib/model/model.ts";
 import { referenceLogits } from "../lib/reference/model.ts";
 import { samplingDistribution, type SamplingOptions } from "../lib/generate/sampling.ts";
-import {
-  fixtureModelFiles,
-  fixtureServer,
-  loadFixtureModel,
-  serveApp,
-} from "../server/_test_fixture.ts";
+import { fixtureModelFiles, loadFixtureModel, withOpenAiClient } from "../server/_test_fixture.ts";
 import { gpuTest } from "./_gpu.ts";
 import { referenceWeights } from "./_lora_fixture.ts";
 
@@ -46,15 +40,12 @@ async function serverTexts(
   batched: boolean,
   cases: { presence_penalty?: number; frequency_penalty?: number }[],
 ) {
-  const { app, engine } = await fixtureServer(model, {
+  return await withOpenAiClient(model, {
     engine: {
       training: false,
       batch: batched ? { maxBatch: 4, maxLoras: 0, maxLoraRank: 4 } : null,
     },
-  });
-  const server = serveApp(app);
-  try {
-    const client = new OpenAI({ apiKey: "unused", baseURL: `${server.url}/v1`, maxRetries: 0 });
+  }, async (client) => {
     return await Promise.all(cases.map(async (penalties) => {
       const reply = await client.completions.create({
         model: "tiny",
@@ -65,10 +56,7 @@ async function serverTexts(
       });
       return reply.choices[0].text;
     }));
-  } finally {
-    await server.close();
-    engine.batched?.dispose();
-  }
+  });
 }
 
 const CASES: {

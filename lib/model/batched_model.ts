@@ -34,9 +34,12 @@ export interface BatchedModelOptions extends GpuBatchEngineOptions {
  * KV cache on the GPU instead of running the prompt again.
  */
 export class SharedPrefill {
-  /** The sequence that prefills, once one has started. */
-  source: BatchSequence | null = null;
+  /** A group of generations that share their prefill; opaque. */
+  constructor() {}
 }
+
+/** Each group's sequence that prefills, once one has started. */
+const prefillSources = new WeakMap<SharedPrefill, BatchSequence>();
 
 /** Options of {@linkcode BatchedModel.chunks}: a generation's, and the logprobs it returns. */
 export interface BatchedGenerationOptions extends TextGenerationOptions {
@@ -243,13 +246,9 @@ export class BatchedModel {
     if (weights === undefined) throw new Error(`Unknown adapter ${JSON.stringify(name)}`);
     const slot = weights ? await this.#slots.acquire(name!, weights, options.signal) : -1;
     const group = options.sharedPrefill;
-    const sequence = this.#scheduler.open(
-      slot,
-      options.maxTokens,
-      options.logprobs,
-      group?.source ?? null,
-    );
-    if (group && !group.source) group.source = sequence;
+    const source = group ? prefillSources.get(group) ?? null : null;
+    const sequence = this.#scheduler.open(slot, options.maxTokens, options.logprobs, source);
+    if (group && !source) prefillSources.set(group, sequence);
     const close = () => {
       sequence.close();
       if (slot >= 0) this.#slots.release(slot);

@@ -15,7 +15,7 @@ import {
   SEEN_IN_PROMPT,
 } from "../../lib/ops/sample.ts";
 import { Rng } from "../../lib/util/rng.ts";
-import { samplingDistribution } from "../../lib/generate/sampling.ts";
+import { type SamplingDistribution, samplingDistribution } from "../../lib/generate/sampling.ts";
 import { gpuTest, upload } from "../_gpu.ts";
 import type { Gpu } from "../../lib/gpu/device.ts";
 
@@ -55,6 +55,30 @@ async function drawMany(
   return new Uint32Array(await out);
 }
 
+/** The ids a distribution can draw. */
+function keptIds(dist: SamplingDistribution): Set<number> {
+  return new Set(dist.ids ?? [...dist.weights.keys()].filter((i) => dist.weights[i] > 0));
+}
+
+/** Asserts that every draw is a kept id and each id's count is within 5 sd of its expectation. */
+function assertDrawsFollow(tokens: Uint32Array, dist: SamplingDistribution): void {
+  const kept = keptIds(dist), draws = tokens.length;
+  const counts = new Map<number, number>();
+  for (const id of tokens) {
+    assert.ok(kept.has(id), `drew ${id}, outside the kept set`);
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  for (const id of kept) {
+    const p = dist.weights[id] / dist.total;
+    const expected = p * draws, sd = Math.sqrt(draws * p * (1 - p));
+    const got = counts.get(id) ?? 0;
+    assert.ok(
+      Math.abs(got - expected) <= 5 * sd + 2,
+      `id ${id}: ${got} draws, expected ${expected.toFixed(1)} ± ${sd.toFixed(1)}`,
+    );
+  }
+}
+
 function randomLogits(seed: number, V: number, scale: number): Float32Array {
   const rng = new Rng(seed);
   const out = new Float32Array(V);
@@ -91,22 +115,8 @@ for (
       const logits = randomLogits(7, V, 1.5);
       const seen = [0, 5, 9, 30];
       const dist = samplingDistribution(logits, options, seen);
-      const kept = new Set(dist.ids ?? logits.map((_, i) => i));
       const tokens = await drawMany(gpu, logits, seen, { ...options, seed: 99 }, draws);
-      const counts = new Map<number, number>();
-      for (const id of tokens) {
-        assert.ok(kept.has(id), `drew ${id}, outside the kept set`);
-        counts.set(id, (counts.get(id) ?? 0) + 1);
-      }
-      for (const id of kept) {
-        const p = dist.weights[id] / dist.total;
-        const expected = p * draws, sd = Math.sqrt(draws * p * (1 - p));
-        const got = counts.get(id) ?? 0;
-        assert.ok(
-          Math.abs(got - expected) <= 5 * sd + 2,
-          `id ${id}: ${got} draws, expected ${expected.toFixed(1)} ± ${sd.toFixed(1)}`,
-        );
-      }
+      assertDrawsFollow(tokens, dist);
     },
   );
 }
@@ -150,20 +160,10 @@ gpuTest("GPU sampling with min-p and penalties draws from the host's distributio
     minP: 0.05,
   };
   const dist = samplingDistribution(logits, options, previous, 2);
-  const kept = new Set(dist.ids ?? [...logits.keys()].filter((i) => dist.weights[i] > 0));
+  const kept = keptIds(dist);
   assert.ok(kept.size > 3 && kept.size < V, `min-p keeps ${kept.size} of ${V}`);
   const tokens = await drawMany(gpu, logits, previous, { ...options, seed: 7 }, draws, 2);
-  const counts = new Map<number, number>();
-  for (const id of tokens) {
-    assert.ok(kept.has(id), `drew ${id}, outside the kept set`);
-    counts.set(id, (counts.get(id) ?? 0) + 1);
-  }
-  for (const id of kept) {
-    const p = dist.weights[id] / dist.total;
-    const expected = p * draws, sd = Math.sqrt(draws * p * (1 - p));
-    const got = counts.get(id) ?? 0;
-    assert.ok(Math.abs(got - expected) <= 5 * sd + 2, `id ${id}: ${got} vs ${expected.toFixed(1)}`);
-  }
+  assertDrawsFollow(tokens, dist);
 });
 
 gpuTest("GPU sampling is reproducible for a seed and differs across seeds", async (gpu) => {
