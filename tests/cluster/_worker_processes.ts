@@ -35,7 +35,7 @@ export interface WorkerProcess {
   log(): string;
 }
 
-const WORKER_MAIN = new URL("../../server/cluster/worker_main.ts", import.meta.url).pathname;
+const MAIN = new URL("../../server/main.ts", import.meta.url).pathname;
 
 /** Starts a worker process named `id` on `modelDir`. */
 export function startWorker(
@@ -48,12 +48,14 @@ export function startWorker(
     args: [
       "run",
       "-A",
-      WORKER_MAIN,
+      MAIN,
+      "--role",
+      "worker",
       "--nats",
       natsUrl,
       "--model",
       modelDir,
-      "--worker-id",
+      "--node-id",
       id,
       ...extra,
     ],
