@@ -64,11 +64,18 @@ export async function startReplica(
   });
   await mirror.start();
   const resident = () => adapters.loaded().map((a) => a.name);
-  const router = new AdapterRouter(cluster.nc, {
+  const serve = serveRouted(engine, fetch);
+  const router: AdapterRouter = new AdapterRouter(cluster.nc, {
     replicaId: options.replicaId,
     capacity: options.capacity,
     timeoutMs: options.timeoutMs,
-    handle: serveRouted(engine, fetch),
+    handle: async (adapter, body) => {
+      try {
+        return await serve(adapter, body);
+      } finally {
+        router.setResident(resident()); // an adapter loaded for it is taken from now on
+      }
+    },
   });
   router.setResident(resident());
   const sync = setInterval(() => router.setResident(resident()), RESIDENT_SYNC_MS);
