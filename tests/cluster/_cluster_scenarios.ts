@@ -1,5 +1,5 @@
 /**
- * The cluster's end-to-end scenarios (issue 17, "done when" 2, 3, 4 and 6), shared by the tests
+ * The cluster's end-to-end scenarios (issue 17, "done when" 2, 3, 4, 6 and 7), shared by the tests
  * (which assert what happened) and `benchmarks/cluster.ts` (which reports how long it took): a
  * nats-server, replicas and workers as separate `server/main.ts` processes on the tiny fixture,
  * and a connection of the test's own to publish adapters as a worker would.
@@ -17,7 +17,9 @@ import {
   RESIDENT_HEADER,
   SERVED_BY_HEADER,
 } from "../../server/cluster/routed_generation.ts";
-import type { FineTuningJob } from "../../server/job_store.ts";
+import { JobRecords } from "../../server/cluster/job_records.ts";
+import type { FineTuningJob, JobEvent } from "../../server/job_store.ts";
+import { waitForRecord } from "./_cluster_fixture.ts";
 import { type NatsTestServer, startNatsServer } from "./_nats_test_server.ts";
 import {
   MODEL_ID,
@@ -411,4 +413,88 @@ export async function replicaKill(
 export function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+}
+
+/** What a whole-cluster restart kept and how the jobs went on. */
+export interface WholeRestart {
+  /** The job running at the kill and the one queued behind it. */
+  running: string;
+  /** The job queued at the kill. */
+  queued: string;
+  /** The status of the queued job just before the kill. */
+  queuedBefore: string;
+  /** The job ids a replica lists after the restart. */
+  jobsAfter: string[];
+  /** The model ids a replica lists after the restart. */
+  modelsAfter: string[];
+  /** The text the published adapter gave after the restart, and the text it should give. */
+  kept: { served: string; expected: string };
+  /** The jobs as they finished after the restart. */
+  finished: FineTuningJob[];
+  /** The running job's events, oldest first. */
+  events: JobEvent[];
+  /** Ms from the restart's start (NATS, replicas, worker) until the running job was claimed. */
+  resumedMs: number;
+  /** Ms from the restart's start until both jobs had finished. */
+  finishedMs: number;
+}
+
+/**
+ * "Done when" 7: NATS on file storage, two replicas and one worker (so the second job is still
+ * queued) are all killed with SIGKILL while a job of `steps` steps runs past a checkpoint and
+ * another waits; the replicas' adapters folders are removed, and everything is started again on
+ * the same store.
+ */
+export async function wholeRestart(model: Model, steps: number): Promise<WholeRestart> {
+  const workerFlags = ["--checkpoint-every", "2", "--ack-wait-ms", "2000"];
+  const before = await startTestCluster({ replicas: 2, workers: 1, workerFlags });
+  const root = before.root;
+  try {
+    const weights = randomAdapter(model.config, 21);
+    await publishAdapter(before, model, "kept", weights);
+    const [r1, r2] = before.replicas.map((r) => r.url());
+    const running: string = (await (await submitJob(r1, "long", steps)).json()).id;
+    const queued: string = (await (await submitJob(r2, "later", 4)).json()).id;
+    const records = new JobRecords(before.client.jobs);
+    await waitForRecord(records, running, (r) => r.checkpoint !== null);
+    const queuedBefore = (await records.get(queued))!.job.status;
+    await before.kill();
+    for (const r of before.replicas) {
+      await Deno.remove(join(root, `adapters-${r.id}`), { recursive: true });
+    }
+
+    const restartedAt = performance.now();
+    const port = Number(new URL(before.nats.url).port);
+    const after = await startTestCluster({ replicas: 2, workers: 1, workerFlags, root, port });
+    try {
+      const url = after.replicas[0].url();
+      const get = async (path: string) => (await (await fetch(`${url}${path}`)).json()).data;
+      const jobsAfter = (await get("/v1/fine_tuning/jobs")).map((j: FineTuningJob) => j.id);
+      const modelsAfter = (await get("/v1/models")).map((m: { id: string }) => m.id);
+      const served = (await complete(after.replicas[1].url(), "kept", true)).text;
+      const kept = { served, expected: await expectedText(model, weights) };
+      await waitForRecord(new JobRecords(after.client.jobs), running, (r) => r.attempt === 2);
+      const resumedMs = performance.now() - restartedAt;
+      const finished = [await finishedJob(url, running), await finishedJob(url, queued)];
+      const finishedMs = performance.now() - restartedAt;
+      const events = [...await get(`/v1/fine_tuning/jobs/${running}/events?limit=100`)].reverse();
+      return {
+        running,
+        queued,
+        queuedBefore,
+        jobsAfter,
+        modelsAfter,
+        kept,
+        finished,
+        events,
+        resumedMs,
+        finishedMs,
+      };
+    } finally {
+      await after.kill();
+    }
+  } finally {
+    await before.kill();
+    await Deno.remove(root, { recursive: true });
+  }
 }
