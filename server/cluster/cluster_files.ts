@@ -7,9 +7,8 @@
  */
 import type { ObjectInfo, ObjectStore } from "@nats-io/obj";
 import { ApiError } from "../errors.ts";
-import { FILE_ID, type StoredFile } from "../file_store.ts";
+import { FILE_ID, newFileRecord, type StoredFile } from "../file_store.ts";
 import type { FileService } from "../fine_tuning_service.ts";
-import { randomId } from "../job_store.ts";
 
 const PREFIX = "uploads/";
 
@@ -24,15 +23,7 @@ export class ClusterFileStore implements FileService {
 
   /** Stores `bytes` as a new file named `filename`; returns its record. */
   async create(filename: string, bytes: Uint8Array): Promise<StoredFile> {
-    const file: StoredFile = {
-      id: randomId("file-"),
-      object: "file",
-      bytes: bytes.length,
-      created_at: Math.floor(Date.now() / 1000),
-      filename: filename.slice(0, 256),
-      purpose: "fine-tune",
-      status: "processed",
-    };
+    const file = newFileRecord(filename, bytes);
     await this.#store.putBlob(
       { name: PREFIX + file.id, description: JSON.stringify(file) },
       bytes,
