@@ -99,8 +99,9 @@ try {
 const restart = await wholeRestart(model, 30);
 rows.push([
   "7. whole restart (NATS, 2 replicas, 1 worker) mid-job, with a job queued",
-  `running job resumed ${ms(restart.resumedMs)} after the restart began, both jobs finished ` +
-  `after ${ms(restart.finishedMs)}; ${restart.jobsAfter.length} jobs and the adapter kept`,
+  `running job resumed ${ms(restart.resumedMs)} after the restart began (starting NATS and the ` +
+  `processes, then the 2 s ack wait), both jobs finished after ${ms(restart.finishedMs)}; ` +
+  `${restart.jobsAfter.length} jobs and the adapter kept`,
 ]);
 model.dispose();
 
