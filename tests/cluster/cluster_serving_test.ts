@@ -51,6 +51,30 @@ natsTest(
       const listed = await (await fetch(`${c.replicas[2].url()}/v1/fine_tuning/jobs`)).json();
       assert.equal(listed.data.filter((j: { id: string }) => j.id === first.id).length, 1);
 
+      // Jobs, events and files through any replica; what a cluster does not do is a clear error.
+      const [r1, r2, r3] = c.replicas.map((r) => r.url());
+      const stream = await (await fetch(
+        `${r3}/v1/fine_tuning/jobs/${reach.job.id}/events?stream=true`,
+      )).text();
+      assert.match(stream, /successfully completed: model trained \(revision 1\)[\s\S]*\[DONE\]/);
+      const pause = await fetch(`${r2}/v1/fine_tuning/jobs/${first.id}/pause`, { method: "POST" });
+      assert.equal(pause.status, 409);
+      assert.equal((await pause.json()).error.code, "unsupported_in_cluster");
+      const missing = await fetch(`${r2}/v1/fine_tuning/jobs/ftjob-none`);
+      assert.equal((await missing.json()).error.code, "job_not_found");
+      const bad = await fetch(`${r1}/v1/fine_tuning/jobs`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "tiny", training_data: "[{" }),
+      });
+      assert.equal(bad.status, 400);
+      const form = new FormData();
+      form.set("purpose", "fine-tune");
+      form.set("file", new File(['{"instruction":"a","output":"b"}\n'], "data.jsonl"));
+      const uploaded = await (await fetch(`${r1}/v1/files`, { method: "POST", body: form })).json();
+      const content = await fetch(`${r3}/v1/files/${uploaded.id}/content`);
+      assert.equal(await content.text(), '{"instruction":"a","output":"b"}\n');
+
       // 3: two revisions, each served by every replica.
       const revisions = await revisionReach(c, model, "rev", 2, 11);
       assert.deepEqual(revisions.map((r) => [r.revision, r.ms.length]), [[1, 3], [2, 3]]);
