@@ -198,6 +198,11 @@ const lines = [
     `${r.trainingSteps ?? "no job"} |`
   ),
   "",
+  ...(flags.model === "llama-8x1024" ? [] : [
+    "The issue's target is `--model llama-8x1024` (8 layers, hidden 1024, 128k vocabulary); " +
+    "this run used a smaller model, the largest that finished in the time at hand on this machine.",
+    "",
+  ]),
   `Aggregate: ${(batched.tokPerS / single.tokPerS).toFixed(2)}× one stream, ` +
   `${(batched.tokPerS / unbatched.tokPerS).toFixed(2)}× the unbatched server.`,
 ];
