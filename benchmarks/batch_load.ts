@@ -9,11 +9,12 @@
  * and the machine), keeping the rest of the file.
  *
  *   deno run -A benchmarks/batch_load.ts [--clients 16] [--tokens 32]
- *     [--model tiny|h256|llama-8x1024] [--max-batch 16] [--train] [--report BENCHMARKS.md]
+ *     [--model tiny|h256|h1024|llama-8x1024] [--max-batch 16] [--train] [--report BENCHMARKS.md]
  *
  * `tiny` is the tiny fixture (hidden 64, 2 layers); `h256` a random Llama of hidden 256 and
- * 4 layers (vocabulary of the small tokenizer); `llama-8x1024` the issue's model (8 layers,
- * hidden 1024, Llama 3's 128k vocabulary, bf16). `--report ""` writes nothing.
+ * 4 layers, `h1024` one of the issue's layers (8 layers, hidden 1024), both with the small
+ * tokenizer's vocabulary; `llama-8x1024` the issue's model (8 layers, hidden 1024, Llama 3's
+ * 128k vocabulary, bf16). `--report ""` writes nothing.
  *
  * @module
  */
@@ -37,16 +38,29 @@ const flags = parseArgs({
   },
 }).values;
 const clients = Number(flags.clients), tokens = Number(flags.tokens);
-const overrides = flags.model === "h256"
-  ? {
+const SIZES: Record<string, Record<string, number>> = {
+  tiny: {},
+  h256: {
     hidden_size: 256,
     intermediate_size: 640,
     num_hidden_layers: 4,
     num_attention_heads: 8,
     num_key_value_heads: 2,
     head_dim: 32,
-  }
-  : {};
+  },
+  h1024: { // the issue's layers, with the small tokenizer's vocabulary
+    hidden_size: 1024,
+    intermediate_size: 2816,
+    num_hidden_layers: 8,
+    num_attention_heads: 16,
+    num_key_value_heads: 4,
+    head_dim: 64,
+  },
+};
+const overrides = SIZES[flags.model];
+if (!overrides && flags.model !== "llama-8x1024") {
+  throw new Error(`Unknown --model ${flags.model}: tiny, h256, h1024 or llama-8x1024`);
+}
 const files = flags.model === "llama-8x1024"
   ? createFixtureModel({ preset: "llama-8x1024", seed: 7 })
   : createFixtureModel({ preset: "tiny", tokenizer: "small", seed: 7, overrides });
@@ -203,6 +217,15 @@ const lines = [
     "this run used a smaller model, the largest that finished in the time at hand on this machine.",
     "",
   ]),
+  ...(flags.train
+    ? [
+      "Training steps meanwhile: the steps the fine-tuning job made during the phase. The " +
+      "unbatched server holds a generation turn for a whole request, so the job waits; the " +
+      "batched one takes a turn per step (or chain), so the job keeps training and the clients " +
+      "share the GPU with it.",
+      "",
+    ]
+    : []),
   `Aggregate: ${(batched.tokPerS / single.tokPerS).toFixed(2)}× one stream, ` +
   `${(batched.tokPerS / unbatched.tokPerS).toFixed(2)}× the unbatched server.`,
 ];
