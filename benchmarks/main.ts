@@ -43,6 +43,8 @@ import {
   variantTable,
   type Work,
 } from "./_kernel_suite.ts";
+import { ensureFixture } from "./_fixtures.ts";
+import { cpuModel, loadavg } from "./_machine.ts";
 import { keptReportBlocks } from "./_report_blocks.ts";
 import { markdownTable, millis, rate } from "./_table.ts";
 import { startTfjs, type TfjsPeer } from "./_tfjs_peer.ts";
@@ -126,33 +128,6 @@ async function measureKernels(
   return results;
 }
 
-/** Creates the 1B fixture with examples/make_fixture.ts unless it exists. */
-async function ensureLlama1b(): Promise<void> {
-  const exists = await Deno.stat(`${LLAMA_1B.dir}/config.json`).then(() => true, () => false);
-  if (exists) return;
-  log(`Creating ${LLAMA_1B.dir} with examples/make_fixture.ts (2.5 GB)`);
-  const { success } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "examples/make_fixture.ts",
-      "--out",
-      LLAMA_1B.dir,
-      "--preset",
-      "llama-3.2-1b",
-    ],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  if (!success) throw new Error(`examples/make_fixture.ts failed to create ${LLAMA_1B.dir}`);
-}
-
-/** The first line of /proc/cpuinfo naming the CPU model, or the platform where there is none. */
-async function cpuModel(): Promise<string> {
-  const info = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
-  return info.match(/^model name\s*:\s*(.+)$/m)?.[1] ?? `${Deno.build.os} ${Deno.build.arch}`;
-}
-
 /** The machine table. */
 async function machineTable(gpu: Gpu, peer: TfjsPeer | { error: string }, load: string) {
   const memInfo = await Deno.readTextFile("/proc/meminfo").catch(() => "");
@@ -210,8 +185,6 @@ function goalNote(results: KernelMeasurement[], peer: TfjsPeer | { error: string
     "See the notes on small dimensions below.";
 }
 
-const loadavg = () => Deno.loadavg().map((x) => x.toFixed(2)).join(", ");
-
 await runCommand(async () => {
   const out = flags.out ?? "BENCHMARKS.md";
   const loadAtStart = loadavg();
@@ -236,7 +209,7 @@ await runCommand(async () => {
     await measureModel(tinyGpu, TINY.label, TINY.source(), TINY.plan, { repeat: 3, warmup: true }),
   );
   if (!flags["no-1b"]) {
-    await ensureLlama1b();
+    await ensureFixture(LLAMA_1B.dir, "llama-3.2-1b", log);
     log(`End to end: ${LLAMA_1B.label} (minutes on a CPU adapter)`);
     const source = dirModelSource(LLAMA_1B.dir);
     models.push(
