@@ -33,6 +33,7 @@ export interface TorchJob {
 const TorchOutput = z.object({
   torch: z.string(),
   threads: z.number().int().positive(),
+  blas: z.string(),
   prefillSeconds: z.number().positive(),
   decodeSecondsPerToken: z.number().positive(),
   trainStepSeconds: z.number().positive(),
@@ -46,6 +47,8 @@ export interface TorchResult {
   torch: string;
   /** Its intra-op CPU threads. */
   threads: number;
+  /** The BLAS library behind libblas.so.3 (the reference BLAS is an order of magnitude slower). */
+  blas: string;
   /** Seconds of the P-token forward (the prompt's logits). */
   prefillSeconds: number;
   /** Seconds per greedily decoded token with a KV cache. */

@@ -6,11 +6,13 @@ Reads a job as JSON on stdin:
 loads DIR/config.json and its safetensors (parsed here: an 8-byte little-endian header length,
 a JSON header, then raw little-endian data; bf16 widened to f32 by a 16-bit shift), and prints
 one JSON object on stdout:
-  {"torch": version, "threads": n, "prefillSeconds": s, "decodeSecondsPerToken": s,
+  {"torch": version, "threads": n, "blas": the libblas.so.3 it loads, "prefillSeconds": s, "decodeSecondsPerToken": s,
    "trainStepSeconds": s, "trainLoss": x, "promptLogits": base64 of the prompt's last-row
    logits (V) as little-endian f32}
 Each time is the best of `repeat` runs after one warm-up. Run by benchmarks/torch_side_by_side.ts;
-needs python3-torch (Debian), a benchmark dependency only.
+needs python3-torch (Debian), a benchmark dependency only, and a fast libblas.so.3: Debian's
+build calls the generic BLAS interface, which is the reference BLAS unless an optimised one
+(`apt-get install libopenblas0-pthread`) takes over the alternative.
 """
 
 import base64
@@ -231,6 +233,7 @@ def main():
         {
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
+            "blas": os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3"),
             "prefillSeconds": prefill_seconds,
             "decodeSecondsPerToken": (generate_seconds - prefill_seconds) / D,
             "trainStepSeconds": train_seconds,

@@ -101,7 +101,8 @@ function report(results: SideBySide[], machine: string, command: string): string
     "projections, gradient norm clipped at 1. Each figure is one timed run " +
     "after a warm-up of each side. PyTorch " +
     `${first.torch.torch} (\`benchmarks/torch_peer.py\`) runs eager, in f32 (the bf16 weights ` +
-    `widened), on ${first.torch.threads} CPU threads (as many as lavapipe uses).`,
+    `widened), on ${first.torch.threads} CPU threads (as many as lavapipe uses), BLAS ` +
+    `\`${first.torch.blas}\` (Debian: \`apt-get install python3-torch libopenblas0-pthread\`).`,
     "",
     "**Ratios only.** Ours runs on lavapipe, Mesa's Vulkan driver that executes GPU shaders " +
     "on the CPU (LLVM-compiled, a few threads): the same CPU as PyTorch, reached through a " +
