@@ -10,7 +10,7 @@ import type { MatmulVariantName } from "../lib/gpu/kernel_choices.ts";
 import { MATMUL_VARIANTS, matmulVariantFor } from "../lib/ops/matmul_variants.ts";
 import { KERNEL_CASES, type KernelCase, type MatmulShape } from "./_kernel_cases.ts";
 import { markdownTable, millis, rate, ratio } from "./_table.ts";
-import type { TfjsPeer } from "./_tfjs_peer.ts";
+import { startTfjs, type TfjsPeer } from "./_tfjs_peer.ts";
 
 /** Work that runs `reps` times per call and resolves when the GPU is idle. */
 export interface Work {
@@ -172,13 +172,17 @@ export interface KernelRunOptions {
   filter?: RegExp;
 }
 
-/** Ours, the peer's and (with `variants`) every variant's time for each kernel case. */
+/**
+ * Starts the peer (tfjs-backend-webgpu), then times ours, the peer's and (with `variants`)
+ * every variant for each kernel case; the peer, or why it did not start, with the results.
+ */
 export async function measureKernels(
   gpu: Gpu,
-  peer: TfjsPeer | { error: string },
   options: KernelRunOptions,
-): Promise<KernelMeasurement[]> {
+): Promise<{ peer: TfjsPeer | { error: string }; results: KernelMeasurement[] }> {
   const { minSeconds, log } = options;
+  const peer = await startTfjs();
+  log("error" in peer ? `tfjs not run: ${peer.error}` : `tfjs ${peer.version} started`);
   const results: KernelMeasurement[] = [];
   for (const kase of KERNEL_CASES.filter((k) => options.filter?.test(k.name) ?? true)) {
     const result: KernelMeasurement = { kase, variants: {} };
@@ -204,5 +208,5 @@ export async function measureKernels(
       log(`${kase.name}: ${variant} ${millis(result.variants[variant]!)} ms`);
     }
   }
-  return results;
+  return { peer, results };
 }

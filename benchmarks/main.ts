@@ -44,7 +44,7 @@ import { peaksFromFlags } from "./_peaks.ts";
 import { keptReportBlocks } from "./_report_blocks.ts";
 import { tuningTable } from "./_tuning_table.ts";
 import { markdownTable } from "./_table.ts";
-import { startTfjs, type TfjsPeer } from "./_tfjs_peer.ts";
+import type { TfjsPeer } from "./_tfjs_peer.ts";
 import { fail, numberFlag, runCommand } from "../examples/_cli.ts";
 import { parseCommand } from "../examples/_flags.ts";
 
@@ -114,9 +114,7 @@ await runCommand(async () => {
   const gpu = await acquireGpu();
   log(`Adapter ${gpu.adapterName}; tuning the matmul variants`);
   const tuning = await tuneMatmul(gpu, { force: true }); // measured, not read from the cache
-  const peer = await startTfjs();
-  log("error" in peer ? `tfjs not run: ${peer.error}` : `tfjs ${peer.version} started`);
-  const kernels = await measureKernels(gpu, peer, {
+  const { peer, results: kernels } = await measureKernels(gpu, {
     variants: !flags["no-variants"],
     minSeconds,
     log,

@@ -26,7 +26,6 @@ import { measureModel } from "../_end_to_end.ts";
 import { measureKernels } from "../_kernel_suite.ts";
 import { cpuModel } from "../_machine.ts";
 import { peaksFromFlags } from "../_peaks.ts";
-import { startTfjs } from "../_tfjs_peer.ts";
 import { gpuReport, type GpuResults, saveKernels } from "./_gpu_results.ts";
 
 const flags = parseCommand(Deno.args, {
@@ -105,15 +104,13 @@ await runCommand(async () => {
   await save();
   log(`Chosen: ${JSON.stringify(results.tuning.choice)}`);
 
-  const peer = await startTfjs();
-  log("error" in peer ? `tfjs not run: ${peer.error}` : `tfjs ${peer.version} started`);
-  const kernels = await measureKernels(gpu, peer, {
+  const kernels = await measureKernels(gpu, {
     variants: !flags["no-variants"],
     minSeconds,
     log,
     filter,
   });
-  results.kernels = saveKernels(kernels);
+  results.kernels = saveKernels(kernels.results);
   if (flags["no-variants"]) results.skipped.push("the matmul variants (--no-variants)");
   await save();
 
