@@ -47,8 +47,13 @@ gpuTest("the GPU kit packs, dry-runs on this adapter, and reports", async () => 
       assert.match(noDriver.err, /no NVIDIA Vulkan driver/);
     }
 
-    const run = await sh("bash", ["benchmarks/device/run.sh", "--dry-run"], env);
+    // The packed loader, as on a machine without one.
+    const run = await sh("bash", ["benchmarks/device/run.sh", "--dry-run"], {
+      ...env,
+      BENCHKIT_PACKED_LOADER: "1",
+    });
     assert.equal(run.code, 0, run.out + run.err);
+    assert.match(run.out, /Vulkan loader: packed \(7 packages\)/);
     const results = JSON.parse(await Deno.readTextFile(`${out}/results.json`));
     assert.ok(["gemv", "gemv_split", "blocked", "tiled"].includes(results.tuning.choice.small));
     const kernels = loadKernels(results.kernels);

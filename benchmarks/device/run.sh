@@ -9,7 +9,8 @@
 # --dry-run: for a machine without NVIDIA's driver (lavapipe here): use the driver the Vulkan
 # loader finds, and small settings (tiny fixture, two kernel cases, short measurements) unless
 # flags follow. Environment: BENCHKIT (the packed folder, default .benchkit), OUT (required),
-# BENCHKIT_LIMIT_S (seconds before the benchmark is stopped, default 480).
+# BENCHKIT_LIMIT_S (seconds before the benchmark is stopped, default 480), BENCHKIT_PACKED_LOADER
+# (1: use the packed Vulkan loader even where the machine has one).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -33,8 +34,9 @@ unxz_to "$kit/deno.xz" "$work/deno"
 chmod +x "$work/deno"
 unxz_to "$kit/gpu_bench.js.xz" "$work/gpu_bench.js"
 
-# The Vulkan loader: the machine's own, else the packed one, unpacked here rather than into /.
-if ! ldconfig -p | grep -q 'libvulkan\.so\.1'; then
+# The Vulkan loader: the machine's own, else (or with BENCHKIT_PACKED_LOADER=1) the packed one,
+# unpacked here rather than into /.
+if [ "${BENCHKIT_PACKED_LOADER:-0}" = 1 ] || ! ldconfig -p | grep 'libvulkan\.so\.1' >/dev/null; then
   shopt -s nullglob
   debs=("$kit"/debs/*.deb)
   [ "${#debs[@]}" -gt 0 ] || { echo "run.sh: no libvulkan.so.1 and no packed loader" >&2; exit 3; }
