@@ -142,6 +142,11 @@ export class GpuLoraTrainer implements ForwardLoss {
     this.#buildPipelines();
   }
 
+  /** The transposed copies of the frozen weights that the backward reads. */
+  get transposedWeights(): TransposedWeights {
+    return this.#transposed;
+  }
+
   /** GPU traffic counters (submits, dispatches, readbacks). */
   get counters(): CommandRecorder["counters"] {
     return this.#rec.counters;

@@ -130,6 +130,15 @@ export class TransposedWeights {
     return this.#copies.get(weight);
   }
 
+  /**
+   * The buffers of the copies of `weight`, or of every copy (a profile tells the backward's
+   * products by them).
+   */
+  buffers(weight?: GpuTensor): GPUBuffer[] {
+    const copies = weight ? this.#copies.get(weight) ?? [] : [...this.#copies.values()].flat();
+    return copies.map((copy) => copy.chunks[0].buffer);
+  }
+
   /** Frees the copies (the weights belong to the caller). */
   destroy(): void {
     for (const copies of this.#copies.values()) { for (const copy of copies) copy.destroy(); }
