@@ -138,7 +138,7 @@ export class GpuLoraTrainer implements ForwardLoss {
     };
     this.writeAdapter(adapter);
     const copyBytes = this.#options.transposedWeightsBytes;
-    this.#transposed = TransposedWeights.create(gpu, config, weights, copyBytes);
+    this.#transposed = TransposedWeights.create(this.#rec, config, weights, copyBytes);
     this.#buildPipelines();
   }
 

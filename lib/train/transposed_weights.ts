@@ -13,8 +13,7 @@
  *
  * @module
  */
-import type { Gpu } from "../gpu/device.ts";
-import { CommandRecorder } from "../gpu/recorder.ts";
+import type { CommandRecorder } from "../gpu/recorder.ts";
 import { gpuDTypeBytes, GpuTensor } from "../gpu/tensor.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { GpuWeights } from "../model/gpu_weights.ts";
@@ -24,7 +23,7 @@ import { recordTranspose } from "../ops/transpose.ts";
 
 /**
  * Default cap on the bytes of transposed weight copies: 1 GiB holds every copy of an 8-layer,
- * hidden-1024 model with Llama 3's vocabulary (441 MiB in bf16), and the LM head and the first
+ * hidden-1024 model with Llama 3's vocabulary (422 MiB in bf16), and the LM head and the first
  * layers of Llama-3.2-1B.
  */
 export const TRANSPOSED_WEIGHTS_BYTES = 1 << 30;
@@ -72,36 +71,34 @@ export function planTransposedWeights(
  *
  * @example
  * ```ts
- * const copies = TransposedWeights.create(gpu, config, weights, TRANSPOSED_WEIGHTS_BYTES);
+ * const copies = TransposedWeights.create(rec, config, weights, TRANSPOSED_WEIGHTS_BYTES);
  * recordLinearBackward(rec, dy, dx, { weight: w, rows, transposed: copies.of(w) });
  * copies.destroy();
  * ```
  */
 export class TransposedWeights {
   readonly #copies: Map<GpuTensor, GpuTensor[]>;
-  readonly #rec: CommandRecorder;
 
-  private constructor(copies: Map<GpuTensor, GpuTensor[]>, rec: CommandRecorder) {
+  private constructor(copies: Map<GpuTensor, GpuTensor[]>) {
     this.#copies = copies;
-    this.#rec = rec;
   }
 
   /**
-   * Allocates the copies {@linkcode planTransposedWeights} allows within `capBytes` and
-   * submits their transpositions; passes recorded after this read them.
+   * Allocates the copies {@linkcode planTransposedWeights} allows within `capBytes`, and records
+   * their transpositions on `rec` and submits them; passes recorded after this read them.
    */
   static create(
-    gpu: Gpu,
+    rec: CommandRecorder,
     config: ModelConfig,
     weights: GpuWeights,
     capBytes: number,
   ): TransposedWeights {
+    const gpu = rec.gpu;
     const byName = new Map<string, GpuTensor>([[LM_HEAD, weights.lmHead]]);
     weights.layers.forEach((layer, l) => {
       for (const p of PROJECTIONS) byName.set(projectionWeightName(l, p), layer.projections[p]);
     });
     const elementBytes = gpuDTypeBytes(weights.lmHead.dtype);
-    const rec = new CommandRecorder(gpu);
     const copies = new Map<GpuTensor, GpuTensor[]>();
     for (const name of planTransposedWeights(config, elementBytes, capBytes).names) {
       const weight = byName.get(name)!, K = weight.shape[1];
@@ -122,7 +119,7 @@ export class TransposedWeights {
       );
     }
     rec.submit();
-    return new TransposedWeights(copies, rec);
+    return new TransposedWeights(copies);
   }
 
   /** The copies of `weight`, one per chunk, or undefined when it has none. */
@@ -143,6 +140,5 @@ export class TransposedWeights {
   destroy(): void {
     for (const copies of this.#copies.values()) { for (const copy of copies) copy.destroy(); }
     this.#copies.clear();
-    this.#rec.dispose();
   }
 }
