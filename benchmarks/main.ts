@@ -205,7 +205,6 @@ function goalNote(results: KernelMeasurement[], peer: TfjsPeer | { error: string
     "See the notes on small dimensions below.";
 }
 
-
 await runCommand(async () => {
   const out = flags.out ?? "BENCHMARKS.md";
   const loadAtStart = loadavg();

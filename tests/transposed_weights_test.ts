@@ -41,7 +41,10 @@ Deno.test("a cap copies the LM head first, then whole projections in layer order
   assert.equal(all.names.length, 1 + 8 * PROJECTIONS.length);
   // A cap short of the last layer's down_proj by one byte leaves out just that one.
   const short = planTransposedWeights(LLAMA_8X1024, 2, all.bytes - 1);
-  assert.deepEqual(short.names, all.names.filter((n) => n !== projectionWeightName(7, "down_proj")));
+  assert.deepEqual(
+    short.names,
+    all.names.filter((n) => n !== projectionWeightName(7, "down_proj")),
+  );
   // Below the LM head, the projections still fit.
   const small = planTransposedWeights(LLAMA_8X1024, 2, LAYER_BYTES);
   assert.deepEqual(small.names, PROJECTIONS.map((p) => projectionWeightName(0, p)));

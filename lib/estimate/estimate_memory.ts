@@ -18,10 +18,7 @@ import type { KvCacheDtype } from "../ops/rope.ts";
 import { type BufferSpec, f32Spec, planBuffers, specBytes } from "../gpu/buffer_plan.ts";
 import { inferenceSizes, planInference } from "../model/inference_plan.ts";
 import { planTraining } from "../train/train_plan.ts";
-import {
-  planTransposedWeights,
-  TRANSPOSED_WEIGHTS_BYTES,
-} from "../train/transposed_weights.ts";
+import { planTransposedWeights, TRANSPOSED_WEIGHTS_BYTES } from "../train/transposed_weights.ts";
 import { type BatchSizes, planBatch } from "../model/batch_plan.ts";
 
 /** Bytes by category. */

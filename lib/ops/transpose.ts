@@ -9,7 +9,7 @@
  */
 import type { CommandRecorder } from "../gpu/recorder.ts";
 import { ParamWriter } from "../gpu/params.ts";
-import { gpuDTypeBytes, type GpuDType } from "../gpu/tensor.ts";
+import { type GpuDType, gpuDTypeBytes } from "../gpu/tensor.ts";
 import { grid1d } from "./_grid.ts";
 
 /** Arguments of {@linkcode recordTranspose}. */

@@ -138,7 +138,7 @@ export class TransposedWeights {
 
   /** Frees the copies (the weights belong to the caller). */
   destroy(): void {
-    for (const copies of this.#copies.values()) { for (const copy of copies) copy.destroy(); }
+    for (const copies of this.#copies.values()) for (const copy of copies) copy.destroy();
     this.#copies.clear();
   }
 }

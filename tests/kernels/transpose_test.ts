@@ -10,22 +10,28 @@ import { randomF32, runRecorded, storeAs, transpose, WEIGHT_DTYPES } from "./_ke
 
 const SHAPES = [[5, 7], [1, 9], [16, 3], [64, 48]] as const;
 
-gpuTest("recordTranspose copies every element to its transposed place, in every dtype", async (gpu) => {
-  const rng = new Rng(11);
-  for (const dtype of WEIGHT_DTYPES) {
-    for (const [R, C] of SHAPES) {
-      const { bytes, rounded } = storeAs(randomF32(rng, R * C), dtype); // (R, C)
-      const words = Math.ceil(bytes.length / 4);
-      const dst = upload(gpu, new Uint32Array(words).fill(0xdeadbeef)); // (C, R)
-      await runRecorded(gpu, `transpose ${dtype}`, (rec) =>
-        recordTranspose(rec, { src: upload(gpu, bytes), dst, rows: R, cols: C, dtype }));
-      const got = new Uint8Array((await readF32(gpu, dst, words)).buffer);
-      const expected = new Uint8Array(words * 4); // the tail of a half-filled word stays 0
-      expected.set(storeAs(transpose(rounded, R, C), dtype).bytes);
-      assert.deepEqual(got, expected, `${dtype} (${R}, ${C})`);
+gpuTest(
+  "recordTranspose copies every element to its transposed place, in every dtype",
+  async (gpu) => {
+    const rng = new Rng(11);
+    for (const dtype of WEIGHT_DTYPES) {
+      for (const [R, C] of SHAPES) {
+        const { bytes, rounded } = storeAs(randomF32(rng, R * C), dtype); // (R, C)
+        const words = Math.ceil(bytes.length / 4);
+        const dst = upload(gpu, new Uint32Array(words).fill(0xdeadbeef)); // (C, R)
+        await runRecorded(
+          gpu,
+          `transpose ${dtype}`,
+          (rec) => recordTranspose(rec, { src: upload(gpu, bytes), dst, rows: R, cols: C, dtype }),
+        );
+        const got = new Uint8Array((await readF32(gpu, dst, words)).buffer);
+        const expected = new Uint8Array(words * 4); // the tail of a half-filled word stays 0
+        expected.set(storeAs(transpose(rounded, R, C), dtype).bytes);
+        assert.deepEqual(got, expected, `${dtype} (${R}, ${C})`);
+      }
     }
-  }
-});
+  },
+);
 
 gpuTest("recordTranspose rejects buffers too small for the matrix", async (gpu) => {
   const small = upload(gpu, new Uint32Array(2)); // 8 bytes
