@@ -48,7 +48,13 @@ async function privateServer(handler: Deno.ServeHandler) {
   }
   const dir = await Deno.makeTempDir({ prefix: "webgpu_lora_server_" });
   const path = join(dir, "app.sock");
-  const server = Deno.serve({ path, onListen: () => {} }, handler);
+  // Deno names a request on a Unix socket `http+unix://…` (whose origin is "null"); the client
+  // sent plain HTTP to the public port, so the app sees the URL it asked for.
+  const server = Deno.serve(
+    { path, onListen: () => {} },
+    (request, info) =>
+      handler(new Request(request.url.replace(/^http\+unix:/, "http:"), request), info),
+  );
   return {
     server,
     connect: (): Promise<Deno.Conn> => Deno.connect({ transport: "unix", path }),

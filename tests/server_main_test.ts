@@ -40,6 +40,15 @@ Deno.test("main.ts: serves a model folder with --adapter and --api-key, exits cl
       body: JSON.stringify({ model: "mine", prompt: "Hi", max_tokens: 3, temperature: 0 }),
     });
     assert.equal((await completion.json()).usage.completion_tokens, 3);
+    // Through the slow-client relay, the server's own pages are same-origin; another site is not.
+    const fromOrigin = (origin: string) =>
+      fetch(`${server.url}/v1/models`, { headers: { ...auth, origin } });
+    const same = await fromOrigin(server.url);
+    assert.equal(same.status, 200);
+    await same.body?.cancel();
+    const other = await fromOrigin("http://evil.example");
+    assert.equal(other.status, 403);
+    await other.body?.cancel();
     const denied = await fetch(`${server.url}/v1/models`);
     assert.equal(denied.status, 401);
     await denied.body?.cancel();
