@@ -128,7 +128,7 @@ await runCommand(async () => {
     "BENCHMARKS.md",
     "training_profile",
     [
-      "### Where a training step's time goes",
+      "## Where a training step's time goes",
       "",
       `\`${command}\`, on ${await cpuModel()} (nproc ${navigator.hardwareConcurrency}), ` +
       `adapter ${gpu.adapterName}; load average ${loadAtStart} at the start, ${loadavg()} at ` +
