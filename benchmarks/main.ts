@@ -43,6 +43,7 @@ import {
   variantTable,
   type Work,
 } from "./_kernel_suite.ts";
+import { cpuModel, loadavg } from "./_machine.ts";
 import { keptReportBlocks } from "./_report_blocks.ts";
 import { markdownTable, millis, rate } from "./_table.ts";
 import { startTfjs, type TfjsPeer } from "./_tfjs_peer.ts";
@@ -147,12 +148,6 @@ async function ensureLlama1b(): Promise<void> {
   if (!success) throw new Error(`examples/make_fixture.ts failed to create ${LLAMA_1B.dir}`);
 }
 
-/** The first line of /proc/cpuinfo naming the CPU model, or the platform where there is none. */
-async function cpuModel(): Promise<string> {
-  const info = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
-  return info.match(/^model name\s*:\s*(.+)$/m)?.[1] ?? `${Deno.build.os} ${Deno.build.arch}`;
-}
-
 /** The machine table. */
 async function machineTable(gpu: Gpu, peer: TfjsPeer | { error: string }, load: string) {
   const memInfo = await Deno.readTextFile("/proc/meminfo").catch(() => "");
@@ -209,8 +204,6 @@ function goalNote(results: KernelMeasurement[], peer: TfjsPeer | { error: string
   return `Below ${GOAL}× tfjs on this adapter: ${below.map((r) => r.kase.name).join(", ")}. ` +
     "See the notes on small dimensions below.";
 }
-
-const loadavg = () => Deno.loadavg().map((x) => x.toFixed(2)).join(", ");
 
 await runCommand(async () => {
   const out = flags.out ?? "BENCHMARKS.md";
