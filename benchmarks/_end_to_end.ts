@@ -11,6 +11,7 @@
 import { readCheckpoint } from "../lib/format/checkpoint.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
 import type { GpuCounters } from "../lib/gpu/recorder.ts";
+import type { GpuTensor } from "../lib/gpu/tensor.ts";
 import { generateText } from "../lib/generate/generate.ts";
 import type { ModelConfig } from "../lib/model/config.ts";
 import { modelParameterCount } from "../lib/model/shapes.ts";
@@ -189,9 +190,12 @@ export class EndToEnd {
 
   /**
    * Builds the LoRA trainer (frees the inference buffers, or the previous trainer, first and
-   * restarts the peak); `keepLogits: false` recomputes the LM head in the backward.
+   * restarts the peak); `keepLogits: false` recomputes the LM head in the backward, and
+   * `transposedWeightsBytes: 0` has the backward read the weights, not transposed copies.
    */
-  startTraining(options: Pick<GpuTrainerOptions, "keepLogits"> = {}): void {
+  startTraining(
+    options: Pick<GpuTrainerOptions, "keepLogits" | "transposedWeightsBytes"> = {},
+  ): void {
     this.#engine.dispose();
     this.#trainer?.trainer.dispose();
     this.#gpu.memory.resetPeak();
@@ -228,6 +232,14 @@ export class EndToEnd {
       seconds: (performance.now() - start) / 1000,
       traffic: minus(trainer.counters, before),
     };
+  }
+
+  /**
+   * The buffers of the training's transposed copies of `weight`, or of every weight (none
+   * before `startTraining`).
+   */
+  transposedBuffers(weight?: GpuTensor): GPUBuffer[] {
+    return this.#trainer?.trainer.transposedWeights.buffers(weight) ?? [];
   }
 
   /** The model's weights on the GPU. */

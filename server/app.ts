@@ -40,6 +40,11 @@ export interface AppOptions {
   /** Body limit of fine-tuning requests (inline data) and file uploads, in bytes. Default 32 MiB. */
   maxTrainingBodyBytes?: number;
   /**
+   * Runs before the completion routes (`/v1/completions`, `/v1/chat/completions`), after
+   * authentication and body limits: a cluster replica routes requests to other replicas there.
+   */
+  routeGenerations?: MiddlewareHandler;
+  /**
    * Receives errors that are not the client's fault: those answered 500, and failures of a
    * stream already under way. Default console.error.
    */
@@ -182,6 +187,10 @@ export function createApp(engine: ServerEngine, options: AppOptions = {}): Hono 
       ),
   );
 
+  if (options.routeGenerations) {
+    app.use("/v1/completions", options.routeGenerations);
+    app.use("/v1/chat/completions", options.routeGenerations);
+  }
   app.route("/", vllmRootRoutes(engine));
   app.route("/v1", vllmAdapterRoutes(engine));
   app.route("/v1", generationRoutes(engine, onUnexpected));

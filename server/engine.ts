@@ -20,6 +20,7 @@ import { AdapterRegistry } from "./adapter_registry.ts";
 import { ApiError } from "./errors.ts";
 import { JOBS_FOLDER } from "./checkpoint_ids.ts";
 import { FineTuner } from "./fine_tuner.ts";
+import type { FineTuningService } from "./fine_tuning_service.ts";
 import { GpuScheduler, QueueFullError } from "./gpu_scheduler.ts";
 import { JobStore } from "./job_store.ts";
 import { ServerMetrics } from "./metrics.ts";
@@ -86,6 +87,11 @@ export interface EngineOptions {
    * beyond it. Default 100.
    */
   maxJobRecords?: number;
+  /**
+   * Keeps the fine-tuning jobs elsewhere (a cluster replica's jobs in NATS JetStream): called
+   * once the model is loaded, instead of making the local {@linkcode FineTuner}.
+   */
+  jobs?: (model: Model, modelId: string) => FineTuningService | Promise<FineTuningService>;
   /** Called after each generation, e.g. to log it. */
   onGeneration?: (info: GenerationInfo) => void;
   /** Receives warnings (unreadable or unwritable job files); default console.warn. */
@@ -159,7 +165,7 @@ interface Ready {
   modelId: string;
   maxContext: number;
   registry: AdapterRegistry;
-  fineTuner: FineTuner | null;
+  fineTuner: FineTuningService | null;
   created: number;
 }
 
@@ -235,7 +241,7 @@ export class ServerEngine {
   }
 
   /** The fine-tuning jobs (503 while loading, 403 when training is off). */
-  get fineTuning(): FineTuner {
+  get fineTuning(): FineTuningService {
     const { fineTuner } = this.#get();
     if (!fineTuner) {
       throw new ApiError(
@@ -417,7 +423,8 @@ export class ServerEngine {
   /** Stops the fine-tuning worker (the running job is marked interrupted). */
   async close(): Promise<void> {
     await this.ready.catch(() => {});
-    await this.#ready?.fineTuner?.close();
+    const fineTuner = this.#ready?.fineTuner;
+    if (fineTuner instanceof FineTuner) await fineTuner.close();
   }
 
   /**
@@ -478,23 +485,27 @@ export class ServerEngine {
     for (const [name, dir] of Object.entries(o.adapters ?? {})) await registry.addFolder(name, dir);
     // A server without training leaves the jobs alone: they belong to the instance that trains.
     // The one that trains cleans up after its own crash (adapters half saved).
-    if (o.training !== false) await removeStaleTemporaries(o.adaptersDir);
-    const fineTuner = o.training === false ? null : new FineTuner(
-      model,
-      this.scheduler,
-      registry,
-      await JobStore.open(join(o.adaptersDir, JOBS_FOLDER), o.warn),
-      {
-        modelId,
-        dataDir: o.dataDir ?? null,
-        checkpointEvery: o.checkpointEvery ?? SERVER_DEFAULTS.checkpointEvery,
-        maxLength: maxContext,
-        maxFileBytes: o.maxDataFileBytes ?? SERVER_DEFAULTS.maxDataFileBytes,
-        maxQueuedJobs: o.maxQueuedJobs ?? SERVER_DEFAULTS.maxQueuedJobs,
-        maxJobRecords: o.maxJobRecords ?? SERVER_DEFAULTS.maxJobRecords,
-        warn: o.warn ?? console.warn,
-      },
-    );
+    if (o.training !== false && !o.jobs) await removeStaleTemporaries(o.adaptersDir);
+    const fineTuner = o.jobs
+      ? await o.jobs(model, modelId)
+      : o.training === false
+      ? null
+      : new FineTuner(
+        model,
+        this.scheduler,
+        registry,
+        await JobStore.open(join(o.adaptersDir, JOBS_FOLDER), o.warn),
+        {
+          modelId,
+          dataDir: o.dataDir ?? null,
+          checkpointEvery: o.checkpointEvery ?? SERVER_DEFAULTS.checkpointEvery,
+          maxLength: maxContext,
+          maxFileBytes: o.maxDataFileBytes ?? SERVER_DEFAULTS.maxDataFileBytes,
+          maxQueuedJobs: o.maxQueuedJobs ?? SERVER_DEFAULTS.maxQueuedJobs,
+          maxJobRecords: o.maxJobRecords ?? SERVER_DEFAULTS.maxJobRecords,
+          warn: o.warn ?? console.warn,
+        },
+      );
     const batch = o.batch && model.backend === "webgpu"
       ? new BatchedModel(model, {
         ...o.batch,

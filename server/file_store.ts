@@ -42,6 +42,19 @@ const recordSchema = z.object({
   status: z.literal("processed"),
 });
 
+/** The record of a new upload of `bytes` named `filename` (the name cut to 256 characters). */
+export function newFileRecord(filename: string, bytes: Uint8Array): StoredFile {
+  return {
+    id: randomId("file-"),
+    object: "file",
+    bytes: bytes.length,
+    created_at: Math.floor(Date.now() / 1000),
+    filename: filename.slice(0, 256),
+    purpose: "fine-tune",
+    status: "processed",
+  };
+}
+
 /** Uploaded files under one folder. */
 export class FileStore {
   /** The folder of the files. */
@@ -54,15 +67,7 @@ export class FileStore {
 
   /** Stores `bytes` as a new file named `filename`; returns its record. */
   async create(filename: string, bytes: Uint8Array): Promise<StoredFile> {
-    const file: StoredFile = {
-      id: randomId("file-"),
-      object: "file",
-      bytes: bytes.length,
-      created_at: Math.floor(Date.now() / 1000),
-      filename: filename.slice(0, 256),
-      purpose: "fine-tune",
-      status: "processed",
-    };
+    const file = newFileRecord(filename, bytes);
     await Deno.mkdir(this.dir, { recursive: true });
     await writeFileAtomic(join(this.dir, file.id), bytes);
     await writeFileAtomic(join(this.dir, `${file.id}.json`), JSON.stringify(file) + "\n");

@@ -1,7 +1,6 @@
 /**
- * Fine-tuning jobs: a request is checked and its data loaded and tokenised at once, in a
- * Worker so the server keeps answering meanwhile (bad data is a 400, not a failed job), then
- * jobs run one at a time. Each optimizer step runs in
+ * Fine-tuning jobs: a request is checked and its data loaded and tokenised at once (by a
+ * {@linkcode JobPreparer}; bad data is a 400, not a failed job), then jobs run one at a time. Each optimizer step runs in
  * its own scheduler turn, so generation requests keep being served while a job trains. A job
  * writes a checkpoint every `checkpointEvery` steps (keeping the newest), and on success saves
  * its adapter to the adapters directory, where it is loaded and listed at once.
@@ -9,28 +8,33 @@
  * @module
  */
 import { join } from "node:path";
+import type { Context } from "hono";
 import {
   dirModelSource,
-  type LoraConfig,
   type Model,
   readTrainingState,
-  resolveLoraConfig,
   serializeTrainingState,
   type TokenizedExample,
-  TRAINING_DEFAULTS,
   trainLora,
   type TrainLoraOptions,
   writeFolderAtomic,
 } from "../mod.ts";
 import type { AdapterRegistry } from "./adapter_registry.ts";
 import { checkpointFolder, checkpointModelId, checkpointStep } from "./checkpoint_ids.ts";
-import { FILE_ID, FileStore } from "./file_store.ts";
-import { DatasetPreparer, InvalidDataError } from "./dataset_preparer.ts";
+import { FileStore } from "./file_store.ts";
 import { ApiError } from "./errors.ts";
+import type { DeletedJob, FineTuningService } from "./fine_tuning_service.ts";
 import type { GpuScheduler } from "./gpu_scheduler.ts";
-import { type FineTuningJob, type JobStore, randomId, TERMINAL_STATUSES } from "./job_store.ts";
+import { jobEventStream } from "./job_event_stream.ts";
+import { JobPreparer } from "./job_preparer.ts";
+import {
+  type FineTuningJob,
+  type JobEvent,
+  type JobStore,
+  randomId,
+  TERMINAL_STATUSES,
+} from "./job_store.ts";
 import type { FineTuningRequest } from "./request_schemas.ts";
-import { resolveInside } from "./safe_path.ts";
 
 /** Settings of a {@linkcode FineTuner}. */
 export interface FineTunerOptions {
@@ -89,14 +93,14 @@ export interface JobCheckpoint {
 const now = () => Math.floor(Date.now() / 1000);
 
 /** Creates, runs and cancels fine-tuning jobs on one model. */
-export class FineTuner {
+export class FineTuner implements FineTuningService {
   /** The jobs and their events. */
   readonly store: JobStore;
   readonly #model: Model;
   readonly #scheduler: GpuScheduler;
   readonly #registry: AdapterRegistry;
   readonly #options: FineTunerOptions;
-  #preparer: DatasetPreparer | null = null; // made on first use: it needs the tokenizer
+  readonly #preparer: JobPreparer;
   readonly #queue: PendingJob[] = [];
   readonly #reserved = new Set<string>(); // adapter names of queued, running and paused jobs
   readonly #paused = new Map<string, PendingJob>(); // paused jobs, with their data, to resume
@@ -121,6 +125,7 @@ export class FineTuner {
     this.#files = options.dataDir === null
       ? null
       : new FileStore(join(options.dataDir, FILES_FOLDER));
+    this.#preparer = new JobPreparer(model, { ...options, files: () => this.files });
   }
 
   /**
@@ -128,16 +133,7 @@ export class FineTuner {
    * before the backend, so a CPU server still reports bad data and paths.
    */
   async create(request: FineTuningRequest): Promise<FineTuningJob> {
-    if (request.model !== this.#options.modelId) {
-      throw new ApiError(
-        404,
-        `Model ${JSON.stringify(request.model)} is not this server's base model`,
-        {
-          param: "model",
-          code: "model_not_found",
-        },
-      );
-    }
+    this.#preparer.checkModel(request);
     const max = this.#options.maxQueuedJobs;
     if (this.#queue.length + this.#preparing >= max) {
       throw new ApiError(
@@ -166,7 +162,7 @@ export class FineTuner {
    * Deletes a finished job's record, events and checkpoints (its adapter stays); a 409 for a
    * job still queued or running.
    */
-  async delete(id: string): Promise<{ id: string; object: "fine_tuning.job"; deleted: true }> {
+  async delete(id: string): Promise<DeletedJob> {
     const job = this.get(id);
     if (!TERMINAL_STATUSES.includes(job.status)) {
       throw new ApiError(409, `Job ${id} is ${job.status}: cancel it before deleting it`, {
@@ -183,82 +179,7 @@ export class FineTuner {
     adapterName: string,
     request: FineTuningRequest,
   ): Promise<FineTuningJob> {
-    const h = request.method?.supervised?.hyperparameters ?? request.hyperparameters ?? {};
-    const maxLength = h.max_length ??
-      Math.min(TRAINING_DEFAULTS.maxLength, this.#options.maxLength);
-    if (maxLength > this.#options.maxLength) {
-      throw new ApiError(
-        400,
-        `Requested max_length ${maxLength} exceeds this server's limit ${this.#options.maxLength}`,
-        {
-          param: "hyperparameters.max_length",
-        },
-      );
-    }
-    let lora: LoraConfig;
-    try {
-      lora = resolveLoraConfig({
-        r: h.lora_r,
-        alpha: h.lora_alpha,
-        dropout: h.lora_dropout,
-        targetModules: h.target_modules,
-      });
-    } catch (e) {
-      throw new ApiError(400, (e as Error).message, { param: "hyperparameters" });
-    }
-    const examples = await this.#examples(request, "training_file", maxLength);
-    const validation = request.validation_file
-      ? await this.#examples(request, "validation_file", maxLength)
-      : undefined;
-    if (!this.#model.gpu) {
-      throw new ApiError(400, "Fine-tuning needs the WebGPU backend; this server runs on the CPU", {
-        param: "model",
-        code: "training_unavailable",
-      });
-    }
-    // The job record shows every hyperparameter, so the library's defaults are filled in here.
-    const d = TRAINING_DEFAULTS;
-    const lr = h.learning_rate ??
-      d.lr * (typeof h.learning_rate_multiplier === "number" ? h.learning_rate_multiplier : 1);
-    const epochs = typeof h.n_epochs === "number" ? h.n_epochs : d.epochs;
-    const batchSize = typeof h.batch_size === "number" ? h.batch_size : d.batchSize;
-    const gradAccum = h.gradient_accumulation_steps ?? d.gradAccum;
-    const seed = request.seed ?? d.seed;
-    const hyperparameters = {
-      n_epochs: epochs,
-      batch_size: batchSize,
-      learning_rate: lr,
-      lora_r: lora.r,
-      lora_alpha: lora.alpha,
-      lora_dropout: lora.dropout,
-      target_modules: lora.targetModules,
-      max_steps: h.max_steps ?? null,
-      gradient_accumulation_steps: gradAccum,
-      max_length: maxLength,
-    };
-    const job: FineTuningJob = {
-      object: "fine_tuning.job",
-      id,
-      model: request.model,
-      created_at: now(),
-      finished_at: null,
-      fine_tuned_model: null,
-      organization_id: "local",
-      result_files: [],
-      status: "queued",
-      validation_file: request.validation_file ?? null,
-      training_file: request.training_file ?? null,
-      hyperparameters,
-      trained_tokens: null,
-      error: null,
-      seed,
-      estimated_finish: null,
-      user_provided_suffix: request.suffix ?? null,
-      integrations: [],
-      last_checkpoint: null,
-      method: { type: "supervised", supervised: { hyperparameters } },
-      metadata: request.metadata ?? null,
-    };
+    const { job, examples, options } = await this.#preparer.prepare(id, request);
     await this.store.create(job);
     await this.store.prune(this.#options.maxJobRecords);
     await this.store.addEvent(
@@ -266,21 +187,7 @@ export class FineTuner {
       "info",
       `Created fine-tuning job ${id} on ${examples.length} examples`,
     );
-    this.#queue.push({
-      id,
-      examples,
-      adapterName,
-      options: {
-        lora,
-        epochs,
-        maxSteps: h.max_steps,
-        batchSize,
-        gradAccum,
-        lr,
-        seed,
-        validation,
-      },
-    });
+    this.#queue.push({ id, examples, adapterName, options });
     this.#worker ??= this.#work();
     return job;
   }
@@ -369,7 +276,7 @@ export class FineTuner {
 
   /** Stops the worker: the running job is marked failed as interrupted; queued jobs stay queued. */
   async close(): Promise<void> {
-    this.#preparer?.close();
+    this.#preparer.close();
     this.#queue.length = 0;
     this.#running?.controller.abort("shutdown");
     await this.#worker;
@@ -418,6 +325,23 @@ export class FineTuner {
     return job;
   }
 
+  /** Every job, newest first. */
+  list(): FineTuningJob[] {
+    return this.store.list();
+  }
+
+  /** The events of job `id`, oldest first (404 when there is no such job). */
+  events(id: string): JobEvent[] {
+    this.get(id);
+    return this.store.events(id);
+  }
+
+  /** Job `id`'s events as server-sent events (404 when there is no such job). */
+  eventStream(c: Context, id: string): Response {
+    this.get(id);
+    return jobEventStream(c, this.store, id);
+  }
+
   /**
    * Reserves an adapter name for a new job; a 409 when an adapter, a job, or anything at all in
    * the adapters directory (a folder or file the server did not write) already has it, so that
@@ -443,66 +367,6 @@ export class FineTuner {
       );
     }
     this.#reserved.add(name);
-  }
-
-  /**
-   * A data set of the request, loaded, cleaned and tokenised in the Worker; every problem is a
-   * 400. The request's `param` names an uploaded file's id or a path under the data directory;
-   * when it names none, the inline `training_data` is used.
-   */
-  async #examples(
-    request: FineTuningRequest,
-    param: "training_file" | "validation_file",
-    maxLength: number,
-  ): Promise<TokenizedExample[]> {
-    const file = request[param] ?? undefined;
-    const text = file !== undefined
-      ? await this.#fileText(file, param)
-      : typeof request.training_data === "string"
-      ? request.training_data
-      : JSON.stringify(request.training_data);
-    const source = file ?? "training_data";
-    try {
-      this.#preparer ??= new DatasetPreparer(this.#model.tokenizer);
-      return await this.#preparer.prepare(text, {
-        source,
-        maxLength,
-        chatTemplateKwargs: request.chat_template_kwargs,
-      });
-    } catch (e) {
-      if (!(e instanceof InvalidDataError)) throw e;
-      const where = file === undefined ? "training_data" : param;
-      throw new ApiError(400, `Invalid ${where}: ${e.message}`, {
-        param: where,
-        code: "invalid_data",
-      });
-    }
-  }
-
-  /** The text of an uploaded file (by id) or of a file under the data directory. */
-  async #fileText(file: string, param: string): Promise<string> {
-    const tooBig = () =>
-      new ApiError(
-        400,
-        `Invalid ${param} ${JSON.stringify(file)}: expected a file of at most ` +
-          `${this.#options.maxFileBytes} bytes`,
-        { param },
-      );
-    if (FILE_ID.test(file)) {
-      if ((await this.files.get(file, param)).bytes > this.#options.maxFileBytes) throw tooBig();
-      return new TextDecoder().decode(await this.files.content(file, param));
-    }
-    if (this.#options.dataDir === null) {
-      throw new ApiError(
-        400,
-        "This server has no --data-dir; upload the data to /v1/files or send it as training_data",
-        { param },
-      );
-    }
-    const path = await resolveInside(this.#options.dataDir, file, param);
-    const info = await Deno.stat(path);
-    if (!info.isFile || info.size > this.#options.maxFileBytes) throw tooBig();
-    return await Deno.readTextFile(path);
   }
 
   async #work(): Promise<void> {

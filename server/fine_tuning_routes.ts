@@ -3,7 +3,8 @@
  * `POST /jobs`, `GET /jobs`, `GET /jobs/{id}`, `DELETE /jobs/{id}` (a finished job's record),
  * `GET /jobs/{id}/checkpoints`, `POST /jobs/{id}/pause`, `POST /jobs/{id}/resume`,
  * `POST /jobs/{id}/cancel` and
- * `GET /jobs/{id}/events` (a page of events, or live SSE with `?stream=true`).
+ * `GET /jobs/{id}/events` (a page of events, or live SSE with `?stream=true`). `POST /jobs`
+ * passes an `Idempotency-Key` header on (a cluster gives one job for repeats of a key).
  *
  * @module
  */
@@ -11,7 +12,6 @@ import { Hono } from "hono";
 import type { ServerEngine } from "./engine.ts";
 import { ApiError } from "./errors.ts";
 import { fineTuningRequest, pageQuery, parseWith, readBody } from "./request_schemas.ts";
-import { jobEventStream } from "./job_event_stream.ts";
 
 /** OpenAI's list page: items after the one with id `after`, at most `limit`. */
 function page<T extends { id: string }>(items: T[], after: string | undefined, limit: number) {
@@ -35,19 +35,20 @@ export function fineTuningRoutes(engine: ServerEngine): Hono {
 
   app.post("/jobs", async (c) => {
     const fineTuning = engine.fineTuning; // 503 or 403 before the body is read
-    return c.json(await fineTuning.create(await readBody(c, fineTuningRequest)));
+    const request = await readBody(c, fineTuningRequest);
+    return c.json(await fineTuning.create(request, c.req.header("idempotency-key")));
   });
 
-  app.get("/jobs", (c) => {
+  app.get("/jobs", async (c) => {
     const query = parseWith(pageQuery, c.req.query());
-    return c.json(page(engine.fineTuning.store.list(), query.after, query.limit ?? 20));
+    return c.json(page(await engine.fineTuning.list(), query.after, query.limit ?? 20));
   });
 
-  app.get("/jobs/:id", (c) => c.json(engine.fineTuning.get(c.req.param("id"))));
+  app.get("/jobs/:id", async (c) => c.json(await engine.fineTuning.get(c.req.param("id"))));
 
-  app.get("/jobs/:id/checkpoints", (c) => {
+  app.get("/jobs/:id/checkpoints", async (c) => {
     const query = parseWith(pageQuery, c.req.query());
-    const checkpoints = engine.fineTuning.checkpoints(c.req.param("id"));
+    const checkpoints = await engine.fineTuning.checkpoints(c.req.param("id"));
     const listed = page(checkpoints, query.after, query.limit ?? 10);
     return c.json({
       ...listed,
@@ -73,16 +74,13 @@ export function fineTuningRoutes(engine: ServerEngine): Hono {
     async (c) => c.json(await engine.fineTuning.cancel(c.req.param("id"))),
   );
 
-  app.get("/jobs/:id/events", (c) => {
+  app.get("/jobs/:id/events", async (c) => {
     const id = c.req.param("id");
     const query = parseWith(pageQuery, c.req.query());
     const fineTuning = engine.fineTuning;
-    const store = fineTuning.store;
-    fineTuning.get(id); // 404 for an unknown job
-    if (query.stream !== "true") {
-      return c.json(page([...store.events(id)].reverse(), query.after, query.limit ?? 20));
-    }
-    return jobEventStream(c, store, id);
+    if (query.stream === "true") return await fineTuning.eventStream(c, id);
+    const events = [...await fineTuning.events(id)].reverse();
+    return c.json(page(events, query.after, query.limit ?? 20));
   });
 
   return app;

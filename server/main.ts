@@ -8,11 +8,19 @@
  *     [--max-queued-jobs 8] [--max-job-records 100] [--header-timeout 10] [--body-timeout 30]
  *     [--max-batch 16] [--max-loras 4] [--max-lora-rank 16] [--served-model-name NAME]
  *     [--lora-modules NAME=DIR ...]
+ *     [--nats nats://HOST:PORT[,…] [--role replica|worker|all] [--node-id NAME]
+ *      [--nats-replicas 1|3] [--ack-wait-ms 4000] [--max-attempts 3]]
  *
  * On WebGPU, concurrent generations decode together in batches of up to --max-batch sequences
  * (continuous batching), each with its own adapter; --max-loras adapters stay resident on the
  * GPU (least recently used replaced), of rank at most --max-lora-rank. --lora-modules is
  * vLLM's name for --adapter; --served-model-name sets the base model's id.
+ *
+ * With `--nats`, the server joins a cluster over NATS JetStream (see server/README.md,
+ * "Cluster"): a `replica` serves the whole API from the cluster's adapters, jobs and files,
+ * routing adapter generations to replicas that hold the adapter; a `worker` serves no HTTP and
+ * trains the cluster's jobs for its base model; `all` (the default) is both, the worker on a
+ * second copy of the model. Without `--nats`, nothing of this runs.
  *
  * The API key may also come from the environment variable `WEBGPU_LORA_API_KEY`; an empty key
  * (flag or variable) is refused rather than read as "no authentication".
@@ -21,11 +29,17 @@
  *
  * @module
  */
+import { basename } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_LORA_RANK, isKvCacheDtype, loadModel } from "../mod.ts";
 import { checkApiKey, createApp } from "./app.ts";
+import { ClusterFineTuning } from "./cluster/cluster_jobs.ts";
+import { type Cluster, DEFAULT_REPLICA_TTL_MS, openCluster } from "./cluster/jetstream_setup.ts";
+import { type Replica, startReplica } from "./cluster/replica.ts";
+import { routeGenerations } from "./cluster/routed_generation.ts";
+import { runWorker } from "./cluster/worker_role.ts";
 import { serveGuarded } from "./connection_guard.ts";
-import { ServerEngine } from "./engine.ts";
+import { SERVER_DEFAULTS, ServerEngine } from "./engine.ts";
 import { webRoutes } from "./web_routes.ts";
 
 const USAGE = "Usage: deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] " +
@@ -33,7 +47,12 @@ const USAGE = "Usage: deno task serve --model DIR [--adapter NAME=DIR ...] [--ho
   "[--backend auto|webgpu|cpu] [--max-context N] [--kv-cache f32|f16] [--max-tokens N] " +
   "[--checkpoint-every N] [--no-training] [--cors-origin ORIGIN ...] [--max-queued-jobs N] " +
   "[--max-job-records N] [--header-timeout SECONDS] [--body-timeout SECONDS] [--max-batch N] " +
-  "[--max-loras N] [--max-lora-rank N] [--served-model-name NAME] [--lora-modules NAME=DIR ...]";
+  "[--max-loras N] [--max-lora-rank N] [--served-model-name NAME] [--lora-modules NAME=DIR ...] " +
+  "[--nats nats://HOST:PORT[,…] [--role replica|worker|all] [--node-id NAME] " +
+  "[--nats-replicas 1|3] [--ack-wait-ms MS] [--max-attempts N]]";
+
+/** How long a generation routed to another replica may take, in ms. */
+const ROUTE_TIMEOUT_MS = 120_000;
 
 /** Adapters resident on the GPU for batched generation unless --max-loras says otherwise. */
 const DEFAULT_MAX_LORAS = 4;
@@ -91,6 +110,12 @@ try {
       "max-lora-rank": { type: "string" },
       "served-model-name": { type: "string" },
       "lora-modules": { type: "string", multiple: true },
+      nats: { type: "string" },
+      role: { type: "string" },
+      "node-id": { type: "string" },
+      "nats-replicas": { type: "string" },
+      "ack-wait-ms": { type: "string" },
+      "max-attempts": { type: "string" },
     },
   }).values;
 } catch (e) {
@@ -134,19 +159,77 @@ try {
     })`,
   );
 }
+const role = flags.role ?? "all";
+if (role !== "replica" && role !== "worker" && role !== "all") {
+  fail(`--role must be replica, worker or all, got ${JSON.stringify(role)}`);
+}
+const clusterOnly = ["role", "node-id", "nats-replicas", "ack-wait-ms", "max-attempts"] as const;
+for (const name of clusterOnly) {
+  if (flags[name] !== undefined && !flags.nats) fail(`--${name} needs --nats`);
+}
+const nodeId = flags["node-id"] ?? `${Deno.hostname()}-${Deno.pid}`;
+const maxQueue = integer(flags["max-queue"], "max-queue", 1);
+const checkpointEvery = integer(flags["checkpoint-every"], "checkpoint-every", 0);
+/** Connects to the cluster named by --nats, or null without it; exits when it cannot. */
+async function joinCluster(nats: string | undefined): Promise<Cluster | null> {
+  if (!nats) return null;
+  const replicas = integer(flags!["nats-replicas"], "nats-replicas", 1, 5);
+  try {
+    return await openCluster({ servers: nats.split(","), replicas });
+  } catch (e) {
+    console.error(`Cannot join the cluster at ${nats}: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}
+const cluster = await joinCluster(flags.nats);
+const stopWorker = new AbortController();
+const worker = cluster && role !== "replica"
+  ? runWorker(cluster, {
+    model: flags.model,
+    modelId: flags["served-model-name"] ?? basename(flags.model.replace(/[\\/]+$/, "")),
+    workerId: nodeId,
+    checkpointEvery: checkpointEvery ?? SERVER_DEFAULTS.checkpointEvery,
+    queue: {
+      ackWaitMs: integer(flags["ack-wait-ms"], "ack-wait-ms", 100),
+      maxAttempts: integer(flags["max-attempts"], "max-attempts", 1),
+    },
+    maxContext,
+  }, stopWorker.signal).catch((e) => {
+    console.error(`The training worker failed: ${(e as Error).message}`);
+    Deno.exit(1);
+  })
+  : null;
+if (cluster && role === "worker") {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => stopWorker.abort());
+  }
+  await worker;
+  await cluster.close();
+  Deno.exit(0);
+}
+
 const loopbackOnly = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/.test(host);
 
 const engine = new ServerEngine(loadModel(flags.model, { backend, maxContext, kvCacheDtype }), {
   adaptersDir: flags["adapters-dir"],
   dataDir: flags["data-dir"] ?? null,
   adapters,
-  maxQueue: integer(flags["max-queue"], "max-queue", 1),
+  maxQueue,
   maxTokens: integer(flags["max-tokens"], "max-tokens", 1),
-  checkpointEvery: integer(flags["checkpoint-every"], "checkpoint-every", 0),
+  checkpointEvery,
   training: !flags["no-training"],
   maxQueuedJobs: integer(flags["max-queued-jobs"], "max-queued-jobs", 1),
   maxJobRecords: integer(flags["max-job-records"], "max-job-records", 1),
   modelId: flags["served-model-name"],
+  jobs: cluster
+    ? (model, modelId) =>
+      new ClusterFineTuning(cluster, model, {
+        modelId,
+        dataDir: flags["data-dir"] ?? null,
+        maxLength: model.maxContext,
+        maxFileBytes: SERVER_DEFAULTS.maxDataFileBytes,
+      })
+    : undefined,
   batch: {
     maxBatch: integer(flags["max-batch"], "max-batch", 1) ?? DEFAULT_MAX_BATCH,
     maxLoras: integer(flags["max-loras"], "max-loras", 0) ?? DEFAULT_MAX_LORAS,
@@ -167,18 +250,27 @@ if (!loopbackOnly && !apiKey) {
   );
 }
 
+let replica: Replica | null = null;
 let app;
 try {
-  app = createApp(engine, { apiKey, loopbackOnly, corsOrigins: flags["cors-origin"] ?? [] });
+  app = createApp(engine, {
+    apiKey,
+    loopbackOnly,
+    corsOrigins: flags["cors-origin"] ?? [],
+    routeGenerations: cluster
+      ? routeGenerations(engine, nodeId, () => replica?.router ?? null)
+      : undefined,
+  });
 } catch (e) {
   fail((e as Error).message);
 }
 // The playground, its build, and the model folder (a model given as a URL is not re-served).
 app.route("/", webRoutes({ modelDir: /^[a-z]+:\/\//.test(flags.model) ? null : flags.model }));
-const onListen = ({ hostname, port }: Deno.NetAddr) =>
-  console.log(
-    `Listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`,
-  );
+let listening = "";
+const onListen = ({ hostname, port }: Deno.NetAddr) => {
+  listening = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+  console.log(`Listening on ${listening}/`);
+};
 const headerTimeout = integer(flags["header-timeout"], "header-timeout", 0) ?? 10;
 const bodyTimeout = integer(flags["body-timeout"], "body-timeout", 0) ?? 30;
 // Slow clients (slowloris) are cut off by the guard; both timeouts 0 serve without it.
@@ -203,12 +295,32 @@ try {
   Deno.exit(1);
 }
 const stop = async () => {
-  await engine.close(); // the running job is marked interrupted, with its last checkpoint
+  await replica?.stop();
+  stopWorker.abort(); // a cluster job goes back to the queue for another worker
+  await worker;
+  await engine.close(); // a local running job is marked interrupted, with its last checkpoint
   await server.shutdown(); // lets streams in flight finish
+  await cluster?.close();
   Deno.exit(0);
 };
 for (
   const signal of Deno.build.os === "windows" ? ["SIGINT"] as const : ["SIGINT", "SIGTERM"] as const
 ) {
   Deno.addSignalListener(signal, stop);
+}
+if (cluster) {
+  try {
+    replica = await startReplica(cluster, engine, app.fetch, {
+      replicaId: nodeId,
+      url: listening,
+      capacity: maxQueue ?? SERVER_DEFAULTS.maxQueue,
+      timeoutMs: ROUTE_TIMEOUT_MS,
+      registryTtlMs: DEFAULT_REPLICA_TTL_MS,
+      warn: (message) => console.warn(`[${nodeId}] ${message}`),
+    });
+    console.log(`Replica ${nodeId} joined the cluster`);
+  } catch (e) {
+    console.error(`Joining the cluster failed: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
 }

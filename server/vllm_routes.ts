@@ -49,11 +49,11 @@ export function vllmRootRoutes(engine: ServerEngine): Hono {
     return c.json({ prompt: engine.model.tokenizer.decode(tokens) });
   });
 
-  app.get("/metrics", (c) => {
+  app.get("/metrics", async (c) => {
     const jobs: Record<string, number> = {};
     if (engine.status === "ready") {
       try {
-        for (const job of engine.fineTuning.store.list()) {
+        for (const job of await engine.fineTuning.list()) {
           jobs[job.status] = (jobs[job.status] ?? 0) + 1;
         }
       } catch (e) {

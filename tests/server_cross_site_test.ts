@@ -55,7 +55,7 @@ Deno.test("cross-site: the reviewer's text/plain POST from evil.example is refus
     assert.equal(response.status, 200, url);
     assert.equal(response.headers.get("access-control-allow-origin"), null);
   }
-  assert.deepEqual(await server.engine.fineTuning.store.list(), []);
+  assert.deepEqual(await server.engine.fineTuning.list(), []);
 });
 
 Deno.test("cross-site: an allowed origin gets CORS; a keyed server answers any Host", async () => {

@@ -247,7 +247,7 @@ gpuTest(
       const seen = await waitForJob(server.url, interrupted.id, (j) => j.last_checkpoint !== null);
       await server.close();
       await engine.close(); // a shutdown: the running job fails, naming its last checkpoint
-      const shutDown = engine.fineTuning.store.get(interrupted.id)!;
+      const shutDown = await engine.fineTuning.get(interrupted.id);
       assert.equal(shutDown.status, "failed");
       assert.match(
         shutDown.error!.message,
@@ -259,9 +259,9 @@ gpuTest(
       const restarted = new ServerEngine(model, { adaptersDir });
       await restarted.ready;
       assert.deepEqual((await restarted.models()).map((m) => m.id), [FIXTURE_ID, "mine"]);
-      assert.equal(restarted.fineTuning.store.get(created.id)?.status, "succeeded");
-      assert.equal(restarted.fineTuning.store.get(long.id)?.status, "cancelled");
-      assert.equal(restarted.fineTuning.store.get(interrupted.id)?.status, "failed");
+      assert.equal((await restarted.fineTuning.get(created.id)).status, "succeeded");
+      assert.equal((await restarted.fineTuning.get(long.id)).status, "cancelled");
+      assert.equal((await restarted.fineTuning.get(interrupted.id)).status, "failed");
       const result = await restarted.generate({
         model: "mine",
         prompt: "Question 1?",

@@ -32,7 +32,7 @@ gpuTest(
     assert.equal(queued.status, "queued");
     const refused = await expectError(await create({ max_steps: 1 }), 429);
     assert.equal(refused.code, "too_many_jobs");
-    assert.equal(engine.fineTuning.store.list().length, 2);
+    assert.equal((await engine.fineTuning.list()).length, 2);
 
     const notFinished = await expectError(
       await app.request(`/v1/fine_tuning/jobs/${queued.id}`, { method: "DELETE" }),
@@ -40,7 +40,7 @@ gpuTest(
     );
     assert.equal(notFinished.code, "job_not_finished");
     await post(app, `/v1/fine_tuning/jobs/${queued.id}/cancel`, {});
-    while (engine.fineTuning.get(running.id).last_checkpoint === null) {
+    while ((await engine.fineTuning.get(running.id)).last_checkpoint === null) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     assert.equal((await post(app, `/v1/fine_tuning/jobs/${running.id}/cancel`, {})).status, 200);
@@ -59,12 +59,12 @@ gpuTest(
     for (let i = 0; i < 3; i++) {
       const job = await (await create({ max_steps: 1 })).json();
       ids.push(job.id);
-      while (engine.fineTuning.get(job.id).status !== "succeeded") {
+      while ((await engine.fineTuning.get(job.id)).status !== "succeeded") {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }
     assert.deepEqual(
-      engine.fineTuning.store.list().map((j) => j.id).sort(),
+      (await engine.fineTuning.list()).map((j) => j.id).sort(),
       ids.slice(1).sort(),
     );
     assert.ok(![...Deno.readDirSync(jobsDir)].some((e) => e.name.startsWith(queued.id)));
@@ -92,13 +92,13 @@ gpuTest(
           },
         },
       })).json();
-      while (engine.fineTuning.get(job.id).last_checkpoint === null) {
+      while ((await engine.fineTuning.get(job.id)).last_checkpoint === null) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       const paused = await client.fineTuning.jobs.pause(job.id);
       assert.equal(paused.status, "paused");
       const pausedStep = Number(
-        /checkpoint-(\d+)$/.exec(engine.fineTuning.get(job.id).last_checkpoint!)![1],
+        /checkpoint-(\d+)$/.exec((await engine.fineTuning.get(job.id)).last_checkpoint!)![1],
       );
       assert.ok(pausedStep < 6, `paused at ${pausedStep}`);
       await assert.rejects(
@@ -114,14 +114,14 @@ gpuTest(
       assert.equal((await expectError(taken, 409)).code, "name_taken");
 
       assert.equal((await client.fineTuning.jobs.resume(job.id)).status, "queued");
-      let now = engine.fineTuning.get(job.id);
+      let now = await engine.fineTuning.get(job.id);
       while (now.status === "queued" || now.status === "running") {
         await new Promise((resolve) => setTimeout(resolve, 20));
-        now = engine.fineTuning.get(job.id);
+        now = await engine.fineTuning.get(job.id);
       }
       assert.equal(now.status, "succeeded", JSON.stringify(now.error));
       // Continued from the checkpoint: no step at or before it was trained again.
-      const events = engine.fineTuning.store.events(job.id);
+      const events = await engine.fineTuning.events(job.id);
       const resumedAt = events.findIndex((e) => e.message.startsWith("The job was resumed"));
       const stepsAfter = events.slice(resumedAt).flatMap((e) => e.data ? [e.data.step] : []);
       assert.deepEqual(

@@ -97,6 +97,22 @@ Deno.test("main.ts: bad flags, a busy port and a missing model exit with a clear
     [["--model", modelDir, "--backend", "tpu"], 2, /--backend must be auto, webgpu or cpu/],
     [["--model", modelDir, "--kv-cache", "f8"], 2, /--kv-cache must be f32 or f16, got "f8"/],
     [["--model", modelDir, "--bogus"], 2, /Unknown option '--bogus'/],
+    [["--model", modelDir, "--role", "replica"], 2, /--role needs --nats/],
+    [
+      ["--model", modelDir, "--nats", "nats://127.0.0.1:1", "--role", "boss"],
+      2,
+      /--role must be replica, worker or all, got "boss"/,
+    ],
+    [
+      ["--model", modelDir, "--nats", "nats://127.0.0.1:1", "--nats-replicas", "0"],
+      2,
+      /--nats-replicas must be an integer from 1 to 5, got "0"/,
+    ],
+    [
+      ["--model", modelDir, "--nats", "nats://127.0.0.1:1", "--backend", "cpu"],
+      1,
+      /^Cannot join the cluster at nats:\/\/127\.0\.0\.1:1: /,
+    ],
     [
       ["--model", join(modelDir, "missing"), "--backend", "cpu", "--port", "0"],
       1,

@@ -39,7 +39,10 @@ export class AdapterMirror {
     return this.#revisions.get(name);
   }
 
-  /** Starts watching the index; current revisions are written first, then each new one. */
+  /**
+   * Starts watching the index: resolves once the current revisions are written, then writes
+   * each new one.
+   */
   async start(): Promise<void> {
     this.#stop = await this.#store.watch(
       (entry) => this.#write(entry),

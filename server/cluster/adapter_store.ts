@@ -66,22 +66,29 @@ export class AdapterStore {
   }
 
   /**
-   * Calls `onRevision` with every current revision, then with each new one as it is published,
-   * until the returned function is called. A failure of `onRevision` goes to `onError`, and
-   * the watch goes on.
+   * Calls `onRevision` with every current revision, resolving once those calls are done, then
+   * with each new one as it is published, until the returned function is called. A failure of
+   * `onRevision` goes to `onError`, and the watch goes on.
    */
   async watch(
     onRevision: (entry: AdapterRevision) => Promise<void>,
     onError: (error: Error, entry: AdapterRevision) => void,
   ): Promise<() => void> {
     const watcher = await this.#index.watch();
+    let markCurrent!: () => void;
+    const current = new Promise<void>((resolve) => (markCurrent = resolve));
+    if ((await this.names()).length === 0) markCurrent();
     (async () => {
       for await (const e of watcher) {
-        if (e.operation !== "PUT") continue;
-        const entry = e.json<AdapterRevision>();
-        await onRevision(entry).catch((error) => onError(error, entry));
+        if (e.operation === "PUT") {
+          const entry = e.json<AdapterRevision>();
+          await onRevision(entry).catch((error) => onError(error, entry));
+        }
+        if (!e.delta) markCurrent(); // the last of the current values (or a later one)
       }
+      markCurrent();
     })();
+    await current;
     return () => watcher.stop();
   }
 }

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import type { LoraConfig, TokenizedExample } from "../../mod.ts";
+import type { TokenizedExample } from "../../mod.ts";
+import type { JobTrainingOptions } from "../job_preparer.ts";
 import type { FineTuningJob } from "../job_store.ts";
 import type { Cluster } from "./jetstream_setup.ts";
 import { bindIdempotencyKey, releaseIdempotencyKey } from "./idempotency_keys.ts";
@@ -21,18 +22,11 @@ export interface JobSpec {
   /** The tokenised records. */
   examples: TokenizedExample[];
   /** `trainLora`'s settings (plain JSON). */
-  options: {
-    lora: LoraConfig;
-    epochs: number;
-    maxSteps?: number;
-    batchSize: number;
-    gradAccum: number;
-    lr: number;
-    seed: number;
-  };
+  options: JobTrainingOptions;
 }
 
-const specName = (jobId: string) => `job-specs/${jobId}.json`;
+/** The files-store name of job `jobId`'s spec. */
+export const specName = (jobId: string): string => `job-specs/${jobId}.json`;
 
 /**
  * Submits `job` (status queued) with `spec`; with `idempotencyKey`, a key seen before returns

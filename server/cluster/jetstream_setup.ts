@@ -71,6 +71,9 @@ export interface Cluster {
 
 const MS = 1_000_000; // nanoseconds per millisecond
 
+/** How long a replica's registry entry lives without a refresh unless set, in ms. */
+export const DEFAULT_REPLICA_TTL_MS = 3000;
+
 /** Connects and ensures every stream, bucket and store exists. */
 export async function openCluster(options: ClusterOptions): Promise<Cluster> {
   const nc = await connect({
@@ -119,7 +122,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
       replicas: await kvm.create(REPLICAS_BUCKET, {
         replicas: num_replicas,
         storage: StorageType.Memory,
-        ttl: options.replicaTtlMs ?? 3000,
+        ttl: options.replicaTtlMs ?? DEFAULT_REPLICA_TTL_MS,
       }),
       adapterFiles: await objm.create(ADAPTER_FILES_STORE, { replicas: num_replicas, storage }),
       checkpoints: await objm.create(CHECKPOINTS_STORE, { replicas: num_replicas, storage }),

@@ -147,9 +147,11 @@ browserTest(
       }
       const adapterFiles = unzipFiles(await Deno.readFile(zipPath));
       assert.deepEqual([...adapterFiles.keys()].sort(), [
+        "README.md", // PEFT's model card
         "adapter_config.json",
         "adapter_model.safetensors",
       ]);
+      assert.match(new TextDecoder().decode(adapterFiles.get("README.md")), /library_name: peft/);
       const config = parseModelConfig(
         JSON.parse(new TextDecoder().decode(files.get("config.json"))),
       );

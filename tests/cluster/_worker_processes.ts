@@ -1,6 +1,6 @@
 /**
- * Training worker processes for the cluster tests: the tiny fixture model written to a folder,
- * workers started as separate `deno` processes on it, and a job of synthetic records submitted
+ * Cluster processes for the tests: the tiny fixture model written to a folder, replicas and
+ * workers started as separate `server/main.ts` processes on it, and a job of synthetic records submitted
  * through the cluster.
  *
  * @module
@@ -23,40 +23,27 @@ export async function writeFixtureModel(root: string): Promise<string> {
   return dir;
 }
 
-/** A running worker process. */
-export interface WorkerProcess {
-  /** Its worker id. */
+/** A running `server/main.ts` process of the cluster (a worker or a replica). */
+export interface NodeProcess {
+  /** Its node id. */
   id: string;
   /** Resolves once it printed that it is ready. */
   ready: Promise<void>;
+  /** Where a replica's HTTP API listens (`http://127.0.0.1:PORT`), once ready; "" for a worker. */
+  url(): string;
   /** Sends SIGKILL and waits for the exit. */
   kill(): Promise<void>;
   /** Everything it printed so far. */
   log(): string;
 }
 
-const WORKER_MAIN = new URL("../../server/cluster/worker_main.ts", import.meta.url).pathname;
+const MAIN = new URL("../../server/main.ts", import.meta.url).pathname;
 
-/** Starts a worker process named `id` on `modelDir`. */
-export function startWorker(
-  id: string,
-  natsUrl: string,
-  modelDir: string,
-  extra: string[] = [],
-): WorkerProcess {
+/** Starts `server/main.ts` with `args`; ready once its output matches `readyText`. */
+function startNode(id: string, args: string[], readyText: string): NodeProcess {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      WORKER_MAIN,
-      "--nats",
-      natsUrl,
-      "--model",
-      modelDir,
-      "--worker-id",
-      id,
-      ...extra,
-    ],
+    args: ["run", "-A", "--unstable-no-legacy-abort", MAIN, "--node-id", id, ...args],
+    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -67,7 +54,7 @@ export function startWorker(
     const decoder = new TextDecoder();
     for await (const bytes of stream) {
       output += decoder.decode(bytes, { stream: true });
-      if (output.includes(`Worker ${id} ready`)) markReady();
+      if (output.includes(readyText)) markReady();
     }
   };
   const done = Promise.all([read(child.stdout), read(child.stderr)]);
@@ -77,9 +64,10 @@ export function startWorker(
     ready: Promise.race([
       ready,
       child.status.then((s) => {
-        throw new Error(`Worker ${id} exited (${s.code}) before it was ready:\n${output}`);
+        throw new Error(`Node ${id} exited (${s.code}) before it was ready:\n${output}`);
       }),
     ]),
+    url: () => /Listening on (http:\/\/\S+?)\/\n/.exec(output)?.[1] ?? "",
     async kill() {
       if (exited) return;
       exited = true;
@@ -89,6 +77,34 @@ export function startWorker(
     },
     log: () => output,
   };
+}
+
+/** Starts a training worker process named `id` on `modelDir` (`--role worker`). */
+export function startWorker(
+  id: string,
+  natsUrl: string,
+  modelDir: string,
+  extra: string[] = [],
+): NodeProcess {
+  const args = ["--role", "worker", "--nats", natsUrl, "--model", modelDir, ...extra];
+  return startNode(id, args, `Worker ${id} ready`);
+}
+
+/**
+ * Starts a replica process named `id` on `modelDir` (`--role replica`, a free port, its own
+ * adapters folder under `root`).
+ */
+export function startReplica(
+  id: string,
+  natsUrl: string,
+  modelDir: string,
+  root: string,
+): NodeProcess {
+  const args = [
+    ...["--role", "replica", "--nats", natsUrl, "--model", modelDir, "--port", "0"],
+    ...["--adapters-dir", join(root, `adapters-${id}`), "--max-context", "256"],
+  ];
+  return startNode(id, args, `Replica ${id} joined the cluster`);
 }
 
 /** 16 synthetic records of 6 to 21 tokens (ids below the fixture's 512), first two masked. */
