@@ -52,20 +52,31 @@ const BY_KERNEL: Partial<Record<string, KernelClass>> = {
   clip_scale: "optimizer",
 };
 
+/** The weight buffers that tell products apart. */
+export interface ProductBuffers {
+  /** The LM head's chunks and their transposed copies. */
+  lmHead: ReadonlySet<GPUBuffer>;
+  /** The transposed copies of the weights that the backward reads (`TransposedWeights`). */
+  transposed: ReadonlySet<GPUBuffer>;
+}
+
 /**
  * The class of a dispatch. A product (binding 2 is B) is the LM head's when B is one of
- * `lmHead`'s buffers, a LoRA product when B is f32 (the adapter's A and B, or activations in
- * its weight gradients), else a forward product when it reads B as (N, K) and a backward dx
- * product when it reads B as (K, N).
+ * its buffers, a backward dx product when B is a transposed copy, a LoRA product when B is f32
+ * (the adapter's A and B, or activations in its weight gradients), else a forward product when
+ * it reads B as (N, K) and a backward dx product when it reads B as (K, N).
  */
 export function kernelClassOf(
   { dispatch }: ProfiledDispatch,
-  lmHead: ReadonlySet<GPUBuffer>,
+  buffers: ProductBuffers,
 ): KernelClass {
   if (dispatch.kernel === "matmul" || dispatch.kernel === "matmul_vec4") {
     const b = dispatch.buffers[1];
-    const bBuffer = b && ("buffer" in b && !(b instanceof GPUBuffer) ? b.buffer : b);
-    if (bBuffer && lmHead.has(bBuffer as GPUBuffer)) return "LM head products";
+    const bBuffer = (b && ("buffer" in b && !(b instanceof GPUBuffer) ? b.buffer : b)) as
+      | GPUBuffer
+      | null;
+    if (bBuffer && buffers.lmHead.has(bBuffer)) return "LM head products";
+    if (bBuffer && buffers.transposed.has(bBuffer)) return "backward dx products";
     if (dispatch.constants?.B_DTYPE === dtypeCode("f32")) return "LoRA products";
     return dispatch.constants?.B_TRANS === 1 ? "forward products" : "backward dx products";
   }
@@ -75,7 +86,7 @@ export function kernelClassOf(
 /** Seconds per class, and the total, of a list of profiled dispatches. */
 export function secondsByClass(
   dispatches: ProfiledDispatch[],
-  lmHead: ReadonlySet<GPUBuffer>,
+  buffers: ProductBuffers,
 ): { total: number; byClass: Record<KernelClass, number>; count: Record<KernelClass, number> } {
   const byClass = Object.fromEntries(KERNEL_CLASSES.map((c) => [c, 0])) as Record<
     KernelClass,
@@ -84,7 +95,7 @@ export function secondsByClass(
   const count = { ...byClass };
   let total = 0;
   for (const d of dispatches) {
-    const c = kernelClassOf(d, lmHead);
+    const c = kernelClassOf(d, buffers);
     byClass[c] += d.seconds;
     count[c]++;
     total += d.seconds;

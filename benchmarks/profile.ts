@@ -2,13 +2,15 @@
  * Where the time of a training step goes, next to a prefill of the same tokens: GPU time per
  * kernel class (`_kernel_classes.ts`) from timestamp queries (`DispatchProfiler`), as shares of
  * each, and the unprofiled wall-clock throughputs with training ÷ prefill, training measured
- * both with the logits kept and recomputed in the backward (before and after). The model is a
+ * both with the backward reading the weights as (K, N) (before) and reading their transposed
+ * copies as (N, K) (`TransposedWeights`, now). `--write` also writes the tables into
+ * BENCHMARKS.md's `training_profile` block. The model is a
  * random fixture built in memory (default `llama-8x1024`: 8 layers, hidden 1024, vocabulary
  * 128,256); training is one AdamW step on one micro-batch of 1 × T tokens, LoRA r 16 on all
  * seven projections. Minutes on a CPU adapter.
  *
  * ```sh
- * deno run -A benchmarks/profile.ts [--preset llama-8x1024|tiny|…] [--tokens 64] [--json]
+ * deno run -A benchmarks/profile.ts [--preset llama-8x1024|tiny|…] [--tokens 64] [--json] [--write]
  * ```
  *
  * @module
@@ -21,17 +23,20 @@ import { acquireGpu } from "../lib/gpu/device.ts";
 import { DispatchProfiler, type ProfiledDispatch } from "../lib/gpu/dispatch_profiler.ts";
 import { EndToEnd, type Measured } from "./_end_to_end.ts";
 import { KERNEL_CLASSES, secondsByClass } from "./_kernel_classes.ts";
+import { cpuModel, loadavg } from "./_machine.ts";
+import { writeReportBlock } from "./_report_blocks.ts";
 import { markdownTable, rate } from "./_table.ts";
 
 const flags = parseCommand(Deno.args, {
   name: "profile",
   path: "benchmarks/profile.ts",
   summary: "Profile a training step and a prefill by kernel class, each dispatch timed.",
-  usage: "[--preset NAME] [--tokens T] [--json]",
+  usage: "[--preset NAME] [--tokens T] [--json] [--write]",
   flags: {
     preset: { value: "NAME", help: "The fixture's shape (default llama-8x1024)" },
     tokens: { value: "T", help: "Tokens per sequence" },
     json: { type: "boolean", help: "Print the profile as JSON" },
+    write: { type: "boolean", help: "Also write the tables into BENCHMARKS.md (training_profile)" },
   },
 });
 
@@ -55,6 +60,7 @@ await runCommand(async () => {
   if (!Number.isInteger(T) || T < 2) fail(`--tokens must be an integer ≥ 2, got ${T}`);
   const log = (line: string) =>
     console.error(`[${(performance.now() / 1000).toFixed(1)} s] ${line}`);
+  const loadAtStart = loadavg();
   log(`Building the ${preset} fixture`);
   const source = memoryModelSource(preset, createFixtureModel({ preset }));
   const gpu = await acquireGpu();
@@ -64,16 +70,22 @@ await runCommand(async () => {
   log(`Prefill of ${T} tokens`);
   await e2e.prefill(); // warm-up: bind groups and first-use costs
   const prefill = await e2e.prefill();
-  const prefillProfile = secondsByClass(await profiled(gpu, () => e2e.prefill()), lmHead);
-  log(`Training step of 1 × ${T} tokens, the LM head recomputed in the backward (before)`);
-  e2e.startTraining({ keepLogits: false });
-  await e2e.trainStep(1); // warm-up
-  const recomputed = await e2e.trainStep(2);
-  log(`Training step of 1 × ${T} tokens, the logits kept (now)`);
-  e2e.startTraining();
-  await e2e.trainStep(1); // warm-up
-  const train = await e2e.trainStep(2);
-  const trainProfile = secondsByClass(await profiled(gpu, () => e2e.trainStep(3)), lmHead);
+  const noCopies = { lmHead, transposed: new Set<GPUBuffer>() };
+  const prefillProfile = secondsByClass(await profiled(gpu, () => e2e.prefill()), noCopies);
+  const training = async (transposedWeightsBytes?: number) => {
+    e2e.startTraining({ transposedWeightsBytes });
+    await e2e.trainStep(1); // warm-up
+    return await e2e.trainStep(2);
+  };
+  log(`Training step of 1 × ${T} tokens, the backward reading the weights as (K, N) (before)`);
+  const before = await training(0);
+  log(`Training step of 1 × ${T} tokens, the backward reading transposed copies (now)`);
+  const train = await training();
+  const buffers = {
+    lmHead: new Set([...lmHead, ...e2e.transposedBuffers(e2e.weights.lmHead)]),
+    transposed: new Set(e2e.transposedBuffers()),
+  };
+  const trainProfile = secondsByClass(await profiled(gpu, () => e2e.trainStep(3)), buffers);
   e2e.dispose();
 
   const prefillRate = T / prefill.seconds, trainRate = T / train.seconds;
@@ -84,10 +96,7 @@ await runCommand(async () => {
     kernels: gpu.kernels.matmul,
     prefill: { tokensPerSecond: prefillRate, dispatches: prefill.traffic.dispatches },
     train: { tokensPerSecond: trainRate, dispatches: train.traffic.dispatches },
-    trainRecomputed: {
-      tokensPerSecond: T / recomputed.seconds,
-      dispatches: recomputed.traffic.dispatches,
-    },
+    trainBefore: { tokensPerSecond: T / before.seconds, dispatches: before.traffic.dispatches },
     trainOverPrefill: trainRate / prefillRate,
     profile: { prefill: prefillProfile, train: trainProfile },
   };
@@ -97,25 +106,38 @@ await runCommand(async () => {
   }
   const share = (p: typeof trainProfile, c: typeof KERNEL_CLASSES[number]) =>
     p.count[c] ? `${(100 * p.byClass[c] / p.total).toFixed(1)}% (${p.count[c]})` : "–";
-  console.log(markdownTable(
+  const table = markdownTable(
     [
       "kernel class",
       "prefill: share of GPU time (dispatches)",
       "training step: share (dispatches)",
     ],
     KERNEL_CLASSES.map((c) => [c, share(prefillProfile, c), share(trainProfile, c)]),
-  ));
-  console.log();
-  console.log(
-    `${preset} on ${gpu.adapterName}, T = ${T}: prefill ${rate(prefillRate)} tok/s, ` +
-      `training ${rate(trainRate)} tok/s, training ÷ prefill ${
-        (trainRate / prefillRate).toFixed(3)
-      }; ` +
-      `profiled GPU time: prefill ${prefillProfile.total.toFixed(3)} s, training step ` +
-      `${trainProfile.total.toFixed(3)} s`,
   );
-  console.log(
-    `Before (logits recomputed in the backward): training ${rate(T / recomputed.seconds)} ` +
-      `tok/s, training ÷ prefill ${(T / recomputed.seconds / prefillRate).toFixed(3)}`,
+  const summary = `${preset} on ${gpu.adapterName}, T = ${T}: prefill ${rate(prefillRate)} ` +
+    `tok/s, training ${rate(trainRate)} tok/s, training ÷ prefill ` +
+    `${(trainRate / prefillRate).toFixed(3)}; profiled GPU time: prefill ` +
+    `${prefillProfile.total.toFixed(3)} s, training step ${trainProfile.total.toFixed(3)} s. ` +
+    `Before (the backward reading the weights as (K, N), no transposed copies): training ` +
+    `${rate(T / before.seconds)} tok/s, training ÷ prefill ` +
+    `${(T / before.seconds / prefillRate).toFixed(3)}.`;
+  console.log(`${table}\n\n${summary}`);
+  if (!flags.write) return;
+  const command = `deno run -A benchmarks/profile.ts --preset ${preset} --tokens ${T} --write`;
+  await writeReportBlock(
+    "BENCHMARKS.md",
+    "training_profile",
+    [
+      "## Where a training step's time goes",
+      "",
+      `\`${command}\`, on ${await cpuModel()} (nproc ${navigator.hardwareConcurrency}), ` +
+      `adapter ${gpu.adapterName}; load average ${loadAtStart} at the start, ${loadavg()} at ` +
+      "the end. GPU time per kernel class from timestamp queries, one prefill and one training " +
+      `step (one AdamW step, batch 1 × ${T}, LoRA r 16 on all seven projections).`,
+      "",
+      table,
+      "",
+      summary,
+    ].join("\n"),
   );
 });

@@ -12,7 +12,7 @@ import type { ModelConfig } from "../lib/model/config.ts";
 import type { LoraWeights } from "../lib/lora/lora_weights.ts";
 import type { GpuWeights } from "../lib/model/gpu_weights.ts";
 import type { PackedBatch } from "../lib/train/batch.ts";
-import { GpuLoraTrainer } from "../lib/train/gpu_lora_trainer.ts";
+import { GpuLoraTrainer, type GpuTrainerOptions } from "../lib/train/gpu_lora_trainer.ts";
 import { assertClose, maxAbs } from "./_assert_close.ts";
 
 /** A micro-step's mean token loss and its gradient for every adapter matrix, by PEFT key. */
@@ -30,13 +30,13 @@ export function sgdTrainer(
   weights: GpuWeights,
   adapter: LoraWeights,
   batch: PackedBatch,
-  gradCheckpoint = false,
+  options: Pick<GpuTrainerOptions, "gradCheckpoint" | "transposedWeightsBytes"> = {},
 ): GpuLoraTrainer {
   return new GpuLoraTrainer(gpu, config, weights, adapter, {
     batchSize: batch.batchSize,
     seqLen: batch.seqLen,
-    gradCheckpoint,
     optimizer: "sgd",
+    ...options,
   });
 }
 
@@ -64,9 +64,10 @@ export async function microStepLossAndGrads(
   weights: GpuWeights,
   adapter: LoraWeights,
   batch: PackedBatch,
-  options: { gradCheckpoint: boolean; dropoutSeed: number },
+  options: { gradCheckpoint: boolean; dropoutSeed: number; transposedWeightsBytes?: number },
 ): Promise<LossAndGrads> {
-  const trainer = sgdTrainer(gpu, config, weights, adapter, batch, options.gradCheckpoint);
+  const { dropoutSeed: _, ...trainerOptions } = options;
+  const trainer = sgdTrainer(gpu, config, weights, adapter, batch, trainerOptions);
   const result = await microStepOn(trainer, batch, options.dropoutSeed);
   trainer.dispose();
   return result;

@@ -6,8 +6,9 @@
  * checkpointing, and with a binding limit that splits the tied LM head (V × D = 384 × 64) into
  * three chunks of 180, 180 and 24 rows (the (N, V) logits then do not fit in a binding, so the
  * backward recomputes them); for f32, a limit that splits it in two (256 and 128 rows) while the
- * logits fit, so the backward reuses the kept logits piece by piece; and one plain SGD step
- * updates A and B exactly as W − lr·grad.
+ * logits fit, so the backward reuses the kept logits piece by piece; the backward reading
+ * transposed copies of the weights (the default), of the LM head only, or none; and one plain
+ * SGD step updates A and B exactly as W − lr·grad.
  *
  * @module
  */
@@ -22,17 +23,34 @@ import { goldenCase } from "./_golden.ts";
 import { gpuTest, testGpu } from "./_gpu.ts";
 import { assertLossAndGrads, microStepLossAndGrads } from "./_training_check.ts";
 
+/** The copies' cap that copies the LM head alone (V × D in the checkpoint's dtype). */
+const LM_HEAD_ONLY = -1;
+
 /**
  * The gradient test's variants: plain (the logits kept), gradient checkpointing, the LM head in
- * chunks of `headRows` rows with the logits recomputed or (f32 only) kept.
+ * chunks of `headRows` rows with the logits recomputed or (f32 only) kept; all with the
+ * backward reading transposed copies of every weight (the default cap), except where
+ * `copyBytes` is 0 (the weights read as (K, N)) or {@linkcode LM_HEAD_ONLY}.
  */
 const VARIANTS = [
   { name: "", gradCheckpoint: false },
   { name: " (gradient checkpointing)", gradCheckpoint: true },
+  { name: " (no transposed weight copies)", gradCheckpoint: false, copyBytes: 0 },
+  {
+    name: " (a transposed copy of the LM head only)",
+    gradCheckpoint: false,
+    copyBytes: LM_HEAD_ONLY,
+  },
   {
     name: " (LM head in 3 chunks, logits recomputed)",
     gradCheckpoint: false,
     head: { rows: 180, chunks: [180, 180, 24], kept: false },
+  },
+  {
+    name: " (LM head in 3 chunks, logits recomputed, no transposed weight copies)",
+    gradCheckpoint: false,
+    head: { rows: 180, chunks: [180, 180, 24], kept: false },
+    copyBytes: 0,
   },
   {
     name: " (LM head in 2 chunks, logits kept)",
@@ -49,7 +67,7 @@ for (const dtype of ["f32", "bf16", "qwen2-bf16", "qwen3-bf16"] as const) {
     0,
   );
 
-  for (const { name, gradCheckpoint, head } of VARIANTS) {
+  for (const { name, gradCheckpoint, head, copyBytes } of VARIANTS) {
     const D = config.hiddenSize, bytes = dtypeBytes(config.torchDtype);
     const bindingBytes = head && head.rows * D * bytes; // (rows, D) a binding
     const sizes = { batchSize: batch.batchSize, seqLen: batch.seqLen };
@@ -64,7 +82,9 @@ for (const dtype of ["f32", "bf16", "qwen2-bf16", "qwen3-bf16"] as const) {
         if (head) assert.deepEqual(weights.lmHead.chunks.map((c) => c.rows), head.chunks);
         else assert.ok(kept(gpu.maxBindingBytes), "the logits are kept");
         assert.equal(batch.labelTokens, expected.label_tokens);
-        const step = { gradCheckpoint, dropoutSeed: 1 };
+        const lmHeadBytes = config.vocabSize * D * bytes;
+        const transposedWeightsBytes = copyBytes === LM_HEAD_ONLY ? lmHeadBytes : copyBytes;
+        const step = { gradCheckpoint, dropoutSeed: 1, transposedWeightsBytes };
         const actual = await microStepLossAndGrads(gpu, config, weights, adapter, batch, step);
         assertLossAndGrads(actual, {
           loss: expected.loss_with_adapter,

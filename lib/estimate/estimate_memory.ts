@@ -18,6 +18,7 @@ import type { KvCacheDtype } from "../ops/rope.ts";
 import { type BufferSpec, f32Spec, planBuffers, specBytes } from "../gpu/buffer_plan.ts";
 import { inferenceSizes, planInference } from "../model/inference_plan.ts";
 import { planTraining } from "../train/train_plan.ts";
+import { planTransposedWeights, TRANSPOSED_WEIGHTS_BYTES } from "../train/transposed_weights.ts";
 import { type BatchSizes, planBatch } from "../model/batch_plan.ts";
 
 /** Bytes by category. */
@@ -56,6 +57,11 @@ export interface TrainingEstimateSettings {
   maxBindingBytes?: number;
   /** The dtype the weights are stored in; default the config's `torch_dtype`. */
   weightsDtype?: DType;
+  /**
+   * Cap on the bytes of the backward's transposed weight copies (`TransposedWeights`), counted
+   * as weights; default `TRANSPOSED_WEIGHTS_BYTES`, as the trainer's.
+   */
+  transposedWeightsBytes?: number;
 }
 
 /** Settings of an inference estimate. */
@@ -91,7 +97,8 @@ export function weightBytes(config: ModelConfig, dtype: DType = config.torchDtyp
 }
 
 /**
- * GPU memory of LoRA training: the weights plus every buffer the trainer allocates.
+ * GPU memory of LoRA training: the weights, the backward's transposed copies of them, and every
+ * buffer the trainer allocates.
  *
  * @example
  * ```ts
@@ -118,7 +125,13 @@ export function estimateTraining(
     maxBindingBytes: settings.maxBindingBytes ?? DEFAULT_BINDING,
     optimizerStates: settings.optimizer === "adamw" ? 2 : 0,
   });
-  return sum(weightBytes(config, settings.weightsDtype), planBuffers(plan));
+  const dtype = settings.weightsDtype ?? config.torchDtype;
+  const copies = planTransposedWeights(
+    config,
+    dtypeBytes(dtype),
+    settings.transposedWeightsBytes ?? TRANSPOSED_WEIGHTS_BYTES,
+  );
+  return sum(weightBytes(config, dtype) + copies.bytes, planBuffers(plan));
 }
 
 /**

@@ -39,6 +39,7 @@ import sgd from "../../kernels/sgd.wgsl" with { type: "text" };
 import squaredNorm from "../../kernels/squared_norm.wgsl" with { type: "text" };
 import swiglu from "../../kernels/swiglu.wgsl" with { type: "text" };
 import swigluBackward from "../../kernels/swiglu_backward.wgsl" with { type: "text" };
+import transpose from "../../kernels/transpose.wgsl" with { type: "text" };
 
 const INCLUDES: Record<string, string> = { hash, packed, reduce, matmul_io: matmulIo };
 
@@ -86,6 +87,7 @@ export const RAW_KERNEL_SOURCES = {
   squared_norm: squaredNorm,
   swiglu,
   swiglu_backward: swigluBackward,
+  transpose,
 };
 
 /** Names of the kernels (files under `kernels/`). */

@@ -296,6 +296,15 @@ export function recordLinear(
   }
 }
 
+/** The backward form's extra argument: the weight's transposed copies, if it has them. */
+export interface LinearBackwardArgs extends LinearArgs {
+  /**
+   * Chunk i of the weight transposed, (K, rows of chunk i) (`TransposedWeights`): the product
+   * then reads it as the forward reads the weight, (N, K), instead of the weight as (K, N).
+   */
+  transposed?: readonly GpuTensor[];
+}
+
 /**
  * The input gradient of a Linear layer: dx(M, K) = alpha · dy(M, N) · W (+ dx). Chunks of W
  * split the reduced dimension, so every chunk after the first accumulates.
@@ -304,18 +313,25 @@ export function recordLinearBackward(
   rec: CommandRecorder,
   dy: GPUBuffer,
   dx: GPUBuffer,
-  args: LinearArgs,
+  args: LinearBackwardArgs,
 ): void {
   const [N, K] = args.weight.shape;
+  if (args.transposed && args.transposed.length !== args.weight.chunks.length) {
+    throw new RangeError(
+      `${args.weight.label} has ${args.weight.chunks.length} chunks but ` +
+        `${args.transposed.length} transposed copies`,
+    );
+  }
   args.weight.chunks.forEach((chunk, i) => {
+    const copy = args.transposed?.[i].chunks[0].buffer;
     recordMatmul(rec, {
       a: dy,
-      b: chunk.buffer,
+      b: copy ?? chunk.buffer, // (K, rows) copied, else the chunk (rows, K)
       c: dx,
       M: args.rows,
       N: K,
       K: chunk.rows,
-      bLayout: "kn",
+      bLayout: copy ? "nk" : "kn",
       bDtype: args.weight.dtype,
       lda: N,
       aOffset: chunk.rowStart,

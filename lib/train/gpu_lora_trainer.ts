@@ -39,6 +39,7 @@ import {
 } from "./optimizer_step.ts";
 import type { PassContext } from "./pass_context.ts";
 import { planTraining, type TrainingPlan } from "./train_plan.ts";
+import { TRANSPOSED_WEIGHTS_BYTES, TransposedWeights } from "./transposed_weights.ts";
 
 /** Shapes and switches of a trainer. */
 export interface GpuTrainerOptions {
@@ -55,6 +56,11 @@ export interface GpuTrainerOptions {
    * that the LM head is not recomputed; default true (false: benchmarks compare the two).
    */
   keepLogits?: boolean;
+  /**
+   * Most bytes of transposed copies of the frozen weights that the backward reads instead of
+   * the weights (`TransposedWeights`); default `TRANSPOSED_WEIGHTS_BYTES`, 0 for none.
+   */
+  transposedWeightsBytes?: number;
 }
 
 /** Per-micro-step settings. */
@@ -86,6 +92,7 @@ export class GpuLoraTrainer implements ForwardLoss {
   readonly #rec: CommandRecorder;
   readonly #options: Required<GpuTrainerOptions>;
   readonly #adapter: ProjectionAdapter; // the parameters, as the passes bind them
+  readonly #transposed: TransposedWeights;
   readonly #totals = new LossTotals();
   #gradNorm: Promise<number> | null = null;
 
@@ -101,7 +108,13 @@ export class GpuLoraTrainer implements ForwardLoss {
     this.config = config;
     this.#weights = weights;
     this.lora = adapter.config;
-    this.#options = { gradCheckpoint: false, optimizer: "adamw", keepLogits: true, ...options };
+    this.#options = {
+      gradCheckpoint: false,
+      optimizer: "adamw",
+      keepLogits: true,
+      transposedWeightsBytes: TRANSPOSED_WEIGHTS_BYTES,
+      ...options,
+    };
     this.#rec = new CommandRecorder(gpu);
     this.#t = allocatePlan(
       gpu,
@@ -124,7 +137,14 @@ export class GpuLoraTrainer implements ForwardLoss {
       pair: (l, p) => this.#pair(l, p, "param"),
     };
     this.writeAdapter(adapter);
+    const copyBytes = this.#options.transposedWeightsBytes;
+    this.#transposed = TransposedWeights.create(this.#rec, config, weights, copyBytes);
     this.#buildPipelines();
+  }
+
+  /** The transposed copies of the frozen weights that the backward reads. */
+  get transposedWeights(): TransposedWeights {
+    return this.#transposed;
   }
 
   /** GPU traffic counters (submits, dispatches, readbacks). */
@@ -211,6 +231,7 @@ export class GpuLoraTrainer implements ForwardLoss {
   /** Frees every buffer (the base weights belong to the caller). */
   dispose(): void {
     destroyAllocated(this.#t);
+    this.#transposed.destroy();
     this.#rec.dispose();
   }
 
@@ -293,6 +314,7 @@ export class GpuLoraTrainer implements ForwardLoss {
       rope: { cos: this.#t.rope.cos.buffer, sin: this.#t.rope.sin.buffer },
       adapter: this.#adapter,
       dropout,
+      transposed: this.#transposed,
     };
   }
 

@@ -137,7 +137,8 @@ function recordProjectionBackward(
 ): void {
   const rec = ctx.rec, rows = passRows(ctx), pair = ctx.adapter?.pair(l, p);
   const weight = ctx.weights.layers[l].projections[p];
-  recordLinearBackward(rec, io.dy, io.dx, { weight, rows, accumulate: io.acc }); // dx (+)= dy·W
+  const transposed = ctx.transposed?.of(weight);
+  recordLinearBackward(rec, io.dy, io.dx, { weight, rows, accumulate: io.acc, transposed }); // dx (+)= dy·W
   if (!pair || !io.u) return;
   const shape = loraShapeOf(ctx, p), grads = buffers.loraGrads(l, p);
   const dropout = ctx.dropout;

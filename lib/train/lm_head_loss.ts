@@ -31,6 +31,8 @@ export type LossBuffers = Allocated<LossPlan>;
 interface VocabPiece {
   /** The weight chunk's buffer. */
   buffer: GPUBuffer;
+  /** The weight chunk's index. */
+  chunk: number;
   /** Its first row within that buffer. */
   offsetRows: number;
   /** Its first vocabulary id. */
@@ -80,7 +82,8 @@ export function recordLoss(
 /**
  * Records d final.n (N, D) = Σ over pieces of dlogits · E[piece], where dlogits =
  * scale·(softmax − onehot) comes from the logits kept by {@linkcode recordLoss} (in place), or
- * from each piece's logits recomputed, never stored.
+ * from each piece's logits recomputed, never stored. Where the LM head has transposed copies
+ * (`ctx.transposed`), the products read E[piece]ᵀ as the forward reads E.
  */
 export function recordLossBackward(
   ctx: PassContext,
@@ -91,7 +94,7 @@ export function recordLossBackward(
 ): void {
   const D = ctx.config.hiddenSize, N = passRows(ctx), V = ctx.config.vocabSize;
   const lmHead = ctx.weights.lmHead, stats = t.stats.buffer, logits = t.logits.buffer;
-  const kept = keepsLogits(ctx, t);
+  const kept = keepsLogits(ctx, t), copies = ctx.transposed?.of(lmHead);
   if (kept) {
     recordCrossEntropyGrad(ctx.rec, {
       logits,
@@ -109,19 +112,25 @@ export function recordLossBackward(
       const crossEntropyGrad = { stats, targets, scale, vocabOffset: piece.start };
       recordLogits(ctx, t, piece, { crossEntropyGrad }); // dlogits of the piece
     }
+    const copy = copies?.[piece.chunk]; // E[chunk]ᵀ (D, rows of the chunk)
     recordMatmul(ctx.rec, {
       a: logits,
       ...(kept ? { aOffset: piece.start, lda: V } : {}),
-      b: piece.buffer,
       c: dFinalNorm,
       M: N,
       N: D,
       K: piece.count,
-      bLayout: "kn",
       bDtype: lmHead.dtype,
-      bOffset: piece.offsetRows * D,
       accumulate: i > 0,
-    }); // d final.n (+)= dlogits[:, piece] · E[piece]
+      ...(copy
+        ? {
+          b: copy.chunks[0].buffer,
+          bLayout: "nk",
+          ldb: copy.shape[1],
+          bOffset: piece.offsetRows,
+        }
+        : { b: piece.buffer, bLayout: "kn", bOffset: piece.offsetRows * D }),
+    }); // d final.n (+)= dlogits[:, piece] · E[piece], read through E[piece]ᵀ where copied
   });
 }
 
@@ -152,10 +161,11 @@ function recordStats(
 /** The LM head's weight chunks cut into pieces of at most the logits buffer's columns. */
 function vocabPieces(ctx: PassContext, t: LossBuffers): VocabPiece[] {
   const chunkRows = t.logits.shape[1], pieces: VocabPiece[] = [];
-  for (const chunk of ctx.weights.lmHead.chunks) {
+  for (const [i, chunk] of ctx.weights.lmHead.chunks.entries()) {
     for (let r = 0; r < chunk.rows; r += chunkRows) {
       pieces.push({
         buffer: chunk.buffer,
+        chunk: i,
         offsetRows: r,
         start: chunk.rowStart + r,
         count: Math.min(chunkRows, chunk.rows - r),

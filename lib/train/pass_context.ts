@@ -15,6 +15,7 @@ import { projectionFeatures } from "../model/shapes.ts";
 import type { LoraShape } from "../ops/lora.ts";
 import type { ProjectionAdapter } from "../lora/projection_adapter.ts";
 import { hash2 } from "../util/hash.ts";
+import type { TransposedWeights } from "./transposed_weights.ts";
 
 /** LoRA dropout of one micro-step: the probability, the step's seed and the scratch it uses. */
 export interface PassDropout {
@@ -42,6 +43,8 @@ export interface PassContext {
   adapter: ProjectionAdapter | null;
   /** Dropout on the adapter's input (training with p > 0), or null. */
   dropout: PassDropout | null;
+  /** Transposed copies of frozen weights that the backward reads instead of the weights. */
+  transposed?: TransposedWeights;
 }
 
 /** Rows N = B·T of the micro-batch. */

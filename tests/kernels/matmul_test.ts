@@ -11,6 +11,7 @@ import { matmulNT } from "../../lib/reference/matmul.ts";
 import { rmsnormForward } from "../../lib/reference/rmsnorm.ts";
 import { swigluForward } from "../../lib/reference/swiglu.ts";
 import { recordLinear, recordLinearBackward, recordMatmul } from "../../lib/ops/matmul.ts";
+import { recordTranspose } from "../../lib/ops/transpose.ts";
 import type { MatmulVariantName } from "../../lib/gpu/kernel_choices.ts";
 import { MATMUL_VARIANTS, setMatmulChoice } from "../../lib/ops/matmul_variants.ts";
 import { Rng } from "../../lib/util/rng.ts";
@@ -400,41 +401,65 @@ gpuTest("fused loads and epilogues refuse combinations they cannot do", (gpu) =>
   rec.dispose();
 });
 
-gpuTest("recordLinearBackward over a chunked weight matches the reference", async () => {
-  const rng = new Rng(4);
-  const [rows, Kw] = [6, 38];
-  const gpu = await testGpu({ maxBindingBytes: 16 * Kw * 4 }); // 16 f32 rows per chunk
-  const dy = randomF32(rng, rows * N); // (rows, N)
-  const w = randomF32(rng, N * Kw); // (N, K)
-  const dx0 = randomF32(rng, rows * Kw); // (rows, K)
-  const grad = linearBackward(dy, w, rows, Kw, N); // (rows, K)
-  for (const variant of VARIANTS) {
-    await withChoice([gpu], variant, async () => {
-      for (const accumulate of [false, true]) {
-        const weight = tensorOf(gpu, [N, Kw], w, "f32");
-        assert.equal(weight.tensor.chunks.length, 5);
-        const dx = upload(gpu, dx0);
-        await runRecorded(
-          gpu,
-          "linear backward",
-          (rec) =>
-            recordLinearBackward(rec, upload(gpu, dy), dx, {
-              weight: weight.tensor,
-              rows,
-              alpha: 0.5,
-              accumulate,
-            }),
-        );
-        const expected = grad.map((g, i) => 0.5 * g + (accumulate ? dx0[i] : 0));
-        assertClose(await readF32(gpu, dx, rows * Kw), expected, {
-          atol: 1e-5 * maxAbs(expected),
-          rtol: 1e-4,
-          label: `${variant} linear backward over 5 chunks, accumulate ${accumulate}`,
+gpuTest(
+  "recordLinearBackward over a chunked weight, or its transposed copies, matches the reference",
+  async () => {
+    const rng = new Rng(4);
+    const [rows, Kw] = [6, 38];
+    const gpu = await testGpu({ maxBindingBytes: 16 * Kw * 4 }); // 16 f32 rows per chunk
+    const dy = randomF32(rng, rows * N); // (rows, N)
+    const dx0 = randomF32(rng, rows * Kw); // (rows, K)
+    for (const dtype of ["f32", "bf16"] as const) {
+      const weight = tensorOf(gpu, [N, Kw], randomF32(rng, N * Kw), dtype); // (N, K)
+      assert.equal(weight.tensor.chunks.length, dtype === "f32" ? 5 : 3);
+      const grad = linearBackward(dy, weight.rounded, rows, Kw, N); // (rows, K)
+      const copies = weight.tensor.chunks.map((chunk) => {
+        const copy = tensorOf(gpu, [Kw, chunk.rows], new Float32Array(Kw * chunk.rows), dtype);
+        return copy.tensor; // (K, rows of the chunk)
+      });
+      await runRecorded(
+        gpu,
+        "transpose the chunks",
+        (rec) =>
+          weight.tensor.chunks.forEach((chunk, i) =>
+            recordTranspose(rec, {
+              src: chunk.buffer,
+              dst: copies[i].chunks[0].buffer,
+              rows: chunk.rows,
+              cols: Kw,
+              dtype,
+            })
+          ),
+      );
+      for (const variant of VARIANTS) {
+        await withChoice([gpu], variant, async () => {
+          for (const [accumulate, transposed] of [[false, undefined], [true, copies]] as const) {
+            const dx = upload(gpu, dx0);
+            await runRecorded(
+              gpu,
+              "linear backward",
+              (rec) =>
+                recordLinearBackward(rec, upload(gpu, dy), dx, {
+                  weight: weight.tensor,
+                  rows,
+                  alpha: 0.5,
+                  accumulate,
+                  transposed,
+                }),
+            );
+            const expected = grad.map((g, i) => 0.5 * g + (accumulate ? dx0[i] : 0));
+            assertClose(await readF32(gpu, dx, rows * Kw), expected, {
+              atol: 1e-5 * maxAbs(expected),
+              rtol: 1e-4,
+              label: `${variant} ${dtype} linear backward over ${copies.length} chunks, ` +
+                `accumulate ${accumulate}, ${transposed ? "transposed copies" : "the weight"}`,
+            });
+          }
         });
       }
-    });
-  }
-});
+    }
+  },
+);
 
 gpuTest("recordMatmul uses the device's choice for the class of M", async (gpu) => {
   const K = 16;
