@@ -48,22 +48,18 @@ const SIZES: Record<string, Record<string, number>> = {
     num_key_value_heads: 2,
     head_dim: 32,
   },
-  h1024: { // the issue's layers, with the small tokenizer's vocabulary
-    hidden_size: 1024,
-    intermediate_size: 2816,
-    num_hidden_layers: 8,
-    num_attention_heads: 16,
-    num_key_value_heads: 4,
-    head_dim: 64,
-  },
 };
 const overrides = SIZES[flags.model];
-if (!overrides && flags.model !== "llama-8x1024") {
+if (!overrides && !["h1024", "llama-8x1024"].includes(flags.model)) {
   throw new Error(`Unknown --model ${flags.model}: tiny, h256, h1024 or llama-8x1024`);
 }
-const files = flags.model === "llama-8x1024"
-  ? createFixtureModel({ preset: "llama-8x1024", seed: 7 })
-  : createFixtureModel({ preset: "tiny", tokenizer: "small", seed: 7, overrides });
+const files = overrides
+  ? createFixtureModel({ preset: "tiny", tokenizer: "small", seed: 7, overrides })
+  : createFixtureModel({ // h1024: the issue's layers with the small tokenizer's vocabulary
+    preset: "llama-8x1024",
+    seed: 7,
+    ...(flags.model === "h1024" ? { tokenizer: "small" as const } : {}),
+  });
 const model = await loadModel(memoryModelSource(FIXTURE_ID, files), {
   backend: "webgpu",
   maxContext: 256,
