@@ -7,7 +7,7 @@
  * @module
  */
 import type { KV } from "@nats-io/kv";
-import type { FineTuningJob } from "../job_store.ts";
+import type { FineTuningJob, JobStatus } from "../job_store.ts";
 import { createJson, getJson, updateJson } from "./kv_cas.ts";
 import type { FolderManifest } from "./object_folder.ts";
 
@@ -21,6 +21,11 @@ export interface JobRecord {
   owner: string | null;
   /** Set by a cancel request; the owner stops after its current step. */
   cancelRequested: boolean;
+  /**
+   * Set by a pause request; the owner stops after its current step with a checkpoint and marks
+   * the job paused. Absent in records written before pausing existed.
+   */
+  pauseRequested?: boolean;
   /** The newest checkpoint in the checkpoint store, or null. */
   checkpoint: FolderManifest | null;
 }
@@ -50,6 +55,7 @@ export class JobRecords {
       attempt: 0,
       owner: null,
       cancelRequested: false,
+      pauseRequested: false,
       checkpoint: null,
     };
     if (!await createJson(this.#kv, job.id, record)) throw new Error(`Job ${job.id} exists`);
@@ -71,16 +77,28 @@ export class JobRecords {
   }
 
   /**
+   * Deletes the oldest finished records beyond the newest `max` records (queued, running and
+   * paused ones are kept whatever their number). Resolves to the ids deleted.
+   */
+  async prune(max: number): Promise<string[]> {
+    const jobs = await this.list();
+    const finished = jobs.filter((j) => FINISHED.has(j.status)).reverse(); // oldest first
+    const doomed = finished.slice(0, Math.max(0, jobs.length - max)).map((j) => j.id);
+    for (const id of doomed) await this.#kv.delete(id);
+    return doomed;
+  }
+
+  /**
    * Claims job `id` for `owner`: bumps the attempt and returns the record as claimed, or null
-   * when the job is already finished (nothing to run).
+   * when there is nothing to run: the job is finished, or paused (a resume queues it again).
    */
   async claim(id: string, owner: string): Promise<JobRecord | null> {
     const { value } = await updateJson<JobRecord>(
       this.#kv,
       id,
-      (r) => FINISHED.has(r.job.status) ? null : { ...r, attempt: r.attempt + 1, owner },
+      (r) => idle(r) ? null : { ...r, attempt: r.attempt + 1, owner },
     );
-    return value.owner === owner && !FINISHED.has(value.job.status) ? value : null;
+    return value.owner === owner && !idle(value) ? value : null;
   }
 
   /**
@@ -109,6 +127,16 @@ export class JobRecords {
     }));
   }
 
+  /** Marks job `id` paused as the holder of `attempt`: its pause request done, no owner. */
+  markPaused(id: string, attempt: number): Promise<JobRecord> {
+    return this.#writeRecord(id, attempt, (r) => ({
+      ...r,
+      owner: null,
+      pauseRequested: false,
+      job: { ...r.job, status: "paused", estimated_finish: null },
+    }));
+  }
+
   async #writeRecord(
     id: string,
     attempt: number,
@@ -121,11 +149,49 @@ export class JobRecords {
     return value;
   }
 
-  /** Asks the owner of job `id` to stop after its current step (or cancels it if queued). */
+  /**
+   * Asks the owner of running job `id` to pause after its current step; the record is left as
+   * it is unless the job is running. Resolves to the record.
+   */
+  async requestPause(id: string): Promise<JobRecord> {
+    const { value } = await updateJson<JobRecord>(
+      this.#kv,
+      id,
+      (r) => r.job.status === "running" ? { ...r, pauseRequested: true } : null,
+    );
+    return value;
+  }
+
+  /**
+   * Marks paused job `id` queued again (to be claimed from its checkpoint). Resolves to the
+   * record as queued, or null (and leaves it as it is) when the job is not paused.
+   */
+  async requeuePaused(id: string): Promise<JobRecord | null> {
+    return await this.#switchStatus(id, "paused", "queued");
+  }
+
+  /** Marks job `id`, requeued by a resume whose queuing failed, paused again. */
+  async requeueFailed(id: string): Promise<void> {
+    await this.#switchStatus(id, "queued", "paused");
+  }
+
+  async #switchStatus(id: string, from: JobStatus, to: JobStatus): Promise<JobRecord | null> {
+    let switched = false;
+    const { value } = await updateJson<JobRecord>(this.#kv, id, (r) => {
+      switched = r.job.status === from;
+      return switched ? { ...r, job: { ...r.job, status: to } } : null;
+    });
+    return switched ? value : null;
+  }
+
+  /**
+   * Asks the owner of job `id` to stop after its current step, or cancels it at once when it
+   * has none (queued or paused).
+   */
   async requestCancel(id: string): Promise<JobRecord> {
     const { value } = await updateJson<JobRecord>(this.#kv, id, (r) => {
       if (FINISHED.has(r.job.status)) return null;
-      if (r.job.status === "queued") {
+      if (r.job.status === "queued" || r.job.status === "paused") {
         const finished_at = Math.floor(Date.now() / 1000);
         return { ...r, cancelRequested: true, job: { ...r.job, status: "cancelled", finished_at } };
       }
@@ -136,3 +202,6 @@ export class JobRecords {
 }
 
 const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
+
+/** Whether record `r` has nothing for a worker to run: finished, or paused. */
+const idle = (r: JobRecord) => FINISHED.has(r.job.status) || r.job.status === "paused";
