@@ -35,6 +35,17 @@ const UNAVAILABLE: readonly (new (...args: never[]) => Error)[] = [
   jserrors.JetStreamNotEnabled,
 ];
 
+/**
+ * Whether `error` says a request got no answer: a timeout (the node it went to died, or it is
+ * slow), or no responders (a stream with no leader while its replicas elect one).
+ */
+export function isUnanswered(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if (e instanceof TimeoutError || e instanceof NoRespondersError) return true;
+  }
+  return false;
+}
+
 /** The NATS error on `error`'s cause chain that says the cluster could not answer, or null. */
 export function natsFailure(error: unknown): Error | null {
   for (let e = error; e instanceof Error; e = e.cause) {

@@ -27,6 +27,12 @@ import { enqueueJob, queueDepth } from "./job_queue.ts";
 import { JobRecords } from "./job_records.ts";
 import { EVENTS_STREAM, eventsSubject } from "./names.ts";
 
+/**
+ * How long a client's call retries job record reads and writes that get no answer, in ms; then
+ * it answers 503 `cluster_unavailable`. It covers a client's node dying, not a leader election.
+ */
+const API_RETRY_FOR_MS = 3000;
+
 /** How long a cancel or a pause waits for the job's worker to stop it, in ms. */
 const STOP_WAIT_MS = 10_000;
 
@@ -50,7 +56,7 @@ export class ClusterFineTuning implements FineTuningService {
   /** Jobs in `cluster`, their requests checked and tokenised with `model`'s tokenizer. */
   constructor(cluster: Cluster, model: Model, options: ClusterFineTuningOptions) {
     this.#cluster = cluster;
-    this.#records = new JobRecords(cluster.jobs);
+    this.#records = new JobRecords(cluster.jobs, API_RETRY_FOR_MS);
     this.#options = options;
     this.files = new ClusterFileStore(cluster.files);
     this.#preparer = new JobPreparer(model, { ...options, files: () => this.files });
@@ -75,7 +81,7 @@ export class ClusterFineTuning implements FineTuningService {
     const { job, examples, options } = await this.#preparer.prepare(id, request);
     const adapterName = request.suffix ?? `ft-${id.slice(6, 18)}`;
     const spec = { adapterName, examples, options };
-    const created = await submitJob(this.#cluster, job, spec, idempotencyKey);
+    const created = await submitJob(this.#cluster, job, spec, idempotencyKey, this.#records);
     for (const doomed of await this.#records.prune(this.#options.maxJobRecords)) {
       await this.#cluster.files.delete(specName(doomed)).catch(() => {});
     }
@@ -160,7 +166,7 @@ export class ClusterFineTuning implements FineTuningService {
         code: "job_not_finished",
       });
     }
-    await this.#cluster.jobs.delete(id);
+    await this.#records.delete(id);
     await this.#cluster.files.delete(specName(id)).catch(() => {});
     return { id, object: "fine_tuning.job", deleted: true };
   }

@@ -17,7 +17,7 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from "@nats-io/jetstream";
-import { retryUnanswered } from "./kv_cas.ts";
+import { RETRIED_CALL_TIMEOUT_MS, retryUnanswered } from "./kv_cas.ts";
 import { QUEUE_STREAM, queueSubject, workersConsumer } from "./names.ts";
 
 /** Settings of the workers' consumer. */
@@ -56,7 +56,10 @@ export async function enqueueJob(
 ): Promise<void> {
   const msgID = queuing === undefined ? jobId : `${jobId}:${queuing}`;
   await retryUnanswered(() =>
-    js.publish(queueSubject(modelId), JSON.stringify({ jobId }), { msgID })
+    js.publish(queueSubject(modelId), JSON.stringify({ jobId }), {
+      msgID,
+      timeout: RETRIED_CALL_TIMEOUT_MS,
+    })
   );
 }
 

@@ -8,7 +8,7 @@
  */
 import type { KV } from "@nats-io/kv";
 import type { FineTuningJob, JobStatus } from "../job_store.ts";
-import { createJson, getJson, updateJson } from "./kv_cas.ts";
+import { createJson, getJson, retryUnanswered, updateJson } from "./kv_cas.ts";
 import type { FolderManifest } from "./object_folder.ts";
 
 /** A job as the cluster keeps it: the API's job plus who runs it and on which attempt. */
@@ -42,10 +42,16 @@ export class StaleAttemptError extends Error {
 /** The cluster's job records. */
 export class JobRecords {
   readonly #kv: KV;
+  readonly #retryForMs: number;
 
-  /** Wraps the jobs bucket. */
-  constructor(kv: KV) {
+  /**
+   * Wraps the jobs bucket. Calls that get no answer (a node died, a leader is being elected)
+   * are retried for up to `retryForMs`, then fail: a minute for workers, a few seconds for a
+   * replica answering a client (who gets a 503 and retries).
+   */
+  constructor(kv: KV, retryForMs = 60_000) {
     this.#kv = kv;
+    this.#retryForMs = retryForMs;
   }
 
   /** Stores a new queued job; throws when its id exists. */
@@ -58,18 +64,20 @@ export class JobRecords {
       pauseRequested: false,
       checkpoint: null,
     };
-    if (!await createJson(this.#kv, job.id, record)) throw new Error(`Job ${job.id} exists`);
+    if (!await createJson(this.#kv, job.id, record, this.#retryForMs)) {
+      throw new Error(`Job ${job.id} exists`);
+    }
   }
 
   /** The record of job `id`, or null. */
   async get(id: string): Promise<JobRecord | null> {
-    return (await getJson<JobRecord>(this.#kv, id))?.value ?? null;
+    return (await getJson<JobRecord>(this.#kv, id, this.#retryForMs))?.value ?? null;
   }
 
   /** Every job, newest first. */
   async list(): Promise<FineTuningJob[]> {
     const jobs: FineTuningJob[] = [];
-    for await (const key of await this.#kv.keys()) {
+    for await (const key of await retryUnanswered(() => this.#kv.keys(), this.#retryForMs)) {
       const record = await this.get(key);
       if (record) jobs.push(record.job);
     }
@@ -84,8 +92,13 @@ export class JobRecords {
     const jobs = await this.list();
     const finished = jobs.filter((j) => FINISHED.has(j.status)).reverse(); // oldest first
     const doomed = finished.slice(0, Math.max(0, jobs.length - max)).map((j) => j.id);
-    for (const id of doomed) await this.#kv.delete(id);
+    for (const id of doomed) await this.delete(id);
     return doomed;
+  }
+
+  /** Deletes the record of job `id` (retried while unanswered: deleting is idempotent). */
+  async delete(id: string): Promise<void> {
+    await retryUnanswered(() => this.#kv.delete(id), this.#retryForMs);
   }
 
   /**
@@ -93,8 +106,7 @@ export class JobRecords {
    * when there is nothing to run: the job is finished, or paused (a resume queues it again).
    */
   async claim(id: string, owner: string): Promise<JobRecord | null> {
-    const { value } = await updateJson<JobRecord>(
-      this.#kv,
+    const { value } = await this.#update(
       id,
       (r) => idle(r) ? null : { ...r, attempt: r.attempt + 1, owner },
     );
@@ -137,12 +149,16 @@ export class JobRecords {
     }));
   }
 
+  #update(id: string, change: (record: JobRecord) => JobRecord | null) {
+    return updateJson<JobRecord>(this.#kv, id, change, 20, this.#retryForMs);
+  }
+
   async #writeRecord(
     id: string,
     attempt: number,
     change: (record: JobRecord) => JobRecord,
   ): Promise<JobRecord> {
-    const { value } = await updateJson<JobRecord>(this.#kv, id, (r) => {
+    const { value } = await this.#update(id, (r) => {
       if (r.attempt !== attempt) throw new StaleAttemptError(id, attempt, r.attempt);
       return change(r);
     });
@@ -154,8 +170,7 @@ export class JobRecords {
    * it is unless the job is running. Resolves to the record.
    */
   async requestPause(id: string): Promise<JobRecord> {
-    const { value } = await updateJson<JobRecord>(
-      this.#kv,
+    const { value } = await this.#update(
       id,
       (r) => r.job.status === "running" ? { ...r, pauseRequested: true } : null,
     );
@@ -177,7 +192,7 @@ export class JobRecords {
 
   async #switchStatus(id: string, from: JobStatus, to: JobStatus): Promise<JobRecord | null> {
     let switched = false;
-    const { value } = await updateJson<JobRecord>(this.#kv, id, (r) => {
+    const { value } = await this.#update(id, (r) => {
       switched = r.job.status === from;
       return switched ? { ...r, job: { ...r.job, status: to } } : null;
     });
@@ -189,7 +204,7 @@ export class JobRecords {
    * has none (queued or paused).
    */
   async requestCancel(id: string): Promise<JobRecord> {
-    const { value } = await updateJson<JobRecord>(this.#kv, id, (r) => {
+    const { value } = await this.#update(id, (r) => {
       if (FINISHED.has(r.job.status)) return null;
       if (r.job.status === "queued" || r.job.status === "paused") {
         const finished_at = Math.floor(Date.now() / 1000);
