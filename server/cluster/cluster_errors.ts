@@ -8,14 +8,7 @@
  *
  * @module
  */
-import {
-  ClosedConnectionError,
-  ConnectionError,
-  DrainingConnectionError,
-  NoRespondersError,
-  RequestError,
-  TimeoutError,
-} from "@nats-io/transport-node";
+import { errors } from "@nats-io/transport-node";
 import { jserrors } from "@nats-io/jetstream/internal";
 import { ApiError } from "../errors.ts";
 
@@ -24,12 +17,12 @@ export const CLUSTER_RETRY_AFTER_SECONDS = 2;
 
 /** The error classes that mean NATS or JetStream could not answer. */
 const UNAVAILABLE: readonly (new (...args: never[]) => Error)[] = [
-  ClosedConnectionError,
-  ConnectionError,
-  DrainingConnectionError,
-  NoRespondersError,
-  RequestError,
-  TimeoutError,
+  errors.ClosedConnectionError,
+  errors.ConnectionError,
+  errors.DrainingConnectionError,
+  errors.NoRespondersError,
+  errors.RequestError,
+  errors.TimeoutError,
   jserrors.JetStreamError,
   jserrors.JetStreamApiError,
   jserrors.JetStreamNotEnabled,
@@ -41,7 +34,7 @@ const UNAVAILABLE: readonly (new (...args: never[]) => Error)[] = [
  */
 export function isUnanswered(error: unknown): boolean {
   for (let e = error; e instanceof Error; e = e.cause) {
-    if (e instanceof TimeoutError || e instanceof NoRespondersError) return true;
+    if (e instanceof errors.TimeoutError || e instanceof errors.NoRespondersError) return true;
   }
   return false;
 }
