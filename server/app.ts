@@ -13,6 +13,7 @@ import { HTTPException } from "hono/http-exception";
 import { adapterRoutes } from "./adapter_routes.ts";
 import type { ServerEngine } from "./engine.ts";
 import { crossSiteGuard } from "./cross_site.ts";
+import { clusterUnavailable } from "./cluster/cluster_errors.ts";
 import { ApiError } from "./errors.ts";
 import { NonFiniteLogitsError } from "../mod.ts";
 import { filesRoutes } from "./files_routes.ts";
@@ -100,6 +101,8 @@ export function createApp(engine: ServerEngine, options: AppOptions = {}): Hono 
       // The model or the adapter the request named is broken, not the server.
       return new ApiError(422, err.message, { code: "non_finite_logits" }).toResponse();
     }
+    const unavailable = clusterUnavailable(err);
+    if (unavailable) return unavailable.toResponse(); // NATS failed: retry, not a server bug
     if (c.req.raw.signal.aborted) {
       return new ApiError(400, "The client closed the request", { code: "request_aborted" })
         .toResponse();

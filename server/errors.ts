@@ -28,6 +28,8 @@ export interface ApiErrorDetails {
   code?: string | null;
   /** Overrides the type derived from the status. */
   type?: string;
+  /** Sent as the `Retry-After` header: seconds until a retry may succeed. */
+  retryAfterSeconds?: number;
 }
 
 /** The body of an error response. */
@@ -75,6 +77,8 @@ export class ApiError extends Error {
   readonly param: string | null;
   /** A machine-readable code, or null. */
   readonly code: string | null;
+  /** The `Retry-After` header's seconds, or null for none. */
+  readonly retryAfterSeconds: number | null;
 
   /** Makes an error answered with `status`. */
   constructor(status: ApiErrorStatus, message: string, details: ApiErrorDetails = {}) {
@@ -84,6 +88,7 @@ export class ApiError extends Error {
     this.type = details.type ?? TYPES[status];
     this.param = details.param ?? null;
     this.code = details.code ?? null;
+    this.retryAfterSeconds = details.retryAfterSeconds ?? null;
   }
 
   /** The OpenAI error object; absolute server paths in the message are hidden. */
@@ -98,8 +103,11 @@ export class ApiError extends Error {
     };
   }
 
-  /** The error as a JSON response. */
+  /** The error as a JSON response (with `Retry-After` when set). */
   toResponse(): Response {
-    return Response.json(this.toBody(), { status: this.status });
+    const headers = this.retryAfterSeconds === null
+      ? undefined
+      : { "Retry-After": String(this.retryAfterSeconds) };
+    return Response.json(this.toBody(), { status: this.status, headers });
   }
 }

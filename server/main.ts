@@ -210,6 +210,8 @@ if (cluster && role === "worker") {
 
 const loopbackOnly = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/.test(host);
 
+const maxQueuedJobs = integer(flags["max-queued-jobs"], "max-queued-jobs", 1);
+const maxJobRecords = integer(flags["max-job-records"], "max-job-records", 1);
 const engine = new ServerEngine(loadModel(flags.model, { backend, maxContext, kvCacheDtype }), {
   adaptersDir: flags["adapters-dir"],
   dataDir: flags["data-dir"] ?? null,
@@ -218,8 +220,8 @@ const engine = new ServerEngine(loadModel(flags.model, { backend, maxContext, kv
   maxTokens: integer(flags["max-tokens"], "max-tokens", 1),
   checkpointEvery,
   training: !flags["no-training"],
-  maxQueuedJobs: integer(flags["max-queued-jobs"], "max-queued-jobs", 1),
-  maxJobRecords: integer(flags["max-job-records"], "max-job-records", 1),
+  maxQueuedJobs,
+  maxJobRecords,
   modelId: flags["served-model-name"],
   jobs: cluster
     ? (model, modelId) =>
@@ -228,6 +230,8 @@ const engine = new ServerEngine(loadModel(flags.model, { backend, maxContext, kv
         dataDir: flags["data-dir"] ?? null,
         maxLength: model.maxContext,
         maxFileBytes: SERVER_DEFAULTS.maxDataFileBytes,
+        maxQueuedJobs: maxQueuedJobs ?? SERVER_DEFAULTS.maxQueuedJobs,
+        maxJobRecords: maxJobRecords ?? SERVER_DEFAULTS.maxJobRecords,
       })
     : undefined,
   batch: {

@@ -4,7 +4,8 @@
  * to the files store, its record to the jobs bucket, its id to the base model's work queue),
  * where a training worker takes it. Every replica reads the same records and events, so any
  * replica answers for any job. A job whose suffix names a published adapter publishes a new
- * revision of it.
+ * revision of it. A pause asks the job's worker to stop after its current step with a
+ * checkpoint; a resume queues the job again, and the worker that takes it goes on from there.
  *
  * @module
  */
@@ -22,11 +23,26 @@ import { ClusterFileStore } from "./cluster_files.ts";
 import { specName, submitJob } from "./create_job.ts";
 import type { Cluster } from "./jetstream_setup.ts";
 import { newEvent, publishJobEvent, readJobEvents } from "./job_events.ts";
+import { enqueueJob, queueDepth } from "./job_queue.ts";
 import { JobRecords } from "./job_records.ts";
 import { EVENTS_STREAM, eventsSubject } from "./names.ts";
 
-/** How long a cancel waits for the job's worker to stop it, in ms. */
-const CANCEL_WAIT_MS = 10_000;
+/**
+ * How long a client's call retries job record reads and writes that get no answer, in ms; then
+ * it answers 503 `cluster_unavailable`. It covers a client's node dying, not a leader election.
+ */
+const API_RETRY_FOR_MS = 3000;
+
+/** How long a cancel or a pause waits for the job's worker to stop it, in ms. */
+const STOP_WAIT_MS = 10_000;
+
+/** Settings of {@linkcode ClusterFineTuning}: the preparer's, and the limits of the queue. */
+export interface ClusterFineTuningOptions extends Omit<JobPreparerOptions, "files"> {
+  /** Jobs that may wait in the model's queue; one more is refused with a 429. */
+  maxQueuedJobs: number;
+  /** Job records kept: past it, the oldest finished ones are deleted when a job is created. */
+  maxJobRecords: number;
+}
 
 /** The cluster's fine-tuning jobs, as a replica serves them. */
 export class ClusterFineTuning implements FineTuningService {
@@ -35,21 +51,41 @@ export class ClusterFineTuning implements FineTuningService {
   readonly #cluster: Cluster;
   readonly #preparer: JobPreparer;
   readonly #records: JobRecords;
+  readonly #options: ClusterFineTuningOptions;
 
   /** Jobs in `cluster`, their requests checked and tokenised with `model`'s tokenizer. */
-  constructor(cluster: Cluster, model: Model, options: Omit<JobPreparerOptions, "files">) {
+  constructor(cluster: Cluster, model: Model, options: ClusterFineTuningOptions) {
     this.#cluster = cluster;
-    this.#records = new JobRecords(cluster.jobs);
+    this.#records = new JobRecords(cluster.jobs, API_RETRY_FOR_MS);
+    this.#options = options;
     this.files = new ClusterFileStore(cluster.files);
     this.#preparer = new JobPreparer(model, { ...options, files: () => this.files });
   }
 
-  /** Checks, tokenises and submits a job; a repeated `idempotencyKey` returns the first job. */
+  /**
+   * Checks, tokenises and submits a job; a repeated `idempotencyKey` returns the first job. A
+   * 429 `too_many_jobs` when `maxQueuedJobs` wait in the queue already (counted before the job
+   * is prepared, so replicas creating jobs at the same moment may pass it by that many).
+   */
   async create(request: FineTuningRequest, idempotencyKey?: string): Promise<FineTuningJob> {
+    this.#preparer.checkModel(request);
+    const max = this.#options.maxQueuedJobs;
+    if (await queueDepth(this.#cluster.jsm, this.#options.modelId) >= max) {
+      throw new ApiError(
+        429,
+        `Too many fine-tuning jobs are waiting (at most ${max}); retry once one has started`,
+        { code: "too_many_jobs" },
+      );
+    }
     const id = randomId("ftjob-");
     const { job, examples, options } = await this.#preparer.prepare(id, request);
     const adapterName = request.suffix ?? `ft-${id.slice(6, 18)}`;
-    return await submitJob(this.#cluster, job, { adapterName, examples, options }, idempotencyKey);
+    const spec = { adapterName, examples, options };
+    const created = await submitJob(this.#cluster, job, spec, idempotencyKey, this.#records);
+    for (const doomed of await this.#records.prune(this.#options.maxJobRecords)) {
+      await this.#cluster.files.delete(specName(doomed)).catch(() => {});
+    }
+    return created;
   }
 
   /** Every job, newest first. */
@@ -130,19 +166,59 @@ export class ClusterFineTuning implements FineTuningService {
         code: "job_not_finished",
       });
     }
-    await this.#cluster.jobs.delete(id);
+    await this.#records.delete(id);
     await this.#cluster.files.delete(specName(id)).catch(() => {});
     return { id, object: "fine_tuning.job", deleted: true };
   }
 
-  /** Not offered by a cluster: a 409 (cancel and submit again instead). */
-  pause(id: string): Promise<FineTuningJob> {
-    return Promise.reject(notInCluster(id, "paused"));
+  /**
+   * Asks running job `id`'s worker to stop after its current step, writing a checkpoint, and
+   * returns the job once it is paused (or after 10 s, still running); a 409 unless running.
+   */
+  async pause(id: string): Promise<FineTuningJob> {
+    await this.get(id);
+    const record = await this.#records.requestPause(id);
+    if (record.job.status !== "running") {
+      throw new ApiError(
+        409,
+        `Job ${id} is ${record.job.status}; only a running job can be paused`,
+        {
+          param: "fine_tuning_job_id",
+          code: "job_not_running",
+        },
+      );
+    }
+    return await this.#awaitStop(id, (job) => job.status === "paused");
   }
 
-  /** Not offered by a cluster: a 409. */
-  resume(id: string): Promise<FineTuningJob> {
-    return Promise.reject(notInCluster(id, "resumed"));
+  /**
+   * Queues paused job `id` again, to go on from its checkpoint on whichever worker takes it; a
+   * 409 unless paused.
+   */
+  async resume(id: string): Promise<FineTuningJob> {
+    const job = await this.get(id);
+    const record = await this.#records.requeuePaused(id);
+    if (!record) {
+      throw new ApiError(409, `Job ${id} is ${job.status}; only a paused job can be resumed`, {
+        param: "fine_tuning_job_id",
+        code: "job_not_paused",
+      });
+    }
+    try {
+      await enqueueJob(this.#cluster.js, record.job.model, id, `resume-${record.attempt}`);
+    } catch (e) {
+      await this.#records.requeueFailed(id);
+      throw e;
+    }
+    const from = record.job.last_checkpoint ?? "the start";
+    const message = `The job was resumed from ${from}`;
+    await publishJobEvent(
+      this.#cluster.js,
+      id,
+      `resumed-${record.attempt}`,
+      newEvent("info", message),
+    );
+    return record.job;
   }
 
   /**
@@ -159,15 +235,24 @@ export class ClusterFineTuning implements FineTuningService {
       );
     }
     const record = await this.#records.requestCancel(id);
-    if (record.job.status === "cancelled" && record.attempt === 0) {
-      const message = "The job was cancelled before it started";
+    if (record.job.status === "cancelled" && job.status !== "running") {
+      const message = job.status === "paused"
+        ? `The paused job was cancelled; last checkpoint ${job.last_checkpoint}`
+        : "The job was cancelled before it started";
       await publishJobEvent(this.#cluster.js, id, "cancelled", newEvent("info", message));
       return record.job;
     }
-    const deadline = Date.now() + CANCEL_WAIT_MS;
+    return await this.#awaitStop(id, (now) => TERMINAL_STATUSES.includes(now.status));
+  }
+
+  /** Job `id` once `stopped` holds for it or it has ended, or after 10 s as it is then. */
+  async #awaitStop(id: string, stopped: (job: FineTuningJob) => boolean): Promise<FineTuningJob> {
+    const deadline = Date.now() + STOP_WAIT_MS;
     for (;;) {
       const now = await this.get(id);
-      if (TERMINAL_STATUSES.includes(now.status) || Date.now() > deadline) return now;
+      if (stopped(now) || TERMINAL_STATUSES.includes(now.status) || Date.now() > deadline) {
+        return now;
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -181,12 +266,4 @@ function jobNotFound(id: string): ApiError {
     param: "fine_tuning_job_id",
     code: "job_not_found",
   });
-}
-
-function notInCluster(id: string, what: string): ApiError {
-  return new ApiError(
-    409,
-    `Job ${id} cannot be ${what}: a cluster's jobs are cancelled and submitted again instead`,
-    { param: "fine_tuning_job_id", code: "unsupported_in_cluster" },
-  );
 }

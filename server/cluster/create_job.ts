@@ -29,16 +29,17 @@ export interface JobSpec {
 export const specName = (jobId: string): string => `job-specs/${jobId}.json`;
 
 /**
- * Submits `job` (status queued) with `spec`; with `idempotencyKey`, a key seen before returns
- * the job it created instead. Resolves to the job as stored.
+ * Submits `job` (status queued) with `spec`, its record written through `records`; with
+ * `idempotencyKey`, a key seen before returns the job it created instead. Resolves to the job
+ * as stored.
  */
 export async function submitJob(
   cluster: Cluster,
   job: FineTuningJob,
   spec: JobSpec,
   idempotencyKey?: string,
+  records: JobRecords = new JobRecords(cluster.jobs),
 ): Promise<FineTuningJob> {
-  const records = new JobRecords(cluster.jobs);
   if (idempotencyKey !== undefined) {
     const bound = await bindIdempotencyKey(cluster.idempotency, idempotencyKey, job.id);
     if (bound !== job.id) return await waitForRecord(records, bound);

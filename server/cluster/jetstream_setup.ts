@@ -17,6 +17,7 @@ import {
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { type ObjectStore, Objm } from "@nats-io/obj";
+import { RETRIED_CALL_TIMEOUT_MS, retryUnanswered } from "./kv_cas.ts";
 import {
   ADAPTER_FILES_STORE,
   ADAPTER_INDEX_BUCKET,
@@ -108,7 +109,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
       nc,
       js,
       jsm,
-      jobs: await kvm.create(JOBS_BUCKET, { history: 1, replicas: num_replicas, storage }),
+      jobs: await openJobsBucket(nc, kvm, num_replicas),
       idempotency: await kvm.create(IDEMPOTENCY_BUCKET, {
         replicas: num_replicas,
         storage,
@@ -133,6 +134,18 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     await nc.close();
     throw e;
   }
+}
+
+/**
+ * The job records' bucket, created with the other resources' timeout, then opened on a client
+ * whose calls wait {@linkcode RETRIED_CALL_TIMEOUT_MS} for an answer: every use of the records
+ * is retried while unanswered (see `kv_cas.ts`), so a call lost with a dead node is sent again
+ * soon instead of after the API timeout.
+ */
+async function openJobsBucket(nc: NatsConnection, kvm: Kvm, replicas: number): Promise<KV> {
+  await kvm.create(JOBS_BUCKET, { history: 1, replicas, storage: StorageType.File });
+  const fast = new Kvm(jetstream(nc, { timeout: RETRIED_CALL_TIMEOUT_MS }));
+  return await retryUnanswered(() => fast.open(JOBS_BUCKET));
 }
 
 /** Adds a stream, or leaves it be when one of that name exists. */

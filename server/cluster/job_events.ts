@@ -8,7 +8,7 @@
  */
 import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import { type JobEvent, type NewJobEvent, randomId } from "../job_store.ts";
-import { retryUnanswered } from "./kv_cas.ts";
+import { RETRIED_CALL_TIMEOUT_MS, retryUnanswered } from "./kv_cas.ts";
 import { EVENTS_STREAM, eventsSubject } from "./names.ts";
 
 /** A new event in OpenAI's shape: a fresh id, now as its time, "metrics" when it has data. */
@@ -36,7 +36,10 @@ export async function publishJobEvent(
   event: JobEvent,
 ): Promise<boolean> {
   const ack = await retryUnanswered(() =>
-    js.publish(eventsSubject(jobId), JSON.stringify(event), { msgID: `${jobId}:${key}` })
+    js.publish(eventsSubject(jobId), JSON.stringify(event), {
+      msgID: `${jobId}:${key}`,
+      timeout: RETRIED_CALL_TIMEOUT_MS,
+    })
   );
   return !ack.duplicate;
 }

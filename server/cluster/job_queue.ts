@@ -11,11 +11,13 @@
 import {
   AckPolicy,
   type Consumer,
+  JetStreamApiCodes,
+  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
 } from "@nats-io/jetstream";
-import { retryUnanswered } from "./kv_cas.ts";
+import { RETRIED_CALL_TIMEOUT_MS, retryUnanswered } from "./kv_cas.ts";
 import { QUEUE_STREAM, queueSubject, workersConsumer } from "./names.ts";
 
 /** Settings of the workers' consumer. */
@@ -42,15 +44,38 @@ export interface QueuedJob {
 
 const MS = 1_000_000; // nanoseconds per millisecond
 
-/** Queues job `jobId` for the workers of `modelId`, once (deduplicated by the job id). */
+/**
+ * Queues job `jobId` for the workers of `modelId`, once per `queuing` (deduplicated by the job
+ * id and `queuing`: its first queuing has none, a resumed job names its attempt).
+ */
 export async function enqueueJob(
   js: JetStreamClient,
   modelId: string,
   jobId: string,
+  queuing?: string,
 ): Promise<void> {
+  const msgID = queuing === undefined ? jobId : `${jobId}:${queuing}`;
   await retryUnanswered(() =>
-    js.publish(queueSubject(modelId), JSON.stringify({ jobId }), { msgID: jobId })
+    js.publish(queueSubject(modelId), JSON.stringify({ jobId }), {
+      msgID,
+      timeout: RETRIED_CALL_TIMEOUT_MS,
+    })
   );
+}
+
+/**
+ * How many jobs of `modelId` wait in the queue, not yet handed to a worker: the workers'
+ * consumer's pending count, or, before any worker opened it, every job on the model's subject.
+ */
+export async function queueDepth(jsm: JetStreamManager, modelId: string): Promise<number> {
+  try {
+    return (await jsm.consumers.info(QUEUE_STREAM, workersConsumer(modelId))).num_pending;
+  } catch (e) {
+    if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.ConsumerNotFound)) throw e;
+  }
+  const subject = queueSubject(modelId);
+  const info = await jsm.streams.info(QUEUE_STREAM, { subjects_filter: subject });
+  return info.state.subjects?.[subject] ?? 0;
 }
 
 /** A worker's end of the queue of base model `modelId`. */

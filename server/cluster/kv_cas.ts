@@ -6,6 +6,18 @@
  * @module
  */
 import type { KV } from "@nats-io/kv";
+import { isUnanswered } from "./cluster_errors.ts";
+
+/**
+ * How long a call that is retried until answered waits for each answer, in ms: the job
+ * records' reads and writes and the queue's and events' publishes. Short, because a request
+ * in flight when the client's own NATS node dies is lost and only its timeout ends the wait
+ * (writes resumed 2.0 s after such a kill with the 2 s API timeout, see server/README.md).
+ */
+export const RETRIED_CALL_TIMEOUT_MS = 500;
+
+/** The pause before retrying an unanswered call, in ms (no responders answer at once). */
+const RETRY_PAUSE_MS = 20;
 
 /** A JSON value and the KV revision it was read at. */
 export interface Versioned<T> {
@@ -15,21 +27,45 @@ export interface Versioned<T> {
   revision: number;
 }
 
-/** Reads key `key` as JSON, or null when absent or deleted. */
-export async function getJson<T>(kv: KV, key: string): Promise<Versioned<T> | null> {
-  const entry = await kv.get(key);
+/**
+ * Reads key `key` as JSON, or null when absent or deleted; retried while unanswered, for up to
+ * `retryForMs`.
+ */
+export async function getJson<T>(
+  kv: KV,
+  key: string,
+  retryForMs = 60_000,
+): Promise<Versioned<T> | null> {
+  const entry = await retryUnanswered(() => kv.get(key), retryForMs);
   if (!entry || entry.operation !== "PUT") return null;
   return { value: entry.json<T>(), revision: entry.revision };
 }
 
-/** Creates key `key` with `value`; false when it already exists. */
-export async function createJson<T>(kv: KV, key: string, value: T): Promise<boolean> {
-  try {
-    await kv.create(key, JSON.stringify(value));
-    return true;
-  } catch (e) {
-    if (isConflict(e)) return false;
-    throw e;
+/**
+ * Creates key `key` with `value`; false when it already exists. Retried while unanswered, for
+ * up to `retryForMs`: a create whose answer was lost meets its own record on the retry, which
+ * counts as created.
+ */
+export async function createJson<T>(
+  kv: KV,
+  key: string,
+  value: T,
+  retryForMs = 60_000,
+): Promise<boolean> {
+  const json = JSON.stringify(value);
+  const deadline = Date.now() + retryForMs;
+  for (let retried = false;; retried = true) {
+    try {
+      await kv.create(key, json);
+      return true;
+    } catch (e) {
+      if (isUnanswered(e) && Date.now() < deadline) {
+        await pause();
+        continue;
+      }
+      if (!isConflict(e)) throw e;
+      return retried && (await kv.get(key))?.string() === json;
+    }
   }
 }
 
@@ -53,16 +89,19 @@ export async function updateJson<T>(
   let written: string | null = null; // what a write whose answer was lost wrote
   for (let i = 0; i < attempts;) {
     try {
-      const current = await getJson<T>(kv, key);
+      const current = await getJson<T>(kv, key, Math.max(0, deadline - Date.now()));
       if (!current) throw new Error(`No record ${JSON.stringify(key)}`);
       if (written !== null && JSON.stringify(current.value) === written) return current;
       const next = change(current.value);
       if (next === null) return current;
       written = JSON.stringify(next);
-      const revision = await kv.update(key, written, current.revision);
+      const revision = await kv.update(key, written, current.revision, RETRIED_CALL_TIMEOUT_MS);
       return { value: next, revision };
     } catch (e) {
-      if (isUnanswered(e) && Date.now() < deadline) continue;
+      if (isUnanswered(e) && Date.now() < deadline) {
+        await pause();
+        continue;
+      }
       if (!isConflict(e)) throw e;
       written = null;
       i++;
@@ -82,20 +121,12 @@ export async function retryUnanswered<T>(call: () => Promise<T>, retryForMs = 60
       return await call();
     } catch (e) {
       if (!isUnanswered(e) || Date.now() >= deadline) throw e;
+      await pause();
     }
   }
 }
 
-/**
- * Whether `e` says a request got no answer: a timeout, or no responders (JetStream reports "not
- * enabled") while the bucket elects a leader.
- */
-function isUnanswered(e: unknown): boolean {
-  for (let cause = e; cause instanceof Error; cause = cause.cause) {
-    if (cause.name === "TimeoutError" || /timeout|no responders/i.test(cause.message)) return true;
-  }
-  return false;
-}
+const pause = () => new Promise((r) => setTimeout(r, RETRY_PAUSE_MS));
 
 /** Whether `e` is JetStream's "wrong last sequence" answer to a compare-and-swap. */
 function isConflict(e: unknown): boolean {

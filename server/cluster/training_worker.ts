@@ -103,7 +103,10 @@ export class TrainingWorker {
     }
   }
 
-  /** Trains the claimed job to its end; false when `signal` stopped it (not finished). */
+  /**
+   * Trains the claimed job to its end, or until a pause request (it stops with a checkpoint);
+   * false when `signal` stopped it (not finished).
+   */
   async #train(record: JobRecord, signal: AbortSignal): Promise<boolean> {
     const { job, attempt } = record;
     const id = job.id;
@@ -143,10 +146,23 @@ export class TrainingWorker {
         if (!next.done) {
           const current = await this.#step(record, next.value);
           if (current.cancelRequested) controller.abort("cancel");
+          else if (current.pauseRequested) controller.abort("pause");
           continue;
         }
         if (next.value.status === "cancelled") {
           if (controller.signal.reason === "shutdown") return false;
+          if (controller.signal.reason === "pause") {
+            await this.#records.markPaused(id, attempt);
+            const message = `The job was paused at step ${next.value.steps}; last checkpoint ` +
+              `checkpoints/${checkpoint?.prefix}`;
+            await publishJobEvent(
+              this.#cluster.js,
+              id,
+              `paused-${next.value.steps}`,
+              newEvent("info", message),
+            );
+            return true; // acked: a resume queues the job again
+          }
           await this.#finish(
             record,
             "cancelled",

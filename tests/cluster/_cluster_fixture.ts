@@ -9,7 +9,11 @@ import {
   openCluster,
 } from "../../server/cluster/jetstream_setup.ts";
 import type { FineTuningJob } from "../../server/job_store.ts";
-import { sampleJob } from "../../server/_test_fixture.ts";
+import { fixtureServer, loadFixtureModel, sampleJob } from "../../server/_test_fixture.ts";
+import {
+  ClusterFineTuning,
+  type ClusterFineTuningOptions,
+} from "../../server/cluster/cluster_jobs.ts";
 import type { JobRecord, JobRecords } from "../../server/cluster/job_records.ts";
 import { startNatsServer } from "./_nats_test_server.ts";
 
@@ -26,6 +30,33 @@ export async function withCluster(
     await cluster.close();
     await server.stop();
   }
+}
+
+/**
+ * A replica's API in this process: the app over the fixture model on `backend` (creating jobs
+ * needs WebGPU), its jobs in `cluster` (with the queue's `limits`; 8 queued and 100 records
+ * unless set).
+ */
+export async function clusterApi(
+  cluster: Cluster,
+  backend: "cpu" | "webgpu",
+  limits: Partial<Pick<ClusterFineTuningOptions, "maxQueuedJobs" | "maxJobRecords">> = {},
+) {
+  const model = await loadFixtureModel(backend);
+  return await fixtureServer(model, {
+    engine: {
+      jobs: (model, modelId) =>
+        new ClusterFineTuning(cluster, model, {
+          modelId,
+          dataDir: null,
+          maxLength: model.maxContext,
+          maxFileBytes: 1 << 20,
+          maxQueuedJobs: 8,
+          maxJobRecords: 100,
+          ...limits,
+        }),
+    },
+  });
 }
 
 /** A queued job record with id `id`. */

@@ -176,6 +176,23 @@ const TRAINING_DATA = Array.from({ length: 12 }, (_, i) => ({
   output: Array.from({ length: i + 2 }, (_, k) => k + 1).join(" "),
 }));
 
+/** The body of a request for a short job of `steps` steps training adapter `suffix`. */
+export function jobRequest(suffix: string, steps: number) {
+  return {
+    model: MODEL_ID,
+    suffix,
+    training_data: TRAINING_DATA,
+    seed: 3,
+    hyperparameters: {
+      max_steps: steps,
+      lora_r: 4,
+      batch_size: 2,
+      gradient_accumulation_steps: 1,
+      learning_rate: 1e-3,
+    },
+  };
+}
+
 /** Submits a short job (4 steps) training adapter `suffix` through the replica at `url`. */
 export async function submitJob(
   url: string,
@@ -188,19 +205,7 @@ export async function submitJob(
   return await fetch(`${url}/v1/fine_tuning/jobs`, {
     method: "POST",
     headers,
-    body: JSON.stringify({
-      model: MODEL_ID,
-      suffix,
-      training_data: TRAINING_DATA,
-      seed: 3,
-      hyperparameters: {
-        max_steps: steps,
-        lora_r: 4,
-        batch_size: 2,
-        gradient_accumulation_steps: 1,
-        learning_rate: 1e-3,
-      },
-    }),
+    body: JSON.stringify(jobRequest(suffix, steps)),
   });
 }
 

@@ -17,6 +17,8 @@ export interface NatsTestServer {
   url: string;
   /** Its JetStream store folder. */
   storeDir: string;
+  /** What it logged so far (stderr). */
+  log(): string;
   /** Kills it with SIGKILL and waits for it to exit (the store is kept). */
   kill(): Promise<void>;
   /** Stops it and removes its store. */
@@ -106,6 +108,7 @@ export async function startNatsServer(
     name: n >= 0 ? options.extraArgs![n + 1] : `pid-${child.pid}`,
     url,
     storeDir,
+    log: () => log,
     kill,
     async stop() {
       await kill();

@@ -57,9 +57,11 @@ natsTest(
         `${r3}/v1/fine_tuning/jobs/${reach.job.id}/events?stream=true`,
       )).text();
       assert.match(stream, /successfully completed: model trained \(revision 1\)[\s\S]*\[DONE\]/);
-      const pause = await fetch(`${r2}/v1/fine_tuning/jobs/${first.id}/pause`, { method: "POST" });
-      assert.equal(pause.status, 409);
-      assert.equal((await pause.json()).error.code, "unsupported_in_cluster");
+      const resume = await fetch(`${r2}/v1/fine_tuning/jobs/${reach.job.id}/resume`, {
+        method: "POST",
+      });
+      assert.equal(resume.status, 409);
+      assert.equal((await resume.json()).error.code, "job_not_paused");
       const missing = await fetch(`${r2}/v1/fine_tuning/jobs/ftjob-none`);
       assert.equal((await missing.json()).error.code, "job_not_found");
       const bad = await fetch(`${r1}/v1/fine_tuning/jobs`, {

@@ -52,7 +52,7 @@ natsTest(
 );
 
 natsTest(
-  "cancelling a queued job ends it; a running one is flagged for its owner",
+  "cancelling a queued or paused job ends it; a running one is flagged for its owner",
   () =>
     withCluster(async (cluster) => {
       const records = new JobRecords(cluster.jobs);
@@ -63,5 +63,10 @@ natsTest(
       await records.write("ftjob-r", 1, () => ({ status: "running" }));
       const flagged = await records.requestCancel("ftjob-r");
       assert.deepEqual([flagged.job.status, flagged.cancelRequested], ["running", true]);
+      await records.create(queuedJob("ftjob-p"));
+      await records.claim("ftjob-p", "w");
+      await records.markPaused("ftjob-p", 1);
+      assert.equal(await records.claim("ftjob-p", "w2"), null, "a paused job is not claimed");
+      assert.equal((await records.requestCancel("ftjob-p")).job.status, "cancelled");
     }),
 );
