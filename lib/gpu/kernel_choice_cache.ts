@@ -15,9 +15,18 @@ import type { MatmulChoice } from "./kernel_choices.ts";
 const textFile = () => import("../format/text_file.ts");
 
 const VARIANT = z.enum(["tiled", "blocked", "gemv", "gemv_split"]);
-const ENTRY = z.object({ small: VARIANT, large: VARIANT, fuseLoads: z.boolean() });
+/** An entry written before subgroup reductions existed lacks `subgroupReductions`. */
+const ENTRY = z.object({
+  small: VARIANT,
+  large: VARIANT,
+  fuseLoads: z.boolean(),
+  subgroupReductions: z.boolean().optional(),
+});
 const FILE = z.object({ version: z.literal(1), choices: z.record(z.string(), ENTRY) });
 type CacheFile = z.infer<typeof FILE>;
+
+/** A cached choice: a {@linkcode MatmulChoice}, whose `subgroupReductions` older files lack. */
+export type CachedMatmulChoice = z.infer<typeof ENTRY>;
 
 /** The environment variable naming the cache file, which overrides the default path. */
 export const KERNEL_CACHE_ENV = "WEBGPU_LORA_KERNEL_CACHE";
@@ -61,8 +70,11 @@ export class KernelChoiceCache {
     }
   }
 
-  /** The choice cached for `adapterKey`, or null. */
-  async get(adapterKey: string): Promise<MatmulChoice | null> {
+  /**
+   * The choice cached for `adapterKey`, or null; without `subgroupReductions` when it was
+   * cached before they existed.
+   */
+  async get(adapterKey: string): Promise<CachedMatmulChoice | null> {
     return (await this.#read()).choices[adapterKey] ?? null;
   }
 

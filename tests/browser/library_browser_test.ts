@@ -1,7 +1,8 @@
 /**
- * The library's browser build in headless Chromium (WebGPU on SwiftShader): the golden models
- * match PyTorch with and without their adapters, a short training run lowers the loss and its
- * PEFT files give the same logits in Deno, generation streams, the OPFS cache spares a reload
+ * The library's browser build in headless Chromium (WebGPU on SwiftShader, which has subgroups):
+ * the load reports its choice of row reductions; then, with the subgroup reductions forced, the
+ * golden models match PyTorch with and without their adapters, a short training run lowers the
+ * loss and its PEFT files give the same logits in Deno (lavapipe: no subgroups), generation streams, the OPFS cache spares a reload
  * the download, and a model loads from another origin through Hugging Face-style redirects.
  */
 import assert from "node:assert/strict";
@@ -79,6 +80,39 @@ browserTest(
     try {
       const page = await openPage(browser, `${server.url}blank`); // any page of the origin
 
+      // SwiftShader offers subgroups: the load measures the row reductions both ways and
+      // reports the choice in its log line and the device's kernel choices.
+      const load = await inPage(page, async (lib, gpu) => {
+        const lines: string[] = [];
+        const m = await lib.loadModel(new URL("/model/fixture/", location.href), {
+          gpu,
+          log: (line: string) => lines.push(line),
+        });
+        m.dispose();
+        return {
+          lines,
+          hasSubgroups: gpu.hasSubgroups,
+          sizes: gpu.subgroupSizes,
+          chosen: gpu.kernels.matmul.subgroupReductions,
+          origin: gpu.kernels.origin,
+        };
+      });
+      console.log(`SwiftShader: ${JSON.stringify(load)}`);
+      assert.equal(load.hasSubgroups, true, "SwiftShader offers subgroups");
+      assert.ok(load.sizes && load.sizes.min >= 1 && load.sizes.max >= load.sizes.min);
+      assert.equal(load.origin, "measured");
+      const reported = load.chosen ? "in subgroups" : "in workgroup memory";
+      assert.ok(
+        load.lines.some((l) => l.endsWith(`row reductions ${reported}`)),
+        `the load's line reports the choice: ${load.lines}`,
+      );
+
+      // From here on every reduction runs in subgroups, whatever the measurement chose.
+      await inPage(page, (_lib, gpu) => {
+        gpu.kernels.matmul.subgroupReductions = true;
+        return Promise.resolve();
+      });
+
       // Every golden model, without and with its adapter, against PyTorch's logits.
       for (const name of Object.keys(GOLDEN_MODELS) as GoldenName[]) {
         const expected = await goldenExpected(name);
@@ -117,7 +151,14 @@ browserTest(
         );
       }
 
-      // A short training run in the tab; its PEFT files come back to Deno.
+      const compiled = await inPage(
+        page,
+        (_lib, gpu) => Promise.resolve(gpu.pipelines.compiled.map((p) => p.kernel)),
+      );
+      assert.ok(compiled.includes("rmsnorm_subgroups"), `the forward used ${compiled}`);
+
+      // A short training run in the tab; its PEFT files come back to Deno, which reduces in
+      // workgroup memory (lavapipe has no subgroups): same logits.
       const records = await Deno.readTextFile(
         new URL("../../examples/data/ruozhiba_sample.json", import.meta.url),
       );
@@ -157,6 +198,15 @@ browserTest(
       );
       assert.equal(trained.losses.length, 4);
       assert.ok(trained.losses[3] < trained.losses[0], `loss did not fall: ${trained.losses}`);
+      const trainedWith = await inPage(
+        page,
+        (_lib, gpu) => Promise.resolve(gpu.pipelines.compiled.map((p) => p.kernel)),
+      );
+      for (
+        const kernel of ["rmsnorm_backward", "cross_entropy_stats", "cross_entropy_finish"] as const
+      ) {
+        assert.ok(trainedWith.includes(`${kernel}_subgroups`), `training used ${trainedWith}`);
+      }
       const fixture = await loadModel(join(models, "fixture"));
       try {
         const files = new Map(trained.files.map(([k, v]) => [k, new Uint8Array(v)]));
