@@ -4,9 +4,12 @@
  * hash` brings the counter-based random numbers of `kernels/_hash.wgsl`, `//!include reduce` the
  * workgroup reductions (`kernels/_reduce.wgsl`), and `//!include matmul_io`
  * the parameters, bindings and element reads and writes both matmul kernels share
- * (`kernels/_matmul_io.wgsl`). The row reductions ({@linkcode SUBGROUP_REDUCTION_KERNELS}) also
- * have a subgroup variant, `NAME_subgroups`: the same kernel with `enable subgroups;` and the
- * reductions of `kernels/_reduce_subgroups.wgsl` in place of `_reduce.wgsl`.
+ * (`kernels/_matmul_io.wgsl`); `//!include split_tree` and `//!include split_sum` add the
+ * register-blocked matmul's split partial blocks (`kernels/_split_tree.wgsl`,
+ * `kernels/_split_sum.wgsl`). The kernels with row reductions
+ * ({@linkcode SUBGROUP_REDUCTION_KERNELS}) also have a subgroup variant, `NAME_subgroups`: the
+ * same kernel with `enable subgroups;` and `kernels/_reduce_subgroups.wgsl` and
+ * `kernels/_split_sum_subgroups.wgsl` in place of `_reduce.wgsl` and `_split_sum.wgsl`.
  *
  * @module
  */
@@ -14,6 +17,9 @@ import hash from "../../kernels/_hash.wgsl" with { type: "text" };
 import packed from "../../kernels/_packed.wgsl" with { type: "text" };
 import reduce from "../../kernels/_reduce.wgsl" with { type: "text" };
 import reduceSubgroups from "../../kernels/_reduce_subgroups.wgsl" with { type: "text" };
+import splitTree from "../../kernels/_split_tree.wgsl" with { type: "text" };
+import splitSum from "../../kernels/_split_sum.wgsl" with { type: "text" };
+import splitSumSubgroups from "../../kernels/_split_sum_subgroups.wgsl" with { type: "text" };
 import matmulIo from "../../kernels/_matmul_io.wgsl" with { type: "text" };
 import adamw from "../../kernels/adamw.wgsl" with { type: "text" };
 import biasAdd from "../../kernels/bias_add.wgsl" with { type: "text" };
@@ -43,7 +49,14 @@ import swiglu from "../../kernels/swiglu.wgsl" with { type: "text" };
 import swigluBackward from "../../kernels/swiglu_backward.wgsl" with { type: "text" };
 import transpose from "../../kernels/transpose.wgsl" with { type: "text" };
 
-const INCLUDES: Record<string, string> = { hash, packed, reduce, matmul_io: matmulIo };
+const INCLUDES: Record<string, string> = {
+  hash,
+  packed,
+  reduce,
+  matmul_io: matmulIo,
+  split_tree: splitTree,
+  split_sum: splitSum,
+};
 
 function resolve(source: string, includes: Record<string, string> = INCLUDES): string {
   return source.replace(/^\/\/!include (\w+)$/gm, (_, name: string) => {
@@ -55,7 +68,8 @@ function resolve(source: string, includes: Record<string, string> = INCLUDES): s
 
 /** A subgroup variant's source: `enable subgroups;`, then the kernel with subgroup reductions. */
 function withSubgroups(source: string): string {
-  return "enable subgroups;\n" + resolve(source, { ...INCLUDES, reduce: reduceSubgroups });
+  const subgroupIncludes = { ...INCLUDES, reduce: reduceSubgroups, split_sum: splitSumSubgroups };
+  return "enable subgroups;\n" + resolve(source, subgroupIncludes);
 }
 
 /**
@@ -97,10 +111,12 @@ export const RAW_KERNEL_SOURCES = {
 };
 
 /**
- * The row reductions that have a subgroup variant (`NAME_subgroups`): RMSNorm forward and
- * backward, the cross-entropy's softmax statistics and loss, and the gradient's squared norm.
+ * The kernels with row reductions that have a subgroup variant (`NAME_subgroups`): RMSNorm
+ * forward and backward, the cross-entropy's softmax statistics and loss, the gradient's squared
+ * norm, and the register-blocked matmul, whose `gemv_split` GEMV adds its split partial blocks.
  */
 export const SUBGROUP_REDUCTION_KERNELS = [
+  "matmul_vec4",
   "rmsnorm",
   "rmsnorm_backward",
   "cross_entropy_stats",

@@ -16,6 +16,7 @@ import {
   readPeftAdapter,
   writeModelFiles,
 } from "../../mod.ts";
+import { SUBGROUP_REDUCTION_KERNELS } from "../../lib/gpu/kernel_sources.ts";
 import { assertClose, maxAbs } from "../_assert_close.ts";
 import { GOLDEN, GOLDEN_MODELS, goldenExpected, type GoldenName } from "../_golden.ts";
 import { browserTest, launchBrowser, openPage, screenshot, startWebServer } from "./_browser.ts";
@@ -52,6 +53,23 @@ function huggingFaceLike(dir: string): Deno.HttpServer<Deno.NetAddr> {
   });
 }
 
+/** tests/kernels/_reduction_cases.ts bundled for the browser, as JavaScript source. */
+async function bundleReductionCases(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "webgpu-lora-cases-" });
+  try {
+    const out = join(dir, "reduction_cases.js");
+    const cases = new URL("../kernels/_reduction_cases.ts", import.meta.url).pathname;
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--platform=browser", "-o", out, cases],
+      stderr: "piped",
+    }).output();
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    return await Deno.readTextFile(out);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 /** Runs `fn(lib, ...args)` in the page, with the library imported from the build. */
 function inPage<A extends unknown[], R>(
   page: Page,
@@ -80,15 +98,17 @@ browserTest(
     try {
       const page = await openPage(browser, `${server.url}blank`); // any page of the origin
 
-      // SwiftShader offers subgroups: the load measures the row reductions both ways and
-      // reports the choice in its log line and the device's kernel choices.
-      const load = await inPage(page, async (lib, gpu) => {
+      // SwiftShader offers subgroups: a load on a device of its own measures the row
+      // reductions both ways and reports the choice in its log line and kernel choices.
+      const load = await inPage(page, async (lib) => {
+        const gpu = await lib.acquireGpu();
         const lines: string[] = [];
         const m = await lib.loadModel(new URL("/model/fixture/", location.href), {
           gpu,
           log: (line: string) => lines.push(line),
         });
         m.dispose();
+        gpu.device.destroy();
         return {
           lines,
           hasSubgroups: gpu.hasSubgroups,
@@ -107,11 +127,26 @@ browserTest(
         `the load's line reports the choice: ${load.lines}`,
       );
 
-      // From here on every reduction runs in subgroups, whatever the measurement chose.
-      await inPage(page, (_lib, gpu) => {
+      // On the page's device every reduction runs in subgroups, whatever a measurement would
+      // choose (set before it compiles anything, and marked set, so that loads keep it). The
+      // row reductions against the TypeScript references first (tests/kernels/_reduction_cases.ts,
+      // bundled for the page; Deno runs the same cases in workgroup memory).
+      const cases = await inPage(page, async (_lib, gpu, code: string) => {
+        Object.assign(gpu.kernels, { tuned: true, origin: "set" });
         gpu.kernels.matmul.subgroupReductions = true;
-        return Promise.resolve();
-      });
+        const url = URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
+        const checks: typeof import("../kernels/_reduction_cases.ts") = await import(url);
+        return {
+          cases: await checks.runReductionCases(gpu),
+          kernels: gpu.pipelines.compiled.map((p) => p.kernel),
+        };
+      }, await bundleReductionCases());
+      for (const { label, actual, expected, atol, rtol } of cases.cases) {
+        assertClose(actual, expected, { atol, rtol, label: `${label} (subgroups)` });
+      }
+      for (const kernel of SUBGROUP_REDUCTION_KERNELS) {
+        assert.ok(cases.kernels.includes(`${kernel}_subgroups`), `cases used ${cases.kernels}`);
+      }
 
       // Every golden model, without and with its adapter, against PyTorch's logits.
       for (const name of Object.keys(GOLDEN_MODELS) as GoldenName[]) {
@@ -150,12 +185,6 @@ browserTest(
             } ms)`,
         );
       }
-
-      const compiled = await inPage(
-        page,
-        (_lib, gpu) => Promise.resolve(gpu.pipelines.compiled.map((p) => p.kernel)),
-      );
-      assert.ok(compiled.includes("rmsnorm_subgroups"), `the forward used ${compiled}`);
 
       // A short training run in the tab; its PEFT files come back to Deno, which reduces in
       // workgroup memory (lavapipe has no subgroups): same logits.
@@ -198,15 +227,15 @@ browserTest(
       );
       assert.equal(trained.losses.length, 4);
       assert.ok(trained.losses[3] < trained.losses[0], `loss did not fall: ${trained.losses}`);
-      const trainedWith = await inPage(
+      // Every reduction the golden models and the training compiled was a subgroup variant.
+      const compiled = await inPage(
         page,
         (_lib, gpu) => Promise.resolve(gpu.pipelines.compiled.map((p) => p.kernel)),
       );
-      for (
-        const kernel of ["rmsnorm_backward", "cross_entropy_stats", "cross_entropy_finish"] as const
-      ) {
-        assert.ok(trainedWith.includes(`${kernel}_subgroups`), `training used ${trainedWith}`);
-      }
+      const plain = compiled.filter((k) =>
+        (SUBGROUP_REDUCTION_KERNELS as readonly string[]).includes(k)
+      );
+      assert.deepEqual(plain, [], `no reduction in workgroup memory: ${compiled}`);
       const fixture = await loadModel(join(models, "fixture"));
       try {
         const files = new Map(trained.files.map(([k, v]) => [k, new Uint8Array(v)]));
