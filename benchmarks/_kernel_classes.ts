@@ -42,18 +42,13 @@ const BY_KERNEL: Partial<Record<string, KernelClass>> = {
   attention_backward_dq: "attention backward",
   attention_backward_dkv: "attention backward",
   rmsnorm: "norms",
-  rmsnorm_subgroups: "norms",
   rmsnorm_backward: "norms",
-  rmsnorm_backward_subgroups: "norms",
   cross_entropy_reset: "loss",
   cross_entropy_stats: "loss",
-  cross_entropy_stats_subgroups: "loss",
   cross_entropy_finish: "loss",
-  cross_entropy_finish_subgroups: "loss",
   adamw: "optimizer",
   sgd: "optimizer",
   squared_norm: "optimizer",
-  squared_norm_subgroups: "optimizer",
   clip_scale: "optimizer",
 };
 

@@ -21,7 +21,7 @@
 import { dirModelSource, writeFileAtomic } from "../lib/format/fs_model_source.ts";
 import { acquireGpu, type Gpu } from "../lib/gpu/device.ts";
 import { timeRepeated } from "../lib/gpu/time_recorded.ts";
-import { type MatmulTuning, tuneMatmul } from "../lib/ops/matmul_tuning.ts";
+import { type MatmulTuning, REDUCTION_SHAPE, tuneMatmul } from "../lib/ops/matmul_tuning.ts";
 import { matmulVariantFor, setMatmulChoice } from "../lib/ops/matmul_variants.ts";
 import {
   counterTable,
@@ -193,6 +193,16 @@ function tuningTable(tuning: MatmulTuning): string {
       tuning.choice.fuseLoads ? "fused" : "as kernels",
     ]);
   }
+  const { rows: normRows, D } = REDUCTION_SHAPE;
+  rows.push([
+    `row reductions (RMSNorm ${normRows}×${D})`,
+    tuning.reductions
+      ? `in workgroup memory ${millis(tuning.reductions.workgroup)} ms, in subgroups ${
+        millis(tuning.reductions.subgroup)
+      } ms`
+      : "not measured: the adapter offers no `subgroups`",
+    tuning.choice.subgroupReductions ? "in subgroups" : "in workgroup memory",
+  ]);
   return markdownTable(["what", "measured", "chosen"], rows);
 }
 
@@ -331,7 +341,8 @@ await runCommand(async () => {
     "only K = 16 values per output, so writing the (512, 2048) output and each invocation's " +
     "fixed work dominate; `lora down` has only 16 output columns, 4 invocations' worth. Tried " +
     "on lavapipe: 8 rows per invocation instead of 4 (spills registers, several times " +
-    "slower); splitting K across invocations (slower without subgroups); workgroups of 8 to " +
+    "slower); splitting K across invocations (slower without subgroups, which lavapipe lacks); " +
+    "workgroups of 8 to " +
     "64 invocations (kept: 32, and never more than a narrow C has columns for, which keeps " +
     "`lora down` at 8); epilogue loops with constant trip counts (kept: the accumulators stay " +
     "in registers). tfjs's own time on these two shapes varies most from run to run.",

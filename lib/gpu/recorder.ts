@@ -100,7 +100,7 @@ export class CommandRecorder {
 
   /**
    * Queues a compute dispatch: of the kernel's subgroup variant where the device's choice says
-   * so (`reductionVariant`).
+   * so (`reductionVariant`), and so the kernels it also prepares.
    */
   dispatch(dispatch: Dispatch): void {
     const [x, y = 1, z = 1] = dispatch.workgroups;
@@ -110,8 +110,17 @@ export class CommandRecorder {
       throw new RangeError(`Dispatch of ${dispatch.kernel} too large: ${x}x${y}x${z} workgroups`);
     }
     const uniformOffset = this.#pushUniform(dispatch.params);
-    const kernel = reductionVariant(dispatch.kernel, this.#gpu.kernels.matmul.subgroupReductions);
-    this.#commands.push({ kind: "dispatch", dispatch: { ...dispatch, kernel }, uniformOffset });
+    const subgroups = this.#gpu.kernels.matmul.subgroupReductions;
+    const variant = <T extends { kernel: KernelName }>(d: T): T => ({
+      ...d,
+      kernel: reductionVariant(d.kernel, subgroups),
+    });
+    const alsoPrepare = dispatch.alsoPrepare?.map(variant);
+    this.#commands.push({
+      kind: "dispatch",
+      dispatch: { ...variant(dispatch), ...alsoPrepare && { alsoPrepare } },
+      uniformOffset,
+    });
   }
 
   /** Queues a buffer-to-buffer copy. */

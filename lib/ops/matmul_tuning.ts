@@ -79,7 +79,7 @@ const SHAPES: MatmulTuning["shapes"] = {
 };
 
 /** The RMSNorm that times the row reductions: rows (tokens) × hidden. */
-const REDUCTION_SHAPE = { rows: 64, D: 1024 };
+export const REDUCTION_SHAPE: Readonly<{ rows: number; D: number }> = { rows: 64, D: 1024 };
 
 /** Measurements under way, by device: a second call while one runs shares it. */
 const inFlight = new WeakMap<Gpu, Promise<MatmulTuning>>();

@@ -132,8 +132,11 @@ browserTest(
       // row reductions against the TypeScript references first (tests/kernels/_reduction_cases.ts,
       // bundled for the page; Deno runs the same cases in workgroup memory).
       const cases = await inPage(page, async (_lib, gpu, code: string) => {
+        // SwiftShader's fast products for prefill (blocked), and gemv_split for decode, whose
+        // partial sums then add in subgroups too.
+        const matmul = { small: "gemv_split", large: "blocked", fuseLoads: false } as const;
         Object.assign(gpu.kernels, { tuned: true, origin: "set" });
-        gpu.kernels.matmul.subgroupReductions = true;
+        gpu.kernels.matmul = { ...matmul, subgroupReductions: true };
         const url = URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
         const checks: typeof import("../kernels/_reduction_cases.ts") = await import(url);
         return {
