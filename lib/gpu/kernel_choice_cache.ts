@@ -26,7 +26,9 @@ const FILE = z.object({ version: z.literal(1), choices: z.record(z.string(), ENT
 type CacheFile = z.infer<typeof FILE>;
 
 /** A cached choice: a {@linkcode MatmulChoice}, whose `subgroupReductions` older files lack. */
-export type CachedMatmulChoice = z.infer<typeof ENTRY>;
+export type CachedMatmulChoice =
+  & Omit<MatmulChoice, "subgroupReductions">
+  & Partial<Pick<MatmulChoice, "subgroupReductions">>;
 
 /** The environment variable naming the cache file, which overrides the default path. */
 export const KERNEL_CACHE_ENV = "WEBGPU_LORA_KERNEL_CACHE";

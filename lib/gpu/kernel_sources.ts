@@ -114,6 +114,11 @@ export const RAW_KERNEL_SOURCES = {
  * The kernels with row reductions that have a subgroup variant (`NAME_subgroups`): RMSNorm
  * forward and backward, the cross-entropy's softmax statistics and loss, the gradient's squared
  * norm, and the register-blocked matmul, whose `gemv_split` GEMV adds its split partial blocks.
+ *
+ * @example
+ * ```ts
+ * SUBGROUP_REDUCTION_KERNELS.includes("rmsnorm"); // true: "rmsnorm_subgroups" is its variant
+ * ```
  */
 export const SUBGROUP_REDUCTION_KERNELS = [
   "matmul_vec4",
