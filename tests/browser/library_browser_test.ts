@@ -88,6 +88,21 @@ function inPage<A extends unknown[], R>(
   ) as Promise<R>;
 }
 
+/**
+ * Makes the page's device run every row reduction in subgroups, whatever a measurement would
+ * choose: set before it compiles anything, and marked set, so that loads keep it. The products
+ * are SwiftShader's fast ones for prefill (blocked), and gemv_split for decode, whose partial
+ * sums then add in subgroups too.
+ */
+function forceSubgroupReductions(page: Page): Promise<void> {
+  return inPage(page, (_lib, gpu) => {
+    const matmul = { small: "gemv_split", large: "blocked", fuseLoads: false } as const;
+    Object.assign(gpu.kernels, { tuned: true, origin: "set" });
+    gpu.kernels.matmul = { ...matmul, subgroupReductions: true };
+    return Promise.resolve();
+  });
+}
+
 browserTest(
   "the browser build runs the engine in Chromium: golden logits, training, streaming, OPFS, CORS",
   async () => {
@@ -127,16 +142,11 @@ browserTest(
         `the load's line reports the choice: ${load.lines}`,
       );
 
-      // On the page's device every reduction runs in subgroups, whatever a measurement would
-      // choose (set before it compiles anything, and marked set, so that loads keep it). The
-      // row reductions against the TypeScript references first (tests/kernels/_reduction_cases.ts,
+      // On the page's device every reduction runs in subgroups from here on. The row
+      // reductions against the TypeScript references first (tests/kernels/_reduction_cases.ts,
       // bundled for the page; Deno runs the same cases in workgroup memory).
+      await forceSubgroupReductions(page);
       const cases = await inPage(page, async (_lib, gpu, code: string) => {
-        // SwiftShader's fast products for prefill (blocked), and gemv_split for decode, whose
-        // partial sums then add in subgroups too.
-        const matmul = { small: "gemv_split", large: "blocked", fuseLoads: false } as const;
-        Object.assign(gpu.kernels, { tuned: true, origin: "set" });
-        gpu.kernels.matmul = { ...matmul, subgroupReductions: true };
         const url = URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
         const checks: typeof import("../kernels/_reduction_cases.ts") = await import(url);
         return {
@@ -284,6 +294,7 @@ browserTest(
       assert.ok(weightRequests.some((u) => u.endsWith("model.safetensors")), `${weightRequests}`);
       weightRequests.length = 0;
       await page.reload();
+      await forceSubgroupReductions(page); // the reloaded page's new device
       const second = await inPage(page, loadCached, ids);
       assert.deepEqual(weightRequests, []);
       assert.deepEqual(second, first);
