@@ -60,9 +60,9 @@ export type AdapterClass = "cpu" | "integrated" | "discrete";
  * repeatedly to replace (`chooseByTrials`). `cpu` is lavapipe's measured ranking (BENCHMARKS.md:
  * gemv 0.69 against gemv_split 0.097 GFLOP/s at 1×1024→2048, blocked 1.29 against tiled 0.56
  * at 64×1024→512, decode norms and SwiGLU faster as kernels of their own), with reductions in
- * subgroups where the adapter has them (lavapipe has none; SwiftShader's, 4 wide, ran a 64×1024
- * RMSNorm in 17–28 ms against 21–39 ms in workgroup memory, best trials of 5 fresh tunings in
- * Chromium on the shared 2-core machine); the GPU classes keep the usual GPU layout, with
+ * subgroups where the adapter has them (lavapipe has none; on SwiftShader's, 4 wide, a 64×1024
+ * RMSNorm took 20.8–34.2 ms against 23.6–48.5 ms in workgroup memory: README, `deno run -A
+ * benchmarks/browser_tuning.ts --runs 5`); the GPU classes keep the usual GPU layout, with
  * reductions in subgroups, not measured on a GPU yet.
  */
 export const MATMUL_PRIORS: Readonly<Record<AdapterClass, Readonly<MatmulChoice>>> = {
