@@ -86,6 +86,7 @@ export class EndToEnd {
   readonly #engine: GpuEngine;
   readonly #tokenizer: TextTokenizer;
   readonly #prompt: number[];
+  readonly #trainingIds: number[][];
   #trainer: { trainer: GpuLoraTrainer; batch: PackedBatch } | null = null;
 
   private constructor(
@@ -112,6 +113,27 @@ export class EndToEnd {
     while (this.#prompt.length < plan.promptTokens) {
       this.#prompt.push(rng.nextU32() % parts.config.vocabSize);
     }
+    // (B, T) random ids, each sequence its own labels.
+    const trainRng = new Rng(11);
+    this.#trainingIds = Array.from(
+      { length: plan.batchSize },
+      () => Array.from({ length: plan.seqLen }, () => trainRng.nextU32() % parts.config.vocabSize),
+    );
+  }
+
+  /** The prompt (P ids) that prefill and decode run, for a peer to run the same tokens. */
+  get promptIds(): readonly number[] {
+    return this.#prompt;
+  }
+
+  /** The training micro-batch's sequences (B, T), inputs and labels alike. */
+  get trainingIds(): readonly (readonly number[])[] {
+    return this.#trainingIds;
+  }
+
+  /** The logits (V) that follow the prompt, from an empty cache. */
+  promptLogits(): Promise<Float32Array> {
+    return this.#engine.prefill(this.#prompt);
   }
 
   /** Loads `source` on `gpu` the way `loadModel` does, counting pipelines and weight bytes. */
@@ -186,11 +208,7 @@ export class EndToEnd {
       optimizer: "adamw",
       ...options,
     });
-    const rng = new Rng(11);
-    const records = Array.from({ length: B }, () => {
-      const ids = Array.from({ length: T }, () => rng.nextU32() % this.config.vocabSize);
-      return { inputIds: ids, labels: ids };
-    });
+    const records = this.#trainingIds.map((ids) => ({ inputIds: ids, labels: ids }));
     this.#trainer = { trainer, batch: packBatch(records, 0) };
   }
 
@@ -392,15 +410,19 @@ export function counterTable(results: EndToEndResult[]): string {
   ], rows);
 }
 
-/** Runs the plan on a model: prefill, decode, then training; `warmup` runs each once first. */
+/**
+ * Runs the plan on a model: prefill, decode, then training; `warmup` runs each once first, and
+ * `inspect` (if given) sees the loaded model before anything is measured.
+ */
 export async function measureModel(
   gpu: Gpu,
   label: string,
   source: ModelSource,
   plan: EndToEndPlan,
-  options: { repeat: number; warmup: boolean },
+  options: { repeat: number; warmup: boolean; inspect?: (e2e: EndToEnd) => Promise<void> },
 ): Promise<EndToEndResult> {
   const e2e = await EndToEnd.open(gpu, source, plan);
+  await options.inspect?.(e2e);
   const best = async (run: (i: number) => Promise<Measured>) => {
     if (options.warmup) await run(0);
     let fastest: Measured | null = null;

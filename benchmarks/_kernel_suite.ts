@@ -5,12 +5,12 @@
  * @module
  */
 import type { Gpu } from "../lib/gpu/device.ts";
-import { repeatRecorded } from "../lib/gpu/time_recorded.ts";
+import { repeatRecorded, timeRepeated } from "../lib/gpu/time_recorded.ts";
 import type { MatmulVariantName } from "../lib/gpu/kernel_choices.ts";
-import { MATMUL_VARIANTS } from "../lib/ops/matmul_variants.ts";
-import type { KernelCase, MatmulShape } from "./_kernel_cases.ts";
-import { markdownTable, rate, ratio } from "./_table.ts";
-import type { TfjsPeer } from "./_tfjs_peer.ts";
+import { MATMUL_VARIANTS, matmulVariantFor } from "../lib/ops/matmul_variants.ts";
+import { KERNEL_CASES, type KernelCase, type MatmulShape } from "./_kernel_cases.ts";
+import { markdownTable, millis, rate, ratio } from "./_table.ts";
+import { startTfjs, type TfjsPeer } from "./_tfjs_peer.ts";
 
 /** Work that runs `reps` times per call and resolves when the GPU is idle. */
 export interface Work {
@@ -148,4 +148,65 @@ export function belowGoal(results: KernelMeasurement[], goal: number): KernelMea
   return results.filter(({ kase, ours, peer }) =>
     kase.matmul && ours !== undefined && peer && "seconds" in peer && peer.seconds / ours < goal
   );
+}
+
+/** Seconds per run of `work` (built by `make`), the completion floor taken out. */
+async function measure(make: () => Promise<Work> | Work, minSeconds: number): Promise<number> {
+  const work = await make();
+  try {
+    return (await timeRepeated(work.run, { minSeconds })).seconds;
+  } finally {
+    work.dispose();
+  }
+}
+
+/** How {@linkcode measureKernels} runs. */
+export interface KernelRunOptions {
+  /** Also time every matmul variant, forced. */
+  variants: boolean;
+  /** Least seconds per timed submit. */
+  minSeconds: number;
+  /** Progress lines. */
+  log: (message: string) => void;
+  /** Only the cases whose name matches (default all). */
+  filter?: RegExp;
+}
+
+/**
+ * Starts the peer (tfjs-backend-webgpu), then times ours, the peer's and (with `variants`)
+ * every variant for each kernel case; the peer, or why it did not start, with the results.
+ */
+export async function measureKernels(
+  gpu: Gpu,
+  options: KernelRunOptions,
+): Promise<{ peer: TfjsPeer | { error: string }; results: KernelMeasurement[] }> {
+  const { minSeconds, log } = options;
+  const peer = await startTfjs();
+  log("error" in peer ? `tfjs not run: ${peer.error}` : `tfjs ${peer.version} started`);
+  const results: KernelMeasurement[] = [];
+  for (const kase of KERNEL_CASES.filter((k) => options.filter?.test(k.name) ?? true)) {
+    const result: KernelMeasurement = { kase, variants: {} };
+    results.push(result);
+    if (kase.matmul) result.variant = matmulVariantFor(gpu, kase.matmul.M);
+    result.ours = await measure(() => oursWork(gpu, kase), minSeconds);
+    log(`${kase.name}: ours ${millis(result.ours)} ms (${result.variant ?? kase.what})`);
+    if (!kase.matmul) continue;
+    if ("error" in peer) {
+      result.peer = peer;
+    } else {
+      let layout: "nk" | "kn" = "nk";
+      const seconds = await measure(async () => {
+        const work = await peerWork(peer, kase.matmul!);
+        layout = work.layout;
+        return work;
+      }, minSeconds);
+      result.peer = { seconds, layout };
+      log(`${kase.name}: tfjs ${millis(seconds)} ms`);
+    }
+    for (const variant of options.variants ? VARIANT_NAMES : []) {
+      result.variants[variant] = await measure(() => oursWork(gpu, kase, variant), minSeconds);
+      log(`${kase.name}: ${variant} ${millis(result.variants[variant]!)} ms`);
+    }
+  }
+  return { peer, results };
 }

@@ -20,9 +20,8 @@
  */
 import { dirModelSource, writeFileAtomic } from "../lib/format/fs_model_source.ts";
 import { acquireGpu, type Gpu } from "../lib/gpu/device.ts";
-import { timeRepeated } from "../lib/gpu/time_recorded.ts";
-import { type MatmulTuning, REDUCTION_SHAPE, tuneMatmul } from "../lib/ops/matmul_tuning.ts";
-import { matmulVariantFor, setMatmulChoice } from "../lib/ops/matmul_variants.ts";
+import { tuneMatmul } from "../lib/ops/matmul_tuning.ts";
+import { setMatmulChoice } from "../lib/ops/matmul_variants.ts";
 import {
   counterTable,
   type EndToEndResult,
@@ -32,21 +31,20 @@ import {
   throughputTable,
   TINY,
 } from "./_end_to_end.ts";
-import { KERNEL_CASES } from "./_kernel_cases.ts";
 import {
   belowGoal,
   type KernelMeasurement,
   kernelTable,
-  oursWork,
-  peerWork,
-  VARIANT_NAMES,
+  measureKernels,
   variantTable,
-  type Work,
 } from "./_kernel_suite.ts";
+import { ensureFixture } from "./_fixtures.ts";
 import { cpuModel, loadavg } from "./_machine.ts";
+import { peaksFromFlags } from "./_peaks.ts";
 import { keptReportBlocks } from "./_report_blocks.ts";
-import { markdownTable, millis, rate } from "./_table.ts";
-import { startTfjs, type TfjsPeer } from "./_tfjs_peer.ts";
+import { tuningTable } from "./_tuning_table.ts";
+import { markdownTable } from "./_table.ts";
+import type { TfjsPeer } from "./_tfjs_peer.ts";
 import { fail, numberFlag, runCommand } from "../examples/_cli.ts";
 import { parseCommand } from "../examples/_flags.ts";
 
@@ -68,85 +66,12 @@ const flags = parseCommand(Deno.args, {
 });
 const minSeconds = numberFlag(flags["min-seconds"], "min-seconds", 0.25);
 if (!(minSeconds > 0)) fail(`--min-seconds must be positive, got ${minSeconds}`);
-const peakGb = numberFlag(flags["peak-gb-s"], "peak-gb-s");
-const peakGflop = numberFlag(flags["peak-gflop-s"], "peak-gflop-s");
-if ((peakGb === undefined) !== (peakGflop === undefined)) {
-  fail("Give both --peak-gb-s and --peak-gflop-s, or neither");
-}
-if (peakGb !== undefined && !(peakGb > 0 && peakGflop! > 0)) {
-  fail(`Peaks must be positive, got ${peakGb} GB/s and ${peakGflop} GFLOP/s`);
-}
-const peaks = peakGb === undefined ? null : { gbPerSecond: peakGb, gflopPerSecond: peakGflop! };
+const peaks = peaksFromFlags(flags["peak-gb-s"], flags["peak-gflop-s"]);
 
 /** Prints progress to stderr, with the seconds since the start. */
 const started = performance.now();
 const log = (message: string) =>
   console.error(`[${((performance.now() - started) / 1000).toFixed(0)} s] ${message}`);
-
-/** Seconds per run of `work` (built by `make`), the completion floor taken out. */
-async function measure(make: () => Promise<Work> | Work): Promise<number> {
-  const work = await make();
-  try {
-    return (await timeRepeated(work.run, { minSeconds })).seconds;
-  } finally {
-    work.dispose();
-  }
-}
-
-/** Ours, the peer's and every variant's time for each kernel case. */
-async function measureKernels(
-  gpu: Gpu,
-  peer: TfjsPeer | { error: string },
-  variants: boolean,
-): Promise<KernelMeasurement[]> {
-  const results: KernelMeasurement[] = [];
-  for (const kase of KERNEL_CASES) {
-    const result: KernelMeasurement = { kase, variants: {} };
-    results.push(result);
-    if (kase.matmul) result.variant = matmulVariantFor(gpu, kase.matmul.M);
-    result.ours = await measure(() => oursWork(gpu, kase));
-    log(`${kase.name}: ours ${millis(result.ours)} ms (${result.variant ?? kase.what})`);
-    if (!kase.matmul) continue;
-    if ("error" in peer) {
-      result.peer = peer;
-    } else {
-      let layout: "nk" | "kn" = "nk";
-      const seconds = await measure(async () => {
-        const work = await peerWork(peer, kase.matmul!);
-        layout = work.layout;
-        return work;
-      });
-      result.peer = { seconds, layout };
-      log(`${kase.name}: tfjs ${millis(seconds)} ms`);
-    }
-    for (const variant of variants ? VARIANT_NAMES : []) {
-      result.variants[variant] = await measure(() => oursWork(gpu, kase, variant));
-      log(`${kase.name}: ${variant} ${millis(result.variants[variant]!)} ms`);
-    }
-  }
-  return results;
-}
-
-/** Creates the 1B fixture with examples/make_fixture.ts unless it exists. */
-async function ensureLlama1b(): Promise<void> {
-  const exists = await Deno.stat(`${LLAMA_1B.dir}/config.json`).then(() => true, () => false);
-  if (exists) return;
-  log(`Creating ${LLAMA_1B.dir} with examples/make_fixture.ts (2.5 GB)`);
-  const { success } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "examples/make_fixture.ts",
-      "--out",
-      LLAMA_1B.dir,
-      "--preset",
-      "llama-3.2-1b",
-    ],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  if (!success) throw new Error(`examples/make_fixture.ts failed to create ${LLAMA_1B.dir}`);
-}
 
 /** The machine table. */
 async function machineTable(gpu: Gpu, peer: TfjsPeer | { error: string }, load: string) {
@@ -174,38 +99,6 @@ async function machineTable(gpu: Gpu, peer: TfjsPeer | { error: string }, load: 
   return markdownTable(["", ""], rows);
 }
 
-/** The tuning table: every candidate's time on the tuning shapes. */
-function tuningTable(tuning: MatmulTuning): string {
-  const rows = (["small", "large"] as const).map((kind) => {
-    const { M, N, K } = tuning.shapes[kind];
-    const cells = Object.entries(tuning.timings[kind]).map(([v, s]) =>
-      `${v} ${rate((2 * M * N * K) / s! / 1e9)} GFLOP/s`
-    );
-    return [`${kind} (${M}×${K}→${N}, bf16 W)`, cells.join(", "), tuning.choice[kind]];
-  });
-  if (tuning.loads) {
-    const { M, N, K } = tuning.shapes.small;
-    rows.push([
-      `decode RMSNorm + product and SwiGLU + product (${M}×${K}→${N})`,
-      `fused into the loads ${millis(tuning.loads.fused)} ms, as kernels ${
-        millis(tuning.loads.separate)
-      } ms`,
-      tuning.choice.fuseLoads ? "fused" : "as kernels",
-    ]);
-  }
-  const { rows: normRows, D } = REDUCTION_SHAPE;
-  rows.push([
-    `row reductions (RMSNorm ${normRows}×${D})`,
-    tuning.reductions
-      ? `in workgroup memory ${millis(tuning.reductions.workgroup)} ms, in subgroups ${
-        millis(tuning.reductions.subgroup)
-      } ms`
-      : "not measured: the adapter offers no `subgroups`",
-    tuning.choice.subgroupReductions ? "in subgroups" : "in workgroup memory",
-  ]);
-  return markdownTable(["what", "measured", "chosen"], rows);
-}
-
 /** Lists the matmul shapes below the goal, or says there are none. */
 function goalNote(results: KernelMeasurement[], peer: TfjsPeer | { error: string }): string {
   if ("error" in peer) return `tfjs did not run, so no ratio was measured: ${peer.error}.`;
@@ -221,9 +114,11 @@ await runCommand(async () => {
   const gpu = await acquireGpu();
   log(`Adapter ${gpu.adapterName}; tuning the matmul variants`);
   const tuning = await tuneMatmul(gpu, { force: true }); // measured, not read from the cache
-  const peer = await startTfjs();
-  log("error" in peer ? `tfjs not run: ${peer.error}` : `tfjs ${peer.version} started`);
-  const kernels = await measureKernels(gpu, peer, !flags["no-variants"]);
+  const { peer, results: kernels } = await measureKernels(gpu, {
+    variants: !flags["no-variants"],
+    minSeconds,
+    log,
+  });
 
   // Each model on a device of its own, so that its pipeline counts are its own; every device
   // uses the choice measured above, the one this file reports, and is not measured again.
@@ -239,7 +134,7 @@ await runCommand(async () => {
     await measureModel(tinyGpu, TINY.label, TINY.source(), TINY.plan, { repeat: 3, warmup: true }),
   );
   if (!flags["no-1b"]) {
-    await ensureLlama1b();
+    await ensureFixture(LLAMA_1B.dir, "llama-3.2-1b", log);
     log(`End to end: ${LLAMA_1B.label} (minutes on a CPU adapter)`);
     const source = dirModelSource(LLAMA_1B.dir);
     models.push(
