@@ -39,8 +39,9 @@ export const KERNEL_CACHE_ENV = "WEBGPU_LORA_KERNEL_CACHE";
  * @example
  * ```ts
  * const cache = new KernelChoiceCache("/tmp/kernel_choices.json");
- * await cache.set(gpu.adapterKey, { small: "gemv", large: "blocked", fuseLoads: false });
- * await cache.get(gpu.adapterKey); // { small: "gemv", large: "blocked", fuseLoads: false }
+ * const choice = { small: "gemv", large: "blocked", fuseLoads: false, subgroupReductions: false };
+ * await cache.set(gpu.adapterKey, choice);
+ * await cache.get(gpu.adapterKey); // the same choice
  * const shared = KernelChoiceCache.fromEnvironment(); // $WEBGPU_LORA_KERNEL_CACHE or ~/.cache/…
  * ```
  */
