@@ -50,18 +50,33 @@ export {
   type PromptTemplate,
   type TextGenerationOptions,
 } from "./lib/model/model.ts";
-export { BatchedModel, type BatchedModelOptions } from "./lib/model/batched_model.ts";
+export {
+  type BatchedGenerationOptions,
+  type BatchedGenerationResult,
+  BatchedModel,
+  type BatchedModelOptions,
+  type LogprobChunk,
+  SharedPrefill,
+} from "./lib/model/batched_model.ts";
 export {
   DEFAULT_MAX_BATCH,
   DEFAULT_MAX_LORA_RANK,
   GpuBatchEngine,
   type GpuBatchEngineOptions,
+  type StepOutput,
   type StepRow,
   type StepSample,
+  type StepScore,
 } from "./lib/model/gpu_batch_engine.ts";
+export { MAX_TOP_LOGPROBS, type TokenLogprob } from "./lib/ops/logprobs.ts";
 export type { BatchSizes } from "./lib/model/batch_plan.ts";
-export type { BatchStats } from "./lib/generate/batch_scheduler.ts";
-export type { GenerateOptions, GenerationResult, LogitsStepper } from "./lib/generate/generate.ts";
+export type { BatchStats, SequenceLogprobs } from "./lib/generate/batch_scheduler.ts";
+export type {
+  GenerateOptions,
+  GenerationChunk,
+  GenerationResult,
+  LogitsStepper,
+} from "./lib/generate/generate.ts";
 export { NonFiniteLogitsError } from "./lib/generate/non_finite_logits.ts";
 export type { ResolvedSampling, SamplingOptions } from "./lib/generate/sampling.ts";
 export type { GpuWeights, LayerWeights } from "./lib/model/gpu_weights.ts";

@@ -1,10 +1,12 @@
 // Next-token sampling on the GPU, Hugging Face semantics in order: repetition penalty over the
-// seen ids, temperature (0 = argmax, lowest id on ties), top-k (ties with the k-th kept),
-// top-p (the smallest most-likely set whose mass reaches p of the top-k mass; ties at the
-// boundary kept), then one draw by inverse CDF in id order with u = hash(seed, step).
+// seen ids, OpenAI's presence and frequency penalties over the generated ids' counts,
+// temperature (0 = argmax, lowest id on ties), min-p (ids at least min_p times as likely as
+// the best), top-k (ties with the k-th kept), top-p (the smallest most-likely set whose mass
+// reaches p of the kept mass; ties at the boundary kept), then one draw by inverse CDF in id
+// order with u = hash(seed, step).
 // Thresholds are found by bisection over the order-preserving u32 keys of the f32 scores,
 // so they are exact. One workgroup; the chosen id goes to tokens[out_index] and ids[ids_index]
-// (the next decode step's input), and is marked seen.
+// (the next decode step's input), and its count in seen goes up by one.
 // Dimensions: V vocab.
 
 //!include hash
@@ -22,11 +24,14 @@ struct Params {
   logits_off: u32,
   seen_off: u32,
   ids_index: u32,
+  presence: f32,
+  frequency: f32,
+  min_p: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;       // (V) at logits_off
-@group(0) @binding(2) var<storage, read_write> seen: array<u32>;   // (V) at seen_off: 1 once an id is in the context
+@group(0) @binding(2) var<storage, read_write> seen: array<u32>;   // (V) at seen_off: bit 31 = in the prompt, low bits = times generated
 @group(0) @binding(3) var<storage, read_write> tokens: array<u32>; // (N) sampled ids
 @group(0) @binding(4) var<storage, read_write> ids: array<u32>;    // (≥1) next step's input id
 
@@ -35,11 +40,16 @@ var<workgroup> red_f: array<f32, 256>;
 var<workgroup> red_u: array<u32, 256>;
 var<workgroup> chosen: u32;
 
+const IN_PROMPT = 0x80000000u;
+
 fn score(i: u32) -> f32 {
   var l = logits[p.logits_off + i];
-  if (p.penalty != 1.0 && seen[p.seen_off + i] != 0u) {
+  let s = seen[p.seen_off + i];
+  if (p.penalty != 1.0 && s != 0u) {
     l = select(l / p.penalty, l * p.penalty, l < 0.0);
   }
+  let count = f32(s & ~IN_PROMPT);
+  if (count > 0.0) { l -= count * p.frequency + p.presence; }
   return l;
 }
 
@@ -96,8 +106,11 @@ fn main(@builtin(local_invocation_index) li: u32) {
   if (p.temperature == 0.0) {
     if (li == 0u) { chosen = argmax; }
   } else {
-    // Top-k: the largest key K with count(key ≥ K) ≥ k (bisection over all u32 keys).
-    var lo = 0u;
+    // Min-p: keep scores ≥ top + T·ln(min_p), i.e. weights ≥ min_p (a key floor for the rest).
+    var floor = 0u;
+    if (p.min_p > 0.0) { floor = key(top + p.temperature * log(p.min_p)); }
+    // Top-k: the largest key K with count(key ≥ K) ≥ k among the kept (bisection over u32 keys).
+    var lo = floor;
     if (p.top_k > 0u && p.top_k < V) {
       var hi = 0xffffffffu;
       for (var it = 0u; it < 32u; it++) {
@@ -170,6 +183,6 @@ fn main(@builtin(local_invocation_index) li: u32) {
     let id = chosen;
     tokens[p.out_index] = id;
     ids[p.ids_index] = id;
-    seen[p.seen_off + id] = 1u;
+    if (id < V) { seen[p.seen_off + id] += 1u; }
   }
 }

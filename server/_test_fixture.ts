@@ -6,6 +6,7 @@
  */
 import type { FineTuningJob } from "./job_store.ts";
 import { join } from "node:path";
+import OpenAI from "openai";
 // Not in mod.ts: the fixtures carry the 9 MB Llama 3 tokenizer, which mod.ts must not load.
 import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
 import {
@@ -85,6 +86,28 @@ export async function fixtureServer(
   await engine.ready;
   const app = createApp(engine, { loopbackOnly: true, ...options.app });
   return { root, adaptersDir, engine, app };
+}
+
+/**
+ * Runs `body` with the official `openai` client against a served {@linkcode fixtureServer} of
+ * `model` with `options`; then closes the server and frees the batch buffers.
+ */
+export async function withOpenAiClient<T>(
+  model: Model,
+  options: Parameters<typeof fixtureServer>[1],
+  body: (client: OpenAI, engine: ServerEngine) => Promise<T>,
+): Promise<T> {
+  const { app, engine } = await fixtureServer(model, options);
+  const server = serveApp(app);
+  try {
+    return await body(
+      new OpenAI({ apiKey: "unused", baseURL: `${server.url}/v1`, maxRetries: 0 }),
+      engine,
+    );
+  } finally {
+    await server.close();
+    engine.batched?.dispose();
+  }
 }
 
 /** Serves `app` on 127.0.0.1 at a free port; `close` shuts the server down. */

@@ -9,12 +9,15 @@
  */
 import { basename, join } from "node:path";
 import {
+  type BatchedGenerationResult,
   BatchedModel,
   type ChatMessage,
   type ChatTemplateKwargs,
   type GenerationResult,
+  type LogprobChunk,
   type Model,
   type PromptTemplate,
+  type SharedPrefill,
 } from "../mod.ts";
 import { AdapterRegistry } from "./adapter_registry.ts";
 import { ApiError } from "./errors.ts";
@@ -119,12 +122,24 @@ export interface GenerationRequest {
   topK?: number | null;
   /** Repetition penalty; 1 is off. */
   repetitionPenalty?: number | null;
+  /** OpenAI's presence penalty over the generated ids, in [−2, 2]; 0 is off. */
+  presencePenalty?: number | null;
+  /** OpenAI's frequency penalty over the generated ids, in [−2, 2]; 0 is off. */
+  frequencyPenalty?: number | null;
+  /** Min-p (vLLM's); 0 is off. */
+  minP?: number | null;
   /** Sampling seed. */
   seed?: number | null;
   /** Stop strings. */
   stop?: string[];
   /** Token ids that end generation besides the tokenizer's EOS (vLLM's `stop_token_ids`). */
   stopTokenIds?: number[];
+  /** Top logprobs to return with each generated token (0: its own alone); absent: none. */
+  logprobs?: number | null;
+  /** Top logprobs to return with each prompt token (echo); absent: none. */
+  promptLogprobs?: number | null;
+  /** Shares the prompt's prefill with the requests given the same object (choices of `n`). */
+  sharedPrefill?: SharedPrefill;
 }
 
 /** A finished generation, for logs and metrics. */
@@ -291,7 +306,7 @@ export class ServerEngine {
   async *stream(
     request: GenerationRequest,
     signal?: AbortSignal,
-  ): AsyncGenerator<string, GenerationResult> {
+  ): AsyncGenerator<LogprobChunk, BatchedGenerationResult> {
     const { model, maxContext } = this.#get();
     const prompt = this.#prompt(request.prompt);
     const param = Array.isArray(request.prompt) ? "messages" : "prompt";
@@ -333,6 +348,20 @@ export class ServerEngine {
       );
     }
     const batched = this.#get().batched;
+    const logprobs = {
+      tokens: request.logprobs ?? undefined,
+      prompt: request.promptLogprobs ?? undefined,
+    };
+    if (!batched && (logprobs.tokens !== undefined || logprobs.prompt !== undefined)) {
+      throw new ApiError(
+        400,
+        "Logprobs need continuous batching: the WebGPU backend with --max-batch",
+        { param: "logprobs" },
+      );
+    }
+    if (maxTokens === 0 && logprobs.prompt === undefined) {
+      throw new ApiError(400, "max_tokens 0 needs echo with logprobs", { param: "max_tokens" });
+    }
     const maxQueue = this.scheduler.maxQueue;
     if (batched && this.#generating >= maxQueue) {
       throw new ApiError(
@@ -362,6 +391,9 @@ export class ServerEngine {
       topP: request.topP ?? 1,
       topK: Math.max(0, request.topK ?? 0),
       repetitionPenalty: request.repetitionPenalty ?? 1,
+      presencePenalty: request.presencePenalty ?? 0,
+      frequencyPenalty: request.frequencyPenalty ?? 0,
+      minP: request.minP ?? 0,
       seed: request.seed ?? undefined,
       stop: request.stop,
       eosIds: request.stopTokenIds,
@@ -369,16 +401,22 @@ export class ServerEngine {
     };
     let finish = "error", generated = 0;
     try {
-      const deltas = (batched ?? model).stream({ ids }, options); // encoded once, above
+      const chunks = batched
+        ? generatedChunks(batched, ids, {
+          ...options,
+          logprobs,
+          sharedPrefill: request.sharedPrefill,
+        })
+        : textChunks(model.stream({ ids }, options), ids); // encoded once, above
       let last = started;
-      let next = await deltas.next();
+      let next = await chunks.next();
       while (!next.done) {
         const now = performance.now();
         if (last === started) this.metrics.firstToken((now - started) / 1000);
         else this.metrics.betweenTokens((now - last) / 1000);
         last = now;
         yield next.value;
-        next = await deltas.next();
+        next = await chunks.next();
       }
       const result = next.value;
       [finish, generated] = [result.finishReason, result.completionTokens];
@@ -412,7 +450,10 @@ export class ServerEngine {
   }
 
   /** Generates for a request and returns the whole result; see {@linkcode ServerEngine.stream}. */
-  async generate(request: GenerationRequest, signal?: AbortSignal): Promise<GenerationResult> {
+  async generate(
+    request: GenerationRequest,
+    signal?: AbortSignal,
+  ): Promise<BatchedGenerationResult> {
     const deltas = this.stream(request, signal);
     while (true) {
       const next = await deltas.next();
@@ -552,4 +593,40 @@ export function humanAssistantTranscript(messages: ChatMessage[]): string {
       : m.content
   );
   return [...lines, "Assistant:"].join("\n");
+}
+
+/**
+ * A batched generation's chunks; with `maxTokens` 0, none: the prompt is only scored (OpenAI's
+ * echo with max_tokens 0).
+ */
+async function* generatedChunks(
+  batched: BatchedModel,
+  ids: number[],
+  options: Parameters<BatchedModel["chunks"]>[1] & { maxTokens: number },
+): AsyncGenerator<LogprobChunk, BatchedGenerationResult> {
+  if (options.maxTokens > 0) return yield* batched.chunks({ ids }, options);
+  const scored = await batched.scorePrompt({ ids }, options.logprobs?.prompt ?? 0, options);
+  return {
+    ...scored,
+    text: "",
+    tokens: [],
+    tokenLogprobs: options.logprobs?.tokens === undefined ? null : [],
+    promptTokens: ids.length,
+    completionTokens: 0,
+    finishReason: "length",
+  };
+}
+
+/** An unbatched generation's text deltas as chunks without token ids or logprobs. */
+async function* textChunks(
+  deltas: AsyncGenerator<string, GenerationResult>,
+  ids: number[],
+): AsyncGenerator<LogprobChunk, BatchedGenerationResult> {
+  while (true) {
+    const next = await deltas.next();
+    if (next.done) {
+      return { ...next.value, promptIds: ids, tokenLogprobs: null, promptLogprobs: null };
+    }
+    yield { text: next.value, tokenIds: [], logprobs: [] };
+  }
 }

@@ -6,8 +6,14 @@
  * @module
  */
 import { type Context, Hono } from "hono";
-import type { ChatMessage, GenerationResult } from "../mod.ts";
+import {
+  type BatchedGenerationResult,
+  type ChatMessage,
+  type LogprobChunk,
+  SharedPrefill,
+} from "../mod.ts";
 import type { GenerationRequest, ServerEngine } from "./engine.ts";
+import { chatLogprobs, CompletionLogprobs } from "./logprobs_format.ts";
 import { ApiError } from "./errors.ts";
 import { randomId } from "./job_store.ts";
 import { type ChatRequest, chatRequest, completionRequest, readBody } from "./request_schemas.ts";
@@ -16,17 +22,21 @@ import { eventStream } from "./sse.ts";
 /** How one endpoint shapes its response and its stream chunks; `index` numbers the choice. */
 interface Shape {
   /** The whole response of a non-streamed request: one result per choice. */
-  full(results: GenerationResult[]): Record<string, unknown>;
+  full(results: Result[]): Record<string, unknown>;
   /** Chunks sent before the first text of choice `index` (chat: the assistant role). */
   opening(index: number): Record<string, unknown>[];
-  /** A chunk with new text. */
-  delta(text: string, index: number): Record<string, unknown>;
+  /** A chunk with new text (and its tokens' logprobs, where asked). */
+  delta(chunk: LogprobChunk, index: number): Record<string, unknown>;
   /** The last chunk of a choice, carrying its finish reason. */
-  finish(reason: string, index: number): Record<string, unknown>;
+  finish(result: Result, index: number): Record<string, unknown>;
+  /** The chunk that carries the usage of a stream (no choices). */
+  usage(results: Result[]): Record<string, unknown>;
 }
 
+type Result = BatchedGenerationResult;
+
 /** The OpenAI `usage` object of a request's choices (the prompt counted once). */
-function usage(results: GenerationResult[]) {
+function usage(results: Result[]) {
   const completion = results.reduce((n, r) => n + r.completionTokens, 0);
   return {
     prompt_tokens: results[0].promptTokens,
@@ -35,8 +45,48 @@ function usage(results: GenerationResult[]) {
   };
 }
 
-type Deltas = AsyncGenerator<string, GenerationResult>;
-type Step = IteratorResult<string, GenerationResult>;
+/** A piece of a choice: text, its tokens and their logprobs, and (first piece) the prompt's. */
+type Piece = Pick<LogprobChunk, "text" | "tokenIds" | "logprobs"> & {
+  promptLogprobs?: Result["promptLogprobs"];
+};
+
+/**
+ * The tokens each choice of a stream has sent, so that its finish chunk carries the rest (an
+ * EOS, the tokens of a stop string) and every sampled token's logprobs go out once.
+ */
+class ChoiceTokens {
+  readonly #sent = new Map<number, number>();
+
+  /** A streamed chunk of choice `index`, counted. */
+  piece(chunk: LogprobChunk, index: number): Piece {
+    this.#sent.set(index, (this.#sent.get(index) ?? 0) + chunk.tokenIds.length);
+    return chunk;
+  }
+
+  /** The tokens of choice `index` not sent yet, without text. */
+  rest(result: Result, index: number): Piece {
+    const from = this.#sent.get(index) ?? 0;
+    return {
+      ...this.whole(result),
+      text: "",
+      tokenIds: result.tokens.slice(from),
+      logprobs: (result.tokenLogprobs ?? []).slice(from),
+    };
+  }
+
+  /** All of a choice, for a response that is not streamed. */
+  whole(result: Result): Piece {
+    return {
+      text: result.text,
+      tokenIds: result.tokens,
+      logprobs: result.tokenLogprobs ?? [],
+      promptLogprobs: result.promptLogprobs,
+    };
+  }
+}
+
+type Deltas = AsyncGenerator<LogprobChunk, Result>;
+type Step = IteratorResult<LogprobChunk, Result>;
 
 /** The steps of several generations as they come: each with its generation's index. */
 async function* interleaved(
@@ -66,6 +116,9 @@ type SamplingFields = Pick<
   | "top_p"
   | "top_k"
   | "repetition_penalty"
+  | "presence_penalty"
+  | "frequency_penalty"
+  | "min_p"
   | "seed"
   | "stop"
   | "stop_token_ids"
@@ -79,6 +132,9 @@ function samplingOf(body: SamplingFields) {
     topP: body.top_p,
     topK: body.top_k,
     repetitionPenalty: body.repetition_penalty,
+    presencePenalty: body.presence_penalty,
+    frequencyPenalty: body.frequency_penalty,
+    minP: body.min_p,
     seed: body.seed,
     stop: body.stop === undefined || body.stop === null ? undefined : [body.stop].flat(),
     stopTokenIds: body.stop_token_ids ?? undefined,
@@ -114,9 +170,10 @@ async function respond(
   // Choice i draws with seed + i, so that seeded choices differ and repeat.
   const seedOf = (i: number) =>
     request.seed === undefined || request.seed === null ? request.seed : request.seed + i;
+  const sharedPrefill = new SharedPrefill(); // the choices prefill the prompt once
   const streams = Array.from(
     { length: n },
-    (_, i) => engine.stream({ ...request, seed: seedOf(i) }, abort.signal),
+    (_, i) => engine.stream({ ...request, seed: seedOf(i), sharedPrefill }, abort.signal),
   );
   let firsts: Step[];
   try {
@@ -126,7 +183,7 @@ async function respond(
     await Promise.allSettled(streams.map((s) => s.return(undefined as never)));
     throw e;
   }
-  const results: GenerationResult[] = [];
+  const results: Result[] = [];
   if (!body.stream) {
     for await (const { index, step } of interleaved(streams, firsts)) {
       if (step.done) results[index] = step.value;
@@ -143,12 +200,10 @@ async function respond(
         if (!step.done) send(withUsage(shape.delta(step.value, index)));
         else {
           results[index] = step.value;
-          send(withUsage(shape.finish(step.value.finishReason, index)));
+          send(withUsage(shape.finish(step.value, index)));
         }
       }
-      if (includeUsage) {
-        send({ ...shape.finish("stop", 0), choices: [], usage: usage(results) });
-      }
+      if (includeUsage) send(shape.usage(results));
     },
     abort,
     onUnexpected,
@@ -179,46 +234,82 @@ export function generationRoutes(
 
   app.post("/completions", async (c) => {
     const body = await readBody(c, completionRequest);
+    const prompt = [body.prompt].flat()[0], echo = body.echo ?? false;
+    const logprobs = body.logprobs ?? undefined;
     const request = {
       ...samplingOf(body),
-      prompt: [body.prompt].flat()[0],
+      prompt,
       maxTokens: body.max_tokens,
+      logprobs,
+      promptLogprobs: echo ? logprobs : undefined,
     };
+    const promptIds = echo ? engine.encode(prompt) : [];
+    const tokenizer = engine.model.tokenizer;
     return await respond(c, engine, request, body, (id, created) => {
       const base = { id: `cmpl-${id}`, object: "text_completion", created, model: body.model };
-      const choice = (text: string, finish: string | null, index: number) => ({
-        text,
-        index,
-        logprobs: null,
-        finish_reason: finish,
-      });
+      const choices = new ChoiceTokens();
+      const offsets = new Map<number, CompletionLogprobs>(); // per choice, across chunks
+      /** Choice `index` with a piece of text; its first piece starts with the echoed prompt. */
+      const choice = (index: number, piece: Piece, finish: string | null) => {
+        const first = echo && !offsets.has(index);
+        if (!offsets.has(index)) offsets.set(index, new CompletionLogprobs(tokenizer));
+        const echoed = first ? { ids: promptIds, lps: piece.promptLogprobs ?? [] } : null;
+        const lp = logprobs === undefined ? null : offsets.get(index)!.next(
+          [...echoed?.ids ?? [], ...piece.tokenIds],
+          [...echoed?.lps ?? [], ...piece.logprobs],
+        );
+        const text = (first ? prompt : "") + piece.text;
+        return { text, index, logprobs: lp, finish_reason: finish };
+      };
       return {
         full: (rs) => ({
           ...base,
-          choices: rs.map((r, i) => choice(r.text, r.finishReason, i)),
+          choices: rs.map((r, i) => choice(i, choices.whole(r), r.finishReason)),
           usage: usage(rs),
         }),
         opening: () => [],
-        delta: (text, i) => ({ ...base, choices: [choice(text, null, i)] }),
-        finish: (reason, i) => ({ ...base, choices: [choice("", reason, i)] }),
+        delta: (chunk, i) => ({ ...base, choices: [choice(i, choices.piece(chunk, i), null)] }),
+        finish: (r, i) => ({
+          ...base,
+          choices: [choice(i, choices.rest(r, i), r.finishReason)],
+        }),
+        usage: (rs) => ({ ...base, choices: [], usage: usage(rs) }),
       };
     }, onUnexpected);
   });
 
   app.post("/chat/completions", async (c) => {
     const body = await readBody(c, chatRequest);
+    const logprobs = body.logprobs ? body.top_logprobs ?? 0 : undefined;
     const request = {
       ...samplingOf(body),
       prompt: chatMessages(body.messages),
       chatTemplateKwargs: body.chat_template_kwargs,
       maxTokens: body.max_completion_tokens ?? body.max_tokens,
+      logprobs,
     };
+    const tokenizer = engine.model.tokenizer;
+    const logprobsOf = (piece: Piece) =>
+      logprobs === undefined || piece.tokenIds.length === 0
+        ? null
+        : chatLogprobs(tokenizer, piece.tokenIds, piece.logprobs);
     return await respond(c, engine, request, body, (id, created) => {
       const base = { id: `chatcmpl-${id}`, created, model: body.model, system_fingerprint: null };
-      const chunk = (delta: Record<string, unknown>, finish: string | null, index: number) => ({
+      const choices = new ChoiceTokens();
+      const chunk = (
+        delta: Record<string, unknown>,
+        finish: string | null,
+        index: number,
+        piece?: Piece,
+      ) => ({
         ...base,
         object: "chat.completion.chunk",
-        choices: [{ index, delta, logprobs: null, finish_reason: finish }],
+        choices: [{
+          index,
+          delta,
+          logprobs: piece ? logprobsOf(piece) : null,
+          finish_reason: finish,
+        }],
       });
       return {
         full: (rs) => ({
@@ -227,14 +318,22 @@ export function generationRoutes(
           choices: rs.map((r, index) => ({
             index,
             message: { role: "assistant", content: r.text, refusal: null },
-            logprobs: null,
+            logprobs: logprobs === undefined
+              ? null
+              : logprobsOf(choices.whole(r)) ?? { content: [] },
             finish_reason: r.finishReason,
           })),
           usage: usage(rs),
         }),
         opening: (i) => [chunk({ role: "assistant", content: "" }, null, i)],
-        delta: (text, i) => chunk({ content: text }, null, i),
-        finish: (reason, i) => chunk({}, reason, i),
+        delta: (c, i) => chunk({ content: c.text }, null, i, choices.piece(c, i)),
+        finish: (r, i) => chunk({}, r.finishReason, i, choices.rest(r, i)),
+        usage: (rs) => ({
+          ...base,
+          object: "chat.completion.chunk",
+          choices: [],
+          usage: usage(rs),
+        }),
       };
     }, onUnexpected);
   });

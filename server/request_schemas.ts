@@ -1,7 +1,10 @@
 /**
  * Request bodies, validated with zod: OpenAI's completion, chat and fine-tuning requests and
  * the adapter routes. Fields OpenAI clients send by default are accepted; features this server
- * lacks (logprobs, penalties, min_p, tools) are refused by name rather than ignored. Chat and
+ * lacks (tools, JSON mode, logit_bias, best_of, suffix) are refused by name rather than
+ * ignored. Penalties: `presence_penalty` and `frequency_penalty` in [−2, 2], `min_p` in [0, 1].
+ * Logprobs: chat's `logprobs` and `top_logprobs` (0 to 20), completions' `logprobs`
+ * (0 to 5) and `echo`, with `max_tokens` 0 for echo alone. Chat and
  * fine-tuning requests also take vLLM's `chat_template_kwargs`, and both generation requests
  * vLLM's `stop_token_ids`; `n` up to {@linkcode MAX_N}. The vLLM routes' bodies (tokenize,
  * detokenize, load and unload an adapter) are here too.
@@ -10,7 +13,7 @@
  */
 import type { Context } from "hono";
 import { z } from "zod";
-import { checkChatTemplateKwargs, MAX_SEED } from "../mod.ts";
+import { checkChatTemplateKwargs, MAX_SEED, MAX_TOP_LOGPROBS } from "../mod.ts";
 import { ApiError } from "./errors.ts";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json_depth.ts";
 import { NAME_PATTERN } from "./safe_path.ts";
@@ -57,22 +60,29 @@ const generationFields = {
   user: z.string().max(256).nullish(),
   n: z.number().int().min(1).max(MAX_N).nullish(),
   stop_token_ids: z.array(z.number().int().min(0)).max(64).nullish(),
-  min_p: off("min_p other than 0", [0]),
-  presence_penalty: off("presence_penalty other than 0", [0]),
-  frequency_penalty: off("frequency_penalty other than 0", [0]),
+  min_p: z.number().min(0).max(1).nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
   logit_bias: off("logit_bias", [{}]),
 };
+
+/** The most top logprobs of a completion (OpenAI's legacy limit). */
+export const MAX_COMPLETION_LOGPROBS = 5;
 
 /** `POST /v1/completions`. */
 export const completionRequest = z.object({
   ...generationFields,
+  max_tokens: z.number().int().min(0).nullish(),
   prompt: z.union([z.string(), z.array(z.string()).length(1)], {
     error: "Expected a string or an array holding one string (token-id prompts are not supported)",
   }),
-  logprobs: off("logprobs", [0]),
-  echo: off("echo", [false]),
+  logprobs: z.number().int().min(0).max(MAX_COMPLETION_LOGPROBS).nullish(),
+  echo: z.boolean().nullish(),
   best_of: off("best_of other than 1", [1]),
   suffix: off("suffix"),
+}).refine((r) => r.max_tokens !== 0 || (r.echo === true && r.logprobs != null), {
+  error: "max_tokens 0 generates nothing: it needs echo with logprobs (prompt logprobs alone)",
+  path: ["max_tokens"],
 });
 
 /** A parsed completion request. */
@@ -93,14 +103,17 @@ export const chatRequest = z.object({
     name: z.string().max(256).optional(),
   })).min(1).max(1024),
   max_completion_tokens: z.number().int().min(1).nullish(),
-  logprobs: off("logprobs", [false]),
-  top_logprobs: off("top_logprobs"),
+  logprobs: z.boolean().nullish(),
+  top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
   tools: off("tools", [[]]),
   tool_choice: off("tool_choice", ["none"]),
   functions: off("functions", [[]]),
   function_call: off("function_call", ["none"]),
   response_format: off("response_format other than text", [{ type: "text" }]),
   chat_template_kwargs: chatTemplateKwargs,
+}).refine((r) => r.top_logprobs == null || r.logprobs === true, {
+  error: "top_logprobs needs logprobs: true",
+  path: ["top_logprobs"],
 });
 
 /** A parsed chat completion request. */

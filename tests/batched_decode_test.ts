@@ -89,7 +89,7 @@ gpuTest(
       assert.deepEqual(batched.residentAdapters.sort(), ["a", "b"]);
       const chunk = [0, 1, 2].map((position) => ({ id: 7, slot: 0, position, adapter: -1 }));
       assert.deepEqual(
-        await batched.engine.step(chunk, []),
+        (await batched.engine.step(chunk, [])).ids,
         [],
         "a prefill chunk alone samples nothing",
       );

@@ -118,6 +118,19 @@ Deno.test("completions: greedy text and usage equal the model's own generation",
   assert.equal(listed.choices[0].text, expected.text);
 });
 
+Deno.test("echo without logprobs puts the prompt before the completion, streamed or not", async () => {
+  const expected = await model.generate("Once upon", { template: "none", ...greedy, maxTokens: 6 });
+  const request = { model: FIXTURE_ID, prompt: "Once upon", echo: true, ...greedy };
+  const body = await (await post(server.app, "/v1/completions", request)).json();
+  assert.equal(body.choices[0].text, "Once upon" + expected.text);
+  assert.equal(body.choices[0].logprobs, null);
+  const streamed = events(
+    await (await post(server.app, "/v1/completions", { ...request, stream: true })).text(),
+  );
+  const text = streamed.map((e) => (e.choices as { text: string }[])[0].text).join("");
+  assert.equal(text, "Once upon" + expected.text);
+});
+
 Deno.test("chat: the request's model picks the adapter, applied through the chat template", async () => {
   const messages = [{ role: "system" as const, content: "Be brief." }, {
     role: "user" as const,
@@ -218,7 +231,7 @@ Deno.test("a stream that fails after it started ends with an error event, report
   const engine = new ServerEngine(model, { adaptersDir: join(await tempDir(), "adapters") });
   await engine.ready;
   engine.stream = async function* () {
-    yield "Once";
+    yield { text: "Once", tokenIds: [], logprobs: [] };
     throw new Error("Device lost");
   };
   const reported: unknown[] = [];
@@ -296,7 +309,9 @@ Deno.test("bad requests get OpenAI errors with the right status and param", asyn
     ["/v1/chat/completions", chat({ n: 2 }), 400, "n"],
     ["/v1/chat/completions", chat({ logprobs: true }), 400, "logprobs"],
     ["/v1/chat/completions", chat({ tools: [{ type: "function" }] }), 400, "tools"],
-    ["/v1/chat/completions", chat({ presence_penalty: 1 }), 400, "presence_penalty"],
+    ["/v1/chat/completions", chat({ presence_penalty: 2.5 }), 400, "presence_penalty"],
+    ["/v1/chat/completions", chat({ frequency_penalty: -3 }), 400, "frequency_penalty"],
+    ["/v1/chat/completions", chat({ min_p: 2 }), 400, "min_p"],
     ["/v1/chat/completions", chat({ stream: "yes" }), 400, "stream"],
     [
       "/v1/chat/completions",
@@ -308,7 +323,12 @@ Deno.test("bad requests get OpenAI errors with the right status and param", asyn
     ["/v1/completions", { model: FIXTURE_ID, prompt: "a ".repeat(300) }, 400, "prompt"],
     ["/v1/completions", { model: FIXTURE_ID }, 400, "prompt"],
     ["/v1/completions", { prompt: "x" }, 400, "model"],
-    ["/v1/completions", { model: FIXTURE_ID, prompt: "x", echo: true }, 400, "echo"],
+    ["/v1/completions", { model: FIXTURE_ID, prompt: "x", logprobs: 1 }, 400, "logprobs"], // no batching
+    ["/v1/completions", { model: FIXTURE_ID, prompt: "x", logprobs: 6 }, 400, "logprobs"],
+    ["/v1/completions", { model: FIXTURE_ID, prompt: "x", echo: "yes" }, 400, "echo"],
+    ["/v1/completions", { model: FIXTURE_ID, prompt: "x", max_tokens: 0 }, 400, "max_tokens"],
+    ["/v1/chat/completions", chat({ top_logprobs: 2 }), 400, "top_logprobs"],
+    ["/v1/chat/completions", chat({ logprobs: true, top_logprobs: 21 }), 400, "top_logprobs"],
   ];
   for (const [path, body, status, param] of cases) {
     await expectError(await post(server.app, path, body), status, param);

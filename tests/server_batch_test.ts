@@ -1,14 +1,14 @@
 /**
  * The server with continuous batching (WebGPU): concurrent greedy requests on two adapters and
  * the base give the text each gets alone from a server without batching; `n` > 1 through the
- * official `openai` client; a batch step takes a GPU turn like a training step.
+ * official `openai` client, its choices sharing one prefill; a batch step takes a GPU turn like
+ * a training step.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import OpenAI from "openai";
 import type { Model } from "../lib/model/model.ts";
-import { fixtureServer, loadFixtureModel, serveApp } from "../server/_test_fixture.ts";
+import { fixtureServer, loadFixtureModel, withOpenAiClient } from "../server/_test_fixture.ts";
 import { gpuTest } from "./_gpu.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
 
@@ -88,13 +88,10 @@ gpuTest(
   "n > 1 through the openai client: greedy choices repeat the single answer, seeded ones draw seed + i",
   async (gpu) => {
     const model = await gpuModel(gpu);
-    const { app, engine } = await fixtureServer(model, {
+    await withOpenAiClient(model, {
       adapters: ["a"],
       engine: { training: false, batch: BATCH },
-    });
-    const server = serveApp(app);
-    try {
-      const client = new OpenAI({ apiKey: "unused", baseURL: `${server.url}/v1`, maxRetries: 0 });
+    }, async (client, engine) => {
       const single = await client.completions.create({
         model: "a",
         prompt: "Human: hi\nAssistant:",
@@ -112,6 +109,9 @@ gpuTest(
       for (const c of greedy.choices) assert.equal(c.text, single.choices[0].text);
       assert.equal(greedy.usage!.completion_tokens, 3 * single.usage!.completion_tokens);
       assert.equal(greedy.usage!.prompt_tokens, single.usage!.prompt_tokens);
+      const { sharedRows } = engine.batched!.stats;
+      const promptTokens = single.usage!.prompt_tokens;
+      assert.equal(sharedRows, 2 * (promptTokens - 1), "two choices copied the first's prefill");
 
       const seeded = await client.chat.completions.create({
         model: "tiny",
@@ -151,9 +151,6 @@ gpuTest(
       assert.deepEqual(finished, [true, true]);
       assert.equal(texts[0], texts[1]);
       assert.ok(texts[0].length > 0);
-    } finally {
-      await server.close();
-      engine.batched!.dispose();
-    }
+    });
   },
 );

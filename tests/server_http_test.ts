@@ -186,7 +186,10 @@ function hostileRequests(): Hostile[] {
     logprobs: [true],
     tools: [[{ type: "function" }]],
     response_format: [{ type: "json_object" }],
-    presence_penalty: [0.5],
+    presence_penalty: [[0.5], 3, "x"],
+    frequency_penalty: [-2.5],
+    min_p: [1.5, -0.1],
+    top_logprobs: [2, 21],
     repetition_penalty: [0, -1, 1e9],
   };
   for (const [field, values] of Object.entries(chatFields)) {
@@ -197,7 +200,16 @@ function hostileRequests(): Hostile[] {
   ) {
     post("/v1/completions", { model: FIXTURE_ID, prompt });
   }
-  for (const extra of [{ echo: true }, { best_of: 3 }, { suffix: "x" }, { logprobs: 5 }]) {
+  for (
+    const extra of [
+      { echo: "yes" },
+      { best_of: 3 },
+      { suffix: "x" },
+      { logprobs: 5 },
+      { logprobs: 6 },
+      { max_tokens: 0, echo: true },
+    ]
+  ) {
     post("/v1/completions", { model: FIXTURE_ID, prompt: "x", ...extra });
   }
   post("/v1/completions", JSON.stringify({ model: FIXTURE_ID, prompt: "y".repeat(2 << 20) })); // 413

@@ -18,6 +18,8 @@
  */
 import type { ResolvedSampling } from "./sampling.ts";
 import { DECODE_CHAIN, type TokenSampler } from "./generate.ts";
+import type { TokenLogprob } from "../ops/logprobs.ts";
+import type { StepOutput, StepScore } from "../model/gpu_batch_engine.ts";
 
 /** One token row of a step (`GpuBatchEngine`'s). */
 export interface BatchRow {
@@ -41,19 +43,37 @@ export interface BatchSample {
   sampling: ResolvedSampling;
   /** Index of the token among the sequence's generated ones. */
   step: number;
+  /** Top logprobs to return with the sampled id; absent: none. */
+  logprobs?: number;
+}
+
+/** Which logprobs a sequence returns: top-k counts, absent for none. */
+export interface SequenceLogprobs {
+  /** Of each generated token, with this many top alternatives. */
+  tokens?: number;
+  /** Of each prompt token after the first (scored while prefilling), with this many. */
+  prompt?: number;
 }
 
 /** What the scheduler drives: a model that runs a batch step (`GpuBatchEngine`). */
 export interface BatchStepper {
   /** Sizes: sequences per step, rows per step, context per sequence. */
   readonly sizes: { maxBatch: number; stepTokens: number; maxContext: number };
-  /** Marks a sequence's prompt ids as seen, for the repetition penalty. */
+  /** Marks a sequence's prompt ids as seen, for the penalties. */
   startSequence(slot: number, promptIds: number[]): void;
+  /** Copies the first `length` cached positions of slot `from` to slot `to`. */
+  copyPrefix(from: number, to: number, length: number): void;
   /**
-   * Runs the rows and returns one sampled id per sample; with `chain` > 1 (decode rows only,
-   * each sampled in row order), `chain` steps, step k's ids at [k·samples, (k + 1)·samples).
+   * Runs the rows and returns one sampled id per sample (with logprobs where asked) and the
+   * logprobs of each score; with `chain` > 1 (decode rows only, each sampled in row order, no
+   * scores), `chain` steps, step k's ids at [k·samples, (k + 1)·samples).
    */
-  step(rows: BatchRow[], samples: BatchSample[], chain: number): Promise<number[]>;
+  step(
+    rows: BatchRow[],
+    samples: BatchSample[],
+    chain: number,
+    scores: StepScore[],
+  ): Promise<StepOutput>;
 }
 
 /** Counters of the scheduler, for metrics. */
@@ -68,6 +88,8 @@ export interface BatchStats {
   rows: number;
   /** Sequences sampled in all steps (batch occupancy = sampled / steps). */
   sampled: number;
+  /** Prompt positions copied from another sequence's cache instead of prefilled. */
+  sharedRows: number;
 }
 
 interface Pending {
@@ -90,6 +112,12 @@ export class BatchSequence implements TokenSampler {
   readonly adapter: number;
   /** The most tokens it will ask for (its caller's maxTokens), when known. */
   readonly maxTokens: number;
+  /** The logprobs it returns. */
+  readonly logprobs: SequenceLogprobs;
+  /** Logprobs of the sampled tokens, by index, where `logprobs.tokens` asks for them. */
+  readonly tokenLogprobs: (TokenLogprob | null)[] = [];
+  /** Logprobs of the prompt tokens, by position (the first has none: null). */
+  readonly promptLogprobs: (TokenLogprob | null)[] = [null];
   readonly #scheduler: BatchScheduler;
   /** KV-cache slot, −1 until admitted. */
   slot = -1;
@@ -111,10 +139,24 @@ export class BatchSequence implements TokenSampler {
   pending: Pending | null = null;
   /** Closed: its slot is free. */
   closed = false;
+  /**
+   * A sequence with the same prompt whose cache it copies instead of prefilling (all but the
+   * last prompt position, which it runs itself to sample); null once copied or given up.
+   */
+  prefixSource: BatchSequence | null;
 
   /** Use {@linkcode BatchScheduler.open}. */
-  constructor(scheduler: BatchScheduler, adapter: number, maxContext: number, maxTokens: number) {
+  constructor(
+    scheduler: BatchScheduler,
+    adapter: number,
+    maxContext: number,
+    maxTokens: number,
+    logprobs: SequenceLogprobs,
+    prefixSource: BatchSequence | null,
+  ) {
     this.#scheduler = scheduler;
+    this.logprobs = logprobs;
+    this.prefixSource = prefixSource;
     this.adapter = adapter;
     this.maxContext = maxContext;
     this.maxTokens = maxTokens;
@@ -197,7 +239,7 @@ export class BatchScheduler {
   readonly #waiting: BatchSequence[] = []; // prompt given, no slot yet
   readonly #freeSlots: number[];
   #looping = false;
-  readonly #stats = { steps: 0, rows: 0, sampled: 0 };
+  readonly #stats = { steps: 0, rows: 0, sampled: 0, sharedRows: 0 };
 
   /** Schedules steps of `model`. */
   constructor(model: BatchStepper) {
@@ -207,10 +249,19 @@ export class BatchScheduler {
 
   /**
    * A new sequence using adapter slot `adapter` (−1: none) that asks for at most `maxTokens`
-   * tokens (its chains never run past them).
+   * tokens (its chains never run past them) and returns `logprobs`. With `prefixSource`, an
+   * open sequence that will have the same prompt, it copies that one's cached prompt instead
+   * of prefilling it (OpenAI's `n`: one prefill for all choices), where it can: the source
+   * holds a slot and the prompts match; else it prefills its own.
    */
-  open(adapter = -1, maxTokens = Infinity): BatchSequence {
-    return new BatchSequence(this, adapter, this.#model.sizes.maxContext, maxTokens);
+  open(
+    adapter = -1,
+    maxTokens = Infinity,
+    logprobs: SequenceLogprobs = {},
+    prefixSource: BatchSequence | null = null,
+  ): BatchSequence {
+    const S = this.#model.sizes.maxContext;
+    return new BatchSequence(this, adapter, S, maxTokens, logprobs, prefixSource);
   }
 
   /** Counters for metrics. */
@@ -257,10 +308,11 @@ export class BatchScheduler {
         this.#looping = false; // before anyone can wake it again
         return;
       }
-      let ids: number[];
+      let out: StepOutput;
       try {
         const samples = plan.samples.map((s) => s.sample);
-        ids = await this.#model.step(plan.rows, samples, plan.chain);
+        const scores = plan.scores.map((s) => s.score);
+        out = await this.#model.step(plan.rows, samples, plan.chain, scores);
       } catch (error) {
         for (const { seq } of plan.advances) {
           seq.pending?.reject(error);
@@ -276,9 +328,13 @@ export class BatchScheduler {
         seq.position = position;
         seq.prefilled = Math.max(seq.prefilled, Math.min(position, seq.prompt.length));
       }
+      plan.scores.forEach(({ seq, position }, j) => seq.promptLogprobs[position] = out.scores[j]);
       const m = plan.samples.length;
       for (let k = 0; k < plan.chain; k++) {
-        plan.samples.forEach(({ seq }, i) => this.#deliver(seq, ids[k * m + i]));
+        plan.samples.forEach(({ seq }, i) => {
+          seq.tokenLogprobs.push(out.logprobs[k * m + i]);
+          this.#deliver(seq, out.ids[k * m + i]);
+        });
       }
       // Let the consumers of the tokens just delivered ask for their next ones before the
       // next step is planned, so that they ride it.
@@ -298,17 +354,19 @@ export class BatchScheduler {
   }
 
   /**
-   * The rows and samples of the next step, and where each sequence in it will stand after it
-   * (its next position).
+   * The rows, samples and prompt scores of the next step, and where each sequence in it will
+   * stand after it (its next position). Samples and scores share the step's B logits rows.
    */
   #plan(): {
     rows: BatchRow[];
     samples: { seq: BatchSequence; sample: BatchSample }[];
+    scores: { seq: BatchSequence; score: StepScore; position: number }[];
     advances: { seq: BatchSequence; position: number }[];
     chain: number;
   } {
     const rows: BatchRow[] = [];
     const samples: { seq: BatchSequence; sample: BatchSample }[] = [];
+    const scores: { seq: BatchSequence; score: StepScore; position: number }[] = [];
     const advances: { seq: BatchSequence; position: number }[] = [];
     const want = (seq: BatchSequence) => seq.pending !== null && !seq.closed;
     const sample = (seq: BatchSequence) =>
@@ -319,6 +377,7 @@ export class BatchScheduler {
           slot: seq.slot,
           sampling: seq.sampling!,
           step: seq.produced,
+          logprobs: seq.logprobs.tokens,
         },
       });
     for (const seq of this.#running) {
@@ -332,9 +391,18 @@ export class BatchScheduler {
       const budget = this.#model.sizes.stepTokens - rows.length;
       if (budget === 0) break;
       if (seq.prefilled >= seq.prompt.length) continue;
-      const end = Math.min(seq.prompt.length, seq.prefilled + budget);
-      for (let i = seq.prefilled; i < end; i++) {
-        rows.push({ id: seq.prompt[i], slot: seq.slot, position: i, adapter: seq.adapter });
+      if (seq.prefixSource && !this.#takePrefix(seq)) continue; // its source is prefilling
+      const { prompt, prefilled } = seq, scored = seq.logprobs.prompt;
+      const logitRows = this.#model.sizes.maxBatch - samples.length - scores.length; // left
+      let end = Math.min(prompt.length, prefilled + budget);
+      if (scored !== undefined) end = Math.min(end, prefilled + logitRows); // a logits row each
+      else if (end === prompt.length && logitRows === 0) end -= 1; // no row left to sample
+      if (end <= prefilled) continue;
+      for (let i = prefilled; i < end; i++) {
+        rows.push({ id: prompt[i], slot: seq.slot, position: i, adapter: seq.adapter });
+        if (scored === undefined || i + 1 === prompt.length) continue;
+        const score = { row: rows.length - 1, target: prompt[i + 1], logprobs: scored };
+        scores.push({ seq, score, position: i + 1 });
       }
       advances.push({ seq, position: end });
       if (end === seq.prompt.length) sample(seq);
@@ -346,7 +414,31 @@ export class BatchScheduler {
       ? 1
       : Math.max(1, Math.min(DECODE_CHAIN, ...samples.map(({ seq }) => seq.remaining)));
     for (const advance of advances) advance.position += chain - 1; // decode rows only when chained
-    return { rows, samples, advances, chain };
+    return { rows, samples, scores, advances, chain };
+  }
+
+  /**
+   * Copies the cached prompt of `seq`'s prefix source into its slot once the source has
+   * prefilled it, all but the last position (which `seq` runs to sample its own first token);
+   * gives sharing up where it cannot be done. False while `seq` should wait for the source.
+   */
+  #takePrefix(seq: BatchSequence): boolean {
+    const source = seq.prefixSource!, shared = seq.prompt.length - 1;
+    const same = source.prompt.length === seq.prompt.length &&
+      source.prompt.every((id, i) => id === seq.prompt[i]);
+    if (
+      source.closed || source.slot < 0 || !same || shared < 1 ||
+      seq.logprobs.prompt !== undefined || source.adapter !== seq.adapter
+    ) {
+      seq.prefixSource = null; // prefill its own
+      return true;
+    }
+    if (source.prefilled < shared) return false;
+    this.#model.copyPrefix(source.slot, seq.slot, shared);
+    seq.prefilled = seq.position = shared;
+    seq.prefixSource = null;
+    this.#stats.sharedRows += shared;
+    return true;
   }
 
   /**

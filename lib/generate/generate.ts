@@ -279,7 +279,9 @@ async function* sampledTokens(
   const history = [...promptIds]; // prompt and generated ids, for the repetition penalty
   let logits = await stepper.prefill(promptIds, signal); // (V)
   while (true) {
-    const id = logits.some(Number.isNaN) ? NO_TOKEN : sampleToken(logits, sampling, rng, history);
+    const id = logits.some(Number.isNaN)
+      ? NO_TOKEN
+      : sampleToken(logits, sampling, rng, history, promptIds.length);
     history.push(id);
     yield [id];
     logits = await stepper.decode(id, signal);

@@ -1,6 +1,8 @@
 /**
  * Next-token sampling from logits with Hugging Face `generate` semantics, in order:
- * repetition penalty, temperature, top-k, top-p, then a draw from the seeded {@linkcode Rng}.
+ * repetition penalty (prompt and generated ids), OpenAI's presence and frequency penalties
+ * (generated ids, as vLLM), temperature, min-p, top-k, top-p, then a draw from the seeded
+ * {@linkcode Rng}.
  *
  * Dimension letters: V vocab.
  *
@@ -19,6 +21,12 @@ export interface SamplingOptions {
   topP?: number;
   /** Divides positive / multiplies negative logits of tokens already seen; 1 is off. Default 1. */
   repetitionPenalty?: number;
+  /** Subtracted once from the logit of every id generated so far, in [−2, 2]. Default 0. */
+  presencePenalty?: number;
+  /** Subtracted from each logit times its id's count among the generated ids, in [−2, 2]. Default 0. */
+  frequencyPenalty?: number;
+  /** Keeps the ids whose probability (after temperature) is at least p times the largest, in [0, 1]. Default 0. */
+  minP?: number;
   /** Seed of the random stream used by the generation loop; random when absent. */
   seed?: number;
 }
@@ -40,11 +48,31 @@ export type ResolvedSampling = Required<Omit<SamplingOptions, "seed">> & { seed:
  * none is given) and throws unless every option is in range.
  */
 export function resolveSampling(options: SamplingOptions): ResolvedSampling {
-  const { temperature = 1, topK = 0, topP = 1, repetitionPenalty = 1 } = options;
-  checkOptions(temperature, topK, topP, repetitionPenalty);
+  const resolved = withDefaults(options);
   const seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0];
   checkSeed(seed, "Sampling seed");
-  return { temperature, topK, topP, repetitionPenalty, seed };
+  return { ...resolved, seed };
+}
+
+/** The options other than the seed, defaults filled in, checked. */
+function withDefaults(options: SamplingOptions): Omit<ResolvedSampling, "seed"> {
+  const {
+    temperature = 1,
+    topK = 0,
+    topP = 1,
+    repetitionPenalty = 1,
+    presencePenalty = 0,
+    frequencyPenalty = 0,
+    minP = 0,
+  } = options;
+  checkOptions(temperature, topK, topP, repetitionPenalty);
+  for (const [name, value] of [["Presence", presencePenalty], ["Frequency", frequencyPenalty]]) {
+    if (!(typeof value === "number" && value >= -2 && value <= 2)) {
+      throw new RangeError(`${name} penalty must be in [-2, 2], got ${value}`);
+    }
+  }
+  if (!(minP >= 0 && minP <= 1)) throw new RangeError(`Min-p must be in [0, 1], got ${minP}`);
+  return { temperature, topK, topP, repetitionPenalty, presencePenalty, frequencyPenalty, minP };
 }
 
 /** Throws unless the sampling options are in range. */
@@ -61,19 +89,33 @@ function checkOptions(temperature: number, topK: number, topP: number, penalty: 
   }
 }
 
-/** Returns the logits with the repetition penalty applied once per distinct seen id. */
-function penalize(logits: Float32Array, penalty: number, previousIds: number[]): Float32Array {
-  if (penalty === 1 || previousIds.length === 0) return logits;
+/**
+ * Returns the logits with the repetition penalty applied once per distinct id of
+ * `previousIds`, then the presence and frequency penalties over its ids from `promptLength` on
+ * (the generated ones): `l − count·frequency − (count > 0)·presence`, OpenAI's formula.
+ */
+function penalize(
+  logits: Float32Array,
+  options: Omit<ResolvedSampling, "seed">,
+  previousIds: number[],
+  promptLength: number,
+): Float32Array {
+  const { repetitionPenalty: penalty, presencePenalty, frequencyPenalty } = options;
+  if (previousIds.length === 0) return logits;
+  if (penalty === 1 && presencePenalty === 0 && frequencyPenalty === 0) return logits;
   const out = logits.slice(); // (V)
+  const counts = new Map<number, number>(); // generated id → count
   const seen = new Set<number>();
-  for (const id of previousIds) {
+  previousIds.forEach((id, i) => {
     if (!(Number.isInteger(id) && id >= 0 && id < logits.length)) {
       throw new RangeError(`Previous token id ${id} is outside the logits [0, ${logits.length})`);
     }
-    if (seen.has(id)) continue;
+    if (i >= promptLength) counts.set(id, (counts.get(id) ?? 0) + 1);
+    if (seen.has(id) || penalty === 1) return;
     seen.add(id);
     out[id] = out[id] < 0 ? out[id] * penalty : out[id] / penalty;
-  }
+  });
+  for (const [id, count] of counts) out[id] -= count * frequencyPenalty + presencePenalty;
   return out;
 }
 
@@ -164,19 +206,22 @@ export interface SamplingDistribution {
 
 /**
  * The distribution of the next token given `logits` (V), with Hugging Face semantics:
- * repetition penalty over `previousIds`, temperature (0: the argmax alone, lowest id on
- * ties), top-k with ties kept, then top-p over the top-k distribution renormalised.
+ * repetition penalty over `previousIds`, presence and frequency penalties over its ids from
+ * `promptLength` on (the generated ones; default none), temperature (0: the argmax alone,
+ * lowest id on ties), min-p (vLLM's, before top-k and top-p), top-k with ties kept, then top-p
+ * over the top-k distribution renormalised.
  */
 export function samplingDistribution(
   logits: Float32Array,
   options: SamplingOptions,
   previousIds: number[],
+  promptLength: number = previousIds.length,
 ): SamplingDistribution {
-  const { temperature = 1, topK = 0, topP = 1, repetitionPenalty = 1 } = options;
-  checkOptions(temperature, topK, topP, repetitionPenalty);
+  const resolved = withDefaults(options);
+  const { temperature, topK, topP, minP } = resolved;
   const v = logits.length;
   if (v === 0) throw new RangeError("Logits must not be empty, got length 0");
-  const scores = penalize(logits, repetitionPenalty, previousIds); // (V)
+  let scores = penalize(logits, resolved, previousIds, promptLength); // (V)
   const best = argmax(scores);
   const weights = new Float64Array(v); // (V) probabilities times their sum
   if (temperature === 0) {
@@ -185,6 +230,10 @@ export function samplingDistribution(
   }
 
   const top = scores[best];
+  if (minP > 0) { // ids less likely than minP times the most likely one are never drawn
+    const floor = top + temperature * Math.log(minP);
+    scores = scores.map((s) => s < floor ? -Infinity : s);
+  }
   const logWeight = (id: number) => (scores[id] - top) / temperature;
   let total = 0;
   for (let i = 0; i < v; i++) total += weights[i] = Math.exp(logWeight(i));
@@ -211,7 +260,8 @@ export function samplingDistribution(
 /**
  * Picks the next token id from `logits` (V) by {@linkcode samplingDistribution} and one draw
  * from `rng` (none when a single id is left, as with greedy `temperature: 0`).
- * `previousIds` (prompt and generated so far) feed the repetition penalty.
+ * `previousIds` (prompt and generated so far) feed the penalties; those from `promptLength` on
+ * are the generated ones (presence and frequency penalties).
  *
  * @example
  * ```ts
@@ -225,8 +275,9 @@ export function sampleToken(
   options: SamplingOptions,
   rng: Rng,
   previousIds: number[],
+  promptLength: number = previousIds.length,
 ): number {
-  const { ids, weights, total } = samplingDistribution(logits, options, previousIds);
+  const { ids, weights, total } = samplingDistribution(logits, options, previousIds, promptLength);
   if (ids?.length === 1) return ids[0];
   let r = rng.nextFloat() * total;
   const n = ids === null ? weights.length : ids.length;

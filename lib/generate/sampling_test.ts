@@ -268,3 +268,48 @@ Deno.test("sampleToken rejects bad logits and options", () => {
     /Previous token id 2 is outside the logits \[0, 2\)/,
   );
 });
+
+Deno.test("presence and frequency penalties follow OpenAI's formula over the generated ids only", () => {
+  const logits = new Float32Array([2, 1, 0.5, -1]);
+  const options = { temperature: 1, presencePenalty: 0.5, frequencyPenalty: 0.25 };
+  // Prompt [0, 1]; generated [1, 3, 3]: 1 once (−0.75), 3 twice (−1); 0 only in the prompt.
+  const { weights, total } = samplingDistribution(logits, options, [0, 1, 1, 3, 3], 2);
+  const scores = [2, 1 - 0.75, 0.5, -1 - 1];
+  const z = scores.reduce((sum, s) => sum + Math.exp(s - 2), 0);
+  scores.forEach((s, i) => assertNear(weights[i] / total, Math.exp(s - 2) / z, 1e-12));
+  // Without a prompt length every previous id is a prompt id: no presence or frequency penalty.
+  const unpenalised = samplingDistribution(logits, options, [0, 1, 1, 3, 3]);
+  assertNear(
+    unpenalised.weights[3] / unpenalised.total,
+    Math.exp(-3) / [2, 1, 0.5, -1]
+      .reduce((sum, s) => sum + Math.exp(s - 2), 0),
+    1e-12,
+  );
+  assert.throws(
+    () => samplingDistribution(logits, { presencePenalty: 2.5 }, []),
+    /Presence penalty/,
+  );
+  assert.throws(
+    () => samplingDistribution(logits, { frequencyPenalty: -3 }, []),
+    /Frequency penalty/,
+  );
+});
+
+Deno.test("min-p keeps the ids at least min_p times as likely as the best, after temperature", () => {
+  const logits = new Float32Array([0, Math.log(0.5), Math.log(0.1), Math.log(0.04)]);
+  const kept = (minP: number, temperature = 1) => {
+    const { weights } = samplingDistribution(logits, { minP, temperature }, []);
+    return [...weights.keys()].filter((i) => weights[i] > 0);
+  };
+  assert.deepEqual(kept(0.05), [0, 1, 2]);
+  assert.deepEqual(kept(0.45), [0, 1]);
+  assert.deepEqual(kept(0.55), [0]);
+  assert.deepEqual(kept(0), [0, 1, 2, 3]);
+  assert.deepEqual(kept(0.05, 2), [0, 1, 2, 3], "a higher temperature flattens: 0.04^(1/2) = 0.2");
+  assert.throws(() => samplingDistribution(logits, { minP: 1.5 }, []), /Min-p/);
+});
+
+/** Asserts |got − want| ≤ tolerance. */
+function assertNear(got: number, want: number, tolerance: number): void {
+  assert.ok(Math.abs(got - want) <= tolerance, `${got} vs ${want}`);
+}

@@ -36,6 +36,7 @@ import crossEntropyReset from "../../kernels/cross_entropy_reset.wgsl" with { ty
 import crossEntropyStats from "../../kernels/cross_entropy_stats.wgsl" with { type: "text" };
 import dropout from "../../kernels/dropout.wgsl" with { type: "text" };
 import embedding from "../../kernels/embedding.wgsl" with { type: "text" };
+import logprobs from "../../kernels/logprobs.wgsl" with { type: "text" };
 import matmul from "../../kernels/matmul.wgsl" with { type: "text" };
 import matmulVec4 from "../../kernels/matmul_vec4.wgsl" with { type: "text" };
 import rmsnorm from "../../kernels/rmsnorm.wgsl" with { type: "text" };
@@ -96,6 +97,7 @@ export const RAW_KERNEL_SOURCES = {
   cross_entropy_stats: crossEntropyStats,
   dropout,
   embedding,
+  logprobs,
   matmul,
   matmul_vec4: matmulVec4,
   rmsnorm,

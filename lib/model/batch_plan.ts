@@ -7,7 +7,7 @@
  *
  * Dimensions: N token rows per step, B sequences (cache slots), S context per sequence,
  * D hidden, I intermediate, H heads, KV kv heads, HD head dim, V vocab, L layers, NS adapter
- * slots, R their padded rank, IN / OUT a projection's features.
+ * slots, R their padded rank, IN / OUT a projection's features, W words of a logprobs record.
  *
  * @module
  */
@@ -22,6 +22,7 @@ import {
 } from "./inference_plan.ts";
 import { type Projection, PROJECTIONS } from "./names.ts";
 import { projectionFeatures } from "./shapes.ts";
+import { LOGPROB_RECORD_WORDS } from "../ops/logprobs.ts";
 
 /** Sizes that shape the batch buffers. */
 export interface BatchSizes {
@@ -88,10 +89,15 @@ export interface BatchPlan extends
   logits: BufferSpec;
   /** Ids in each sequence's context (B, V), u32, for the repetition penalty. */
   seen: BufferSpec;
-  /** The ids sampled in a chain of steps (MAX_CHAINED_STEPS, B), u32. */
+  /**
+   * What a step reads back (MAX_CHAINED_STEPS, B, 1 + W), u32: the ids sampled in a chain of
+   * steps (or the scored prompt ids), then one logprobs record of W words per id.
+   */
   sampled: BufferSpec;
   /** The KV cache, per layer (B, S, KV·HD). */
   kvCache: KvCachePlan[];
+  /** One slot's keys or values (S, KV·HD), through which a prefix is copied between slots. */
+  kvScratch: BufferSpec;
   /** The stacked adapters, when maxLoras > 0. */
   lora?: BatchLoraPlan;
 }
@@ -141,7 +147,8 @@ export function planBatch(config: ModelConfig, sizes: BatchSizes): BatchPlan {
     xLast: f32Spec("x.last", [B, D], "activations"),
     logits: f32Spec("logits", [B, V], "activations"),
     seen: u32("seen", [B, V]),
-    sampled: u32("sampled", [MAX_CHAINED_STEPS, B]),
+    sampled: u32("sampled", [MAX_CHAINED_STEPS, B, 1 + LOGPROB_RECORD_WORDS]),
+    kvScratch: { name: "kv.scratch", shape: [S, kv], dtype, category: "kv-cache" },
     kvCache: Array.from({ length: config.numLayers }, (_, l) => ({
       k: { name: `k.${l}`, shape: [B, S, kv], dtype, category: "kv-cache" },
       v: { name: `v.${l}`, shape: [B, S, kv], dtype, category: "kv-cache" },

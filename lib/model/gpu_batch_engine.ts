@@ -8,7 +8,7 @@
  * with that sequence's settings. One submit and one readback per step.
  *
  * Dimensions: N token rows, B sequences (cache slots), S context per sequence, D hidden,
- * V vocab, NS adapter slots, R their padded rank.
+ * V vocab, NS adapter slots, R their padded rank, W words of a logprobs record.
  *
  * @module
  */
@@ -29,7 +29,13 @@ import { recordSwiglu } from "../ops/swiglu.ts";
 import { recordBiasAdd } from "../ops/bias_add.ts";
 import { recordRopeKvAppend } from "../ops/rope.ts";
 import { recordAttention } from "../ops/attention.ts";
-import { recordSample } from "../ops/sample.ts";
+import { promptSeenCounts, recordSample } from "../ops/sample.ts";
+import {
+  decodeLogprobRecord,
+  LOGPROB_RECORD_WORDS,
+  recordLogprobs,
+  type TokenLogprob,
+} from "../ops/logprobs.ts";
 import type { ResolvedSampling } from "../generate/sampling.ts";
 import { padLoraToRank, recordBgmvExpand, recordBgmvShrink } from "../ops/bgmv.ts";
 import type { LoraWeights } from "../lora/lora_weights.ts";
@@ -75,6 +81,28 @@ export interface StepSample {
   sampling: ResolvedSampling;
   /** Index of the token among the sequence's generated ones (seeds the draw). */
   step: number;
+  /** Top logprobs to return with the sampled id (0: its logprob alone); absent: none. */
+  logprobs?: number;
+}
+
+/** A prompt token to score in a step: its logprob after `row`, without sampling. */
+export interface StepScore {
+  /** Index of the row in the step whose logits predict `target`. */
+  row: number;
+  /** The id that follows the row (the next prompt token). */
+  target: number;
+  /** Top logprobs to return with it. */
+  logprobs: number;
+}
+
+/** What a step returns. */
+export interface StepOutput {
+  /** The sampled ids, in the order of the samples (chained: step by step). */
+  ids: number[];
+  /** Each sampled id's logprobs, where its sample asked for them, else null. */
+  logprobs: (TokenLogprob | null)[];
+  /** The logprobs of each score, in order. */
+  scores: TokenLogprob[];
 }
 
 /** Default sequences per batch (vLLM's --max-num-seqs is larger; this is a small device). */
@@ -182,23 +210,54 @@ export class GpuBatchEngine {
     queue.writeBuffer(lora.scale.buffer, slot * 4, new Float32Array([loraScaleOf(weights.config)]));
   }
 
-  /** Starts a sequence in cache slot `slot`: its seen flags become the prompt's ids. */
+  /** Starts a sequence in cache slot `slot`: its seen counts become the prompt's ids. */
   startSequence(slot: number, promptIds: number[]): void {
     const V = this.config.vocabSize;
-    const seen = new Uint32Array(V); // (V)
-    for (const id of promptIds) if (id >= 0 && id < V) seen[id] = 1;
+    const seen = promptSeenCounts(promptIds, V); // (V)
     this.#gpu.device.queue.writeBuffer(this.#buffers.seen.buffer, slot * V * 4, seen);
+  }
+
+  /**
+   * Copies the first `length` positions of cache slot `from` to slot `to`, every layer's keys
+   * and values, on the GPU (one submit, no readback): several sequences with the same prompt
+   * (OpenAI's `n`) prefill it once. The copy goes through a scratch slot (`kvScratch`).
+   */
+  copyPrefix(from: number, to: number, length: number): void {
+    const { maxBatch: B, maxContext: S, kvCacheDtype } = this.sizes;
+    const inRange = (v: number, end: number) => Number.isInteger(v) && v >= 0 && v < end;
+    if (!inRange(from, B) || !inRange(to, B) || from === to) {
+      throw new RangeError(`Cache slots ${from} → ${to} must be two different slots in [0, ${B})`);
+    }
+    if (!(Number.isInteger(length) && length >= 1 && length <= S)) {
+      throw new RangeError(`Prefix length ${length} must be in [1, ${S}]`);
+    }
+    const row = this.config.numKvHeads * this.config.headDim * (kvCacheDtype === "f16" ? 2 : 4); // bytes of (KV·HD)
+    const { kvCache, kvScratch } = this.#buffers, size = length * row;
+    for (const cache of kvCache) {
+      for (const t of [cache.k, cache.v]) { // (B, S, KV·HD); a buffer cannot copy to itself
+        this.#rec.copy(t.buffer, from * S * row, kvScratch.buffer, 0, size); // scratch = t[from, :length]
+        this.#rec.copy(kvScratch.buffer, 0, t.buffer, to * S * row, size); // t[to, :length] = scratch
+      }
+    }
+    this.#rec.submit();
   }
 
   /**
    * Runs `rows` through the model (appending their keys and values to their sequences' caches)
    * and samples one token per entry of `samples`; returns the sampled ids in that order
-   * (0xffffffff where the logits were not finite). With `chain` > 1 (decode rows only, each
-   * sampled), runs `chain` steps in one submit, each row's sampled id feeding its next step on
-   * the GPU; returns step k's ids at [k·samples.length, (k + 1)·samples.length).
+   * (0xffffffff where the logits were not finite), with their logprobs where asked, and the
+   * logprobs of each of `scores` (prompt tokens). With `chain` > 1 (decode rows only, each
+   * sampled, no scores), runs `chain` steps in one submit, each row's sampled id feeding its
+   * next step on the GPU; returns step k's ids at [k·samples.length, (k + 1)·samples.length).
+   * Logprobs are computed on the GPU and come back in the same readback as the ids.
    */
-  async step(rows: StepRow[], samples: StepSample[], chain = 1): Promise<number[]> {
-    this.#check(rows, samples, chain);
+  async step(
+    rows: StepRow[],
+    samples: StepSample[],
+    chain = 1,
+    scores: StepScore[] = [],
+  ): Promise<StepOutput> {
+    this.#check(rows, samples, chain, scores);
     const t = this.#buffers, c = this.config, w = this.#weights, rec = this.#rec;
     const n = rows.length, S = this.sizes.maxContext, queue = this.#gpu.device.queue;
     queue.writeBuffer(t.ids.buffer, 0, new Uint32Array(rows.map((r) => r.id)));
@@ -215,9 +274,21 @@ export class GpuBatchEngine {
         new Int32Array(rows.map((r) => r.adapter)),
       );
     }
-    if (samples.length > 0) { // an empty write panics Deno's WebGPU queue
-      queue.writeBuffer(t.logitRows.buffer, 0, new Uint32Array(samples.map((s) => s.row)));
+    const m = samples.length, V = c.vocabSize, W = LOGPROB_RECORD_WORDS;
+    const logitRows = [...samples, ...scores].map((s) => s.row);
+    if (logitRows.length > 0) { // an empty write panics Deno's WebGPU queue
+      queue.writeBuffer(t.logitRows.buffer, 0, new Uint32Array(logitRows));
     }
+    // Read back: `entries` ids (sampled, then the scores' targets), then a record for each.
+    const entries = chain * m + scores.length;
+    if (scores.length > 0) {
+      queue.writeBuffer(
+        t.sampled.buffer,
+        chain * m * 4,
+        new Uint32Array(scores.map((s) => s.target)),
+      );
+    }
+    const withLogprobs = scores.length > 0 || samples.some((s) => s.logprobs !== undefined);
 
     const b = (tensor: { buffer: GPUBuffer }) => tensor.buffer;
     const x = b(t.x), norm = b(t.norm), q = b(t.q), kNew = b(t.kNew), vNew = b(t.vNew);
@@ -257,7 +328,6 @@ export class GpuBatchEngine {
     const rmsnorm = (weight: GpuWeights["finalNorm"]) =>
       recordRmsnorm(rec, { x, weight, y: norm, rstd: b(t.rstd), rows: n, eps: c.rmsNormEps }); // norm = rmsnorm(x)
 
-    const m = samples.length, V = c.vocabSize;
     const forward = (step: number) => {
       recordEmbedding(rec, b(t.ids), w.embed, x, n); // x = embed[ids]
       for (let l = 0; l < c.numLayers; l++) {
@@ -318,13 +388,25 @@ export class GpuBatchEngine {
         project(l, "down_proj", b(t.hidden), x, true); // x += h·Wdᵀ
       }
     };
+    const logprobs = (index: number, row: number, topK: number) =>
+      recordLogprobs(rec, {
+        logits: b(t.logits),
+        logitsOffset: row * V,
+        tokens: b(t.sampled),
+        targetIndex: index,
+        recordOffset: entries + index * W,
+        topK,
+        vocabSize: V,
+      }); // record[index] = log_softmax(logits[row])[sampled[index]] and its top-k
     const sample = (step: number) => {
-      recordEmbedding(rec, b(t.logitRows), t.x, b(t.xLast), m); // xLast = x[logitRows]
+      const rowsOut = m + scores.length;
+      recordEmbedding(rec, b(t.logitRows), t.x, b(t.xLast), rowsOut); // xLast = x[logitRows]
       recordLinear(rec, b(t.xLast), b(t.logits), {
         weight: w.lmHead,
-        rows: m,
+        rows: rowsOut,
         norm: { weight: w.finalNorm, eps: c.rmsNormEps },
       }); // logits = rmsnorm(xLast)·Eᵀ
+      scores.forEach((s, j) => logprobs(chain * m + j, m + j, s.logprobs));
       samples.forEach((s, i) => {
         recordSample(rec, {
           ...s.sampling,
@@ -339,20 +421,32 @@ export class GpuBatchEngine {
           vocabSize: V,
           step: s.step + step,
         });
+        if (s.logprobs !== undefined) logprobs(step * m + i, i, s.logprobs);
       });
     };
     try {
       for (let step = 0; step < chain; step++) {
         forward(step); // rows at their positions + step
-        if (m > 0) sample(step);
+        if (entries > 0) sample(step);
       }
     } catch (e) {
       rec.prepare(); // drop the partly recorded steps
       throw e;
     }
-    const read = m > 0 ? rec.read(b(t.sampled), 0, chain * m * 4) : null;
+    const words = entries * (withLogprobs ? 1 + W : 1);
+    const read = entries > 0 ? rec.read(b(t.sampled), 0, words * 4) : null;
     rec.submit();
-    return read ? [...new Uint32Array(await read)] : [];
+    const out = read ? new Uint32Array(await read) : new Uint32Array(0); // (words)
+    const recordOf = (index: number, topK: number) =>
+      decodeLogprobRecord(out, entries + index * W, topK);
+    return {
+      ids: [...out.subarray(0, chain * m)],
+      logprobs: Array.from({ length: chain * m }, (_, index) => {
+        const topK = samples[index % m].logprobs;
+        return topK === undefined ? null : recordOf(index, topK);
+      }),
+      scores: scores.map((s, j) => recordOf(chain * m + j, s.logprobs)),
+    };
   }
 
   /** Frees the planned buffers and the recorder (not the weights). */
@@ -368,14 +462,11 @@ export class GpuBatchEngine {
   }
 
   /** Throws unless every row and sample is in range. */
-  #check(rows: StepRow[], samples: StepSample[], chain: number): void {
+  #check(rows: StepRow[], samples: StepSample[], chain: number, scores: StepScore[]): void {
     const { stepTokens: N, maxBatch: B, maxContext: S, maxLoras: NS } = this.sizes;
     const V = this.config.vocabSize;
     if (rows.length === 0 || rows.length > N) {
       throw new RangeError(`A step takes 1 to ${N} rows, got ${rows.length}`);
-    }
-    if (samples.length > B) {
-      throw new RangeError(`A step samples at most ${B} tokens, got ${samples.length}`);
     }
     const inRange = (v: number, end: number, start = 0) =>
       Number.isInteger(v) && v >= start && v < end;
@@ -391,15 +482,26 @@ export class GpuBatchEngine {
         throw new RangeError(`Adapter slot ${r.adapter} is outside [-1, ${NS})`);
       }
     }
-    for (const s of samples) {
+    if (samples.length + scores.length > B) {
+      throw new RangeError(
+        `A step samples and scores at most ${B} rows, got ${samples.length} + ${scores.length}`,
+      );
+    }
+    for (const s of [...samples, ...scores]) {
       if (!inRange(s.row, rows.length)) {
         throw new RangeError(`Sampled row ${s.row} is not a row of the step`);
+      }
+    }
+    for (const s of scores) {
+      if (!inRange(s.target, V)) {
+        throw new RangeError(`Scored token id ${s.target} is outside the vocabulary of ${V}`);
       }
     }
     if (!inRange(chain, MAX_CHAINED_STEPS + 1, 1)) {
       throw new RangeError(`Chained steps ${chain} must be in [1, ${MAX_CHAINED_STEPS}]`);
     }
     if (chain === 1) return;
+    if (scores.length > 0) throw new RangeError("Chained steps score no prompt tokens");
     if (samples.length !== rows.length || samples.some((s, i) => s.row !== i)) {
       throw new RangeError("Chained steps need every row sampled, in row order (decode rows only)");
     }

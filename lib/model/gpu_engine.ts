@@ -30,7 +30,11 @@ import { recordSwiglu } from "../ops/swiglu.ts";
 import { recordAdaptedLinear } from "../ops/lora.ts";
 import { recordBiasAdd } from "../ops/bias_add.ts";
 import { recordRopeKvAppend } from "../ops/rope.ts";
-import { type GpuSamplingParams as GpuSampling, recordSample } from "../ops/sample.ts";
+import {
+  type GpuSamplingParams as GpuSampling,
+  promptSeenCounts,
+  recordSample,
+} from "../ops/sample.ts";
 import type { GpuWeights } from "./gpu_weights.ts";
 import { GpuLoraAdapter } from "../lora/gpu_adapter.ts";
 import type { LoraWeights } from "../lora/lora_weights.ts";
@@ -151,8 +155,7 @@ export class GpuEngine implements InferenceEngine<GpuEngineAdapter>, TokenSample
    * stays on the GPU as the input of {@linkcode decodeSample}; only its id is read back.
    */
   async prefillSample(ids: number[], sampling: GpuSampling, signal?: AbortSignal): Promise<number> {
-    const seen = new Uint32Array(this.config.vocabSize); // (V) the prompt's ids, for the penalty
-    for (const id of ids) if (id >= 0 && id < seen.length) seen[id] = 1;
+    const seen = promptSeenCounts(ids, this.config.vocabSize); // (V) the prompt's ids, for the penalties
     this.#ensureBuffers();
     this.#gpu.device.queue.writeBuffer(this.#t.seen.buffer, 0, seen);
     const token = this.#runPrompt(ids, signal, (row) => {
