@@ -86,7 +86,12 @@ export {
   type TensorChunk,
   type TensorOptions,
 } from "./lib/gpu/tensor.ts";
-export { type KernelName, RAW_KERNEL_SOURCES } from "./lib/gpu/kernel_sources.ts";
+export {
+  type KernelName,
+  RAW_KERNEL_SOURCES,
+  SUBGROUP_REDUCTION_KERNELS,
+  type SubgroupReductionKernel,
+} from "./lib/gpu/kernel_sources.ts";
 export { type Projection, PROJECTIONS } from "./lib/model/names.ts";
 export { type DType, isDType } from "./lib/format/dtype.ts";
 export { isKvCacheDtype, type KvCacheDtype } from "./lib/ops/rope.ts";
@@ -222,7 +227,11 @@ export type {
   MatmulClass,
   MatmulVariantName,
 } from "./lib/gpu/kernel_choices.ts";
-export { KERNEL_CACHE_ENV, KernelChoiceCache } from "./lib/gpu/kernel_choice_cache.ts";
+export {
+  type CachedMatmulChoice,
+  KERNEL_CACHE_ENV,
+  KernelChoiceCache,
+} from "./lib/gpu/kernel_choice_cache.ts";
 export {
   DispatchProfiler,
   type ProfiledDispatch,

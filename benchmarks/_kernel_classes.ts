@@ -70,7 +70,8 @@ export function kernelClassOf(
   { dispatch }: ProfiledDispatch,
   buffers: ProductBuffers,
 ): KernelClass {
-  if (dispatch.kernel === "matmul" || dispatch.kernel === "matmul_vec4") {
+  const kernel = dispatch.kernel.replace(/_subgroups$/, ""); // a subgroup variant: its kernel's
+  if (kernel === "matmul" || kernel === "matmul_vec4") {
     const b = dispatch.buffers[1];
     const bBuffer = (b && ("buffer" in b && !(b instanceof GPUBuffer) ? b.buffer : b)) as
       | GPUBuffer
@@ -80,7 +81,7 @@ export function kernelClassOf(
     if (dispatch.constants?.B_DTYPE === dtypeCode("f32")) return "LoRA products";
     return dispatch.constants?.B_TRANS === 1 ? "forward products" : "backward dx products";
   }
-  return BY_KERNEL[dispatch.kernel] ?? "element-wise";
+  return BY_KERNEL[kernel] ?? "element-wise";
 }
 
 /** Seconds per class, and the total, of a list of profiled dispatches. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { MatmulTuning } from "../lib/ops/matmul_tuning.ts";
+import { type MatmulTuning, REDUCTION_SHAPE } from "../lib/ops/matmul_tuning.ts";
 import { markdownTable, millis, rate } from "./_table.ts";
 
 /** The tuning table: every candidate's time on the tuning shapes, and the choice. */
@@ -26,5 +26,15 @@ export function tuningTable(tuning: MatmulTuning): string {
       tuning.choice.fuseLoads ? "fused" : "as kernels",
     ]);
   }
+  const { rows: normRows, D } = REDUCTION_SHAPE;
+  rows.push([
+    `row reductions (RMSNorm ${normRows}×${D})`,
+    tuning.reductions
+      ? `in workgroup memory ${millis(tuning.reductions.workgroup)} ms, in subgroups ${
+        millis(tuning.reductions.subgroup)
+      } ms`
+      : "not measured: the adapter offers no `subgroups`",
+    tuning.choice.subgroupReductions ? "in subgroups" : "in workgroup memory",
+  ]);
   return markdownTable(["what", "measured", "chosen"], rows);
 }

@@ -236,7 +236,8 @@ await runCommand(async () => {
     "only K = 16 values per output, so writing the (512, 2048) output and each invocation's " +
     "fixed work dominate; `lora down` has only 16 output columns, 4 invocations' worth. Tried " +
     "on lavapipe: 8 rows per invocation instead of 4 (spills registers, several times " +
-    "slower); splitting K across invocations (slower without subgroups); workgroups of 8 to " +
+    "slower); splitting K across invocations (slower without subgroups, which lavapipe lacks); " +
+    "workgroups of 8 to " +
     "64 invocations (kept: 32, and never more than a narrow C has columns for, which keeps " +
     "`lora down` at 8); epilogue loops with constant trip counts (kept: the accumulators stay " +
     "in registers). tfjs's own time on these two shapes varies most from run to run.",

@@ -3,6 +3,7 @@
 // captures the logit of the row's target when the target falls in the chunk.
 // Column c of the chunk is vocabulary id vocab_offset + c. One workgroup per row.
 // Dimensions: R rows, C = vocab_count columns of the chunk, LD ≥ C the row stride of logits.
+//!include reduce
 
 struct Params { rows: u32, ld: u32, vocab_offset: u32, vocab_count: u32 }
 
@@ -12,14 +13,6 @@ struct Params { rows: u32, ld: u32, vocab_offset: u32, vocab_count: u32 }
 @group(0) @binding(3) var<storage, read_write> stats: array<f32>;  // (R, 4) max, Σexp, target logit, loss
 
 const WG = 256u;
-var<workgroup> part_m: array<f32, 256>;  // (WG) running max per thread
-var<workgroup> part_l: array<f32, 256>;  // (WG) Σ exp(x − max) per thread
-
-// Merges two (max, Σexp) pairs.
-fn merge(m1: f32, l1: f32, m2: f32, l2: f32) -> vec2<f32> {
-  let m = max(m1, m2);
-  return vec2<f32>(m, l1 * exp(m1 - m) + l2 * exp(m2 - m));
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -37,19 +30,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       l += exp(x - m);
     }
   }
-  part_m[li] = m;
-  part_l[li] = l;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) {
-      let ml = merge(part_m[li], part_l[li], part_m[li + s], part_l[li + s]);
-      part_m[li] = ml.x;
-      part_l[li] = ml.y;
-    }
-    workgroupBarrier();
-  }
+  let row = workgroup_max_sum(li, m, l);
   if (li != 0u) { return; }
-  let ml = merge(stats[r * 4u], stats[r * 4u + 1u], part_m[0], part_l[0]);
+  let ml = merge_max_sum(stats[r * 4u], stats[r * 4u + 1u], row.x, row.y);
   stats[r * 4u] = ml.x;
   stats[r * 4u + 1u] = ml.y;
   let tgt = targets[r];

@@ -4,7 +4,8 @@
 // block of them (TN consecutive columns of its own: 4 when B is read as (N, K), 8 when B is read
 // as (K, N), so that one 16-byte word of a 16-bit B row is all used) in registers, over every SPLIT-th block
 // of KB values of k; with SPLIT > 1 the SPLIT invocations of a column group add their partial
-// blocks in workgroup memory at the end, otherwise no invocation shares data with another.
+// blocks in workgroup memory at the end (kernels/_split_sum.wgsl; in subgroups in the subgroup
+// variant, kernels/_split_sum_subgroups.wgsl), otherwise no invocation shares data with another.
 // TM = 4, SPLIT = 1 is the register-blocked matmul; TM = 1 is a GEMV for decode (M ≤ 4 rows),
 // with SPLIT = WG when invocations should read a weight row side by side.
 // With VEC = 1 (a_off and lda multiples of 4, b_off and ldb multiples of 4 words, and both
@@ -159,6 +160,8 @@ fn multiply(acc: ptr<function, array<f32, ACC>>, blk: Blocks) {
 }
 
 var<workgroup> partial: array<f32, 2304>;  // (ACC, WG): acc of every invocation, SPLIT > 1
+//!include split_tree
+//!include split_sum
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -177,18 +180,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     if (NORM == 1u) { normalize(&acc, &blk, k0); }
     multiply(&acc, blk);
   }
-  if (SPLIT > 1u) {
-    for (var e = 0u; e < ACC; e++) { partial[e * WG + lid.x] = acc[e]; }
-    workgroupBarrier();
-    for (var stride = SPLIT / 2u; stride > 0u; stride /= 2u) {
-      if (s < stride) {
-        for (var e = 0u; e < ACC; e++) { partial[e * WG + lid.x] += partial[e * WG + lid.x + stride]; }
-      }
-      workgroupBarrier();
-    }
-    if (s != 0u) { return; }
-    for (var e = 0u; e < ACC; e++) { acc[e] = partial[e * WG + lid.x]; }
-  }
+  if (SPLIT > 1u && !split_sum(&acc, lid.x, s)) { return; }
   // Constant trip counts (no break) let the compiler keep acc in registers.
   for (var i = 0u; i < TM; i++) {
     let scale = row_scale(acc[NORM_AT + i]);

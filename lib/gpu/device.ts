@@ -45,6 +45,16 @@ export interface Gpu {
   readonly hasF16: boolean;
   /** Whether `timestamp-query` was enabled. */
   readonly hasTimestamps: boolean;
+  /**
+   * Whether `subgroups` was enabled: the row reductions then have subgroup variants
+   * (`MatmulChoice.subgroupReductions`).
+   */
+  readonly hasSubgroups: boolean;
+  /**
+   * The adapter's subgroup sizes (`subgroupMinSize`, `subgroupMaxSize` of its info), where it
+   * has subgroups and reports them; the kernels work with any size in between.
+   */
+  readonly subgroupSizes: { min: number; max: number } | null;
   /** Largest storage binding in bytes; tensors above it are split into chunks. */
   readonly maxBindingBytes: number;
   /** Counts every byte the engine allocates on this device. */
@@ -110,7 +120,7 @@ export async function findAdapter(
 
 /**
  * Requests an adapter and a device with the adapter's maximum storage-buffer limits, plus
- * `shader-f16` and `timestamp-query` when offered. Throws a clear error when there is none.
+ * `shader-f16`, `timestamp-query` and `subgroups` when offered. Throws a clear error when there is none.
  *
  * @example
  * ```ts
@@ -122,7 +132,7 @@ export async function findAdapter(
 export async function acquireGpu(options: AcquireGpuOptions = {}): Promise<Gpu> {
   const adapter = await findAdapter(options.powerPreference);
   if (!adapter) throw new Error(NO_ADAPTER_MESSAGE);
-  const wanted: GPUFeatureName[] = ["shader-f16", "timestamp-query"];
+  const wanted = ["shader-f16", "timestamp-query", "subgroups"] as GPUFeatureName[];
   const features = wanted.filter((f) => adapter.features.has(f));
   const l = adapter.limits;
   const device = await adapter.requestDevice({
@@ -148,6 +158,7 @@ export async function acquireGpu(options: AcquireGpuOptions = {}): Promise<Gpu> 
   const maxBindingBytes = floorTo4(Math.min(bindingLimit, options.maxBindingBytes ?? Infinity));
   const info = adapter.info;
   const isFallback = info.isFallbackAdapter ?? false;
+  const hasSubgroups = features.includes("subgroups" as GPUFeatureName);
   return {
     device,
     adapterName: info.description || `${info.vendor} ${info.architecture} ${info.device}`.trim(),
@@ -163,6 +174,8 @@ export async function acquireGpu(options: AcquireGpuOptions = {}): Promise<Gpu> 
     isFallback,
     hasF16: features.includes("shader-f16"),
     hasTimestamps: features.includes("timestamp-query"),
+    hasSubgroups,
+    subgroupSizes: hasSubgroups ? subgroupSizesOf(info) : null,
     maxBindingBytes,
     memory: new MemoryTracker(),
     pipelines: new PipelineCache(device),
@@ -175,6 +188,15 @@ function runtimeName(): string {
   const deno = (globalThis as { Deno?: typeof Deno }).Deno;
   if (deno) return `deno ${deno.version.deno}`;
   return typeof navigator === "undefined" ? "unknown runtime" : navigator.userAgent;
+}
+
+/** The subgroup sizes an adapter's info reports (Chromium's), or null where it reports none. */
+function subgroupSizesOf(info: GPUAdapterInfo): { min: number; max: number } | null {
+  const { subgroupMinSize: min, subgroupMaxSize: max } = info as {
+    subgroupMinSize?: number;
+    subgroupMaxSize?: number;
+  };
+  return min && max ? { min, max } : null;
 }
 
 function floorTo4(n: number): number {

@@ -15,9 +15,20 @@ import type { MatmulChoice } from "./kernel_choices.ts";
 const textFile = () => import("../format/text_file.ts");
 
 const VARIANT = z.enum(["tiled", "blocked", "gemv", "gemv_split"]);
-const ENTRY = z.object({ small: VARIANT, large: VARIANT, fuseLoads: z.boolean() });
+/** An entry written before subgroup reductions existed lacks `subgroupReductions`. */
+const ENTRY = z.object({
+  small: VARIANT,
+  large: VARIANT,
+  fuseLoads: z.boolean(),
+  subgroupReductions: z.boolean().optional(),
+});
 const FILE = z.object({ version: z.literal(1), choices: z.record(z.string(), ENTRY) });
 type CacheFile = z.infer<typeof FILE>;
+
+/** A cached choice: a {@linkcode MatmulChoice}, whose `subgroupReductions` older files lack. */
+export type CachedMatmulChoice =
+  & Omit<MatmulChoice, "subgroupReductions">
+  & Partial<Pick<MatmulChoice, "subgroupReductions">>;
 
 /** The environment variable naming the cache file, which overrides the default path. */
 export const KERNEL_CACHE_ENV = "WEBGPU_LORA_KERNEL_CACHE";
@@ -28,8 +39,9 @@ export const KERNEL_CACHE_ENV = "WEBGPU_LORA_KERNEL_CACHE";
  * @example
  * ```ts
  * const cache = new KernelChoiceCache("/tmp/kernel_choices.json");
- * await cache.set(gpu.adapterKey, { small: "gemv", large: "blocked", fuseLoads: false });
- * await cache.get(gpu.adapterKey); // { small: "gemv", large: "blocked", fuseLoads: false }
+ * const choice = { small: "gemv", large: "blocked", fuseLoads: false, subgroupReductions: false };
+ * await cache.set(gpu.adapterKey, choice);
+ * await cache.get(gpu.adapterKey); // the same choice
  * const shared = KernelChoiceCache.fromEnvironment(); // $WEBGPU_LORA_KERNEL_CACHE or ~/.cache/…
  * ```
  */
@@ -61,8 +73,11 @@ export class KernelChoiceCache {
     }
   }
 
-  /** The choice cached for `adapterKey`, or null. */
-  async get(adapterKey: string): Promise<MatmulChoice | null> {
+  /**
+   * The choice cached for `adapterKey`, or null; without `subgroupReductions` when it was
+   * cached before they existed.
+   */
+  async get(adapterKey: string): Promise<CachedMatmulChoice | null> {
     return (await this.#read()).choices[adapterKey] ?? null;
   }
 

@@ -14,18 +14,30 @@ Deno.test("choices persist per adapter key, in a folder created on the first wri
   const warnings: string[] = [];
   const cache = new KernelChoiceCache(path, (m) => warnings.push(m));
   assert.equal(await cache.get(LAVAPIPE), null, "a missing file is an empty cache, silently");
-  await cache.set(LAVAPIPE, { small: "gemv", large: "blocked", fuseLoads: false });
-  await cache.set(OTHER, { small: "gemv_split", large: "tiled", fuseLoads: true });
+  await cache.set(LAVAPIPE, {
+    small: "gemv",
+    large: "blocked",
+    fuseLoads: false,
+    subgroupReductions: false,
+  });
+  await cache.set(OTHER, {
+    small: "gemv_split",
+    large: "tiled",
+    fuseLoads: true,
+    subgroupReductions: true,
+  });
   const reread = new KernelChoiceCache(path);
   assert.deepEqual(await reread.get(LAVAPIPE), {
     small: "gemv",
     large: "blocked",
     fuseLoads: false,
+    subgroupReductions: false,
   });
   assert.deepEqual(await reread.get(OTHER), {
     small: "gemv_split",
     large: "tiled",
     fuseLoads: true,
+    subgroupReductions: true,
   });
   assert.deepEqual(warnings, []);
   const names = [...Deno.readDirSync(join(dir, "nested"))].map((e) => e.name);
@@ -45,12 +57,29 @@ Deno.test("a corrupt or foreign cache file is ignored with a warning, then repla
     assert.match(warnings[0], /is not a valid cache file; ignoring it/);
   }
   const cache = new KernelChoiceCache(path, () => {});
-  await cache.set("k", { small: "gemv", large: "tiled", fuseLoads: true });
+  await cache.set("k", {
+    small: "gemv",
+    large: "tiled",
+    fuseLoads: true,
+    subgroupReductions: false,
+  });
   assert.deepEqual(await new KernelChoiceCache(path).get("k"), {
     small: "gemv",
     large: "tiled",
     fuseLoads: true,
+    subgroupReductions: false,
   });
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("an entry cached before subgroup reductions existed is read without them", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "kernel_choices.json");
+  const entry = { small: "gemv", large: "blocked", fuseLoads: false };
+  await Deno.writeTextFile(path, JSON.stringify({ version: 1, choices: { k: entry } }));
+  const warnings: string[] = [];
+  assert.deepEqual(await new KernelChoiceCache(path, (m) => warnings.push(m)).get("k"), entry);
+  assert.deepEqual(warnings, []);
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -63,7 +92,12 @@ Deno.test("a cache that cannot be written warns instead of failing", async () =>
     join(blocker, "kernel_choices.json"),
     (m) => warnings.push(m),
   );
-  await cache.set("k", { small: "gemv", large: "tiled", fuseLoads: true });
+  await cache.set("k", {
+    small: "gemv",
+    large: "tiled",
+    fuseLoads: true,
+    subgroupReductions: false,
+  });
   assert.ok(warnings.some((m) => /not written/.test(m)), warnings.join("\n"));
   await Deno.remove(dir, { recursive: true });
 });

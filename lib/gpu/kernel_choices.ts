@@ -30,6 +30,12 @@ export type MatmulClass = "small" | "large";
 export interface MatmulChoice extends Record<MatmulClass, MatmulVariantName> {
   /** Fuse RMSNorm and SwiGLU into the loads of decode-sized products. */
   fuseLoads: boolean;
+  /**
+   * Run the row reductions (RMSNorm forward and backward, the cross-entropy, the gradient's
+   * norm) as their subgroup variants (`SUBGROUP_REDUCTION_KERNELS`): only on a device with the
+   * `subgroups` feature (`Gpu.hasSubgroups`).
+   */
+  subgroupReductions: boolean;
 }
 
 /** The choice of a device not measured yet: the usual GPU layout, not a CPU adapter's winner. */
@@ -37,7 +43,11 @@ export const DEFAULT_MATMUL_CHOICE: Readonly<MatmulChoice> = {
   small: "gemv_split",
   large: "tiled",
   fuseLoads: true,
+  subgroupReductions: false,
 };
+
+/** The GPU classes' prior: the usual GPU layout, reductions in subgroups where offered. */
+const GPU_PRIOR: Readonly<MatmulChoice> = { ...DEFAULT_MATMUL_CHOICE, subgroupReductions: true };
 
 /**
  * The kinds of adapter whose kernels rank alike: `cpu` (a software rasterizer such as lavapipe
@@ -49,13 +59,16 @@ export type AdapterClass = "cpu" | "integrated" | "discrete";
  * The choice each class of adapter starts from, which a measurement must beat clearly and
  * repeatedly to replace (`chooseByTrials`). `cpu` is lavapipe's measured ranking (BENCHMARKS.md:
  * gemv 0.69 against gemv_split 0.097 GFLOP/s at 1×1024→2048, blocked 1.29 against tiled 0.56
- * at 64×1024→512, decode norms and SwiGLU faster as kernels of their own); the GPU classes keep
- * the usual GPU layout, not measured on a GPU yet.
+ * at 64×1024→512, decode norms and SwiGLU faster as kernels of their own), with reductions in
+ * subgroups where the adapter has them (lavapipe has none; on SwiftShader's, 4 wide, a 64×1024
+ * RMSNorm took 20.8–34.2 ms against 23.6–48.5 ms in workgroup memory: README, `deno run -A
+ * benchmarks/browser_tuning.ts --runs 5`); the GPU classes keep the usual GPU layout, with
+ * reductions in subgroups, not measured on a GPU yet.
  */
 export const MATMUL_PRIORS: Readonly<Record<AdapterClass, Readonly<MatmulChoice>>> = {
-  cpu: { small: "gemv", large: "blocked", fuseLoads: false },
-  integrated: DEFAULT_MATMUL_CHOICE,
-  discrete: DEFAULT_MATMUL_CHOICE,
+  cpu: { small: "gemv", large: "blocked", fuseLoads: false, subgroupReductions: true },
+  integrated: GPU_PRIOR,
+  discrete: GPU_PRIOR,
 };
 
 /** The facts of an adapter that {@linkcode adapterClassOf} reads. */

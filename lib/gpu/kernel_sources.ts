@@ -1,16 +1,25 @@
 /**
  * The WGSL source of every kernel, imported as text from `kernels/`. A kernel that reads
  * stored weights says `//!include packed` and gets `kernels/_packed.wgsl` in its place; `//!include
- * hash` brings the counter-based random numbers of `kernels/_hash.wgsl`, `//!include reduce` a
- * workgroup sum (`kernels/_reduce.wgsl`), and `//!include matmul_io`
+ * hash` brings the counter-based random numbers of `kernels/_hash.wgsl`, `//!include reduce` the
+ * workgroup reductions (`kernels/_reduce.wgsl`), and `//!include matmul_io`
  * the parameters, bindings and element reads and writes both matmul kernels share
- * (`kernels/_matmul_io.wgsl`).
+ * (`kernels/_matmul_io.wgsl`); `//!include split_tree` and `//!include split_sum` add the
+ * register-blocked matmul's split partial blocks (`kernels/_split_tree.wgsl`,
+ * `kernels/_split_sum.wgsl`). The kernels with row reductions
+ * ({@linkcode SUBGROUP_REDUCTION_KERNELS}) also have a subgroup variant, `NAME_subgroups`: the
+ * same kernel with `enable subgroups;` and `kernels/_reduce_subgroups.wgsl` and
+ * `kernels/_split_sum_subgroups.wgsl` in place of `_reduce.wgsl` and `_split_sum.wgsl`.
  *
  * @module
  */
 import hash from "../../kernels/_hash.wgsl" with { type: "text" };
 import packed from "../../kernels/_packed.wgsl" with { type: "text" };
 import reduce from "../../kernels/_reduce.wgsl" with { type: "text" };
+import reduceSubgroups from "../../kernels/_reduce_subgroups.wgsl" with { type: "text" };
+import splitTree from "../../kernels/_split_tree.wgsl" with { type: "text" };
+import splitSum from "../../kernels/_split_sum.wgsl" with { type: "text" };
+import splitSumSubgroups from "../../kernels/_split_sum_subgroups.wgsl" with { type: "text" };
 import matmulIo from "../../kernels/_matmul_io.wgsl" with { type: "text" };
 import adamw from "../../kernels/adamw.wgsl" with { type: "text" };
 import biasAdd from "../../kernels/bias_add.wgsl" with { type: "text" };
@@ -41,14 +50,27 @@ import swiglu from "../../kernels/swiglu.wgsl" with { type: "text" };
 import swigluBackward from "../../kernels/swiglu_backward.wgsl" with { type: "text" };
 import transpose from "../../kernels/transpose.wgsl" with { type: "text" };
 
-const INCLUDES: Record<string, string> = { hash, packed, reduce, matmul_io: matmulIo };
+const INCLUDES: Record<string, string> = {
+  hash,
+  packed,
+  reduce,
+  matmul_io: matmulIo,
+  split_tree: splitTree,
+  split_sum: splitSum,
+};
 
-function resolve(source: string): string {
+function resolve(source: string, includes: Record<string, string> = INCLUDES): string {
   return source.replace(/^\/\/!include (\w+)$/gm, (_, name: string) => {
-    const included = INCLUDES[name];
+    const included = includes[name];
     if (included === undefined) throw new Error(`Unknown WGSL include "${name}"`);
     return included;
   });
+}
+
+/** A subgroup variant's source: `enable subgroups;`, then the kernel with subgroup reductions. */
+function withSubgroups(source: string): string {
+  const subgroupIncludes = { ...INCLUDES, reduce: reduceSubgroups, split_sum: splitSumSubgroups };
+  return "enable subgroups;\n" + resolve(source, subgroupIncludes);
 }
 
 /**
@@ -90,10 +112,55 @@ export const RAW_KERNEL_SOURCES = {
   transpose,
 };
 
-/** Names of the kernels (files under `kernels/`). */
-export type KernelName = keyof typeof RAW_KERNEL_SOURCES;
+/**
+ * The kernels with row reductions that have a subgroup variant (`NAME_subgroups`): RMSNorm
+ * forward and backward, the cross-entropy's softmax statistics and loss, the gradient's squared
+ * norm, and the register-blocked matmul, whose `gemv_split` GEMV adds its split partial blocks.
+ *
+ * @example
+ * ```ts
+ * SUBGROUP_REDUCTION_KERNELS.includes("rmsnorm"); // true: "rmsnorm_subgroups" is its variant
+ * ```
+ */
+export const SUBGROUP_REDUCTION_KERNELS = [
+  "matmul_vec4",
+  "rmsnorm",
+  "rmsnorm_backward",
+  "cross_entropy_stats",
+  "cross_entropy_finish",
+  "squared_norm",
+] as const;
+
+/** A kernel with a subgroup variant. */
+export type SubgroupReductionKernel = typeof SUBGROUP_REDUCTION_KERNELS[number];
+
+/** Names of the kernels: the files under `kernels/`, and the subgroup variants. */
+export type KernelName =
+  | keyof typeof RAW_KERNEL_SOURCES
+  | `${SubgroupReductionKernel}_subgroups`;
 
 /** Kernel name → complete WGSL source. */
-export const KERNEL_SOURCES: Record<KernelName, string> = Object.fromEntries(
-  Object.entries(RAW_KERNEL_SOURCES).map(([name, source]) => [name, resolve(source)]),
-) as Record<KernelName, string>;
+export const KERNEL_SOURCES: Record<KernelName, string> = Object.fromEntries([
+  ...Object.entries(RAW_KERNEL_SOURCES).map(([name, source]) => [name, resolve(source)]),
+  ...SUBGROUP_REDUCTION_KERNELS.map((name) => [
+    `${name}_subgroups`,
+    withSubgroups(RAW_KERNEL_SOURCES[name]),
+  ]),
+]) as Record<KernelName, string>;
+
+/**
+ * The kernel to compile for `kernel`: its subgroup variant where it has one and
+ * `subgroupReductions` holds (`MatmulChoice.subgroupReductions`), else `kernel` itself.
+ *
+ * @example
+ * ```ts
+ * reductionVariant("rmsnorm", true); // "rmsnorm_subgroups"
+ * reductionVariant("matmul", true); // "matmul"
+ * ```
+ */
+export function reductionVariant(kernel: KernelName, subgroupReductions: boolean): KernelName {
+  const hasVariant = (SUBGROUP_REDUCTION_KERNELS as readonly string[]).includes(kernel);
+  return subgroupReductions && hasVariant
+    ? `${kernel as SubgroupReductionKernel}_subgroups`
+    : kernel;
+}

@@ -8,7 +8,7 @@
 import type { Gpu } from "./device.ts";
 import { DispatchProfiler } from "./dispatch_profiler.ts";
 import type { KernelConstants } from "./pipeline_cache.ts";
-import type { KernelName } from "./kernel_sources.ts";
+import { type KernelName, reductionVariant } from "./kernel_sources.ts";
 
 /** A storage buffer bound to a kernel: the whole buffer or a byte range of it. */
 export type BufferArg = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
@@ -98,7 +98,10 @@ export class CommandRecorder {
     return this.#gpu;
   }
 
-  /** Queues a compute dispatch. */
+  /**
+   * Queues a compute dispatch: of the kernel's subgroup variant where the device's choice says
+   * so (`reductionVariant`), and so the kernels it also prepares.
+   */
   dispatch(dispatch: Dispatch): void {
     const [x, y = 1, z = 1] = dispatch.workgroups;
     if (x === 0 || y === 0 || z === 0) return;
@@ -107,7 +110,17 @@ export class CommandRecorder {
       throw new RangeError(`Dispatch of ${dispatch.kernel} too large: ${x}x${y}x${z} workgroups`);
     }
     const uniformOffset = this.#pushUniform(dispatch.params);
-    this.#commands.push({ kind: "dispatch", dispatch, uniformOffset });
+    const subgroups = this.#gpu.kernels.matmul.subgroupReductions;
+    const variant = <T extends { kernel: KernelName }>(d: T): T => ({
+      ...d,
+      kernel: reductionVariant(d.kernel, subgroups),
+    });
+    const alsoPrepare = dispatch.alsoPrepare?.map(variant);
+    this.#commands.push({
+      kind: "dispatch",
+      dispatch: { ...variant(dispatch), ...alsoPrepare && { alsoPrepare } },
+      uniformOffset,
+    });
   }
 
   /** Queues a buffer-to-buffer copy. */

@@ -58,6 +58,11 @@ export interface MatmulTuning {
   /** Seconds per product of each candidate (its best trial), by class; empty when not measured. */
   timings: Record<MatmulClass, Partial<Record<MatmulVariantName, number>>>;
   /**
+   * Seconds of a prefill-sized RMSNorm (`REDUCTION_SHAPE`) with its reduction in workgroup
+   * memory and in subgroups (best trials); absent when not measured (no `subgroups`).
+   */
+  reductions?: { workgroup: number; subgroup: number };
+  /**
    * Seconds of a decode step's RMSNorm + product and SwiGLU + product (the small shape, its
    * chosen variant), fused into the products' loads and as kernels of their own (best trials);
    * absent when not measured.
@@ -72,6 +77,9 @@ const SHAPES: MatmulTuning["shapes"] = {
   small: { M: 1, N: 2048, K: 1024 },
   large: { M: 64, N: 512, K: 1024 },
 };
+
+/** The RMSNorm that times the row reductions: rows (tokens) × hidden. */
+export const REDUCTION_SHAPE: Readonly<{ rows: number; D: number }> = { rows: 64, D: 1024 };
 
 /** Measurements under way, by device: a second call while one runs shares it. */
 const inFlight = new WeakMap<Gpu, Promise<MatmulTuning>>();
@@ -94,10 +102,11 @@ export function tuneMatmul(gpu: Gpu, options: TuneMatmulOptions = {}): Promise<M
 
 /** The one line a load logs about its kernels. */
 export function describeTuning(tuning: MatmulTuning): string {
-  const { small, large, fuseLoads } = tuning.choice;
+  const { small, large, fuseLoads, subgroupReductions } = tuning.choice;
   const loads = fuseLoads ? "fused into the products" : "as kernels";
+  const reductions = subgroupReductions ? "in subgroups" : "in workgroup memory";
   return `Kernels on ${tuning.adapterName} (${tuning.origin}): decode ${small}, prefill and ` +
-    `training ${large}, decode norms and SwiGLU ${loads}`;
+    `training ${large}, decode norms and SwiGLU ${loads}, row reductions ${reductions}`;
 }
 
 function unmeasured(gpu: Gpu, origin: ChoiceOrigin): MatmulTuning {
@@ -115,7 +124,8 @@ function unmeasured(gpu: Gpu, origin: ChoiceOrigin): MatmulTuning {
 async function decide(gpu: Gpu, options: TuneMatmulOptions): Promise<MatmulTuning> {
   const cache = options.cache === undefined ? KernelChoiceCache.fromEnvironment() : options.cache;
   const cached = options.force ? null : await cache?.get(gpu.adapterKey);
-  if (cached) {
+  // An entry from before subgroup reductions says nothing about them: measure where offered.
+  if (cached && (cached.subgroupReductions !== undefined || !gpu.hasSubgroups)) {
     setMatmulChoice(gpu, cached, "cache");
     return unmeasured(gpu, "cache");
   }
@@ -175,6 +185,10 @@ async function measure(gpu: Gpu, options: TuneMatmulOptions): Promise<MatmulTuni
   }
   const loads = await measureLoads(gpu, choice.small, prior.fuseLoads, options);
   choice.fuseLoads = loads.chosen === "fused";
+  const reductions = gpu.hasSubgroups
+    ? await measureReductions(gpu, prior.subgroupReductions, options)
+    : null;
+  choice.subgroupReductions = reductions?.chosen === "subgroup";
   setMatmulChoice(gpu, choice, "measured");
   return {
     adapterName: gpu.adapterName,
@@ -184,8 +198,50 @@ async function measure(gpu: Gpu, options: TuneMatmulOptions): Promise<MatmulTuni
     measured: true,
     timings,
     loads: loads.best,
+    ...reductions && { reductions: reductions.best },
     shapes: SHAPES,
   };
+}
+
+/**
+ * Chooses between the row reductions in workgroup memory and in subgroups, timing an RMSNorm
+ * of `REDUCTION_SHAPE` each way (the device's choice is switched for the recording).
+ */
+async function measureReductions(
+  gpu: Gpu,
+  priorSubgroups: boolean,
+  options: TuneMatmulOptions,
+): Promise<{ chosen: "workgroup" | "subgroup"; best: NonNullable<MatmulTuning["reductions"]> }> {
+  const { rows, D } = REDUCTION_SHAPE;
+  const t = {
+    x: tensor(gpu, "tune.x", [rows, D], "f32"), // (rows, D)
+    y: tensor(gpu, "tune.y", [rows, D], "f32"), // (rows, D)
+    rstd: tensor(gpu, "tune.rstd", [rows], "f32"), // (rows)
+    g: tensor(gpu, "tune.g", [D], "bf16"), // (D)
+  };
+  const saved = gpu.kernels.matmul.subgroupReductions;
+  const norm = (subgroups: boolean) => (rec: CommandRecorder) => {
+    gpu.kernels.matmul.subgroupReductions = subgroups;
+    recordRmsnorm(rec, {
+      x: t.x.buffer,
+      weight: t.g,
+      eps: 1e-5,
+      y: t.y.buffer,
+      rstd: t.rstd.buffer,
+      rows,
+    });
+  };
+  try {
+    return await chooseWay(
+      gpu,
+      { workgroup: norm(false), subgroup: norm(true) },
+      priorSubgroups ? "subgroup" : "workgroup",
+      options,
+    );
+  } finally {
+    gpu.kernels.matmul.subgroupReductions = saved;
+    for (const each of Object.values(t)) each.destroy();
+  }
 }
 
 /**

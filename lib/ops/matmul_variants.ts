@@ -13,6 +13,7 @@ import type { Gpu } from "../gpu/device.ts";
 import {
   type ChoiceOrigin,
   DEFAULT_MATMUL_CHOICE,
+  type MatmulChoice,
   type MatmulClass,
   type MatmulVariantName,
 } from "../gpu/kernel_choices.ts";
@@ -65,19 +66,25 @@ export const MATMUL_CANDIDATES: Record<MatmulClass, readonly MatmulVariantName[]
 
 /**
  * Sets the matmul choice of `gpu`, for every product recorded on it from now on, and marks it
- * tuned, so that `tuneMatmul` keeps it; `fuseLoads` defaults to the default choice's. `origin`
- * says where the choice came from (`tuneMatmul` passes "measured" or "cache").
+ * tuned, so that `tuneMatmul` keeps it; `fuseLoads` and `subgroupReductions` default to the
+ * default choice's, and `subgroupReductions` holds only on a device with subgroups
+ * (`Gpu.hasSubgroups`). `origin` says where the choice came from (`tuneMatmul` passes
+ * "measured" or "cache").
  */
 export function setMatmulChoice(
   gpu: Gpu,
-  choice: Record<MatmulClass, MatmulVariantName> & { fuseLoads?: boolean },
+  choice:
+    & Record<MatmulClass, MatmulVariantName>
+    & Partial<Pick<MatmulChoice, "fuseLoads" | "subgroupReductions">>,
   origin: Exclude<ChoiceOrigin, "default"> = "set",
 ): void {
   for (const name of [choice.small, choice.large]) {
     if (!(name in MATMUL_VARIANTS)) throw new RangeError(`Unknown matmul variant "${name}"`);
   }
   const fuseLoads = choice.fuseLoads ?? DEFAULT_MATMUL_CHOICE.fuseLoads;
-  gpu.kernels.matmul = { small: choice.small, large: choice.large, fuseLoads };
+  const subgroupReductions = gpu.hasSubgroups &&
+    (choice.subgroupReductions ?? DEFAULT_MATMUL_CHOICE.subgroupReductions);
+  gpu.kernels.matmul = { small: choice.small, large: choice.large, fuseLoads, subgroupReductions };
   gpu.kernels.tuned = true;
   gpu.kernels.origin = origin;
 }

@@ -1,7 +1,8 @@
 /**
- * The library's browser build in headless Chromium (WebGPU on SwiftShader): the golden models
- * match PyTorch with and without their adapters, a short training run lowers the loss and its
- * PEFT files give the same logits in Deno, generation streams, the OPFS cache spares a reload
+ * The library's browser build in headless Chromium (WebGPU on SwiftShader, which has subgroups):
+ * the load reports its choice of row reductions; then, with the subgroup reductions forced, the
+ * golden models match PyTorch with and without their adapters, a short training run lowers the
+ * loss and its PEFT files give the same logits in Deno (lavapipe: no subgroups), generation streams, the OPFS cache spares a reload
  * the download, and a model loads from another origin through Hugging Face-style redirects.
  */
 import assert from "node:assert/strict";
@@ -15,6 +16,7 @@ import {
   readPeftAdapter,
   writeModelFiles,
 } from "../../mod.ts";
+import { SUBGROUP_REDUCTION_KERNELS } from "../../lib/gpu/kernel_sources.ts";
 import { assertClose, maxAbs } from "../_assert_close.ts";
 import { GOLDEN, GOLDEN_MODELS, goldenExpected, type GoldenName } from "../_golden.ts";
 import { browserTest, launchBrowser, openPage, screenshot, startWebServer } from "./_browser.ts";
@@ -51,6 +53,23 @@ function huggingFaceLike(dir: string): Deno.HttpServer<Deno.NetAddr> {
   });
 }
 
+/** tests/kernels/_reduction_cases.ts bundled for the browser, as JavaScript source. */
+async function bundleReductionCases(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "webgpu-lora-cases-" });
+  try {
+    const out = join(dir, "reduction_cases.js");
+    const cases = new URL("../kernels/_reduction_cases.ts", import.meta.url).pathname;
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--platform=browser", "-o", out, cases],
+      stderr: "piped",
+    }).output();
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    return await Deno.readTextFile(out);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 /** Runs `fn(lib, ...args)` in the page, with the library imported from the build. */
 function inPage<A extends unknown[], R>(
   page: Page,
@@ -69,6 +88,21 @@ function inPage<A extends unknown[], R>(
   ) as Promise<R>;
 }
 
+/**
+ * Makes the page's device run every row reduction in subgroups, whatever a measurement would
+ * choose: set before it compiles anything, and marked set, so that loads keep it. The products
+ * are SwiftShader's fast ones for prefill (blocked), and gemv_split for decode, whose partial
+ * sums then add in subgroups too.
+ */
+function forceSubgroupReductions(page: Page): Promise<void> {
+  return inPage(page, (_lib, gpu) => {
+    const matmul = { small: "gemv_split", large: "blocked", fuseLoads: false } as const;
+    Object.assign(gpu.kernels, { tuned: true, origin: "set" });
+    gpu.kernels.matmul = { ...matmul, subgroupReductions: true };
+    return Promise.resolve();
+  });
+}
+
 browserTest(
   "the browser build runs the engine in Chromium: golden logits, training, streaming, OPFS, CORS",
   async () => {
@@ -78,6 +112,54 @@ browserTest(
     const browser = await launchBrowser();
     try {
       const page = await openPage(browser, `${server.url}blank`); // any page of the origin
+
+      // SwiftShader offers subgroups: a load on a device of its own measures the row
+      // reductions both ways and reports the choice in its log line and kernel choices.
+      const load = await inPage(page, async (lib) => {
+        const gpu = await lib.acquireGpu();
+        const lines: string[] = [];
+        const m = await lib.loadModel(new URL("/model/fixture/", location.href), {
+          gpu,
+          log: (line: string) => lines.push(line),
+        });
+        m.dispose();
+        gpu.device.destroy();
+        return {
+          lines,
+          hasSubgroups: gpu.hasSubgroups,
+          sizes: gpu.subgroupSizes,
+          chosen: gpu.kernels.matmul.subgroupReductions,
+          origin: gpu.kernels.origin,
+        };
+      });
+      console.log(`SwiftShader: ${JSON.stringify(load)}`);
+      assert.equal(load.hasSubgroups, true, "SwiftShader offers subgroups");
+      assert.ok(load.sizes && load.sizes.min >= 1 && load.sizes.max >= load.sizes.min);
+      assert.equal(load.origin, "measured");
+      const reported = load.chosen ? "in subgroups" : "in workgroup memory";
+      assert.ok(
+        load.lines.some((l) => l.endsWith(`row reductions ${reported}`)),
+        `the load's line reports the choice: ${load.lines}`,
+      );
+
+      // On the page's device every reduction runs in subgroups from here on. The row
+      // reductions against the TypeScript references first (tests/kernels/_reduction_cases.ts,
+      // bundled for the page; Deno runs the same cases in workgroup memory).
+      await forceSubgroupReductions(page);
+      const cases = await inPage(page, async (_lib, gpu, code: string) => {
+        const url = URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
+        const checks: typeof import("../kernels/_reduction_cases.ts") = await import(url);
+        return {
+          cases: await checks.runReductionCases(gpu),
+          kernels: gpu.pipelines.compiled.map((p) => p.kernel),
+        };
+      }, await bundleReductionCases());
+      for (const { label, actual, expected, atol, rtol } of cases.cases) {
+        assertClose(actual, expected, { atol, rtol, label: `${label} (subgroups)` });
+      }
+      for (const kernel of SUBGROUP_REDUCTION_KERNELS) {
+        assert.ok(cases.kernels.includes(`${kernel}_subgroups`), `cases used ${cases.kernels}`);
+      }
 
       // Every golden model, without and with its adapter, against PyTorch's logits.
       for (const name of Object.keys(GOLDEN_MODELS) as GoldenName[]) {
@@ -117,7 +199,8 @@ browserTest(
         );
       }
 
-      // A short training run in the tab; its PEFT files come back to Deno.
+      // A short training run in the tab; its PEFT files come back to Deno, which reduces in
+      // workgroup memory (lavapipe has no subgroups): same logits.
       const records = await Deno.readTextFile(
         new URL("../../examples/data/ruozhiba_sample.json", import.meta.url),
       );
@@ -157,6 +240,15 @@ browserTest(
       );
       assert.equal(trained.losses.length, 4);
       assert.ok(trained.losses[3] < trained.losses[0], `loss did not fall: ${trained.losses}`);
+      // Every reduction the golden models and the training compiled was a subgroup variant.
+      const compiled = await inPage(
+        page,
+        (_lib, gpu) => Promise.resolve(gpu.pipelines.compiled.map((p) => p.kernel)),
+      );
+      const plain = compiled.filter((k) =>
+        (SUBGROUP_REDUCTION_KERNELS as readonly string[]).includes(k)
+      );
+      assert.deepEqual(plain, [], `no reduction in workgroup memory: ${compiled}`);
       const fixture = await loadModel(join(models, "fixture"));
       try {
         const files = new Map(trained.files.map(([k, v]) => [k, new Uint8Array(v)]));
@@ -202,6 +294,7 @@ browserTest(
       assert.ok(weightRequests.some((u) => u.endsWith("model.safetensors")), `${weightRequests}`);
       weightRequests.length = 0;
       await page.reload();
+      await forceSubgroupReductions(page); // the reloaded page's new device
       const second = await inPage(page, loadCached, ids);
       assert.deepEqual(weightRequests, []);
       assert.deepEqual(second, first);

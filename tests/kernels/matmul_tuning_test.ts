@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { gpuTest, testGpu } from "../_gpu.ts";
 import { KernelChoiceCache } from "../../lib/gpu/kernel_choice_cache.ts";
-import { MATMUL_PRIORS } from "../../lib/gpu/kernel_choices.ts";
+import { MATMUL_PRIORS, type MatmulChoice } from "../../lib/gpu/kernel_choices.ts";
 import { describeTuning, tuneMatmul } from "../../lib/ops/matmul_tuning.ts";
 import { MATMUL_CANDIDATES, setMatmulChoice } from "../../lib/ops/matmul_variants.ts";
 
@@ -43,11 +43,18 @@ gpuTest("tuneMatmul measures once per adapter and caches the choice on disk", as
   assert.deepEqual(gpu.kernels.matmul, tuning.choice);
   assert.deepEqual(await cache.get(gpu.adapterKey), tuning.choice, "the choice is cached");
   assert.match(describeTuning(tuning), /^Kernels on .+ \(measured\): decode /);
+  assert.match(describeTuning(tuning), /, row reductions in workgroup memory$/);
+  assert.equal(tuning.reductions, undefined, "no subgroups: nothing to measure");
 
   // The other device is not tuned yet; tuning it reads the cache instead of measuring.
   assert.equal(other.kernels.tuned, false);
   assert.equal(other.adapterKey, gpu.adapterKey);
-  await cache.set(gpu.adapterKey, { small: "gemv_split", large: "blocked", fuseLoads: true });
+  // An entry from before subgroup reductions is used as it is: lavapipe has no subgroups.
+  await cache.set(gpu.adapterKey, {
+    small: "gemv_split",
+    large: "blocked",
+    fuseLoads: true,
+  } as MatmulChoice);
   const fromCache = await tuneMatmul(other, { ...QUICK, cache });
   assert.equal(fromCache.measured, false);
   assert.equal(fromCache.origin, "cache");
@@ -55,16 +62,30 @@ gpuTest("tuneMatmul measures once per adapter and caches the choice on disk", as
     small: "gemv_split",
     large: "blocked",
     fuseLoads: true,
+    subgroupReductions: false,
   });
 
-  // A tuned device (here: a choice set by hand) returns its choice without measuring.
-  setMatmulChoice(gpu, { small: "gemv_split", large: "tiled", fuseLoads: false });
+  // A tuned device (here: a choice set by hand) returns its choice without measuring; subgroup
+  // reductions asked of a device without subgroups stay off.
+  assert.equal(gpu.hasSubgroups, false, "lavapipe under Deno offers no subgroups");
+  setMatmulChoice(gpu, {
+    small: "gemv_split",
+    large: "tiled",
+    fuseLoads: false,
+    subgroupReductions: true,
+  });
   const kept = await tuneMatmul(gpu, { ...QUICK, cache });
   assert.equal(kept.measured, false);
   assert.equal(kept.origin, "set");
-  assert.deepEqual(kept.choice, { small: "gemv_split", large: "tiled", fuseLoads: false });
+  assert.deepEqual(kept.choice, {
+    small: "gemv_split",
+    large: "tiled",
+    fuseLoads: false,
+    subgroupReductions: false,
+  });
   assert.deepEqual(kept.timings, { small: {}, large: {} });
   assert.equal(kept.loads, undefined);
+  assert.equal(kept.reductions, undefined);
 
   const again = await tuneMatmul(gpu, { ...QUICK, cache, force: true });
   assert.equal(again.measured, true);
@@ -80,5 +101,6 @@ gpuTest("a device not measured yet uses the default choice", async () => {
     small: "gemv_split",
     large: "tiled",
     fuseLoads: true,
+    subgroupReductions: false,
   });
 });
