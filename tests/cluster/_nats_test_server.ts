@@ -117,9 +117,9 @@ export async function startNatsServer(
   };
 }
 
-/** Reads the client URL from nats-server's ports file, within 10 s. */
+/** Reads the client URL from nats-server's ports file, within 30 s (a loaded 2-core machine can take more than 10 s). */
 async function waitForPort(dir: string, pid: number, log: () => string): Promise<string> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     try {
       for await (const entry of Deno.readDir(dir)) {
@@ -133,7 +133,7 @@ async function waitForPort(dir: string, pid: number, log: () => string): Promise
     }
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error(`nats-server did not start within 10 s:\n${log()}`);
+  throw new Error(`nats-server did not start within 30 s:\n${log()}`);
 }
 
 /** A free loopback TCP port (bound, read, released). */
