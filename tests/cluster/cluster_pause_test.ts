@@ -16,7 +16,8 @@ import { clusterApi, waitForRecord, withCluster } from "./_cluster_fixture.ts";
 import { jobRequest } from "./_cluster_scenarios.ts";
 import { startWorker, writeFixtureModel } from "./_worker_processes.ts";
 
-const STEPS = 12;
+/** Long enough that the pause, sent once the first step is recorded, lands mid-job on a fast machine (12 steps did not in CI). */
+const STEPS = 60;
 const gpuMissing = (await findAdapter()) === null && Deno.env.get("REQUIRE_GPU") !== "1";
 
 natsTest(
