@@ -174,3 +174,76 @@ gpuTest(
     });
   },
 );
+
+gpuTest(
+  "completions take several prompts and token-id prompts, scoring the given ids exactly",
+  async (gpu) => {
+    const model = await loadFixtureModel("webgpu", gpu);
+    await withOpenAiClient(model, {
+      engine: { training: false, batch: BATCH },
+    }, async (client, engine) => {
+      const V = model.config.vocabSize;
+      const given = [[7, V - 1, 3, 42, 3], [V - 2, 11]]; // no BOS: the ids are scored as they are
+      const scored = await client.completions.create({
+        model: "tiny",
+        prompt: given,
+        max_tokens: 0,
+        echo: true,
+        logprobs: 1,
+      });
+      assert.deepEqual(scored.choices.map((c) => c.index), [0, 1]);
+      assert.equal(scored.usage!.prompt_tokens, 7, "usage sums over the prompts");
+      for (const [p, ids] of given.entries()) {
+        const choice = scored.choices[p];
+        assert.equal(choice.text, model.tokenizer.decode(ids, { skipSpecialTokens: false }));
+        const { lps } = await referenceRun(model, ids, 0, false);
+        const got = choice.logprobs!.token_logprobs!;
+        assert.equal(got.length, ids.length);
+        assert.equal(got[0], null);
+        for (let t = 1; t < ids.length; t++) {
+          assert.ok(close(got[t]!, lps[t - 1][ids[t]]), `prompt ${p} token ${t}`);
+        }
+      }
+
+      // Two prompts (text and ids) with n = 2, streamed: choice i of prompt p at p * 2 + i.
+      const text = "Once upon a time";
+      const prompts = [engine.encode(text), [5, 9, 14]];
+      const stream = await client.completions.create({
+        model: "tiny",
+        prompt: [text, prompts[1]] as unknown as string[],
+        n: 2,
+        max_tokens: 3,
+        temperature: 0,
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      const texts = ["", "", "", ""];
+      let promptTokens = 0;
+      for await (const chunk of stream) {
+        for (const c of chunk.choices) texts[c.index] += c.text;
+        promptTokens = chunk.usage?.prompt_tokens ?? promptTokens;
+      }
+      assert.equal(promptTokens, prompts[0].length + 3);
+      for (const [p, ids] of prompts.entries()) {
+        const { generated } = await referenceRun(model, ids, 3, false);
+        const want = model.tokenizer.decode(generated);
+        assert.deepEqual([texts[2 * p], texts[2 * p + 1]], [want, want], `prompt ${p}`);
+      }
+
+      const refused = async (prompt: unknown, param: string) => {
+        await assert.rejects(
+          client.completions.create({ model: "tiny", prompt: prompt as string, max_tokens: 1 }),
+          (e: { status: number; param: string }) => e.status === 400 && e.param === param,
+          JSON.stringify(prompt),
+        );
+      };
+      await refused([1, V], "prompt");
+      await refused([[1, 2], [3, V + 5]], "prompt.1");
+      await refused(["fine", [1, -1]], "prompt.1");
+      await refused([[1, 2.5]], "prompt.0");
+      await refused([], "prompt");
+      await refused([[]], "prompt.0");
+      await refused(Array.from({ length: model.maxContext + 1 }, () => 1), "prompt");
+    });
+  },
+);
