@@ -458,11 +458,9 @@ export class ServerEngine {
       const vocabSize = this.#get().model.config.vocabSize;
       const bad = prompt.tokenIds.findIndex((id) => id >= vocabSize);
       if (bad >= 0) {
-        throw new ApiError(
-          400,
-          `Invalid ${param}: token ${bad} is ${prompt.tokenIds[bad]}, outside the vocabulary of ${vocabSize}`,
-          { param },
-        );
+        const id = prompt.tokenIds[bad];
+        const message = `token ${bad} is ${id}, outside the vocabulary of ${vocabSize}`;
+        throw new ApiError(400, `Invalid ${param}: ${message}`, { param });
       }
       return prompt.tokenIds;
     }

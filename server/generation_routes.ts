@@ -41,7 +41,11 @@ type Result = BatchedGenerationResult;
 function usage(results: Result[], n: number) {
   const completion = results.reduce((sum, r) => sum + r.completionTokens, 0);
   const prompt = results.reduce((sum, r, i) => sum + (i % n === 0 ? r.promptTokens : 0), 0);
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+  };
 }
 
 /** A piece of a choice: text, its tokens and their logprobs, and (first piece) the prompt's. */
