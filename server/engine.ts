@@ -105,8 +105,10 @@ export interface EngineOptions {
 export interface GenerationRequest {
   /** The base model's id or an adapter's name. */
   model: string;
-  /** A raw prompt (no template), or chat messages. */
-  prompt: string | ChatMessage[];
+  /** A raw prompt (no template), chat messages, or token ids used as they are. */
+  prompt: string | ChatMessage[] | { tokenIds: number[] };
+  /** The request field the prompt came from, for errors; default `prompt` or `messages`. */
+  param?: string;
   /**
    * Variables of the chat template for chat messages (vLLM's `chat_template_kwargs`); unused
    * when the model has no chat template.
@@ -308,20 +310,13 @@ export class ServerEngine {
     signal?: AbortSignal,
   ): AsyncGenerator<LogprobChunk, BatchedGenerationResult> {
     const { model, maxContext } = this.#get();
-    const prompt = this.#prompt(request.prompt);
-    const param = Array.isArray(request.prompt) ? "messages" : "prompt";
+    const param = request.param ?? (Array.isArray(request.prompt) ? "messages" : "prompt");
     const maxPromptTokens = Math.min(
       this.#options.maxPromptTokens ?? maxContext - 1,
       maxContext - 1,
     );
     const cap = this.#options.maxTokens ?? SERVER_DEFAULTS.maxTokens;
-    const chars = typeof prompt.text === "string"
-      ? prompt.text.length
-      : JSON.stringify(prompt.text).length;
-    if (chars > 32 * maxPromptTokens) {
-      throw tooLong(`Prompt of ${chars} characters`, maxPromptTokens, param);
-    }
-    const ids = this.encode(request.prompt, request.chatTemplateKwargs);
+    const ids = this.#promptIds(request.prompt, param, maxPromptTokens, request.chatTemplateKwargs);
     const promptTokens = ids.length;
     if (promptTokens === 0) {
       throw new ApiError(400, `Invalid ${param}: the prompt has no tokens`, { param });
@@ -447,6 +442,33 @@ export class ServerEngine {
       const param = Array.isArray(prompt) ? "messages" : "prompt";
       throw new ApiError(400, `Invalid ${param}: ${(e as Error).message}`, { param });
     }
+  }
+
+  /**
+   * The prompt's ids: token ids checked against the vocabulary, text encoded unless it is far
+   * too long to fit (400s naming `param`).
+   */
+  #promptIds(
+    prompt: GenerationRequest["prompt"],
+    param: string,
+    maxPromptTokens: number,
+    chatTemplateKwargs?: ChatTemplateKwargs,
+  ): number[] {
+    if (typeof prompt !== "string" && !Array.isArray(prompt)) {
+      const vocabSize = this.#get().model.config.vocabSize;
+      const bad = prompt.tokenIds.findIndex((id) => id >= vocabSize);
+      if (bad >= 0) {
+        const id = prompt.tokenIds[bad];
+        const message = `token ${bad} is ${id}, outside the vocabulary of ${vocabSize}`;
+        throw new ApiError(400, `Invalid ${param}: ${message}`, { param });
+      }
+      return prompt.tokenIds;
+    }
+    const chars = typeof prompt === "string" ? prompt.length : JSON.stringify(prompt).length;
+    if (chars > 32 * maxPromptTokens) {
+      throw tooLong(`Prompt of ${chars} characters`, maxPromptTokens, param);
+    }
+    return this.encode(prompt, chatTemplateKwargs);
   }
 
   /** Generates for a request and returns the whole result; see {@linkcode ServerEngine.stream}. */

@@ -35,13 +35,16 @@ interface Shape {
 
 type Result = BatchedGenerationResult;
 
-/** The OpenAI `usage` object of a request's choices (the prompt counted once). */
-function usage(results: Result[]) {
-  const completion = results.reduce((n, r) => n + r.completionTokens, 0);
+/**
+ * The OpenAI `usage` object of a request's choices, `n` per prompt: each prompt counted once.
+ */
+function usage(results: Result[], n: number) {
+  const completion = results.reduce((sum, r) => sum + r.completionTokens, 0);
+  const prompt = results.reduce((sum, r, i) => sum + (i % n === 0 ? r.promptTokens : 0), 0);
   return {
-    prompt_tokens: results[0].promptTokens,
+    prompt_tokens: prompt,
     completion_tokens: completion,
-    total_tokens: results[0].promptTokens + completion,
+    total_tokens: prompt + completion,
   };
 }
 
@@ -142,14 +145,15 @@ function samplingOf(body: SamplingFields) {
 }
 
 /**
- * Answers a generation request: the whole object, or (with the body's `stream`) an SSE stream
- * whose first chunk is only sent once generation has started, so that 4xx errors (queue full,
- * prompt too long) are still plain JSON responses.
+ * Answers a generation request of one or more prompts (`requests`), `n` choices each, choice
+ * `i` of prompt `p` at index `p * n + i`: the whole object, or (with the body's `stream`) an
+ * SSE stream whose first chunk is only sent once generation has started, so that 4xx errors
+ * (queue full, prompt too long) are still plain JSON responses.
  */
 async function respond(
   c: Context,
   engine: ServerEngine,
-  request: GenerationRequest,
+  requests: GenerationRequest[],
   body: Pick<ChatRequest, "stream" | "stream_options" | "n">,
   makeShape: (id: string, created: number) => Shape,
   onUnexpected: (error: unknown) => void,
@@ -158,23 +162,25 @@ async function respond(
   c.req.raw.signal.addEventListener("abort", () => abort.abort(), { once: true });
   const shape = makeShape(randomId(""), Math.floor(Date.now() / 1000));
   const n = body.n ?? 1;
-  if (n > 1 && engine.batched === null) {
+  if (engine.batched === null && (n > 1 || requests.length > 1)) {
+    const what = n > 1 ? "Several choices (n > 1)" : "Several prompts";
     throw new ApiError(
       400,
-      "Several choices (n > 1) need continuous batching: the WebGPU backend with --max-batch",
-      {
-        param: "n",
-      },
+      `${what} need continuous batching: the WebGPU backend with --max-batch`,
+      { param: n > 1 ? "n" : "prompt" },
     );
   }
   // Choice i draws with seed + i, so that seeded choices differ and repeat.
-  const seedOf = (i: number) =>
+  const seedOf = (request: GenerationRequest, i: number) =>
     request.seed === undefined || request.seed === null ? request.seed : request.seed + i;
-  const sharedPrefill = new SharedPrefill(); // the choices prefill the prompt once
-  const streams = Array.from(
-    { length: n },
-    (_, i) => engine.stream({ ...request, seed: seedOf(i), sharedPrefill }, abort.signal),
-  );
+  const streams = requests.flatMap((request) => {
+    const sharedPrefill = new SharedPrefill(); // the choices prefill their prompt once
+    return Array.from(
+      { length: n },
+      (_, i) =>
+        engine.stream({ ...request, seed: seedOf(request, i), sharedPrefill }, abort.signal),
+    );
+  });
   let firsts: Step[];
   try {
     firsts = await Promise.all(streams.map((s) => s.next())); // errors so far are JSON responses
@@ -195,7 +201,9 @@ async function respond(
     includeUsage ? { ...chunk, usage: null } : chunk;
   return eventStream(
     async (send) => {
-      for (let i = 0; i < n; i++) for (const chunk of shape.opening(i)) send(withUsage(chunk));
+      for (let i = 0; i < streams.length; i++) {
+        for (const chunk of shape.opening(i)) send(withUsage(chunk));
+      }
       for await (const { index, step } of interleaved(streams, firsts)) {
         if (!step.done) send(withUsage(shape.delta(step.value, index)));
         else {
@@ -234,18 +242,26 @@ export function generationRoutes(
 
   app.post("/completions", async (c) => {
     const body = await readBody(c, completionRequest);
-    const prompt = [body.prompt].flat()[0], echo = body.echo ?? false;
+    const echo = body.echo ?? false, n = body.n ?? 1;
     const logprobs = body.logprobs ?? undefined;
-    const request = {
+    const several = body.prompt.length > 1;
+    const requests = body.prompt.map((prompt, p) => ({
       ...samplingOf(body),
       prompt,
+      param: several ? `prompt.${p}` : "prompt",
       maxTokens: body.max_tokens,
       logprobs,
       promptLogprobs: echo ? logprobs : undefined,
-    };
-    const promptIds = echo ? engine.encode(prompt) : [];
+    }));
     const tokenizer = engine.model.tokenizer;
-    return await respond(c, engine, request, body, (id, created) => {
+    /** Prompt `p` as echoed: its text (token ids detokenized) and its ids. */
+    const echoed = (p: number) => {
+      const prompt = body.prompt[p];
+      if (typeof prompt === "string") return { text: prompt, ids: engine.encode(prompt) };
+      const text = tokenizer.decode(prompt.tokenIds, { skipSpecialTokens: false });
+      return { text, ids: prompt.tokenIds };
+    };
+    return await respond(c, engine, requests, body, (id, created) => {
       const base = { id: `cmpl-${id}`, object: "text_completion", created, model: body.model };
       const choices = new ChoiceTokens();
       const offsets = new Map<number, CompletionLogprobs>(); // per choice, across chunks
@@ -253,19 +269,20 @@ export function generationRoutes(
       const choice = (index: number, piece: Piece, finish: string | null) => {
         const first = echo && !offsets.has(index);
         if (!offsets.has(index)) offsets.set(index, new CompletionLogprobs(tokenizer));
-        const echoed = first ? { ids: promptIds, lps: piece.promptLogprobs ?? [] } : null;
+        const prompt = first ? echoed(Math.floor(index / n)) : { text: "", ids: [] };
+        const promptLps = first ? piece.promptLogprobs ?? [] : [];
         const lp = logprobs === undefined ? null : offsets.get(index)!.next(
-          [...echoed?.ids ?? [], ...piece.tokenIds],
-          [...echoed?.lps ?? [], ...piece.logprobs],
+          [...prompt.ids, ...piece.tokenIds],
+          [...promptLps, ...piece.logprobs],
         );
-        const text = (first ? prompt : "") + piece.text;
+        const text = prompt.text + piece.text;
         return { text, index, logprobs: lp, finish_reason: finish };
       };
       return {
         full: (rs) => ({
           ...base,
           choices: rs.map((r, i) => choice(i, choices.whole(r), r.finishReason)),
-          usage: usage(rs),
+          usage: usage(rs, n),
         }),
         opening: () => [],
         delta: (chunk, i) => ({ ...base, choices: [choice(i, choices.piece(chunk, i), null)] }),
@@ -273,14 +290,14 @@ export function generationRoutes(
           ...base,
           choices: [choice(i, choices.rest(r, i), r.finishReason)],
         }),
-        usage: (rs) => ({ ...base, choices: [], usage: usage(rs) }),
+        usage: (rs) => ({ ...base, choices: [], usage: usage(rs, n) }),
       };
     }, onUnexpected);
   });
 
   app.post("/chat/completions", async (c) => {
     const body = await readBody(c, chatRequest);
-    const logprobs = body.logprobs ? body.top_logprobs ?? 0 : undefined;
+    const logprobs = body.logprobs ? body.top_logprobs ?? 0 : undefined, n = body.n ?? 1;
     const request = {
       ...samplingOf(body),
       prompt: chatMessages(body.messages),
@@ -293,7 +310,7 @@ export function generationRoutes(
       logprobs === undefined || piece.tokenIds.length === 0
         ? null
         : chatLogprobs(tokenizer, piece.tokenIds, piece.logprobs);
-    return await respond(c, engine, request, body, (id, created) => {
+    return await respond(c, engine, [request], body, (id, created) => {
       const base = { id: `chatcmpl-${id}`, created, model: body.model, system_fingerprint: null };
       const choices = new ChoiceTokens();
       const chunk = (
@@ -323,7 +340,7 @@ export function generationRoutes(
               : logprobsOf(choices.whole(r)) ?? { content: [] },
             finish_reason: r.finishReason,
           })),
-          usage: usage(rs),
+          usage: usage(rs, n),
         }),
         opening: (i) => [chunk({ role: "assistant", content: "" }, null, i)],
         delta: (c, i) => chunk({ content: c.text }, null, i, choices.piece(c, i)),
@@ -332,7 +349,7 @@ export function generationRoutes(
           ...base,
           object: "chat.completion.chunk",
           choices: [],
-          usage: usage(rs),
+          usage: usage(rs, n),
         }),
       };
     }, onUnexpected);

@@ -3,6 +3,7 @@
  * the adapter routes. Fields OpenAI clients send by default are accepted; features this server
  * lacks (tools, JSON mode, logit_bias, best_of, suffix) are refused by name rather than
  * ignored. Penalties: `presence_penalty` and `frequency_penalty` in [−2, 2], `min_p` in [0, 1].
+ * Completions take one prompt or up to {@linkcode MAX_PROMPTS}, as text or token ids.
  * Logprobs: chat's `logprobs` and `top_logprobs` (0 to 20), completions' `logprobs`
  * (0 to 5) and `echo`, with `max_tokens` 0 for echo alone. Chat and
  * fine-tuning requests also take vLLM's `chat_template_kwargs`, and both generation requests
@@ -66,6 +67,52 @@ const generationFields = {
   logit_bias: off("logit_bias", [{}]),
 };
 
+/** The most prompts one completion request may hold. */
+export const MAX_PROMPTS = 64;
+
+/** One prompt of a completion: text, or token ids given as they are (no BOS added). */
+export type CompletionPrompt = string | { tokenIds: number[] };
+
+const isTokenId = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
+
+/** Why `ids` is not a token-id prompt, or null when it is one (the vocabulary is checked later). */
+function tokenIdsProblem(ids: unknown[]): string | null {
+  if (ids.length === 0) return "a token-id prompt needs at least one id";
+  const bad = ids.findIndex((id) => !isTokenId(id));
+  return bad < 0 ? null : `token ${bad} is ${JSON.stringify(ids[bad])}, not an integer id >= 0`;
+}
+
+/**
+ * OpenAI's and vLLM's completion `prompt`: a string, an array of strings, an array of token
+ * ids, or an array of token-id arrays; parsed into a list of prompts, problems named by their
+ * path (`prompt` or `prompt.N`).
+ */
+const completionPrompts = z.unknown().transform((value, ctx): CompletionPrompt[] => {
+  const fail = (message: string, path: number[] = []) => {
+    ctx.issues.push({ code: "custom", message, input: value, path });
+    return z.NEVER;
+  };
+  if (typeof value === "string") return [value];
+  if (!Array.isArray(value) || value.length === 0) {
+    return fail("Expected a string, strings, token ids or arrays of token ids");
+  }
+  if (value.every((v) => typeof v === "number")) {
+    const problem = tokenIdsProblem(value);
+    return problem ? fail(problem) : [{ tokenIds: value }];
+  }
+  if (value.length > MAX_PROMPTS) return fail(`Expected at most ${MAX_PROMPTS} prompts`);
+  const prompts: CompletionPrompt[] = [];
+  for (const [i, v] of value.entries()) {
+    if (typeof v === "string") prompts.push(v);
+    else if (Array.isArray(v)) {
+      const problem = tokenIdsProblem(v);
+      if (problem) return fail(problem, [i]);
+      prompts.push({ tokenIds: v });
+    } else return fail("Expected a string or an array of token ids", [i]);
+  }
+  return prompts;
+});
+
 /** The most top logprobs of a completion (OpenAI's legacy limit). */
 export const MAX_COMPLETION_LOGPROBS = 5;
 
@@ -73,9 +120,7 @@ export const MAX_COMPLETION_LOGPROBS = 5;
 export const completionRequest = z.object({
   ...generationFields,
   max_tokens: z.number().int().min(0).nullish(),
-  prompt: z.union([z.string(), z.array(z.string()).length(1)], {
-    error: "Expected a string or an array holding one string (token-id prompts are not supported)",
-  }),
+  prompt: completionPrompts,
   logprobs: z.number().int().min(0).max(MAX_COMPLETION_LOGPROBS).nullish(),
   echo: z.boolean().nullish(),
   best_of: off("best_of other than 1", [1]),

@@ -116,6 +116,17 @@ Deno.test("completions: greedy text and usage equal the model's own generation",
     ...greedy,
   })).json();
   assert.equal(listed.choices[0].text, expected.text);
+  // The prompt's token ids (BOS included) are the same prompt too, alone or in an array.
+  const ids = model.encodePrompt("Once upon", "none");
+  for (const prompt of [ids, [ids]]) {
+    const byIds = await (await post(server.app, "/v1/completions", {
+      model: FIXTURE_ID,
+      prompt,
+      ...greedy,
+    })).json();
+    assert.equal(byIds.choices[0].text, expected.text);
+    assert.equal(byIds.usage.prompt_tokens, expected.promptTokens);
+  }
 });
 
 Deno.test("echo without logprobs puts the prompt before the completion, streamed or not", async () => {
@@ -319,7 +330,9 @@ Deno.test("bad requests get OpenAI errors with the right status and param", asyn
       400,
       "messages",
     ],
-    ["/v1/completions", { model: FIXTURE_ID, prompt: [1, 2, 3] }, 400, "prompt"],
+    ["/v1/completions", { model: FIXTURE_ID, prompt: ["a", "b"] }, 400, "prompt"], // no batching
+    ["/v1/completions", { model: FIXTURE_ID, prompt: [1, 2.5] }, 400, "prompt"],
+    ["/v1/completions", { model: FIXTURE_ID, prompt: [["a"]] }, 400, "prompt.0"],
     ["/v1/completions", { model: FIXTURE_ID, prompt: "a ".repeat(300) }, 400, "prompt"],
     ["/v1/completions", { model: FIXTURE_ID }, 400, "prompt"],
     ["/v1/completions", { prompt: "x" }, 400, "model"],
