@@ -5,11 +5,19 @@
  * of its holders); with no holder it requests the fallback, whose taker loads the adapter. A
  * replica at capacity drops its subscriptions, so it takes no new work until it has room.
  *
+ * A replica serving a routed request tells the requester every {@linkcode PROGRESS_EVERY_MS} that
+ * it is still at it. A requester that hears nothing for {@linkcode LOST_AFTER_MS} (the replica
+ * died, and its subscriptions went with its connection) asks once more, so another replica serves
+ * the request; only the final answer reaches the client, so it is never served twice to it.
+ *
  * @module
  */
 import {
+  Empty,
+  errors,
   headers,
   type Msg,
+  type MsgHdrs,
   type NatsConnection,
   RequestError,
   type Subscription,
@@ -48,7 +56,25 @@ export class RoutingError extends Error {
   }
 }
 
+/**
+ * Thrown when the replica serving a routed request went silent (it died) and so did the one that
+ * took the retry.
+ */
+export class ReplicaLostError extends Error {
+  /** Makes the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ReplicaLostError";
+  }
+}
+
+/** How often a replica serving a routed request sends the requester a sign of life, in ms. */
+export const PROGRESS_EVERY_MS = 500;
+/** How long a requester waits for a sign of life before it counts the replica lost, in ms. */
+export const LOST_AFTER_MS = 2000;
+
 const ADAPTER = "Adapter";
+const PROGRESS = "Progress";
 const REPLICA = "Replica";
 const FAILED = "Failed";
 
@@ -77,26 +103,56 @@ export class AdapterRouter {
     this.#sync();
   }
 
-  /** Routes a request for `adapter` to a replica that holds it, or to any with room. */
+  /**
+   * Routes a request for `adapter` to a replica that holds it, or to any with room; if that
+   * replica is lost while it serves the request, routes it once more.
+   */
   async route(adapter: string, body: Uint8Array): Promise<RoutedAnswer> {
-    const h = headers();
-    h.set(ADAPTER, adapter);
-    const opts = { timeout: this.#options.timeoutMs, headers: h };
-    let answer: Msg;
     try {
-      answer = await this.#nc.request(adapterSubject(adapter), body, opts);
+      return await this.#routeOnce(adapter, body);
     } catch (e) {
-      if (!(e instanceof RequestError && e.isNoResponders())) throw e;
+      if (!(e instanceof ReplicaLostError)) throw e;
+      return await this.#routeOnce(adapter, body);
+    }
+  }
+
+  /** Requests the adapter's subject, or with no responders the fallback subject. */
+  async #routeOnce(adapter: string, body: Uint8Array): Promise<RoutedAnswer> {
+    for (const subject of [adapterSubject(adapter), FALLBACK_SUBJECT]) {
       try {
-        answer = await this.#nc.request(FALLBACK_SUBJECT, body, opts);
+        return await this.#request(subject, adapter, body);
       } catch (e) {
-        if (!(e instanceof RequestError && e.isNoResponders())) throw e;
-        throw new RoutingError("No replica has room for this request; retry later");
+        const noResponders = e instanceof errors.NoRespondersError ||
+          (e instanceof RequestError && e.isNoResponders());
+        if (!noResponders) throw e;
       }
     }
-    const failed = answer.headers?.get(FAILED);
-    if (failed) throw new RoutingError(failed);
-    return { body: answer.data, replica: answer.headers?.get(REPLICA) ?? "" };
+    throw new RoutingError("No replica has room for this request; retry later");
+  }
+
+  /** Sends one request to `subject` and waits for its answer while the replica shows life. */
+  async #request(subject: string, adapter: string, body: Uint8Array): Promise<RoutedAnswer> {
+    const h = headers();
+    h.set(ADAPTER, adapter);
+    const deadline = performance.now() + this.#options.timeoutMs;
+    const replies = await this.#nc.requestMany(subject, body, {
+      strategy: "stall", // ends when the replica is silent for `stall` ms
+      maxWait: LOST_AFTER_MS,
+      stall: LOST_AFTER_MS,
+      headers: h,
+    });
+    for await (const reply of replies) {
+      if (reply.headers?.has(PROGRESS)) {
+        if (performance.now() < deadline) continue;
+        throw new RoutingError(`No answer within ${this.#options.timeoutMs} ms`);
+      }
+      const failed = reply.headers?.get(FAILED);
+      if (failed) throw new RoutingError(failed);
+      return { body: reply.data, replica: reply.headers?.get(REPLICA) ?? "" };
+    }
+    throw new ReplicaLostError(
+      `The replica serving this request went silent for ${LOST_AFTER_MS} ms`,
+    );
   }
 
   /** Drops every subscription. */
@@ -133,15 +189,26 @@ export class AdapterRouter {
     h.set(REPLICA, this.#options.replicaId);
     this.#load++;
     this.#sync();
+    const progress = headers();
+    progress.set(PROGRESS, "1");
+    const showLife = () => this.#reply(msg, Empty, progress);
+    showLife();
+    const lifeSigns = setInterval(showLife, PROGRESS_EVERY_MS);
     try {
       const adapter = msg.headers?.get(ADAPTER) ?? "";
-      msg.respond(await this.#options.handle(adapter, msg.data), { headers: h });
+      this.#reply(msg, await this.#options.handle(adapter, msg.data), h);
     } catch (e) {
       h.set(FAILED, (e as Error).message.replace(/[\r\n]+/g, " "));
-      msg.respond(new Uint8Array(), { headers: h });
+      this.#reply(msg, Empty, h);
     } finally {
+      clearInterval(lifeSigns);
       this.#load--;
       this.#sync();
     }
+  }
+
+  /** Answers `msg`, unless this replica's connection is closed (then nobody can be told). */
+  #reply(msg: Msg, data: Uint8Array, h: MsgHdrs): void {
+    if (!this.#nc.isClosed()) msg.respond(data, { headers: h });
   }
 }

@@ -5,7 +5,9 @@
  * it). The replica that takes it serves it through its own app, marked local so it is not routed
  * again. Streamed requests and requests for the base model are served where they arrive (any
  * replica holds the base model). Every answer names its replica in `X-Served-By`, and a routed
- * one says in `X-Adapter-Resident` whether the adapter was loaded there before the request.
+ * one says in `X-Adapter-Resident` whether the adapter was loaded there before the request. A
+ * routed request whose replica dies is routed once more; if that one dies too, the answer is 503
+ * `cluster_unavailable` with a `Retry-After`.
  *
  * @module
  */
@@ -13,7 +15,13 @@ import type { MiddlewareHandler } from "hono";
 import type { ServerEngine } from "../engine.ts";
 import { ApiError } from "../errors.ts";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../json_depth.ts";
-import { type AdapterRouter, type RoutedHandler, RoutingError } from "./adapter_router.ts";
+import {
+  type AdapterRouter,
+  ReplicaLostError,
+  type RoutedHandler,
+  RoutingError,
+} from "./adapter_router.ts";
+import { CLUSTER_RETRY_AFTER_SECONDS } from "./cluster_errors.ts";
 
 /** The request header that asks a replica to serve a generation itself, without routing. */
 export const LOCAL_HEADER = "x-cluster-local";
@@ -68,6 +76,12 @@ export function routeGenerations(
     try {
       answer = await target!.route(model, encode(request));
     } catch (e) {
+      if (e instanceof ReplicaLostError) {
+        throw new ApiError(503, `${e.message}, and so did the retry; retry later`, {
+          code: "cluster_unavailable",
+          retryAfterSeconds: CLUSTER_RETRY_AFTER_SECONDS,
+        });
+      }
       if (e instanceof RoutingError) {
         throw new ApiError(503, e.message, { code: "routing_failed" });
       }

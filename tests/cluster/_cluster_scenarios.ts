@@ -118,16 +118,21 @@ export interface Completion {
 }
 
 /**
- * A greedy completion of {@linkcode PROMPT} with `model` from the replica at `url`; `local`
- * makes that replica serve it itself instead of routing it.
+ * A greedy completion of {@linkcode PROMPT} with `model` from the replica at `url`, of
+ * `maxTokens`; `local` makes that replica serve it itself instead of routing it.
  */
-export async function complete(url: string, model: string, local = false): Promise<Completion> {
+export async function complete(
+  url: string,
+  model: string,
+  local = false,
+  maxTokens = MAX_TOKENS,
+): Promise<Completion> {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (local) headers[LOCAL_HEADER] = "1";
   const response = await fetch(`${url}/v1/completions`, {
     method: "POST",
     headers,
-    body: JSON.stringify({ model, prompt: PROMPT, max_tokens: MAX_TOKENS, temperature: 0 }),
+    body: JSON.stringify({ model, prompt: PROMPT, max_tokens: maxTokens, temperature: 0 }),
   });
   const body = await response.json();
   return {
@@ -138,14 +143,21 @@ export async function complete(url: string, model: string, local = false): Promi
   };
 }
 
-/** The text a replica should answer for `weights`: the same greedy generation, done here. */
-export async function expectedText(model: Model, weights: LoraWeights): Promise<string> {
+/**
+ * The text a replica should answer for `weights` (of `maxTokens`): the same greedy generation,
+ * done here.
+ */
+export async function expectedText(
+  model: Model,
+  weights: LoraWeights,
+  maxTokens = MAX_TOKENS,
+): Promise<string> {
   model.addAdapter("expected", weights);
   try {
     const result = await model.generate(PROMPT, {
       adapter: "expected",
       template: "none",
-      maxTokens: MAX_TOKENS,
+      maxTokens,
       temperature: 0,
     });
     return result.text;
@@ -160,7 +172,7 @@ export function publishAdapter(c: TestCluster, model: Model, name: string, weigh
 }
 
 /** Calls `attempt` every 25 ms until it returns a value, for at most `ms`. */
-async function poll<T>(what: string, attempt: () => Promise<T | null>, ms = PATIENCE_MS) {
+export async function poll<T>(what: string, attempt: () => Promise<T | null>, ms = PATIENCE_MS) {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await attempt();

@@ -9,7 +9,11 @@
  */
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { AdapterRouter, RoutingError } from "../../server/cluster/adapter_router.ts";
+import {
+  AdapterRouter,
+  ReplicaLostError,
+  RoutingError,
+} from "../../server/cluster/adapter_router.ts";
 import { natsTest, startNatsServer } from "./_nats_test_server.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -117,6 +121,57 @@ natsTest(
       4,
       1,
     ),
+);
+
+/** Waits until one of `replicas` is serving a request, and returns it. */
+async function serving(replicas: FakeReplica[]): Promise<FakeReplica> {
+  for (;;) {
+    const busy = replicas.find((r) => r.router.load > 0);
+    if (busy) return busy;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+natsTest(
+  "a request whose replica dies while serving it is served by another, once",
+  () =>
+    withReplicas(async (replicas) => {
+      const [r1, r2] = replicas;
+      let release!: () => void;
+      r2.gate = new Promise((resolve) => (release = resolve));
+      r2.lru.push("a");
+      r2.router.setResident(["a"]);
+      await r2.nc.flush();
+      const answer = r1.router.route("a", text("hi"));
+      await serving([r2]);
+      await r2.nc.close(); // its subscriptions and its signs of life end, like a killed process's
+      const { replica, body } = await answer;
+      assert.notEqual(replica, "r2");
+      assert.equal(new TextDecoder().decode(body), `${replica}:a:hi`);
+      release();
+      assert.equal(r2.served + replicas[0].served + replicas[2].served, 2, "r2's and the retry");
+    }),
+);
+
+natsTest(
+  "a request whose replica dies, and whose retry's replica dies too, fails as lost",
+  () =>
+    withReplicas(async (replicas) => {
+      const [r1, r2, r3] = replicas;
+      const gates: (() => void)[] = [];
+      for (const r of [r2, r3]) {
+        r.gate = new Promise((resolve) => gates.push(resolve));
+        r.lru.push("a");
+        r.router.setResident(["a"]);
+        await r.nc.flush();
+      }
+      const answer = r1.router.route("a", text("hi"));
+      const first = await serving([r2, r3]);
+      await first.nc.close();
+      await (await serving([r2, r3].filter((r) => r !== first))).nc.close();
+      await assert.rejects(answer, ReplicaLostError);
+      gates.forEach((open) => open());
+    }),
 );
 
 natsTest(
