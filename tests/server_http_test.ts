@@ -196,7 +196,19 @@ function hostileRequests(): Hostile[] {
     for (const value of values) post("/v1/chat/completions", { ...chat, [field]: value });
   }
   for (
-    const prompt of [1, null, [], [1, 2], ["a", "b"], {}, "x".repeat(200_000), "a ".repeat(1000)]
+    const prompt of [
+      1,
+      null,
+      [],
+      [[]],
+      [-1, 2], // token ids: negative, fractional, past the vocabulary
+      [1.5],
+      [1e9],
+      ["a", "b"], // several prompts need batching
+      {},
+      "x".repeat(200_000),
+      "a ".repeat(1000),
+    ]
   ) {
     post("/v1/completions", { model: FIXTURE_ID, prompt });
   }

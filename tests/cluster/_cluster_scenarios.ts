@@ -91,7 +91,10 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
   );
   const processes = [...replicas, ...workers];
   const kill = async () => {
-    for (const p of processes) await p.kill();
+    // Workers first and all at once: a job a test caught mid-run must not finish while the
+    // replicas are being stopped (on an idle machine a tiny job's last steps take milliseconds).
+    await Promise.all(workers.map((p) => p.kill()));
+    await Promise.all(replicas.map((p) => p.kill()));
     await client.nc.close();
     await nats.kill();
   };

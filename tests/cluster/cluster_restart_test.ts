@@ -15,7 +15,7 @@ import { natsTest } from "./_nats_test_server.ts";
 import { wholeRestart } from "./_cluster_scenarios.ts";
 
 const gpuMissing = (await findAdapter()) === null && Deno.env.get("REQUIRE_GPU") !== "1";
-const STEPS = 30;
+const STEPS = 60; // long enough that the kill lands mid-job on an idle machine
 
 natsTest(
   "a whole-cluster restart keeps jobs, adapters and queued work; a running job resumes",
