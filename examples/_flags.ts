@@ -16,6 +16,8 @@ export interface FlagSpec {
   value?: string;
   /** What it does, with its default. */
   help: string;
+  /** Whether the command refuses to run without it (exit 2, naming it, with the usage line). */
+  required?: boolean;
 }
 
 /** A command: its script name, what it does, its usage line and its flags. */
@@ -35,9 +37,13 @@ export interface CommandSpec {
 }
 
 /** The parsed values of a command's flags. */
-export type FlagValues<F extends Record<string, FlagSpec>> = {
-  [K in keyof F]?: F[K]["type"] extends "boolean" ? boolean : string;
-};
+export type FlagValues<F extends Record<string, FlagSpec>> =
+  & { [K in keyof F as F[K]["required"] extends true ? K : never]: string }
+  & {
+    [K in keyof F as F[K]["required"] extends true ? never : K]?: F[K]["type"] extends "boolean"
+      ? boolean
+      : string;
+  };
 
 /** This package's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -156,5 +162,11 @@ export function parseCommand<const F extends Record<string, FlagSpec>>(
   }
   delete values.help;
   delete values.version;
+  for (const [name, flag] of Object.entries(command.flags)) {
+    if (flag.required && !values[name]) {
+      console.error(`--${name} is required\n\n${usageLine(command)}`);
+      Deno.exit(2);
+    }
+  }
   return values as FlagValues<F>;
 }

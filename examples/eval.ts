@@ -23,16 +23,16 @@ import {
   TRAINING_DEFAULTS,
 } from "../mod.ts";
 import { chatTemplateKwargsFlag, fail, numberFlag, requireFolder, runCommand } from "./_cli.ts";
-import { parseCommand, usageLine } from "./_flags.ts";
+import { parseCommand } from "./_flags.ts";
 
 const command = {
   name: "eval",
   summary: "Evaluate a model, with or without a LoRA adapter: mean label loss and perplexity.",
   usage: "--model DIR [--adapter DIR] --data FILE [options]",
   flags: {
-    model: { value: "DIR", help: "The model folder" },
+    model: { value: "DIR", required: true, help: "The model folder" },
     adapter: { value: "DIR", help: "A PEFT adapter folder to apply" },
-    data: { value: "FILE", help: "JSON array or JSONL of records" },
+    data: { value: "FILE", required: true, help: "JSON array or JSONL of records" },
     "train-on": {
       value: "completion|all",
       help: `Which tokens count, as in training (default ${TRAINING_DEFAULTS.trainOn})`,
@@ -49,11 +49,8 @@ const command = {
     json: { type: "boolean", help: 'Print one JSON object {"loss","tokens","perplexity"}' },
   },
 } as const;
-const USAGE = usageLine(command);
 const flags = parseCommand(Deno.args, command);
 
-if (!flags.model) fail(`--model is required\n\n${USAGE}`);
-if (!flags.data) fail(`--data is required\n\n${USAGE}`);
 const trainOn = flags["train-on"] ?? TRAINING_DEFAULTS.trainOn;
 if (trainOn !== "completion" && trainOn !== "all") {
   fail(`Unknown --train-on ${trainOn}: expected completion or all`);
@@ -65,12 +62,12 @@ await requireFolder(flags.model, "config.json", "Model");
 if (flags.adapter) await requireFolder(flags.adapter, "adapter_config.json", "Adapter");
 
 await runCommand(async () => {
-  const model = await loadModel(dirModelSource(flags.model!), { backend: "webgpu" });
+  const model = await loadModel(dirModelSource(flags.model), { backend: "webgpu" });
   const adapter = flags.adapter
     ? await readPeftAdapter(dirModelSource(flags.adapter), model.config)
     : undefined;
   const tokenizer = model.tokenizer;
-  const data = await loadDatasetFile(flags.data!, {
+  const data = await loadDatasetFile(flags.data, {
     renderChat: tokenizer.hasChatTemplate ? (m, o) => tokenizer.applyChatTemplate(m, o) : undefined,
     chatTemplateKwargs,
   });

@@ -24,8 +24,8 @@ import {
   serializePeftAdapter,
   writeFolderAtomic,
 } from "../mod.ts";
-import { checkOutFolder, fail, requireFolder, runCommand } from "./_cli.ts";
-import { parseCommand, usageLine } from "./_flags.ts";
+import { checkOutFolder, requireFolder, runCommand } from "./_cli.ts";
+import { parseCommand } from "./_flags.ts";
 
 const command = {
   name: "export_adapter",
@@ -33,12 +33,17 @@ const command = {
     "optionally made exact for llama.cpp.",
   usage: "--adapter DIR --model DIR --out DIR [options]",
   flags: {
-    adapter: { value: "DIR", help: "The PEFT adapter folder" },
+    adapter: { value: "DIR", required: true, help: "The PEFT adapter folder" },
     model: {
       value: "DIR",
+      required: true,
       help: "Its base model folder (config.json is read to check the adapter)",
     },
-    out: { value: "DIR", help: "Where the exported adapter goes: a new or empty folder" },
+    out: {
+      value: "DIR",
+      required: true,
+      help: "Where the exported adapter goes: a new or empty folder",
+    },
     overwrite: { type: "boolean", help: "Allow a non-empty --out" },
     "for-llama-cpp": {
       type: "boolean",
@@ -53,10 +58,7 @@ const command = {
 } as const;
 const flags = parseCommand(Deno.args, command);
 
-for (const name of ["adapter", "model", "out"] as const) {
-  if (!flags[name]) fail(`--${name} is required\n\n${usageLine(command)}`);
-}
-const adapterDir = flags.adapter!, modelDir = flags.model!, out = flags.out!;
+const { adapter: adapterDir, model: modelDir, out } = flags;
 await requireFolder(adapterDir, "adapter_config.json", "Adapter");
 await requireFolder(modelDir, "config.json", "Model");
 await checkOutFolder(out, flags.overwrite ?? false);

@@ -39,7 +39,7 @@ const command = {
   summary: "Generate text with a model, optionally with a LoRA adapter (unmerged or merged).",
   usage: "--model DIR (--prompt TEXT | --raw TEXT) [options]",
   flags: {
-    model: { value: "DIR", help: "The model folder" },
+    model: { value: "DIR", required: true, help: "The model folder" },
     prompt: { value: "TEXT", help: "A prompt, in the Human:/Assistant: template (or --chat)" },
     raw: { value: "TEXT", help: "Text given to the model as it is, with no template" },
     adapter: { value: "DIR", help: "A PEFT adapter folder to apply" },
@@ -59,7 +59,6 @@ const command = {
 const USAGE = usageLine(command);
 const flags = parseCommand(Deno.args, command);
 
-if (!flags.model) fail(`--model is required\n\n${USAGE}`);
 if ((flags.prompt === undefined) === (flags.raw === undefined)) {
   fail(`Give exactly one of --prompt or --raw\n\n${USAGE}`);
 }
@@ -87,7 +86,7 @@ await requireFolder(flags.model, "config.json", "Model");
 if (flags.adapter) await requireFolder(flags.adapter, "adapter_config.json", "Adapter");
 
 await runCommand(async () => {
-  const source = dirModelSource(flags.model!);
+  const source = dirModelSource(flags.model);
   let model;
   if (flags.merge) {
     const checkpoint = await readCheckpoint(source);

@@ -22,16 +22,16 @@ import {
   writeMergedModel,
 } from "../mod.ts";
 import { checkOutFolder, fail, requireFolder, runCommand } from "./_cli.ts";
-import { parseCommand, usageLine } from "./_flags.ts";
+import { parseCommand } from "./_flags.ts";
 
 const command = {
   name: "merge",
   summary: "Merge a LoRA adapter into its base model and write a Hugging Face model folder.",
   usage: "--model DIR --adapter DIR --out DIR [options]",
   flags: {
-    model: { value: "DIR", help: "The base model folder" },
-    adapter: { value: "DIR", help: "The PEFT adapter folder" },
-    out: { value: "DIR", help: "The merged model folder: new or empty" },
+    model: { value: "DIR", required: true, help: "The base model folder" },
+    adapter: { value: "DIR", required: true, help: "The PEFT adapter folder" },
+    out: { value: "DIR", required: true, help: "The merged model folder: new or empty" },
     overwrite: { type: "boolean", help: "Replace a non-empty --out that holds a model" },
     "max-shard-size": {
       value: "SIZE",
@@ -46,10 +46,7 @@ const command = {
 } as const;
 const flags = parseCommand(Deno.args, command);
 
-for (const name of ["model", "adapter", "out"] as const) {
-  if (!flags[name]) fail(`--${name} is required\n\n${usageLine(command)}`);
-}
-const model = flags.model!, adapterDir = flags.adapter!, out = flags.out!;
+const { model, adapter: adapterDir, out } = flags;
 let maxShardBytes = 5e9;
 try {
   if (flags["max-shard-size"] !== undefined) maxShardBytes = parseByteSize(flags["max-shard-size"]);
