@@ -8,6 +8,7 @@
  * @module
  */
 import { writeFileAtomic } from "../lib/format/fs_model_source.ts";
+import { readTextIfPresent } from "../lib/format/text_file.ts";
 
 const BLOCK = /<!-- begin ([\w-]+) -->\n[\s\S]*?<!-- end \1 -->\n?/g;
 
@@ -42,12 +43,7 @@ export function withReportBlock(markdown: string, name: string, body: string): s
  * missing file starts empty.
  */
 export async function writeReportBlock(path: string, name: string, body: string): Promise<void> {
-  let markdown = "";
-  try {
-    markdown = await Deno.readTextFile(path);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
+  const markdown = (await readTextIfPresent(path)) ?? "";
   await writeFileAtomic(path, withReportBlock(markdown, name, body));
 }
 
@@ -56,12 +52,6 @@ export async function writeReportBlock(path: string, name: string, body: string)
  * end of the file it regenerates.
  */
 export async function keptReportBlocks(path: string): Promise<string> {
-  let markdown: string;
-  try {
-    markdown = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return "";
-    throw e;
-  }
+  const markdown = (await readTextIfPresent(path)) ?? "";
   return [...reportBlocks(markdown).values()].join("\n");
 }
