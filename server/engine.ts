@@ -28,6 +28,8 @@ import { GpuScheduler, QueueFullError } from "./gpu_scheduler.ts";
 import { JobStore } from "./job_store.ts";
 import { ServerMetrics } from "./metrics.ts";
 import { removeStaleTemporaries } from "./stale_temporaries.ts";
+import { generatedChunks, textChunks } from "./generation_chunks.ts";
+import { promptTooLong, tokenBudget } from "./generation_budget.ts";
 
 /**
  * The server's own defaults (training settings default to the library's `TRAINING_DEFAULTS`,
@@ -318,30 +320,14 @@ export class ServerEngine {
     const cap = this.#options.maxTokens ?? SERVER_DEFAULTS.maxTokens;
     const ids = this.#promptIds(request.prompt, param, maxPromptTokens, request.chatTemplateKwargs);
     const promptTokens = ids.length;
-    if (promptTokens === 0) {
-      throw new ApiError(400, `Invalid ${param}: the prompt has no tokens`, { param });
-    }
-    if (promptTokens > maxPromptTokens) {
-      throw tooLong(`Prompt of ${promptTokens} tokens`, maxPromptTokens, param);
-    }
-    const room = Math.min(cap, maxContext - promptTokens);
-    const maxTokens = request.maxTokens ?? room;
-    if (maxTokens > cap) {
-      throw new ApiError(
-        400,
-        `Requested max_tokens ${maxTokens} exceeds this server's cap ${cap}`,
-        {
-          param: "max_tokens",
-        },
-      );
-    }
-    if (maxTokens > room) {
-      throw new ApiError(
-        400,
-        `Prompt of ${promptTokens} tokens plus max_tokens ${maxTokens} exceeds the context of ${maxContext}`,
-        { param: "max_tokens", code: "context_length_exceeded" },
-      );
-    }
+    const maxTokens = tokenBudget({
+      promptTokens,
+      requested: request.maxTokens,
+      cap,
+      maxContext,
+      maxPromptTokens,
+      param,
+    });
     const batched = this.#get().batched;
     const logprobs = {
       tokens: request.logprobs ?? undefined,
@@ -466,7 +452,7 @@ export class ServerEngine {
     }
     const chars = typeof prompt === "string" ? prompt.length : JSON.stringify(prompt).length;
     if (chars > 32 * maxPromptTokens) {
-      throw tooLong(`Prompt of ${chars} characters`, maxPromptTokens, param);
+      throw promptTooLong(`Prompt of ${chars} characters`, maxPromptTokens, param);
     }
     return this.encode(prompt, chatTemplateKwargs);
   }
@@ -595,13 +581,6 @@ function modelNotFound(id: string): ApiError {
   });
 }
 
-function tooLong(what: string, limit: number, param: string): ApiError {
-  return new ApiError(400, `${what} exceeds this server's limit of ${limit} prompt tokens`, {
-    param,
-    code: "context_length_exceeded",
-  });
-}
-
 /**
  * Chat messages for a model without a chat template, in the `Human: …\nAssistant: …` format
  * the user's adapters are trained on, ending with `Assistant:` for the reply.
@@ -615,40 +594,4 @@ export function humanAssistantTranscript(messages: ChatMessage[]): string {
       : m.content
   );
   return [...lines, "Assistant:"].join("\n");
-}
-
-/**
- * A batched generation's chunks; with `maxTokens` 0, none: the prompt is only scored (OpenAI's
- * echo with max_tokens 0).
- */
-async function* generatedChunks(
-  batched: BatchedModel,
-  ids: number[],
-  options: Parameters<BatchedModel["chunks"]>[1] & { maxTokens: number },
-): AsyncGenerator<LogprobChunk, BatchedGenerationResult> {
-  if (options.maxTokens > 0) return yield* batched.chunks({ ids }, options);
-  const scored = await batched.scorePrompt({ ids }, options.logprobs?.prompt ?? 0, options);
-  return {
-    ...scored,
-    text: "",
-    tokens: [],
-    tokenLogprobs: options.logprobs?.tokens === undefined ? null : [],
-    promptTokens: ids.length,
-    completionTokens: 0,
-    finishReason: "length",
-  };
-}
-
-/** An unbatched generation's text deltas as chunks without token ids or logprobs. */
-async function* textChunks(
-  deltas: AsyncGenerator<string, GenerationResult>,
-  ids: number[],
-): AsyncGenerator<LogprobChunk, BatchedGenerationResult> {
-  while (true) {
-    const next = await deltas.next();
-    if (next.done) {
-      return { ...next.value, promptIds: ids, tokenLogprobs: null, promptLogprobs: null };
-    }
-    yield { text: next.value, tokenIds: [], logprobs: [] };
-  }
 }
