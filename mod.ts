@@ -63,11 +63,8 @@ export {
   DEFAULT_MAX_LORA_RANK,
   GpuBatchEngine,
   type GpuBatchEngineOptions,
-  type StepOutput,
-  type StepRow,
-  type StepSample,
-  type StepScore,
 } from "./lib/model/gpu_batch_engine.ts";
+export type { StepOutput, StepRow, StepSample, StepScore } from "./lib/model/batch_step.ts";
 export { MAX_TOP_LOGPROBS, type TokenLogprob } from "./lib/ops/logprobs.ts";
 export type { BatchSizes } from "./lib/model/batch_plan.ts";
 export type { BatchStats, SequenceLogprobs } from "./lib/generate/batch_scheduler.ts";

@@ -19,7 +19,7 @@
 import type { ResolvedSampling } from "./sampling.ts";
 import { DECODE_CHAIN, type TokenSampler } from "./generate.ts";
 import type { TokenLogprob } from "../ops/logprobs.ts";
-import type { StepOutput, StepScore } from "../model/gpu_batch_engine.ts";
+import type { StepOutput, StepScore } from "../model/batch_step.ts";
 
 /** One token row of a step (`GpuBatchEngine`'s). */
 export interface BatchRow {
