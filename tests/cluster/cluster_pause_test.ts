@@ -16,8 +16,11 @@ import { clusterApi, waitForRecord, withCluster } from "./_cluster_fixture.ts";
 import { jobRequest } from "./_cluster_scenarios.ts";
 import { startWorker, writeFixtureModel } from "./_worker_processes.ts";
 
-/** Long enough that the pause, sent once the first step is recorded, lands mid-job on a fast machine (12 steps did not in CI). */
-const STEPS = 60;
+/**
+ * Long enough that the pause, sent once the first step is recorded, lands mid-job: in one CI
+ * run a 60-step job had finished before the pause arrived (why it was that late is not known).
+ */
+const STEPS = 400;
 const gpuMissing = (await findAdapter()) === null && Deno.env.get("REQUIRE_GPU") !== "1";
 
 natsTest(
