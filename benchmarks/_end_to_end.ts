@@ -235,6 +235,23 @@ export class EndToEnd {
   }
 
   /**
+   * The training's forward alone on the same micro-batch (B, T): logits at every position, the
+   * cross-entropy loss read back, no backward: the forward a training step pays for, and what a
+   * whole-sequence forward (PyTorch's `model(ids)`, scoring a prompt) costs.
+   */
+  async forwardStep(): Promise<Measured> {
+    if (!this.#trainer) throw new Error("Call startTraining before forwardStep");
+    const { trainer, batch } = this.#trainer;
+    const before = { ...trainer.counters };
+    const start = performance.now();
+    await trainer.forwardLoss(batch, true);
+    return {
+      seconds: (performance.now() - start) / 1000,
+      traffic: minus(trainer.counters, before),
+    };
+  }
+
+  /**
    * The buffers of the training's transposed copies of `weight`, or of every weight (none
    * before `startTraining`).
    */
@@ -277,6 +294,8 @@ export interface EndToEndResult {
   prefill: Measured;
   /** Prefill, the first token and D more. */
   generate: Measured;
+  /** The training's forward alone: logits at every position and the loss. */
+  forward: Measured;
   /** One training step. */
   train: Measured;
   /** Peak GPU bytes while training (weights, trainer buffers, optimizer state). */
@@ -439,12 +458,14 @@ export async function measureModel(
     e2e.startTraining();
     const trainer = e2e.pipelines;
     const train = await best((i) => e2e.trainStep(i + 1));
+    const forward = await best(() => e2e.forwardStep());
     return {
       label,
       plan,
       load: e2e.load,
       prefill,
       generate,
+      forward,
       train,
       trainPeakBytes: e2e.peakBytes,
       pipelines: {

@@ -36,6 +36,7 @@ const TorchOutput = z.object({
   blas: z.string(),
   prefillSeconds: z.number().positive(),
   decodeSecondsPerToken: z.number().positive(),
+  forwardSeconds: z.number().positive(),
   trainStepSeconds: z.number().positive(),
   trainLoss: z.number(),
   promptLogits: z.string(),
@@ -49,10 +50,12 @@ export interface TorchResult {
   threads: number;
   /** The BLAS library behind libblas.so.3 (the reference BLAS is an order of magnitude slower). */
   blas: string;
-  /** Seconds of the P-token forward (the prompt's logits). */
+  /** Seconds of the P-token prefill (the last position's logits, as generation needs). */
   prefillSeconds: number;
   /** Seconds per greedily decoded token with a KV cache. */
   decodeSecondsPerToken: number;
+  /** Seconds of the training step's forward alone (logits at all T positions, the loss). */
+  forwardSeconds: number;
   /** Seconds of one AdamW step on the T-token sequence. */
   trainStepSeconds: number;
   /** That step's loss. */

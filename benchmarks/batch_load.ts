@@ -5,8 +5,9 @@
  * and with it, each phase optionally while a fine-tuning job trains. Prints aggregate
  * generated tokens per second, the speedups over one stream and over the unbatched server,
  * failures, the p50/p95 time to first token and between tokens, and the training steps taken
- * meanwhile; and writes the table as the `batch_load` block of BENCHMARKS.md (with the command
- * and the machine), keeping the rest of the file.
+ * meanwhile; and writes the table as the `batch_load` block of BENCHMARKS.md with `--train`, or
+ * the `batch_throughput` block without (with the command and the machine), keeping the rest of
+ * the file.
  *
  *   deno run -A benchmarks/batch_load.ts [--clients 16] [--tokens 32]
  *     [--model tiny|h256|h1024|llama-8x1024] [--max-batch 16] [--train] [--report BENCHMARKS.md]
@@ -23,6 +24,7 @@ import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
 import { loadModel, memoryModelSource } from "../mod.ts";
 import { FIXTURE_ID, fixtureServer, serveApp } from "../server/_test_fixture.ts";
 import type { EngineOptions } from "../server/engine.ts";
+import { quantile } from "./_batched_decode.ts";
 import { machineLine } from "./_machine.ts";
 import { writeReportBlock } from "./_report_blocks.ts";
 
@@ -116,13 +118,6 @@ async function client(url: string, i: number): Promise<ClientResult> {
     }
   }
   return { ok: true, tokens: generated, ttft: Math.max(ttft, 0), gaps };
-}
-
-/** The q-quantile of `values` (nearest rank). */
-function quantile(values: number[], q: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
 }
 
 /** The highest training step in a job's events, 0 before its first step. */
@@ -227,5 +222,7 @@ const lines = [
 ];
 const markdown = lines.join("\n");
 console.log(markdown);
-if (flags.report) await writeReportBlock(flags.report, "batch_load", markdown);
+// With a training job it is the load test; without, the throughput of batching alone.
+const block = flags.train ? "batch_load" : "batch_throughput";
+if (flags.report) await writeReportBlock(flags.report, block, markdown);
 model.dispose();

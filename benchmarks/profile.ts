@@ -1,7 +1,9 @@
 /**
- * Where the time of a training step goes, next to a prefill of the same tokens: GPU time per
- * kernel class (`_kernel_classes.ts`) from timestamp queries (`DispatchProfiler`), as shares of
- * each, and the unprofiled wall-clock throughputs with training ÷ prefill, training measured
+ * Where the time of a training step goes, next to a prefill of the same tokens (the last
+ * position's logits) and the training's forward alone (every position's logits and the loss):
+ * GPU time per kernel class (`_kernel_classes.ts`) from timestamp queries (`DispatchProfiler`),
+ * as shares of each, and the unprofiled wall-clock throughputs with training ÷ prefill and
+ * training ÷ forward, training measured
  * both with the backward reading the weights as (K, N) (before) and reading their transposed
  * copies as (N, K) (`TransposedWeights`, now). `--write` also writes the tables into
  * BENCHMARKS.md's `training_profile` block. The model is a
@@ -20,6 +22,9 @@ import { parseCommand } from "../examples/_flags.ts";
 import { createFixtureModel, type FixturePreset } from "../lib/fixtures/fixture_model.ts";
 import { memoryModelSource } from "../lib/format/model_source.ts";
 import { acquireGpu } from "../lib/gpu/device.ts";
+import type { ModelConfig } from "../lib/model/config.ts";
+import { PROJECTIONS } from "../lib/model/names.ts";
+import { projectionFeatures } from "../lib/model/shapes.ts";
 import { DispatchProfiler, type ProfiledDispatch } from "../lib/gpu/dispatch_profiler.ts";
 import { EndToEnd, type Measured } from "./_end_to_end.ts";
 import { KERNEL_CLASSES, secondsByClass } from "./_kernel_classes.ts";
@@ -39,6 +44,18 @@ const flags = parseCommand(Deno.args, {
     write: { type: "boolean", help: "Also write the tables into BENCHMARKS.md (training_profile)" },
   },
 });
+
+/** MFLOP a token of the forward's products: the layers' projections and the LM head. */
+function forwardMflop(config: ModelConfig): { layers: number; head: number } {
+  const perLayer = PROJECTIONS.reduce((sum, p) => {
+    const { inFeatures, outFeatures } = projectionFeatures(config, p);
+    return sum + inFeatures * outFeatures;
+  }, 0);
+  return {
+    layers: (2 * config.numLayers * perLayer) / 1e6,
+    head: (2 * config.vocabSize * config.hiddenSize) / 1e6,
+  };
+}
 
 /** Runs `body` with a profiler attached to `gpu`; the dispatches it submitted, timed. */
 async function profiled(
@@ -81,24 +98,31 @@ await runCommand(async () => {
   const before = await training(0);
   log(`Training step of 1 × ${T} tokens, the backward reading transposed copies (now)`);
   const train = await training();
+  log(`The training's forward alone on 1 × ${T} tokens`);
+  await e2e.forwardStep(); // warm-up
+  const forward = await e2e.forwardStep();
   const buffers = {
     lmHead: new Set([...lmHead, ...e2e.transposedBuffers(e2e.weights.lmHead)]),
     transposed: new Set(e2e.transposedBuffers()),
   };
   const trainProfile = secondsByClass(await profiled(gpu, () => e2e.trainStep(3)), buffers);
+  const forwardProfile = secondsByClass(await profiled(gpu, () => e2e.forwardStep()), buffers);
   e2e.dispose();
 
   const prefillRate = T / prefill.seconds, trainRate = T / train.seconds;
+  const forwardRate = T / forward.seconds;
   const result = {
     preset,
     adapter: gpu.adapterName,
     tokens: T,
     kernels: gpu.kernels.matmul,
     prefill: { tokensPerSecond: prefillRate, dispatches: prefill.traffic.dispatches },
+    forward: { tokensPerSecond: forwardRate, dispatches: forward.traffic.dispatches },
     train: { tokensPerSecond: trainRate, dispatches: train.traffic.dispatches },
     trainBefore: { tokensPerSecond: T / before.seconds, dispatches: before.traffic.dispatches },
     trainOverPrefill: trainRate / prefillRate,
-    profile: { prefill: prefillProfile, train: trainProfile },
+    trainOverForward: trainRate / forwardRate,
+    profile: { prefill: prefillProfile, forward: forwardProfile, train: trainProfile },
   };
   if (flags.json) {
     console.log(JSON.stringify(result));
@@ -106,18 +130,26 @@ await runCommand(async () => {
   }
   const share = (p: typeof trainProfile, c: typeof KERNEL_CLASSES[number]) =>
     p.count[c] ? `${(100 * p.byClass[c] / p.total).toFixed(1)}% (${p.count[c]})` : "–";
+  const mflop = forwardMflop(e2e.config);
   const table = markdownTable(
     [
       "kernel class",
       "prefill: share of GPU time (dispatches)",
+      "training's forward alone: share (dispatches)",
       "training step: share (dispatches)",
     ],
-    KERNEL_CLASSES.map((c) => [c, share(prefillProfile, c), share(trainProfile, c)]),
+    KERNEL_CLASSES.map((
+      c,
+    ) => [c, share(prefillProfile, c), share(forwardProfile, c), share(trainProfile, c)]),
   );
   const summary = `${preset} on ${gpu.adapterName}, T = ${T}: prefill ${rate(prefillRate)} ` +
-    `tok/s, training ${rate(trainRate)} tok/s, training ÷ prefill ` +
-    `${(trainRate / prefillRate).toFixed(3)}; profiled GPU time: prefill ` +
-    `${prefillProfile.total.toFixed(3)} s, training step ${trainProfile.total.toFixed(3)} s. ` +
+    `tok/s, forward ${rate(forwardRate)} tok/s, training ${rate(trainRate)} tok/s; ` +
+    `training ÷ prefill ${(trainRate / prefillRate).toFixed(3)}, training ÷ forward ` +
+    `${(trainRate / forwardRate).toFixed(3)}; profiled GPU time: prefill ` +
+    `${prefillProfile.total.toFixed(3)} s, forward ${forwardProfile.total.toFixed(3)} s, ` +
+    `training step ${trainProfile.total.toFixed(3)} s (by GPU time, training ÷ prefill ` +
+    `${(prefillProfile.total / trainProfile.total).toFixed(3)} and training ÷ forward ` +
+    `${(forwardProfile.total / trainProfile.total).toFixed(3)}). ` +
     `Before (the backward reading the weights as (K, N), no transposed copies): training ` +
     `${rate(T / before.seconds)} tok/s, training ÷ prefill ` +
     `${(T / before.seconds / prefillRate).toFixed(3)}.`;
@@ -132,8 +164,17 @@ await runCommand(async () => {
       "",
       `\`${command}\`, on ${await cpuModel()} (nproc ${navigator.hardwareConcurrency}), ` +
       `adapter ${gpu.adapterName}; load average ${loadAtStart} at the start, ${loadavg()} at ` +
-      "the end. GPU time per kernel class from timestamp queries, one prefill and one training " +
-      `step (one AdamW step, batch 1 × ${T}, LoRA r 16 on all seven projections).`,
+      "the end. GPU time per kernel class from timestamp queries: one prefill (the last " +
+      "position's logits), the training's forward alone (every position's logits and the " +
+      `loss) and one training step (one AdamW step, batch 1 × ${T}, LoRA r 16 on all seven ` +
+      "projections). A step is that forward, a backward of about the same FLOPs for the " +
+      "inputs' gradients, and the small LoRA products: training ÷ forward is at most about " +
+      "0.5 when the backward runs as efficiently as the forward. Prefill skips the LM head at " +
+      `all but the last position: ${mflop.head.toFixed(0)} of the forward's ` +
+      `${(mflop.head + mflop.layers).toFixed(0)} MFLOP a token here, so training ÷ prefill ` +
+      `is at most about ${
+        (mflop.layers / (2 * (mflop.layers + mflop.head))).toFixed(2)
+      } even then.`,
       "",
       table,
       "",

@@ -6,10 +6,12 @@ Reads a job as JSON on stdin:
 loads DIR/config.json and its safetensors (parsed here: an 8-byte little-endian header length,
 a JSON header, then raw little-endian data; bf16 widened to f32 by a 16-bit shift), and prints
 one JSON object on stdout:
-  {"torch": version, "threads": n, "blas": the libblas.so.3 it loads, "prefillSeconds": s, "decodeSecondsPerToken": s,
-   "trainStepSeconds": s, "trainLoss": x, "promptLogits": base64 of the prompt's last-row
-   logits (V) as little-endian f32}
-Each time is the best of `repeat` runs after one warm-up. Run by benchmarks/torch_side_by_side.ts;
+  {"torch": version, "threads": n, "blas": the libblas.so.3 it loads, "prefillSeconds": s,
+   "decodeSecondsPerToken": s, "forwardSeconds": s, "trainStepSeconds": s, "trainLoss": x,
+   "promptLogits": base64 of the prompt's last-row logits (V) as little-endian f32}
+Prefill computes the last position's logits only, as generation needs (and as ours does); the
+forward is the training step's forward alone, with the adapter: logits at every position and the
+loss, without gradients. Each time is the best of `repeat` runs after one warm-up. Run by benchmarks/torch_side_by_side.ts;
 needs python3-torch (Debian), a benchmark dependency only, and a fast libblas.so.3: Debian's
 build calls the generic BLAS interface, which is the reference BLAS unless an optimised one
 (`apt-get install libopenblas0-pthread`) takes over the alternative.
@@ -144,8 +146,9 @@ class Llama:
     def norm(self, x, weight):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * weight
 
-    def forward(self, ids, start=0, cache=None):
-        """Logits (T, V) of `ids` at positions start…; `cache` (per layer: K, V) grows in place."""
+    def forward(self, ids, start=0, cache=None, last_only=False):
+        """Logits (T, V) of `ids` at positions start…, or (1, V) of the last with `last_only`;
+        `cache` (per layer: K, V) grows in place."""
         T = len(ids)
         x = self.w["model.embed_tokens.weight"][torch.tensor(ids)]
         angles = torch.outer(torch.arange(start, start + T, dtype=torch.float32), self.inv_freq)
@@ -178,6 +181,8 @@ class Llama:
             gate = self.project(h, layer, "mlp", "gate_proj")
             up = self.project(h, layer, "mlp", "up_proj")
             x = x + self.project(F.silu(gate) * up, layer, "mlp", "down_proj")
+        if last_only:
+            x = x[-1:]
         return self.norm(x, self.w["model.norm.weight"]) @ self.head.t()
 
     def new_cache(self, length):
@@ -206,12 +211,12 @@ def main():
     prompt, D, repeat = job["prompt"], job["decodeTokens"], job["repeat"]
 
     with torch.no_grad():
-        prefill_seconds, logits = best_of(repeat, lambda: model.forward(prompt)[-1])
+        prefill_seconds, logits = best_of(repeat, lambda: model.forward(prompt, last_only=True)[-1])
 
         def decode_seconds():
             """Seconds of D greedy decode steps after a prefill (the prefill not counted)."""
             cache = model.new_cache(len(prompt) + D + 1)
-            token = int(model.forward(prompt, 0, cache)[-1].argmax())
+            token = int(model.forward(prompt, 0, cache, last_only=True)[-1].argmax())
             start = time.perf_counter()
             for i in range(D):
                 token = int(model.forward([token], len(prompt) + i, cache)[-1].argmax())
@@ -224,6 +229,9 @@ def main():
     params = model.add_lora(job["rank"], job["alpha"], job["dropout"])
     optimizer = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)
 
+    def forward_loss():
+        return float(F.cross_entropy(model.forward(job["trainIds"])[:-1], ids[1:]))
+
     def train_step():
         optimizer.zero_grad()
         loss = F.cross_entropy(model.forward(job["trainIds"])[:-1], ids[1:])
@@ -233,6 +241,9 @@ def main():
         return float(loss)
 
     train_seconds, loss = best_of(repeat, train_step)
+    model.lora_dropout = 0.0  # the forward alone runs as validation does, ours too
+    with torch.no_grad():
+        forward_seconds, _ = best_of(repeat, forward_loss)
     json.dump(
         {
             "torch": torch.__version__,
@@ -240,6 +251,7 @@ def main():
             "blas": os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3"),
             "prefillSeconds": prefill_seconds,
             "decodeSecondsPerToken": decode_best / D,
+            "forwardSeconds": forward_seconds,
             "trainStepSeconds": train_seconds,
             "trainLoss": loss,
             "promptLogits": base64.b64encode(logits.numpy().astype("<f4").tobytes()).decode(),

@@ -14,6 +14,7 @@ import {
   type MachinePeaks,
   throughputTable,
 } from "../_end_to_end.ts";
+import { type BatchedDecodeResult, batchedDecodeTable } from "../_batched_decode.ts";
 import { KERNEL_CASES } from "../_kernel_cases.ts";
 import { type KernelMeasurement, kernelTable, variantTable } from "../_kernel_suite.ts";
 import { markdownTable } from "../_table.ts";
@@ -34,6 +35,8 @@ export interface GpuResults {
   kernels: SavedKernel[];
   /** The end-to-end run on the fixture, absent when it was skipped. */
   endToEnd?: EndToEndResult;
+  /** Continuous batching's decode: one stream, then many; absent when it was skipped. */
+  batchedDecode?: BatchedDecodeResult;
   /** Parts left out, each with the reason (the time budget ran out, a flag). */
   skipped: string[];
   /** Wall-clock seconds of the whole run. */
@@ -104,6 +107,18 @@ export function gpuReport(results: GpuResults, peaks: MachinePeaks | null): stri
             "",
           ]
           : []),
+      ]
+      : []),
+    ...(results.batchedDecode
+      ? [
+        "### Continuous batching: decode throughput",
+        "",
+        "Greedy streams on a `BatchedModel`, a third on the base model and the rest on two " +
+        "rank-16 adapters: one stream, then all at once (issue 15's goal: 16 streams at 5× " +
+        "one stream or more).",
+        "",
+        batchedDecodeTable([results.batchedDecode]),
+        "",
       ]
       : []),
     ...(results.skipped.length ? ["Left out: " + results.skipped.join("; ") + ".", ""] : []),

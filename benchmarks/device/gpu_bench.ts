@@ -2,14 +2,15 @@
  * The GPU kit's benchmark, bundled by `pack.ts` and run by `run.sh` on a lent machine: the
  * kernel choices measured at load, the kernel suite (ours, tfjs-backend-webgpu and every matmul
  * variant), then prefill, greedy decode and one LoRA training step on a fixture generated in
- * memory (default the Llama-3.2-1B-shaped one), with their dispatch counts. Writes
+ * memory (default the Llama-3.2-1B-shaped one), with their dispatch counts, and continuous
+ * batching's decode throughput (one stream, then `--streams` at once) on the same model. Writes
  * `results.json` (rewritten after each part, so a run cut short keeps what it measured) and
  * `results.md` into `--out`. Parts that would start after `--budget-s` are left out and listed.
  *
  * ```sh
  * deno run -A benchmarks/device/gpu_bench.ts --out DIR [--preset llama-3.2-1b] [--tokens 128]
  *   [--decode-tokens 64] [--repeat 3] [--min-seconds 0.25] [--kernels REGEX] [--no-variants]
- *   [--budget-s 420] [--driver TEXT] [--peak-gb-s N --peak-gflop-s N]
+ *   [--streams 16] [--budget-s 420] [--driver TEXT] [--peak-gb-s N --peak-gflop-s N]
  * ```
  *
  * @module
@@ -22,6 +23,8 @@ import { memoryModelSource } from "../../lib/format/model_source.ts";
 import { acquireGpu } from "../../lib/gpu/device.ts";
 import { tuneMatmul } from "../../lib/ops/matmul_tuning.ts";
 import { setMatmulChoice } from "../../lib/ops/matmul_variants.ts";
+import { loadModel } from "../../lib/model/load_model.ts";
+import { measureBatchedDecode } from "../_batched_decode.ts";
 import { measureModel } from "../_end_to_end.ts";
 import { measureKernels } from "../_kernel_suite.ts";
 import { cpuModel } from "../_machine.ts";
@@ -42,6 +45,7 @@ const flags = parseCommand(Deno.args, {
     "min-seconds": { value: "S", help: "Least time per kernel measurement (default 0.25)" },
     kernels: { value: "REGEX", help: "Only the kernel cases whose name matches" },
     "no-variants": { type: "boolean", help: "Skip timing every matmul variant" },
+    streams: { value: "N", help: "Concurrent streams of the batched decode (default 16)" },
     "budget-s": { value: "S", help: "Start no part after this many seconds (default 420)" },
     driver: { value: "TEXT", help: "The Vulkan driver run.sh found, for the machine table" },
     "peak-gb-s": { value: "N", help: "Peak bandwidth, for results.md's limits table" },
@@ -68,6 +72,7 @@ await runCommand(async () => {
   const T = countFlag(flags.tokens, "tokens", 128);
   const D = countFlag(flags["decode-tokens"], "decode-tokens", 64);
   const repeat = countFlag(flags.repeat, "repeat", 3);
+  const streams = countFlag(flags.streams, "streams", 16);
   const minSeconds = numberFlag(flags["min-seconds"], "min-seconds", 0.25);
   const budget = numberFlag(flags["budget-s"], "budget-s", 420);
   if (!(minSeconds > 0)) fail(`--min-seconds must be positive, got ${minSeconds}`);
@@ -114,11 +119,11 @@ await runCommand(async () => {
   if (flags["no-variants"]) results.skipped.push("the matmul variants (--no-variants)");
   await save();
 
+  log(`Generating the ${preset} fixture in memory`);
+  const source = memoryModelSource(preset, createFixtureModel({ preset }));
   if (elapsed() > budget) {
     results.skipped.push(`end to end on ${preset}: the ${budget} s budget was spent`);
   } else {
-    log(`Generating the ${preset} fixture in memory`);
-    const source = memoryModelSource(preset, createFixtureModel({ preset }));
     const modelGpu = await acquireGpu(); // its own device: its pipeline counts are its own
     setMatmulChoice(modelGpu, results.tuning.choice);
     log(`End to end on ${preset}`);
@@ -127,6 +132,20 @@ await runCommand(async () => {
       repeat,
       warmup: true,
     });
+  }
+  await save();
+
+  if (elapsed() > budget) {
+    results.skipped.push(`batched decode on ${preset}: the ${budget} s budget was spent`);
+  } else {
+    log(`Batched decode on ${preset}: one stream, then ${streams}`);
+    const model = await loadModel(source, { backend: "webgpu", maxContext: 256 });
+    setMatmulChoice(model.gpu!, results.tuning.choice);
+    try {
+      results.batchedDecode = await measureBatchedDecode(model, preset, { streams, tokens: D });
+    } finally {
+      model.dispose();
+    }
   }
   await save();
   log(`Wrote ${out}/results.json and results.md`);

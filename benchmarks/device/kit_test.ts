@@ -67,6 +67,15 @@ gpuTest("the GPU kit packs, dry-runs on this adapter, and reports", async () => 
     assert.equal(e2e.plan.promptTokens, 16);
     assert.ok(e2e.prefill.seconds > 0 && e2e.generate.seconds > e2e.prefill.seconds);
     assert.ok(e2e.train.traffic.dispatches > 0 && e2e.generate.traffic.dispatches > 0);
+    const batched = results.batchedDecode;
+    assert.equal(batched.one.streams, 1);
+    assert.equal(batched.batched.streams, 4);
+    // Greedy on a random model: a stream may end early at an EOS, so tokens are at most 4 × 4.
+    assert.ok(
+      batched.batched.tokens > 0 && batched.batched.tokens <= 16,
+      `${batched.batched.tokens}`,
+    );
+    assert.ok(batched.batched.seconds > 0);
     assert.match(await Deno.readTextFile(`${out}/results.md`), /^## On a GPU/);
     assert.match(await Deno.readTextFile(`${out}/run.log`), /Wrote .*results\.json/);
 
@@ -93,6 +102,7 @@ gpuTest("the GPU kit packs, dry-runs on this adapter, and reports", async () => 
       assert.match(markdown, new RegExp(`\\| tiny \\| ${phase} \\| [\\d.]+ \\| [\\d.]+ \\|`));
     }
     assert.match(markdown, /dispatches per decoded token/);
+    assert.match(markdown, /\| tiny \| 4 \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+× \|/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

@@ -38,6 +38,7 @@ const Saved = z.object({
   tuning: z.object({ choice: z.record(z.string(), z.unknown()) }).passthrough(),
   kernels: z.array(z.object({ name: z.string() }).passthrough()),
   endToEnd: z.object({ label: z.string() }).passthrough().optional(),
+  batchedDecode: z.object({ label: z.string() }).passthrough().optional(),
   skipped: z.array(z.string()),
   seconds: z.number(),
 });

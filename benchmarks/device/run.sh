@@ -67,7 +67,7 @@ command -v nvidia-smi >/dev/null && nvidia-smi >"$OUT/gpu.txt" 2>&1 || true
 
 if [ "$dry_run" = 1 ] && [ "$#" -eq 0 ]; then
   set -- --preset tiny --kernels 'rmsnorm|lora down' --no-variants --min-seconds 0.01 \
-    --tokens 16 --decode-tokens 4 --repeat 1 --budget-s 60
+    --tokens 16 --decode-tokens 4 --repeat 1 --streams 4 --budget-s 60
 fi
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" DENO_DIR="$work/deno_dir" DENO_NO_UPDATE_CHECK=1
 set +e
