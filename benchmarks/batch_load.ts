@@ -23,7 +23,7 @@ import { parseArgs } from "node:util";
 import { createFixtureModel } from "../lib/fixtures/fixture_model.ts";
 import { loadModel, memoryModelSource } from "../mod.ts";
 import { FIXTURE_ID, fixtureServer, serveApp } from "../server/_test_fixture.ts";
-import type { EngineOptions } from "../server/engine.ts";
+import type { EngineOptions } from "../server/engine_options.ts";
 import { quantile } from "./_batched_decode.ts";
 import { machineLine } from "./_machine.ts";
 import { writeReportBlock } from "./_report_blocks.ts";

@@ -23,7 +23,8 @@ import {
 } from "../mod.ts";
 import { Rng } from "../lib/util/rng.ts"; // test tooling, not public API
 import { type AppOptions, createApp } from "./app.ts";
-import { type EngineOptions, ServerEngine } from "./engine.ts";
+import { ServerEngine } from "./engine.ts";
+import type { EngineOptions } from "./engine_options.ts";
 
 /** The fixture model's id: the name of its memory source. */
 export const FIXTURE_ID = "tiny";

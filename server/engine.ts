@@ -13,11 +13,9 @@ import {
   BatchedModel,
   type ChatMessage,
   type ChatTemplateKwargs,
-  type GenerationResult,
   type LogprobChunk,
   type Model,
   type PromptTemplate,
-  type SharedPrefill,
 } from "../mod.ts";
 import { AdapterRegistry } from "./adapter_registry.ts";
 import { ApiError } from "./errors.ts";
@@ -30,135 +28,8 @@ import { ServerMetrics } from "./metrics.ts";
 import { removeStaleTemporaries } from "./stale_temporaries.ts";
 import { generatedChunks, textChunks } from "./generation_chunks.ts";
 import { promptTooLong, tokenBudget } from "./generation_budget.ts";
-
-/**
- * The server's own defaults (training settings default to the library's `TRAINING_DEFAULTS`,
- * the context to the model's own).
- */
-export const SERVER_DEFAULTS = {
-  /** Generation requests waiting or running at most. */
-  maxQueue: 32,
-  /** Cap on `max_tokens`. */
-  maxTokens: 512,
-  /**
-   * Fine-tuning checkpoint interval in steps. The library checkpoints only at the end by
-   * default; a server job checkpoints as it goes, so that a crash loses at most this many steps.
-   */
-  checkpointEvery: 50,
-  /** Largest data file a job may read, in bytes. */
-  maxDataFileBytes: 256 << 20,
-  /** Fine-tuning jobs waiting to run at most; more get 429. */
-  maxQueuedJobs: 8,
-  /** Job records kept: beyond it, the oldest finished jobs are deleted as new ones come. */
-  maxJobRecords: 100,
-} as const;
-
-/** Settings of a {@linkcode ServerEngine}. */
-export interface EngineOptions {
-  /** The folder of adapters (one PEFT folder each) and of job files (`.jobs`). */
-  adaptersDir: string;
-  /** The base model's id in requests; default the model folder's base name. */
-  modelId?: string;
-  /** The folder `training_file` names are read from; none by default (inline data only). */
-  dataDir?: string | null;
-  /** Adapters to load at start from any folder: name → folder. */
-  adapters?: Record<string, string>;
-  /** Generation requests waiting or running at most; more get 429. Default 32. */
-  maxQueue?: number;
-  /** Cap on `max_tokens`. Default 512. */
-  maxTokens?: number;
-  /** Cap on prompt tokens. Default the model's `maxContext` − 1. */
-  maxPromptTokens?: number;
-  /**
-   * Whether this server runs fine-tuning jobs (default true). Replicas sharing an adapters
-   * directory with a training server set it false: their fine-tuning routes answer 403, and
-   * they never touch the job files.
-   */
-  training?: boolean;
-  /** Fine-tuning checkpoint interval in steps (0: only at the end). Default 50. */
-  checkpointEvery?: number;
-  /** Largest data file a job may read, in bytes. Default 256 MiB. */
-  maxDataFileBytes?: number;
-  /**
-   * Continuous batching on the WebGPU backend: concurrent generations decode together, up to
-   * `maxBatch` at once, each with its own adapter (`maxLoras` resident on the GPU, least
-   * recently used replaced, of rank at most `maxLoraRank`). Absent: one generation at a time.
-   */
-  batch?: { maxBatch: number; maxLoras: number; maxLoraRank: number } | null;
-  /** Fine-tuning jobs waiting to run at most (the running one aside); more get 429. Default 8. */
-  maxQueuedJobs?: number;
-  /**
-   * Job records kept (with their events and checkpoints); the oldest finished ones are deleted
-   * beyond it. Default 100.
-   */
-  maxJobRecords?: number;
-  /**
-   * Keeps the fine-tuning jobs elsewhere (a cluster replica's jobs in NATS JetStream): called
-   * once the model is loaded, instead of making the local {@linkcode FineTuner}.
-   */
-  jobs?: (model: Model, modelId: string) => FineTuningService | Promise<FineTuningService>;
-  /** Called after each generation, e.g. to log it. */
-  onGeneration?: (info: GenerationInfo) => void;
-  /** Receives warnings (unreadable or unwritable job files); default console.warn. */
-  warn?: (message: string) => void;
-}
-
-/** What {@linkcode ServerEngine.stream} generates from. */
-export interface GenerationRequest {
-  /** The base model's id or an adapter's name. */
-  model: string;
-  /** A raw prompt (no template), chat messages, or token ids used as they are. */
-  prompt: string | ChatMessage[] | { tokenIds: number[] };
-  /** The request field the prompt came from, for errors; default `prompt` or `messages`. */
-  param?: string;
-  /**
-   * Variables of the chat template for chat messages (vLLM's `chat_template_kwargs`); unused
-   * when the model has no chat template.
-   */
-  chatTemplateKwargs?: ChatTemplateKwargs;
-  /** Most tokens to generate; default the most the context and cap allow. */
-  maxTokens?: number | null;
-  /** 0 is greedy. Default 1. */
-  temperature?: number | null;
-  /** Nucleus sampling. */
-  topP?: number | null;
-  /** Top-k sampling; 0 or −1 is off. */
-  topK?: number | null;
-  /** Repetition penalty; 1 is off. */
-  repetitionPenalty?: number | null;
-  /** OpenAI's presence penalty over the generated ids, in [−2, 2]; 0 is off. */
-  presencePenalty?: number | null;
-  /** OpenAI's frequency penalty over the generated ids, in [−2, 2]; 0 is off. */
-  frequencyPenalty?: number | null;
-  /** Min-p (vLLM's); 0 is off. */
-  minP?: number | null;
-  /** Sampling seed. */
-  seed?: number | null;
-  /** Stop strings. */
-  stop?: string[];
-  /** Token ids that end generation besides the tokenizer's EOS (vLLM's `stop_token_ids`). */
-  stopTokenIds?: number[];
-  /** Top logprobs to return with each generated token (0: its own alone); absent: none. */
-  logprobs?: number | null;
-  /** Top logprobs to return with each prompt token (echo); absent: none. */
-  promptLogprobs?: number | null;
-  /** Shares the prompt's prefill with the requests given the same object (choices of `n`). */
-  sharedPrefill?: SharedPrefill;
-}
-
-/** A finished generation, for logs and metrics. */
-export interface GenerationInfo {
-  /** The model id requested. */
-  model: string;
-  /** Prompt tokens. */
-  promptTokens: number;
-  /** Generated tokens. */
-  completionTokens: number;
-  /** Why it ended ("abort" when the client went away). */
-  finishReason: GenerationResult["finishReason"];
-  /** Seconds from the turn's start to the end. */
-  seconds: number;
-}
+import { type EngineOptions, SERVER_DEFAULTS } from "./engine_options.ts";
+import type { GenerationRequest } from "./generation_request.ts";
 
 /** A model card of `GET /v1/models`. */
 export interface ModelCard {

@@ -12,7 +12,8 @@ import {
   type LogprobChunk,
   SharedPrefill,
 } from "../mod.ts";
-import type { GenerationRequest, ServerEngine } from "./engine.ts";
+import type { ServerEngine } from "./engine.ts";
+import type { GenerationRequest } from "./generation_request.ts";
 import { chatLogprobs, CompletionLogprobs } from "./logprobs_format.ts";
 import { ApiError } from "./errors.ts";
 import { randomId } from "./job_store.ts";

@@ -39,7 +39,8 @@ import { type Replica, startReplica } from "./cluster/replica.ts";
 import { routeGenerations } from "./cluster/routed_generation.ts";
 import { runWorker } from "./cluster/worker_role.ts";
 import { serveGuarded } from "./connection_guard.ts";
-import { SERVER_DEFAULTS, ServerEngine } from "./engine.ts";
+import { ServerEngine } from "./engine.ts";
+import { SERVER_DEFAULTS } from "./engine_options.ts";
 import { webRoutes } from "./web_routes.ts";
 
 const USAGE = "Usage: deno task serve --model DIR [--adapter NAME=DIR ...] [--host 127.0.0.1] " +

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Model } from "../lib/model/model.ts";
-import type { GenerationInfo } from "../server/engine.ts";
+import type { GenerationInfo } from "../server/generation_request.ts";
 import type { TurnKind } from "../server/gpu_scheduler.ts";
 import { type JobStatus, TERMINAL_STATUSES } from "../server/job_store.ts";
 import { FIXTURE_ID, fixtureServer, loadFixtureModel, serveApp } from "../server/_test_fixture.ts";
