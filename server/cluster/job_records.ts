@@ -9,6 +9,7 @@
 import type { KV } from "@nats-io/kv";
 import type { FineTuningJob, JobStatus } from "../job_store.ts";
 import { createJson, getJson, retryUnanswered, updateJson } from "./kv_cas.ts";
+import { currentKeys } from "./kv_keys.ts";
 import type { FolderManifest } from "./object_folder.ts";
 
 /** A job as the cluster keeps it: the API's job plus who runs it and on which attempt. */
@@ -74,10 +75,13 @@ export class JobRecords {
     return (await getJson<JobRecord>(this.#kv, id, this.#retryForMs))?.value ?? null;
   }
 
-  /** Every job, newest first. */
+  /**
+   * Every job, newest first: the records of the keys at the call (see `kv_keys.ts`), so a job
+   * whose worker keeps writing its record neither holds the list up nor shows in it twice.
+   */
   async list(): Promise<FineTuningJob[]> {
     const jobs: FineTuningJob[] = [];
-    for await (const key of await retryUnanswered(() => this.#kv.keys(), this.#retryForMs)) {
+    for (const key of await currentKeys(this.#kv, this.#retryForMs)) {
       const record = await this.get(key);
       if (record) jobs.push(record.job);
     }

@@ -1,6 +1,7 @@
 /**
  * Job records over a real nats-server: compare-and-swap writes from two writers at once lose
- * nothing, and a worker whose attempt was superseded cannot write.
+ * nothing, a worker whose attempt was superseded cannot write, and listing the jobs does not
+ * wait for a record that a worker keeps writing.
  *
  * @module
  */
@@ -68,5 +69,39 @@ natsTest(
       await records.markPaused("ftjob-p", 1);
       assert.equal(await records.claim("ftjob-p", "w2"), null, "a paused job is not claimed");
       assert.equal((await records.requestCancel("ftjob-p")).job.status, "cancelled");
+    }),
+);
+
+natsTest(
+  "listing jobs does not wait for a job whose worker keeps writing its record",
+  () =>
+    withCluster(async (cluster) => {
+      const records = new JobRecords(cluster.jobs);
+      for (const id of ["ftjob-1", "ftjob-2", "ftjob-3"]) await records.create(queuedJob(id));
+      await records.create(queuedJob("ftjob-busy"));
+      await records.claim("ftjob-busy", "w");
+      // A worker records its steps back to back for 4 s (a job being trained on a fast GPU).
+      const until = Date.now() + 4000;
+      const writing = (async () => {
+        for (let step = 1; Date.now() < until; step++) {
+          await records.write("ftjob-busy", 1, () => ({ trained_tokens: step }));
+        }
+      })();
+      try {
+        for (let i = 0; i < 5; i++) {
+          const started = Date.now();
+          const jobs = await records.list();
+          const ms = Date.now() - started;
+          assert.deepEqual(jobs.map((j) => j.id).sort(), [
+            "ftjob-1",
+            "ftjob-2",
+            "ftjob-3",
+            "ftjob-busy",
+          ]);
+          assert.ok(ms < 1000, `listing took ${ms} ms while a record was being written`);
+        }
+      } finally {
+        await writing;
+      }
     }),
 );
