@@ -7,6 +7,7 @@
  */
 import type { KV } from "@nats-io/kv";
 import { getJson } from "./kv_cas.ts";
+import { currentKeys } from "./kv_keys.ts";
 import { token } from "./names.ts";
 
 /** What a replica says about itself. */
@@ -56,10 +57,13 @@ export class ReplicaRegistry {
     };
   }
 
-  /** The live replicas, sorted by id. */
+  /**
+   * The live replicas, sorted by id: the entries of the keys at the call (see `kv_keys.ts`;
+   * every replica rewrites its entry all the time, which can hold `KV.keys()` up).
+   */
   async list(): Promise<ReplicaInfo[]> {
     const replicas: ReplicaInfo[] = [];
-    for await (const key of await this.#kv.keys()) {
+    for (const key of await currentKeys(this.#kv)) {
       const entry = await getJson<ReplicaInfo>(this.#kv, key);
       if (entry) replicas.push(entry.value);
     }
