@@ -294,8 +294,8 @@ export interface EndToEndResult {
   prefill: Measured;
   /** Prefill, the first token and D more. */
   generate: Measured;
-  /** The training's forward alone: logits at every position and the loss. */
-  forward: Measured;
+  /** The training's forward alone (logits at every position and the loss), where asked. */
+  forward?: Measured;
   /** One training step. */
   train: Measured;
   /** Peak GPU bytes while training (weights, trainer buffers, optimizer state). */
@@ -430,15 +430,21 @@ export function counterTable(results: EndToEndResult[]): string {
 }
 
 /**
- * Runs the plan on a model: prefill, decode, then training; `warmup` runs each once first, and
- * `inspect` (if given) sees the loaded model before anything is measured.
+ * Runs the plan on a model: prefill, decode, then training and, with `forward`, the training's
+ * forward alone; `warmup` runs each once first, and `inspect` (if given) sees the loaded model
+ * before anything is measured.
  */
 export async function measureModel(
   gpu: Gpu,
   label: string,
   source: ModelSource,
   plan: EndToEndPlan,
-  options: { repeat: number; warmup: boolean; inspect?: (e2e: EndToEnd) => Promise<void> },
+  options: {
+    repeat: number;
+    warmup: boolean;
+    forward?: boolean;
+    inspect?: (e2e: EndToEnd) => Promise<void>;
+  },
 ): Promise<EndToEndResult> {
   const e2e = await EndToEnd.open(gpu, source, plan);
   await options.inspect?.(e2e);
@@ -458,14 +464,14 @@ export async function measureModel(
     e2e.startTraining();
     const trainer = e2e.pipelines;
     const train = await best((i) => e2e.trainStep(i + 1));
-    const forward = await best(() => e2e.forwardStep());
+    const forward = options.forward ? await best(() => e2e.forwardStep()) : undefined;
     return {
       label,
       plan,
       load: e2e.load,
       prefill,
       generate,
-      forward,
+      ...(forward ? { forward } : {}),
       train,
       trainPeakBytes: e2e.peakBytes,
       pipelines: {

@@ -76,7 +76,7 @@ function rows(r: SideBySide): string[][] {
     [`decode (D = ${D}, greedy, KV cache)`, 1 / oursDecode, 1 / r.torch.decodeSecondsPerToken],
     [
       `forward (1 × ${T}, every position's logits, loss)`,
-      T / r.ours.forward.seconds,
+      T / r.ours.forward!.seconds,
       T / r.torch.forwardSeconds,
     ],
     [`training step (1 × ${T})`, T / r.ours.train.seconds, T / r.torch.trainStepSeconds],
@@ -190,6 +190,7 @@ await runCommand(async () => {
     const ours = await measureModel(gpu, preset, dirModelSource(dir), plan, {
       repeat,
       warmup: true,
+      forward: true,
       async inspect(e2e) {
         log(`${preset}: PyTorch on the same prompt and training tokens`);
         const peer = await runTorchPeer({

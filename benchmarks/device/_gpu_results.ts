@@ -17,7 +17,7 @@ import {
 import { type BatchedDecodeResult, batchedDecodeTable } from "../_batched_decode.ts";
 import { KERNEL_CASES } from "../_kernel_cases.ts";
 import { type KernelMeasurement, kernelTable, variantTable } from "../_kernel_suite.ts";
-import { markdownTable } from "../_table.ts";
+import { markdownTable, rate } from "../_table.ts";
 import { tuningTable } from "../_tuning_table.ts";
 
 /** A kernel measurement as saved: the case by name. */
@@ -57,6 +57,23 @@ export function loadKernels(saved: SavedKernel[]): KernelMeasurement[] {
   });
 }
 
+/**
+ * The training's forward alone next to a step, where measured: training ÷ forward is at most
+ * about 0.5 when the backward runs as efficiently as the forward (issue 14).
+ */
+function forwardLine(r: EndToEndResult): string[] {
+  if (!r.forward) return [];
+  const { batchSize: B, seqLen: T, promptTokens: P } = r.plan;
+  const forward = (B * T) / r.forward.seconds, train = (B * T) / r.train.seconds;
+  return [
+    `${r.label}: the training's forward alone (every position's logits and the loss, ` +
+    `${B} × ${T}) ${rate(forward)} tok/s; training ÷ forward ${(train / forward).toFixed(3)} ` +
+    "(about 0.5 at most, when the backward runs as efficiently as the forward); training ÷ " +
+    `prefill ${(train / (P / r.prefill.seconds)).toFixed(3)}.`,
+    "",
+  ];
+}
+
 /** The Markdown of a run, with the limits table when `peaks` are given. */
 export function gpuReport(results: GpuResults, peaks: MachinePeaks | null): string {
   const kernels = loadKernels(results.kernels);
@@ -89,6 +106,7 @@ export function gpuReport(results: GpuResults, peaks: MachinePeaks | null): stri
         "",
         throughputTable(e2e),
         "",
+        ...e2e.flatMap(forwardLine),
         "### Dispatch counts and other efficiency counters",
         "",
         counterTable(e2e),

@@ -131,6 +131,7 @@ await runCommand(async () => {
     results.endToEnd = await measureModel(modelGpu, preset, source, plan, {
       repeat,
       warmup: true,
+      forward: true,
     });
   }
   await save();

@@ -67,6 +67,7 @@ gpuTest("the GPU kit packs, dry-runs on this adapter, and reports", async () => 
     assert.equal(e2e.plan.promptTokens, 16);
     assert.ok(e2e.prefill.seconds > 0 && e2e.generate.seconds > e2e.prefill.seconds);
     assert.ok(e2e.train.traffic.dispatches > 0 && e2e.generate.traffic.dispatches > 0);
+    assert.ok(e2e.forward.seconds > 0 && e2e.forward.traffic.dispatches > 0);
     const batched = results.batchedDecode;
     assert.equal(batched.one.streams, 1);
     assert.equal(batched.batched.streams, 4);
@@ -102,6 +103,7 @@ gpuTest("the GPU kit packs, dry-runs on this adapter, and reports", async () => 
       assert.match(markdown, new RegExp(`\\| tiny \\| ${phase} \\| [\\d.]+ \\| [\\d.]+ \\|`));
     }
     assert.match(markdown, /dispatches per decoded token/);
+    assert.match(markdown, /tiny: the training's forward alone .* training ÷ forward [\d.]+ /);
     assert.match(markdown, /\| tiny \| 4 \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+× \|/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
