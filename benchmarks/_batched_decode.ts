@@ -12,6 +12,7 @@ import { initLoraWeights } from "../lib/lora/lora_weights.ts";
 import { resolveLoraConfig } from "../lib/lora/lora_config.ts";
 import { BatchedModel } from "../lib/model/batched_model.ts";
 import type { Model } from "../lib/model/model.ts";
+import { type DecodeStepProfile, profileDecodeSteps } from "./_decode_step_profile.ts";
 import { markdownTable, rate, ratio } from "./_table.ts";
 
 /** One phase: `streams` concurrent generations of `tokens` tokens. */
@@ -38,6 +39,8 @@ export interface BatchedDecodeResult {
   one: BatchedDecodePhase;
   /** N streams at once. */
   batched: BatchedDecodePhase;
+  /** One decode step at one row and at N, by kernel (with `profile`). */
+  steps?: DecodeStepProfile[];
 }
 
 /** The q-quantile of `values` (nearest rank); 0 for none. */
@@ -97,12 +100,14 @@ async function phase(
 /**
  * Measures `model` (WebGPU): a warm-up of every stream's adapter, one stream, then `streams`
  * at once, `tokens` greedy tokens each (a random model's EOS can end a stream early: the
- * tokens are counted, not assumed). Adds two rank-16 adapters to `model` and removes them.
+ * tokens are counted, not assumed); with `profile` (an adapter with `timestamp-query`), then
+ * one decode step at one row and at `streams` rows, by kernel (`_decode_step_profile.ts`).
+ * Adds two rank-16 adapters to `model` and removes them.
  */
 export async function measureBatchedDecode(
   model: Model,
   label: string,
-  options: { streams: number; tokens: number },
+  options: { streams: number; tokens: number; profile?: boolean },
 ): Promise<BatchedDecodeResult> {
   const lora = resolveLoraConfig({ r: 16, alpha: 32, targetModules: "all-linear" });
   ADAPTERS.forEach((name, i) =>
@@ -117,7 +122,15 @@ export async function measureBatchedDecode(
     await phase(batched, ADAPTERS.length, 2); // pipelines, bind groups, adapter slots
     const one = await phase(batched, 1, options.tokens);
     const all = await phase(batched, options.streams, options.tokens);
-    return { label, tokensPerStream: options.tokens, one, batched: all };
+    const steps = options.profile
+      ? await profileDecodeSteps(
+        model.gpu!,
+        model.config,
+        [1, options.streams],
+        (rows, tokens) => phase(batched, rows, tokens),
+      )
+      : undefined;
+    return { label, tokensPerStream: options.tokens, one, batched: all, steps };
   } finally {
     batched.dispose();
     ADAPTERS.forEach((name) => name && model.removeAdapter(name));

@@ -22,12 +22,10 @@ import { parseCommand } from "../examples/_flags.ts";
 import { createFixtureModel, type FixturePreset } from "../lib/fixtures/fixture_model.ts";
 import { memoryModelSource } from "../lib/format/model_source.ts";
 import { acquireGpu } from "../lib/gpu/device.ts";
-import type { ModelConfig } from "../lib/model/config.ts";
-import { PROJECTIONS } from "../lib/model/names.ts";
-import { projectionFeatures } from "../lib/model/shapes.ts";
-import { DispatchProfiler, type ProfiledDispatch } from "../lib/gpu/dispatch_profiler.ts";
-import { EndToEnd, type Measured } from "./_end_to_end.ts";
+import { DispatchProfiler } from "../lib/gpu/dispatch_profiler.ts";
+import { EndToEnd } from "./_end_to_end.ts";
 import { KERNEL_CLASSES, secondsByClass } from "./_kernel_classes.ts";
+import { forwardMflop } from "./_model_flops.ts";
 import { cpuModel, loadavg } from "./_machine.ts";
 import { writeReportBlock } from "./_report_blocks.ts";
 import { markdownTable, rate } from "./_table.ts";
@@ -44,32 +42,6 @@ const flags = parseCommand(Deno.args, {
     write: { type: "boolean", help: "Also write the tables into BENCHMARKS.md (training_profile)" },
   },
 });
-
-/** MFLOP a token of the forward's products: the layers' projections and the LM head. */
-function forwardMflop(config: ModelConfig): { layers: number; head: number } {
-  const perLayer = PROJECTIONS.reduce((sum, p) => {
-    const { inFeatures, outFeatures } = projectionFeatures(config, p);
-    return sum + inFeatures * outFeatures;
-  }, 0);
-  return {
-    layers: (2 * config.numLayers * perLayer) / 1e6,
-    head: (2 * config.vocabSize * config.hiddenSize) / 1e6,
-  };
-}
-
-/** Runs `body` with a profiler attached to `gpu`; the dispatches it submitted, timed. */
-async function profiled(
-  gpu: Parameters<typeof DispatchProfiler.attach>[0],
-  body: () => Promise<Measured>,
-): Promise<ProfiledDispatch[]> {
-  const profiler = DispatchProfiler.attach(gpu);
-  try {
-    await body();
-    return await profiler.collect();
-  } finally {
-    profiler.detach();
-  }
-}
 
 await runCommand(async () => {
   const preset = (flags.preset ?? "llama-8x1024") as FixturePreset;
@@ -88,7 +60,10 @@ await runCommand(async () => {
   await e2e.prefill(); // warm-up: bind groups and first-use costs
   const prefill = await e2e.prefill();
   const noCopies = { lmHead, transposed: new Set<GPUBuffer>() };
-  const prefillProfile = secondsByClass(await profiled(gpu, () => e2e.prefill()), noCopies);
+  const prefillProfile = secondsByClass(
+    await DispatchProfiler.during(gpu, () => e2e.prefill()),
+    noCopies,
+  );
   const training = async (transposedWeightsBytes?: number) => {
     e2e.startTraining({ transposedWeightsBytes });
     await e2e.trainStep(1); // warm-up
@@ -105,8 +80,14 @@ await runCommand(async () => {
     lmHead: new Set([...lmHead, ...e2e.transposedBuffers(e2e.weights.lmHead)]),
     transposed: new Set(e2e.transposedBuffers()),
   };
-  const trainProfile = secondsByClass(await profiled(gpu, () => e2e.trainStep(3)), buffers);
-  const forwardProfile = secondsByClass(await profiled(gpu, () => e2e.forwardStep()), buffers);
+  const trainProfile = secondsByClass(
+    await DispatchProfiler.during(gpu, () => e2e.trainStep(3)),
+    buffers,
+  );
+  const forwardProfile = secondsByClass(
+    await DispatchProfiler.during(gpu, () => e2e.forwardStep()),
+    buffers,
+  );
   e2e.dispose();
 
   const prefillRate = T / prefill.seconds, trainRate = T / train.seconds;

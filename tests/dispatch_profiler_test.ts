@@ -49,6 +49,47 @@ gpuTest(
 
     await run(); // detached: not profiled
     assert.deepEqual(await profiler.collect(), []);
+
+    const during = await DispatchProfiler.during(gpu, run);
+    assert.deepEqual(during.map((d) => d.dispatch.kernel), kernels);
+    assert.equal(DispatchProfiler.of(gpu), undefined, "during detaches after its body");
+    await assert.rejects(
+      DispatchProfiler.during(gpu, () => Promise.reject(new Error("body failed"))),
+      /body failed/,
+    );
+    assert.equal(DispatchProfiler.of(gpu), undefined, "during detaches when its body throws");
+    rec.dispose();
+  },
+);
+
+gpuTest(
+  "DispatchProfiler times a submit of more dispatches than one query set holds",
+  async (gpu) => {
+    if (!gpu.hasTimestamps) return; // the test above checks the refusal
+    const n = 4096; // elements of each SwiGLU
+    const dispatchCount = 2500; // 5,000 timestamps: two query sets of at most 4,096
+    const g = upload(gpu, new Float32Array(n).map((_, i) => (i % 9) / 4 - 1)); // (n)
+    const u = upload(gpu, new Float32Array(n).fill(0.5)); // (n)
+    const h = upload(gpu, new Float32Array(n)); // (n)
+    const rec = new CommandRecorder(gpu);
+    const started = performance.now();
+    const dispatches = await DispatchProfiler.during(
+      gpu,
+      () =>
+        withGpuErrors(gpu.device, "a long profiled submit", async () => {
+          for (let i = 0; i < dispatchCount; i++) recordSwiglu(rec, g, u, h, n);
+          rec.submit();
+          await gpu.device.queue.onSubmittedWorkDone();
+        }),
+    );
+    const wall = (performance.now() - started) / 1000;
+    assert.equal(dispatches.length, dispatchCount);
+    assert.ok(dispatches.every((d) => d.dispatch.kernel === "swiglu" && d.seconds >= 0));
+    // Unresolved timestamps read as zeros: the second set's dispatches must have times too.
+    const secondSet = dispatches.slice(2048).reduce((sum, d) => sum + d.seconds, 0);
+    const all = dispatches.reduce((sum, d) => sum + d.seconds, 0);
+    assert.ok(secondSet > 0, "the second query set was resolved");
+    assert.ok(all <= wall, `GPU time ${all} s within the submit's ${wall} s`);
     rec.dispose();
   },
 );

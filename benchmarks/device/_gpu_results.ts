@@ -15,6 +15,7 @@ import {
   throughputTable,
 } from "../_end_to_end.ts";
 import { type BatchedDecodeResult, batchedDecodeTable } from "../_batched_decode.ts";
+import { decodeStepTable } from "../_decode_step_profile.ts";
 import { KERNEL_CASES } from "../_kernel_cases.ts";
 import { type KernelMeasurement, kernelTable, variantTable } from "../_kernel_suite.ts";
 import { markdownTable, rate } from "../_table.ts";
@@ -137,6 +138,17 @@ export function gpuReport(results: GpuResults, peaks: MachinePeaks | null): stri
         "",
         batchedDecodeTable([results.batchedDecode]),
         "",
+        ...(results.batchedDecode.steps
+          ? [
+            "One decode step at one row and at N, by kernel (timestamp queries; the difference " +
+            "of 10-token and 2-token phases, so the prefill cancels out). On a bandwidth-bound " +
+            "GPU the products' GFLOP/s grow with the rows, since each weight read serves them " +
+            "all.",
+            "",
+            decodeStepTable(results.batchedDecode.label, results.batchedDecode.steps),
+            "",
+          ]
+          : []),
       ]
       : []),
     ...(results.skipped.length ? ["Left out: " + results.skipped.join("; ") + ".", ""] : []),

@@ -143,7 +143,11 @@ await runCommand(async () => {
     const model = await loadModel(source, { backend: "webgpu", maxContext: 256 });
     setMatmulChoice(model.gpu!, results.tuning.choice);
     try {
-      results.batchedDecode = await measureBatchedDecode(model, preset, { streams, tokens: D });
+      results.batchedDecode = await measureBatchedDecode(model, preset, {
+        streams,
+        tokens: D,
+        profile: model.gpu!.hasTimestamps, // one decode step at 1 and N rows, by kernel
+      });
     } finally {
       model.dispose();
     }

@@ -77,6 +77,15 @@ gpuTest("the GPU kit packs, dry-runs on this adapter, and reports", async () => 
       `${batched.batched.tokens}`,
     );
     assert.ok(batched.batched.seconds > 0);
+    // lavapipe has timestamp-query, so the kit profiles a decode step at 1 and at 4 rows.
+    assert.deepEqual(batched.steps.map((s: { rows: number }) => s.rows), [1, 4]);
+    for (const step of batched.steps) {
+      const products = step.productSeconds > 0 && step.productSeconds <= step.gpuSeconds;
+      assert.ok(products && step.productGflops > 0, JSON.stringify(step));
+    }
+    // The one row is on the base model; two of the four are on adapters, so BGMV runs.
+    assert.ok(batched.steps[1].loraSeconds > 0, JSON.stringify(batched.steps[1]));
+    assert.match(await Deno.readTextFile(`${out}/results.md`), /products GFLOP\/s/);
     assert.match(await Deno.readTextFile(`${out}/results.md`), /^## On a GPU/);
     assert.match(await Deno.readTextFile(`${out}/run.log`), /Wrote .*results\.json/);
 

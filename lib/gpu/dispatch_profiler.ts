@@ -70,6 +70,20 @@ export class DispatchProfiler {
     return profiler;
   }
 
+  /**
+   * Runs `body` with a profiler attached to `gpu` and returns every dispatch it submitted,
+   * timed; the profiler is detached however `body` ends. Throws as {@linkcode attach} does.
+   */
+  static async during(gpu: Gpu, body: () => Promise<unknown>): Promise<ProfiledDispatch[]> {
+    const profiler = DispatchProfiler.attach(gpu);
+    try {
+      await body();
+      return await profiler.collect();
+    } finally {
+      profiler.detach();
+    }
+  }
+
   /** The profiler attached to `gpu`, if any (the recorder asks at each submit). */
   static of(gpu: Gpu): DispatchProfiler | undefined {
     return attached.get(gpu);
@@ -81,18 +95,20 @@ export class DispatchProfiler {
   }
 
   /**
-   * The timestamps of one submit of `dispatches` (called by the recorder as it encodes).
-   * Throws for a submit of more dispatches than a query set holds.
+   * The timestamps of one submit of `dispatches` (called by the recorder as it encodes): a
+   * query set per `MAX_QUERIES` timestamps, as many as the submit needs.
    */
   forSubmit(dispatches: Dispatch[]): SubmitTimestamps {
     const count = 2 * dispatches.length;
-    if (count > MAX_QUERIES) {
-      throw new RangeError(
-        `Cannot profile a submit of ${dispatches.length} dispatches: at most ${MAX_QUERIES / 2}`,
-      );
-    }
     const device = this.#gpu.device;
-    const querySet = device.createQuerySet({ type: "timestamp", count: Math.max(count, 2) });
+    const querySets = Array.from(
+      { length: Math.max(Math.ceil(count / MAX_QUERIES), 1) },
+      (_, set) =>
+        device.createQuerySet({
+          type: "timestamp",
+          count: Math.max(Math.min(count - set * MAX_QUERIES, MAX_QUERIES), 2),
+        }),
+    );
     const bytes = Math.max(count, 2) * TIMESTAMP_BYTES;
     const resolved = device.createBuffer({
       label: "profiler.resolved",
@@ -105,15 +121,22 @@ export class DispatchProfiler {
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
     return {
+      // MAX_QUERIES is even, so a dispatch's two timestamps fall in the same set.
       writes: (index) => ({
-        querySet,
-        beginningOfPassWriteIndex: 2 * index,
-        endOfPassWriteIndex: 2 * index + 1,
+        querySet: querySets[Math.floor((2 * index) / MAX_QUERIES)],
+        beginningOfPassWriteIndex: (2 * index) % MAX_QUERIES,
+        endOfPassWriteIndex: (2 * index + 1) % MAX_QUERIES,
       }),
       resolve(encoder) {
-        if (count === 0) return;
-        encoder.resolveQuerySet(querySet, 0, count, resolved, 0);
-        encoder.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
+        // Each set's timestamps land at a multiple of MAX_QUERIES · 8 bytes, 256-byte aligned.
+        querySets.forEach((querySet, set) => {
+          const first = set * MAX_QUERIES;
+          const queries = Math.min(count - first, MAX_QUERIES);
+          if (queries > 0) {
+            encoder.resolveQuerySet(querySet, 0, queries, resolved, first * TIMESTAMP_BYTES);
+          }
+        });
+        if (count > 0) encoder.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
       },
       collect: () => {
         this.#pending.push(
@@ -128,7 +151,7 @@ export class DispatchProfiler {
                 seconds: Math.max(Number(ns[2 * i + 1] - ns[2 * i]), 0) / 1e9,
               }));
             } finally {
-              querySet.destroy();
+              for (const querySet of querySets) querySet.destroy();
               resolved.destroy();
               staging.destroy();
             }
