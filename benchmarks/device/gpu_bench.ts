@@ -3,7 +3,8 @@
  * kernel choices measured at load, the kernel suite (ours, tfjs-backend-webgpu and every matmul
  * variant), then prefill, greedy decode and one LoRA training step on a fixture generated in
  * memory (default the Llama-3.2-1B-shaped one), with their dispatch counts, and continuous
- * batching's decode throughput (one stream, then `--streams` at once) on the same model. Writes
+ * batching's decode throughput (one stream, then `--streams` at once, and one decode step at 1
+ * and `--streams` rows by kernel where the adapter has timestamps) on the same model. Writes
  * `results.json` (rewritten after each part, so a run cut short keeps what it measured) and
  * `results.md` into `--out`. Parts that would start after `--budget-s` are left out and listed.
  *
