@@ -80,28 +80,35 @@ natsTest(
       for (const id of ["ftjob-1", "ftjob-2", "ftjob-3"]) await records.create(queuedJob(id));
       await records.create(queuedJob("ftjob-busy"));
       await records.claim("ftjob-busy", "w");
-      // A worker records its steps back to back for 4 s (a job being trained on a fast GPU).
-      const until = Date.now() + 4000;
-      const writing = (async () => {
-        for (let step = 1; Date.now() < until; step++) {
-          await records.write("ftjob-busy", 1, () => ({ trained_tokens: step }));
+      // A worker records its steps back to back (a job being trained on a fast GPU) while the
+      // jobs are listed five times, each listing after at least one more write. With KV.keys()
+      // a listing ended only after the writes stopped, so the writer also stops at a cap, a
+      // hang guard: reaching it means a listing waited for the writes.
+      let listed = false;
+      let writing = true;
+      let steps = 0;
+      const cap = Date.now() + 60_000;
+      const writer = (async () => {
+        try {
+          while (!listed && Date.now() < cap) {
+            await records.write("ftjob-busy", 1, () => ({ trained_tokens: ++steps }));
+          }
+          return !listed; // true: stopped by the cap
+        } finally {
+          writing = false;
         }
       })();
+      const ids: string[][] = [];
       try {
-        for (let i = 0; i < 5; i++) {
-          const started = Date.now();
-          const jobs = await records.list();
-          const ms = Date.now() - started;
-          assert.deepEqual(jobs.map((j) => j.id).sort(), [
-            "ftjob-1",
-            "ftjob-2",
-            "ftjob-3",
-            "ftjob-busy",
-          ]);
-          assert.ok(ms < 1000, `listing took ${ms} ms while a record was being written`);
+        for (let i = 0, seen = 0; i < 5; i++, seen = steps) {
+          while (steps === seen && writing) await new Promise((resolve) => setTimeout(resolve, 1));
+          ids.push((await records.list()).map((j) => j.id).sort());
         }
       } finally {
-        await writing;
+        listed = true;
       }
+      assert.equal(await writer, false, "a listing waited for the record's writes to stop");
+      const all = ["ftjob-1", "ftjob-2", "ftjob-3", "ftjob-busy"];
+      assert.deepEqual(ids, Array(5).fill(all), "each listing has each job once");
     }),
 );
