@@ -2,7 +2,8 @@
  * End-to-end measurements of one model on the GPU: prefill, greedy decode through the
  * generation loop (GPU sampling, chained steps), and LoRA training steps, each with the GPU
  * traffic counters (dispatches, submits, readbacks) and the pipelines built. The bench file
- * runs the steps as benches; the BENCHMARKS.md generator runs them once and summarises.
+ * runs the steps as benches; the BENCHMARKS.md generator runs them once and summarises them
+ * (`_end_to_end_tables.ts`).
  *
  * Dimensions: B sequences, T tokens per sequence, P prompt tokens, D decoded tokens.
  *
@@ -27,7 +28,6 @@ import { Rng } from "../lib/util/rng.ts";
 import type { TextTokenizer } from "../lib/text/tokenizer.ts";
 import { packBatch, type PackedBatch } from "../lib/train/batch.ts";
 import { GpuLoraTrainer, type GpuTrainerOptions } from "../lib/train/gpu_lora_trainer.ts";
-import { bytes, markdownTable, rate } from "./_table.ts";
 
 /** What to run on a model. */
 export interface EndToEndPlan {
@@ -67,7 +67,7 @@ export interface LoadFacts {
 }
 
 /** (a − b) / per for every counter. */
-const minus = (a: Traffic, b: Traffic, per = 1): Traffic => ({
+export const trafficMinus = (a: Traffic, b: Traffic, per = 1): Traffic => ({
   submits: (a.submits - b.submits) / per,
   dispatches: (a.dispatches - b.dispatches) / per,
   readbacks: (a.readbacks - b.readbacks) / per,
@@ -175,7 +175,7 @@ export class EndToEnd {
     if (result.completionTokens !== tokens) {
       throw new Error(`Generated ${result.completionTokens} tokens, expected ${tokens}`);
     }
-    return { seconds, traffic: minus(this.#engine.counters, before) };
+    return { seconds, traffic: trafficMinus(this.#engine.counters, before) };
   }
 
   /** Prefill of the P-token prompt and its first token. */
@@ -230,7 +230,7 @@ export class EndToEnd {
     await Promise.all([loss, trainer.lastGradNorm()]);
     return {
       seconds: (performance.now() - start) / 1000,
-      traffic: minus(trainer.counters, before),
+      traffic: trafficMinus(trainer.counters, before),
     };
   }
 
@@ -247,7 +247,7 @@ export class EndToEnd {
     await trainer.forwardLoss(batch, true);
     return {
       seconds: (performance.now() - start) / 1000,
-      traffic: minus(trainer.counters, before),
+      traffic: trafficMinus(trainer.counters, before),
     };
   }
 
@@ -313,120 +313,6 @@ export interface EndToEndResult {
     /** After the training steps. */
     afterTrain: number;
   };
-}
-
-/** The command that measures a model's numbers again. */
-function modelCommand(label: string): string {
-  const env = label === LLAMA_1B.label ? "BENCH_1B=1 " : "";
-  return `${env}deno bench -A benchmarks/end_to_end_bench.ts --filter "${label}"`;
-}
-
-/** Decode's share of a generation: the generation minus its prefill, per decoded token. */
-function perDecodedToken(r: EndToEndResult): Traffic & { seconds: number } {
-  const d = r.plan.decodeTokens;
-  return {
-    seconds: (r.generate.seconds - r.prefill.seconds) / d,
-    ...minus(r.generate.traffic, r.prefill.traffic, d),
-  };
-}
-
-/** Tokens/s of prefill, decode and training, and the training peak memory. */
-export function throughputTable(results: EndToEndResult[]): string {
-  const rows = results.map((r) => {
-    const { promptTokens: P, decodeTokens: D, batchSize: B, seqLen: T, rank } = r.plan;
-    return [
-      r.label,
-      r.load.parameters.toLocaleString("en-US"),
-      `${rate(P / r.prefill.seconds)} (P = ${P}, with the first token)`,
-      `${rate(1 / perDecodedToken(r).seconds)} (D = ${D}, greedy)`,
-      `${rate(B * T / r.train.seconds)} (B ${B} × T ${T}, r ${rank} all-linear)`,
-      bytes(r.trainPeakBytes),
-      `\`${modelCommand(r.label)}\``,
-    ];
-  });
-  return markdownTable([
-    "model",
-    "parameters",
-    "prefill tokens/s",
-    "decode tokens/s",
-    "training tokens/s",
-    "peak GPU memory, training",
-    "command",
-  ], rows);
-}
-
-/** A machine's published peaks, for {@linkcode limitsTable}. */
-export interface MachinePeaks {
-  /** Memory bandwidth, GB/s. */
-  gbPerSecond: number;
-  /** Arithmetic rate of the precision the kernels compute in (f32), GFLOP/s. */
-  gflopPerSecond: number;
-}
-
-/**
- * Each model's measured tokens/s against the bound the machine's peaks set: decode reads every
- * weight once a token (weight bytes / bandwidth; the KV cache and activations are left out),
- * prefill does 2·params FLOPs a token, and LoRA training 4·params (the forward and the input
- * gradients; the LoRA products, attention and the LM head's recompute are left out), so every
- * bound is generous.
- */
-export function limitsTable(results: EndToEndResult[], peaks: MachinePeaks): string {
-  const rows = results.flatMap((r) => {
-    const { promptTokens: P, batchSize: B, seqLen: T } = r.plan;
-    const params = r.load.parameters;
-    const flopBound = (flopsPerToken: number) => (peaks.gflopPerSecond * 1e9) / flopsPerToken;
-    const phases: [string, number, number][] = [
-      ["decode", 1 / perDecodedToken(r).seconds, (peaks.gbPerSecond * 1e9) / r.load.weightBytes],
-      ["prefill", P / r.prefill.seconds, flopBound(2 * params)],
-      ["training", (B * T) / r.train.seconds, flopBound(4 * params)],
-    ];
-    return phases.map(([phase, measured, bound]) => [
-      r.label,
-      phase,
-      rate(measured),
-      rate(bound),
-      `${((100 * measured) / bound).toPrecision(3)}%`,
-    ]);
-  });
-  return markdownTable(
-    ["model", "phase", "measured tokens/s", "bound tokens/s", "of the bound"],
-    rows,
-  );
-}
-
-/** The efficiency counters. */
-export function counterTable(results: EndToEndResult[]): string {
-  const rows = results.map((r) => {
-    const token = perDecodedToken(r);
-    const step = r.train.traffic;
-    const p = r.pipelines;
-    return [
-      r.label,
-      token.dispatches.toFixed(1),
-      token.submits.toFixed(3),
-      token.readbacks.toFixed(3),
-      token.bindGroups.toFixed(3),
-      `${step.submits} (${step.dispatches} dispatches, ${step.readbacks} readbacks, ` +
-      `${step.bindGroups} new bind groups)`,
-      `${p.model - p.tuning} + ${p.trainer - p.afterGenerate}` +
-      (p.tuning ? ` (${p.tuning} on the device before: tuning)` : ""),
-      `${p.afterGenerate - p.model} + ${p.afterTrain - p.trainer}`,
-      (r.load.weightBytes / r.load.parameters).toFixed(3),
-      `\`${modelCommand(r.label)}\``,
-    ];
-  });
-  return markdownTable([
-    "model",
-    "dispatches per decoded token",
-    "submits per decoded token",
-    "readbacks per decoded token",
-    "bind groups created per decoded token",
-    "submits per training step",
-    "pipelines built at load: model + trainer",
-    "pipelines built after load: inference + training",
-    "weight bytes on the GPU per parameter",
-    "command",
-  ], rows);
 }
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 import { fail, numberFlag } from "../examples/_cli.ts";
-import type { MachinePeaks } from "./_end_to_end.ts";
+import type { MachinePeaks } from "./_end_to_end_tables.ts";
 
 /** The peaks given on the command line, or null when neither is; exits when one is missing. */
 export function peaksFromFlags(

@@ -16,15 +16,14 @@ import { dirModelSource } from "../lib/format/fs_model_source.ts";
 import { acquireGpu, findAdapter } from "../lib/gpu/device.ts";
 import type { ModelSource } from "../lib/format/model_source.ts";
 import {
-  counterTable,
   EndToEnd,
   type EndToEndPlan,
   type EndToEndResult,
   LLAMA_1B,
   type Measured,
-  throughputTable,
   TINY,
 } from "./_end_to_end.ts";
+import { counterTable, throughputTable } from "./_end_to_end_tables.ts";
 
 const gpu = (await findAdapter()) ? await acquireGpu() : null;
 

@@ -22,15 +22,8 @@ import { dirModelSource, writeFileAtomic } from "../lib/format/fs_model_source.t
 import { acquireGpu, type Gpu } from "../lib/gpu/device.ts";
 import { tuneMatmul } from "../lib/ops/matmul_tuning.ts";
 import { setMatmulChoice } from "../lib/ops/matmul_variants.ts";
-import {
-  counterTable,
-  type EndToEndResult,
-  limitsTable,
-  LLAMA_1B,
-  measureModel,
-  throughputTable,
-  TINY,
-} from "./_end_to_end.ts";
+import { type EndToEndResult, LLAMA_1B, measureModel, TINY } from "./_end_to_end.ts";
+import { counterTable, limitsTable, throughputTable } from "./_end_to_end_tables.ts";
 import {
   belowGoal,
   type KernelMeasurement,

@@ -7,13 +7,13 @@
  * @module
  */
 import type { MatmulTuning } from "../../lib/ops/matmul_tuning.ts";
+import type { EndToEndResult } from "../_end_to_end.ts";
 import {
   counterTable,
-  type EndToEndResult,
   limitsTable,
   type MachinePeaks,
   throughputTable,
-} from "../_end_to_end.ts";
+} from "../_end_to_end_tables.ts";
 import { type BatchedDecodeResult, batchedDecodeTable } from "../_batched_decode.ts";
 import { decodeStepTable } from "../_decode_step_profile.ts";
 import { KERNEL_CASES } from "../_kernel_cases.ts";
