@@ -62,11 +62,10 @@ Deno.test("freeze: /health answers while a large data set is tokenised; deep JSO
       `huge.json: ${(jobMs / 1000).toFixed(1)} s to prepare; ${latencies.length} /health ` +
         `answers, slowest ${slowest.toFixed(0)} ms`,
     );
-    // On the event loop, /health would wait for the whole preparation: one answer, as slow as
-    // the job. In a Worker it keeps answering, each answer a small part of the job's time (a
-    // ratio of two durations on the same machine, not a speed).
+    // On the event loop, /health would wait for the whole preparation. Bounds that hold on a
+    // loaded 2-core machine: well under the preparation time, and under 2 s outright.
     assert.ok(latencies.length >= 3, `${latencies.length} answers in ${jobMs} ms`);
-    assert.ok(slowest < jobMs / 3, `slowest /health ${slowest} ms of ${jobMs}`);
+    assert.ok(slowest < Math.min(2000, jobMs / 3), `slowest /health ${slowest} ms of ${jobMs}`);
 
     // 2.5 million levels (5 MB): refused by a scan, before JSON.parse could take seconds.
     const depth = 2_500_000;
