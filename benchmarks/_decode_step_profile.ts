@@ -12,6 +12,7 @@
 import type { Gpu } from "../lib/gpu/device.ts";
 import { DispatchProfiler, type ProfiledDispatch } from "../lib/gpu/dispatch_profiler.ts";
 import type { ModelConfig } from "../lib/model/config.ts";
+import { secondsByClass } from "./_kernel_classes.ts";
 import { forwardMflop } from "./_model_flops.ts";
 import { markdownTable, rate, ratio } from "./_table.ts";
 
@@ -34,20 +35,27 @@ export interface DecodeStepProfile {
   seconds: number;
   /** GPU seconds of one step, every dispatch. */
   gpuSeconds: number;
-  /** GPU seconds of one step in the base products (the matmul kernels). */
+  /** GPU seconds of one step in the base weights' products (`_kernel_classes.ts`). */
   productSeconds: number;
-  /** GPU seconds of one step in the LoRA rows (the BGMV kernels). */
+  /** GPU seconds of one step in the LoRA products (the BGMV kernels, per row). */
   loraSeconds: number;
   /** The base products' GFLOP/s. */
   productGflops: number;
 }
 
-/** GPU seconds of the dispatches whose kernel name starts with `prefix`. */
-function secondsOf(dispatches: ProfiledDispatch[], prefix: string): number {
-  return dispatches.reduce(
-    (sum, d) => sum + (d.dispatch.kernel.startsWith(prefix) ? d.seconds : 0),
-    0,
-  );
+/**
+ * The classes' buffers for a decode step: it reads no transposed copies, and the LM head counts
+ * with the other base products. As in the training profile, a product of f32 weights counts as
+ * LoRA, so the model's weights must be bf16 (as every fixture's are).
+ */
+const NO_COPIES = { lmHead: new Set<GPUBuffer>(), transposed: new Set<GPUBuffer>() };
+
+/** GPU seconds of `dispatches`: in all, in the base weights' products, in the LoRA products. */
+function secondsOf(dispatches: ProfiledDispatch[]): { all: number; base: number; lora: number } {
+  const { total, byClass } = secondsByClass(dispatches, NO_COPIES);
+  const base = byClass["LM head products"] + byClass["forward products"] +
+    byClass["backward dx products"];
+  return { all: total, base, lora: byClass["LoRA products"] };
 }
 
 /**
@@ -77,15 +85,15 @@ export async function profileDecodeSteps(
     const tokens = long.tokens - short.tokens;
     if (tokens <= 0) throw new Error(`No decode steps to profile at ${rows} rows`);
     const perStep = (value: number) => (value * rows) / tokens;
-    const delta = (prefix: string) =>
-      perStep(secondsOf(long.dispatches, prefix) - secondsOf(short.dispatches, prefix));
-    const productSeconds = delta("matmul");
+    const [shortGpu, longGpu] = [secondsOf(short.dispatches), secondsOf(long.dispatches)];
+    const delta = (part: "all" | "base" | "lora") => perStep(longGpu[part] - shortGpu[part]);
+    const productSeconds = delta("base");
     profiles.push({
       rows,
       seconds: perStep(long.seconds - short.seconds),
-      gpuSeconds: delta(""),
+      gpuSeconds: delta("all"),
       productSeconds,
-      loraSeconds: delta("bgmv"),
+      loraSeconds: delta("lora"),
       productGflops: (rows * (layers + head)) / 1e3 / productSeconds,
     });
   }

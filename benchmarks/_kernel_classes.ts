@@ -37,6 +37,8 @@ export const KERNEL_CLASSES: readonly KernelClass[] = [
 ];
 
 const BY_KERNEL: Partial<Record<string, KernelClass>> = {
+  bgmv_shrink: "LoRA products",
+  bgmv_expand: "LoRA products",
   attention: "attention forward",
   attention_combine: "attention forward",
   attention_backward_dq: "attention backward",

@@ -42,6 +42,7 @@ function stepsSection(profiles: DecodeStepProfile[], table: string): string[] {
   const [one, many] = [profiles[0], profiles[profiles.length - 1]];
   const gflops = (p: DecodeStepProfile) => p.productGflops.toPrecision(3);
   const speedup = (many.rows / many.seconds) / (one.rows / one.seconds);
+  const bound = many.productGflops / one.productGflops;
   return [
     "One decode step, by kernel (`--profile`: timestamp queries on every dispatch; each size " +
     "runs 2-token and 10-token phases and takes the difference, so the prompts' prefill " +
@@ -52,11 +53,8 @@ function stepsSection(profiles: DecodeStepProfile[], table: string): string[] {
     `The base products take most of a step. At one row they run at ${gflops(one)} GFLOP/s, ` +
     `at ${many.rows} rows at ${gflops(many)} GFLOP/s (each class of M runs the variant chosen ` +
     "at load). A step costs its products' arithmetic over their rate, so on this adapter " +
-    `${many.rows} rows decode at most about ${
-      (many.productGflops / one.productGflops).toFixed(2)
-    }` +
-    `× as fast as one, whatever the scheduler does; the step measured here gives ` +
-    `${speedup.toFixed(2)}×.`,
+    `${many.rows} rows decode at most about ${bound.toFixed(2)}× as fast as one, whatever the ` +
+    `scheduler does; the step measured here gives ${speedup.toFixed(2)}×.`,
   ];
 }
 
